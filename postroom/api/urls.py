@@ -1,0 +1,3 @@
+"""REST API routes (django-ninja); filled by the api app."""
+
+urlpatterns: list = []

@@ -1,0 +1,84 @@
+"""Campaigns and the layouts they are wrapped in."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Layout(models.Model):
+    """An HTML frame with a `{{ content }}` placeholder, shared by campaigns."""
+
+    name = models.CharField(max_length=200, unique=True)
+    html = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        SCHEDULED = "scheduled"
+        RUNNING = "running"
+        PAUSED = "paused"
+        CANCELLED = "cancelled"
+        FINISHED = "finished"
+
+    class Format(models.TextChoices):
+        MARKDOWN = "markdown"
+        HTML = "html"
+        PLAIN = "plain"
+
+    class InDoubtPolicy(models.TextChoices):
+        HOLD = "hold", "leave them for me to decide"
+        RESEND = "resend", "send them again"
+
+    EDITABLE = (Status.DRAFT, Status.SCHEDULED)
+
+    name = models.CharField(max_length=200)
+    subject = models.CharField(max_length=998)
+    preheader = models.CharField(max_length=255, blank=True, default="")
+    from_name = models.CharField(max_length=200, blank=True, default="")
+    from_email = models.CharField(max_length=320)
+    reply_to = models.CharField(max_length=320, blank=True, default="")
+    body_format = models.CharField(max_length=16, choices=Format.choices, default=Format.MARKDOWN)
+    body = models.TextField(blank=True, default="")
+    text_body = models.TextField(blank=True, default="")
+    layout = models.ForeignKey(Layout, null=True, blank=True, on_delete=models.SET_NULL)
+    lists = models.ManyToManyField("audience.MailingList", blank=True, related_name="campaigns")
+    segment = models.ForeignKey("audience.Segment", null=True, blank=True, on_delete=models.PROTECT)
+    # None: the local capture outbox (the embedded default).
+    sender = models.ForeignKey("delivery.Sender", null=True, blank=True, on_delete=models.PROTECT)
+    headers = models.JSONField(default=dict, blank=True)
+    track_opens = models.BooleanField(default=False)
+    track_clicks = models.BooleanField(default=False)
+    priority = models.PositiveSmallIntegerField(default=1)
+    in_doubt_policy = models.CharField(
+        max_length=16, choices=InDoubtPolicy.choices, default=InDoubtPolicy.HOLD
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    status_reason = models.CharField(max_length=500, blank=True, default="")
+    send_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status"], name="campaign_status_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE

@@ -1,0 +1,1 @@
+"""Admin UI and public page views, one module per area."""

@@ -1,0 +1,69 @@
+"""Fixtures shared by every test: the cast of users, a shareable test database.
+
+The suite runs on SQLite by default and on PostgreSQL when DATABASE_URL points
+at one (`python -m tests` runs both, starting a throwaway cluster itself).
+"""
+
+import os
+import sys
+import urllib.parse
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(tmp_path_factory):
+    """Keep the SQLite test database in a file, so worker subprocesses can open it too."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL for the test database, for subprocesses (workers, CLI)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    host = urllib.parse.quote(db["HOST"], safe="")
+    return f"postgresql://{db['USER']}@{host}/{db['NAME']}"
+
+
+@pytest.fixture
+def subprocess_env(transactional_db, tmp_path) -> dict[str, str]:
+    """Environment for a `postroom` subprocess that shares this test's database."""
+    from django.conf import settings
+
+    env = dict(os.environ)
+    env["DATABASE_URL"] = test_database_url()
+    env["SECRET_KEY"] = settings.SECRET_KEY
+    env["POSTROOM_DATA_DIR"] = str(tmp_path / "var")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    return env
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return django_user_model.objects.create_superuser("owner", "owner@example.org", "pw-owner-1")
+
+
+@pytest.fixture
+def teammate(django_user_model):
+    return django_user_model.objects.create_user(
+        "teammate", "teammate@example.org", "pw-teammate-1", is_staff=True
+    )
+
+
+@pytest.fixture
+def outsider(django_user_model):
+    """A logged-in user who should have no access to the admin."""
+    return django_user_model.objects.create_user("outsider", "outsider@example.org", "pw-out-1")
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner)
+    return client
