@@ -1,0 +1,222 @@
+"""Turn a campaign and a recipient into the exact bytes sent over SMTP.
+
+    compiled = compile_campaign(spec)  # once; TemplateError lists every problem
+    message = compiled.build(recipient)  # per recipient; RenderError if this one fails
+    subject, html, text = compiled.render_preview(recipient)  # previews, view in browser
+
+Compiling does all the slow work once: checks the templates, converts
+Markdown, wraps the layout, inlines CSS, derives the text part, compiles the
+Jinja templates and pre-encodes the constant headers. `build()` then renders
+two (or three) templates, signs the links and assembles bytes.
+"""
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from postroom.campaigns import content, mime
+from postroom.campaigns.errors import HeaderError, RenderError, TemplateError
+from postroom.campaigns.templating import (
+    VARIABLES,
+    TemplateProblem,
+    check_template,
+    compile_template,
+    render,
+    uses_variable,
+)
+from postroom.tracking.links import LinkSigner, default_signer
+
+# A layout may also place the body and the preheader.
+LAYOUT_VARIABLES = {**VARIABLES, "content": set(), "preheader": set()}
+
+
+@dataclass
+class CampaignSpec:
+    """What a campaign says about its messages; plain data, so it needs no database."""
+
+    campaign_id: int
+    name: str
+    subject: str  # a template
+    from_email: str
+    body: str = ""  # a template, in body_format
+    body_format: str = "markdown"  # markdown | html | plain
+    preheader: str = ""  # a template; the preview line shown by mail clients
+    from_name: str = ""
+    reply_to: str = ""
+    text_body: str = ""  # a template; derived from the HTML when empty
+    layout_html: str | None = None  # None: DEFAULT_LAYOUT; "" : the body alone
+    headers: dict[str, str] = field(default_factory=dict)
+    list_name: str = ""  # shown as {{ list.name }} and in List-Id
+    list_id: str = ""  # List-Id label, e.g. "news.example.com"; from the From domain when empty
+    envelope_from: str = ""  # MAIL FROM (return path for bounces); From address when empty
+
+
+@dataclass
+class Recipient:
+    subscriber_id: int
+    email: str
+    name: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BuiltMessage:
+    data: bytes
+    message_id: str
+    mail_from: str
+    rcpt_to: str
+    needs_smtputf8: bool
+
+
+def _checked_address(address: str, what: str) -> str:
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise HeaderError(f"the {what} address {address!r} is not valid: {exc}") from None
+    return address
+
+
+def _template_problems(spec: CampaignSpec, layout: str) -> list[TemplateProblem]:
+    problems = check_template(spec.subject, html=False, field="subject")
+    problems += check_template(spec.preheader, field="preheader")
+    problems += check_template(spec.body, html=spec.body_format != "plain", field="body")
+    problems += check_template(spec.text_body, html=False, field="text body")
+    problems += check_template(layout, LAYOUT_VARIABLES, field="layout")
+    return problems
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    first, _, last = name.strip().partition(" ")
+    return first, last.strip()
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+class CompiledCampaign:
+    """A campaign ready to build messages; build() is safe to call from many threads."""
+
+    def __init__(self, spec: CampaignSpec, links: LinkSigner) -> None:
+        self.spec = spec
+        self.links = links
+        layout = content.DEFAULT_LAYOUT if spec.layout_html is None else spec.layout_html
+
+        for value, what in ((spec.subject, "the subject"), (spec.from_name, "the from name")):
+            mime.check_campaign_value(value, what)
+        problems = _template_problems(spec, layout)
+        if problems:
+            raise TemplateError(problems)
+
+        body_html = content.body_to_html(spec.body, spec.body_format)
+        if layout:
+            html_source = content.inline_css(
+                content.wrap_in_layout(body_html, layout, spec.preheader)
+            )
+        else:
+            html_source = body_html
+        if spec.text_body:
+            text_source = spec.text_body
+        elif spec.body_format == "plain":
+            text_source = spec.body
+        else:
+            text_source = content.html_to_text(body_html)
+        if not uses_variable(text_source, "unsubscribe_url", html=False):
+            text_source = text_source.rstrip("\n") + "\n" + content.TEXT_FOOTER
+
+        self.html_template = compile_template(html_source, html=True)
+        self.text_template = compile_template(text_source, html=False)
+        self.subject_template = compile_template(spec.subject, html=False)
+        self.subject_is_static = not content.has_template_tags(spec.subject)
+        sources = (html_source, text_source)
+        self.uses_view = any(uses_variable(s, "view_url") for s in sources)
+        self.uses_preferences = any(uses_variable(s, "preferences_url") for s in sources)
+
+        from_box = mime.mailbox(_checked_address(spec.from_email, "from"), spec.from_name)
+        reply_box = (
+            mime.mailbox(_checked_address(spec.reply_to, "reply-to")) if spec.reply_to else None
+        )
+        self.domain = spec.from_email.rpartition("@")[2]
+        self.from_address = from_box.envelope
+        self.mail_from = (
+            mime.mailbox(_checked_address(spec.envelope_from, "envelope from")).envelope
+            if spec.envelope_from
+            else from_box.envelope
+        )
+        list_label = spec.list_id or f"campaigns.{mime.ascii_domain(self.domain)}"
+        custom = "".join(mime.custom_header(k, v) for k, v in spec.headers.items())
+        self.template = mime.MessageTemplate(
+            from_box=from_box,
+            reply_to=reply_box,
+            list_id_header=mime.list_id(list_label, spec.list_name or spec.name),
+            custom_headers=custom,
+            # "=_" never occurs in quoted-printable or base64 output.
+            boundary="==_postroom_" + secrets.token_hex(12),
+            static_subject=(
+                mime.clean_subscriber_value(spec.subject) if self.subject_is_static else None
+            ),
+        )
+        self.list = {"name": spec.list_name}
+
+    def _context(self, recipient: Recipient) -> dict[str, Any]:
+        attributes = recipient.attributes or {}
+        first, last = _split_name(_text(recipient.name))
+        cid, sid = self.spec.campaign_id, recipient.subscriber_id
+        return {
+            "subscriber": {
+                "email": recipient.email,
+                "name": _text(recipient.name),
+                "first_name": _text(attributes.get("first_name")) or first,
+                "last_name": _text(attributes.get("last_name")) or last,
+                "attributes": attributes,
+            },
+            "list": self.list,
+            "campaign": {"name": self.spec.name, "subject": ""},
+            "unsubscribe_url": self.links.unsubscribe_url(cid, sid),
+            "preferences_url": self.links.preferences_url(sid) if self.uses_preferences else "",
+            "view_url": self.links.view_url(cid, sid) if self.uses_view else "",
+        }
+
+    def _render(self, recipient: Recipient) -> tuple[str, str, str, dict[str, Any]]:
+        context = self._context(recipient)
+        if self.subject_is_static:
+            subject = self.spec.subject
+        else:
+            subject = mime.clean_subscriber_value(render(self.subject_template, context))
+        context["campaign"]["subject"] = subject
+        html = render(self.html_template, context)
+        text = render(self.text_template, context)
+        return subject, html, text, context
+
+    def render_preview(self, recipient: Recipient) -> tuple[str, str, str]:
+        """(subject, html, text) exactly as `build()` would send them."""
+        subject, html, text, _ = self._render(recipient)
+        return subject, html, text
+
+    def build(self, recipient: Recipient) -> BuiltMessage:
+        """The full message for one recipient; RenderError when this recipient cannot be built."""
+        subject, html, text, context = self._render(recipient)
+        cid, sid = self.spec.campaign_id, recipient.subscriber_id
+        try:
+            to = mime.mailbox(recipient.email, mime.clean_subscriber_value(_text(recipient.name)))
+            mailto = self.links.unsubscribe_mailto(cid, sid, self.from_address)
+            unsubscribe = mime.list_unsubscribe(context["unsubscribe_url"], mailto)
+        except HeaderError as exc:
+            raise RenderError(str(exc)) from None
+        message_id = mime.message_id(cid, sid, self.domain, self.links.install_tag)
+        data = self.template.build(
+            to=to,
+            message_id=message_id,
+            list_unsubscribe_header=unsubscribe,
+            text=text,
+            html=html,
+            subject=None if self.subject_is_static else subject,
+        )
+        return BuiltMessage(data, message_id, self.mail_from, to.envelope, to.needs_smtputf8)
+
+
+def compile_campaign(spec: CampaignSpec, links: LinkSigner | None = None) -> CompiledCampaign:
+    """Check and prepare a campaign; TemplateError (all problems, with lines) or HeaderError."""
+    return CompiledCampaign(spec, links or default_signer())
