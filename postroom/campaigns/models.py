@@ -8,6 +8,8 @@ from django.utils import timezone
 class Layout(models.Model):
     """An HTML frame with a `{{ content }}` placeholder, shared by campaigns."""
 
+    DEFAULT_NAME = "Default"
+
     name = models.CharField(max_length=200, unique=True)
     html = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
@@ -64,6 +66,8 @@ class Campaign(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     status_reason = models.CharField(max_length=500, blank=True, default="")
     send_at = models.DateTimeField(null=True, blank=True)
+    # The zone the operator scheduled in, so the time is shown back as they wrote it.
+    send_at_timezone = models.CharField(max_length=64, blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
