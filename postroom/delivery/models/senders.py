@@ -5,7 +5,7 @@ from django.utils import timezone
 
 
 class Sender(models.Model):
-    """An SMTP server or provider account, with its limits."""
+    """An SMTP server or provider account, with its limits and its current health."""
 
     class Tls(models.TextChoices):
         NONE = "none"
@@ -13,6 +13,8 @@ class Sender(models.Model):
         TLS = "tls"
 
     name = models.CharField(max_length=100, unique=True)
+    # Which transport module sends for it (delivery.transports.TRANSPORTS).
+    kind = models.CharField(max_length=16, default="smtp")
     host = models.CharField(max_length=255)
     port = models.PositiveIntegerField(default=587)
     tls = models.CharField(max_length=16, choices=Tls.choices, default=Tls.STARTTLS)
@@ -22,6 +24,24 @@ class Sender(models.Model):
     password_env = models.CharField(max_length=100, blank=True, default="")
     max_connections = models.PositiveSmallIntegerField(default=4)
     envelope_from = models.CharField(max_length=320, blank=True, default="")
+
+    # When to give up on a failing server and pause its campaigns (read between batches).
+    pause_after_failures = models.PositiveIntegerField(
+        default=8, help_text="consecutive failed attempts to reach the server before pausing"
+    )
+    pause_after_minutes = models.PositiveIntegerField(
+        default=15, help_text="minutes of continuous server failure before pausing"
+    )
+    # Auto-pause when more than this share of the last N recipients bounced for good.
+    error_threshold_percent = models.PositiveSmallIntegerField(default=20)
+    error_window = models.PositiveIntegerField(default=200)
+
+    # Health, shared by every worker through the database.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    backoff_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=1000, blank=True, default="")
+
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -30,3 +50,7 @@ class Sender(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_backing_off(self) -> bool:
+        return self.backoff_until is not None and self.backoff_until > timezone.now()

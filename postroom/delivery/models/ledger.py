@@ -1,0 +1,112 @@
+"""The ledger: one row per campaign and recipient. It is the queue and the record.
+
+A row's life: pending → sending (claimed, leased) → sent / retry / failed /
+skipped / in_doubt. `handed_at` splits "sending" in two: NULL means claimed but
+not yet given to SMTP (a dead worker's such rows go back to pending silently);
+set means the message may be on the wire (a dead worker's such rows become
+in_doubt, because the server may have accepted them).
+"""
+
+from django.db import models
+from django.utils import timezone
+
+
+class Delivery(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        RETRY = "retry", "retry later"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+        IN_DOUBT = "in_doubt", "in doubt"
+
+    FINAL = (State.SENT, State.FAILED, State.SKIPPED, State.IN_DOUBT)
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    # SET_NULL: erasing a subscriber keeps the fact that something was sent, not the person.
+    subscriber = models.ForeignKey(
+        "audience.Subscriber", null=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    # The address as it was when the campaign started (the subscriber may change it).
+    email = models.CharField(max_length=320)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=100, blank=True, default="")
+    handed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sender = models.ForeignKey(
+        "delivery.Sender", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reply = models.TextField(blank=True, default="")
+    message_id = models.CharField(max_length=255, blank=True, default="")
+    error = models.CharField(max_length=1000, blank=True, default="")
+    # When the row last changed state; NULL while it has never left pending.
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "email"], name="delivery_one_per_address")
+        ]
+        indexes = [
+            # The keyset claim and counts by state walk this index only.
+            models.Index(fields=["campaign", "state", "id"], name="delivery_claim_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.state})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in self.FINAL
+
+
+class CampaignEvent(models.Model):
+    """The campaign's log: started, paused and why, sender errors, resumed, finished."""
+
+    class Kind(models.TextChoices):
+        STARTED = "started"
+        PAUSED = "paused"
+        AUTO_PAUSED = "auto_paused", "paused automatically"
+        RESUMED = "resumed"
+        CANCELLED = "cancelled"
+        FINISHED = "finished"
+        RETRIED = "retried", "failed recipients re-queued"
+        SENDER_ERROR = "sender_error", "sender error"
+        IN_DOUBT = "in_doubt", "recipients in doubt"
+        RECOVERED = "recovered", "recovered from a stopped worker"
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="events"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    message = models.CharField(max_length=1000, blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+class CampaignRun(models.Model):
+    """Cheap running figures for one campaign, updated with every flush of results.
+
+    Counting a million-row ledger for the rate on every status poll would be
+    slow; these few numbers are updated in the same transaction as the rows.
+    Times are epoch seconds so the rate arithmetic is portable SQL.
+    """
+
+    campaign = models.OneToOneField(
+        "campaigns.Campaign", on_delete=models.CASCADE, primary_key=True, related_name="run"
+    )
+    sent_total = models.BigIntegerField(default=0)
+    last_progress = models.FloatField(default=0.0)
+    rate = models.FloatField(default=0.0)  # messages/s over the last completed window
+    rate_since = models.FloatField(default=0.0)
+    rate_base = models.BigIntegerField(default=0)
