@@ -16,8 +16,9 @@ key "*" matches any recipient:
 - `delay`: {"CONNECT" | "EHLO" | "MAIL" | "RCPT" | "DATA": seconds} before replying.
 - `banner`: greet with this reply instead of 220 (e.g. "421 too busy"; a 421
   also closes the connection).
-- `pipelining=False` stops advertising PIPELINING; `stop()` makes the port
-  refuse connections.
+- `pipelining=False` stops advertising PIPELINING; `auth_mechanisms` limits
+  AUTH to e.g. ("LOGIN",); `disconnect_all()` hangs up on every client;
+  `stop()` makes the port refuse connections.
 
 It also runs as a subprocess, for crash tests that kill workers while the
 server keeps counting:
@@ -131,6 +132,7 @@ class CaptureServer:
         *,
         tls: str = "none",
         auth: dict[str, str] | None = None,
+        auth_mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN"),
         pipelining: bool = True,
         smtputf8: bool = True,
         eightbitmime: bool = True,
@@ -147,6 +149,7 @@ class CaptureServer:
             raise ValueError(f"tls must be none, starttls or tls, not {tls!r}")
         self.host, self.port, self.tls = host, port, tls
         self.auth = auth
+        self.auth_mechanisms = auth_mechanisms
         self.pipelining, self.smtputf8, self.eightbitmime = pipelining, smtputf8, eightbitmime
         self.banner = banner
         self.mail_reply = _lower_keys(mail_reply)
@@ -195,6 +198,18 @@ class CaptureServer:
             self._record.close()
             self._record = None
 
+    def disconnect_all(self) -> None:
+        """Hang up on every client without a word, as a server restart or idle timeout does."""
+        done = threading.Event()
+
+        def hang_up() -> None:
+            for transport in list(self._transports):
+                transport.abort()
+            done.set()
+
+        self._loop.call_soon_threadsafe(hang_up)  # type: ignore[union-attr]
+        done.wait(5)
+
     def _run(self, ready: threading.Event) -> None:
         loop = self._loop
         assert loop is not None
@@ -232,8 +247,10 @@ class CaptureServer:
             enable_SMTPUTF8=self.smtputf8,
             tls_context=self.server_ssl_context() if self.tls == "starttls" else None,
             authenticator=self._authenticate if self.auth else None,
-            auth_required=bool(self.auth),
+            # AUTH is required by handle_MAIL instead: aiosmtpd warns when it
+            # is required without TLS, which is exactly what plain tests do.
             auth_require_tls=self.tls != "none",
+            auth_exclude_mechanism=[m for m in ("PLAIN", "LOGIN") if m not in self.auth_mechanisms],
         )
 
     def _connected(self, transport: asyncio.BaseTransport) -> int:
@@ -301,6 +318,8 @@ class CaptureServer:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
     ) -> str:
         await self._pause("MAIL")
+        if self.auth and not session.authenticated:
+            return "530 5.7.0 Authentication required"
         # Bytes already waiting behind MAIL FROM mean the client did not wait
         # for this reply: it pipelined.
         session.pipelined = bool(server._reader._buffer)  # type: ignore[attr-defined]

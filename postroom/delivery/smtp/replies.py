@@ -102,6 +102,8 @@ class SmtpError(Exception):
 
     def result(self, key: Any) -> SendResult:
         reply = self.reply
+        if reply is not None and reply.code == 421:
+            return from_reply(key, reply, self.stage)
         return SendResult(
             key=key,
             outcome=ERROR,
