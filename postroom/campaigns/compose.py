@@ -154,6 +154,7 @@ class CompiledCampaign:
             custom_headers=custom,
             # "=_" never occurs in quoted-printable or base64 output.
             boundary="==_postroom_" + secrets.token_hex(12),
+            html_charrefs=content.raw_text_is_ascii(html_source),
             static_subject=(
                 mime.clean_subscriber_value(spec.subject) if self.subject_is_static else None
             ),

@@ -34,6 +34,14 @@ def has_template_tags(source: str) -> bool:
     return _JINJA.search(source) is not None
 
 
+_RAW_TEXT = re.compile(r"<(style|script)\b[^>]*>(.*?)</\1", re.S | re.I)
+
+
+def raw_text_is_ascii(source: str) -> bool:
+    """True when <style>/<script> hold only ASCII: character references are safe elsewhere."""
+    return all(match.group(2).isascii() for match in _RAW_TEXT.finditer(source))
+
+
 class _Protected:
     """Jinja tags swapped for inert placeholders while another parser reads the text."""
 

@@ -109,6 +109,18 @@ class CampaignEnvironment(ImmutableSandboxedEnvironment):
             self.filters.pop(name, None)
         self.filters["default"] = self.filters["d"] = _default
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Template data is dicts; the stock path tries getattr() first and pays
+        # for an AttributeError on every `subscriber.name`. A key's value is
+        # data, never an internal, so returning it is safe — and it makes
+        # `subscriber.attributes.items` the subscriber's "items", not dict.items.
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         # The stock sandbox returns an Undefined, which our lenient Undefined
         # would print as "" — an escape attempt must fail loudly instead.
