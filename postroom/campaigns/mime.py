@@ -243,7 +243,7 @@ class MessageTemplate:
         static_subject: str | None = None,
         html_charrefs: bool = True,
     ) -> None:
-        """`html_charrefs`: False when <style>/<script> hold non-ASCII (references don't work there)."""
+        """`html_charrefs`: False if <style>/<script> hold non-ASCII (references fail there)."""
         self.html_charrefs = html_charrefs
         self.from_header = address_header("From", from_box)
         self.reply_to_header = address_header("Reply-To", reply_to) if reply_to else ""

@@ -173,12 +173,14 @@ def _unsafe_attributes(ast: nodes.Template) -> Iterable[tuple[str, int]]:
             yield node.attr, node.lineno
     for node in ast.find_all(nodes.Getitem):
         arg = node.arg
-        if (
-            isinstance(arg, nodes.Const)
-            and isinstance(arg.value, str)
-            and arg.value.startswith("_")
-        ):
-            yield arg.value, node.lineno
+        if isinstance(arg, nodes.Const) and str(arg.value).startswith("_"):
+            yield str(arg.value), node.lineno
+    for node in ast.find_all(nodes.Filter):  # `x|attr("__class__")`
+        if node.name != "attr":
+            continue
+        for arg in node.args:
+            if isinstance(arg, nodes.Const) and str(arg.value).startswith("_"):
+                yield str(arg.value), node.lineno
 
 
 def check_template(
