@@ -196,3 +196,13 @@ def test_smtp_sink_counts_what_the_pool_sends():
 def test_it_refuses_a_pool_without_connections(max_connections):
     with pytest.raises(ValueError):
         SmtpPool("127.0.0.1", 25, max_connections=max_connections)
+
+
+def test_close_lets_a_batch_in_flight_finish():
+    with CaptureServer(delay={"DATA": 0.2}) as server:
+        pool = pool_for(server)
+        future = pool.submit(messages(2))
+        pool.close()
+        assert [r.ok for r in future.result(timeout=0)] == [True, True]
+        with pytest.raises(RuntimeError):
+            pool.submit(messages(1))

@@ -260,7 +260,8 @@ class SmtpConnection:
         if reply.code == 250:
             for line in reply.text.split("\n")[1:]:
                 keyword, _, params = line.partition(" ")
-                extensions[keyword.upper()] = params
+                if keyword:
+                    extensions[keyword.upper()] = params
         else:
             reply = await self._command(b"HELO %s\r\n" % name, stage, "HELO")
             if reply.code != 250:

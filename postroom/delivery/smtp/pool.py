@@ -103,6 +103,8 @@ class SmtpPool:
         self._idle: list[SmtpConnection] = []
         self._slots = asyncio.Semaphore(max_connections)
         self._closed = False
+        self._pending: set[concurrent.futures.Future] = set()
+        self._pending_lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name=f"smtp-pool {host}:{port}", daemon=True
@@ -121,7 +123,15 @@ class SmtpPool:
         """Start sending; the future's result is one SendResult per message, in order."""
         if self._closed:
             raise RuntimeError("SmtpPool is closed")
-        return asyncio.run_coroutine_threadsafe(self._send(list(messages)), self._loop)
+        future = asyncio.run_coroutine_threadsafe(self._send(list(messages)), self._loop)
+        with self._pending_lock:
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: concurrent.futures.Future) -> None:
+        with self._pending_lock:
+            self._pending.discard(future)
 
     def send(self, messages: Iterable[OutgoingMessage]) -> list[SendResult]:
         """Send and wait: one SendResult per message, in the order given."""
@@ -134,10 +144,13 @@ class SmtpPool:
         return asyncio.run_coroutine_threadsafe(check(self.settings), self._loop).result()
 
     def close(self) -> None:
-        """QUIT every idle connection and stop the background thread."""
+        """Let batches in flight finish, QUIT every connection and stop the background thread."""
         if self._closed:
             return
         self._closed = True
+        with self._pending_lock:
+            pending = list(self._pending)
+        concurrent.futures.wait(pending)
         asyncio.run_coroutine_threadsafe(self._close_idle(), self._loop).result()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
