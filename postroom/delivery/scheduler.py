@@ -1,23 +1,43 @@
-"""Which campaign a worker serves next, and how many recipients it may claim.
+"""Which campaign a worker serves next, how many recipients it may claim, and when.
 
-First version: round-robin over running campaigns that have work, no limits.
-The real one (fair share per sender, rate limits) keeps the same signatures.
+Every running campaign with work belongs to its sender's queue (`sender=None`:
+the local outbox, never limited). Senders are served round-robin by each
+worker, so a sender waiting for its window never holds back another one.
+Inside a sender, campaigns share its capacity by stride scheduling: each has a
+"pass" that grows by granted/priority, the lowest pass goes next. Passes and
+the sender's clock live in the database and change under the sender's lock,
+so any number of workers share one fair order. A grant is small (about a
+second of the sender's throughput, split among its campaigns) and carries the
+send times of the slots it reserved, so a claimed batch never holds others
+back for long. See docs/rate-limits.md.
 """
 
-import itertools
+import math
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Q
+from django.db.models import F, Q
+
+from postroom.delivery import ratelimit
 
 # Without a limit a worker claims this many recipients at once: big enough to
-# amortise a claim, small enough that a pause takes effect within a second or so.
+# amortise a claim, small enough that a pause takes effect within a second.
 UNLIMITED_BATCH = 500
+# A limited grant covers about this much of the sender's throughput, divided
+# among the campaigns sharing it, so turns rotate at least every second.
+GRANT_SECONDS = 1.0
+# No grant holds a slot further ahead than this: a worker never sits on a
+# claimed batch for long, and a sender whose next slot is later is skipped.
+HORIZON = 2.0
+# Sleeping workers look at the wake-up generation this often.
+POLL_SECONDS = 0.5
 
-_last_campaign_id: int = 0
-_tokens = itertools.count(1)
+# Per process: where the round-robin over senders resumes, and when the
+# earliest skipped sender will have a free slot (sleep_until_work wakes then).
+_sender_cursor: int = -1
+_next_due: float | None = None
 
 
 @dataclass
@@ -32,42 +52,163 @@ class Grant:
     token: str
 
 
-def _campaigns_with_work(now: float) -> list[tuple[int, int | None]]:
+def _work_by_sender(now: float) -> dict[int | None, list[tuple[int, int]]]:
+    """Running campaigns that have recipients to send now, by sender: (id, weight)."""
     from postroom.campaigns.models import Campaign
     from postroom.delivery.models import Delivery
 
     due = datetime.fromtimestamp(now, tz=UTC)
-    work = Delivery.objects.filter(
-        Q(state="pending") | Q(state="retry", next_attempt_at__lte=due),
-        campaign_id__in=Campaign.objects.filter(status=Campaign.Status.RUNNING).values("id"),
+    running = Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list(
+        "id", "sender_id", "priority"
     )
-    ids = sorted(set(work.values_list("campaign_id", flat=True).distinct()))
-    senders = dict(Campaign.objects.filter(id__in=ids).values_list("id", "sender_id"))
-    return [(cid, senders[cid]) for cid in ids]
+    groups: dict[int | None, list[tuple[int, int]]] = {}
+    for campaign_id, sender_id, priority in running:
+        # One indexed EXISTS per running campaign (there are few) stays cheap
+        # however large the ledger; a DISTINCT over it would not.
+        has_work = Delivery.objects.filter(
+            Q(state=Delivery.State.PENDING)
+            | Q(state=Delivery.State.RETRY, next_attempt_at__lte=due),
+            campaign_id=campaign_id,
+        ).exists()
+        if has_work:
+            groups.setdefault(sender_id, []).append((campaign_id, max(1, priority or 1)))
+    return groups
 
 
 def next_grant(worker_id: str, now: float | None = None) -> Grant | None:
-    """The next campaign to serve in round-robin order, or None when nothing has work."""
-    global _last_campaign_id
+    """The next grant for this worker, or None when no sender can send within HORIZON."""
+    global _sender_cursor, _next_due
     now = time.time() if now is None else now
-    candidates = _campaigns_with_work(now)
-    if not candidates:
-        return None
-    after = [c for c in candidates if c[0] > _last_campaign_id]
-    campaign_id, sender_id = (after or candidates)[0]
-    _last_campaign_id = campaign_id
-    token = f"{worker_id}:{next(_tokens)}:{uuid.uuid4().hex[:8]}"
-    return Grant(campaign_id, sender_id, UNLIMITED_BATCH, None, token)
+    groups = _work_by_sender(now)
+    # Round-robin over senders (None sorts first as -1), starting after the last one served.
+    order = sorted(groups, key=lambda s: -1 if s is None else s)
+    start = next((i for i, s in enumerate(order) if _key(s) > _sender_cursor), 0)
+    earliest: float | None = None
+    for sender_id in order[start:] + order[:start]:
+        result = _grant_for_sender(sender_id, groups[sender_id], worker_id, now)
+        if isinstance(result, Grant):
+            _sender_cursor = _key(sender_id)
+            return result
+        if result is not None:
+            earliest = result if earliest is None else min(earliest, result)
+    _next_due = earliest
+    return None
+
+
+def _key(sender_id: int | None) -> int:
+    return -1 if sender_id is None else sender_id
+
+
+def _grant_for_sender(
+    sender_id: int | None, campaigns: list[tuple[int, int]], worker_id: str, now: float
+) -> Grant | float | None:
+    """A grant for the campaign whose turn it is, or when the sender has a free slot."""
+    from postroom.delivery.models import CampaignShare
+
+    token = f"{worker_id[:30]}:{uuid.uuid4().hex[:16]}"
+    with ratelimit.locked(ratelimit.sender_key(sender_id)) as state:
+        windows = ratelimit.windows_for(sender_id)
+        weights = dict(campaigns)
+        shares = {s.campaign_id: s for s in CampaignShare.objects.filter(campaign_id__in=weights)}
+        missing = [CampaignShare(campaign_id=c, pass_value=state.vtime) for c in weights]
+        missing = [s for s in missing if s.campaign_id not in shares]
+        if missing:
+            CampaignShare.objects.bulk_create(missing, ignore_conflicts=True)
+            shares.update({s.campaign_id: s for s in missing})
+
+        # A campaign that was idle (paused, just started) joins at the sender's
+        # clock instead of claiming everything it "missed".
+        def turn(campaign_id: int) -> tuple[float, float, int]:
+            share = shares[campaign_id]
+            return (max(share.pass_value, state.vtime), share.last_granted_at or 0.0, campaign_id)
+
+        chosen = min(weights, key=turn)
+        share = shares[chosen]
+        if not windows:
+            count, send_times = UNLIMITED_BATCH, None
+        else:
+            rate = ratelimit.sustained_rate(windows)
+            count = max(1, math.floor(rate * GRANT_SECONDS / len(weights)))
+            send_times = ratelimit.reserve(
+                sender_id,
+                count,
+                token,
+                campaign_id=chosen,
+                now=now,
+                until=now + HORIZON,
+                windows=windows,
+            )
+            if not send_times:
+                return ratelimit.next_free_at(sender_id, now)
+            count = len(send_times)
+        start_pass = max(share.pass_value, state.vtime)
+        CampaignShare.objects.filter(campaign_id=chosen).update(
+            pass_value=start_pass + count / weights[chosen],
+            granted=F("granted") + count,
+            last_granted_at=now,
+        )
+        state.vtime = start_pass
+        state.save(update_fields=["vtime"])
+    return Grant(chosen, sender_id, count, send_times, token)
 
 
 def release(grant: Grant, unused: int) -> None:
-    """Give back the part of a grant the worker did not use (nothing to do without limits)."""
+    """Give back the part of a grant the worker did not send (fewer rows, a pause).
+
+    Its slots return to the sender, and the campaign's turn is not charged for them.
+    """
+    if unused < 1:
+        return
+    from postroom.campaigns.models import Campaign
+    from postroom.delivery.models import CampaignShare
+
+    unused = min(unused, grant.count)
+    if grant.send_times is not None and grant.sender_id is not None:
+        with ratelimit.locked(ratelimit.sender_key(grant.sender_id)):
+            ratelimit.give_back(grant.token, unused)
+        notify()  # workers waiting for this sender's window may use the slots
+    weight = Campaign.objects.filter(id=grant.campaign_id).values_list("priority", flat=True)
+    weight = max(1, (weight.first() or 1))
+    CampaignShare.objects.filter(campaign_id=grant.campaign_id).update(
+        pass_value=F("pass_value") - unused / weight, granted=F("granted") - unused
+    )
+
+
+def generation() -> int:
+    from postroom.delivery.models import SchedulerState
+
+    value = SchedulerState.objects.filter(key="generation").values_list("generation", flat=True)
+    return value.first() or 0
 
 
 def notify() -> None:
     """Wake sleeping workers: a campaign was started, paused, resumed or cancelled."""
+    from postroom.delivery.models import SchedulerState
+
+    bumped = SchedulerState.objects.filter(key="generation").update(generation=F("generation") + 1)
+    if not bumped:
+        SchedulerState.objects.bulk_create(
+            [SchedulerState(key="generation", generation=1)], ignore_conflicts=True
+        )
 
 
 def sleep_until_work(max_seconds: float) -> None:
-    """Sleep cheaply; returns within about a second when something may have changed."""
-    time.sleep(max(0.0, min(max_seconds, 0.5)))
+    """Sleep at near zero cost until notified, the next slot is due, or max_seconds.
+
+    A cheap poll of one row every POLL_SECONDS, so a start, pause or resume in
+    any process wakes every worker within about half a second.
+    """
+    global _next_due
+    now = time.time()
+    deadline = now + max(0.0, max_seconds)
+    if _next_due is not None:
+        deadline = min(deadline, max(now, _next_due))
+    _next_due = None
+    seen = generation()
+    while True:
+        left = deadline - time.time()
+        if left <= 0:
+            return
+        time.sleep(min(POLL_SECONDS, left))
+        if generation() != seen:
+            return
