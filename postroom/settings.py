@@ -43,16 +43,31 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+_DB_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
+
+
 def _database(url: str) -> dict:
     if not url:
         _ensure_data_dir()
         url = f"sqlite:///{DATA_DIR / 'postroom.sqlite3'}"
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in _DB_SCHEMES:
+        # The URL itself is never echoed: it may hold a password.
+        raise ConfigurationError(
+            f"DATABASE_URL must look like sqlite:///PATH or postgresql://USER@HOST/NAME, "
+            f"not {scheme + '://...' if scheme else 'a value without a scheme'}"
+        )
     try:
         db = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
-    except Exception as exc:  # dj-database-url raises several types for a bad URL
-        raise ConfigurationError(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    except Exception:  # dj-database-url raises several types for a bad URL
+        raise ConfigurationError("DATABASE_URL is not a valid database URL") from None
     engine = db.get("ENGINE", "")
+    if not db.get("NAME"):
+        raise ConfigurationError("DATABASE_URL names no database (or SQLite file)")
     if engine == "django.db.backends.sqlite3":
+        folder = Path(db["NAME"]).parent
+        if not folder.is_dir():
+            raise ConfigurationError(f"the folder of the SQLite file, {folder}, does not exist")
         # A web process and workers write at once: WAL lets readers go on while
         # one writer commits, IMMEDIATE takes the write lock up front so two
         # writers queue on the busy timeout instead of failing with "locked".
@@ -67,12 +82,9 @@ def _database(url: str) -> dict:
                 "PRAGMA busy_timeout=30000;"
             ),
         }
-    elif engine == "django.db.backends.postgresql":
-        db.setdefault("OPTIONS", {})
     else:
-        raise ConfigurationError(
-            f"DATABASE_URL must be sqlite:// or postgresql://, not {url.split(':', 1)[0]}://"
-        )
+        # Fail within seconds on an unreachable server rather than hang a command.
+        db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 10)
     return db
 
 
@@ -149,13 +161,17 @@ TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
+# WhiteNoise serves the few static files straight from the installed package
+# (found once at start-up through the finders), so a pip install works with no
+# collectstatic step and no STATIC_ROOT folder to keep in sync after upgrades.
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = None
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = DATA_DIR / "uploads"
 
 # Cookies are marked secure whenever Postroom is served over HTTPS.

@@ -7,5 +7,6 @@ urlpatterns = [
     path("", include("postroom.web.urls")),
 ]
 
+handler403 = "postroom.web.views.errors.forbidden"
 handler404 = "postroom.web.views.errors.not_found"
 handler500 = "postroom.web.views.errors.server_error"

@@ -7,7 +7,7 @@ its permission decorator.
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from postroom.web.views import dashboard
+from postroom.web.views import dashboard, settings
 
 urlpatterns = [
     # Session
@@ -26,5 +26,8 @@ urlpatterns = [
     # Campaigns and layouts
     # Delivery: senders, outbox, deliveries
     # Settings
+    path("settings/", settings.index, name="settings"),
+    path("settings/password/", settings.change_password, name="password_change"),
+    path("settings/ui/", settings.ui_kit, name="ui_kit"),
     # Public pages (no login): unsubscribe, preferences, view in browser, forms
 ]

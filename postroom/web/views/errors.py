@@ -1,12 +1,18 @@
-"""Friendly 404 and 500 pages in the site's own look."""
+"""Friendly 403, 404 and 500 pages in the site's own look."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
+from django.template import loader
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "web/404.html", status=404)
 
 
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "web/403.html", status=403)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/500.html", status=500)
+    # No request context: the database or a context processor may be what failed.
+    return HttpResponseServerError(loader.get_template("web/500.html").render())

@@ -1,0 +1,63 @@
+"""Settings: the effective configuration (never its secrets), and the operator's password."""
+
+import platform
+
+import django
+from django.conf import settings as conf
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+import postroom
+from postroom.web.permissions import operator_required
+
+
+@operator_required
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/settings.html", {"facts": effective_configuration()})
+
+
+def effective_configuration() -> list[tuple[str, str]]:
+    """What an operator needs to know to debug a deployment; no keys or passwords."""
+    return [
+        ("Postroom version", postroom.__version__),
+        ("Database", describe_database(conf.DATABASES["default"])),
+        ("Base URL", conf.POSTROOM_BASE_URL),
+        ("Data directory", str(conf.DATA_DIR)),
+        ("Allowed hosts", ", ".join(conf.ALLOWED_HOSTS)),
+        ("CSRF trusted origins", ", ".join(conf.CSRF_TRUSTED_ORIGINS)),
+        ("Secure cookies", "on" if conf.SESSION_COOKIE_SECURE else "off (base URL is not https)"),
+        ("Behind a proxy", "yes" if getattr(conf, "SECURE_PROXY_SSL_HEADER", None) else "no"),
+        ("Debug", "on" if conf.DEBUG else "off"),
+        ("Time zone", conf.TIME_ZONE),
+        ("Log level", conf.LOGGING["root"]["level"]),
+        ("Django / Python", f"{django.get_version()} / {platform.python_version()}"),
+    ]
+
+
+def describe_database(db: dict) -> str:
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"SQLite, {db['NAME']}"
+    host = db.get("HOST") or "local socket"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    user = f"{db['USER']}@" if db.get("USER") else ""
+    return f"PostgreSQL, {user}{host}{port}/{db['NAME']}"
+
+
+@operator_required
+def change_password(request: HttpRequest) -> HttpResponse:
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        update_session_auth_hash(request, user)  # stay logged in after the change
+        messages.success(request, "Your password was changed.")
+        return redirect("settings")
+    return render(request, "web/password_change.html", {"form": form})
+
+
+@operator_required
+def ui_kit(request: HttpRequest) -> HttpResponse:
+    """Every building block of the UI on one page, for people writing templates."""
+    return render(request, "web/ui_kit.html", {})
