@@ -7,7 +7,7 @@ its permission decorator.
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from postroom.web.views import dashboard, settings
+from postroom.web.views import campaigns, dashboard, layouts, public, settings
 
 urlpatterns = [
     # Session
@@ -24,10 +24,34 @@ urlpatterns = [
     # Audience: subscribers, lists, segments
     # Imports and exports
     # Campaigns and layouts
+    path("campaigns/", campaigns.index, name="campaigns"),
+    path("campaigns/new/", campaigns.new, name="campaign_new"),
+    path("campaigns/preview/", campaigns.live_preview, name="campaign_live_preview"),
+    path("campaigns/audience-count/", campaigns.audience_count, name="campaign_audience_count"),
+    path("campaigns/<int:campaign_id>/", campaigns.detail, name="campaign_detail"),
+    path("campaigns/<int:campaign_id>/edit/", campaigns.edit, name="campaign_edit"),
+    path("campaigns/<int:campaign_id>/test/", campaigns.test_send, name="campaign_test"),
+    path("campaigns/<int:campaign_id>/schedule/", campaigns.schedule, name="campaign_schedule"),
+    path(
+        "campaigns/<int:campaign_id>/unschedule/",
+        campaigns.unschedule,
+        name="campaign_unschedule",
+    ),
+    path("campaigns/<int:campaign_id>/duplicate/", campaigns.duplicate, name="campaign_duplicate"),
+    path("campaigns/<int:campaign_id>/delete/", campaigns.delete, name="campaign_delete"),
+    path("layouts/", layouts.index, name="layouts"),
+    path("layouts/new/", layouts.new, name="layout_new"),
+    path("layouts/preview/", layouts.preview, name="layout_preview"),
+    path("layouts/<int:layout_id>/", layouts.edit, name="layout_edit"),
+    path("layouts/<int:layout_id>/duplicate/", layouts.duplicate, name="layout_duplicate"),
+    path("layouts/<int:layout_id>/delete/", layouts.delete, name="layout_delete"),
     # Delivery: senders, outbox, deliveries
     # Settings
     path("settings/", settings.index, name="settings"),
     path("settings/password/", settings.change_password, name="password_change"),
     path("settings/ui/", settings.ui_kit, name="ui_kit"),
     # Public pages (no login): unsubscribe, preferences, view in browser, forms
+    path("u/<str:token>/", public.unsubscribe, name="public_unsubscribe"),
+    path("p/<str:token>/", public.preferences, name="public_preferences"),
+    path("v/<str:token>/", public.view_in_browser, name="public_view"),
 ]

@@ -1,0 +1,233 @@
+"""`postroom campaign create|list|show|preview|test|schedule|unschedule|duplicate`.
+
+Starting, pausing and the rest of a send are the delivery app's commands in the
+same `campaign` group.
+"""
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from postroom.cli import CLI, add_json_flag, emit
+from postroom.errors import InvalidInput, NotFound
+
+
+def register(cli: CLI) -> None:
+    p = cli.command("create", "create a draft campaign", create, group="campaign")
+    p.add_argument("--name", required=True)
+    p.add_argument("--subject", required=True, help="a template: {{ subscriber.first_name }} …")
+    p.add_argument("--list", action="append", default=[], dest="lists", metavar="NAME")
+    p.add_argument("--segment", metavar="NAME")
+    p.add_argument("--body-file", required=True, type=Path, metavar="FILE")
+    p.add_argument("--text-file", type=Path, metavar="FILE", help="hand-written plain-text part")
+    p.add_argument("--format", choices=["markdown", "html", "plain"], default="markdown")
+    p.add_argument("--sender", metavar="NAME", help="default: the local capture outbox")
+    p.add_argument("--from", dest="from_email", metavar="ADDRESS")
+    p.add_argument("--from-name", default="")
+    p.add_argument("--reply-to", default="")
+    p.add_argument("--preheader", default="")
+    p.add_argument("--layout", metavar="NAME", help="default: the Default layout")
+    p.add_argument("--header", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--priority", type=int, default=1)
+    add_json_flag(p)
+
+    p = cli.command("list", "list campaigns", list_campaigns, group="campaign")
+    add_json_flag(p)
+
+    p = cli.command("show", "show a campaign and its audience", show, group="campaign")
+    p.add_argument("id")
+    add_json_flag(p)
+
+    p = cli.command(
+        "preview", "print a campaign as a subscriber gets it", preview, group="campaign"
+    )
+    p.add_argument("id")
+    p.add_argument("--email", help="the subscriber to render for (default: a sample reader)")
+    p.add_argument("--part", choices=["html", "text", "subject"], default="text")
+
+    p = cli.command("test", "send a test to some addresses", test, group="campaign")
+    p.add_argument("id")
+    p.add_argument("--to", action="append", required=True, metavar="ADDRESS")
+    add_json_flag(p)
+
+    p = cli.command("schedule", "start a campaign later", schedule, group="campaign")
+    p.add_argument("id")
+    p.add_argument("--at", required=True, metavar="ISO8601", help="e.g. 2030-05-01T09:00")
+    p.add_argument("--tz", default="", metavar="ZONE", help="e.g. Europe/Berlin")
+    add_json_flag(p)
+
+    p = cli.command(
+        "unschedule", "turn a scheduled campaign back into a draft", unschedule, group="campaign"
+    )
+    p.add_argument("id")
+
+    p = cli.command("duplicate", "copy a campaign as a new draft", duplicate, group="campaign")
+    p.add_argument("id")
+    add_json_flag(p)
+
+
+def _sender(name: str | None) -> Any:
+    if not name:
+        return None
+    from postroom.delivery.models import Sender
+
+    try:
+        return Sender.objects.get(name=name)
+    except Sender.DoesNotExist:
+        raise NotFound(f"sender {name!r} does not exist") from None
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"{what} {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{what} {path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise InvalidInput(f"{what} {path} cannot be read: {exc.strerror}") from None
+
+
+def _headers(pairs: list[str]) -> dict[str, str]:
+    headers = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"--header {pair!r}: write it as NAME=VALUE")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def create(args: argparse.Namespace) -> None:
+    from postroom.campaigns import layouts, services
+
+    if not args.lists and not args.segment:
+        raise InvalidInput("give at least one --list or a --segment")
+    campaign = services.create_campaign(
+        name=args.name,
+        subject=args.subject,
+        lists=services.lists_by_name(args.lists),
+        segment=services.segment_by_name(args.segment),
+        body=_read(args.body_file, "body file"),
+        text_body=_read(args.text_file, "text file") if args.text_file else "",
+        body_format=args.format,
+        sender=_sender(args.sender),
+        from_email=args.from_email or "",
+        from_name=args.from_name,
+        reply_to=args.reply_to,
+        preheader=args.preheader,
+        layout=layouts.layout_by_name(args.layout),
+        headers=_headers(args.header),
+        priority=args.priority,
+    )
+    emit(args, {"id": campaign.pk}, f"created campaign {campaign.pk} ({campaign.name}), a draft")
+
+
+def as_json(campaign: Any, audience: int | None = None) -> dict[str, Any]:
+    data = {
+        "id": campaign.pk,
+        "name": campaign.name,
+        "subject": campaign.subject,
+        "status": campaign.status,
+        "status_reason": campaign.status_reason,
+        "from": campaign.from_email,
+        "from_name": campaign.from_name,
+        "reply_to": campaign.reply_to,
+        "format": campaign.body_format,
+        "lists": [ml.name for ml in campaign.lists.all()],
+        "segment": campaign.segment.name if campaign.segment_id else None,
+        "sender": campaign.sender.name if campaign.sender_id else None,
+        "layout": campaign.layout.name if campaign.layout_id else None,
+        "priority": campaign.priority,
+        "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
+        "send_at_timezone": campaign.send_at_timezone or None,
+        "created_at": campaign.created_at.isoformat(),
+        "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
+        "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
+    }
+    if audience is not None:
+        data["audience"] = audience
+    return data
+
+
+def list_campaigns(args: argparse.Namespace) -> None:
+    from postroom.campaigns.models import Campaign
+
+    campaigns = list(
+        Campaign.objects.select_related("segment", "sender", "layout").prefetch_related("lists")
+    )
+    rows = [as_json(c) for c in campaigns]
+
+    def text() -> str:
+        if not rows:
+            return "no campaigns yet"
+        return "\n".join(f"{r['id']:>5}  {r['status']:<10} {r['name']}" for r in rows)
+
+    emit(args, rows, text)
+
+
+def show(args: argparse.Namespace) -> None:
+    from postroom.campaigns import services
+
+    campaign = services.get_campaign(args.id)
+    data = as_json(campaign, audience=services.audience_count(campaign))
+
+    def text() -> str:
+        width = max(len(k) for k in data)
+        shown = {k: ", ".join(v) if isinstance(v, list) else v for k, v in data.items()}
+        return "\n".join(f"{k:<{width}}  {'' if v is None else v}" for k, v in shown.items())
+
+    emit(args, data, text)
+
+
+def preview(args: argparse.Namespace) -> None:
+    from postroom.campaigns import services
+
+    campaign = services.get_campaign(args.id)
+    recipient = services.recipient_by_email(args.email) if args.email else None
+    subject, html, text = services.preview(campaign, recipient)
+    print({"subject": subject, "html": html, "text": text}[args.part], end="")
+
+
+def test(args: argparse.Namespace) -> int:
+    from postroom.campaigns import services
+
+    campaign = services.get_campaign(args.id)
+    messages = services.build_test_messages(campaign, args.to)
+    from postroom.delivery.outgoing import send_now
+
+    results = send_now(campaign.sender, messages)
+    rows = [
+        {"to": m.rcpt_to, "outcome": r.outcome, "reply": r.reply or r.message}
+        for m, r in zip(messages, results, strict=True)
+    ]
+    emit(args, rows, lambda: "\n".join(f"{r['to']}: {r['outcome']} {r['reply']}" for r in rows))
+    return 0 if all(r["outcome"] == "accepted" for r in rows) else 1
+
+
+def schedule(args: argparse.Namespace) -> None:
+    from postroom.campaigns import services
+
+    campaign = services.get_campaign(args.id)
+    when, zone = services.parse_send_at(args.at, args.tz)
+    campaign = services.schedule(campaign, when, zone)
+    local = campaign.send_at.astimezone(when.tzinfo)
+    emit(
+        args,
+        {"id": campaign.pk, "status": campaign.status, "send_at": campaign.send_at.isoformat()},
+        f"campaign {campaign.pk} will start at {local.isoformat()} ({zone})",
+    )
+
+
+def unschedule(args: argparse.Namespace) -> None:
+    from postroom.campaigns import services
+
+    campaign = services.unschedule(services.get_campaign(args.id))
+    print(f"campaign {campaign.pk} is a draft again")
+
+
+def duplicate(args: argparse.Namespace) -> None:
+    from postroom.campaigns import services
+
+    copy = services.duplicate_campaign(services.get_campaign(args.id))
+    emit(args, {"id": copy.pk}, f"created campaign {copy.pk} ({copy.name}), a draft")

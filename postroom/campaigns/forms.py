@@ -1,0 +1,121 @@
+"""Forms of the campaign and layout editors; the checks themselves live in services."""
+
+import zoneinfo
+
+from django import forms
+
+from postroom.audience.models import MailingList
+from postroom.campaigns.models import Campaign, Layout
+from postroom.errors import InvalidInput
+
+CAMPAIGN_FIELDS = [
+    "name", "subject", "preheader", "from_name", "from_email", "reply_to", "body_format",
+    "body", "text_body", "layout", "lists", "segment", "sender", "track_opens", "track_clicks",
+    "priority", "in_doubt_policy",
+]  # fmt: skip
+
+
+def parse_headers(text: str) -> dict[str, str]:
+    """`Name: value` lines into a dict; the message builder checks names and values."""
+    headers: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip():
+            raise InvalidInput(f"custom headers, line {number}: write it as 'Name: value'")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def format_headers(headers: dict[str, str]) -> str:
+    return "\n".join(f"{name}: {value}" for name, value in (headers or {}).items())
+
+
+class CampaignForm(forms.ModelForm):
+    lists = forms.ModelMultipleChoiceField(
+        queryset=MailingList.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    custom_headers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "X-Campaign-Tag: spring"}),
+        help_text="One 'Name: value' per line.",
+    )
+
+    class Meta:
+        model = Campaign
+        fields = CAMPAIGN_FIELDS
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 18, "class": "code", "spellcheck": "true"}),
+            "text_body": forms.Textarea(attrs={"rows": 6, "class": "code"}),
+            "subject": forms.TextInput(),
+        }
+        labels = {
+            "body_format": "Format",
+            "text_body": "Plain-text part (optional)",
+            "from_email": "From address",
+            "track_opens": "Track opens",
+            "track_clicks": "Track clicks",
+        }
+        help_texts = {
+            "text_body": "Left empty, it is made from the HTML with the links listed.",
+            "layout": "Empty: the default layout.",
+            "sender": "Empty: the local capture outbox.",
+            "priority": "A bigger number gets a bigger share of a shared sender.",
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["from_email"].required = False
+        self.fields["lists"].initial = list(self.instance.lists.all()) if self.instance.pk else []
+        if self.instance.pk:
+            self.fields["custom_headers"].initial = format_headers(self.instance.headers)
+
+    def clean_custom_headers(self) -> dict[str, str]:
+        try:
+            return parse_headers(self.cleaned_data.get("custom_headers") or "")
+        except InvalidInput as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def service_fields(self) -> dict:
+        """The cleaned values as keyword arguments for services.create/update_campaign."""
+        data = {name: self.cleaned_data[name] for name in CAMPAIGN_FIELDS if name != "lists"}
+        data["headers"] = self.cleaned_data["custom_headers"]
+        return data
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name] + [
+        ("UTC", "UTC")
+    ]
+
+
+class ScheduleForm(forms.Form):
+    # Read as text: the time belongs to the chosen zone, not the server's (services parse it).
+    send_at = forms.CharField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Send at"
+    )
+    timezone = forms.ChoiceField(choices=time_zone_choices, label="Time zone")
+
+
+class TestSendForm(forms.Form):
+    addresses = forms.CharField(
+        widget=forms.TextInput(attrs={"placeholder": "me@example.com, colleague@example.com"}),
+        label="Send a test to",
+    )
+
+    def address_list(self) -> list[str]:
+        raw = self.cleaned_data["addresses"].replace(";", ",").replace("\n", ",")
+        return [a.strip() for a in raw.split(",") if a.strip()]
+
+
+class LayoutForm(forms.ModelForm):
+    class Meta:
+        model = Layout
+        fields = ["name", "html"]
+        widgets = {"html": forms.Textarea(attrs={"rows": 28, "class": "code"})}
+        labels = {"html": "HTML"}
+        help_texts = {
+            "html": "Put {{ content }} where the campaign goes; {{ preheader }}, "
+            "{{ unsubscribe_url }}, {{ view_url }} and {{ preferences_url }} are available."
+        }

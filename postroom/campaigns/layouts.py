@@ -1,0 +1,143 @@
+"""Layouts: the HTML frame around a campaign's content, checked like any template."""
+
+from django.db import IntegrityError, transaction
+
+from postroom.campaigns.compose import CampaignSpec, compile_campaign
+from postroom.campaigns.content import DEFAULT_LAYOUT
+from postroom.campaigns.models import Layout
+from postroom.errors import InvalidInput, NotFound
+
+# What a layout preview shows inside the frame.
+SAMPLE_BODY = """# A headline for {{ subscriber.first_name | default("you") }}
+
+Here is how a campaign looks inside this layout: a paragraph with **bold**
+text, *emphasis* and [a link](https://example.com/).
+
+## A smaller heading
+
+- a list item
+- another one
+
+> A quotation, set apart from the text.
+"""
+
+
+def default_layout() -> Layout:
+    """The stock layout, created the first time anything needs it.
+
+    Kept as an ordinary row so operators can restyle it; if they delete it,
+    the next campaign brings it back.
+    """
+    layout = Layout.objects.filter(name=Layout.DEFAULT_NAME).first()
+    if layout is not None:
+        return layout
+    try:
+        with transaction.atomic():
+            return Layout.objects.create(name=Layout.DEFAULT_NAME, html=DEFAULT_LAYOUT)
+    except IntegrityError:  # created by someone else a moment ago
+        return Layout.objects.get(name=Layout.DEFAULT_NAME)
+
+
+def get_layout(layout_id: int | str) -> Layout:
+    try:
+        return Layout.objects.get(pk=int(layout_id))
+    except (Layout.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"layout {layout_id} does not exist") from None
+
+
+def layout_by_name(name: str | None) -> Layout:
+    if not name:
+        return default_layout()
+    try:
+        return Layout.objects.get(name=name)
+    except Layout.DoesNotExist:
+        raise NotFound(f"layout {name!r} does not exist") from None
+
+
+def _sample_spec(html: str) -> CampaignSpec:
+    return CampaignSpec(
+        campaign_id=0,
+        name="Layout preview",
+        subject="Layout preview",
+        from_email="newsletter@example.com",
+        body=SAMPLE_BODY,
+        preheader="The preview line mail clients show next to the subject",
+        layout_html=html,
+        list_name="Sample list",
+    )
+
+
+def preview_layout(html: str) -> str:
+    """The layout around sample content, as a reader would see it; TemplateError if broken."""
+    from postroom.campaigns.spec import SAMPLE_RECIPIENT
+
+    _, rendered, _ = compile_campaign(_sample_spec(html)).render_preview(SAMPLE_RECIPIENT)
+    return rendered
+
+
+def _clean(name: str, html: str) -> tuple[str, str]:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a layout needs a name")
+    if len(name) > 200:
+        raise InvalidInput("a layout name is at most 200 characters")
+    # Compiling with sample content runs every check a campaign would: the
+    # {{ content }} slot, syntax, unknown variables, CSS inlining.
+    compile_campaign(_sample_spec(html))
+    return name, html
+
+
+def _unique_save(layout: Layout) -> Layout:
+    try:
+        with transaction.atomic():
+            layout.save()
+    except IntegrityError:
+        raise InvalidInput(f"a layout named {layout.name!r} already exists") from None
+    return layout
+
+
+def create_layout(name: str, html: str) -> Layout:
+    name, html = _clean(name, html)
+    return _unique_save(Layout(name=name, html=html))
+
+
+def _campaigns_using(layout: Layout, statuses: tuple[str, ...]) -> str:
+    from postroom.campaigns.models import Campaign
+
+    using = Campaign.objects.filter(layout=layout, status__in=statuses)
+    return ", ".join(c.name for c in using[:3])
+
+
+def update_layout(layout: Layout, name: str, html: str) -> Layout:
+    """Change a layout, unless a campaign under way uses it (its readers would get two looks)."""
+    from postroom.campaigns.models import Campaign
+
+    running = _campaigns_using(layout, (Campaign.Status.RUNNING, Campaign.Status.PAUSED))
+    if running:
+        raise InvalidInput(
+            f"layout {layout.name!r} is used by a campaign under way ({running}); "
+            "duplicate it and edit the copy"
+        )
+    layout.name, layout.html = _clean(name, html)
+    return _unique_save(layout)
+
+
+def duplicate_layout(layout: Layout) -> Layout:
+    base = f"Copy of {layout.name}"[:190]
+    name, n = base, 2
+    while Layout.objects.filter(name=name).exists():
+        name, n = f"{base} ({n})", n + 1
+    return _unique_save(Layout(name=name, html=layout.html))
+
+
+def delete_layout(layout: Layout) -> None:
+    """Delete a layout no unfinished campaign uses."""
+    from postroom.campaigns.models import Campaign
+
+    unfinished = tuple(
+        s for s in Campaign.Status.values if s not in (Campaign.Status.FINISHED, "cancelled")
+    )
+    names = _campaigns_using(layout, unfinished)
+    if names:
+        raise InvalidInput(f"layout {layout.name!r} is used by campaign(s): {names}")
+    layout.delete()

@@ -1,0 +1,322 @@
+"""What can be done to a campaign: write, check, duplicate, schedule, preview, test.
+
+The web UI, the API and the CLI all call these functions; each one either does
+everything it was asked or raises a PostroomError and changes nothing.
+"""
+
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from email_validator import EmailNotValidError, validate_email
+
+from postroom.audience.models import MailingList, Segment, Subscriber
+from postroom.campaigns.compose import BuiltMessage, CompiledCampaign, Recipient
+from postroom.campaigns.errors import RenderError
+from postroom.campaigns.layouts import default_layout
+from postroom.campaigns.models import Campaign
+from postroom.campaigns.spec import SAMPLE_RECIPIENT, recipient_for, spec_for
+from postroom.env import env_str
+from postroom.errors import InvalidInput, NotFound
+
+# Fields a caller may set on a campaign; everything else is the engine's.
+EDITABLE_FIELDS = {
+    "name", "subject", "preheader", "from_name", "from_email", "reply_to", "body_format",
+    "body", "text_body", "layout", "sender", "headers", "track_opens", "track_clicks",
+    "priority", "in_doubt_policy",
+}  # fmt: skip
+# Used when nobody said who a campaign is from and mail only goes to the local outbox.
+PLACEHOLDER_FROM = "newsletter@example.com"
+MAX_TEST_RECIPIENTS = 20
+
+
+def get_campaign(campaign_id: int | str) -> Campaign:
+    try:
+        return Campaign.objects.select_related("layout", "segment", "sender").get(
+            pk=int(campaign_id)
+        )
+    except (Campaign.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"campaign {campaign_id} does not exist") from None
+
+
+def default_from_email(sender: Any = None) -> str:
+    """POSTROOM_FROM_EMAIL, else the sender's envelope address, else a placeholder (outbox)."""
+    configured = env_str("POSTROOM_FROM_EMAIL")
+    if configured:
+        return configured
+    if sender is not None and sender.envelope_from:
+        return sender.envelope_from
+    if sender is None:
+        return PLACEHOLDER_FROM
+    raise InvalidInput("no From address: give one (--from) or set POSTROOM_FROM_EMAIL")
+
+
+def check(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> CompiledCampaign:
+    """Compile the campaign as it would be sent: TemplateError (with lines) or HeaderError."""
+    from postroom.campaigns.compose import compile_campaign
+
+    return compile_campaign(spec_for(campaign, lists))
+
+
+def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:
+    unknown = set(fields) - EDITABLE_FIELDS - {"lists", "segment"}
+    if unknown:
+        raise InvalidInput(f"unknown campaign field(s): {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        if name not in ("lists", "segment"):
+            setattr(campaign, name, value)
+    if "segment" in fields:
+        campaign.segment = fields["segment"]
+    if not (campaign.name or "").strip():
+        raise InvalidInput("a campaign needs a name")
+    if not (campaign.subject or "").strip():
+        raise InvalidInput("a campaign needs a subject")
+    if campaign.body_format not in Campaign.Format.values:
+        raise InvalidInput(f"unknown body format {campaign.body_format!r}")
+    if not isinstance(campaign.headers, dict):
+        raise InvalidInput("custom headers must be a mapping of name to value")
+
+
+def _save_checked(campaign: Campaign, lists: Sequence[MailingList] | None) -> Campaign:
+    """Check the templates and headers first, then save; nothing is written if they fail."""
+    check(campaign, lists)
+    with transaction.atomic():
+        campaign.save()
+        if lists is not None:
+            campaign.lists.set(lists)
+    return campaign
+
+
+def create_campaign(
+    *, lists: Iterable[MailingList] = (), created_by: Any = None, **fields: Any
+) -> Campaign:
+    """A new draft; the templates are checked before anything is saved."""
+    campaign = Campaign(created_by=created_by)
+    _apply(campaign, fields)
+    if not campaign.from_email:
+        campaign.from_email = default_from_email(campaign.sender)
+    if campaign.layout is None and "layout" not in fields:
+        campaign.layout = default_layout()
+    return _save_checked(campaign, list(lists))
+
+
+def ensure_editable(campaign: Campaign) -> None:
+    if not campaign.is_editable:
+        raise InvalidInput(
+            f"campaign {campaign.pk} is {campaign.status}: "
+            "only a draft or scheduled campaign can be edited"
+        )
+
+
+def update_campaign(
+    campaign: Campaign, *, lists: Iterable[MailingList] | None = None, **fields: Any
+) -> Campaign:
+    """Change a draft or scheduled campaign; refused (and nothing saved) once it has started."""
+    with transaction.atomic():
+        # Re-read under the write lock: the worker may have started it a moment ago.
+        current = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        ensure_editable(current)
+        _apply(campaign, fields)
+        campaign.status = current.status
+        return _save_checked(campaign, None if lists is None else list(lists))
+
+
+def duplicate_campaign(campaign: Campaign, created_by: Any = None) -> Campaign:
+    """A new draft with the same content and audience, never the same schedule or state."""
+    copy = Campaign(
+        **{name: getattr(campaign, name) for name in EDITABLE_FIELDS},
+        segment=campaign.segment,
+        name=f"Copy of {campaign.name}"[:200],
+        created_by=created_by or campaign.created_by,
+    )
+    copy.headers = dict(campaign.headers or {})
+    with transaction.atomic():
+        copy.save()
+        copy.lists.set(campaign.lists.all())
+    return copy
+
+
+def delete_campaign(campaign: Campaign) -> None:
+    """Only a campaign that never started can be deleted; the rest is history."""
+    ensure_editable(campaign)
+    campaign.delete()
+
+
+# -- audience ---------------------------------------------------------------
+
+
+def mailable(lists: Iterable[MailingList], segment: Segment | None) -> QuerySet[Subscriber]:
+    """Who would receive a campaign to `lists`/`segment` now (the audience app decides)."""
+    from postroom.audience.eligibility import mailable_subscribers
+
+    lists = list(lists)
+    if not lists and segment is None:
+        return Subscriber.objects.none()
+    return mailable_subscribers(lists, segment)
+
+
+def audience_count(campaign: Campaign) -> int:
+    return mailable(campaign.lists.all(), campaign.segment).count()
+
+
+def lists_by_name(names: Iterable[str]) -> list[MailingList]:
+    result = []
+    for name in names:
+        try:
+            result.append(MailingList.objects.get(name=name))
+        except MailingList.DoesNotExist:
+            raise NotFound(f"list {name!r} does not exist") from None
+    return result
+
+
+def segment_by_name(name: str | None) -> Segment | None:
+    if not name:
+        return None
+    try:
+        return Segment.objects.get(name=name)
+    except Segment.DoesNotExist:
+        raise NotFound(f"segment {name!r} does not exist") from None
+
+
+# -- schedule ---------------------------------------------------------------
+
+
+def parse_send_at(value: str, tz_name: str = "") -> tuple[datetime, str]:
+    """An ISO 8601 time and an optional IANA zone as an aware datetime and the zone's name.
+
+    A time with an offset keeps it; a naive time is read in `tz_name`, else in
+    the installation's TIME_ZONE.
+    """
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"{value!r} is not an ISO 8601 date and time") from None
+    try:
+        zone = zoneinfo.ZoneInfo(tz_name) if tz_name else timezone.get_default_timezone()
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"{tz_name!r} is not a known time zone (e.g. Europe/Berlin)") from None
+    if timezone.is_naive(when):
+        when = when.replace(tzinfo=zone)
+    return when, tz_name or str(zone)
+
+
+def schedule(campaign: Campaign, send_at: datetime, tz_name: str = "") -> Campaign:
+    """Mark a draft to start at `send_at`; the worker starts it when due (`due_campaigns`)."""
+    if timezone.is_naive(send_at):
+        raise InvalidInput("the send time needs a time zone")
+    if send_at <= timezone.now():
+        raise InvalidInput("the send time is in the past; start the campaign instead")
+    check(campaign)
+    if not campaign.lists.exists() and campaign.segment_id is None:
+        raise InvalidInput("choose at least one list or a segment before scheduling")
+    with transaction.atomic():
+        changed = Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE).update(
+            status=Campaign.Status.SCHEDULED,
+            send_at=send_at,
+            send_at_timezone=tz_name,
+            updated_at=timezone.now(),
+        )
+    if changed != 1:
+        campaign.refresh_from_db()
+        raise InvalidInput(f"campaign {campaign.pk} is {campaign.status} and cannot be scheduled")
+    campaign.refresh_from_db()
+    _notify_scheduler()
+    return campaign
+
+
+def unschedule(campaign: Campaign) -> Campaign:
+    """Back to a draft; only while it is still waiting."""
+    changed = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SCHEDULED).update(
+        status=Campaign.Status.DRAFT, send_at=None, updated_at=timezone.now()
+    )
+    campaign.refresh_from_db()
+    if changed != 1:
+        raise InvalidInput(f"campaign {campaign.pk} is {campaign.status}, not scheduled")
+    return campaign
+
+
+def due_campaigns(now: datetime | None = None) -> QuerySet[Campaign]:
+    """Scheduled campaigns whose time has come, oldest first (the worker starts them)."""
+    return Campaign.objects.filter(
+        status=Campaign.Status.SCHEDULED, send_at__lte=now or timezone.now()
+    ).order_by("send_at", "pk")
+
+
+def _notify_scheduler() -> None:
+    # A sleeping worker wakes up sooner to see the new schedule; absent before delivery lands.
+    try:
+        from postroom.delivery.scheduler import notify
+    except ImportError:
+        return
+    notify()
+
+
+# -- preview and test send --------------------------------------------------
+
+
+def recipient_by_email(email: str) -> Recipient:
+    from postroom.audience.emails import normalize_email
+
+    try:
+        normalized = normalize_email(email)
+    except Exception:  # the normaliser raises its own error type for a bad address
+        normalized = email.strip().lower()
+    subscriber = Subscriber.objects.filter(email=normalized).first()
+    if subscriber is None:
+        raise NotFound(f"no subscriber with the address {email!r}")
+    return recipient_for(subscriber)
+
+
+def preview(
+    campaign: Campaign,
+    recipient: Recipient | None = None,
+    lists: Sequence[MailingList] | None = None,
+) -> tuple[str, str, str]:
+    """(subject, html, text) exactly as `recipient` (or a sample reader) would get them."""
+    compiled = check(campaign, lists)
+    return compiled.render_preview(recipient or SAMPLE_RECIPIENT)
+
+
+def _test_address(address: str) -> str:
+    try:
+        return validate_email(address.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"{address!r} is not a valid address: {exc}") from None
+
+
+def build_test_messages(campaign: Campaign, addresses: Iterable[str]) -> list[BuiltMessage]:
+    """One message per address, personalised for that subscriber if there is one.
+
+    An address that is not a subscriber gets the sample reader's values, so a
+    test shows the personalisation, and links that lead nowhere.
+    """
+    addresses = [_test_address(a) for a in addresses if a.strip()]
+    if not addresses:
+        raise InvalidInput("give at least one address to send the test to")
+    if len(addresses) > MAX_TEST_RECIPIENTS:
+        raise InvalidInput(f"a test goes to at most {MAX_TEST_RECIPIENTS} addresses")
+    compiled = check(campaign)
+    messages = []
+    for address in addresses:
+        subscriber = Subscriber.objects.filter(email__iexact=address).first()
+        if subscriber is not None:
+            recipient = recipient_for(subscriber)
+        else:
+            sample = SAMPLE_RECIPIENT
+            recipient = Recipient(0, address, sample.name, dict(sample.attributes))
+        try:
+            messages.append(compiled.build(recipient))
+        except RenderError as exc:
+            raise InvalidInput(f"the test to {address} could not be built: {exc}") from None
+    return messages
+
+
+def send_test(campaign: Campaign, addresses: Iterable[str]) -> list[Any]:
+    """Send a test through the campaign's sender (or the local outbox); the send results."""
+    from postroom.delivery.outgoing import send_now
+
+    return send_now(campaign.sender, build_test_messages(campaign, addresses))

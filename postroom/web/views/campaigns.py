@@ -1,0 +1,235 @@
+"""Campaign screens: list, editor with live preview, detail, preview, test send, schedule."""
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.views.decorators.http import require_GET, require_POST
+
+from postroom.audience.models import MailingList, Segment
+from postroom.campaigns import services
+from postroom.campaigns.errors import TemplateError
+from postroom.campaigns.forms import CampaignForm, ScheduleForm, TestSendForm
+from postroom.campaigns.layouts import default_layout
+from postroom.campaigns.models import Campaign
+from postroom.errors import InvalidInput, NotFound
+from postroom.web.permissions import operator_required
+
+# D's ledger and progress panel, shown on the detail page once it exists.
+DELIVERY_PANEL = "web/delivery/_campaign_panel.html"
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    try:
+        return services.get_campaign(campaign_id)
+    except NotFound:
+        raise Http404("No such campaign") from None
+
+
+def _problems(exc: InvalidInput) -> list[str]:
+    if isinstance(exc, TemplateError):
+        return [str(p) for p in exc.problems]
+    return [str(exc)]
+
+
+@operator_required
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    campaigns = Campaign.objects.select_related("segment").prefetch_related("lists")
+    status = request.GET.get("status", "")
+    if status in Campaign.Status.values:
+        campaigns = campaigns.filter(status=status)
+    return render(
+        request,
+        "web/campaigns/index.html",
+        {"campaigns": campaigns, "statuses": Campaign.Status.choices, "status": status},
+    )
+
+
+def _editor(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
+    instance = campaign or Campaign(layout=default_layout())
+    form = CampaignForm(request.POST or None, instance=instance)
+    problems: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        lists = list(form.cleaned_data["lists"])
+        try:
+            if campaign is None:
+                saved = services.create_campaign(
+                    lists=lists, created_by=request.user, **form.service_fields()
+                )
+                messages.success(request, f"Campaign “{saved.name}” created as a draft.")
+            else:
+                saved = services.update_campaign(
+                    _campaign(campaign.pk), lists=lists, **form.service_fields()
+                )
+                messages.success(request, "Campaign saved.")
+            return redirect("campaign_detail", saved.pk)
+        except InvalidInput as exc:
+            problems = _problems(exc)
+    return render(
+        request,
+        "web/campaigns/edit.html",
+        {"form": form, "campaign": campaign, "problems": problems},
+        status=400 if problems else 200,
+    )
+
+
+@operator_required
+def new(request: HttpRequest) -> HttpResponse:
+    return _editor(request, None)
+
+
+@operator_required
+def edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _campaign(campaign_id)
+    if not campaign.is_editable:
+        messages.error(request, f"This campaign is {campaign.status} and can no longer be edited.")
+        return redirect("campaign_detail", campaign.pk)
+    return _editor(request, campaign)
+
+
+@operator_required
+@require_POST
+def live_preview(request: HttpRequest) -> HttpResponse:
+    """The editor's unsaved content rendered for the sample reader (an htmx fragment)."""
+    form = CampaignForm(request.POST)
+    form.is_valid()  # fills cleaned_data with whatever is valid; the rest stays default
+    data = form.cleaned_data
+    campaign = Campaign(
+        name=data.get("name") or "Untitled",
+        subject=data.get("subject") or "",
+        preheader=data.get("preheader") or "",
+        from_name=data.get("from_name") or "",
+        from_email=data.get("from_email") or services.PLACEHOLDER_FROM,
+        reply_to=data.get("reply_to") or "",
+        body_format=data.get("body_format") or Campaign.Format.MARKDOWN,
+        body=data.get("body") or "",
+        text_body=data.get("text_body") or "",
+        layout=data.get("layout"),
+        headers=data.get("custom_headers") or {},
+    )
+    context: dict = {"problems": [], "subject": "", "html": "", "text": ""}
+    try:
+        subject, html, text = services.preview(campaign, lists=list(data.get("lists") or []))
+        context.update(subject=subject, html=html, text=text)
+    except InvalidInput as exc:
+        context["problems"] = _problems(exc)
+    return render(request, "web/campaigns/_preview.html", context)
+
+
+@operator_required
+@require_GET
+def audience_count(request: HttpRequest) -> HttpResponse:
+    """How many would receive a campaign to the chosen lists/segment now (htmx fragment)."""
+    list_ids = [i for i in request.GET.getlist("lists") if i.isdigit()]
+    segment_id = request.GET.get("segment", "")
+    segment = Segment.objects.filter(pk=segment_id).first() if segment_id.isdigit() else None
+    lists = MailingList.objects.filter(pk__in=list_ids)
+    count = services.mailable(lists, segment).count() if (list_ids or segment) else None
+    return render(request, "web/campaigns/_audience_count.html", {"count": count})
+
+
+def _delivery_panel_exists() -> bool:
+    try:
+        get_template(DELIVERY_PANEL)
+    except TemplateDoesNotExist:
+        return False
+    return True
+
+
+@operator_required
+@require_GET
+def detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _campaign(campaign_id)
+    email = request.GET.get("email", "").strip()
+    context: dict = {
+        "campaign": campaign,
+        "lists": campaign.lists.all(),
+        "audience": services.audience_count(campaign),
+        "email": email,
+        "problems": [],
+        "schedule_form": ScheduleForm(initial={"timezone": campaign.send_at_timezone or "UTC"}),
+        "test_form": TestSendForm(),
+        "delivery_panel": _delivery_panel_exists(),
+        "unsubscribes": campaign.unsubscribe_events.count(),
+    }
+    try:
+        recipient = services.recipient_by_email(email) if email else None
+        subject, html, text = services.preview(campaign, recipient)
+        context.update(subject=subject, html=html, text=text)
+    except (InvalidInput, NotFound) as exc:
+        context["problems"] = [str(exc)] if isinstance(exc, NotFound) else _problems(exc)
+    return render(request, "web/campaigns/detail.html", context)
+
+
+@operator_required
+@require_POST
+def test_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _campaign(campaign_id)
+    form = TestSendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give at least one address for the test.")
+        return redirect("campaign_detail", campaign.pk)
+    try:
+        results = services.send_test(campaign, form.address_list())
+    except InvalidInput as exc:
+        messages.error(request, f"Test not sent: {exc}")
+        return redirect("campaign_detail", campaign.pk)
+    for result, address in zip(results, form.address_list(), strict=False):
+        if result.ok:
+            messages.success(request, f"Test sent to {address}.")
+        else:
+            messages.error(request, f"Test to {address} failed: {result.reply or result.message}")
+    return redirect("campaign_detail", campaign.pk)
+
+
+@operator_required
+@require_POST
+def schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _campaign(campaign_id)
+    form = ScheduleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a date, a time and a time zone.")
+        return redirect("campaign_detail", campaign.pk)
+    try:
+        when, zone = services.parse_send_at(
+            form.cleaned_data["send_at"], form.cleaned_data["timezone"]
+        )
+        services.schedule(campaign, when, zone)
+        messages.success(request, f"Scheduled for {when:%Y-%m-%d %H:%M} ({zone}).")
+    except InvalidInput as exc:
+        messages.error(request, f"Not scheduled: {exc}")
+    return redirect("campaign_detail", campaign.pk)
+
+
+@operator_required
+@require_POST
+def unschedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    try:
+        services.unschedule(_campaign(campaign_id))
+        messages.success(request, "The campaign is a draft again.")
+    except InvalidInput as exc:
+        messages.error(request, str(exc))
+    return redirect("campaign_detail", campaign_id)
+
+
+@operator_required
+@require_POST
+def duplicate(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    copy = services.duplicate_campaign(_campaign(campaign_id), created_by=request.user)
+    messages.success(request, f"Created “{copy.name}”.")
+    return redirect("campaign_edit", copy.pk)
+
+
+@operator_required
+@require_POST
+def delete(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _campaign(campaign_id)
+    try:
+        services.delete_campaign(campaign)
+    except InvalidInput as exc:
+        messages.error(request, str(exc))
+        return redirect("campaign_detail", campaign.pk)
+    messages.success(request, f"Deleted “{campaign.name}”.")
+    return redirect("campaigns")
