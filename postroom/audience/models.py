@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils import timezone
 
+from postroom.audience.emails import email_hash
+
 
 class Subscriber(models.Model):
     class Status(models.TextChoices):
@@ -12,19 +14,39 @@ class Subscriber(models.Model):
     # Always the output of audience.emails.normalize_email: one row per mailbox.
     email = models.CharField(max_length=320, unique=True)
     # sha256 of `email`, so sending can exclude the suppression list with a join.
-    email_hash = models.CharField(max_length=64, db_index=True)
+    # save() keeps it in sync; bulk writers build rows with Subscriber.build().
+    email_hash = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=255, blank=True, default="")
     attributes = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     tags = models.ManyToManyField("Tag", blank=True, related_name="subscribers")
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["name"], name="subscriber_name_idx")]
+        # (sort key, id) pairs let the subscribers table page by keyset at any depth.
+        indexes = [
+            models.Index(fields=["name", "id"], name="subscriber_name_idx"),
+            models.Index(fields=["created_at", "id"], name="subscriber_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args, **kwargs) -> None:
+        self.email_hash = email_hash(self.email)
+        if kwargs.get("update_fields") is not None and "email" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "email_hash"}
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def build(cls, email: str, **fields) -> "Subscriber":
+        """An unsaved row with its hash set, for bulk_create (which skips save())."""
+        return cls(email=email, email_hash=email_hash(email), **fields)
+
+    @property
+    def is_blocklisted(self) -> bool:
+        return self.status == self.Status.BLOCKLISTED
 
 
 class MailingList(models.Model):
@@ -49,6 +71,10 @@ class MailingList(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == self.Visibility.PUBLIC
 
 
 class Subscription(models.Model):
@@ -90,6 +116,16 @@ class Subscription(models.Model):
         indexes = [
             models.Index(fields=["mailing_list", "status"], name="subscription_list_status_idx")
         ]
+
+    @property
+    def is_mailable(self) -> bool:
+        """The same rule as eligibility.mailable_subscribers, for one row in Python."""
+        if self.status == self.Status.CONFIRMED:
+            return True
+        return (
+            self.status == self.Status.UNCONFIRMED
+            and self.mailing_list.optin == MailingList.Optin.SINGLE
+        )
 
 
 class Tag(models.Model):

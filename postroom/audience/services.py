@@ -1,0 +1,355 @@
+"""The audience's domain operations; the CLI, the UI, the API and imports all call these.
+
+Each one checks everything first and writes in one transaction, so bad input
+(an invalid address, an unknown list, a suppressed address) changes nothing.
+"""
+
+import ipaddress
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from postroom.audience import segments
+from postroom.audience.bulk import blocklist, erase_many
+from postroom.audience.emails import email_hash, normalize_email
+from postroom.audience.models import (
+    MailingList,
+    Segment,
+    Subscriber,
+    Subscription,
+    Suppression,
+    Tag,
+)
+from postroom.errors import InvalidInput, NotFound
+
+__all__ = [
+    "Suppressed",
+    "add_subscriber",
+    "blocklist",
+    "confirm",
+    "create_list",
+    "erase",
+    "get_list",
+    "get_segment",
+    "get_subscriber",
+    "lift_suppression",
+    "resolve_lists",
+    "save_segment",
+    "subscribe",
+    "suppress",
+    "suppressed_hashes",
+    "unblocklist",
+    "unsubscribe",
+    "upsert_subscriber",
+]
+
+
+class Suppressed(InvalidInput):
+    """The address unsubscribed, bounced, complained or was blocklisted: it stays off."""
+
+
+# --- lists ------------------------------------------------------------------------------
+
+
+def get_list(name: str) -> MailingList:
+    try:
+        return MailingList.objects.get(name=name)
+    except MailingList.DoesNotExist:
+        raise NotFound(f"no list named {name!r}") from None
+
+
+def resolve_lists(lists: Iterable[MailingList | str]) -> list[MailingList]:
+    """Lists by object or name; an unknown name raises NotFound before anything is written."""
+    wanted = list(lists or ())
+    names = [item for item in wanted if isinstance(item, str)]
+    found = {ml.name: ml for ml in MailingList.objects.filter(name__in=names)}
+    result = []
+    for item in wanted:
+        if isinstance(item, str):
+            if item not in found:
+                raise NotFound(f"no list named {item!r}")
+            item = found[item]
+        if item not in result:
+            result.append(item)
+    return result
+
+
+def create_list(
+    name: str, optin: str = "single", description: str = "", public: bool = False
+) -> MailingList:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("a list needs a name of 1 to 200 characters")
+    if optin not in MailingList.Optin.values:
+        raise InvalidInput(f"opt-in must be single or double, not {optin!r}")
+    visibility = MailingList.Visibility.PUBLIC if public else MailingList.Visibility.PRIVATE
+    try:
+        with transaction.atomic():
+            return MailingList.objects.create(
+                name=name, optin=optin, description=description or "", visibility=visibility
+            )
+    except IntegrityError:
+        raise InvalidInput(f"a list named {name!r} already exists") from None
+
+
+def list_counts() -> dict[int, dict[str, int]]:
+    """Subscriptions per list and status, in one grouped query over the (list, status) index."""
+    counts: dict[int, dict[str, int]] = {}
+    rows = Subscription.objects.values_list("mailing_list", "status").annotate(n=Count("pk"))
+    for list_id, status, n in rows.order_by():
+        counts.setdefault(list_id, dict.fromkeys(Subscription.Status.values, 0))[status] = n
+    return counts
+
+
+# --- subscribers ------------------------------------------------------------------------
+
+
+def get_subscriber(email: str) -> Subscriber:
+    try:
+        return Subscriber.objects.get(email=normalize_email(email))
+    except Subscriber.DoesNotExist:
+        raise NotFound(f"no subscriber {email.strip()!r}") from None
+
+
+def clean_source(source: str) -> str:
+    if source not in Subscription.Source.values:
+        raise InvalidInput(
+            f"consent source must be one of {', '.join(Subscription.Source.values)}, not {source!r}"
+        )
+    return source
+
+
+def _clean_ip(ip: str | None) -> str | None:
+    if not ip:
+        return None
+    try:
+        return str(ipaddress.ip_address(ip))
+    except ValueError:
+        raise InvalidInput(f"{ip!r} is not an IP address") from None
+
+
+def clean_attributes(attributes: Any) -> dict:
+    if attributes is None:
+        return {}
+    if not isinstance(attributes, dict) or not all(isinstance(k, str) for k in attributes):
+        raise InvalidInput("attributes must be an object with text keys")
+    return attributes
+
+
+def initial_status(mailing_list: MailingList, preconfirmed: bool = False) -> str:
+    """Single opt-in needs no confirmation; double opt-in waits for one unless given."""
+    if preconfirmed or mailing_list.optin == MailingList.Optin.SINGLE:
+        return Subscription.Status.CONFIRMED
+    return Subscription.Status.UNCONFIRMED
+
+
+def suppression_for(address: str) -> Suppression | None:
+    return Suppression.objects.filter(email_hash=email_hash(address)).first()
+
+
+def suppressed_hashes(hashes: Iterable[str]) -> set[str]:
+    """Which of these hashes are suppressed: the importer's batch check."""
+    return set(
+        Suppression.objects.filter(email_hash__in=list(hashes)).values_list("email_hash", flat=True)
+    )
+
+
+def upsert_subscriber(
+    email: str,
+    name: str = "",
+    lists: Iterable[MailingList | str] = (),
+    source: str = "admin",
+    ip: str | None = None,
+    attributes: dict | None = None,
+    *,
+    preconfirmed: bool = False,
+) -> tuple[Subscriber, bool]:
+    """add_subscriber, also saying whether the subscriber is new."""
+    address = normalize_email(email)
+    source = clean_source(source)
+    ip = _clean_ip(ip)
+    attributes = clean_attributes(attributes)
+    name = (name or "").strip()
+    if len(name) > 255:
+        raise InvalidInput("a name has at most 255 characters")
+    mailing_lists = resolve_lists(lists)
+    suppression = suppression_for(address)
+    if suppression is not None:
+        raise Suppressed(
+            f"{address} is on the suppression list ({suppression.reason}) and cannot be added"
+        )
+    with transaction.atomic():
+        subscriber, created = Subscriber.objects.get_or_create(
+            email=address, defaults={"name": name, "attributes": attributes}
+        )
+        if not created and (name or attributes):
+            subscriber.name = name or subscriber.name
+            subscriber.attributes = {**subscriber.attributes, **attributes}
+            subscriber.save(update_fields=["name", "attributes", "updated_at"])
+        for mailing_list in mailing_lists:
+            subscribe(subscriber, mailing_list, source, ip, preconfirmed=preconfirmed)
+    return subscriber, created
+
+
+def add_subscriber(
+    email: str,
+    name: str = "",
+    lists: Iterable[MailingList | str] = (),
+    source: str = "admin",
+    ip: str | None = None,
+    attributes: dict | None = None,
+    *,
+    preconfirmed: bool = False,
+) -> Subscriber:
+    """Add (or update) a subscriber and subscribe them, recording consent.
+
+    A suppressed address is refused with `Suppressed`; existing subscriptions
+    that were unsubscribed stay unsubscribed unless the person asks again
+    through a form (a fresh consent).
+    """
+    subscriber, _ = upsert_subscriber(
+        email, name, lists, source, ip, attributes, preconfirmed=preconfirmed
+    )
+    return subscriber
+
+
+def subscribe(
+    subscriber: Subscriber,
+    mailing_list: MailingList,
+    source: str = "admin",
+    ip: str | None = None,
+    *,
+    preconfirmed: bool = False,
+) -> Subscription:
+    now = timezone.now()
+    status = initial_status(mailing_list, preconfirmed)
+    fresh = {
+        "status": status,
+        "consent_source": clean_source(source),
+        "consent_at": now,
+        "consent_ip": _clean_ip(ip),
+        "confirmed_at": now if status == Subscription.Status.CONFIRMED else None,
+        "unsubscribed_at": None,
+        "unsubscribe_source": "",
+    }
+    subscription, created = Subscription.objects.get_or_create(
+        subscriber=subscriber, mailing_list=mailing_list, defaults=fresh
+    )
+    renew = subscription.status == Subscription.Status.UNSUBSCRIBED and source == "form"
+    if not created and renew:
+        for field, value in fresh.items():
+            setattr(subscription, field, value)
+        subscription.save()
+    return subscription
+
+
+def confirm(subscription: Subscription, ip: str | None = None) -> bool:
+    """Double opt-in confirmed; False when it was not waiting for confirmation."""
+    changed = Subscription.objects.filter(
+        pk=subscription.pk, status=Subscription.Status.UNCONFIRMED
+    ).update(
+        status=Subscription.Status.CONFIRMED,
+        confirmed_at=timezone.now(),
+        consent_ip=_clean_ip(ip) or subscription.consent_ip,
+        updated_at=timezone.now(),
+    )
+    subscription.refresh_from_db()
+    return changed == 1
+
+
+def unsubscribe(
+    subscriber: Subscriber, lists: Iterable[MailingList] | None = None, source: str = "admin"
+) -> int:
+    """Unsubscribe from `lists`, or from everything (None), which also suppresses the address.
+
+    Returns how many subscriptions changed; records when and through what.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        rows = subscriber.subscriptions.exclude(status=Subscription.Status.UNSUBSCRIBED)
+        if lists is not None:
+            rows = rows.filter(mailing_list__in=list(lists))
+        changed = rows.update(
+            status=Subscription.Status.UNSUBSCRIBED,
+            unsubscribed_at=now,
+            unsubscribe_source=source[:64],
+            updated_at=now,
+        )
+        if lists is None:
+            suppress(subscriber.email, Suppression.Reason.UNSUBSCRIBED, source)
+    return changed
+
+
+def suppress(address: str, reason: str, source: str = "") -> Suppression:
+    """Keep `address` (already normalised) from ever being mailed; the first reason stays."""
+    if reason not in Suppression.Reason.values:
+        raise InvalidInput(f"unknown suppression reason {reason!r}")
+    suppression, _ = Suppression.objects.get_or_create(
+        email_hash=email_hash(address), defaults={"reason": reason, "source": source[:64]}
+    )
+    return suppression
+
+
+def lift_suppression(address: str) -> bool:
+    """After a fresh, confirmed consent: forget an unsubscribe (never a bounce or complaint)."""
+    lifted, _ = Suppression.objects.filter(
+        email_hash=email_hash(normalize_email(address)),
+        reason__in=[Suppression.Reason.UNSUBSCRIBED, Suppression.Reason.MANUAL],
+    ).delete()
+    return lifted > 0
+
+
+@transaction.atomic
+def unblocklist(subscriber: Subscriber) -> None:
+    Suppression.objects.filter(
+        email_hash=subscriber.email_hash, reason=Suppression.Reason.BLOCKLISTED
+    ).delete()
+    subscriber.status = Subscriber.Status.ACTIVE
+    subscriber.save(update_fields=["status", "updated_at"])
+
+
+def erase(subscriber: Subscriber) -> None:
+    """GDPR erasure of one subscriber; see bulk.erase_many for what is kept."""
+    erase_many(Subscriber.objects.filter(pk=subscriber.pk))
+
+
+@transaction.atomic
+def set_tags(subscriber: Subscriber, names: Iterable[str]) -> None:
+    wanted = [n.strip() for n in names if n and n.strip()]
+    tags = [Tag.objects.get_or_create(name=n[:100])[0] for n in dict.fromkeys(wanted)]
+    subscriber.tags.set(tags)
+
+
+def subscribers_in(ids: Iterable[int]) -> QuerySet[Subscriber]:
+    return Subscriber.objects.filter(pk__in=list(ids))
+
+
+# --- segments ---------------------------------------------------------------------------
+
+
+def get_segment(name: str) -> Segment:
+    try:
+        return Segment.objects.get(name=name)
+    except Segment.DoesNotExist:
+        raise NotFound(f"no segment named {name!r}") from None
+
+
+def save_segment(
+    name: str, definition: Any, description: str = "", segment: Segment | None = None
+) -> Segment:
+    """Create or update a segment; the definition is stored in its validated form."""
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("a segment needs a name of 1 to 200 characters")
+    cleaned = segments.validate(definition)
+    segment = segment or Segment()
+    segment.name, segment.definition, segment.description = name, cleaned, description or ""
+    try:
+        with transaction.atomic():
+            segment.save()
+    except IntegrityError:
+        raise InvalidInput(f"a segment named {name!r} already exists") from None
+    return segment
