@@ -88,8 +88,8 @@ def _template_problems(spec: CampaignSpec, layout: str) -> list[TemplateProblem]
 
 
 def _split_name(name: str) -> tuple[str, str]:
-    first, _, last = name.strip().partition(" ")
-    return first, last.strip()
+    words = name.split()
+    return (words[0], " ".join(words[1:])) if words else ("", "")
 
 
 def _text(value: Any) -> str:
