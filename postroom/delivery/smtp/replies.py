@@ -9,7 +9,7 @@ path in the client ends in exactly one `SendResult` built here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 ACCEPTED = "accepted"
 TEMPORARY = "temporary"
@@ -39,9 +39,8 @@ class OutgoingMessage:
         return [self.rcpt_to] if isinstance(self.rcpt_to, str) else list(self.rcpt_to)
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A complete (possibly multi-line) server reply."""
+class Reply(NamedTuple):
+    """A complete (possibly multi-line) server reply; lines are joined with newlines."""
 
     code: int
     text: str
