@@ -1,0 +1,125 @@
+"""Preparing one batch: claim rows under a grant, drop those who left, render the rest."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Q
+
+from postroom.audience.models import Subscriber, Suppression
+from postroom.campaigns.compose import CompiledCampaign, Recipient
+from postroom.campaigns.errors import RenderError
+from postroom.campaigns.models import Campaign
+from postroom.delivery import ledger, results
+from postroom.delivery.ledger import Claimed
+from postroom.delivery.scheduler import Grant
+from postroom.delivery.smtp import OutgoingMessage
+
+
+@dataclass
+class CampaignContext:
+    """What a worker keeps per campaign between batches (recompiled when the campaign changes)."""
+
+    campaign: Campaign
+    compiled: CompiledCampaign
+    lists: list  # MailingList rows
+    stamp: datetime
+
+
+@dataclass
+class Batch:
+    grant: Grant
+    context: CampaignContext
+    rows: list[Claimed] = field(default_factory=list)  # rows to send, aligned with messages
+    messages: list[OutgoingMessage] = field(default_factory=list)
+    message_ids: dict[int, str] = field(default_factory=dict)
+    claimed: int = 0
+
+    @property
+    def campaign_id(self) -> int:
+        return self.grant.campaign_id
+
+
+def _why_not_mailable(subscriber_ids: list[int]) -> dict[int, str]:
+    """The reason each of these subscribers may no longer be mailed: blocklisted, suppressed..."""
+    reasons: dict[int, str] = {}
+    rows = Subscriber.objects.filter(id__in=subscriber_ids).values_list(
+        "id", "status", "email_hash"
+    )
+    hashes = {h for _, _, h in rows}
+    suppressed = dict(
+        Suppression.objects.filter(email_hash__in=hashes).values_list("email_hash", "reason")
+    )
+    for sid, status, email_hash in rows:
+        if status == Subscriber.Status.BLOCKLISTED:
+            reasons[sid] = "blocklisted since the campaign started"
+        elif email_hash in suppressed:
+            reasons[sid] = f"suppressed since the campaign started ({suppressed[email_hash]})"
+        else:
+            reasons[sid] = "unsubscribed since the campaign started"
+    return reasons
+
+
+def _still_mailable(context: CampaignContext, subscriber_ids: list[int]) -> set[int]:
+    """Of these subscribers, those the audience app still lets this campaign mail.
+
+    The recipient set was fixed at the start; this only removes people who
+    unsubscribed, were blocklisted or suppressed since, so a segment is not
+    re-evaluated when the campaign has lists.
+    """
+    from postroom.audience.eligibility import mailable_subscribers
+
+    campaign = context.campaign
+    segment = None if context.lists else campaign.segment
+    qs = mailable_subscribers(context.lists, segment) if context.lists or segment else None
+    if qs is None:
+        return set(subscriber_ids)
+    return set(qs.filter(id__in=subscriber_ids).values_list("id", flat=True))
+
+
+def prepare(
+    grant: Grant, context: CampaignContext, worker_id: str, cursor: int
+) -> tuple[Batch, int]:
+    """Claim up to grant.count rows and build their messages; (batch, new keyset cursor)."""
+    batch = Batch(grant, context)
+    rows = ledger.claim(grant.campaign_id, grant.count, worker_id, after_id=cursor)
+    if not rows and cursor:
+        rows = ledger.claim(grant.campaign_id, grant.count, worker_id)  # wrap around
+    batch.claimed = len(rows)
+    if not rows:
+        return batch, 0
+    new_cursor = rows[-1].id
+
+    ids = [r.subscriber_id for r in rows if r.subscriber_id is not None]
+    mailable = _still_mailable(context, ids)
+    people = {
+        sid: (name, attributes)
+        for sid, name, attributes in Subscriber.objects.filter(Q(id__in=mailable)).values_list(
+            "id", "name", "attributes"
+        )
+    }
+    gone = [sid for sid in ids if sid not in mailable]
+    reasons = _why_not_mailable(gone) if gone else {}
+    skipped: dict[int, str] = {}
+    broken: dict[int, str] = {}
+    compiled = context.compiled
+    for row in rows:
+        if row.subscriber_id is None:
+            skipped[row.id] = "the subscriber was erased"
+            continue
+        person = people.get(row.subscriber_id)
+        if person is None:
+            skipped[row.id] = reasons.get(row.subscriber_id, "no longer subscribed")
+            continue
+        name, attributes = person
+        try:
+            built = compiled.build(Recipient(row.subscriber_id, row.email, name, attributes or {}))
+        except RenderError as exc:
+            broken[row.id] = f"could not build the message: {exc}"
+            continue
+        batch.rows.append(row)
+        batch.messages.append(OutgoingMessage(row.id, built.mail_from, built.rcpt_to, built.data))
+        batch.message_ids[row.id] = built.message_id
+    results.record_skipped(worker_id, skipped)
+    if broken:
+        results.record_failed(worker_id, broken)
+    return batch, new_cursor

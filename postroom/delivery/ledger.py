@@ -1,0 +1,228 @@
+"""Building the ledger and moving its rows: claim, hand over, release, reclaim.
+
+Every function here is one or two set-based statements; nothing loops over
+recipients in Python. The only PostgreSQL-specific path is the keyset claim
+with `FOR UPDATE SKIP LOCKED`, behind `connection.vendor` (see docs/delivery.md).
+"""
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from postroom.campaigns.models import Campaign
+from postroom.delivery.models import Delivery, Worker
+
+TABLE = Delivery._meta.db_table
+PENDING, SENDING = Delivery.State.PENDING, Delivery.State.SENDING
+
+# A live worker renews its leases with every heartbeat; a lease only runs out
+# when its worker is gone (or hung) for this long.
+LEASE = timedelta(seconds=60)
+# A worker whose heartbeat is older than this is taken for dead.
+WORKER_STALE = timedelta(seconds=20)
+
+
+@dataclass(slots=True)
+class Claimed:
+    id: int
+    subscriber_id: int | None
+    email: str
+    attempts: int
+
+
+def recipients_queryset(campaign: Campaign):
+    """Who the campaign goes to now, as the audience app defines it (interface 3)."""
+    from postroom.audience.eligibility import mailable_subscribers
+
+    lists = list(campaign.lists.all())
+    return mailable_subscribers(lists, campaign.segment)
+
+
+def build(campaign: Campaign) -> int:
+    """Insert one pending row per recipient with one INSERT…SELECT; the number of rows.
+
+    Runs inside the caller's transaction (the one that marks the campaign running),
+    so a start either creates the whole ledger or nothing.
+    """
+    qs = recipients_queryset(campaign).order_by().values("id", "email")
+    sql, params = qs.query.sql_with_params()
+    insert = (
+        f"INSERT INTO {TABLE} (campaign_id, subscriber_id, email, state, attempts, worker,"
+        " reply, message_id, error)"
+        f" SELECT %s, r.id, r.email, %s, 0, '', '', '', '' FROM ({sql}) r ORDER BY r.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(insert, [campaign.pk, PENDING, *params])
+        return cursor.rowcount
+
+
+# -- claiming ---------------------------------------------------------------
+
+
+def claim(campaign_id: int, count: int, worker_id: str, after_id: int = 0) -> list[Claimed]:
+    """Lease up to `count` pending rows of a campaign to this worker, lowest ids first.
+
+    `after_id` is the worker's keyset cursor (PostgreSQL): rows below it were
+    already claimed, so the scan starts past the dead index entries they left.
+    """
+    if count <= 0:
+        return []
+    now = timezone.now()
+    lease = now + LEASE
+    returning = "RETURNING id, subscriber_id, email, attempts"
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH picked AS (SELECT id FROM {TABLE} WHERE campaign_id = %s AND state = %s"
+                " AND id > %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
+                f" UPDATE {TABLE} d SET state = %s, worker = %s, lease_until = %s,"
+                " handed_at = NULL, updated_at = %s FROM picked WHERE d.id = picked.id"
+                f" {returning.replace('id,', 'd.id,', 1)}",
+                [campaign_id, PENDING, after_id, count, SENDING, worker_id, lease, now],
+            )
+        else:
+            # SQLite: the IMMEDIATE transaction holds the write lock, so the
+            # sub-select and the update see the same rows.
+            cursor.execute(
+                f"UPDATE {TABLE} SET state = %s, worker = %s, lease_until = %s,"
+                " handed_at = NULL, updated_at = %s WHERE id IN (SELECT id FROM"
+                f" {TABLE} WHERE campaign_id = %s AND state = %s AND id > %s"
+                f" ORDER BY id LIMIT %s) {returning}",
+                [SENDING, worker_id, lease, now, campaign_id, PENDING, after_id, count],
+            )
+        rows = cursor.fetchall()
+    rows.sort()
+    return [Claimed(*row) for row in rows]
+
+
+def promote_due_retries(campaign_id: int) -> int:
+    """Retry rows whose back-off is over become pending again, so claims see them."""
+    return Delivery.objects.filter(
+        campaign_id=campaign_id, state=Delivery.State.RETRY, next_attempt_at__lte=timezone.now()
+    ).update(state=PENDING)
+
+
+def hand_over(ids: list[int]) -> None:
+    """Mark rows as possibly on the wire, just before the transport gets them.
+
+    This commit is what separates "claimed" from "in doubt" after a crash.
+    """
+    if ids:
+        with transaction.atomic():
+            Delivery.objects.filter(id__in=ids, state=SENDING).update(handed_at=timezone.now())
+
+
+def release(ids: list[int], worker_id: str) -> int:
+    """Give claimed rows that were never handed over back to the queue, untouched."""
+    if not ids:
+        return 0
+    with transaction.atomic():
+        return Delivery.objects.filter(
+            id__in=ids, state=SENDING, worker=worker_id, handed_at__isnull=True
+        ).update(state=PENDING, worker="", lease_until=None)
+
+
+def renew_leases(worker_id: str, ids: list[int]) -> None:
+    if ids:
+        with transaction.atomic():
+            Delivery.objects.filter(id__in=ids, state=SENDING, worker=worker_id).update(
+                lease_until=timezone.now() + LEASE
+            )
+
+
+# -- workers and recovery ---------------------------------------------------
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+
+
+def heartbeat(worker_id: str, sent: int = 0) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Worker.objects.filter(id=worker_id).update(last_seen=now, sent=sent)
+        if not updated:
+            host, pid, _ = worker_id.rsplit(":", 2)
+            Worker.objects.create(
+                id=worker_id, host=host, pid=int(pid), started_at=now, last_seen=now, sent=sent
+            )
+
+
+def forget_worker(worker_id: str) -> None:
+    with transaction.atomic():
+        Worker.objects.filter(id=worker_id).delete()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def dead_workers(now: datetime | None = None) -> list[str]:
+    """Workers whose heartbeat stopped, or (on this host) whose process is gone."""
+    now = now or timezone.now()
+    host = socket.gethostname()
+    dead = []
+    for worker_id, worker_host, pid, last_seen in Worker.objects.values_list(
+        "id", "host", "pid", "last_seen"
+    ):
+        if last_seen < now - WORKER_STALE or (worker_host == host and not _pid_alive(pid)):
+            dead.append(worker_id)
+    return dead
+
+
+def reclaim(campaign_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Recover rows held by dead workers or expired leases; {campaign: (requeued, in_doubt)}.
+
+    Rows never handed to SMTP go back to pending silently. Rows that were on
+    the wire may have been accepted: they become in_doubt, or pending again
+    when the campaign's policy says to resend.
+    """
+    if not campaign_ids:
+        return {}
+    now = timezone.now()
+    dead = dead_workers(now)
+    from django.db.models import Q
+
+    stuck = Q(lease_until__lt=now)
+    if dead:
+        stuck |= Q(worker__in=dead)
+    result: dict[int, tuple[int, int]] = {}
+    with transaction.atomic():
+        base = Delivery.objects.filter(stuck, campaign_id__in=campaign_ids, state=SENDING)
+        if not base.exists():
+            Worker.objects.filter(id__in=dead).delete()
+            return {}
+        resend = set(
+            Campaign.objects.filter(
+                id__in=campaign_ids, in_doubt_policy=Campaign.InDoubtPolicy.RESEND
+            ).values_list("id", flat=True)
+        )
+        for campaign_id in campaign_ids:
+            rows = base.filter(campaign_id=campaign_id)
+            requeued = rows.filter(handed_at__isnull=True).update(
+                state=PENDING, worker="", lease_until=None, updated_at=now
+            )
+            doubt_state = PENDING if campaign_id in resend else Delivery.State.IN_DOUBT
+            in_doubt = rows.filter(handed_at__isnull=False).update(
+                state=doubt_state,
+                worker="",
+                lease_until=None,
+                handed_at=None,
+                updated_at=now,
+                error="the worker stopped while this message was with the SMTP server;"
+                " it may have been delivered",
+            )
+            if requeued or in_doubt:
+                result[campaign_id] = (requeued, in_doubt)
+        Worker.objects.filter(id__in=dead).delete()
+    return result

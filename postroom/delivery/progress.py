@@ -1,0 +1,134 @@
+"""What a campaign's delivery looks like right now: counts, rate, errors, stalls."""
+
+import time
+from datetime import timedelta
+
+from django.db.models import Count
+from django.utils import timezone
+
+from postroom.campaigns.models import Campaign
+from postroom.delivery.ledger import WORKER_STALE
+from postroom.delivery.models import CampaignRun, Delivery, Sender, Worker
+
+State = Delivery.State
+
+# Nothing sent for this long although recipients are due: say it is stalled.
+STALL_MINUTES = 5
+
+
+def campaign_counts(campaign: Campaign | int) -> dict[str, int]:
+    """Recipients by state in one GROUP BY over the claim index.
+
+    "pending" is everything not yet final: waiting, being sent, or waiting for a retry.
+    """
+    campaign_id = campaign if isinstance(campaign, int) else campaign.pk
+    rows = (
+        Delivery.objects.filter(campaign_id=campaign_id)
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("id"))
+    )
+    by_state = dict(rows)
+    return {
+        "pending": sum(by_state.get(s, 0) for s in (State.PENDING, State.SENDING, State.RETRY)),
+        "sent": by_state.get(State.SENT, 0),
+        "failed": by_state.get(State.FAILED, 0),
+        "skipped": by_state.get(State.SKIPPED, 0),
+        "in_doubt": by_state.get(State.IN_DOUBT, 0),
+        "retry": by_state.get(State.RETRY, 0),
+        "sending": by_state.get(State.SENDING, 0),
+    }
+
+
+def rate(campaign: Campaign | int) -> float:
+    """Messages per second over the last few seconds (0 when nothing moved lately)."""
+    campaign_id = campaign if isinstance(campaign, int) else campaign.pk
+    run = CampaignRun.objects.filter(campaign_id=campaign_id).first()
+    if run is None or time.time() - run.last_progress > 30:
+        return 0.0
+    return round(run.rate, 1)
+
+
+def last_errors(campaign: Campaign | int, limit: int = 5) -> list[dict]:
+    """The most recent failures and retries, newest first."""
+    campaign_id = campaign if isinstance(campaign, int) else campaign.pk
+    rows = (
+        Delivery.objects.filter(
+            campaign_id=campaign_id, state__in=(State.FAILED, State.RETRY, State.IN_DOUBT)
+        )
+        .exclude(error="")
+        .order_by("-updated_at")[:limit]
+    )
+    return [
+        {"email": d.email, "state": d.state, "error": d.error, "at": d.updated_at} for d in rows
+    ]
+
+
+def live_workers() -> list[Worker]:
+    return list(Worker.objects.filter(last_seen__gte=timezone.now() - WORKER_STALE))
+
+
+def stall_reason(campaign: Campaign, counts: dict[str, int] | None = None) -> str:
+    """Why a running campaign is not moving, in plain words, or '' when it is fine."""
+    if campaign.status != Campaign.Status.RUNNING:
+        return ""
+    counts = counts if counts is not None else campaign_counts(campaign)
+    if not counts["pending"]:
+        return ""
+    if not live_workers():
+        return "no worker is running — start `postroom worker`"
+    if campaign.sender_id:
+        sender = Sender.objects.filter(pk=campaign.sender_id).first()
+        if sender is not None and sender.is_backing_off:
+            return f"the sender {sender.name!r} is failing and backing off: {sender.last_error}"
+    due = counts["pending"] - counts["retry"]
+    if not due:
+        return ""
+    run = CampaignRun.objects.filter(campaign_id=campaign.pk).first()
+    started = campaign.started_at.timestamp() if campaign.started_at else time.time()
+    last = max(run.last_progress if run else 0.0, started)
+    idle = time.time() - last
+    if idle > STALL_MINUTES * 60 and _limits_allow(campaign):
+        return (
+            f"nothing has progressed for {int(idle // 60)} minutes although"
+            f" {due} recipients are waiting and the sender's limits allow sending"
+        )
+    return ""
+
+
+def _limits_allow(campaign: Campaign) -> bool:
+    """Whether the sender's rate limits have room now (a 35/hour wait is not a stall)."""
+    try:
+        from postroom.delivery.ratelimit import next_free_at
+    except ImportError:
+        return True
+    free_at = next_free_at(campaign.sender_id)
+    return free_at is None or free_at <= time.time() + 60
+
+
+def summary(campaign: Campaign) -> dict:
+    """Everything `campaign status` and the live panel show."""
+    counts = campaign_counts(campaign)
+    eta = None
+    try:
+        from postroom.delivery.eta import campaign_eta
+
+        eta = campaign_eta(campaign)
+    except ImportError:
+        pass
+    total = sum(counts[k] for k in ("pending", "sent", "failed", "skipped", "in_doubt"))
+    return {
+        "status": campaign.status,
+        "status_reason": campaign.status_reason,
+        "counts": {k: counts[k] for k in ("pending", "sent", "failed", "skipped", "in_doubt")},
+        "total": total,
+        "rate": rate(campaign),
+        "eta": eta.isoformat() if eta else None,
+        "stalled": stall_reason(campaign, counts) or None,
+        "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
+        "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
+    }
+
+
+def recent_window() -> timedelta:
+    return timedelta(minutes=STALL_MINUTES)

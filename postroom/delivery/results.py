@@ -1,0 +1,242 @@
+"""Recording what happened to a batch: one transaction, a few set-based statements.
+
+Outcomes (from the SMTP client's classification):
+
+- accepted → sent, with the server's reply and the Message-ID;
+- permanent, the recipient's fault (5xx to RCPT/DATA) → failed with the reply;
+- temporary, the recipient's (4xx) → retry with exponential back-off, then failed
+  once the attempts or the age run out;
+- the sender's or the connection's fault (refused, TLS, auth, timeout, 421,
+  dropped) → back to pending without spending an attempt; the sender backs off;
+- the whole body went out but no reply came → in doubt (or pending under the
+  campaign's "resend" policy), since the server may have kept it.
+"""
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from postroom.delivery.ledger import TABLE, Claimed
+from postroom.delivery.models import CampaignRun, Delivery, Sender
+from postroom.delivery.smtp import ACCEPTED, PERMANENT, SendResult
+
+State = Delivery.State
+
+RATE_WINDOW = 10.0  # seconds over which CampaignRun.rate is measured
+IN_DOUBT_NOTE = "the server may have accepted this message (no reply after the body was sent)"
+
+
+def max_attempts() -> int:
+    return getattr(settings, "POSTROOM_MAX_ATTEMPTS", 6)
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """1, 2, 4, 8... minutes by default, capped at an hour."""
+    base = getattr(settings, "POSTROOM_RETRY_BASE_SECONDS", 60.0)
+    return timedelta(seconds=min(base * 2 ** max(attempt - 1, 0), 3600.0))
+
+
+def max_retry_age() -> timedelta:
+    return timedelta(seconds=getattr(settings, "POSTROOM_MAX_RETRY_AGE_SECONDS", 3 * 86400))
+
+
+def sender_backoff(failures: int) -> timedelta:
+    base = getattr(settings, "POSTROOM_SENDER_BACKOFF_SECONDS", 5.0)
+    return timedelta(seconds=min(base * 2 ** max(failures - 1, 0), 300.0))
+
+
+@dataclass
+class Outcome:
+    """What a flush did, for the worker's error threshold and sender health."""
+
+    sent: int = 0
+    failed: int = 0  # permanent, the recipient's fault
+    retry: int = 0
+    requeued: int = 0  # sender trouble: back to pending, no attempt spent
+    in_doubt: int = 0
+    sender_error: str = ""  # the last sender-level error, when no message got through
+    failures: list[bool] = field(default_factory=list)  # per final verdict: True = failed
+
+
+def _text(result: SendResult) -> str:
+    return (result.message or result.reply or result.outcome)[:1000]
+
+
+def record(
+    campaign_id: int,
+    started_at: datetime | None,
+    sender_id: int | None,
+    worker_id: str,
+    rows: list[Claimed],
+    results: list[SendResult],
+    message_ids: dict[int, str],
+    resend_in_doubt: bool,
+) -> Outcome:
+    """Write the results of one batch; `results[i].key` is the ledger id of a row in `rows`."""
+    now = timezone.now()
+    by_id = {row.id: row for row in rows}
+    sent, failed, retry, requeue, doubt = [], [], [], [], []
+    outcome = Outcome()
+    too_old = started_at is not None and now - started_at > max_retry_age()
+    for result in results:
+        row = by_id[result.key]
+        if result.outcome == ACCEPTED:
+            sent.append((result.reply[:1000], message_ids.get(row.id, ""), row.id))
+            outcome.failures.append(False)
+        elif result.maybe_delivered:
+            doubt.append((_text(result), row.id))
+        elif result.sender_error:
+            requeue.append((_text(result), row.id))
+            outcome.sender_error = _text(result)
+        elif result.outcome == PERMANENT:
+            failed.append((result.reply[:10000], _text(result), row.id))
+            outcome.failures.append(True)
+        else:  # temporary for this recipient, or an error without a verdict
+            attempt = row.attempts + 1
+            if attempt >= max_attempts() or too_old:
+                note = f"gave up after {attempt} attempts: {_text(result)}"
+                failed.append((result.reply[:10000], note[:1000], row.id))
+                outcome.failures.append(True)
+            else:
+                retry.append(
+                    (now + retry_delay(attempt), result.reply[:10000], _text(result), row.id)
+                )
+    if outcome.sender_error and sent:
+        outcome.sender_error = ""  # the server works; those were passing hiccups
+
+    mine = f"AND state = '{State.SENDING}' AND worker = %s"
+    with transaction.atomic(), connection.cursor() as cursor:
+        if sent:
+            cursor.executemany(
+                f"UPDATE {TABLE} SET state = '{State.SENT}', sent_at = %s, sender_id = %s,"
+                " reply = %s, message_id = %s, attempts = attempts + 1, error = '',"
+                f" lease_until = NULL, updated_at = %s WHERE id = %s {mine}",
+                [(now, sender_id, r, m, now, i, worker_id) for r, m, i in sent],
+            )
+        if failed:
+            cursor.executemany(
+                f"UPDATE {TABLE} SET state = '{State.FAILED}', sender_id = %s, reply = %s,"
+                " error = %s, attempts = attempts + 1, lease_until = NULL, updated_at = %s"
+                f" WHERE id = %s {mine}",
+                [(sender_id, r, e, now, i, worker_id) for r, e, i in failed],
+            )
+        if retry:
+            cursor.executemany(
+                f"UPDATE {TABLE} SET state = '{State.RETRY}', next_attempt_at = %s,"
+                " sender_id = %s, reply = %s, error = %s, attempts = attempts + 1,"
+                f" lease_until = NULL, worker = '', updated_at = %s WHERE id = %s {mine}",
+                [(t, sender_id, r, e, now, i, worker_id) for t, r, e, i in retry],
+            )
+        if requeue:
+            cursor.executemany(
+                f"UPDATE {TABLE} SET state = '{State.PENDING}', error = %s, worker = '',"
+                f" handed_at = NULL, lease_until = NULL, updated_at = %s WHERE id = %s {mine}",
+                [(e, now, i, worker_id) for e, i in requeue],
+            )
+        if doubt:
+            state = State.PENDING if resend_in_doubt else State.IN_DOUBT
+            cursor.executemany(
+                f"UPDATE {TABLE} SET state = '{state}', sender_id = %s, error = %s, worker = '',"
+                " handed_at = NULL, lease_until = NULL, attempts = attempts + 1,"
+                f" updated_at = %s WHERE id = %s {mine}",
+                [(sender_id, f"{IN_DOUBT_NOTE}: {e}"[:1000], now, i, worker_id) for e, i in doubt],
+            )
+        _progress(campaign_id, len(sent))
+    outcome.sent, outcome.failed, outcome.retry = len(sent), len(failed), len(retry)
+    outcome.requeued, outcome.in_doubt = len(requeue), len(doubt)
+    return outcome
+
+
+def record_skipped(worker_id: str, skipped: dict[int, str]) -> None:
+    """Rows whose recipient left since the start (id → reason), at claim time."""
+    if not skipped:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        by_reason: dict[str, list[int]] = {}
+        for row_id, reason in skipped.items():
+            by_reason.setdefault(reason, []).append(row_id)
+        for reason, ids in by_reason.items():
+            Delivery.objects.filter(id__in=ids, state=State.SENDING, worker=worker_id).update(
+                state=State.SKIPPED, error=reason, lease_until=None, updated_at=now
+            )
+
+
+def record_failed(worker_id: str, errors: dict[int, str]) -> None:
+    """Rows that could not even be built (a template error for this recipient)."""
+    now = timezone.now()
+    with transaction.atomic():
+        for row_id, error in errors.items():
+            Delivery.objects.filter(id=row_id, state=State.SENDING, worker=worker_id).update(
+                state=State.FAILED, error=error[:1000], lease_until=None, updated_at=now
+            )
+
+
+def _progress(campaign_id: int, sent: int) -> None:
+    """Move the campaign's running figures: progress time, total and rate (portable SQL)."""
+    now = time.time()
+    table = CampaignRun._meta.db_table
+    rolled = "%s - rate_since >= %s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET"
+            f" rate = CASE WHEN {rolled} THEN (sent_total + %s - rate_base) / (%s - rate_since)"
+            "  ELSE rate END,"
+            f" rate_base = CASE WHEN {rolled} THEN sent_total + %s ELSE rate_base END,"
+            f" rate_since = CASE WHEN {rolled} THEN %s ELSE rate_since END,"
+            " sent_total = sent_total + %s, last_progress = %s"
+            " WHERE campaign_id = %s",
+            [
+                now, RATE_WINDOW, sent, now,
+                now, RATE_WINDOW, sent,
+                now, RATE_WINDOW, now,
+                sent, now, campaign_id,
+            ],
+        )  # fmt: skip
+
+
+# -- sender health ------------------------------------------------------------
+
+
+def sender_failed(sender_id: int, error: str) -> Sender:
+    """Count one more failure to reach the sender and push its back-off further out."""
+    now = timezone.now()
+    with transaction.atomic():
+        sender = Sender.objects.select_for_update().get(pk=sender_id)
+        failures = sender.consecutive_failures + 1
+        Sender.objects.filter(pk=sender_id).update(
+            consecutive_failures=F("consecutive_failures") + 1,
+            failing_since=sender.failing_since or now,
+            backoff_until=now + sender_backoff(failures),
+            last_error=error[:1000],
+        )
+    sender.refresh_from_db()
+    return sender
+
+
+def sender_recovered(sender_id: int) -> None:
+    Sender.objects.filter(pk=sender_id, consecutive_failures__gt=0).update(
+        consecutive_failures=0, failing_since=None, backoff_until=None
+    )
+
+
+def sender_pause_reason(sender: Sender) -> str:
+    """Why campaigns on this sender should pause now, or '' while it may still recover."""
+    if sender.consecutive_failures >= sender.pause_after_failures:
+        return (
+            f"the sender {sender.name!r} failed {sender.consecutive_failures} times in a row:"
+            f" {sender.last_error}"
+        )
+    if sender.failing_since and timezone.now() - sender.failing_since > timedelta(
+        minutes=sender.pause_after_minutes
+    ):
+        return (
+            f"the sender {sender.name!r} has been failing for more than"
+            f" {sender.pause_after_minutes} minutes: {sender.last_error}"
+        )
+    return ""

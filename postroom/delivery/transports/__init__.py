@@ -1,0 +1,31 @@
+"""Ways of sending mail, registered in one place.
+
+A Sender row names its transport in `kind`; no sender at all means the local
+capture outbox. Adding a provider (SES, Postmark, ...) is one module here and
+one line in TRANSPORTS.
+"""
+
+from postroom.delivery.models import Sender
+from postroom.delivery.transports.base import Transport
+from postroom.delivery.transports.outbox import OutboxTransport
+from postroom.delivery.transports.smtp import SmtpTransport
+from postroom.errors import InvalidInput
+
+TRANSPORTS: dict[str, type] = {
+    "smtp": SmtpTransport,
+    "outbox": OutboxTransport,
+}
+
+
+def transport_for(sender: Sender | None) -> Transport:
+    """A new transport for `sender` (None: the local outbox); the caller closes it."""
+    if sender is None:
+        return OutboxTransport()
+    try:
+        cls = TRANSPORTS[sender.kind]
+    except KeyError:
+        raise InvalidInput(f"sender {sender.name!r} has an unknown kind {sender.kind!r}") from None
+    return cls(sender)
+
+
+__all__ = ["TRANSPORTS", "Transport", "transport_for"]

@@ -1,0 +1,41 @@
+"""Sending through an SMTP server: S's pipelining pool, configured from a Sender row."""
+
+import concurrent.futures
+import os
+
+from postroom.delivery.models import Sender
+from postroom.delivery.smtp import CheckReport, OutgoingMessage, SmtpPool
+from postroom.errors import InvalidInput
+
+
+class SmtpTransport:
+    def __init__(self, sender: Sender, timeout: float = 30.0) -> None:
+        password = None
+        if sender.password_env:
+            password = os.environ.get(sender.password_env)
+            if password is None:
+                raise InvalidInput(
+                    f"sender {sender.name!r}: the environment variable"
+                    f" {sender.password_env} holding its password is not set"
+                )
+        self.pool = SmtpPool(
+            sender.host,
+            sender.port,
+            tls=sender.tls,
+            username=sender.username or None,
+            password=password,
+            max_connections=sender.max_connections,
+            timeout=timeout,
+            verify_tls=sender.verify_certificate,
+        )
+
+    def submit(
+        self, messages: list[OutgoingMessage], campaign_id: int | None = None
+    ) -> concurrent.futures.Future:
+        return self.pool.submit(messages)
+
+    def check(self) -> CheckReport:
+        return self.pool.check()
+
+    def close(self) -> None:
+        self.pool.close()

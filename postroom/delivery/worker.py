@@ -1,0 +1,373 @@
+"""The delivery worker: a plain loop over small steps, with the database as its queue.
+
+    worker = DeliveryWorker()
+    while worker.process_one_batch():   # a test drives it one step at a time
+        pass
+    worker.close()
+
+One step: ask the scheduler for a grant, claim and render that many rows,
+then wait for the previous batch (on the wire meanwhile), record its results
+in one transaction, mark the new batch as handed over and submit it. So
+rendering overlaps sending, results are recorded at least once per batch
+(batches take well under a second), and at most one batch per worker is ever
+"on the wire" unrecorded — the whole of the in-doubt window.
+"""
+
+import logging
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from postroom.campaigns.models import Campaign
+from postroom.delivery import control, events, ledger, results, scheduler
+from postroom.delivery.batches import Batch, CampaignContext, prepare
+from postroom.delivery.models import Delivery, Sender
+from postroom.delivery.smtp import SmtpError
+from postroom.delivery.transports import Transport, transport_for
+from postroom.errors import PostroomError
+
+log = logging.getLogger("postroom.delivery")
+
+HEARTBEAT_SECONDS = 1.0
+MAINTENANCE_SECONDS = 2.0
+OPEN_STATES = (Delivery.State.PENDING, Delivery.State.SENDING, Delivery.State.RETRY)
+
+
+@dataclass
+class Flight:
+    """A batch handed to the transport: the futures of its parts, each with its rows."""
+
+    batch: Batch
+    parts: list = field(default_factory=list)  # [(future, [Claimed])]
+
+
+class DeliveryWorker:
+    def __init__(self, worker_id: str | None = None) -> None:
+        self.id = worker_id or ledger.new_worker_id()
+        self.stopping = False
+        self.sent = 0
+        self._transports: dict[int | None, tuple[object, Transport]] = {}
+        self._contexts: dict[int, CampaignContext] = {}
+        self._cursors: dict[int, int] = {}
+        self._recent: dict[int, deque[bool]] = {}
+        self._backoff: dict[int, float] = {}  # sender id → epoch seconds
+        self._flight: Flight | None = None
+        self._last_heartbeat = 0.0
+        self._last_maintenance = 0.0
+        ledger.heartbeat(self.id)
+
+    # -- the loop -------------------------------------------------------------
+
+    def run(self, until_idle: bool = False) -> None:
+        """Send until SIGTERM/SIGINT (or, with until_idle, until no campaign has work)."""
+        previous = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        try:
+            while not self.stopping:
+                if self.process_one_batch():
+                    continue
+                if until_idle and not self.has_work():
+                    break
+                scheduler.sleep_until_work(1.0)
+        finally:
+            self.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        log.info("worker %s: stopping after the batch in flight", self.id)
+        self.stopping = True
+
+    def process_one_batch(self) -> bool:
+        """One step; True when it found work (so the caller loops again at once)."""
+        self.maintain()
+        batch = None if self.stopping else self._next_batch()
+        worked = self._flight is not None
+        self.complete_flight()
+        if batch is not None:
+            worked = True
+            self._launch(batch)
+        return worked
+
+    def has_work(self) -> bool:
+        from postroom.campaigns.services import due_campaigns
+
+        if due_campaigns().exists():
+            return True
+        running = Campaign.objects.filter(status=Campaign.Status.RUNNING).values("id")
+        return Delivery.objects.filter(campaign_id__in=running, state__in=OPEN_STATES).exists()
+
+    def close(self) -> None:
+        """Record what is in flight, give back what was never sent, and leave."""
+        self.complete_flight()
+        for _, transport in self._transports.values():
+            try:
+                transport.close()
+            except Exception:  # closing a broken connection must not hide the exit
+                log.exception("closing a transport")
+        self._transports.clear()
+        ledger.forget_worker(self.id)
+
+    # -- housekeeping -----------------------------------------------------------
+
+    def maintain(self, force: bool = False) -> None:
+        now = time.time()
+        if force or now - self._last_heartbeat >= HEARTBEAT_SECONDS:
+            self._last_heartbeat = now
+            close_old_connections()
+            ledger.heartbeat(self.id, self.sent)
+            if self._flight is not None:
+                ledger.renew_leases(self.id, [r.id for r in self._flight.batch.rows])
+        if not force and now - self._last_maintenance < MAINTENANCE_SECONDS:
+            return
+        self._last_maintenance = now
+        self._start_due_campaigns()
+        running = list(
+            Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list("id", flat=True)
+        )
+        active = running + list(
+            Campaign.objects.filter(
+                status__in=(Campaign.Status.PAUSED, Campaign.Status.CANCELLED),
+                deliveries__state=Delivery.State.SENDING,
+            )
+            .distinct()
+            .values_list("id", flat=True)
+        )
+        for campaign_id, (requeued, doubtful) in ledger.reclaim(active).items():
+            self._cursors.pop(campaign_id, None)
+            message = f"{requeued} recipients back in the queue"
+            if doubtful:
+                message += f", {doubtful} in doubt (the server may have accepted them)"
+            events.record(campaign_id, events.Kind.RECOVERED, message + " after a worker stopped")
+        for campaign_id in running:
+            if ledger.promote_due_retries(campaign_id):
+                self._cursors.pop(campaign_id, None)
+            control.finish_if_done(campaign_id)
+        for campaign_id in (
+            Campaign.objects.filter(
+                status=Campaign.Status.CANCELLED, deliveries__state=Delivery.State.PENDING
+            )
+            .values_list("id", flat=True)
+            .distinct()
+        ):
+            control.skip_unsent(campaign_id)
+        self._backoff = {
+            pk: until.timestamp()
+            for pk, until in Sender.objects.filter(backoff_until__gt=timezone.now()).values_list(
+                "id", "backoff_until"
+            )
+        }
+
+    def _start_due_campaigns(self) -> None:
+        from postroom.campaigns.services import due_campaigns
+
+        for campaign in due_campaigns():
+            try:
+                control.start(campaign)
+            except PostroomError as exc:
+                reason = f"could not start at the scheduled time: {exc}"
+                Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SCHEDULED).update(
+                    status=Campaign.Status.DRAFT, status_reason=reason[:500]
+                )
+                events.record(campaign.pk, events.Kind.PAUSED, reason)
+
+    # -- one batch --------------------------------------------------------------
+
+    def _next_batch(self) -> Batch | None:
+        """Claim and render the next batch the scheduler grants, or None."""
+        seen: set[int] = set()
+        while True:
+            grant = scheduler.next_grant(self.id)
+            if grant is None or grant.campaign_id in seen:
+                if grant is not None:
+                    scheduler.release(grant, grant.count)
+                return None
+            seen.add(grant.campaign_id)
+            if self._backoff.get(grant.sender_id or 0, 0) > time.time():
+                scheduler.release(grant, grant.count)  # its sender is backing off
+                continue
+            context = self._context(grant.campaign_id)
+            if context is None:
+                scheduler.release(grant, grant.count)
+                continue
+            cursor = self._cursors.get(grant.campaign_id, 0)
+            batch, cursor = prepare(grant, context, self.id, cursor)
+            self._cursors[grant.campaign_id] = cursor
+            if batch.claimed == 0:
+                scheduler.release(grant, grant.count)
+                continue
+            if not batch.messages:  # everyone in it was skipped or failed to build
+                scheduler.release(grant, grant.count)
+            return batch
+
+    def _context(self, campaign_id: int) -> CampaignContext | None:
+        """The campaign compiled once per (id, updated_at); None if it cannot be sent."""
+        from postroom.campaigns.spec import compiled_for
+
+        stamp = (
+            Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.RUNNING)
+            .values_list("updated_at", flat=True)
+            .first()
+        )
+        if stamp is None:
+            return None
+        context = self._contexts.get(campaign_id)
+        if context is not None and context.stamp == stamp:
+            return context
+        campaign = Campaign.objects.select_related("sender", "segment").get(pk=campaign_id)
+        try:
+            compiled = compiled_for(campaign)
+        except PostroomError as exc:
+            control.auto_pause(campaign_id, f"the campaign's message cannot be built: {exc}")
+            return None
+        context = CampaignContext(campaign, compiled, list(campaign.lists.all()), stamp)
+        self._contexts[campaign_id] = context
+        return context
+
+    def _transport(self, sender: Sender | None) -> Transport:
+        key = sender.pk if sender else None
+        stamp = sender.updated_at if sender else None
+        cached = self._transports.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        if cached is not None:
+            cached[1].close()
+        transport = transport_for(sender)
+        self._transports[key] = (stamp, transport)
+        return transport
+
+    def _launch(self, batch: Batch) -> None:
+        """Hand the batch to its transport, paced by the grant's send times."""
+        grant = batch.grant
+        if not batch.messages:
+            return
+        still_running = Campaign.objects.filter(
+            pk=batch.campaign_id, status=Campaign.Status.RUNNING
+        ).exists()
+        if not still_running or self.stopping:  # paused or cancelled while rendering
+            ledger.release([r.id for r in batch.rows], self.id)
+            scheduler.release(grant, grant.count)
+            return
+        transport = self._transport(batch.context.campaign.sender)
+        flight = Flight(batch)
+        times = grant.send_times
+        start = 0
+        while start < len(batch.messages):
+            end = len(batch.messages)
+            if times is not None:
+                wait = times[start] - time.time()
+                if wait > 0:
+                    self._sleep(wait)
+                if self.stopping:
+                    break
+                now = time.time()
+                end = start + 1
+                while end < len(batch.messages) and end < len(times) and times[end] <= now:
+                    end += 1
+            rows = batch.rows[start:end]
+            ledger.hand_over([r.id for r in rows])
+            try:
+                future = transport.submit(batch.messages[start:end], batch.campaign_id)
+            except SmtpError as exc:  # the transport could not even start
+                from postroom.delivery.transports.base import done
+
+                future = done([exc.result(m.key) for m in batch.messages[start:end]])
+            flight.parts.append((future, rows))
+            start = end
+        unsent = batch.rows[start:]
+        if unsent:  # stopping mid-way: these never left
+            ledger.release([r.id for r in unsent], self.id)
+        batch.rows = batch.rows[:start]
+        unused = grant.count - start
+        if unused > 0:
+            scheduler.release(grant, unused)
+        self._flight = flight
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.time() + seconds
+        while not self.stopping and (left := deadline - time.time()) > 0:
+            time.sleep(min(left, 0.2))
+            self.maintain()
+
+    def complete_flight(self) -> None:
+        """Wait for the batch on the wire and record its results."""
+        flight, self._flight = self._flight, None
+        if flight is None:
+            return
+        batch = flight.batch
+        context = batch.context
+        campaign = context.campaign
+        resend = campaign.in_doubt_policy == Campaign.InDoubtPolicy.RESEND
+        for future, rows in flight.parts:
+            while True:
+                try:
+                    sent_results = future.result(timeout=HEARTBEAT_SECONDS)
+                    break
+                except TimeoutError:
+                    # Keep the leases alive while a slow server answers.
+                    ledger.heartbeat(self.id, self.sent)
+                    ledger.renew_leases(self.id, [r.id for r in rows])
+            outcome = results.record(
+                batch.campaign_id,
+                campaign.started_at,
+                campaign.sender_id,
+                self.id,
+                rows,
+                sent_results,
+                batch.message_ids,
+                resend,
+            )
+            self.sent += outcome.sent
+            self._after(campaign, outcome)
+
+    def _after(self, campaign: Campaign, outcome: results.Outcome) -> None:
+        """Sender health and the error threshold, after each recorded part."""
+        sender = campaign.sender
+        if sender is not None:
+            if outcome.sender_error:
+                sender = results.sender_failed(sender.pk, outcome.sender_error)
+                self._backoff[sender.pk] = sender.backoff_until.timestamp()
+                if sender.consecutive_failures == 1:
+                    events.record(
+                        campaign.pk,
+                        events.Kind.SENDER_ERROR,
+                        f"sender {sender.name!r}: {outcome.sender_error}; backing off",
+                    )
+                reason = results.sender_pause_reason(sender)
+                if reason:
+                    for campaign_id in Campaign.objects.filter(
+                        sender=sender, status=Campaign.Status.RUNNING
+                    ).values_list("id", flat=True):
+                        control.auto_pause(campaign_id, reason, sender_failed=True)
+                    results.sender_recovered(sender.pk)  # a resume starts a fresh count
+            elif outcome.sent:
+                results.sender_recovered(sender.pk)
+                self._backoff.pop(sender.pk, None)
+        if outcome.in_doubt:
+            events.record(
+                campaign.pk,
+                events.Kind.IN_DOUBT,
+                f"{outcome.in_doubt} recipients in doubt: the server stopped answering"
+                " after the message was sent",
+            )
+        if not outcome.failures:
+            return
+        window = sender.error_window if sender else 200
+        threshold = sender.error_threshold_percent if sender else 20
+        recent = self._recent.setdefault(campaign.pk, deque(maxlen=window))
+        if recent.maxlen != window:
+            recent = self._recent[campaign.pk] = deque(recent, maxlen=window)
+        recent.extend(outcome.failures)
+        failed = sum(recent)
+        if len(recent) >= min(window, 20) and failed * 100 > threshold * len(recent):
+            reason = (
+                f"{failed} of the last {len(recent)} recipients failed permanently"
+                f" (more than {threshold}%): check the list and the sender"
+            )
+            recent.clear()
+            control.auto_pause(campaign.pk, reason)

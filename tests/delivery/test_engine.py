@@ -1,0 +1,132 @@
+"""The engine end to end through the local outbox: ledger, worker steps, control."""
+
+import pytest
+
+from postroom.audience import services as audience
+from postroom.campaigns.models import Campaign
+from postroom.delivery import control, progress
+from postroom.delivery.models import CampaignEvent, Delivery, OutboxMessage
+from postroom.errors import InvalidInput
+from tests.delivery.helpers import make_audience, make_campaign, run_until_idle, states
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_start_builds_one_pending_row_per_recipient():
+    news = make_audience(30)
+    campaign = make_campaign(news)
+
+    count = control.start(campaign)
+
+    assert count == 30
+    assert campaign.status == Campaign.Status.RUNNING
+    assert Delivery.objects.filter(campaign=campaign, state="pending").count() == 30
+    assert CampaignEvent.objects.filter(campaign=campaign, kind="started").exists()
+
+
+def test_start_leaves_out_unsubscribed_blocklisted_and_suppressed():
+    news = make_audience(5)
+    audience.unsubscribe(audience.get_subscriber("user0@example.net"), None, source="test")
+    audience.suppress("user1@example.net", "bounced")
+    campaign = make_campaign(news)
+
+    control.start(campaign)
+
+    assert sorted(states(campaign)) == [f"user{i}@example.net" for i in (2, 3, 4)]
+
+
+def test_a_campaign_cannot_start_twice():
+    campaign = make_campaign(make_audience(2))
+    control.start(campaign)
+    with pytest.raises(InvalidInput, match="is running"):
+        control.start(campaign)
+    assert Delivery.objects.filter(campaign=campaign).count() == 2
+
+
+def test_the_worker_sends_everyone_to_the_outbox_and_finishes():
+    campaign = make_campaign(make_audience(40))
+    control.start(campaign)
+
+    run_until_idle()
+
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FINISHED
+    assert set(states(campaign).values()) == {"sent"}
+    assert OutboxMessage.objects.count() == 40
+    message = OutboxMessage.objects.get(rcpt_to="user7@example.net")
+    assert message.subject == "Hello U7"
+    assert b"Spring is here" in bytes(message.data)
+    row = Delivery.objects.get(campaign=campaign, email="user7@example.net")
+    assert row.message_id == message.message_id
+    assert row.attempts == 1 and row.sent_at is not None
+    assert progress.campaign_counts(campaign)["sent"] == 40
+    assert CampaignEvent.objects.filter(campaign=campaign, kind="finished").exists()
+
+
+def test_it_skips_recipients_who_unsubscribed_after_the_start():
+    campaign = make_campaign(make_audience(6))
+    control.start(campaign)
+    audience.unsubscribe(audience.get_subscriber("user2@example.net"), None, source="test")
+    audience.blocklist(audience.subscribers_in([audience.get_subscriber("user3@example.net").pk]))
+
+    run_until_idle()
+
+    rows = {d.email: d for d in Delivery.objects.filter(campaign=campaign)}
+    assert rows["user2@example.net"].state == "skipped"
+    assert "unsubscribed" in rows["user2@example.net"].error
+    assert rows["user3@example.net"].state == "skipped"
+    assert "blocklisted" in rows["user3@example.net"].error
+    assert OutboxMessage.objects.count() == 4
+
+
+def test_a_paused_campaign_sends_nothing_until_resumed():
+    campaign = make_campaign(make_audience(10))
+    control.start(campaign)
+    control.pause(campaign, "checking the links")
+
+    run_until_idle()
+    assert OutboxMessage.objects.count() == 0
+    assert progress.campaign_counts(campaign)["pending"] == 10
+
+    control.resume(campaign)
+    run_until_idle()
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FINISHED
+    assert OutboxMessage.objects.count() == 10
+
+
+def test_cancel_skips_everyone_not_yet_sent():
+    campaign = make_campaign(make_audience(8))
+    control.start(campaign)
+
+    skipped = control.cancel(campaign)
+    run_until_idle()
+
+    assert skipped == 8
+    assert set(states(campaign).values()) == {"skipped"}
+    assert OutboxMessage.objects.count() == 0
+
+
+def test_retry_failed_requeues_only_failed_rows():
+    campaign = make_campaign(make_audience(4))
+    control.start(campaign)
+    run_until_idle()
+    Delivery.objects.filter(campaign=campaign, email="user1@example.net").update(
+        state="failed", error="550 mailbox unavailable"
+    )
+
+    count = control.retry_failed(campaign, reason="550")
+    run_until_idle()
+
+    assert count == 1
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FINISHED
+    assert OutboxMessage.objects.filter(rcpt_to="user1@example.net").count() == 2
+    assert OutboxMessage.objects.filter(rcpt_to="user2@example.net").count() == 1
+
+
+def test_retry_failed_refuses_a_running_campaign():
+    campaign = make_campaign(make_audience(2))
+    control.start(campaign)
+    with pytest.raises(InvalidInput, match="finished or paused"):
+        control.retry_failed(campaign)
