@@ -1,0 +1,437 @@
+"""Work out how a contact file is written: encoding, delimiter, header and column mapping.
+
+Everything here runs before any write, so a file that cannot be read at all is
+refused with one clear sentence and nothing is stored. Every detected setting
+can be overridden; `Layout.detected` keeps what was detected so the preview can
+show both.
+"""
+
+import codecs
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import charset_normalizer
+
+from postroom.errors import InvalidInput
+
+SAMPLE_BYTES = 256 * 1024
+SAMPLE_RECORDS = 200
+DELIMITERS = [",", ";", "\t", "|"]
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+FIELDS = ("email", "name", "first_name", "last_name", "ignore")
+
+# Header spellings seen in exports from mail tools, CRMs and spreadsheets, compared
+# after lower-casing and dropping accents, spaces, dashes, dots and underscores.
+ALIASES = {
+    "email": [
+        "email",
+        "emailaddress",
+        "mail",
+        "mailaddress",
+        "emailadresse",
+        "mailadresse",
+        "courriel",
+        "adressecourriel",
+        "adresseemail",
+        "adressemail",
+        "correo",
+        "correoelectronico",
+        "direcciondecorreo",
+        "posta",
+        "epost",
+        "epostadresse",
+        "emailadres",
+        "indirizzoemail",
+        "endereco",
+        "enderecodeemail",
+        "subscriber",
+        "subscriberemail",
+        "contactemail",
+        "primaryemail",
+        "emails",
+    ],
+    "first_name": [
+        "firstname",
+        "first",
+        "givenname",
+        "forename",
+        "vorname",
+        "prenom",
+        "nombre",
+        "voornaam",
+        "nome",
+        "imie",
+        "fname",
+    ],
+    "last_name": [
+        "lastname",
+        "last",
+        "surname",
+        "familyname",
+        "nachname",
+        "nom",
+        "nomdefamille",
+        "apellido",
+        "apellidos",
+        "achternaam",
+        "cognome",
+        "sobrenome",
+        "nazwisko",
+        "lname",
+    ],
+    "name": [
+        "name",
+        "fullname",
+        "displayname",
+        "contactname",
+        "nomcomplet",
+        "nombrecompleto",
+        "vollstandigername",
+        "naam",
+        "nomecompleto",
+    ],
+}
+_ALIAS_TO_FIELD = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
+
+_SIGNATURES = [
+    (b"PK\x03\x04", "a spreadsheet (.xlsx/.ods) or a ZIP archive"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) spreadsheet"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"{\\rtf", "an RTF document"),
+]
+_BOMS = [
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+]
+
+
+class UnreadableFile(InvalidInput):
+    """The file as a whole cannot be imported; nothing was written."""
+
+
+@dataclass
+class Layout:
+    """How to read a file: the settings in force and what detection found."""
+
+    encoding: str
+    delimiter: str
+    has_header: bool
+    columns: list[str]  # header cells, or "column 1", "column 2", ... without a header
+    mapping: list[str]  # per column: email, name, first_name, last_name, ignore or attr:KEY
+    detected: dict = field(default_factory=dict)
+
+    @property
+    def email_column(self) -> int:
+        return self.mapping.index("email")
+
+    def as_dict(self) -> dict:
+        return {
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "has_header": self.has_header,
+            "columns": self.columns,
+            "mapping": self.mapping,
+            "detected": self.detected,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Layout":
+        return cls(**data)
+
+
+def parse_delimiter(value: str | None) -> str | None:
+    """The delimiter a user typed (`,` `;` `tab` `|`, or a name), None for auto."""
+    if value in (None, "", "auto"):
+        return None
+    aliases = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    value = aliases.get(value.lower(), value)
+    if value not in DELIMITERS:
+        raise InvalidInput(f"unknown delimiter {value!r}: use auto, ',', ';', tab or '|'")
+    return value
+
+
+def parse_mapping(items: list[str] | None) -> dict[str, str]:
+    """`COLUMN=FIELD` strings into {column: field}; FIELD is a field name or an attribute."""
+    result: dict[str, str] = {}
+    for item in items or []:
+        column, sep, target = item.partition("=")
+        if not sep or not column.strip() or not target.strip():
+            raise InvalidInput(f"--map {item!r} must look like COLUMN=FIELD, e.g. 'E-Post=email'")
+        result[column.strip()] = target_field(target.strip())
+    return result
+
+
+def target_field(target: str) -> str:
+    """A mapping target as stored: a known field, or `attr:KEY` for anything else."""
+    lowered = target.lower()
+    if lowered in FIELDS:
+        return lowered
+    key = lowered[5:] if lowered.startswith("attr:") else target
+    return f"attr:{attribute_key(key)}"
+
+
+def attribute_key(header: str) -> str:
+    """A tidy attribute name for templates: `Signup Date` -> `signup_date`."""
+    key = re.sub(r"\W+", "_", header.strip().lower()).strip("_")
+    return key or "value"
+
+
+def detect(
+    path: Path,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    mapping: dict[str, str] | None = None,
+) -> Layout:
+    """Inspect `path` and return how to read it, or raise UnreadableFile."""
+    size = path.stat().st_size
+    if size == 0:
+        raise UnreadableFile("the file is empty")
+    with path.open("rb") as f:
+        head = f.read(SAMPLE_BYTES)
+    _refuse_known_binaries(head)
+    detected_encoding = _detect_encoding(path, head)
+    chosen_encoding = _check_encoding(encoding) if encoding else detected_encoding
+    bad_byte = _first_undecodable_byte(path, chosen_encoding)
+    if bad_byte is not None and not encoding and detected_encoding == "utf-8":
+        # The start was plain ASCII; the detector decides from where it stops being UTF-8.
+        with path.open("rb") as f:
+            f.seek(max(0, bad_byte - 4096))
+            detected_encoding = chosen_encoding = _guess(head[:65536] + f.read(SAMPLE_BYTES))
+        bad_byte = _first_undecodable_byte(path, chosen_encoding)
+    if bad_byte is not None:
+        hint = "" if encoding else "; pass --encoding to choose another"
+        raise UnreadableFile(
+            f"the file is not valid {chosen_encoding} text (byte {bad_byte}){hint}"
+        )
+    text = _decode_sample(head, chosen_encoding, complete=size <= SAMPLE_BYTES)
+    _refuse_binary_text(text)
+    if not text.strip():
+        raise UnreadableFile("the file holds no rows, only blank space")
+    records_by_delimiter = {d: _sample_records(text, d) for d in DELIMITERS}
+    detected_delimiter = _pick_delimiter(records_by_delimiter)
+    chosen_delimiter = delimiter or detected_delimiter
+    records = records_by_delimiter[chosen_delimiter]
+    first = records[0] if records else []
+    has_header = _header_fields(first) is not None or (
+        not any("@" in cell for cell in first)
+        and any("@" in cell for record in records[1:] for cell in record)
+    )
+    columns = _columns(first, has_header, records)
+    detected_mapping = _detect_mapping(columns, records, has_header)
+    mapping_list = _apply_overrides(columns, detected_mapping, mapping or {})
+    if "email" not in mapping_list:
+        shown = ", ".join(repr(c) for c in columns[:8])
+        raise UnreadableFile(
+            f"no email column: none of the columns ({shown}) is an email header or holds "
+            "addresses; choose one with --map COLUMN=email"
+        )
+    if mapping_list.count("email") > 1:
+        raise InvalidInput("only one column can be mapped to email")
+    return Layout(
+        encoding=chosen_encoding,
+        delimiter=chosen_delimiter,
+        has_header=has_header,
+        columns=columns,
+        mapping=mapping_list,
+        detected={
+            "encoding": detected_encoding,
+            "delimiter": detected_delimiter,
+            "mapping": detected_mapping,
+        },
+    )
+
+
+def _refuse_known_binaries(head: bytes) -> None:
+    for signature, what in _SIGNATURES:
+        if head.startswith(signature):
+            raise UnreadableFile(
+                f"this is {what}, not a CSV file: open it and save it as CSV (UTF-8) first"
+            )
+
+
+def _detect_encoding(path: Path, head: bytes) -> str:
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    if b"\x00" in head:
+        # Excel's "Unicode text" without a BOM: every other byte of ASCII text is NUL.
+        even, odd = head[0::2], head[1::2]
+        if odd.count(0) > len(odd) * 0.3 and even.count(0) < len(even) * 0.05:
+            return "utf-16-le"
+        if even.count(0) > len(even) * 0.3 and odd.count(0) < len(odd) * 0.05:
+            return "utf-16-be"
+        raise UnreadableFile("this is a binary file, not a CSV file")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return _guess(head)
+    return "utf-8"
+
+
+# When the detector finds several encodings equally plausible (short Western
+# names decode the same in many code pages), the one spreadsheets write most wins.
+_PREFERRED = ["cp1252", "latin_1", "iso8859_15", "mac_roman", "cp1250"]
+
+
+def _guess(sample: bytes) -> str:
+    results = charset_normalizer.from_bytes(sample)
+    best = results.best()
+    if best is None:
+        raise UnreadableFile(
+            "cannot tell the file's text encoding; it may be binary, or pass --encoding"
+        )
+    tied = {
+        codecs.lookup(m.encoding).name
+        for m in results
+        if m.chaos == best.chaos and m.coherence == best.coherence
+    }
+    for name in _PREFERRED:
+        if codecs.lookup(name).name in tied:
+            return codecs.lookup(name).name
+    return codecs.lookup(best.encoding).name
+
+
+def _check_encoding(name: str) -> str:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise InvalidInput(f"unknown encoding {name!r}") from None
+
+
+def _first_undecodable_byte(path: Path, encoding: str) -> int | None:
+    """Decode the whole file once (fast, streamed) so no row fails half-way through."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    position = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return max(0, position + exc.start)
+            position += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return position
+    return None
+
+
+def _decode_sample(head: bytes, encoding: str, complete: bool) -> str:
+    text = codecs.getincrementaldecoder(encoding)().decode(head, final=complete)
+    if not complete:  # a cut-off last line would skew the delimiter count
+        cut = max(text.rfind("\n"), 0)
+        text = text[:cut] if cut else text
+    return text
+
+
+def _refuse_binary_text(text: str) -> None:
+    controls = sum(
+        1 for c in text[:20000] if unicodedata.category(c) == "Cc" and c not in "\t\r\n\f"
+    )
+    if controls > max(3, len(text[:20000]) // 100):
+        raise UnreadableFile("this is a binary file, not a CSV file")
+
+
+def _sample_records(text: str, delimiter: str) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records = []
+    try:
+        for record in reader:
+            if record and any(cell.strip() for cell in record):
+                records.append(record)
+            if len(records) >= SAMPLE_RECORDS:
+                break
+    except csv.Error:
+        pass  # the rows read so far still tell the shape
+    return records
+
+
+def _pick_delimiter(records_by_delimiter: dict[str, list[list[str]]]) -> str:
+    """The delimiter whose rows have one consistent width above one; a header naming
+    an email column under it counts most, as it is the surest sign."""
+
+    def score(delimiter: str) -> tuple:
+        records = records_by_delimiter[delimiter]
+        if not records:
+            return (False, False, 0.0, 0)
+        widths = [len(r) for r in records]
+        mode = max(set(widths), key=widths.count)
+        header = _header_fields(records[0])
+        email_header = bool(header) and "email" in header
+        consistency = widths.count(mode) / len(widths)
+        return (email_header, mode > 1, round(consistency, 2), mode)
+
+    return max(DELIMITERS, key=score)
+
+
+def _normal_header(cell: str) -> str:
+    text = unicodedata.normalize("NFKD", cell.strip().lstrip("\ufeff").lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return re.sub(r"[\s\-_.:/()*]+", "", text)
+
+
+def _header_fields(record: list[str]) -> list[str] | None:
+    """The field each header cell names, or None when the row is not a header."""
+    fields = [_ALIAS_TO_FIELD.get(_normal_header(cell), "") for cell in record]
+    if "email" not in fields:
+        return None
+    return fields
+
+
+def _columns(first: list[str], has_header: bool, records: list[list[str]]) -> list[str]:
+    if has_header:
+        return [cell.strip().lstrip("\ufeff") or f"column {i + 1}" for i, cell in enumerate(first)]
+    width = max((len(r) for r in records), default=1)
+    return [f"column {i + 1}" for i in range(width)]
+
+
+def _detect_mapping(columns: list[str], records: list[list[str]], has_header: bool) -> list[str]:
+    mapping: list[str] = []
+    fields = [_ALIAS_TO_FIELD.get(_normal_header(c), "") for c in columns] if has_header else []
+    for i, column in enumerate(columns):
+        known = fields[i] if fields else ""
+        if known and known not in mapping:
+            mapping.append(known)
+        else:
+            mapping.append(f"attr:{attribute_key(column)}")
+    if "email" not in mapping:
+        # No header names it: the column where most values look like addresses holds them.
+        counts = [0] * len(columns)
+        for record in records[1:] if has_header else records:
+            for i, cell in enumerate(record[: len(columns)]):
+                if "@" in cell:
+                    counts[i] += 1
+        if counts and max(counts) > 0:
+            mapping[counts.index(max(counts))] = "email"
+    return mapping
+
+
+def _apply_overrides(
+    columns: list[str], detected: list[str], overrides: dict[str, str]
+) -> list[str]:
+    mapping = list(detected)
+    lowered = [c.lower() for c in columns]
+    for column, target in overrides.items():
+        if column.isdigit() and 1 <= int(column) <= len(columns):
+            index = int(column) - 1
+        elif column.lower() in lowered:
+            index = lowered.index(column.lower())
+        else:
+            shown = ", ".join(repr(c) for c in columns)
+            raise InvalidInput(f"--map: no column {column!r}; the columns are {shown}")
+        if target in FIELDS[:4]:
+            # A field can come from one column only: the override takes it from the other.
+            mapping = [
+                f"attr:{attribute_key(columns[i])}" if m == target else m
+                for i, m in enumerate(mapping)
+            ]
+        mapping[index] = target
+    return mapping

@@ -1,0 +1,149 @@
+"""One record of a file into a clean contact, or a rejection with a specific reason.
+
+No database here: this is the pure, fast part of the pipeline. Repairs happen
+only when the intent is unambiguous (`Jane <jane@x.org>`, `mailto:jane@x.org`)
+and are always reported.
+"""
+
+import re
+from dataclasses import dataclass
+
+from postroom.audience.emails import InvalidEmail, normalize_email
+from postroom.imports.detect import DELIMITERS, Layout
+from postroom.imports.reader import Record
+
+RAW_LIMIT = 500  # characters of a bad row kept in the report
+MAX_NAME = 255
+
+# `Jane Doe <jane@x.org>`, `"Doe, Jane" <jane@x.org>`, `<jane@x.org>`.
+_DISPLAY_FORM = re.compile(r'\A\s*(?:"([^"<>@]*)"|([^"<>@]*?))\s*<([^<>\s]+)>\s*\Z')
+_MAILTO = re.compile(r"\Amailto:([^?\s]+)\Z", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class Contact:
+    line: int
+    email: str
+    name: str
+    attributes: dict
+    repair: str = ""  # what was repaired, for the report
+    raw: str = ""
+
+
+@dataclass(slots=True)
+class Rejection:
+    line: int
+    raw: str
+    reason: str
+
+
+class RowParser:
+    """Turns records into Contacts or Rejections for one layout."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.width = len(layout.columns)
+        self.email_index = layout.email_column
+        self.name_index = _index(layout.mapping, "name")
+        self.first_index = _index(layout.mapping, "first_name")
+        self.last_index = _index(layout.mapping, "last_name")
+        # first_name and last_name are also kept as attributes for templates.
+        self.attributes = [
+            (i, m[5:] if m.startswith("attr:") else m)
+            for i, m in enumerate(layout.mapping)
+            if m.startswith("attr:") or m in ("first_name", "last_name")
+        ]
+        self.other_delimiters = [d for d in DELIMITERS if d != layout.delimiter]
+
+    def parse(self, record: Record) -> Contact | Rejection:
+        cells = record.cells
+        if record.problem:
+            return Rejection(record.line, "", record.problem)
+        if len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
+            return Rejection(
+                record.line,
+                _raw(self.layout.delimiter.join(cells)),
+                f"the row has {len(cells)} fields but the header has {self.width}: "
+                f"a value may contain an unquoted {_shown(self.layout.delimiter)}",
+            )
+        raw_email = cells[self.email_index] if self.email_index < len(cells) else ""
+        try:
+            email = normalize_email(raw_email)
+            repair, display_name = "", ""
+        except InvalidEmail as exc:
+            repaired = self._repair(raw_email)
+            if repaired is None:
+                return Rejection(record.line, _raw(raw_email), self._reason(raw_email, exc))
+            email, display_name, repair = repaired
+        name = self._name(cells) or display_name
+        attributes = {}
+        for i, key in self.attributes:
+            if i < len(cells):
+                value = cells[i].strip()
+                if value:
+                    attributes[key] = value
+        return Contact(record.line, email, name, attributes, repair, _raw(raw_email))
+
+    def _name(self, cells: list[str]) -> str:
+        n = len(cells)
+        if self.name_index is not None and self.name_index < n:
+            name = cells[self.name_index].strip()
+            if name:
+                return name[:MAX_NAME]
+        parts = [
+            cells[i].strip()
+            for i in (self.first_index, self.last_index)
+            if i is not None and i < n and cells[i].strip()
+        ]
+        return " ".join(parts)[:MAX_NAME]
+
+    def _repair(self, raw: str) -> tuple[str, str, str] | None:
+        """(address, display name, note) when the value holds one address unambiguously."""
+        value = raw.strip()
+        match = _DISPLAY_FORM.match(value)
+        if match:
+            display = (match.group(1) if match.group(1) is not None else match.group(2)).strip()
+            candidate, note = match.group(3), "took the address out of the display-name form"
+        else:
+            match = _MAILTO.match(value)
+            if not match:
+                return None
+            display, candidate, note = "", match.group(1), "removed the mailto: prefix"
+        try:
+            email = normalize_email(candidate)
+        except InvalidEmail:
+            return None
+        return email, display[:MAX_NAME], f"{note}: {email}"
+
+    def _reason(self, raw: str, exc: InvalidEmail) -> str:
+        if not raw.strip():
+            return "no email address"
+        for d in DELIMITERS:
+            head = raw.split(d, 1)[0]
+            if d in raw and "@" in head and _valid(head):
+                shown, own = _shown(d), _shown(self.layout.delimiter)
+                hint = f"this field contains {shown} — the file seems to be separated by {shown}"
+                if d != self.layout.delimiter:
+                    return f"{hint}, not {own}: import it with that delimiter"
+                return f"{hint}: a whole row was quoted into one field"
+        return f"not a valid email address: {exc.detail}"
+
+
+def _valid(value: str) -> bool:
+    try:
+        normalize_email(value)
+    except InvalidEmail:
+        return False
+    return True
+
+
+def _index(mapping: list[str], field: str) -> int | None:
+    return mapping.index(field) if field in mapping else None
+
+
+def _shown(delimiter: str) -> str:
+    return "tab" if delimiter == "\t" else f"'{delimiter}'"
+
+
+def _raw(value: str) -> str:
+    return value if len(value) <= RAW_LIMIT else value[:RAW_LIMIT] + "…"

@@ -1,0 +1,218 @@
+"""The import's life cycle, shared by the CLI, the UI and the background task.
+
+prepare() inspects a file and makes a draft record (nothing else is written: a
+file that cannot be read is refused here); preview() dry-runs it; start()
+queues it; execute() claims it with a conditional update and runs it to the end;
+run_pending() is the worker step that picks one queued or crashed import.
+"""
+
+import csv
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+from pathlib import Path
+from typing import TextIO
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from postroom.audience.models import MailingList
+from postroom.audience.services import resolve_lists
+from postroom.errors import InvalidInput, NotFound
+from postroom.imports.detect import Layout, detect
+from postroom.imports.models import Import
+from postroom.imports.reader import Reader
+from postroom.imports.rows import Contact, RowParser
+from postroom.imports.runner import Progress, run_import
+
+log = logging.getLogger(__name__)
+
+# A running import whose heartbeat is older than this is taken to have crashed.
+STALE_AFTER = timedelta(minutes=2)
+MODES = [m.value for m in Import.Mode]
+
+
+def upload_dir() -> Path:
+    path = Path(settings.MEDIA_ROOT) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def store_upload(chunks: Iterable[bytes], file_name: str) -> Path:
+    """Save an uploaded file under MEDIA_ROOT/imports with a name nobody can guess."""
+    suffix = Path(file_name).suffix.lower()[:10] if Path(file_name).suffix else ""
+    path = upload_dir() / f"{uuid.uuid4().hex}{suffix}"
+    with path.open("wb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+    return path
+
+
+def prepare(
+    path: Path,
+    *,
+    file_name: str = "",
+    lists: Iterable[MailingList | str] = (),
+    mode: str = "subscribe",
+    confirmed: bool = False,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    mapping: dict[str, str] | None = None,
+    user=None,
+    layout: Layout | None = None,
+) -> Import:
+    """Inspect the file and create a draft import; refuse (InvalidInput) before any write."""
+    if mode not in MODES:
+        raise InvalidInput(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    resolved = resolve_lists(lists)
+    if mode == "subscribe" and not resolved:
+        raise InvalidInput("choose at least one list to subscribe the contacts to")
+    if not path.is_file():
+        raise NotFound(f"no file {str(path)!r}")
+    layout = layout or detect(path, encoding=encoding, delimiter=delimiter, mapping=mapping)
+    with transaction.atomic():
+        imp = Import.objects.create(
+            file_name=file_name or path.name,
+            file_path=str(path),
+            file_size=path.stat().st_size,
+            layout=layout.as_dict(),
+            mode=mode,
+            confirmed=confirmed,
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+        imp.lists.set(resolved)
+    return imp
+
+
+def sample_rows(imp: Import, limit: int = 10) -> list[Contact | object]:
+    """The first rows as they will be stored (or why they will not), for the preview."""
+    layout = Layout.from_dict(imp.layout)
+    parser = RowParser(layout)
+    result = []
+    with Reader(Path(imp.file_path), layout) as reader:
+        for record in reader:
+            result.append(parser.parse(record))
+            if len(result) >= limit:
+                break
+    return result
+
+
+def preview(imp: Import, progress: Progress | None = None) -> dict:
+    """Counts of what the import would do, over the whole file, writing nothing."""
+    shadow = Import.objects.get(pk=imp.pk)
+    run_import(shadow, dry_run=True, progress=progress)
+    return {key: getattr(shadow, key) for key in (*Import.COUNT_FIELDS, "repaired", "suppressed")}
+
+
+def relayout(imp: Import, layout: Layout) -> None:
+    """Keep a draft's new mapping (from the preview form)."""
+    if imp.status != Import.Status.DRAFT:
+        raise InvalidInput("this import has already started; its mapping cannot change")
+    imp.layout = layout.as_dict()
+    imp.save(update_fields=["layout"])
+
+
+def start(imp: Import, *, enqueue: bool = True) -> None:
+    """Queue a draft (or a failed import, to resume it) for the background worker."""
+    updated = Import.objects.filter(
+        pk=imp.pk, status__in=[Import.Status.DRAFT, Import.Status.FAILED]
+    ).update(status=Import.Status.QUEUED, error="")
+    if not updated:
+        raise InvalidInput(f"import {imp.pk} is {imp.status}; only a draft or a failed one starts")
+    imp.refresh_from_db()
+    if enqueue:
+        from postroom.imports.tasks import run_import_task
+
+        transaction.on_commit(lambda: run_import_task.enqueue(imp.pk))
+
+
+def claim(import_id: int) -> Import | None:
+    """Take an import to run: queued, failed-and-restarted, or running but silent (crashed)."""
+    now = timezone.now()
+    stale = Q(status=Import.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    claimable = Q(status=Import.Status.QUEUED) | stale
+    rows = Import.objects.filter(claimable, pk=import_id)
+    previous = rows.values_list("status", flat=True).first()
+    if previous is None:
+        return None
+    if not rows.update(status=Import.Status.RUNNING, heartbeat_at=now, error=""):
+        return None  # another worker took it first
+    imp = Import.objects.get(pk=import_id)
+    changes = {}
+    if imp.started_at is None:
+        changes["started_at"] = now
+    if imp.rows_done:
+        changes["resumed"] = imp.resumed + 1
+    if changes:
+        Import.objects.filter(pk=import_id).update(**changes)
+        imp.refresh_from_db()
+    return imp
+
+
+def execute(imp: Import, progress: Progress | None = None) -> Import:
+    """Run a claimed import to the end and record how it ended."""
+    try:
+        run_import(imp, progress=progress)
+    except (DatabaseError, OSError) as exc:
+        log.exception("import %s stopped", imp.pk)
+        _finish(imp, Import.Status.FAILED, _stopped_message(imp, exc))
+        return imp
+    except BaseException:
+        _finish(imp, Import.Status.FAILED, _stopped_message(imp, None))
+        raise
+    _finish(imp, Import.Status.FINISHED, "")
+    _discard_file(imp)
+    return imp
+
+
+def _stopped_message(imp: Import, exc: Exception | None) -> str:
+    cause = f": {exc}" if exc else " (interrupted)"
+    return (
+        f"stopped after row {imp.rows_done}{cause}. The first {imp.rows_done} rows are "
+        "imported; start it again to resume from there"
+    )
+
+
+def _finish(imp: Import, status: str, error: str) -> None:
+    imp.status, imp.error, imp.finished_at = status, error, timezone.now()
+    Import.objects.filter(pk=imp.pk).update(status=status, error=error, finished_at=imp.finished_at)
+
+
+def _discard_file(imp: Import) -> None:
+    """Uploads are kept only to resume; the report lives in the database."""
+    path = Path(imp.file_path)
+    if path.parent == upload_dir() and path.exists():
+        path.unlink()
+
+
+def run_pending() -> bool:
+    """Run one queued or crashed import; False when there was none (the worker's step)."""
+    now = timezone.now()
+    candidates = Import.objects.filter(
+        Q(status=Import.Status.QUEUED)
+        | Q(status=Import.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    ).order_by("created_at", "id")
+    for import_id in candidates.values_list("pk", flat=True)[:5]:
+        imp = claim(import_id)
+        if imp is not None:
+            execute(imp)
+            return True
+    return False
+
+
+def write_rejects(imp: Import, out: TextIO) -> None:
+    """The report of rejected rows as CSV: line, raw value, reason."""
+    writer = csv.writer(out)
+    writer.writerow(["line", "value", "reason"])
+    for line, raw, reason in imp.rejected_rows.values_list("line", "raw", "reason").iterator():
+        writer.writerow([line, neutralise(raw), reason])
+
+
+def neutralise(value: str) -> str:
+    """Keep a spreadsheet from reading a cell as a formula (CSV injection)."""
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value
