@@ -130,9 +130,9 @@ def duplicate_campaign(campaign: Campaign, created_by: Any = None) -> Campaign:
     copy = Campaign(
         **{name: getattr(campaign, name) for name in EDITABLE_FIELDS},
         segment=campaign.segment,
-        name=f"Copy of {campaign.name}"[:200],
         created_by=created_by or campaign.created_by,
     )
+    copy.name = f"Copy of {campaign.name}"[:200]
     copy.headers = dict(campaign.headers or {})
     with transaction.atomic():
         copy.save()

@@ -1,0 +1,1 @@
+from tests.campaigns.fixtures import ann, campaign, news  # noqa: F401
