@@ -6,6 +6,7 @@ Each takes a Subscriber queryset and returns how many rows it changed.
 """
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
@@ -33,8 +34,13 @@ def insert_select(model: type[Model], columns: Sequence[str], qs: QuerySet, *con
         f"INSERT INTO {quote(model._meta.db_table)} ({names}) "
         f"SELECT src.*{holes} FROM ({select_sql}) src WHERE true ON CONFLICT DO NOTHING"
     )
+    # Raw SQL skips the ORM's adaptation: store datetimes exactly as the ORM would.
+    values = [
+        connection.ops.adapt_datetimefield_value(c) if isinstance(c, datetime) else c
+        for c in consts
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, (*params, *consts))
+        cursor.execute(sql, (*values, *params))
         return max(cursor.rowcount, 0)
 
 
