@@ -65,3 +65,27 @@ def run_until_idle(worker: DeliveryWorker | None = None, max_steps: int = 10_000
 
 def states(campaign: Campaign) -> dict[str, str]:
     return dict(Delivery.objects.filter(campaign=campaign).values_list("email", "state"))
+
+
+def run_until_settled(campaign: Campaign, worker: DeliveryWorker | None = None, timeout=20.0):
+    """Step a worker until the campaign is no longer running (retries take real time)."""
+    import time
+
+    worker = worker or DeliveryWorker()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not worker.process_one_batch():
+            worker.maintain(force=True)
+            campaign.refresh_from_db()
+            if campaign.status != Campaign.Status.RUNNING:
+                return worker
+            time.sleep(0.02)
+    raise AssertionError(f"campaign still {campaign.status} after {timeout} s")
+
+
+def smtp_sender(server, name: str = "relay", **fields):
+    from postroom.delivery.models import Sender
+
+    values = {"host": server.host, "port": server.port, "tls": "none", "max_connections": 2}
+    values.update(fields)
+    return Sender.objects.create(name=name, **values)

@@ -1,0 +1,171 @@
+"""Campaigns through a real SMTP server, and through one told to misbehave."""
+
+import pytest
+
+from postroom.campaigns.models import Campaign
+from postroom.delivery import control
+from postroom.delivery.models import CampaignEvent, Delivery, OutboxMessage
+from postroom.testing.smtpserver import CaptureServer
+from tests.delivery.helpers import (
+    make_audience,
+    make_campaign,
+    run_until_settled,
+    smtp_sender,
+    states,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def quick_backoff(settings):
+    settings.POSTROOM_RETRY_BASE_SECONDS = 0.05
+    settings.POSTROOM_SENDER_BACKOFF_SECONDS = 0.05
+
+
+def received_by(server) -> list[str]:
+    return sorted(r for m in server.messages for r in m.rcpt_to)
+
+
+def test_it_delivers_every_recipient_once_through_smtp():
+    with CaptureServer() as server:
+        campaign = make_campaign(make_audience(25), sender=smtp_sender(server))
+        control.start(campaign)
+
+        run_until_settled(campaign)
+
+    assert campaign.status == Campaign.Status.FINISHED
+    assert received_by(server) == sorted(states(campaign))
+    row = Delivery.objects.get(campaign=campaign, email="user3@example.net")
+    assert row.state == "sent" and row.reply.startswith("250")
+    assert row.sender_id == campaign.sender_id
+    assert server.messages[0].message_id in set(
+        Delivery.objects.filter(campaign=campaign).values_list("message_id", flat=True)
+    )
+
+
+def test_a_permanent_rejection_fails_that_recipient_and_the_campaign_goes_on():
+    bad = "user2@example.net"
+    with CaptureServer(rcpt_reply={bad: "550 5.1.1 no such user"}) as server:
+        campaign = make_campaign(make_audience(30), sender=smtp_sender(server))
+        control.start(campaign)
+        run_until_settled(campaign)
+
+    assert campaign.status == Campaign.Status.FINISHED
+    row = Delivery.objects.get(campaign=campaign, email=bad)
+    assert row.state == "failed"
+    assert "550 5.1.1 no such user" in row.reply
+    assert len(received_by(server)) == 29
+
+
+def test_a_temporary_rejection_is_retried_with_back_off_until_it_goes_through():
+    slow = "user1@example.net"
+    with CaptureServer(fail_first={slow: (2, "451 4.7.1 greylisted, try later")}) as server:
+        campaign = make_campaign(make_audience(5), sender=smtp_sender(server))
+        control.start(campaign)
+        run_until_settled(campaign)
+
+    row = Delivery.objects.get(campaign=campaign, email=slow)
+    assert row.state == "sent"
+    assert row.attempts == 3
+    assert received_by(server).count(slow) == 1
+    assert campaign.status == Campaign.Status.FINISHED
+
+
+def test_a_recipient_deferred_too_often_fails_with_the_last_reply(settings):
+    settings.POSTROOM_MAX_ATTEMPTS = 3
+    stuck = "user0@example.net"
+    with CaptureServer(rcpt_reply={stuck: "452 4.2.2 mailbox full"}) as server:
+        campaign = make_campaign(make_audience(3), sender=smtp_sender(server))
+        control.start(campaign)
+        run_until_settled(campaign)
+
+    row = Delivery.objects.get(campaign=campaign, email=stuck)
+    assert row.state == "failed"
+    assert row.attempts == 3
+    assert "gave up after 3 attempts" in row.error and "mailbox full" in row.error
+
+
+def test_a_421_hang_up_requeues_the_message_without_spending_an_attempt():
+    with CaptureServer(fail_first={"*": (1, "421 4.3.2 too busy, come back later")}) as server:
+        campaign = make_campaign(make_audience(6), sender=smtp_sender(server))
+        control.start(campaign)
+        run_until_settled(campaign)
+
+    assert campaign.status == Campaign.Status.FINISHED
+    assert received_by(server) == sorted(states(campaign))
+    assert set(Delivery.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == {1}
+
+
+def test_a_connection_dropped_after_the_body_leaves_the_recipient_in_doubt():
+    dropped = "user4@example.net"
+    with CaptureServer(drop_data={dropped: 1}) as server:
+        campaign = make_campaign(make_audience(8), sender=smtp_sender(server))
+        control.start(campaign)
+        run_until_settled(campaign)
+
+    row = Delivery.objects.get(campaign=campaign, email=dropped)
+    assert row.state == "in_doubt"
+    assert "may have accepted" in row.error
+    assert campaign.status == Campaign.Status.FINISHED
+    assert dropped not in received_by(server)
+    assert len(received_by(server)) == 7
+
+
+def test_with_the_resend_policy_a_dropped_message_is_sent_again():
+    dropped = "user4@example.net"
+    with CaptureServer(drop_data={dropped: 1}) as server:
+        campaign = make_campaign(
+            make_audience(8), sender=smtp_sender(server), in_doubt_policy="resend"
+        )
+        control.start(campaign)
+        run_until_settled(campaign)
+
+    assert Delivery.objects.get(campaign=campaign, email=dropped).state == "sent"
+    assert received_by(server) == sorted(states(campaign))
+
+
+def test_slow_replies_still_deliver_everyone():
+    with CaptureServer(delay={"DATA": 0.05, "RCPT": 0.01}) as server:
+        campaign = make_campaign(make_audience(12), sender=smtp_sender(server))
+        control.start(campaign)
+        run_until_settled(campaign)
+
+    assert set(states(campaign).values()) == {"sent"}
+    assert len(server.messages) == 12
+
+
+def test_a_server_that_refuses_connections_pauses_the_campaign_and_alerts_staff(owner):
+    server = CaptureServer()
+    server.start()
+    sender = smtp_sender(server, pause_after_failures=3)
+    server.stop()  # the port now refuses connections
+    campaign = make_campaign(make_audience(5), sender=sender)
+    control.start(campaign)
+
+    run_until_settled(campaign)
+
+    assert campaign.status == Campaign.Status.PAUSED
+    assert "failed 3 times in a row" in campaign.status_reason
+    assert set(states(campaign).values()) == {"pending"}
+    assert set(Delivery.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == {0}
+    assert CampaignEvent.objects.filter(campaign=campaign, kind="auto_paused").exists()
+    assert CampaignEvent.objects.filter(campaign=campaign, kind="sender_error").exists()
+    alert = OutboxMessage.objects.get(rcpt_to=owner.email)
+    assert "paused itself" in alert.subject
+
+
+def test_too_many_permanent_failures_pause_the_campaign_with_the_reason(owner):
+    rejected = {f"user{i}@example.net": "550 5.1.1 unknown" for i in range(0, 40, 2)}
+    with CaptureServer(rcpt_reply=rejected) as server:
+        sender = smtp_sender(server, error_threshold_percent=30, error_window=20)
+        campaign = make_campaign(make_audience(40), sender=sender)
+        control.start(campaign)
+        run_until_settled(campaign)
+
+    assert campaign.status == Campaign.Status.PAUSED
+    assert "failed permanently" in campaign.status_reason
+    event = CampaignEvent.objects.get(campaign=campaign, kind="auto_paused")
+    assert "more than 30%" in event.message
+    # The alert goes out through the campaign's own (working) sender.
+    assert owner.email in received_by(server)
