@@ -5,6 +5,7 @@ at one (`python -m tests` runs both, starting a throwaway cluster itself).
 """
 
 import os
+import subprocess
 import sys
 import urllib.parse
 
@@ -43,6 +44,31 @@ def subprocess_env(transactional_db, tmp_path) -> dict[str, str]:
     env["POSTROOM_DATA_DIR"] = str(tmp_path / "var")
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     return env
+
+
+@pytest.fixture
+def run_cli(tmp_path):
+    """Run `postroom ARGS...` as a subprocess; returns the CompletedProcess (text output).
+
+    Without `env`, it gets a private data directory and the default SQLite file in it;
+    pass `subprocess_env` to share this test's database.
+    """
+
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60, **kwargs):
+        if env is None:
+            env = {**os.environ, "POSTROOM_DATA_DIR": str(tmp_path / "cli-var")}
+            env.pop("DATABASE_URL", None)
+        return subprocess.run(
+            [sys.executable, "-m", "postroom.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=kwargs.pop("stdin", subprocess.DEVNULL),
+            **kwargs,
+        )
+
+    return run
 
 
 @pytest.fixture
