@@ -7,64 +7,141 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('audience', '0001_initial'),
-        ('delivery', '0001_initial'),
+        ("audience", "0001_initial"),
+        ("delivery", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Layout',
+            name="Layout",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('html', models.TextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("html", models.TextField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('subject', models.CharField(max_length=998)),
-                ('preheader', models.CharField(blank=True, default='', max_length=255)),
-                ('from_name', models.CharField(blank=True, default='', max_length=200)),
-                ('from_email', models.CharField(max_length=320)),
-                ('reply_to', models.CharField(blank=True, default='', max_length=320)),
-                ('body_format', models.CharField(choices=[('markdown', 'Markdown'), ('html', 'Html'), ('plain', 'Plain')], default='markdown', max_length=16)),
-                ('body', models.TextField(blank=True, default='')),
-                ('text_body', models.TextField(blank=True, default='')),
-                ('headers', models.JSONField(blank=True, default=dict)),
-                ('track_opens', models.BooleanField(default=False)),
-                ('track_clicks', models.BooleanField(default=False)),
-                ('priority', models.PositiveSmallIntegerField(default=1)),
-                ('in_doubt_policy', models.CharField(choices=[('hold', 'leave them for me to decide'), ('resend', 'send them again')], default='hold', max_length=16)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('scheduled', 'Scheduled'), ('running', 'Running'), ('paused', 'Paused'), ('cancelled', 'Cancelled'), ('finished', 'Finished')], default='draft', max_length=16)),
-                ('status_reason', models.CharField(blank=True, default='', max_length=500)),
-                ('send_at', models.DateTimeField(blank=True, null=True)),
-                ('send_at_timezone', models.CharField(blank=True, default='', max_length=64)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('lists', models.ManyToManyField(blank=True, related_name='campaigns', to='audience.mailinglist')),
-                ('segment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='audience.segment')),
-                ('sender', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='delivery.sender')),
-                ('layout', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='campaigns.layout')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("subject", models.CharField(max_length=998)),
+                ("preheader", models.CharField(blank=True, default="", max_length=255)),
+                ("from_name", models.CharField(blank=True, default="", max_length=200)),
+                ("from_email", models.CharField(max_length=320)),
+                ("reply_to", models.CharField(blank=True, default="", max_length=320)),
+                (
+                    "body_format",
+                    models.CharField(
+                        choices=[("markdown", "Markdown"), ("html", "Html"), ("plain", "Plain")],
+                        default="markdown",
+                        max_length=16,
+                    ),
+                ),
+                ("body", models.TextField(blank=True, default="")),
+                ("text_body", models.TextField(blank=True, default="")),
+                ("headers", models.JSONField(blank=True, default=dict)),
+                ("track_opens", models.BooleanField(default=False)),
+                ("track_clicks", models.BooleanField(default=False)),
+                ("priority", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "in_doubt_policy",
+                    models.CharField(
+                        choices=[
+                            ("hold", "leave them for me to decide"),
+                            ("resend", "send them again"),
+                        ],
+                        default="hold",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("scheduled", "Scheduled"),
+                            ("running", "Running"),
+                            ("paused", "Paused"),
+                            ("cancelled", "Cancelled"),
+                            ("finished", "Finished"),
+                        ],
+                        default="draft",
+                        max_length=16,
+                    ),
+                ),
+                ("status_reason", models.CharField(blank=True, default="", max_length=500)),
+                ("send_at", models.DateTimeField(blank=True, null=True)),
+                ("send_at_timezone", models.CharField(blank=True, default="", max_length=64)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "lists",
+                    models.ManyToManyField(
+                        blank=True, related_name="campaigns", to="audience.mailinglist"
+                    ),
+                ),
+                (
+                    "segment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="audience.segment",
+                    ),
+                ),
+                (
+                    "sender",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="delivery.sender",
+                    ),
+                ),
+                (
+                    "layout",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="campaigns.layout",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['status'], name='campaign_status_idx')],
+                "ordering": ["-created_at"],
+                "indexes": [models.Index(fields=["status"], name="campaign_status_idx")],
             },
         ),
     ]

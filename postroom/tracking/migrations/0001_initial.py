@@ -6,27 +6,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('audience', '0001_initial'),
-        ('campaigns', '0001_initial'),
+        ("audience", "0001_initial"),
+        ("campaigns", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='UnsubscribeEvent',
+            name="UnsubscribeEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('method', models.CharField(choices=[('one-click', 'one-click (RFC 8058)'), ('link', 'unsubscribe page'), ('preferences', 'preferences page')], max_length=16)),
-                ('lists', models.CharField(blank=True, default='', max_length=500)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='unsubscribe_events', to='campaigns.campaign')),
-                ('subscriber', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='audience.subscriber')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("one-click", "one-click (RFC 8058)"),
+                            ("link", "unsubscribe page"),
+                            ("preferences", "preferences page"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("lists", models.CharField(blank=True, default="", max_length=500)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="unsubscribe_events",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="audience.subscriber",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at'],
+                "ordering": ["-at"],
             },
         ),
     ]
