@@ -280,3 +280,7 @@ def test_it_refuses_addresses_that_would_inject_commands(server):
     assert (result.outcome, result.stage) == ("permanent", "rcpt")
     assert server.messages == []
     assert server.rcpt_attempts == {}
+
+
+def test_settings_never_show_the_password():
+    assert "hunter2" not in repr(ServerSettings("h", 25, username="u", password="hunter2"))

@@ -20,7 +20,7 @@ import socket
 import ssl
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from postroom.delivery.smtp.replies import (
@@ -60,7 +60,7 @@ class ServerSettings:
     port: int
     tls: str = "none"
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs
     timeout: float = 30.0
     ssl_context: ssl.SSLContext | None = None
     local_hostname: str | None = None
@@ -257,7 +257,7 @@ class SmtpConnection:
                 sockname = self._wire.transport.get_extra_info("sockname")  # type: ignore[union-attr]
                 ip = sockname[0] if sockname else "127.0.0.1"
                 name = f"[IPv6:{ip}]" if ":" in ip else f"[{ip}]"
-        return name.encode("idna") if not name.startswith("[") else name.encode()
+        return name.encode() if name.isascii() else name.encode("idna")
 
     async def _hello(self, stage: str) -> None:
         name = self._local_name()
