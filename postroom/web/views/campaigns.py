@@ -13,7 +13,7 @@ from postroom.campaigns.errors import TemplateError
 from postroom.campaigns.forms import CampaignForm, ScheduleForm, TestSendForm
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign
-from postroom.errors import InvalidInput, NotFound
+from postroom.errors import InvalidInput, NotFound, PostroomError
 from postroom.web.permissions import operator_required
 
 # D's ledger and progress panel, shown on the detail page once it exists.
@@ -173,7 +173,7 @@ def test_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
         return redirect("campaign_detail", campaign.pk)
     try:
         results = services.send_test(campaign, form.address_list())
-    except InvalidInput as exc:
+    except PostroomError as exc:  # a bad address, a broken template, the sender's rate limit
         messages.error(request, f"Test not sent: {exc}")
         return redirect("campaign_detail", campaign.pk)
     for result, address in zip(results, form.address_list(), strict=False):
