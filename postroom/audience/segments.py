@@ -57,6 +57,8 @@ OP_LABELS = {
     "not_exists": "is not set",
 }
 
+SHORT_LABELS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
 Compiler = Callable[[str, Any, dict], Q]
 Checker = Callable[[str, Any, dict], Any]
 
@@ -214,7 +216,7 @@ def _describe_node(node: dict) -> str:
         return f"not {_describe_child(node['not'])}"
     value = node.get("value")
     shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-    text = f"{node['field']} {OP_LABELS.get(node['op'], node['op'])}"
+    text = f"{node['field']} {SHORT_LABELS.get(node['op']) or OP_LABELS[node['op']]}"
     return text if shown is None else f"{text} {shown}"
 
 

@@ -259,7 +259,7 @@ def test_a_malformed_segment_is_not_saved(people):
 def test_saving_stores_the_normalised_definition(people):
     segment = services.save_segment("pros", {"field": "attributes.age", "op": "gt", "value": "30"})
     assert segment.definition == {"all": [{"field": "attributes.age", "op": "gt", "value": 30}]}
-    assert segments.describe(segment.definition) == "attributes.age is after / greater than 30"
+    assert segments.describe(segment.definition) == "attributes.age > 30"
 
 
 def test_an_engagement_field_can_be_registered_without_touching_the_compiler(people):
