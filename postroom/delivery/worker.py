@@ -71,8 +71,10 @@ class DeliveryWorker:
             while not self.stopping:
                 if self.process_one_batch():
                     continue
-                if until_idle and not self.has_work():
-                    break
+                if until_idle:
+                    self.maintain(force=True)  # finishes what the last batch completed
+                    if not self.has_work():
+                        break
                 scheduler.sleep_until_work(1.0)
         finally:
             self.close()

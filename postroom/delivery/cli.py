@@ -1,0 +1,297 @@
+"""`postroom worker`, `postroom sender …` and `postroom campaign start|pause|…|deliveries`."""
+
+import argparse
+import sys
+
+from postroom.cli import CLI, add_json_flag, emit
+from postroom.errors import InvalidInput
+
+
+def register(cli: CLI) -> None:
+    p = cli.command("worker", "send campaigns (run any number of these)", worker)
+    p.add_argument("--until-idle", action="store_true", help="exit when no campaign has work left")
+
+    p = cli.command("add", "add an SMTP sender", sender_add, group="sender")
+    p.add_argument("name")
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--tls", choices=["none", "starttls", "tls"], default="starttls")
+    p.add_argument("--user", default="", help="SMTP user name")
+    p.add_argument(
+        "--password-env", default="", metavar="VAR", help="environment variable with the password"
+    )
+    p.add_argument("--max-connections", type=int, default=4, metavar="N")
+    p.add_argument(
+        "--rate", action="append", default=[], metavar="N/UNIT", help="e.g. 10/second, 35/hour"
+    )
+    p.add_argument("--no-verify", action="store_true", help="accept any TLS certificate")
+    p.add_argument("--envelope-from", default="", metavar="ADDRESS", help="MAIL FROM / bounces")
+    add_json_flag(p)
+
+    p = cli.command("list", "list senders", sender_list, group="sender")
+    add_json_flag(p)
+    p = cli.command(
+        "status", "senders' health, limits and current use", sender_status, group="sender"
+    )
+    add_json_flag(p)
+    p = cli.command(
+        "test", "test the connection: DNS, connect, TLS, auth", sender_test, group="sender"
+    )
+    p.add_argument("name")
+    add_json_flag(p)
+    p = cli.command("remove", "delete a sender no campaign uses", sender_remove, group="sender")
+    p.add_argument("name")
+
+    for name, help_text, handler in (
+        ("start", "start sending a campaign", start),
+        ("pause", "pause a running campaign", pause),
+        ("resume", "resume a paused campaign", resume),
+        ("cancel", "cancel a campaign: recipients not yet sent are skipped", cancel),
+        ("retry-failed", "queue failed recipients again", retry_failed),
+    ):
+        p = cli.command(name, help_text, handler, group="campaign")
+        p.add_argument("id")
+        p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        p.add_argument("--reason", default="", metavar="TEXT")
+        if name == "retry-failed":
+            p.add_argument(
+                "--in-doubt", action="store_true", help="also re-send recipients in doubt"
+            )
+        add_json_flag(p)
+
+    p = cli.command("status", "a campaign's progress", status, group="campaign")
+    p.add_argument("id")
+    add_json_flag(p)
+
+    p = cli.command(
+        "deliveries", "the ledger: one line per recipient", deliveries, group="campaign"
+    )
+    p.add_argument("id")
+    p.add_argument(
+        "--state",
+        choices=["pending", "sending", "sent", "retry", "failed", "skipped", "in_doubt"],
+        default="",
+    )
+    p.add_argument("--search", default="", metavar="TEXT")
+    p.add_argument("--csv", action="store_true", help="CSV with a header line")
+
+
+# -- worker -----------------------------------------------------------------
+
+
+def worker(args: argparse.Namespace) -> int:
+    from postroom.delivery.worker import DeliveryWorker
+
+    w = DeliveryWorker()
+    print(f"postroom worker {w.id} started", file=sys.stderr, flush=True)
+    w.run(until_idle=args.until_idle)
+    print(f"postroom worker {w.id} stopped after {w.sent} messages", file=sys.stderr, flush=True)
+    return 0
+
+
+# -- senders ----------------------------------------------------------------
+
+
+def sender_add(args: argparse.Namespace) -> None:
+    from postroom.delivery import senders
+
+    sender = senders.create_sender(
+        rates=args.rate,
+        name=args.name,
+        host=args.host,
+        port=args.port,
+        tls=args.tls,
+        username=args.user,
+        password_env=args.password_env,
+        max_connections=args.max_connections,
+        verify_certificate=not args.no_verify,
+        envelope_from=args.envelope_from,
+    )
+    info = senders.describe(sender)
+    emit(args, info, f"sender {sender.name!r} added (id {sender.pk})")
+
+
+def sender_list(args: argparse.Namespace) -> None:
+    from postroom.delivery import senders
+    from postroom.delivery.models import Sender
+
+    data = [senders.describe(s) for s in Sender.objects.all()]
+
+    def text() -> str:
+        if not data:
+            return "no senders: mail goes to the local outbox"
+        return "\n".join(
+            f"{s['name']:<20} {s['host']}:{s['port']} tls={s['tls']}"
+            f" {', '.join(s['rates']) or 'no limit'}"
+            + ("" if s["healthy"] else f"  FAILING: {s['last_error']}")
+            for s in data
+        )
+
+    emit(args, data, text)
+
+
+def sender_status(args: argparse.Namespace) -> None:
+    from postroom.delivery import senders
+    from postroom.delivery.models import Sender
+
+    try:
+        from postroom.delivery.capacity import sender_report
+    except ImportError:
+        sender_report = None
+    data = []
+    for sender in Sender.objects.all():
+        info = senders.describe(sender)
+        if sender_report is not None:
+            info.update(sender_report(sender))
+        data.append(info)
+
+    def text() -> str:
+        lines = []
+        for s in data:
+            health = "ok" if s["healthy"] else f"failing: {s['last_error']}"
+            lines.append(f"{s['name']}: {s['host']}:{s['port']} — {health}")
+            for key, value in s.items():
+                if key not in ("name", "host", "port", "healthy", "last_error", "id"):
+                    lines.append(f"  {key}: {value}")
+        return "\n".join(lines) or "no senders: mail goes to the local outbox"
+
+    emit(args, data, text)
+
+
+def sender_test(args: argparse.Namespace) -> int:
+    from postroom.delivery import senders
+
+    report = senders.test_sender(senders.get_sender(args.name))
+    data = {"ok": report.ok, "step": report.step, "message": report.message}
+    if report.ok:
+        emit(args, data, f"ok: {report.message} ({report.seconds:.2f} s)")
+        return 0
+    if args.json:
+        emit(args, data, "")
+    else:
+        print(f"postroom: {report.step} failed: {report.message}", file=sys.stderr)
+    return 1
+
+
+def sender_remove(args: argparse.Namespace) -> None:
+    from postroom.delivery import senders
+
+    sender = senders.get_sender(args.name)
+    senders.delete_sender(sender)
+    print(f"sender {args.name!r} removed")
+
+
+# -- campaign control -------------------------------------------------------
+
+
+def _campaign(args: argparse.Namespace):
+    from postroom.campaigns.services import get_campaign
+
+    return get_campaign(args.id)
+
+
+def _confirm(args: argparse.Namespace, question: str) -> None:
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise InvalidInput(f"{question} — add --yes to confirm without a terminal")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise InvalidInput("nothing changed")
+
+
+def start(args: argparse.Namespace) -> None:
+    from postroom.campaigns.services import audience_count
+
+    campaign = _campaign(args)
+    if not args.yes:
+        count = audience_count(campaign)
+        through = campaign.sender.name if campaign.sender else "the local outbox"
+        _confirm(args, f"Send {campaign.name!r} to {count} recipients through {through}?")
+    from postroom.delivery import control
+
+    count = control.start(campaign)
+    emit(
+        args,
+        {"id": campaign.pk, "status": campaign.status, "recipients": count},
+        f"campaign {campaign.pk} {campaign.status}: {count} recipients"
+        + ("" if count == 0 else "; `postroom worker` sends it"),
+    )
+
+
+def pause(args: argparse.Namespace) -> None:
+    from postroom.delivery import control
+
+    campaign = _campaign(args)
+    control.pause(campaign, args.reason)
+    emit(args, {"id": campaign.pk, "status": campaign.status}, f"campaign {campaign.pk} paused")
+
+
+def resume(args: argparse.Namespace) -> None:
+    from postroom.delivery import control
+
+    campaign = _campaign(args)
+    control.resume(campaign)
+    emit(args, {"id": campaign.pk, "status": campaign.status}, f"campaign {campaign.pk} resumed")
+
+
+def cancel(args: argparse.Namespace) -> None:
+    from postroom.delivery import control
+
+    campaign = _campaign(args)
+    _confirm(args, f"Cancel {campaign.name!r}? Recipients not yet sent will be skipped")
+    skipped = control.cancel(campaign, args.reason)
+    emit(
+        args,
+        {"id": campaign.pk, "status": campaign.status, "skipped": skipped},
+        f"campaign {campaign.pk} cancelled; {skipped} recipients skipped",
+    )
+
+
+def retry_failed(args: argparse.Namespace) -> None:
+    from postroom.delivery import control
+
+    campaign = _campaign(args)
+    count = control.retry_failed(campaign, args.reason, in_doubt=args.in_doubt)
+    campaign.refresh_from_db()
+    emit(
+        args,
+        {"id": campaign.pk, "status": campaign.status, "requeued": count},
+        f"{count} recipients queued again; campaign {campaign.pk} is {campaign.status}",
+    )
+
+
+def status(args: argparse.Namespace) -> None:
+    from postroom.delivery import progress
+
+    campaign = _campaign(args)
+    data = progress.summary(campaign)
+
+    def text() -> str:
+        c = data["counts"]
+        lines = [
+            f"campaign {campaign.pk} {campaign.name!r}: {data['status']}"
+            + (f" ({data['status_reason']})" if data["status_reason"] else ""),
+            f"  {c['sent']} sent, {c['pending']} pending, {c['failed']} failed,"
+            f" {c['skipped']} skipped, {c['in_doubt']} in doubt (of {data['total']})",
+            f"  rate: {data['rate']}/s" + (f", ETA {data['eta']}" if data["eta"] else ""),
+        ]
+        if data["stalled"]:
+            lines.append(f"  STALLED: {data['stalled']}")
+        return "\n".join(lines)
+
+    emit(args, data, text)
+
+
+def deliveries(args: argparse.Namespace) -> None:
+    from postroom.delivery import export
+
+    campaign = _campaign(args)
+    if args.csv:
+        for line in export.csv_lines(campaign.pk, args.state, args.search):
+            sys.stdout.write(line)
+        return
+    for row in export.rows(campaign.pk, args.state, args.search):
+        email, state, sent_at, attempts, sender, reply, _, error, updated_at = row
+        detail = reply if state == "sent" else error or reply
+        print(f"{email}\t{state}\t{sent_at or updated_at}\t{attempts}\t{sender}\t{detail}")

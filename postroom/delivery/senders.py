@@ -1,0 +1,145 @@
+"""Sender profiles: create, change, test. The CLI and the UI both call these.
+
+Passwords are never stored: a sender names the environment variable that holds
+its password, so neither the database nor any page or log can show it back.
+"""
+
+import re
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from email_validator import EmailNotValidError, validate_email
+
+from postroom.delivery.models import Sender
+from postroom.delivery.smtp import CheckReport
+from postroom.errors import InvalidInput, NotFound
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+FIELDS = (
+    "name", "host", "port", "tls", "username", "password_env", "max_connections",
+    "envelope_from", "verify_certificate", "pause_after_failures", "pause_after_minutes",
+    "error_threshold_percent", "error_window",
+)  # fmt: skip
+
+
+def get_sender(name_or_id: str | int) -> Sender:
+    try:
+        if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+            found = Sender.objects.filter(pk=int(name_or_id)).first()
+            if found is not None:
+                return found
+        return Sender.objects.get(name=str(name_or_id))
+    except Sender.DoesNotExist:
+        raise NotFound(f"sender {name_or_id!r} does not exist") from None
+
+
+def _clean(values: dict) -> dict:
+    cleaned = {k: v for k, v in values.items() if k in FIELDS and v is not None}
+    if "name" in cleaned:
+        cleaned["name"] = cleaned["name"].strip()
+        if not cleaned["name"]:
+            raise InvalidInput("a sender needs a name")
+    if "host" in cleaned:
+        cleaned["host"] = cleaned["host"].strip()
+        if not cleaned["host"] or any(c.isspace() for c in cleaned["host"]):
+            raise InvalidInput("the host must be a host name or an IP address")
+    if "port" in cleaned and not 1 <= int(cleaned["port"]) <= 65535:
+        raise InvalidInput(f"the port must be between 1 and 65535, not {cleaned['port']}")
+    if "tls" in cleaned and cleaned["tls"] not in Sender.Tls.values:
+        raise InvalidInput(f"tls must be one of none, starttls, tls, not {cleaned['tls']!r}")
+    if "max_connections" in cleaned and not 1 <= int(cleaned["max_connections"]) <= 100:
+        raise InvalidInput("max connections must be between 1 and 100")
+    if cleaned.get("password_env") and not _ENV_NAME.match(cleaned["password_env"]):
+        raise InvalidInput(
+            f"{cleaned['password_env']!r} is not an environment variable name"
+            " (give the variable's name, never the password itself)"
+        )
+    if cleaned.get("password_env") and not cleaned.get("username"):
+        raise InvalidInput("a password needs a user name (--user)")
+    if cleaned.get("envelope_from"):
+        try:
+            validate_email(cleaned["envelope_from"], check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise InvalidInput(f"the envelope sender is not a valid address: {exc}") from None
+    if "error_threshold_percent" in cleaned and not 1 <= cleaned["error_threshold_percent"] <= 100:
+        raise InvalidInput("the error threshold is a percentage between 1 and 100")
+    return cleaned
+
+
+def create_sender(rates: Iterable[str] = (), **values) -> Sender:
+    """A new sender with its rate limits, all or nothing."""
+    from postroom.delivery import ratelimit
+
+    cleaned = _clean(values)
+    try:
+        with transaction.atomic():
+            sender = Sender.objects.create(**cleaned)
+            ratelimit.set_limits(sender, list(rates))
+    except IntegrityError:
+        raise InvalidInput(f"a sender named {cleaned.get('name')!r} already exists") from None
+    return sender
+
+
+def update_sender(sender: Sender, rates: Iterable[str] | None = None, **values) -> Sender:
+    """Change a sender; running campaigns pick the change up with their next batch."""
+    from postroom.delivery import ratelimit
+
+    cleaned = _clean(values)
+    try:
+        with transaction.atomic():
+            for key, value in cleaned.items():
+                setattr(sender, key, value)
+            sender.save()
+            if rates is not None:
+                ratelimit.set_limits(sender, list(rates))
+    except IntegrityError:
+        raise InvalidInput(f"a sender named {cleaned.get('name')!r} already exists") from None
+    return sender
+
+
+def delete_sender(sender: Sender) -> None:
+    from django.db.models import ProtectedError
+
+    try:
+        sender.delete()
+    except ProtectedError:
+        raise InvalidInput(
+            f"sender {sender.name!r} is used by campaigns; point them at another sender first"
+        ) from None
+
+
+def test_sender(sender: Sender) -> CheckReport:
+    """Connect, go through TLS and AUTH, and say exactly which step failed."""
+    from postroom.delivery.transports import transport_for
+
+    try:
+        transport = transport_for(sender)
+    except InvalidInput as exc:
+        return CheckReport(False, "auth", str(exc))
+    try:
+        return transport.check()
+    finally:
+        transport.close()
+
+
+def describe(sender: Sender) -> dict:
+    """What may be shown of a sender: everything but secrets (the variable's name only)."""
+    from postroom.delivery.ratelimit import format_rate, windows_for
+
+    return {
+        "id": sender.pk,
+        "name": sender.name,
+        "kind": sender.kind,
+        "host": sender.host,
+        "port": sender.port,
+        "tls": sender.tls,
+        "verify_certificate": sender.verify_certificate,
+        "username": sender.username,
+        "password_env": sender.password_env,
+        "max_connections": sender.max_connections,
+        "envelope_from": sender.envelope_from,
+        "rates": [format_rate(c, s) for c, s in windows_for(sender.pk)],
+        "healthy": sender.consecutive_failures == 0,
+        "backing_off": sender.is_backing_off,
+        "last_error": sender.last_error if sender.consecutive_failures else "",
+    }
