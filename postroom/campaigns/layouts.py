@@ -135,7 +135,9 @@ def delete_layout(layout: Layout) -> None:
     from postroom.campaigns.models import Campaign
 
     unfinished = tuple(
-        s for s in Campaign.Status.values if s not in (Campaign.Status.FINISHED, "cancelled")
+        s
+        for s in Campaign.Status.values
+        if s not in (Campaign.Status.FINISHED, Campaign.Status.CANCELLED)
     )
     names = _campaigns_using(layout, unfinished)
     if names:
