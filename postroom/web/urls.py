@@ -7,7 +7,16 @@ its permission decorator.
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from postroom.web.views import campaigns, dashboard, layouts, public, settings
+from postroom.web.views import (
+    campaigns,
+    dashboard,
+    layouts,
+    lists,
+    public,
+    segments,
+    settings,
+    subscribers,
+)
 
 urlpatterns = [
     # Session
@@ -22,6 +31,30 @@ urlpatterns = [
     # Dashboard
     path("", dashboard.index, name="dashboard"),
     # Audience: subscribers, lists, segments
+    path("subscribers/", subscribers.index, name="subscribers"),
+    path("subscribers/new/", subscribers.new, name="subscriber_new"),
+    path("subscribers/bulk/", subscribers.bulk_action, name="subscribers_bulk"),
+    path("subscribers/<int:subscriber_id>/", subscribers.detail, name="subscriber_detail"),
+    path(
+        "subscribers/<int:subscriber_id>/lists/",
+        subscribers.subscriptions,
+        name="subscriber_subscriptions",
+    ),
+    path(
+        "subscribers/<int:subscriber_id>/status/",
+        subscribers.set_status,
+        name="subscriber_status",
+    ),
+    path("subscribers/<int:subscriber_id>/erase/", subscribers.erase, name="subscriber_erase"),
+    path("lists/", lists.index, name="lists"),
+    path("lists/<int:list_id>/", lists.detail, name="list_detail"),
+    path("lists/<int:list_id>/delete/", lists.delete, name="list_delete"),
+    path("segments/", segments.index, name="segments"),
+    path("segments/new/", segments.edit, name="segment_new"),
+    path("segments/count/", segments.live_count, name="segment_count"),
+    path("segments/<int:segment_id>/", segments.edit, name="segment_edit"),
+    path("segments/<int:segment_id>/count/", segments.row_count, name="segment_row_count"),
+    path("segments/<int:segment_id>/delete/", segments.delete, name="segment_delete"),
     # Imports and exports
     # Campaigns and layouts
     path("campaigns/", campaigns.index, name="campaigns"),

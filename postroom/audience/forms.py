@@ -1,0 +1,72 @@
+"""Forms for the audience screens; they only parse input, services do the work."""
+
+import json
+
+from django import forms
+
+from postroom.audience.models import MailingList
+
+
+class JSONObjectField(forms.CharField):
+    """A textarea holding a JSON object (subscriber attributes)."""
+
+    widget = forms.Textarea(attrs={"rows": 5, "class": "code"})
+
+    def prepare_value(self, value):
+        if isinstance(value, dict):
+            return json.dumps(value, indent=2, ensure_ascii=False)
+        return value
+
+    def to_python(self, value):
+        text = (value or "").strip()
+        if not text:
+            return {}
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"This is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise forms.ValidationError('Write an object, e.g. {"plan": "pro"}.')
+        return data
+
+
+class SubscriberForm(forms.Form):
+    email = forms.CharField(max_length=320, widget=forms.EmailInput(attrs={"autofocus": True}))
+    name = forms.CharField(max_length=255, required=False)
+    lists = forms.ModelMultipleChoiceField(
+        MailingList.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    attributes = JSONObjectField(required=False, help_text='Custom fields, e.g. {"plan": "pro"}')
+
+
+class SubscriberEditForm(forms.Form):
+    name = forms.CharField(max_length=255, required=False)
+    tags = forms.CharField(required=False, help_text="Comma-separated.")
+    attributes = JSONObjectField(required=False)
+
+    def clean_tags(self) -> list[str]:
+        return [t.strip() for t in self.cleaned_data["tags"].split(",") if t.strip()]
+
+
+class ListForm(forms.ModelForm):
+    public = forms.BooleanField(
+        required=False, help_text="Public lists are offered on subscription and preference pages."
+    )
+
+    class Meta:
+        model = MailingList
+        fields = ["name", "description", "optin"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        labels = {"optin": "Opt-in"}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["public"].initial = self.instance.is_public if self.instance.pk else False
+
+    def save(self, commit: bool = True) -> MailingList:
+        self.instance.visibility = (
+            MailingList.Visibility.PUBLIC
+            if self.cleaned_data["public"]
+            else MailingList.Visibility.PRIVATE
+        )
+        return super().save(commit)

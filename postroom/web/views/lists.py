@@ -1,0 +1,79 @@
+"""Mailing list screens: all lists with counts per status, one list's settings."""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from postroom.audience import services
+from postroom.audience.forms import ListForm
+from postroom.audience.models import MailingList, Subscription
+from postroom.web.permissions import operator_required
+
+
+def _list(list_id: int) -> MailingList:
+    try:
+        return MailingList.objects.get(pk=list_id)
+    except MailingList.DoesNotExist:
+        raise Http404("No such list") from None
+
+
+def _save(form: ListForm) -> MailingList | None:
+    try:
+        with transaction.atomic():
+            return form.save()
+    except IntegrityError:
+        form.add_error("name", "A list with this name already exists.")
+        return None
+
+
+@operator_required
+def index(request: HttpRequest) -> HttpResponse:
+    form = ListForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        saved = _save(form)
+        if saved is not None:
+            messages.success(request, f"List “{saved.name}” created.")
+            return redirect("list_detail", saved.pk)
+    counts = services.list_counts()
+    empty = dict.fromkeys(Subscription.Status.values, 0)
+    rows = [(ml, counts.get(ml.pk, empty)) for ml in MailingList.objects.all()]
+    status = 400 if form.errors else 200
+    return render(request, "web/audience/lists.html", {"rows": rows, "form": form}, status=status)
+
+
+@operator_required
+def detail(request: HttpRequest, list_id: int) -> HttpResponse:
+    mailing_list = _list(list_id)
+    form = ListForm(request.POST or None, instance=mailing_list)
+    if request.method == "POST" and form.is_valid() and _save(form) is not None:
+        messages.success(request, "List saved.")
+        return redirect("list_detail", mailing_list.pk)
+    mailing_list.refresh_from_db()
+    counts = services.list_counts().get(
+        mailing_list.pk, dict.fromkeys(Subscription.Status.values, 0)
+    )
+    links = {
+        status: reverse("subscribers")
+        + "?"
+        + urlencode({"list": mailing_list.pk, "list_status": status})
+        for status in Subscription.Status.values
+    }
+    context = {"list": mailing_list, "form": form, "counts": counts, "links": links}
+    status = 400 if form.errors else 200
+    return render(request, "web/audience/list_detail.html", context, status=status)
+
+
+@operator_required
+def delete(request: HttpRequest, list_id: int) -> HttpResponse:
+    mailing_list = _list(list_id)
+    if request.method == "POST":
+        name = mailing_list.name
+        mailing_list.delete()
+        messages.success(request, f"List “{name}” deleted; its subscribers were kept.")
+        return redirect("lists")
+    total = mailing_list.subscriptions.count()
+    return render(request, "web/audience/list_delete.html", {"list": mailing_list, "total": total})

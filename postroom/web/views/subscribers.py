@@ -1,0 +1,263 @@
+"""Subscriber screens: the table (search, filters, sorting, keyset pages), one subscriber,
+adding one, and bulk actions on a selection or a whole filter result (always confirmed)."""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from postroom.audience import browse, bulk, services
+from postroom.audience.forms import SubscriberEditForm, SubscriberForm
+from postroom.audience.models import MailingList, Segment, Subscriber, Subscription, Tag
+from postroom.errors import InvalidInput, PostroomError
+from postroom.web.permissions import operator_required
+
+# D's per-subscriber delivery history, shown on the subscriber page once it exists.
+DELIVERIES_PANEL = "web/delivery/_subscriber_deliveries.html"
+
+BULK_ACTIONS = {
+    "add_to_list": "Add to list",
+    "tag": "Add tag",
+    "untag": "Remove tag",
+    "blocklist": "Blocklist",
+    "delete": "Delete (erase)",
+}
+
+
+def _subscriber(subscriber_id: int) -> Subscriber:
+    try:
+        return Subscriber.objects.get(pk=subscriber_id)
+    except Subscriber.DoesNotExist:
+        raise Http404("No such subscriber") from None
+
+
+def _list_url(filters: browse.Filters) -> str:
+    query = filters.as_query()
+    return reverse("subscribers") + (f"?{urlencode(query)}" if query else "")
+
+
+@operator_required
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    filters = browse.Filters.from_query(request.GET)
+    try:
+        result = browse.page(filters, request.GET.get("after", ""))
+    except InvalidInput as exc:
+        messages.error(request, str(exc))
+        return redirect(_list_url(filters))
+    query = filters.as_query()
+    context = {
+        "page": result,
+        "filters": filters,
+        "query": urlencode(query),
+        "next_url": "?" + urlencode({**query, "after": result.next_cursor}),
+        "first_url": "?" + urlencode(query),
+        "sorts": _sort_links(filters),
+        "lists": MailingList.objects.all(),
+        "segments": Segment.objects.all(),
+        "tags": Tag.objects.all()[:500],
+        "statuses": Subscriber.Status.choices,
+        "list_statuses": Subscription.Status.choices,
+        "actions": BULK_ACTIONS,
+    }
+    template = "web/audience/subscribers.html"
+    if request.htmx and request.htmx.target == "subscriber-table":
+        template = "web/audience/_subscriber_table.html"
+    return render(request, template, context)
+
+
+def _sort_links(filters: browse.Filters) -> dict[str, dict[str, str]]:
+    """For each sortable column: the link that sorts by it (flipping when already sorted)."""
+    links = {}
+    for column in ("email", "name", "created"):
+        current = filters.sort.lstrip("-") == column
+        descending = filters.sort.startswith("-")
+        if current:
+            target = column if descending else f"-{column}"
+        else:
+            target = f"-{column}" if column == "created" else column
+        query = {**filters.as_query(), "sort": target}
+        arrow = ("↓" if descending else "↑") if current else ""
+        links[column] = {"url": "?" + urlencode(query), "arrow": arrow}
+    return links
+
+
+@operator_required
+def new(request: HttpRequest) -> HttpResponse:
+    form = SubscriberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            subscriber, created = services.upsert_subscriber(
+                data["email"],
+                data["name"],
+                list(data["lists"]),
+                source="admin",
+                ip=None,
+                attributes=data["attributes"],
+            )
+        except PostroomError as exc:
+            form.add_error(None, str(exc))
+        else:
+            verb = "added" if created else "already existed and was updated"
+            messages.success(request, f"{subscriber.email} {verb}.")
+            return redirect("subscriber_detail", subscriber.pk)
+    status = 400 if form.errors else 200
+    return render(request, "web/audience/subscriber_new.html", {"form": form}, status=status)
+
+
+@operator_required
+def detail(request: HttpRequest, subscriber_id: int) -> HttpResponse:
+    subscriber = _subscriber(subscriber_id)
+    tags = ", ".join(subscriber.tags.values_list("name", flat=True))
+    initial = {"name": subscriber.name, "attributes": subscriber.attributes, "tags": tags}
+    form = SubscriberEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        subscriber.name = form.cleaned_data["name"].strip()
+        subscriber.attributes = form.cleaned_data["attributes"]
+        subscriber.save(update_fields=["name", "attributes", "updated_at"])
+        services.set_tags(subscriber, form.cleaned_data["tags"])
+        messages.success(request, "Subscriber saved.")
+        return redirect("subscriber_detail", subscriber.pk)
+    subscriptions = subscriber.subscriptions.select_related("mailing_list").order_by(
+        "mailing_list__name"
+    )
+    joined = {s.mailing_list_id for s in subscriptions}
+    context = {
+        "subscriber": subscriber,
+        "form": form,
+        "subscriptions": subscriptions,
+        "other_lists": MailingList.objects.exclude(pk__in=joined),
+        "suppression": services.suppression_for(subscriber.email),
+        "deliveries_panel": _panel(DELIVERIES_PANEL),
+    }
+    status = 400 if form.errors else 200
+    return render(request, "web/audience/subscriber_detail.html", context, status=status)
+
+
+def _panel(name: str) -> str | None:
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return None
+    return name
+
+
+@operator_required
+@require_POST
+def subscriptions(request: HttpRequest, subscriber_id: int) -> HttpResponse:
+    """Subscribe to a list, unsubscribe from one, or from everything."""
+    subscriber = _subscriber(subscriber_id)
+    action = request.POST.get("action")
+    try:
+        if action == "subscribe":
+            mailing_list = MailingList.objects.filter(pk=request.POST.get("list") or 0).first()
+            if mailing_list is None:
+                raise InvalidInput("choose a list")
+            if services.suppression_for(subscriber.email):
+                raise InvalidInput("this address is suppressed; it cannot be subscribed")
+            services.subscribe(subscriber, mailing_list, source="admin")
+            messages.success(request, f"Subscribed to {mailing_list.name}.")
+        elif action == "unsubscribe":
+            mailing_list = MailingList.objects.filter(pk=request.POST.get("list") or 0).first()
+            if mailing_list is None:
+                raise InvalidInput("choose a list")
+            services.unsubscribe(subscriber, [mailing_list], source="admin")
+            messages.success(request, f"Unsubscribed from {mailing_list.name}.")
+        elif action == "unsubscribe_all":
+            services.unsubscribe(subscriber, None, source="admin")
+            messages.success(request, "Unsubscribed from everything; the address is suppressed.")
+        else:
+            raise InvalidInput("unknown action")
+    except PostroomError as exc:
+        messages.error(request, str(exc))
+    return redirect("subscriber_detail", subscriber.pk)
+
+
+@operator_required
+@require_POST
+def set_status(request: HttpRequest, subscriber_id: int) -> HttpResponse:
+    subscriber = _subscriber(subscriber_id)
+    if request.POST.get("action") == "unblocklist":
+        services.unblocklist(subscriber)
+        messages.success(request, f"{subscriber.email} is active again.")
+    else:
+        services.blocklist(Subscriber.objects.filter(pk=subscriber.pk), source="admin")
+        messages.success(request, f"{subscriber.email} is blocklisted.")
+    return redirect("subscriber_detail", subscriber.pk)
+
+
+@operator_required
+def erase(request: HttpRequest, subscriber_id: int) -> HttpResponse:
+    subscriber = _subscriber(subscriber_id)
+    if request.method == "POST":
+        services.erase(subscriber)
+        messages.success(request, f"{subscriber.email} was erased.")
+        return redirect("subscribers")
+    return render(request, "web/audience/subscriber_erase.html", {"subscriber": subscriber})
+
+
+@operator_required
+@require_POST
+def bulk_action(request: HttpRequest) -> HttpResponse:
+    """First POST: show what will happen to how many; second POST (confirm=1): do it."""
+    post = request.POST
+    filters = browse.Filters.from_query(post)
+    action = post.get("action", "")
+    scope = "all" if post.get("scope") == "all" else "selected"
+    ids = [int(i) for i in post.getlist("ids") if i.isdigit()]
+    back = _list_url(filters)
+    if action not in BULK_ACTIONS:
+        messages.error(request, "Choose an action.")
+        return redirect(back)
+    if scope == "selected" and not ids:
+        messages.error(request, "Select some subscribers, or choose “all matching”.")
+        return redirect(back)
+    targets = browse.filtered(filters) if scope == "all" else services.subscribers_in(ids)
+    target_list = MailingList.objects.filter(pk=post.get("target_list") or 0).first()
+    tag_name = post.get("tag_name", "").strip()
+    if action == "add_to_list" and target_list is None:
+        messages.error(request, "Choose the list to add them to.")
+        return redirect(back)
+    if action in ("tag", "untag") and not tag_name:
+        messages.error(request, "Give the tag name.")
+        return redirect(back)
+    if post.get("confirm") != "1":
+        count = targets.count()
+        context = {
+            "action": action,
+            "action_label": BULK_ACTIONS[action],
+            "scope": scope,
+            "ids": ids,
+            "count": count,
+            "filters": filters,
+            "filter_fields": filters.as_query(),
+            "target_list": target_list,
+            "tag_name": tag_name,
+            "back": back,
+        }
+        return render(request, "web/audience/bulk_confirm.html", context)
+    try:
+        changed = _run(action, targets, target_list, tag_name)
+    except PostroomError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    messages.success(request, f"{BULK_ACTIONS[action]}: {changed:,} subscriber(s) changed.")
+    return redirect(back)
+
+
+def _run(action: str, targets, target_list, tag_name: str) -> int:
+    if action == "add_to_list":
+        return bulk.add_to_list(targets, target_list, source="admin")
+    if action == "tag":
+        return bulk.tag(targets, [tag_name])
+    if action == "untag":
+        return bulk.untag(targets, [tag_name])
+    if action == "blocklist":
+        return bulk.blocklist(targets, source="admin")
+    return bulk.erase_many(targets)
