@@ -77,13 +77,17 @@ def _still_mailable(context: CampaignContext, subscriber_ids: list[int]) -> set[
 
 
 def prepare(
-    grant: Grant, context: CampaignContext, worker_id: str, cursor: int
+    grant: Grant, context: CampaignContext, worker_id: str, cursor: int, limit: int
 ) -> tuple[Batch, int]:
-    """Claim up to grant.count rows and build their messages; (batch, new keyset cursor)."""
+    """Claim up to grant.count (at most `limit`) rows and build their messages.
+
+    Returns the batch and the new keyset cursor.
+    """
     batch = Batch(grant, context)
-    rows = ledger.claim(grant.campaign_id, grant.count, worker_id, after_id=cursor)
+    count = min(grant.count, limit)
+    rows = ledger.claim(grant.campaign_id, count, worker_id, after_id=cursor)
     if not rows and cursor:
-        rows = ledger.claim(grant.campaign_id, grant.count, worker_id)  # wrap around
+        rows = ledger.claim(grant.campaign_id, count, worker_id)  # wrap around
     batch.claimed = len(rows)
     if not rows:
         return batch, 0

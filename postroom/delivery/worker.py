@@ -28,21 +28,32 @@ from postroom.delivery.batches import Batch, CampaignContext, prepare
 from postroom.delivery.models import Delivery, Sender
 from postroom.delivery.smtp import SmtpError
 from postroom.delivery.transports import Transport, transport_for
+from postroom.delivery.transports.base import done
 from postroom.errors import PostroomError
 
 log = logging.getLogger("postroom.delivery")
 
 HEARTBEAT_SECONDS = 1.0
 MAINTENANCE_SECONDS = 2.0
+# At most this many rows per batch, whatever the grant allows: a batch is the
+# in-doubt window of a killed worker, so it stays a fraction of a second of sending.
+CLAIM_MAX = 200
+# Messages per transport submission, each recorded as soon as it completes;
+# at most PARTS_IN_FLIGHT of them are with the transport at any time.
+PART_SIZE = 50
+PARTS_IN_FLIGHT = 2
 OPEN_STATES = (Delivery.State.PENDING, Delivery.State.SENDING, Delivery.State.RETRY)
 
 
 @dataclass
 class Flight:
-    """A batch handed to the transport: the futures of its parts, each with its rows."""
+    """A batch being sent: parts with the transport (futures), and parts still waiting."""
 
     batch: Batch
-    parts: list = field(default_factory=list)  # [(future, [Claimed])]
+    transport: Transport
+    parts: deque = field(default_factory=deque)  # (future, [Claimed]) in submission order
+    waiting: list[tuple[int, int]] = field(default_factory=list)  # slices not yet handed over
+    submitted: int = 0
 
 
 class DeliveryWorker:
@@ -198,7 +209,7 @@ class DeliveryWorker:
                 scheduler.release(grant, grant.count)
                 continue
             cursor = self._cursors.get(grant.campaign_id, 0)
-            batch, cursor = prepare(grant, context, self.id, cursor)
+            batch, cursor = prepare(grant, context, self.id, cursor, CLAIM_MAX)
             self._cursors[grant.campaign_id] = cursor
             if batch.claimed == 0:
                 scheduler.release(grant, grant.count)
@@ -244,7 +255,7 @@ class DeliveryWorker:
         return transport
 
     def _launch(self, batch: Batch) -> None:
-        """Hand the batch to its transport, paced by the grant's send times."""
+        """Hand the batch to its transport: in parts, or paced by the grant's send times."""
         grant = batch.grant
         if not batch.messages:
             return
@@ -255,40 +266,49 @@ class DeliveryWorker:
             ledger.release([r.id for r in batch.rows], self.id)
             scheduler.release(grant, grant.count)
             return
-        transport = self._transport(batch.context.campaign.sender)
-        flight = Flight(batch)
-        times = grant.send_times
-        start = 0
-        while start < len(batch.messages):
-            end = len(batch.messages)
-            if times is not None:
-                wait = times[start] - time.time()
-                if wait > 0:
-                    self._sleep(wait)
-                if self.stopping:
-                    break
-                now = time.time()
-                end = start + 1
-                while end < len(batch.messages) and end < len(times) and times[end] <= now:
-                    end += 1
-            rows = batch.rows[start:end]
-            ledger.hand_over([r.id for r in rows])
-            try:
-                future = transport.submit(batch.messages[start:end], batch.campaign_id)
-            except SmtpError as exc:  # the transport could not even start
-                from postroom.delivery.transports.base import done
-
-                future = done([exc.result(m.key) for m in batch.messages[start:end]])
-            flight.parts.append((future, rows))
-            start = end
-        unsent = batch.rows[start:]
-        if unsent:  # stopping mid-way: these never left
-            ledger.release([r.id for r in unsent], self.id)
-        batch.rows = batch.rows[:start]
-        unused = grant.count - start
-        if unused > 0:
-            scheduler.release(grant, unused)
+        flight = Flight(batch, self._transport(batch.context.campaign.sender))
         self._flight = flight
+        times = grant.send_times
+        if times is None:
+            flight.waiting = [
+                (first, min(first + PART_SIZE, len(batch.messages)))
+                for first in range(0, len(batch.messages), PART_SIZE)
+            ]
+            self._pump(flight)
+            return
+        start = 0
+        while start < len(batch.messages) and not self.stopping:
+            wait = times[min(start, len(times) - 1)] - time.time()
+            if wait > 0:
+                self._sleep(wait)
+            if self.stopping:
+                break
+            now = time.time()
+            end = start + 1
+            while end < len(batch.messages) and end < len(times) and times[end] <= now:
+                end += 1
+            self._submit(flight, start, end)
+            start = end
+        if start < len(batch.messages):  # stopping while paced: these never left
+            flight.waiting = [(start, len(batch.messages))]
+
+    def _submit(self, flight: Flight, first: int, last: int) -> None:
+        batch = flight.batch
+        rows, messages = batch.rows[first:last], batch.messages[first:last]
+        ledger.hand_over([r.id for r in rows])
+        try:
+            future = flight.transport.submit(messages, batch.campaign_id)
+        except SmtpError as exc:  # the transport could not even start
+            future = done([exc.result(m.key) for m in messages])
+        flight.parts.append((future, rows))
+        flight.submitted += len(rows)
+
+    def _pump(self, flight: Flight) -> None:
+        """Keep a few parts with the transport: enough to keep it busy, few enough that a
+        killed worker leaves only those in doubt (the rest was never handed over)."""
+        while flight.waiting and len(flight.parts) < PARTS_IN_FLIGHT and not self.stopping:
+            first, last = flight.waiting.pop(0)
+            self._submit(flight, first, last)
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.time() + seconds
@@ -297,15 +317,15 @@ class DeliveryWorker:
             self.maintain()
 
     def complete_flight(self) -> None:
-        """Wait for the batch on the wire and record its results."""
-        flight, self._flight = self._flight, None
+        """Wait for each part on the wire, record its results, and hand over the next."""
+        flight = self._flight
         if flight is None:
             return
         batch = flight.batch
-        context = batch.context
-        campaign = context.campaign
+        campaign = batch.context.campaign
         resend = campaign.in_doubt_policy == Campaign.InDoubtPolicy.RESEND
-        for future, rows in flight.parts:
+        while flight.parts:
+            future, rows = flight.parts.popleft()
             while True:
                 try:
                     sent_results = future.result(timeout=HEARTBEAT_SECONDS)
@@ -314,6 +334,7 @@ class DeliveryWorker:
                     # Keep the leases alive while a slow server answers.
                     ledger.heartbeat(self.id, self.sent)
                     ledger.renew_leases(self.id, [r.id for r in rows])
+            self._pump(flight)
             outcome = results.record(
                 batch.campaign_id,
                 campaign.started_at,
@@ -326,6 +347,13 @@ class DeliveryWorker:
             )
             self.sent += outcome.sent
             self._after(campaign, outcome)
+        self._flight = None
+        never_left = [r.id for first, last in flight.waiting for r in batch.rows[first:last]]
+        if never_left:  # stopping: give back what was never handed over
+            ledger.release(never_left, self.id)
+        unused = batch.grant.count - flight.submitted
+        if unused > 0:
+            scheduler.release(batch.grant, unused)
 
     def _after(self, campaign: Campaign, outcome: results.Outcome) -> None:
         """Sender health and the error threshold, after each recorded part."""
