@@ -1,11 +1,9 @@
 """The campaign and layout screens: who may use them, and what they do."""
 
 import html as html_lib
-from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from postroom.campaigns.models import Campaign, Layout
 from postroom.delivery.models import OutboxMessage
@@ -150,12 +148,13 @@ def test_a_test_send_lands_in_the_outbox(owner_client, campaign):
 
 
 def test_scheduling_from_the_dialog(owner_client, campaign):
-    when = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
     url = reverse("campaign_schedule", args=[campaign.pk])
-    owner_client.post(url, {"send_at": when, "timezone": "Asia/Tokyo"})
+    owner_client.post(url, {"send_at": "2099-03-04T05:06", "timezone": "Asia/Tokyo"})
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.SCHEDULED
-    assert campaign.send_at_timezone == "Asia/Tokyo"
+    assert campaign.send_at.isoformat() == "2099-03-03T20:06:00+00:00"
+    detail = owner_client.get(reverse("campaign_detail", args=[campaign.pk]))
+    assert b"2099-03-04 05:06 (Asia/Tokyo)" in detail.content
     owner_client.post(reverse("campaign_unschedule", args=[campaign.pk]))
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DRAFT
