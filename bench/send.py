@@ -1,0 +1,225 @@
+"""A personalised 10 KB HTML campaign to ~100,000 recipients at Postfix's smtp-sink.
+
+    python bench/send.py [--subscribers 150000] [--db sqlite,postgres]
+                         [--pg-workers 1,2,4] [--ledger 1500000] [--profile 20000]
+
+For each database (a fresh SQLite file; a throwaway PostgreSQL cluster) it
+fills the audience with bench/audience.py's generator (the "news" list holds
+2 in 3 subscribers, so 150,000 subscribers make ~100,000 recipients), then
+for each worker count: creates and starts a campaign (timing the ledger
+build), runs that many `postroom worker --until-idle` processes, and prints
+messages/s (from the ledger's first and last sent_at, and wall time including
+worker start-up), CPU per message (all worker processes) and the peak RSS of
+one worker. --ledger N times building the ledger for the list of N*2/3
+subscribers (1,500,000 → 1,000,000 rows). --profile N sends N messages with
+one in-process worker under cProfile and prints where the time goes.
+
+The machine is shared and has 2 cores, which the workers, smtp-sink and the
+database all share: figures are noisy, run it more than once.
+"""
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def _campaign(name: str, sender):
+    from audience import LISTS  # bench/audience.py
+    from render import make_body  # bench/render.py
+
+    from postroom.audience.models import MailingList
+    from postroom.campaigns.models import Campaign
+
+    campaign = Campaign.objects.create(
+        name=name,
+        subject="Weekly news for {{ subscriber.name }}",
+        from_email="news@example.org",
+        body=make_body(10_000),
+        body_format="markdown",
+        sender=sender,
+    )
+    campaign.lists.add(MailingList.objects.get(name=LISTS[0][0]))
+    return campaign
+
+
+def _start(campaign) -> tuple[int, float]:
+    from postroom.delivery import control
+
+    started = time.perf_counter()
+    count = control.start(campaign)
+    return count, time.perf_counter() - started
+
+
+def _sent_span(campaign) -> tuple[int, float]:
+    from django.db.models import Max, Min
+
+    from postroom.delivery.models import Delivery
+
+    rows = Delivery.objects.filter(campaign=campaign, state="sent")
+    span = rows.aggregate(first=Min("sent_at"), last=Max("sent_at"))
+    seconds = (span["last"] - span["first"]).total_seconds() if span["first"] else 0.0
+    return rows.count(), seconds
+
+
+def _sink_sender(sink):
+    from postroom.delivery.models import Sender
+
+    sender, _ = Sender.objects.get_or_create(
+        name="sink",
+        defaults={"host": sink.host, "port": sink.port, "tls": "none", "max_connections": 4},
+    )
+    return sender
+
+
+def run_workers(sink, workers: int, label: str) -> None:
+    sender = _sink_sender(sink)
+    campaign = _campaign(f"bench {label} {workers}w", sender)
+    count, ledger_seconds = _start(campaign)
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    received_before = sink.received()
+    started = time.perf_counter()
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "postroom.cli", "worker", "--until-idle"], env=env)
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.wait()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    sent, span = _sent_span(campaign)
+    received = sink.received() - received_before
+    print(
+        f"  {label}, {workers} worker(s): {sent:,}/{count:,} sent ({received:,} at the sink);"
+        f" {sent / span if span else 0:,.0f} msg/s while sending,"
+        f" {sent / wall:,.0f} msg/s wall incl. start-up ({wall:.1f} s);"
+        f" CPU {cpu / max(sent, 1) * 1e6:,.0f} µs/msg (workers);"
+        f" peak RSS {after.ru_maxrss / 1024:,.0f} MB; ledger of {count:,} built in"
+        f" {ledger_seconds:.2f} s",
+        flush=True,
+    )
+
+
+def profile(sink, count: int) -> None:
+    from postroom.delivery.models import Delivery
+    from postroom.delivery.worker import DeliveryWorker
+
+    sender = _sink_sender(sink)
+    campaign = _campaign("bench profile", sender)
+    _start(campaign)
+    keep = Delivery.objects.filter(campaign=campaign).order_by("id").values("id")[count : count + 1]
+    first_skipped = keep.first()
+    if first_skipped:  # send only `count` of them: the rest is cancelled up front
+        Delivery.objects.filter(campaign=campaign, id__gte=first_skipped["id"]).update(
+            state="skipped", error="bench"
+        )
+    worker = DeliveryWorker()
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    while worker.process_one_batch():
+        pass
+    profiler.disable()
+    seconds = time.perf_counter() - started
+    worker.close()
+    sent, _ = _sent_span(campaign)
+    print(f"  profile: {sent:,} messages in {seconds:.1f} s in-process ({sent / seconds:,.0f}/s)")
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats(
+        os.environ.get("BENCH_SORT", "tottime")
+    ).print_stats(int(os.environ.get("BENCH_LINES", "18")))
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    start = next(i for i, line in enumerate(lines) if "ncalls" in line)
+    print("\n".join("    " + line for line in lines[start:]), flush=True)
+
+
+def ledger_only(n: int) -> None:
+    from django.db import connection
+
+    print(f"  ledger: filling {n:,} subscribers…", flush=True)
+    _fill(n)
+    campaign = _campaign("bench ledger", None)
+    count, seconds = _start(campaign)
+    print(f"  ledger ({connection.vendor}): {count:,} rows in {seconds:.2f} s", flush=True)
+
+
+def _fill(n: int) -> None:
+    from audience import fill  # bench/audience.py: bulk audience generator
+
+    fill(n)
+
+
+def child(args: argparse.Namespace) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postroom.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from postroom.testing.smtpsink import SmtpSink
+
+    call_command("migrate", verbosity=0)
+    if args.ledger:
+        ledger_only(args.ledger)
+        return
+    _fill(args.subscribers)
+    label = "SQLite" if connection.vendor == "sqlite" else "PostgreSQL"
+    with SmtpSink() as sink:
+        for workers in [int(w) for w in args.workers.split(",") if w]:
+            run_workers(sink, workers, label)
+        if args.profile:
+            profile(sink, args.profile)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=150_000)
+    parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--sqlite-workers", default="1")
+    parser.add_argument("--pg-workers", default="1,2,4")
+    parser.add_argument("--ledger", type=int, default=0, help="also time a ledger this big")
+    parser.add_argument("--profile", type=int, default=20_000)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", default="1", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    base = [sys.executable, __file__, "--child", "--subscribers", str(args.subscribers)]
+    with tempfile.TemporaryDirectory(prefix="postroom-bench-send-") as tmp:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
+        for db in args.db.split(","):
+            workers = args.sqlite_workers if db == "sqlite" else args.pg_workers
+            runs = [[*base, "--workers", workers, "--profile", str(args.profile)]]
+            if args.ledger:
+                runs.append([*base, "--ledger", str(args.ledger)])
+            for command in runs:
+                data = Path(tempfile.mkdtemp(dir=tmp))
+                env["POSTROOM_DATA_DIR"] = str(data)
+                if db == "sqlite":
+                    print(f"SQLite ({args.subscribers:,} subscribers)", flush=True)
+                    subprocess.run(command, env={**env, "DATABASE_URL": ""}, check=True)
+                else:
+                    from postroom.testing.pgcluster import pg_cluster
+
+                    print(f"PostgreSQL ({args.subscribers:,} subscribers)", flush=True)
+                    with pg_cluster() as url:
+                        subprocess.run(command, env={**env, "DATABASE_URL": url}, check=True)
+
+
+if __name__ == "__main__":
+    main()
