@@ -220,10 +220,8 @@ def detect(
     chosen_delimiter = delimiter or detected_delimiter
     records = records_by_delimiter[chosen_delimiter]
     first = records[0] if records else []
-    has_header = _header_fields(first) is not None or (
-        not any("@" in cell for cell in first)
-        and any("@" in cell for record in records[1:] for cell in record)
-    )
+    # A first row naming an email column, or holding no address at all, is a header.
+    has_header = _header_fields(first) is not None or not any("@" in cell for cell in first)
     columns = _columns(first, has_header, records)
     detected_mapping = _detect_mapping(columns, records, has_header)
     mapping_list = _apply_overrides(columns, detected_mapping, mapping or {})
@@ -276,8 +274,8 @@ def _detect_encoding(path: Path, head: bytes) -> str:
     return "utf-8"
 
 
-# When the detector finds several encodings equally plausible (short Western
-# names decode the same in many code pages), the one spreadsheets write most wins.
+# When several code pages read a sample identically (Western names decode the same
+# in most of them), the one spreadsheets write most wins.
 _PREFERRED = ["cp1252", "latin_1", "iso8859_15", "mac_roman", "cp1250"]
 
 
@@ -288,11 +286,19 @@ def _guess(sample: bytes) -> str:
         raise UnreadableFile(
             "cannot tell the file's text encoding; it may be binary, or pass --encoding"
         )
+    # Code pages the detector scores the same, or that read the sample identically.
+    text = sample.decode(best.encoding, errors="replace")
     tied = {
         codecs.lookup(m.encoding).name
         for m in results
-        if m.chaos == best.chaos and m.coherence == best.coherence
+        if (m.chaos, m.coherence) == (best.chaos, best.coherence)
     }
+    for name in _PREFERRED:
+        try:
+            if sample.decode(name) == text:
+                tied.add(codecs.lookup(name).name)
+        except UnicodeDecodeError:
+            continue
     for name in _PREFERRED:
         if codecs.lookup(name).name in tied:
             return codecs.lookup(name).name

@@ -22,7 +22,7 @@ from postroom.imports.reader import Reader
 from postroom.imports.rows import Contact, Rejection, RowParser
 from postroom.imports.upsert import Upserter
 
-BATCH = 2000
+BATCH = 10000
 Progress = Callable[[Import], None]
 
 
