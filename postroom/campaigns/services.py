@@ -15,7 +15,12 @@ from django.utils import timezone
 from email_validator import EmailNotValidError, validate_email
 
 from postroom.audience.models import MailingList, Segment, Subscriber
-from postroom.campaigns.compose import BuiltMessage, CompiledCampaign, Recipient
+from postroom.campaigns.compose import (
+    BuiltMessage,
+    CompiledCampaign,
+    Recipient,
+    compile_campaign,
+)
 from postroom.campaigns.errors import RenderError
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign
@@ -57,8 +62,6 @@ def default_from_email(sender: Any = None) -> str:
 
 def check(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> CompiledCampaign:
     """Compile the campaign as it would be sent: TemplateError (with lines) or HeaderError."""
-    from postroom.campaigns.compose import compile_campaign
-
     return compile_campaign(spec_for(campaign, lists))
 
 
@@ -153,10 +156,7 @@ def mailable(lists: Iterable[MailingList], segment: Segment | None) -> QuerySet[
     """Who would receive a campaign to `lists`/`segment` now (the audience app decides)."""
     from postroom.audience.eligibility import mailable_subscribers
 
-    lists = list(lists)
-    if not lists and segment is None:
-        return Subscriber.objects.none()
-    return mailable_subscribers(lists, segment)
+    return mailable_subscribers(list(lists), segment)
 
 
 def audience_count(campaign: Campaign) -> int:
