@@ -10,10 +10,13 @@ from django.urls import path
 from postroom.web.views import (
     campaigns,
     dashboard,
+    delivery,
     layouts,
     lists,
+    outbox,
     public,
     segments,
+    senders,
     settings,
     subscribers,
 )
@@ -79,6 +82,35 @@ urlpatterns = [
     path("layouts/<int:layout_id>/duplicate/", layouts.duplicate, name="layout_duplicate"),
     path("layouts/<int:layout_id>/delete/", layouts.delete, name="layout_delete"),
     # Delivery: senders, outbox, deliveries
+    path("senders/", senders.index, name="senders"),
+    path("senders/new/", senders.new, name="sender_new"),
+    path("senders/<int:sender_id>/", senders.edit, name="sender_edit"),
+    path("senders/<int:sender_id>/test/", senders.test, name="sender_test"),
+    path("senders/<int:sender_id>/delete/", senders.delete, name="sender_delete"),
+    path("outbox/", outbox.index, name="outbox"),
+    path("outbox/<int:message_id>/", outbox.detail, name="outbox_message"),
+    path("outbox/<int:message_id>/raw/", outbox.raw, name="outbox_raw"),
+    path(
+        "campaigns/<int:campaign_id>/delivery/",
+        delivery.panel,
+        name="campaign_delivery_panel",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/delivery/<str:action>/",
+        delivery.act,
+        name="campaign_control",
+    ),
+    path("campaigns/<int:campaign_id>/deliveries/", delivery.log, name="campaign_deliveries"),
+    path(
+        "campaigns/<int:campaign_id>/deliveries.csv",
+        delivery.log_csv,
+        name="campaign_deliveries_csv",
+    ),
+    path(
+        "subscribers/<int:subscriber_id>/deliveries/",
+        delivery.subscriber_deliveries,
+        name="subscriber_deliveries",
+    ),
     # Settings
     path("settings/", settings.index, name="settings"),
     path("settings/password/", settings.change_password, name="password_change"),

@@ -1,11 +1,44 @@
-"""The dashboard: what is going on, at a glance."""
+"""The dashboard: what is sending, how fast, and what needs someone's attention."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from postroom.campaigns.models import Campaign
+from postroom.delivery import progress
+from postroom.delivery.models import CampaignEvent, Sender
 from postroom.web.permissions import operator_required
+
+
+def dashboard_context() -> dict:
+    active = Campaign.objects.filter(
+        status__in=(Campaign.Status.RUNNING, Campaign.Status.PAUSED)
+    ).select_related("sender")
+    campaigns = []
+    for campaign in active:
+        summary = progress.summary(campaign)
+        counts = summary["counts"]
+        last_event = CampaignEvent.objects.filter(campaign=campaign).first()
+        campaigns.append(
+            {
+                "campaign": campaign,
+                "summary": summary,
+                "done": summary["total"] - counts["pending"],
+                "auto_paused": campaign.status == Campaign.Status.PAUSED
+                and last_event is not None
+                and last_event.kind == CampaignEvent.Kind.AUTO_PAUSED,
+            }
+        )
+    return {
+        "campaigns": campaigns,
+        "workers": progress.live_workers(),
+        "failing_senders": Sender.objects.filter(consecutive_failures__gt=0),
+        "sender_count": Sender.objects.count(),
+        "stalled": [c for c in campaigns if c["summary"]["stalled"]],
+        "alerts": [c for c in campaigns if c["auto_paused"]],
+    }
 
 
 @operator_required
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/dashboard.html", {})
+    template = "web/_dashboard_live.html" if request.htmx else "web/dashboard.html"
+    return render(request, template, dashboard_context())

@@ -1,0 +1,130 @@
+"""A campaign's send: the live panel, the controls, the delivery log and its CSV export."""
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from postroom.campaigns.models import Campaign
+from postroom.delivery import control, export, progress
+from postroom.delivery.models import CampaignEvent, Delivery
+from postroom.errors import PostroomError
+from postroom.web.permissions import operator_required
+
+PAGE_SIZE = 100
+STATES = [s for s, _ in Delivery.State.choices if s != Delivery.State.SENDING]
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    try:
+        return Campaign.objects.select_related("sender").get(pk=campaign_id)
+    except Campaign.DoesNotExist:
+        raise Http404("No such campaign") from None
+
+
+def panel_context(campaign: Campaign) -> dict:
+    summary = progress.summary(campaign)
+    counts = summary["counts"]
+    done = counts["sent"] + counts["failed"] + counts["skipped"] + counts["in_doubt"]
+    return {
+        "campaign": campaign,
+        "summary": summary,
+        "counts": counts,
+        "done": done,
+        "errors": progress.last_errors(campaign),
+        "events": CampaignEvent.objects.filter(campaign=campaign)[:12],
+        "auto_paused": campaign.status == Campaign.Status.PAUSED
+        and CampaignEvent.objects.filter(campaign=campaign).values_list("kind", flat=True).first()
+        == CampaignEvent.Kind.AUTO_PAUSED,
+        "live": campaign.status == Campaign.Status.RUNNING,
+    }
+
+
+@operator_required
+@require_GET
+def panel(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """The live panel (htmx polls it while the campaign runs)."""
+    campaign = _campaign(campaign_id)
+    return render(request, "web/delivery/_campaign_live.html", panel_context(campaign))
+
+
+ACTIONS = {
+    "start": (control.start, "Sending started for {} recipients."),
+    "pause": (control.pause, "Campaign paused."),
+    "resume": (control.resume, "Campaign resumed."),
+    "cancel": (control.cancel, "Campaign cancelled; {} recipients skipped."),
+    "retry-failed": (control.retry_failed, "{} recipients queued again."),
+}
+
+
+@operator_required
+@require_POST
+def act(request: HttpRequest, campaign_id: int, action: str) -> HttpResponse:
+    campaign = _campaign(campaign_id)
+    if action not in ACTIONS:
+        raise Http404("No such action")
+    function, done = ACTIONS[action]
+    try:
+        if action == "retry-failed":
+            result = function(
+                campaign, request.POST.get("reason", ""), bool(request.POST.get("in_doubt"))
+            )
+        else:
+            result = function(campaign)
+    except PostroomError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done.format(result))
+    return redirect("campaign_detail", campaign.pk)
+
+
+@operator_required
+@require_GET
+def log(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Every recipient with state, time, attempts and reply; keyset pages stay fast at 1M rows."""
+    campaign = _campaign(campaign_id)
+    state = request.GET.get("state", "")
+    state = state if state in STATES else ""
+    query = request.GET.get("q", "").strip()
+    after = request.GET.get("after", "")
+    rows = export.deliveries(campaign.pk, state, query).select_related("sender").order_by("id")
+    if after.isdigit():
+        rows = rows.filter(id__gt=int(after))
+    page = list(rows[: PAGE_SIZE + 1])
+    more = len(page) > PAGE_SIZE
+    page = page[:PAGE_SIZE]
+    context = {
+        "campaign": campaign,
+        "rows": page,
+        "state": state,
+        "q": query,
+        "states": STATES,
+        "next_after": page[-1].id if more else None,
+        "counts": progress.campaign_counts(campaign),
+        "first_page": not after,
+    }
+    return render(request, "web/delivery/log.html", context)
+
+
+@operator_required
+@require_GET
+def log_csv(request: HttpRequest, campaign_id: int) -> StreamingHttpResponse:
+    campaign = _campaign(campaign_id)
+    state = request.GET.get("state", "")
+    state = state if state in STATES else ""
+    lines = export.csv_lines(campaign.pk, state, request.GET.get("q", ""))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    name = f"campaign-{campaign.pk}-deliveries{'-' + state if state else ''}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@operator_required
+@require_GET
+def subscriber_deliveries(request: HttpRequest, subscriber_id: int) -> HttpResponse:
+    rows = (
+        Delivery.objects.filter(subscriber_id=subscriber_id)
+        .select_related("campaign", "sender")
+        .order_by("-id")[:50]
+    )
+    return render(request, "web/delivery/_subscriber_rows.html", {"rows": rows})

@@ -1,0 +1,159 @@
+"""Senders: the SMTP servers campaigns go out through, with a "test connection" button.
+
+A sender's password is never on these pages: the form takes the name of the
+environment variable that holds it.
+"""
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from postroom.delivery import senders
+from postroom.delivery.models import Sender
+from postroom.errors import PostroomError
+from postroom.web.permissions import operator_required
+
+
+class SenderForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    host = forms.CharField(max_length=255, help_text="The SMTP server's host name or address.")
+    port = forms.IntegerField(
+        min_value=1, max_value=65535, initial=587, help_text="587 for STARTTLS, 465 for TLS."
+    )
+    tls = forms.ChoiceField(
+        choices=Sender.Tls.choices,
+        initial="starttls",
+        label="TLS",
+        help_text="STARTTLS upgrades a plain connection; TLS encrypts from the start.",
+    )
+    verify_certificate = forms.BooleanField(
+        required=False,
+        initial=True,
+        help_text="Leave on unless the server has a self-signed certificate you trust.",
+    )
+    username = forms.CharField(max_length=255, required=False, label="User name")
+    password_env = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Password variable",
+        help_text="The name of the environment variable holding the password (never the"
+        " password itself), e.g. SMTP_PASSWORD.",
+    )
+    max_connections = forms.IntegerField(
+        min_value=1,
+        max_value=100,
+        initial=4,
+        help_text="Connections each worker keeps open. More is faster until the server's own"
+        " limit; many providers allow 2 to 10.",
+    )
+    envelope_from = forms.CharField(
+        max_length=320,
+        required=False,
+        label="Envelope sender",
+        help_text="MAIL FROM, where bounces go. Empty: the campaign's From address.",
+    )
+    rates = forms.CharField(
+        required=False,
+        label="Rate limits",
+        help_text="Comma-separated windows the provider allows, e.g. “10/second, 35/hour,"
+        " 2000/day”. Every message through this sender counts. Empty: no limit.",
+    )
+    pause_after_failures = forms.IntegerField(
+        min_value=1,
+        initial=8,
+        help_text="Pause its campaigns after this many failed attempts in a row to reach the"
+        " server (refused, TLS, authentication, timeouts).",
+    )
+    pause_after_minutes = forms.IntegerField(
+        min_value=1, initial=15, help_text="…or after the server has failed for this long."
+    )
+    error_threshold_percent = forms.IntegerField(
+        min_value=1,
+        max_value=100,
+        initial=20,
+        label="Error threshold (%)",
+        help_text="Pause a campaign when more than this share of recent recipients bounce"
+        " for good.",
+    )
+    error_window = forms.IntegerField(
+        min_value=10, initial=200, help_text="How many recent recipients that share counts."
+    )
+
+
+def _sender(sender_id: int) -> Sender:
+    try:
+        return Sender.objects.get(pk=sender_id)
+    except Sender.DoesNotExist:
+        raise Http404("No such sender") from None
+
+
+def _rates(text: str) -> list[str]:
+    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+@operator_required
+def index(request: HttpRequest) -> HttpResponse:
+    rows = [senders.describe(s) for s in Sender.objects.all()]
+    return render(request, "web/delivery/senders.html", {"rows": rows})
+
+
+def _edit(request: HttpRequest, sender: Sender | None) -> HttpResponse:
+    initial = {}
+    if sender is not None:
+        info = senders.describe(sender)
+        initial = {field: getattr(sender, field) for field in senders.FIELDS}
+        initial["rates"] = ", ".join(info["rates"])
+    form = SenderForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        values = dict(form.cleaned_data)
+        rates = _rates(values.pop("rates"))
+        try:
+            if sender is None:
+                sender = senders.create_sender(rates=rates, **values)
+                messages.success(request, f"Sender “{sender.name}” added. Test its connection.")
+            else:
+                senders.update_sender(sender, rates=rates, **values)
+                messages.success(request, "Sender saved; running campaigns use it from now on.")
+            return redirect("senders")
+        except PostroomError as exc:
+            form.add_error(None, str(exc))
+    status = 400 if form.errors else 200
+    context = {"form": form, "sender": sender}
+    return render(request, "web/delivery/sender_edit.html", context, status=status)
+
+
+@operator_required
+def new(request: HttpRequest) -> HttpResponse:
+    return _edit(request, None)
+
+
+@operator_required
+def edit(request: HttpRequest, sender_id: int) -> HttpResponse:
+    return _edit(request, _sender(sender_id))
+
+
+@operator_required
+@require_POST
+def delete(request: HttpRequest, sender_id: int) -> HttpResponse:
+    sender = _sender(sender_id)
+    try:
+        senders.delete_sender(sender)
+    except PostroomError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Sender “{sender.name}” deleted.")
+    return redirect("senders")
+
+
+@operator_required
+@require_POST
+def test(request: HttpRequest, sender_id: int) -> HttpResponse:
+    sender = _sender(sender_id)
+    report = senders.test_sender(sender)
+    if report.ok:
+        messages.success(request, f"“{sender.name}”: {report.message} ({report.seconds:.2f} s).")
+    else:
+        messages.error(request, f"“{sender.name}”: {report.step} failed: {report.message}")
+    return redirect("senders")
