@@ -7,7 +7,7 @@ its permission decorator.
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from postroom.web.views import (, settings
+from postroom.web.views import (
     campaigns,
     dashboard,
     delivery,
