@@ -82,6 +82,8 @@ class DeliveryWorker:
             while not self.stopping:
                 if self.process_one_batch():
                     continue
+                if self.run_background_task():
+                    continue
                 if until_idle:
                     self.maintain(force=True)  # finishes what the last batch completed
                     if not self.has_work():
@@ -106,6 +108,17 @@ class DeliveryWorker:
             worked = True
             self._launch(batch)
         return worked
+
+    def run_background_task(self) -> bool:
+        """Run one pending import, only while idle: nothing is claimed or in flight then,
+        so a long import cannot hold recipients back or let their leases run out."""
+        if self._flight is not None:
+            return False
+        try:
+            from postroom.imports.tasks import run_pending
+        except ImportError:
+            return False
+        return run_pending()
 
     def has_work(self) -> bool:
         from postroom.campaigns.services import due_campaigns
