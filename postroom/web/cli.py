@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     host, port = "127.0.0.1", args.port
     ensure_port_free(host, port)
+    print("Preparing the database...", flush=True)
     _migrate_quietly()
     password = ensure_first_admin()
 
