@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 def _explain(exc: Exception) -> str | None:
     """A one-line explanation for infrastructure failures a user can fix."""
     from django.core.exceptions import ImproperlyConfigured
+    from django.core.management import CommandError
     from django.db import DatabaseError
 
     if isinstance(exc, DatabaseError):
@@ -122,6 +123,8 @@ def _explain(exc: Exception) -> str | None:
         return f"database error: {first}"
     if isinstance(exc, ImproperlyConfigured):
         return f"configuration error: {exc}"
+    if isinstance(exc, CommandError):  # from a wrapped Django command (migrate, check)
+        return str(exc).strip().splitlines()[0]
     if os.environ.get("POSTROOM_TRACEBACK"):
         return None
     return f"unexpected {type(exc).__name__}: {exc} (set POSTROOM_TRACEBACK=1 for details)"
