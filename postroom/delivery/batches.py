@@ -3,8 +3,6 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Q
-
 from postroom.audience.models import Subscriber, Suppression
 from postroom.campaigns.compose import CompiledCampaign, Recipient
 from postroom.campaigns.errors import RenderError
@@ -59,8 +57,9 @@ def _why_not_mailable(subscriber_ids: list[int]) -> dict[int, str]:
     return reasons
 
 
-def _still_mailable(context: CampaignContext, subscriber_ids: list[int]) -> set[int]:
-    """Of these subscribers, those the audience app still lets this campaign mail.
+def _still_mailable(context: CampaignContext, subscriber_ids: list[int]) -> dict[int, tuple]:
+    """Of these subscribers, those the audience app still lets this campaign mail, with the
+    values their message needs: {id: (name, attributes)}.
 
     The recipient set was fixed at the start; this only removes people who
     unsubscribed, were blocklisted or suppressed since, so a segment is not
@@ -70,10 +69,12 @@ def _still_mailable(context: CampaignContext, subscriber_ids: list[int]) -> set[
 
     campaign = context.campaign
     segment = None if context.lists else campaign.segment
-    qs = mailable_subscribers(context.lists, segment) if context.lists or segment else None
-    if qs is None:
-        return set(subscriber_ids)
-    return set(qs.filter(id__in=subscriber_ids).values_list("id", flat=True))
+    if context.lists or segment:
+        qs = mailable_subscribers(context.lists, segment)
+    else:
+        qs = Subscriber.objects.all()
+    rows = qs.filter(id__in=subscriber_ids).values_list("id", "name", "attributes")
+    return {sid: (name, attributes) for sid, name, attributes in rows}
 
 
 def prepare(
@@ -94,14 +95,8 @@ def prepare(
     new_cursor = rows[-1].id
 
     ids = [r.subscriber_id for r in rows if r.subscriber_id is not None]
-    mailable = _still_mailable(context, ids)
-    people = {
-        sid: (name, attributes)
-        for sid, name, attributes in Subscriber.objects.filter(Q(id__in=mailable)).values_list(
-            "id", "name", "attributes"
-        )
-    }
-    gone = [sid for sid in ids if sid not in mailable]
+    people = _still_mailable(context, ids)
+    gone = [sid for sid in ids if sid not in people]
     reasons = _why_not_mailable(gone) if gone else {}
     skipped: dict[int, str] = {}
     broken: dict[int, str] = {}

@@ -66,6 +66,7 @@ class DeliveryWorker:
         self._cursors: dict[int, int] = {}
         self._recent: dict[int, deque[bool]] = {}
         self._backoff: dict[int, float] = {}  # sender id → epoch seconds
+        self._failing: set[int] = set()  # senders with failures on record
         self._flight: Flight | None = None
         self._last_heartbeat = 0.0
         self._last_maintenance = 0.0
@@ -182,6 +183,9 @@ class DeliveryWorker:
             .distinct()
         ):
             control.skip_unsent(campaign_id)
+        self._failing = set(
+            Sender.objects.filter(consecutive_failures__gt=0).values_list("id", flat=True)
+        )
         self._backoff = {
             pk: until.timestamp()
             for pk, until in Sender.objects.filter(backoff_until__gt=timezone.now()).values_list(
@@ -374,6 +378,7 @@ class DeliveryWorker:
         if sender is not None:
             if outcome.sender_error:
                 sender = results.sender_failed(sender.pk, outcome.sender_error)
+                self._failing.add(sender.pk)
                 self._backoff[sender.pk] = sender.backoff_until.timestamp()
                 if sender.consecutive_failures == 1:
                     events.record(
@@ -388,8 +393,9 @@ class DeliveryWorker:
                     ).values_list("id", flat=True):
                         control.auto_pause(campaign_id, reason, sender_failed=True)
                     results.sender_recovered(sender.pk)  # a resume starts a fresh count
-            elif outcome.sent:
+            elif outcome.sent and sender.pk in self._failing:
                 results.sender_recovered(sender.pk)
+                self._failing.discard(sender.pk)
                 self._backoff.pop(sender.pk, None)
         if outcome.in_doubt:
             events.record(
