@@ -169,3 +169,19 @@ def test_too_many_permanent_failures_pause_the_campaign_with_the_reason(owner):
     assert "more than 30%" in event.message
     # The alert goes out through the campaign's own (working) sender.
     assert owner.email in received_by(server)
+
+
+def test_under_a_rate_limit_messages_leave_at_the_granted_times():
+    from postroom.delivery import ratelimit
+
+    with CaptureServer() as server:
+        sender = smtp_sender(server)
+        ratelimit.set_limits(sender, ["10/second"])
+        campaign = make_campaign(make_audience(15), sender=sender)
+        control.start(campaign)
+        run_until_settled(campaign, timeout=30)
+
+    times = sorted(m.received_at for m in server.messages)
+    assert len(times) == 15
+    # No one-second window holds more than 10 messages.
+    assert all(b - a >= 1.0 for a, b in zip(times, times[10:], strict=False))
