@@ -3,57 +3,20 @@
 Every batch commits together with the Import record's counts and resume point
 (`rows_done`), so the database never holds part of an import without the record
 saying how far it got; after a crash the import resumes from that point.
-De-duplication inside the file uses a throwaway SQLite file rather than a Python
-set, so memory stays flat however many addresses the file holds.
+The reading side (parsing, validation, de-duplication) is in pipeline.py.
 """
 
-import sqlite3
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
 
-from postroom.imports.detect import Layout
 from postroom.imports.models import Import, RejectedRow, RepairedRow
-from postroom.imports.reader import Reader
-from postroom.imports.rows import Contact, Rejection, RowParser
+from postroom.imports.pipeline import Batch, batches
 from postroom.imports.upsert import Upserter
 
-BATCH = 10000
 Progress = Callable[[Import], None]
-
-
-class SeenAddresses:
-    """Addresses met so far in this file, on disk: a duplicate check in flat memory."""
-
-    def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="postroom-import-")
-        self._db = sqlite3.connect(Path(self._dir.name) / "seen.sqlite3", isolation_level=None)
-        self._db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8000;"
-            "CREATE TABLE seen (email TEXT PRIMARY KEY) WITHOUT ROWID; BEGIN;"
-        )
-        self._insert = "INSERT OR IGNORE INTO seen VALUES (?)"
-
-    def add(self, email: str) -> bool:
-        """True the first time an address is met."""
-        return self._db.execute(self._insert, (email,)).rowcount == 1
-
-    def close(self) -> None:
-        self._db.close()
-        self._dir.cleanup()
-
-
-@dataclass
-class Batch:
-    contacts: list[Contact]
-    rejections: list[Rejection]
-    duplicates: int
-    records: int
-    position: int
 
 
 def run_import(imp: Import, *, dry_run: bool = False, progress: Progress | None = None) -> Import:
@@ -65,53 +28,20 @@ def run_import(imp: Import, *, dry_run: bool = False, progress: Progress | None 
     if dry_run:
         for key in (*Import.COUNT_FIELDS, "repaired", "suppressed", "rows_done"):
             setattr(imp, key, 0)
-    layout = Layout.from_dict(imp.layout)
-    parser = RowParser(layout)
     upserter = Upserter(imp.mode, list(imp.lists.all()), imp.confirmed, dry_run=dry_run)
-    seen = SeenAddresses()
-    skip = imp.rows_done
-    try:
-        with Reader(Path(imp.file_path), layout) as reader:
-            for batch in _batches(reader, parser, seen, skip):
-                outcome = upserter.apply(batch.contacts)
-                if dry_run:
-                    _count(imp, batch, outcome)
-                    imp.bytes_done = batch.position
-                else:
-                    with transaction.atomic():
-                        _count(imp, batch, outcome)
-                        _save_batch(imp, batch, outcome)
-                if progress:
-                    progress(imp)
-    finally:
-        seen.close()
-    return imp
-
-
-def _batches(reader: Reader, parser: RowParser, seen: SeenAddresses, skip: int):
-    """Batches of parsed rows; the first `skip` records (already committed) only feed `seen`."""
-    contacts: list[Contact] = []
-    rejections: list[Rejection] = []
-    duplicates = records = 0
-    parse, add = parser.parse, seen.add
-    for index, record in enumerate(reader):
-        result = parse(record)
-        if index < skip:
-            if isinstance(result, Contact):
-                add(result.email)
-            continue
-        records += 1
-        if isinstance(result, Rejection):
-            rejections.append(result)
-        elif add(result.email):
-            contacts.append(result)
+    for batch in batches(Path(imp.file_path), imp.layout, imp.rows_done, imp.file_size):
+        if dry_run:
+            _count(imp, batch, upserter.apply(batch.contacts))
+            imp.bytes_done = batch.position
         else:
-            duplicates += 1
-        if records >= BATCH:
-            yield Batch(contacts, rejections, duplicates, records, reader.position)
-            contacts, rejections, duplicates, records = [], [], 0, 0
-    if records:
-        yield Batch(contacts, rejections, duplicates, records, reader.position)
+            # The batch's writes and the record's resume point commit together.
+            with transaction.atomic():
+                outcome = upserter.apply(batch.contacts)
+                _count(imp, batch, outcome)
+                _save_batch(imp, batch, outcome)
+        if progress:
+            progress(imp)
+    return imp
 
 
 def _count(imp: Import, batch: Batch, outcome) -> None:

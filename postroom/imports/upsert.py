@@ -15,7 +15,6 @@ from django.db import connection
 from django.utils import timezone
 
 from postroom.audience.bulk import blocklist
-from postroom.audience.emails import email_hash
 from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression
 from postroom.audience.services import initial_status
 from postroom.imports.rows import Contact, Rejection
@@ -52,7 +51,7 @@ class Upserter:
         outcome = Outcome()
         emails = [c.email for c in contacts]
         existing = {row[0]: row for row in _existing(emails)}
-        hashes = {c.email: email_hash(c.email) for c in contacts}
+        hashes = {c.email: c.email_hash for c in contacts}
         suppressed = _suppressed(hashes.values())
         current = self._subscriptions([row[1] for row in existing.values()])
 
@@ -79,7 +78,7 @@ class Upserter:
             touched = self._needs_subscription(current.get(subscriber_id, {}))
             if self.mode == "update":
                 new_name = contact.name or name
-                merged = {**attributes, **contact.attributes}
+                merged = {**attributes, **json.loads(contact.attributes_json)}
                 if new_name != name or merged != attributes:
                     changed.append((subscriber_id, new_name, merged))
                     touched = True
@@ -90,7 +89,7 @@ class Upserter:
                 outcome.unchanged += 1
         if not self.dry_run:
             now = timezone.now()
-            self._insert(new, hashes, now)
+            self._insert(new, now)
             self._update(changed, now)
             self._add_subscriptions(to_subscribe, existing, now)
         return outcome
@@ -117,12 +116,11 @@ class Upserter:
                 return True
         return False
 
-    def _insert(self, contacts: list[Contact], hashes: dict[str, str], now) -> None:
+    def _insert(self, contacts: list[Contact], now) -> None:
         if not contacts:
             return
         contacts = sorted(contacts, key=lambda c: c.email)  # index pages in order
         meta = Subscriber._meta
-        attributes_field = meta.get_field("attributes")
         stamp = connection.ops.adapt_datetimefield_value(now)
         columns = [
             "email",
@@ -134,31 +132,17 @@ class Upserter:
             "updated_at",
         ]
         names = ", ".join(connection.ops.quote_name(meta.get_field(c).column) for c in columns)
-        holes = ", ".join(["%s"] * len(columns))
+        holes = ", ".join(_json_hole() if c == "attributes" else "%s" for c in columns)
         # ON CONFLICT: someone may have signed up with the same address since the lookup.
         sql = (
             f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({names}) "
             f"VALUES ({holes}) ON CONFLICT DO NOTHING"
         )
         active = Subscriber.Status.ACTIVE
-        if connection.vendor == "sqlite":
-            params = [
-                (c.email, hashes[c.email], c.name, json.dumps(c.attributes), active, stamp, stamp)
-                for c in contacts
-            ]
-        else:
-            params = [
-                (
-                    c.email,
-                    hashes[c.email],
-                    c.name,
-                    attributes_field.get_db_prep_save(c.attributes, connection),
-                    active,
-                    stamp,
-                    stamp,
-                )
-                for c in contacts
-            ]
+        params = [
+            (c.email, c.email_hash, c.name, c.attributes_json, active, stamp, stamp)
+            for c in contacts
+        ]
         with connection.cursor() as cursor:
             cursor.executemany(sql, params)
 
@@ -166,17 +150,14 @@ class Upserter:
         if not changed:
             return
         meta = Subscriber._meta
-        attributes_field = meta.get_field("attributes")
         quote = connection.ops.quote_name
         sql = (
             f"UPDATE {quote(meta.db_table)} SET {quote('name')} = %s, "
-            f"{quote('attributes')} = %s, {quote('updated_at')} = %s WHERE {quote('id')} = %s"
+            f"{quote('attributes')} = {_json_hole()}, {quote('updated_at')} = %s "
+            f"WHERE {quote('id')} = %s"
         )
         stamp = connection.ops.adapt_datetimefield_value(now)
-        params = [
-            (name, attributes_field.get_db_prep_save(attrs, connection), stamp, pk)
-            for pk, name, attrs in changed
-        ]
+        params = [(name, json.dumps(attrs), stamp, pk) for pk, name, attrs in changed]
         with connection.cursor() as cursor:
             cursor.executemany(sql, params)
 
@@ -229,7 +210,7 @@ class Upserter:
     def _blocklist(self, contacts: list[Contact]) -> Outcome:
         """Created: a new suppression; updated: an existing subscriber newly blocklisted."""
         outcome = Outcome()
-        hashes = {c.email: email_hash(c.email) for c in contacts}
+        hashes = {c.email: c.email_hash for c in contacts}
         suppressed = _suppressed(hashes.values())
         existing = {row[0]: row[4] for row in _existing(list(hashes))}
         fresh_hashes = []
@@ -260,6 +241,11 @@ class Upserter:
             ids = [row[1] for row in _existing(list(existing))]
             blocklist(Subscriber.objects.filter(pk__in=ids), source="import")
         return outcome
+
+
+def _json_hole() -> str:
+    """The placeholder for JSON text: jsonb wants a cast on PostgreSQL."""
+    return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
 
 
 # Raw SQL for the per-batch lookups: Django's `__in` costs ~25 µs per value to build,

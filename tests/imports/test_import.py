@@ -8,7 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from postroom.audience.emails import email_hash
 from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression
 from postroom.errors import InvalidInput, NotFound
-from postroom.imports import runner, services
+from postroom.imports import pipeline, services
 from postroom.imports.models import Import
 from postroom.imports.reader import MAX_FIELD, MAX_LINE
 from tests.imports.conftest import DATA, run, write
@@ -261,7 +261,7 @@ def test_a_dry_run_counts_the_whole_file_and_writes_nothing(news):
 
 
 def test_an_interrupted_import_says_how_far_it_got_and_resumes_from_there(news, monkeypatch):
-    monkeypatch.setattr(runner, "BATCH", 500)
+    monkeypatch.setattr(pipeline, "BATCH", 500)
     imp = services.prepare(DATA / "contacts-2100-semicolon.csv", lists=["News"])
     services.start(imp, enqueue=False)
     claimed = services.claim(imp.pk)
@@ -308,3 +308,10 @@ def test_the_background_task_runs_a_queued_import(news, tmp_path):
     summary = run_import_task.call(imp.pk)
     assert summary["created"] == 1 and summary["status"] == "finished"
     assert run_import_task.call(imp.pk) is None  # finished: nothing to claim
+
+
+def test_a_big_file_is_read_by_a_second_process_with_the_same_result(news, monkeypatch):
+    monkeypatch.setattr(pipeline, "PARALLEL_FROM_BYTES", 0)
+    imp = run(DATA / "contacts-2100-semicolon.csv")
+    assert counts(imp) == dict(rows=2100, created=2073, duplicates=5, rejected=22)
+    assert imp.rejected_rows.count() == 22
