@@ -26,7 +26,7 @@ from postroom.campaigns.models import Campaign
 from postroom.delivery import control, events, ledger, results, scheduler
 from postroom.delivery.batches import Batch, CampaignContext, prepare
 from postroom.delivery.models import Delivery, Sender
-from postroom.delivery.smtp import SmtpError
+from postroom.delivery.smtp import CONNECT, DATA, SmtpError
 from postroom.delivery.transports import Transport, transport_for
 from postroom.delivery.transports.base import done
 from postroom.errors import PostroomError
@@ -317,6 +317,10 @@ class DeliveryWorker:
             future = flight.transport.submit(messages, batch.campaign_id)
         except SmtpError as exc:  # the transport could not even start
             future = done([exc.result(m.key) for m in messages])
+        except Exception as exc:  # a broken transport: nothing left, the sender is at fault
+            log.exception("transport refused a part")
+            error = SmtpError(CONNECT, f"the transport failed: {exc}")
+            future = done([error.result(m.key) for m in messages])
         flight.parts.append((future, rows))
         flight.submitted += len(rows)
 
@@ -351,6 +355,11 @@ class DeliveryWorker:
                     # Keep the leases alive while a slow server answers.
                     ledger.heartbeat(self.id, self.sent)
                     ledger.renew_leases(self.id, [r.id for r in rows])
+                except Exception as exc:  # the transport broke mid-way: maybe sent, say so
+                    log.exception("transport failed while sending a part")
+                    error = SmtpError(DATA, f"the transport failed: {exc}", maybe_delivered=True)
+                    sent_results = [error.result(r.id) for r in rows]
+                    break
             self._pump(flight)
             outcome = results.record(
                 batch.campaign_id,

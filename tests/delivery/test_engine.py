@@ -130,3 +130,38 @@ def test_retry_failed_refuses_a_running_campaign():
     control.start(campaign)
     with pytest.raises(InvalidInput, match="finished or paused"):
         control.retry_failed(campaign)
+
+
+class BrokenTransport:
+    """A provider module whose API call blows up, registered like any other."""
+
+    def __init__(self, sender) -> None:
+        pass
+
+    def submit(self, messages, campaign_id=None):
+        raise RuntimeError("provider API is down")
+
+    def check(self):
+        raise RuntimeError("provider API is down")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_broken_transport_costs_no_attempts_and_pauses_the_campaign(monkeypatch, settings):
+    from postroom.delivery.models import Sender
+    from postroom.delivery.transports import TRANSPORTS
+    from tests.delivery.helpers import run_until_settled
+
+    settings.POSTROOM_SENDER_BACKOFF_SECONDS = 0.01
+    monkeypatch.setitem(TRANSPORTS, "broken", BrokenTransport)
+    sender = Sender.objects.create(name="api", kind="broken", host="-", pause_after_failures=2)
+    campaign = make_campaign(make_audience(3), sender=sender)
+    control.start(campaign)
+
+    run_until_settled(campaign)
+
+    assert campaign.status == Campaign.Status.PAUSED
+    assert "provider API is down" in campaign.status_reason
+    assert set(states(campaign).values()) == {"pending"}
+    assert set(Delivery.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == {0}
