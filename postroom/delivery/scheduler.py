@@ -81,9 +81,14 @@ def next_grant(worker_id: str, now: float | None = None) -> Grant | None:
     now = time.time() if now is None else now
     groups = _work_by_sender(now)
     # Round-robin over senders (None sorts first as -1), starting after the last one served.
-    order = sorted(groups, key=lambda s: -1 if s is None else s)
-    start = next((i for i, s in enumerate(order) if _key(s) > _sender_cursor), 0)
+    order = sorted(groups, key=_key)
     earliest: float | None = None
+    # A sender backing off after failures gets no grants (D's health rules); its
+    # campaigns wait without taking slots, and the others go on.
+    for sender_id, until in _backing_off(groups, now).items():
+        order.remove(sender_id)
+        earliest = until if earliest is None else min(earliest, until)
+    start = next((i for i, s in enumerate(order) if _key(s) > _sender_cursor), 0)
     for sender_id in order[start:] + order[:start]:
         result = _grant_for_sender(sender_id, groups[sender_id], worker_id, now)
         if isinstance(result, Grant):
@@ -93,6 +98,16 @@ def next_grant(worker_id: str, now: float | None = None) -> Grant | None:
             earliest = result if earliest is None else min(earliest, result)
     _next_due = earliest
     return None
+
+
+def _backing_off(groups: dict, now: float) -> dict[int, float]:
+    from postroom.delivery.models import Sender
+
+    ids = [s for s in groups if s is not None]
+    if not ids:
+        return {}
+    rows = Sender.objects.filter(id__in=ids, backoff_until__gt=datetime.fromtimestamp(now, tz=UTC))
+    return {sid: until.timestamp() for sid, until in rows.values_list("id", "backoff_until")}
 
 
 def _key(sender_id: int | None) -> int:
