@@ -1,0 +1,128 @@
+"""Where a sender's capacity goes: its windows and their use, who shares it, what to fix.
+
+`sender_report` feeds `postroom sender status` and the senders page;
+`explain_settings` turns limits and connection counts into plain words and
+warns about settings that cannot be reached.
+"""
+
+import time
+from datetime import UTC, datetime
+
+from postroom.delivery import eta, ratelimit
+
+# A rough figure for a warning, not a promise: one SMTP connection to a remote
+# provider carries about this many messages a second (round trips of ~100 ms).
+MESSAGES_PER_CONNECTION_SECOND = 10
+
+
+def _iso(epoch: float | None) -> str | None:
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat() if epoch is not None else None
+
+
+def window_use(sender_id: int, windows, now: float) -> list[dict]:
+    """For each window: messages in the last `seconds`, and slots already reserved ahead."""
+    from postroom.delivery.models import SendSlot
+
+    slots = SendSlot.objects.filter(sender_id=sender_id)
+    ahead = slots.filter(at__gt=now).count()
+    rows = []
+    for count, seconds in windows:
+        used = slots.filter(at__gt=now - seconds, at__lte=now).count()
+        rows.append(
+            {
+                "rate": ratelimit.format_rate(count, seconds),
+                "count": count,
+                "seconds": seconds,
+                "used": used,
+                "reserved_ahead": ahead,
+                "available": max(0, count - used - ahead),
+                "percent_used": round(100 * min(used, count) / count),
+            }
+        )
+    return rows
+
+
+def explain_settings(windows, max_connections: int) -> tuple[list[str], list[str]]:
+    """(plain-words explanations, warnings) for a sender's limits and connections."""
+    notes: list[str] = []
+    warnings: list[str] = []
+    if not windows:
+        notes.append(
+            "No rate limit: Postroom sends as fast as the server accepts, "
+            f"over up to {max_connections} connection(s) at once."
+        )
+    else:
+        gap = ratelimit.pacing_gap(windows)
+        per_hour = ratelimit.sustained_rate(windows) * 3600
+        notes.append(
+            f"Messages are spread evenly: one every {_duration(gap)} "
+            f"(about {per_hour:,.0f} an hour), never a burst."
+        )
+        tight = max(windows, key=lambda w: w[1] / w[0])
+        for count, seconds in windows:
+            if (count, seconds) != tight and seconds / count < tight[1] / tight[0]:
+                warnings.append(
+                    f"The {ratelimit.format_rate(*tight)} limit sets the pace, so the "
+                    f"{ratelimit.format_rate(count, seconds)} limit is never reached."
+                )
+        per_second = 1 / gap
+        reachable = max_connections * MESSAGES_PER_CONNECTION_SECOND
+        if per_second > reachable:
+            warnings.append(
+                f"{per_second:,.0f} messages a second is more than {max_connections} "
+                f"connection(s) usually carry (about {reachable:,} a second to a remote "
+                "server); raise the maximum connections if the provider allows it."
+            )
+        if per_second < 1 and max_connections > 1:
+            notes.append("At this pace one connection is plenty; the others stay closed.")
+    notes.append(
+        "Maximum connections: how many SMTP connections all workers together may "
+        "open to this server. More is faster only if the provider allows that many."
+    )
+    return notes, warnings
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s".replace(".0 s", " s")
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def sender_report(sender, now: float | None = None) -> dict:
+    """Limits with their current use, the campaigns sharing the sender, the next free slot."""
+    from postroom.campaigns.models import Campaign
+
+    now = time.time() if now is None else now
+    windows = ratelimit.windows_for(sender.pk)
+    backlogs = eta.backlogs_on(sender.pk)
+    with_work = {cid: w for cid, (b, w) in backlogs.items() if b > 0}
+    total_weight = sum(with_work.values())
+    rate = ratelimit.sustained_rate(windows)
+    finish = eta.finish_in(backlogs, rate) if windows else {}
+    free_at = ratelimit.next_free_at(sender.pk, now) if windows else None
+    start = max(now, free_at or now)
+    names = dict(Campaign.objects.filter(id__in=backlogs).values_list("id", "name"))
+    campaigns = [
+        {
+            "id": cid,
+            "name": names.get(cid, ""),
+            "priority": weight,
+            "backlog": backlog,
+            "share": round(weight / total_weight, 3) if backlog and total_weight else 0.0,
+            "eta": _iso(start + finish[cid]) if cid in finish and backlog else None,
+        }
+        for cid, (backlog, weight) in sorted(backlogs.items())
+    ]
+    notes, warnings = explain_settings(windows, sender.max_connections)
+    return {
+        "limits": window_use(sender.pk, windows, now) if windows else [],
+        "messages_per_hour": None if not windows else round(rate * 3600, 1),
+        "next_free_slot": _iso(free_at) if free_at and free_at > now else None,
+        "campaigns": campaigns,
+        "notes": notes,
+        "warnings": warnings,
+    }
