@@ -1,0 +1,212 @@
+"""The import wizard (upload → preview & mapping → run with progress → report), history, export."""
+
+from pathlib import Path
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from postroom.audience.models import MailingList, Segment
+from postroom.errors import PostroomError
+from postroom.imports import export, services
+from postroom.imports.detect import DELIMITER_NAMES, FIELDS, Layout, detect, target_field
+from postroom.imports.models import Import
+from postroom.web.permissions import operator_required
+
+ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1", "iso8859-15", "mac-roman"]
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(help_text="CSV or text exported from a spreadsheet or another tool.")
+    lists = forms.ModelMultipleChoiceField(
+        queryset=MailingList.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Everyone imported is subscribed to these lists.",
+    )
+    mode = forms.ChoiceField(choices=Import.Mode.choices, initial=Import.Mode.SUBSCRIBE)
+    confirmed = forms.BooleanField(
+        required=False,
+        label="They already confirmed their consent",
+        help_text="Otherwise double opt-in lists wait for a confirmation.",
+    )
+
+
+class ExportForm(forms.Form):
+    list = forms.ModelChoiceField(queryset=MailingList.objects.all(), required=False)
+    segment = forms.ModelChoiceField(queryset=Segment.objects.all(), required=False)
+
+
+def _import(import_id: int) -> Import:
+    try:
+        return Import.objects.get(pk=import_id)
+    except Import.DoesNotExist:
+        raise Http404("No such import") from None
+
+
+@operator_required
+def index(request: HttpRequest) -> HttpResponse:
+    imports = Import.objects.select_related("created_by").prefetch_related("lists")[:100]
+    return render(
+        request, "web/imports/index.html", {"imports": imports, "export_form": ExportForm()}
+    )
+
+
+@operator_required
+def new(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        path = services.store_upload(upload.chunks(), upload.name)
+        try:
+            imp = services.prepare(
+                path,
+                file_name=upload.name,
+                lists=list(form.cleaned_data["lists"]),
+                mode=form.cleaned_data["mode"],
+                confirmed=form.cleaned_data["confirmed"],
+                user=request.user,
+            )
+        except PostroomError as exc:
+            path.unlink(missing_ok=True)  # refused as a whole: nothing kept
+            form.add_error(None, f"This file cannot be imported: {exc}.")
+        else:
+            return redirect("import_detail", imp.pk)
+    status = 400 if form.errors else 200
+    return render(request, "web/imports/new.html", {"form": form}, status=status)
+
+
+@operator_required
+def detail(request: HttpRequest, import_id: int) -> HttpResponse:
+    imp = _import(import_id)
+    context: dict = {"imp": imp, "lists": imp.lists.all()}
+    if imp.status == Import.Status.DRAFT:
+        layout = Layout.from_dict(imp.layout)
+        context.update(
+            layout=layout,
+            columns=_columns(layout),
+            samples=services.sample_rows(imp, limit=10),
+            encodings=_choices(ENCODINGS, layout.encoding),
+            delimiters=[(d, DELIMITER_NAMES[d]) for d in DELIMITER_NAMES],
+            delimiter_name=DELIMITER_NAMES.get(layout.delimiter, layout.delimiter),
+        )
+    else:
+        context.update(
+            rejected_rows=imp.rejected_rows.all()[:200],
+            repaired_rows=imp.repaired_rows.all()[:50],
+        )
+    return render(request, "web/imports/detail.html", context)
+
+
+def _columns(layout: Layout) -> list[dict]:
+    """Each column with its mapping choices; attributes keep their key."""
+    result = []
+    for column, mapped in zip(layout.columns, layout.mapping, strict=True):
+        attribute = mapped[5:] if mapped.startswith("attr:") else ""
+        result.append({"name": column, "mapped": mapped, "attribute": attribute})
+    return result
+
+
+def _choices(names: list[str], current: str) -> list[str]:
+    return names if current in names else [current, *names]
+
+
+@operator_required
+@require_POST
+def mapping(request: HttpRequest, import_id: int) -> HttpResponse:
+    """Re-read a draft with the settings chosen in the preview."""
+    imp = _import(import_id)
+    layout = Layout.from_dict(imp.layout)
+    overrides = {}
+    for index in range(len(layout.columns)):
+        target = request.POST.get(f"map-{index}", "")
+        if target:
+            overrides[str(index + 1)] = target_field(target) if target in FIELDS else target
+    try:
+        new_layout = detect(
+            Path(imp.file_path),
+            encoding=request.POST.get("encoding") or None,
+            delimiter=request.POST.get("delimiter") or None,
+            mapping=overrides if request.POST.get("delimiter") == layout.delimiter else None,
+        )
+        services.relayout(imp, new_layout)
+    except PostroomError as exc:
+        messages.error(request, f"These settings cannot read the file: {exc}.")
+    else:
+        messages.success(request, "Settings applied; check the rows below.")
+    return redirect("import_detail", imp.pk)
+
+
+@operator_required
+def counts(request: HttpRequest, import_id: int) -> HttpResponse:
+    """The dry run over the whole file, loaded after the preview page (it reads everything)."""
+    imp = _import(import_id)
+    try:
+        result = services.preview(imp)
+    except PostroomError as exc:
+        return HttpResponse(f'<p class="error">{exc}</p>', status=400)
+    return render(request, "web/imports/_counts.html", {"counts": result, "imp": imp})
+
+
+@operator_required
+@require_POST
+def start(request: HttpRequest, import_id: int) -> HttpResponse:
+    imp = _import(import_id)
+    try:
+        services.start(imp)
+    except PostroomError as exc:
+        messages.error(request, str(exc))
+    return redirect("import_detail", imp.pk)
+
+
+@operator_required
+@require_POST
+def discard(request: HttpRequest, import_id: int) -> HttpResponse:
+    imp = _import(import_id)
+    if imp.status != Import.Status.DRAFT:
+        messages.error(request, "Only an import that has not started can be discarded.")
+        return redirect("import_detail", imp.pk)
+    Path(imp.file_path).unlink(missing_ok=True)
+    imp.delete()
+    messages.success(request, "Import discarded; nothing was written.")
+    return redirect("imports")
+
+
+@operator_required
+def progress(request: HttpRequest, import_id: int) -> HttpResponse:
+    """The live part of a running import, polled by htmx; a finished one reloads the page."""
+    imp = _import(import_id)
+    response = render(request, "web/imports/_progress.html", {"imp": imp})
+    if not imp.is_active and request.htmx:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@operator_required
+def rejects(request: HttpRequest, import_id: int) -> HttpResponse:
+    imp = _import(import_id)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{imp.pk}-rejected.csv"'
+    services.write_rejects(imp, response)
+    return response
+
+
+@operator_required
+def export_csv(request: HttpRequest) -> HttpResponse:
+    form = ExportForm(request.GET or None)
+    if not form.is_valid():
+        raise Http404("No such list or segment")
+    mailing_list, segment = form.cleaned_data.get("list"), form.cleaned_data.get("segment")
+    qs = export.subscribers_for(mailing_list, segment)
+    name = "subscribers"
+    if mailing_list:
+        name += f"-list-{mailing_list.pk}"
+    if segment:
+        name += f"-segment-{segment.pk}"
+    response = StreamingHttpResponse(export.stream_csv(qs), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
+    return response

@@ -1,0 +1,149 @@
+"""The import wizard, history, report and export pages, and who may see them."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from postroom.audience.models import Subscriber
+from postroom.imports import services
+from postroom.imports.models import Import
+from tests.imports.conftest import run, write
+
+
+@pytest.fixture
+def draft(news, tmp_path):
+    path = write(tmp_path, "email;Vorname\njane@example.com;Jane\nbad;Bob\n")
+    return services.prepare(path, lists=["News"])
+
+
+def urls(imp: Import) -> list[tuple[str, str]]:
+    return [
+        ("get", reverse("imports")),
+        ("get", reverse("import_new")),
+        ("get", reverse("import_detail", args=[imp.pk])),
+        ("post", reverse("import_mapping", args=[imp.pk])),
+        ("get", reverse("import_counts", args=[imp.pk])),
+        ("post", reverse("import_start", args=[imp.pk])),
+        ("post", reverse("import_discard", args=[imp.pk])),
+        ("get", reverse("import_progress", args=[imp.pk])),
+        ("get", reverse("import_rejects", args=[imp.pk])),
+        ("get", reverse("export")),
+    ]
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, draft):
+    for method, url in urls(draft):
+        response = getattr(client, method)(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("login")), url
+
+
+def test_an_outsider_has_no_access_to_any_import_page(client, outsider, draft):
+    client.force_login(outsider)
+    for method, url in urls(draft):
+        assert getattr(client, method)(url).status_code == 403, url
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+
+
+def test_a_teammate_sees_the_history(client, teammate, draft):
+    client.force_login(teammate)
+    response = client.get(reverse("imports"))
+    assert response.status_code == 200
+    assert b"contacts.csv" in response.content
+
+
+def test_the_wizard_uploads_previews_runs_and_reports(owner_client, news, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    upload = SimpleUploadedFile(
+        "people.csv",
+        "E-Mail;Vorname;Stadt\njane@example.com;Jane;Köln\nbad-address;Bob;Paris\n".encode(),
+    )
+    response = owner_client.post(
+        reverse("import_new"), {"file": upload, "lists": [news.pk], "mode": "subscribe"}
+    )
+    imp = Import.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "import_detail", args=[imp.pk]
+    )
+    assert (tmp_path / "media" / "imports").exists()
+
+    page = owner_client.get(response["Location"]).content.decode()
+    assert "semicolon" in page and "utf-8" in page
+    assert "jane@example.com" in page and "city=Köln" not in page and "stadt=Köln" in page
+    assert "rejected: not a valid email address" in page
+
+    counts = owner_client.get(reverse("import_counts", args=[imp.pk])).content.decode()
+    assert "Would be created" in counts
+    assert Subscriber.objects.count() == 0  # the preview writes nothing
+
+    owner_client.post(reverse("import_start", args=[imp.pk]))
+    imp.refresh_from_db()
+    assert imp.status == "queued"
+    assert services.run_pending() is True
+
+    page = owner_client.get(reverse("import_detail", args=[imp.pk])).content.decode()
+    assert "finished" in page and "Rejected rows (1)" in page and "bad-address" in page
+    csv_text = owner_client.get(reverse("import_rejects", args=[imp.pk])).content.decode()
+    assert csv_text.splitlines()[0] == "line,value,reason"
+    assert csv_text.splitlines()[1].startswith("3,bad-address,")
+    assert Subscriber.objects.get().attributes == {"first_name": "Jane", "stadt": "Köln"}
+
+
+def test_a_file_refused_as_a_whole_is_explained_and_nothing_is_kept(
+    owner_client, news, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    upload = SimpleUploadedFile("book.csv", b"PK\x03\x04" + b"\x00" * 100)
+    response = owner_client.post(
+        reverse("import_new"), {"file": upload, "lists": [news.pk], "mode": "subscribe"}
+    )
+    assert response.status_code == 400
+    assert "This file cannot be imported: this is a spreadsheet" in response.content.decode()
+    assert Import.objects.count() == 0
+    assert list((tmp_path / "media" / "imports").iterdir()) == []
+
+
+def test_the_mapping_form_changes_how_the_draft_is_read(owner_client, draft):
+    owner_client.post(
+        reverse("import_mapping", args=[draft.pk]),
+        {"encoding": "utf-8", "delimiter": ";", "map-0": "email", "map-1": "name"},
+    )
+    draft.refresh_from_db()
+    assert draft.layout["mapping"] == ["email", "name"]
+    owner_client.post(
+        reverse("import_mapping", args=[draft.pk]), {"encoding": "utf-8", "delimiter": ","}
+    )
+    draft.refresh_from_db()
+    assert draft.layout["delimiter"] == ","
+
+
+def test_progress_is_polled_while_running_and_refreshes_when_done(owner_client, draft):
+    Import.objects.filter(pk=draft.pk).update(status="running", rows=10, bytes_done=5, file_size=10)
+    html = owner_client.get(reverse("import_progress", args=[draft.pk])).content.decode()
+    assert 'hx-trigger="every 1s"' in html and "10 rows read" in html
+    Import.objects.filter(pk=draft.pk).update(status="finished")
+    response = owner_client.get(reverse("import_progress", args=[draft.pk]), HTTP_HX_REQUEST="true")
+    assert response["HX-Refresh"] == "true"
+
+
+def test_a_draft_can_be_discarded(owner_client, draft):
+    owner_client.post(reverse("import_discard", args=[draft.pk]))
+    assert not Import.objects.exists()
+
+
+def test_export_downloads_subscribers_with_formulas_neutralised(owner_client, news, tmp_path):
+    run(
+        write(
+            tmp_path,
+            'email,name,note\njane@example.com,=cmd(),"@SUM(A1)"\nbob@example.org,Bob,-2\n',
+        )
+    )
+    response = owner_client.get(reverse("export"), {"list": news.pk})
+    text = b"".join(response.streaming_content).decode()
+    header, *lines = text.splitlines()
+    assert header == "email,name,status,created_at,lists,note"
+    jane, bob = sorted(lines, key=lambda line: not line.startswith("jane"))
+    assert jane.startswith("jane@example.com,'=cmd(),active,")
+    assert jane.endswith(",News,'@SUM(A1)")
+    assert bob.endswith(",News,'-2")
