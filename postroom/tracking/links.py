@@ -1,4 +1,4 @@
-"""Signed per-recipient links: unsubscribe, preferences, view in browser.
+"""Signed per-recipient links: unsubscribe, preferences, view in browser, confirm.
 
 A token names what it is for and whom it is about (`u.12.345.<signature>`) and
 carries an HMAC-SHA256 of exactly that, keyed from SECRET_KEY and salted per
@@ -17,8 +17,15 @@ from urllib.parse import quote
 from postroom.errors import InvalidInput
 
 # kind code in the token -> (name, how many ids it carries)
-KINDS = {"u": ("unsubscribe", 2), "p": ("preferences", 1), "v": ("view", 2)}
-PATHS = {"u": "/u/{}/", "p": "/p/{}/", "v": "/v/{}/"}
+# A confirmation token names a subscriber, a list and when it was issued (epoch
+# milliseconds), so it expires without anything stored (tracking.confirmations checks).
+KINDS = {
+    "u": ("unsubscribe", 2),
+    "p": ("preferences", 1),
+    "v": ("view", 2),
+    "c": ("confirm", 3),
+}
+PATHS = {"u": "/u/{}/", "p": "/p/{}/", "v": "/v/{}/", "c": "/c/{}/"}
 _SIGNATURE_BYTES = 16  # 128 bits: unguessable, and keeps URLs short
 
 
@@ -78,6 +85,9 @@ class LinkSigner:
     def view_url(self, campaign_id: int, subscriber_id: int) -> str:
         return self.url("v", campaign_id, subscriber_id)
 
+    def confirm_url(self, subscriber_id: int, list_id: int, issued_ms: int) -> str:
+        return self.url("c", subscriber_id, list_id, issued_ms)
+
     def unsubscribe_mailto(
         self, campaign_id: int, subscriber_id: int, mailbox: str = ""
     ) -> str | None:
@@ -121,11 +131,16 @@ def view_url(campaign_id: int, subscriber_id: int) -> str:
     return default_signer().view_url(campaign_id, subscriber_id)
 
 
+def confirm_url(subscriber_id: int, list_id: int, issued_ms: int) -> str:
+    return default_signer().confirm_url(subscriber_id, list_id, issued_ms)
+
+
 def unsubscribe_mailto(campaign_id: int, subscriber_id: int, mailbox: str = "") -> str | None:
     return default_signer().unsubscribe_mailto(campaign_id, subscriber_id, mailbox)
 
 
 def verify(token: str) -> tuple[str, tuple[int, ...]]:
-    """("unsubscribe", (campaign_id, subscriber_id)), ("preferences", (subscriber_id,))
-    or ("view", (campaign_id, subscriber_id)); BadToken when forged or altered."""
+    """("unsubscribe", (campaign_id, subscriber_id)), ("preferences", (subscriber_id,)),
+    ("view", (campaign_id, subscriber_id)) or ("confirm", (subscriber_id, list_id, issued_ms));
+    BadToken when forged or altered."""
     return default_signer().verify(token)

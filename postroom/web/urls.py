@@ -14,11 +14,13 @@ from postroom.web.views import (
     imports,
     layouts,
     lists,
+    metrics,
     outbox,
     public,
     segments,
     senders,
     settings,
+    subscribe,
     subscribers,
 )
 
@@ -130,4 +132,9 @@ urlpatterns = [
     path("u/<str:token>/", public.unsubscribe, name="public_unsubscribe"),
     path("p/<str:token>/", public.preferences, name="public_preferences"),
     path("v/<str:token>/", public.view_in_browser, name="public_view"),
+    path("subscribe/", subscribe.index, name="public_subscribe_index"),
+    path("subscribe/<str:key>/", subscribe.subscribe, name="public_subscribe"),
+    path("c/<str:token>/", subscribe.confirm, name="public_confirm"),
+    # Monitoring (a bearer token, not a login)
+    path("metrics", metrics.metrics, name="metrics"),
 ]

@@ -1,0 +1,88 @@
+"""Public subscription forms and the double opt-in confirmation page (no login).
+
+The answer to a form post is the same page whatever the address was (new,
+subscribed, suppressed, blocklisted): see tracking.confirmations.
+"""
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from postroom.audience.models import MailingList
+from postroom.errors import InvalidInput, NotFound
+from postroom.tracking import confirmations
+from postroom.tracking.forms import (
+    HONEYPOT,
+    SubscribeForm,
+    client_ip,
+    find_public_list,
+    list_key,
+    over_limit,
+    public_lists,
+)
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    # Answers about one person's subscription are never cached or indexed.
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    lists = public_lists()
+    entries = [(ml, list_key(ml, lists)) for ml in lists]
+    return render(request, "web/public/subscribe_index.html", {"entries": entries})
+
+
+@require_http_methods(["GET", "POST"])
+def subscribe(request: HttpRequest, key: str) -> HttpResponse:
+    mailing_list = find_public_list(key)
+    if mailing_list is None:
+        raise Http404("no such list")
+    context = {"list": mailing_list, "honeypot": HONEYPOT}
+    if request.method == "GET":
+        context["form"] = SubscribeForm()
+        return render(request, "web/public/subscribe.html", context)
+
+    ip = client_ip(request)
+    form = SubscribeForm(request.POST)
+    context["form"] = form
+    if over_limit(ip):
+        context["limited"] = True
+        return _private(render(request, "web/public/subscribe.html", context, status=429))
+    if form.is_bot:
+        # A bot gets the thanks page, so it has no reason to try again differently.
+        return _thanks(request, mailing_list)
+    if not form.is_valid():
+        return _private(render(request, "web/public/subscribe.html", context, status=400))
+    confirmations.request_subscription(
+        form.cleaned_data["email"], mailing_list, form.cleaned_data["name"], ip
+    )
+    return _thanks(request, mailing_list)
+
+
+def _thanks(request: HttpRequest, mailing_list: MailingList) -> HttpResponse:
+    double = mailing_list.optin == MailingList.Optin.DOUBLE
+    context = {"list": mailing_list, "double": double, "days": confirmations.CONFIRM_DAYS}
+    return _private(render(request, "web/public/subscribe_thanks.html", context))
+
+
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        pending = confirmations.pending(token)
+    except confirmations.Expired:
+        context = {"expired": True, "days": confirmations.CONFIRM_DAYS}
+        return _private(render(request, "web/public/confirm_invalid.html", context, status=410))
+    except (InvalidInput, NotFound):
+        return _private(render(request, "web/public/confirm_invalid.html", {}, status=404))
+
+    context = {"pending": pending, "list": pending.mailing_list, "email": pending.subscriber.email}
+    if request.method == "GET":
+        # Link scanners follow GET links: only the button (a POST) confirms.
+        context["done"] = pending.is_done
+        return _private(render(request, "web/public/confirm.html", context))
+    context["confirmed"] = confirmations.confirm_subscription(pending, client_ip(request))
+    return _private(render(request, "web/public/confirm_done.html", context))
