@@ -31,6 +31,9 @@ GRANT_SECONDS = 1.0
 # No grant holds a slot further ahead than this: a worker never sits on a
 # claimed batch for long, and a sender whose next slot is later is skipped.
 HORIZON = 2.0
+# A worker this much later than a message's slot takes a fresh slot (`retime`)
+# instead of sending late: half the limiter's safety margin stays for the wire.
+LATE_SECONDS = ratelimit.SAFETY_MARGIN / 2
 # Sleeping workers look at the wake-up generation this often.
 POLL_SECONDS = 0.5
 
@@ -174,18 +177,50 @@ def release(grant: Grant, unused: int) -> None:
     """
     if unused < 1:
         return
-    from postroom.campaigns.models import Campaign
-    from postroom.delivery.models import CampaignShare
-
     unused = min(unused, grant.count)
     if grant.send_times is not None and grant.sender_id is not None:
         with ratelimit.locked(ratelimit.sender_key(grant.sender_id)):
             ratelimit.give_back(grant.token, unused)
         notify()  # workers waiting for this sender's window may use the slots
-    weight = Campaign.objects.filter(id=grant.campaign_id).values_list("priority", flat=True)
-    weight = max(1, (weight.first() or 1))
-    CampaignShare.objects.filter(campaign_id=grant.campaign_id).update(
-        pass_value=F("pass_value") - unused / weight, granted=F("granted") - unused
+    _uncharge(grant.campaign_id, unused)
+
+
+def retime(grant: Grant, start: int, now: float | None = None) -> list[float] | None:
+    """Fresh slots for messages `start…` of a grant the worker is late for.
+
+    A message sent well after its slot would crowd the next slots as the server
+    sees them, so a worker later than LATE_SECONDS gives the rest of its slots
+    back and takes new ones from now. The grant is updated in place (its count
+    may shrink when the sender has no room within HORIZON); returns send_times.
+    """
+    if grant.send_times is None or grant.sender_id is None:
+        return grant.send_times
+    now = time.time() if now is None else now
+    tail = len(grant.send_times) - start
+    with ratelimit.locked(ratelimit.sender_key(grant.sender_id)):
+        ratelimit.give_back(grant.token, tail)
+        fresh = ratelimit.reserve(
+            grant.sender_id,
+            tail,
+            grant.token,
+            campaign_id=grant.campaign_id,
+            now=now,
+            until=now + HORIZON,
+        )
+    grant.send_times = grant.send_times[:start] + fresh
+    grant.count = len(grant.send_times)
+    if tail > len(fresh):
+        _uncharge(grant.campaign_id, tail - len(fresh))
+    return grant.send_times
+
+
+def _uncharge(campaign_id: int, count: int) -> None:
+    from postroom.campaigns.models import Campaign
+    from postroom.delivery.models import CampaignShare
+
+    weight = Campaign.objects.filter(id=campaign_id).values_list("priority", flat=True).first()
+    CampaignShare.objects.filter(campaign_id=campaign_id).update(
+        pass_value=F("pass_value") - count / max(1, weight or 1), granted=F("granted") - count
     )
 
 
