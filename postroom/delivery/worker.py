@@ -301,6 +301,13 @@ class DeliveryWorker:
             if self.stopping:
                 break
             now = time.time()
+            if start < len(times) and now > times[start] + scheduler.LATE_SECONDS:
+                # Late for the slot (rate limits, R): take fresh slots for the rest.
+                times = scheduler.retime(grant, start, now)
+                if len(times) < len(batch.messages):  # no room for them now
+                    ledger.release([r.id for r in batch.rows[len(times) :]], self.id)
+                    del batch.rows[len(times) :], batch.messages[len(times) :]
+                continue
             end = start + 1
             while end < len(batch.messages) and end < len(times) and times[end] <= now:
                 end += 1
