@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from postroom.audience import segments
 from postroom.audience.models import Segment, Subscriber, Subscription
@@ -94,19 +94,17 @@ def filtered(filters: Filters) -> QuerySet[Subscriber]:
         else:
             qs = qs.filter(Q(email__icontains=needle) | Q(name__icontains=needle))
     if filters.list_id:
-        rows = Subscription.objects.filter(subscriber=OuterRef("pk"), mailing_list=filters.list_id)
+        rows = Subscription.objects.filter(mailing_list=filters.list_id)
         if filters.list_status:
             rows = rows.filter(status=filters.list_status)
         else:
             rows = rows.exclude(status=Subscription.Status.UNSUBSCRIBED)
-        qs = qs.filter(Exists(rows))
+        qs = qs.filter(segments.has_row(rows))
     if filters.status:
         qs = qs.filter(status=filters.status)
     if filters.tag:
-        tagged = Subscriber.tags.through.objects.filter(
-            subscriber=OuterRef("pk"), tag__name=filters.tag
-        )
-        qs = qs.filter(Exists(tagged))
+        tagged = Subscriber.tags.through.objects.filter(tag__name=filters.tag)
+        qs = qs.filter(segments.has_row(tagged))
     if filters.segment_id:
         segment = Segment.objects.filter(pk=filters.segment_id).first()
         try:

@@ -48,14 +48,15 @@ def mailable_subscribers(
     opt-in, is left out); one added without any list is included.
     """
     qs = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).filter(not_suppressed())
-    rows = Subscription.objects.filter(subscriber=OuterRef("pk"))
+    rows = Subscription.objects.all()
     list_ids = _ids(lists)
     if list_ids:
         targeted = MailingList.objects.filter(pk__in=list_ids).only("pk", "optin")
-        qs = qs.filter(Exists(rows.filter(mailable_subscription(targeted))))
+        qs = qs.filter(segments.has_row(rows.filter(mailable_subscription(targeted))))
     elif segment is not None:
         every_list = MailingList.objects.only("pk", "optin")
-        qs = qs.filter(Q(Exists(rows.filter(mailable_subscription(every_list)))) | ~Q(Exists(rows)))
+        mailable = segments.has_row(rows.filter(mailable_subscription(every_list)))
+        qs = qs.filter(mailable | segments.has_row(rows, present=False))
     else:
         # Nothing targeted. A false WHERE rather than .none(): .none() cannot compile to SQL.
         return qs.filter(pk__isnull=True)

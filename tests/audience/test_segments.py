@@ -273,3 +273,12 @@ def test_an_engagement_field_can_be_registered_without_touching_the_compiler(peo
         assert emails(cond("test_vip", "eq", True)) == {"ann@example.com"}
     finally:
         del segments.FIELDS["test_vip"]
+
+
+def test_attribute_equality_with_spaces_and_non_ascii_text(people):
+    services.add_subscriber("eve@example.com", attributes={"city": "Zürich", "plan": "Pro plan"})
+    assert emails(cond("attributes.city", "eq", "Zürich")) == {"eve@example.com"}
+    assert emails(cond("attributes.plan", "eq", "Pro plan")) == {
+        "cy@example.net",
+        "eve@example.com",
+    }

@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from postroom.audience import browse, builder, segments, services
+from postroom.audience import builder, segments, services
 from postroom.audience.models import Segment
 from postroom.errors import InvalidInput, PostroomError
 from postroom.web.permissions import operator_required
@@ -40,8 +40,7 @@ def row_count(request: HttpRequest, segment_id: int) -> HttpResponse:
     """One segment's count, loaded by htmx after the page so the list shows at once."""
     segment = _segment(segment_id)
     try:
-        count, capped = browse.count_upto(segments.subscribers_matching(segment.definition))
-        text = f"{count:,}{'+' if capped else ''}"
+        text = f"{segments.subscribers_matching(segment.definition).count():,}"
     except InvalidInput:
         text = "—"
     return HttpResponse(text)
@@ -116,10 +115,10 @@ def live_count(request: HttpRequest) -> HttpResponse:
     """The builder's live count: how many subscribers the form's definition matches now."""
     try:
         definition = builder.definition_from_post(request.POST)
-        count, capped = browse.count_upto(segments.subscribers_matching(definition))
+        count = segments.subscribers_matching(definition).count()
     except InvalidInput as exc:
         return render(request, "web/audience/_segment_count.html", {"problem": str(exc)})
-    return render(request, "web/audience/_segment_count.html", {"count": count, "capped": capped})
+    return render(request, "web/audience/_segment_count.html", {"count": count})
 
 
 @operator_required
