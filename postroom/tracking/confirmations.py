@@ -39,7 +39,7 @@ from postroom.audience.models import MailingList, Subscriber, Subscription, Supp
 from postroom.campaigns import content, mime
 from postroom.campaigns.compose import BuiltMessage
 from postroom.campaigns.spec import list_id_label
-from postroom.errors import InvalidInput, NotFound
+from postroom.errors import InvalidInput, NotFound, PostroomError
 from postroom.tracking import links
 from postroom.tracking.links import BadToken
 
@@ -113,7 +113,10 @@ def send_confirmation(subscriber: Subscriber, mailing_list: MailingList) -> str:
     try:
         from postroom.delivery.outgoing import send_now
 
-        result = send_now(sender, [build_confirmation(subscriber, mailing_list, sender)])[0]
+        message = build_confirmation(subscriber, mailing_list, sender)
+        result = send_now(sender, [message])[0]
+    except PostroomError as exc:  # no From address, a bad one, or the sender's limits are full
+        log.warning("a confirmation to subscriber %s was not sent: %s", subscriber.pk, exc)
     except Exception:
         # The visitor's answer must not depend on the mail server; the log says why.
         log.exception("the confirmation to subscriber %s could not be sent", subscriber.pk)

@@ -371,3 +371,44 @@ def test_the_mails_one_click_unsubscribe_suppresses_the_address(client, digest):
     zoe = Subscriber.objects.get(email="zoe@example.com")
     assert Suppression.objects.get(email_hash=zoe.email_hash).reason == "unsubscribed"
     assert subscription("zoe@example.com", digest).status == Subscription.Status.UNSUBSCRIBED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_confirmation_shows_the_same_page_and_can_be_asked_again(client):
+    digest = audience.create_list("Digest", optin="double", public=True)
+    with CaptureServer(rcpt_reply={"*": "550 5.1.1 no such user"}) as server:
+        Sender.objects.create(
+            name="relay", host=server.host, port=server.port, tls="none", envelope_from="b@x.org"
+        )
+        page = post(client, digest)
+        again = confirmations.request_subscription("zoe@example.com", digest)
+
+    assert b"Check your inbox" in page.content
+    assert again == confirmations.CONFIRMATION_FAILED  # not "throttled": nothing went out
+    assert server.rcpt_attempts["zoe@example.com"] == 2
+    assert subscription("zoe@example.com", digest).status == Subscription.Status.UNCONFIRMED
+
+
+def test_behind_a_proxy_the_consent_records_the_address_the_proxy_saw(client, weekly, monkeypatch):
+    monkeypatch.setenv("BEHIND_PROXY", "true")
+    client.post(
+        f"/subscribe/{weekly.pk}/",
+        {"email": "zoe@example.com"},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="192.0.2.66, 198.51.100.23",
+    )
+    assert subscription("zoe@example.com", weekly).consent_ip == "198.51.100.23"
+
+
+def test_without_a_from_address_the_visitor_sees_the_same_page_and_the_log_says_why(
+    client, digest, monkeypatch, caplog
+):
+    monkeypatch.delenv("POSTROOM_FROM_EMAIL", raising=False)
+    Sender.objects.create(name="relay", host="127.0.0.1", port=1, tls="none")
+
+    page = post(client, digest)
+
+    assert page.status_code == 200
+    assert b"Check your inbox" in page.content
+    assert "no From address" in caplog.text
+    assert subscription("zoe@example.com", digest).status == Subscription.Status.UNCONFIRMED
