@@ -41,6 +41,8 @@ POLL_SECONDS = 0.5
 # earliest skipped sender will have a free slot (sleep_until_work wakes then).
 _sender_cursor: int = -1
 _next_due: float | None = None
+# Per process: sender id → (its next free slot, the generation when that was seen).
+_full_until: dict[int | None, tuple[float, int]] = {}
 
 
 @dataclass
@@ -92,12 +94,22 @@ def next_grant(worker_id: str, now: float | None = None) -> Grant | None:
         order.remove(sender_id)
         earliest = until if earliest is None else min(earliest, until)
     start = next((i for i, s in enumerate(order) if _key(s) > _sender_cursor), 0)
+    current = generation() if _full_until else 0
     for sender_id in order[start:] + order[:start]:
+        # A sender found full stays full until its next slot unless something
+        # changed (a release, new limits, a start: each bumps the generation);
+        # skipping it then saves the lock and the planning on every idle loop.
+        full = _full_until.get(sender_id)
+        if full is not None and now < full[0] and full[1] == current:
+            earliest = full[0] if earliest is None else min(earliest, full[0])
+            continue
         result = _grant_for_sender(sender_id, groups[sender_id], worker_id, now)
         if isinstance(result, Grant):
+            _full_until.pop(sender_id, None)
             _sender_cursor = _key(sender_id)
             return result
         if result is not None:
+            _full_until[sender_id] = (result, current if _full_until else generation())
             earliest = result if earliest is None else min(earliest, result)
     _next_due = earliest
     return None
@@ -111,6 +123,13 @@ def _backing_off(groups: dict, now: float) -> dict[int, float]:
         return {}
     rows = Sender.objects.filter(id__in=ids, backoff_until__gt=datetime.fromtimestamp(now, tz=UTC))
     return {sid: until.timestamp() for sid, until in rows.values_list("id", "backoff_until")}
+
+
+def forget() -> None:
+    """Drop this process's scheduling memory (tests: the database was rolled back)."""
+    global _sender_cursor, _next_due
+    _sender_cursor, _next_due = -1, None
+    _full_until.clear()
 
 
 def _key(sender_id: int | None) -> int:

@@ -187,3 +187,12 @@ def test_sleeping_wakes_when_the_next_slot_is_due():
     started = time.monotonic()
     scheduler.sleep_until_work(10)
     assert time.monotonic() - started < 1.0
+
+
+def test_a_full_sender_is_looked_at_again_once_its_limits_change(limited):
+    ratelimit.set_limits(limited, ["1/hour"])
+    make_campaign("one", limited)
+    assert scheduler.next_grant("w1", now=1000.0) is not None
+    assert scheduler.next_grant("w1", now=1001.0) is None  # remembered as full
+    ratelimit.set_limits(limited, ["10/second"])
+    assert scheduler.next_grant("w1", now=1002.0) is not None
