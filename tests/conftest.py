@@ -93,3 +93,13 @@ def outsider(django_user_model):
 def owner_client(client, owner):
     client.force_login(owner)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_scheduler_memory():
+    """The scheduler remembers full senders per process; a rolled-back test must not leak it."""
+    from postroom.delivery import scheduler
+
+    scheduler.forget()
+    yield
+    scheduler.forget()
