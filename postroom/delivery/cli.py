@@ -201,11 +201,13 @@ def _confirm(args: argparse.Namespace, question: str) -> None:
 
 
 def start(args: argparse.Namespace) -> None:
-    from postroom.campaigns.services import audience_count
-
     campaign = _campaign(args)
     if not args.yes:
-        count = audience_count(campaign)
+        from postroom.delivery.precheck import precheck, summary_text
+
+        summary = precheck(campaign)  # the pre-send check (R): counts, waste, duration
+        print(summary_text(summary))
+        count = summary["recipients"]
         through = campaign.sender.name if campaign.sender else "the local outbox"
         _confirm(args, f"Send {campaign.name!r} to {count} recipients through {through}?")
     from postroom.delivery import control
