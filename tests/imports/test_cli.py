@@ -1,0 +1,133 @@
+"""`postroom import` and `postroom export` as scripts use them: flags, JSON keys, exit codes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from postroom.audience.models import MailingList, Subscriber
+from postroom.imports.models import Import
+from tests.imports.conftest import DATA, write
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def postroom(env, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "postroom.cli", *args], env=env, capture_output=True, text=True
+    )
+
+
+def test_import_prints_the_json_summary_and_writes_the_rejects(subprocess_env, tmp_path):
+    MailingList.objects.create(name="News")
+    rejects = tmp_path / "rejects.csv"
+    result = postroom(
+        subprocess_env,
+        "import",
+        str(DATA / "contacts-2100-semicolon.csv"),
+        "--list",
+        "News",
+        "--json",
+        "--rejects",
+        str(rejects),
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert {
+        k: summary[k] for k in ("rows", "created", "updated", "unchanged", "duplicates", "rejected")
+    } == {
+        "rows": 2100,
+        "created": 2073,
+        "updated": 0,
+        "unchanged": 0,
+        "duplicates": 5,
+        "rejected": 22,
+    }
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal
+    lines = rejects.read_text().splitlines()
+    assert lines[0] == "line,value,reason" and len(lines) == 23
+    assert Subscriber.objects.count() == 2073
+
+
+def test_a_dry_run_writes_nothing_at_all(subprocess_env):
+    MailingList.objects.create(name="News")
+    result = postroom(
+        subprocess_env,
+        "import",
+        str(DATA / "contacts-500-excel-cp1252.csv"),
+        "--list",
+        "News",
+        "--dry-run",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["created"] == 491
+    assert (Subscriber.objects.count(), Import.objects.count()) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "postroom: the file is empty\n"),
+        (
+            b"PK\x03\x04rest-of-a-zip",
+            "postroom: this is a spreadsheet (.xlsx/.ods) or a ZIP archive",
+        ),
+        (b"name,city\nJane,Berlin\n", "postroom: no email column"),
+    ],
+)
+def test_a_file_refused_as_a_whole_exits_non_zero_with_one_line(
+    subprocess_env, tmp_path, content, message
+):
+    MailingList.objects.create(name="News")
+    path = tmp_path / "in.csv"
+    path.write_bytes(content)
+    result = postroom(subprocess_env, "import", str(path), "--list", "News")
+    assert result.returncode == 1
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
+    assert (Subscriber.objects.count(), Import.objects.count()) == (0, 0)
+
+
+def test_overrides_on_the_command_line(subprocess_env, tmp_path):
+    MailingList.objects.create(name="News")
+    path = write(tmp_path, "Adresse|Wer\njane@example.com|Jane\n", encoding="utf-16")
+    result = postroom(
+        subprocess_env,
+        "import",
+        str(path),
+        "--list",
+        "News",
+        "--delimiter",
+        "|",
+        "--encoding",
+        "utf-16",
+        "--map",
+        "Adresse=email",
+        "--map",
+        "Wer=name",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    assert Subscriber.objects.get().name == "Jane"
+
+
+def test_export_writes_a_list_as_csv(subprocess_env, tmp_path):
+    MailingList.objects.create(name="News")
+    postroom(
+        subprocess_env,
+        "import",
+        str(write(tmp_path, "email,city\na@example.com,=1+1\n")),
+        "--list",
+        "News",
+    )
+    out = tmp_path / "out.csv"
+    result = postroom(subprocess_env, "export", "--list", "News", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    header, row = out.read_text().splitlines()
+    assert header == "email,name,status,created_at,lists,city"
+    assert row.startswith("a@example.com,,active,") and row.endswith(",News,'=1+1")
+    assert (
+        postroom(subprocess_env, "export", "--list", "Nope").stderr
+        == "postroom: no list named 'Nope'\n"
+    )
