@@ -89,7 +89,7 @@ def test_a_double_opt_in_form_mails_a_signed_link_to_the_outbox_and_waits(client
     assert message["Subject"] == "Confirm your subscription to Digest"
     assert message["To"] == "zoe@example.com"
     assert message["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/u/u.0.")
-    assert message["Message-ID"].startswith(f"<confirm.{row.pk}.")
+    assert message["Message-ID"].startswith(f"<confirm.{row.subscriber_id}.{digest.pk}.")
     html = message.get_body(("html",)).get_content()
     assert confirm_path(bytes(sent.data)) in html
     # What the visitor typed never reaches the inbox of the address they typed.
