@@ -109,6 +109,7 @@ def precheck(campaign, now: float | None = None) -> dict:
     data["finish_at"] = (
         None if seconds is None else datetime.fromtimestamp(now + seconds, tz=UTC).isoformat()
     )
+    data["duration_text"] = describe_duration(seconds)
     data["deliverable"] = to_send
 
     try:

@@ -162,3 +162,30 @@ def test_starting_after_the_precheck_gives_the_same_count(sender):
         from_email="news@postroom.dev",
     )
     assert precheck.precheck(campaign)["recipients"] == control.start(campaign) == 3
+
+
+def test_the_capacity_and_precheck_panels_render_what_they_are_given(sender):
+    from django.template.loader import render_to_string
+
+    lst = audience.create_list("one")
+    audience.add_subscriber("ann@postroom.dev", lists=[lst])
+    audience.add_subscriber("bob@example.com", lists=[lst])
+    campaign = campaigns.create_campaign(
+        lists=[lst],
+        name="news",
+        subject="Hi",
+        body="Hello",
+        sender=sender,
+        from_email="news@postroom.dev",
+    )
+    running("<script>other</script>", sender, 10, priority=2)
+    html = render_to_string(
+        "web/delivery/_precheck.html", {"precheck": precheck.precheck(campaign)}
+    )
+    assert "Recipients" in html and "example.com" in html and "35/hour" in html
+    assert "shared with 1 running campaign" in html
+    html = render_to_string(
+        "web/delivery/_sender_capacity.html", {"capacity": capacity.sender_report(sender)}
+    )
+    assert "35/hour" in html and "100%" in html
+    assert "&lt;script&gt;other" in html and "<script>" not in html
