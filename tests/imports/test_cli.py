@@ -131,3 +131,24 @@ def test_export_writes_a_list_as_csv(subprocess_env, tmp_path):
         postroom(subprocess_env, "export", "--list", "Nope").stderr
         == "postroom: no list named 'Nope'\n"
     )
+
+
+def test_imports_resume_finishes_an_interrupted_import(subprocess_env, monkeypatch):
+    from postroom.imports import pipeline, services
+
+    MailingList.objects.create(name="News")
+    monkeypatch.setattr(pipeline, "BATCH", 700)
+    imp = services.prepare(DATA / "contacts-2100-semicolon.csv", lists=["News"])
+    services.start(imp, enqueue=False)
+
+    def crash(progress_imp):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        services.execute(services.claim(imp.pk), progress=crash)
+    result = postroom(subprocess_env, "imports", "resume", str(imp.pk), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["rows"], summary["created"], summary["rejected"]) == (2100, 2073, 22)
+    listing = json.loads(postroom(subprocess_env, "imports", "list", "--json").stdout)
+    assert listing[0]["status"] == "finished"
