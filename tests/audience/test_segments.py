@@ -282,3 +282,17 @@ def test_attribute_equality_with_spaces_and_non_ascii_text(people):
         "cy@example.net",
         "eve@example.com",
     }
+
+
+def test_paging_and_counting_compile_to_the_same_matches(people):
+    from postroom.audience.models import Subscriber
+
+    definition = cond("list", "in", ["news"])
+    for_count = Subscriber.objects.filter(segments.compile_q(definition))
+    for_page = Subscriber.objects.filter(segments.compile_q(definition, for_paging=True))
+    assert "EXISTS" not in str(for_count.query).upper()
+    assert "EXISTS" in str(for_page.query).upper()
+    assert set(for_count) == set(for_page) == {
+        people["ann@example.com"],
+        people["bob@example.org"],
+    }
