@@ -26,6 +26,7 @@ def register(cli: CLI) -> None:
     )
     p.add_argument("--no-verify", action="store_true", help="accept any TLS certificate")
     p.add_argument("--envelope-from", default="", metavar="ADDRESS", help="MAIL FROM / bounces")
+    _dkim_arguments(p, "--dkim-")
     add_json_flag(p)
 
     p = cli.command("list", "list senders", sender_list, group="sender")
@@ -41,6 +42,19 @@ def register(cli: CLI) -> None:
     add_json_flag(p)
     p = cli.command("remove", "delete a sender no campaign uses", sender_remove, group="sender")
     p.add_argument("name")
+    p = cli.command(
+        "dkim", "show the DKIM DNS record to publish, or set DKIM up", sender_dkim, group="sender"
+    )
+    p.add_argument("name")
+    _dkim_arguments(p, "--")
+    p.add_argument("--off", action="store_true", help="stop signing this sender's mail")
+    add_json_flag(p)
+    p = cli.command(
+        "dkim-keygen", "write a new DKIM private key file", sender_dkim_keygen, group="sender"
+    )
+    p.add_argument("file")
+    p.add_argument("--bits", type=int, default=2048)
+    add_json_flag(p)
 
     for name, help_text, handler in (
         ("start", "start sending a campaign", start),
@@ -106,6 +120,9 @@ def sender_add(args: argparse.Namespace) -> None:
         max_connections=args.max_connections,
         verify_certificate=not args.no_verify,
         envelope_from=args.envelope_from,
+        dkim_domain=args.dkim_domain,
+        dkim_selector=args.dkim_selector,
+        dkim_key_file=args.dkim_key_file,
     )
     info = senders.describe(sender)
     emit(args, info, f"sender {sender.name!r} added (id {sender.pk})")
@@ -179,6 +196,62 @@ def sender_remove(args: argparse.Namespace) -> None:
     sender = senders.get_sender(args.name)
     senders.delete_sender(sender)
     print(f"sender {args.name!r} removed")
+
+
+def _dkim_arguments(p: argparse.ArgumentParser, prefix: str) -> None:
+    p.add_argument(
+        f"{prefix}domain", dest="dkim_domain", default="", help="DKIM d=, e.g. the From domain"
+    )
+    p.add_argument(f"{prefix}selector", dest="dkim_selector", default="", help="DKIM s=")
+    p.add_argument(
+        f"{prefix}key-file", dest="dkim_key_file", default="", metavar="FILE",
+        help="PEM private key (see `sender dkim-keygen`)",
+    )  # fmt: skip
+
+
+def sender_dkim(args: argparse.Namespace) -> None:
+    from postroom.delivery import dkim, senders
+
+    sender = senders.get_sender(args.name)
+    if args.off:
+        senders.update_sender(sender, dkim_domain="", dkim_selector="", dkim_key_file="")
+        emit(args, {"dkim": False}, f"sender {sender.name!r}: DKIM signing off")
+        return
+    changes = {
+        key: getattr(args, key)
+        for key in ("dkim_domain", "dkim_selector", "dkim_key_file")
+        if getattr(args, key)
+    }
+    if changes:
+        senders.update_sender(sender, **changes)
+    signer = dkim.signer_for(sender)
+    if signer is None:
+        raise InvalidInput(
+            f"sender {sender.name!r} does not sign with DKIM;"
+            " set it up with --domain D --selector S --key-file F"
+        )
+    name, value = signer.dns_record()
+    data = {"name": name, "type": "TXT", "value": value, "key_file": sender.dkim_key_file}
+    emit(
+        args,
+        data,
+        f"Publish this DNS record, then mail from {sender.name!r} is signed for {signer.domain}:\n"
+        f"{name}. IN TXT {dkim.txt_strings(value)}",
+    )
+
+
+def sender_dkim_keygen(args: argparse.Namespace) -> None:
+    from postroom.delivery import dkim
+
+    key = dkim.generate_key_file(args.file, args.bits)
+    value = dkim.public_key_record(key)
+    emit(
+        args,
+        {"file": args.file, "bits": args.bits, "value": value},
+        f"wrote a {args.bits}-bit private key to {args.file} (keep it secret)\n"
+        f"public key TXT value: {value}\n"
+        f"next: postroom sender dkim SENDER --domain D --selector S --key-file {args.file}",
+    )
 
 
 # -- campaign control -------------------------------------------------------

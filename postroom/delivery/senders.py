@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from email_validator import EmailNotValidError, validate_email
 
+from postroom.delivery import dkim
 from postroom.delivery.models import Sender
 from postroom.delivery.smtp import CheckReport
 from postroom.errors import InvalidInput, NotFound
@@ -18,7 +19,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FIELDS = (
     "name", "host", "port", "tls", "username", "password_env", "max_connections",
     "envelope_from", "verify_certificate", "pause_after_failures", "pause_after_minutes",
-    "error_threshold_percent", "error_window",
+    "error_threshold_percent", "error_window", "dkim_domain", "dkim_selector", "dkim_key_file",
 )  # fmt: skip
 
 
@@ -73,7 +74,9 @@ def create_sender(rates: Iterable[str] = (), **values) -> Sender:
     cleaned = _clean(values)
     try:
         with transaction.atomic():
-            sender = Sender.objects.create(**cleaned)
+            sender = Sender(**cleaned)
+            dkim.check_sender(sender)
+            sender.save()
             ratelimit.set_limits(sender, list(rates))
     except IntegrityError:
         raise InvalidInput(f"a sender named {cleaned.get('name')!r} already exists") from None
@@ -89,6 +92,7 @@ def update_sender(sender: Sender, rates: Iterable[str] | None = None, **values) 
         with transaction.atomic():
             for key, value in cleaned.items():
                 setattr(sender, key, value)
+            dkim.check_sender(sender)
             sender.save()
             if rates is not None:
                 ratelimit.set_limits(sender, list(rates))
@@ -138,6 +142,9 @@ def describe(sender: Sender) -> dict:
         "password_env": sender.password_env,
         "max_connections": sender.max_connections,
         "envelope_from": sender.envelope_from,
+        "dkim_domain": sender.dkim_domain,
+        "dkim_selector": sender.dkim_selector,
+        "dkim_key_file": sender.dkim_key_file,
         "rates": [format_rate(c, s) for c, s in windows_for(sender.pk)],
         "healthy": sender.consecutive_failures == 0,
         "backing_off": sender.is_backing_off,

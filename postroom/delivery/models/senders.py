@@ -24,6 +24,12 @@ class Sender(models.Model):
     password_env = models.CharField(max_length=100, blank=True, default="")
     max_connections = models.PositiveSmallIntegerField(default=4)
     envelope_from = models.CharField(max_length=320, blank=True, default="")
+    # DKIM (optional; delivery.dkim): the signing domain (d=), the selector (s=) and the
+    # path of a PEM private key file on the worker machines, so the key itself never
+    # enters the database or a page. All three or none.
+    dkim_domain = models.CharField(max_length=253, blank=True, default="")
+    dkim_selector = models.CharField(max_length=63, blank=True, default="")
+    dkim_key_file = models.CharField(max_length=1024, blank=True, default="")
 
     # When to give up on a failing server and pause its campaigns (read between batches).
     pause_after_failures = models.PositiveIntegerField(

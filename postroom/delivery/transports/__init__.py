@@ -25,6 +25,10 @@ def transport_for(sender: Sender | None) -> Transport:
         cls = TRANSPORTS[sender.kind]
     except KeyError:
         raise InvalidInput(f"sender {sender.name!r} has an unknown kind {sender.kind!r}") from None
+    if sender.dkim_domain:  # every message through it is signed here, once (K)
+        from postroom.delivery.dkim import SigningTransport
+
+        return SigningTransport(cls(sender), sender)
     return cls(sender)
 
 
