@@ -66,7 +66,7 @@ def explain_settings(windows, max_connections: int) -> tuple[list[str], list[str
                     f"{ratelimit.format_rate(count, seconds)} limit is never reached."
                 )
         per_second = 1 / gap
-        reachable = max_connections * MESSAGES_PER_CONNECTION_SECOND
+        reachable = max_connections * MESSAGES_PER_CONNECTION_SECOND  # per worker
         if per_second > reachable:
             warnings.append(
                 f"{per_second:,.0f} messages a second is more than {max_connections} "
@@ -76,8 +76,9 @@ def explain_settings(windows, max_connections: int) -> tuple[list[str], list[str
         if per_second < 1 and max_connections > 1:
             notes.append("At this pace one connection is plenty; the others stay closed.")
     notes.append(
-        "Maximum connections: how many SMTP connections all workers together may "
-        "open to this server. More is faster only if the provider allows that many."
+        "Maximum connections: how many SMTP connections each worker keeps open to this "
+        "server (two workers: up to twice that). More is faster only if the provider "
+        "allows that many; the rate limits hold whatever the number."
     )
     return notes, warnings
 

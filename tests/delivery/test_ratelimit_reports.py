@@ -189,3 +189,12 @@ def test_the_capacity_and_precheck_panels_render_what_they_are_given(sender):
     )
     assert "35/hour" in html and "100%" in html
     assert "&lt;script&gt;other" in html and "<script>" not in html
+
+
+def test_the_sender_page_explains_its_capacity(owner_client, sender):
+    from django.urls import reverse
+
+    running("spring", sender, 20)
+    page = owner_client.get(reverse("sender_edit", args=[sender.pk])).content.decode()
+    assert "Capacity" in page and "35/hour" in page and "spring" in page
+    assert "one every 102.9 s" in page
