@@ -121,6 +121,10 @@ def _edit(request: HttpRequest, sender: Sender | None) -> HttpResponse:
             form.add_error(None, str(exc))
     status = 400 if form.errors else 200
     context = {"form": form, "sender": sender}
+    if sender is not None:  # limits, their use and the campaigns sharing it (R)
+        from postroom.delivery.capacity import sender_report
+
+        context["capacity"] = sender_report(sender)
     return render(request, "web/delivery/sender_edit.html", context, status=status)
 
 
