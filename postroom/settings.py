@@ -94,6 +94,12 @@ POSTROOM_BASE_URL = env_str("POSTROOM_BASE_URL", "http://127.0.0.1:8000").rstrip
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [POSTROOM_BASE_URL])
 
+# Tracking: no IP address is stored with opens and clicks unless asked for;
+# an address that soft-bounces this many times within this many days is suppressed.
+POSTROOM_TRACK_IP = env_bool("POSTROOM_TRACK_IP", False)
+POSTROOM_SOFT_BOUNCE_LIMIT = env_int("POSTROOM_SOFT_BOUNCE_LIMIT", 3)
+POSTROOM_SOFT_BOUNCE_DAYS = env_int("POSTROOM_SOFT_BOUNCE_DAYS", 14)
+
 DATABASES = {"default": _database(env_str("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -26,6 +26,7 @@ from postroom.campaigns.templating import (
     render,
     uses_variable,
 )
+from postroom.tracking.engagement import Tracking
 from postroom.tracking.links import LinkSigner, default_signer
 
 # A layout may also place the body and the preheader.
@@ -51,6 +52,8 @@ class CampaignSpec:
     list_name: str = ""  # shown as {{ list.name }} and in List-Id
     list_id: str = ""  # List-Id label, e.g. "news.example.com"; from the From domain when empty
     envelope_from: str = ""  # MAIL FROM (return path for bounces); From address when empty
+    track_opens: bool = False  # a 1x1 pixel in the HTML (tracking.engagement)
+    track_clicks: bool = False  # http(s) links in the HTML through signed redirects
 
 
 @dataclass
@@ -126,7 +129,9 @@ class CompiledCampaign:
         if not uses_variable(text_source, "unsubscribe_url", html=False):
             text_source = text_source.rstrip("\n") + "\n" + content.TEXT_FOOTER
 
-        self.html_template = compile_template(html_source, html=True)
+        # Opens and clicks are instrumented here, once, in the template source.
+        self.tracking = Tracking(html_source, opens=spec.track_opens, clicks=spec.track_clicks)
+        self.html_template = compile_template(self.tracking.html, html=True)
         self.text_template = compile_template(text_source, html=False)
         self.subject_template = compile_template(spec.subject, html=False)
         self.subject_is_static = not content.has_template_tags(spec.subject)
@@ -165,7 +170,7 @@ class CompiledCampaign:
         attributes = recipient.attributes or {}
         first, last = _split_name(_text(recipient.name))
         cid, sid = self.spec.campaign_id, recipient.subscriber_id
-        return {
+        context = {
             "subscriber": {
                 "email": recipient.email,
                 "name": _text(recipient.name),
@@ -179,6 +184,9 @@ class CompiledCampaign:
             "preferences_url": self.links.preferences_url(sid) if self.uses_preferences else "",
             "view_url": self.links.view_url(cid, sid) if self.uses_view else "",
         }
+        if self.tracking.active:
+            context.update(self.tracking.context(self.links, cid, sid))
+        return context
 
     def _render(self, recipient: Recipient) -> tuple[str, str, str, dict[str, Any]]:
         context = self._context(recipient)

@@ -70,6 +70,8 @@ def spec_for(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> 
         list_name=", ".join(ml.name for ml in lists),
         list_id=list_id_label(lists, campaign.name, campaign.from_email),
         envelope_from=campaign.sender.envelope_from if campaign.sender_id else "",
+        track_opens=campaign.track_opens,
+        track_clicks=campaign.track_clicks,
     )
 
 
@@ -79,7 +81,13 @@ def compiled_for(campaign: Campaign) -> CompiledCampaign:
     Compiling costs a few milliseconds (Markdown, CSS inlining, Jinja): callers
     that send keep the result per (campaign id, updated_at).
     """
-    return compile_campaign(spec_for(campaign))
+    compiled = compile_campaign(spec_for(campaign))
+    if compiled.tracking.urls and campaign.pk:
+        from postroom.tracking.activity import number_links
+
+        # Click tokens carry each link's stored number, so a redirect only leads to these.
+        compiled.tracking.use_numbers(number_links(campaign.pk, compiled.tracking.urls))
+    return compiled
 
 
 def recipient_for(subscriber: Subscriber) -> Recipient:

@@ -24,8 +24,19 @@ KINDS = {
     "p": ("preferences", 1),
     "v": ("view", 2),
     "c": ("confirm", 3),
+    # Engagement (tracking.engagement): an open names campaign and subscriber, a
+    # click also the link's number in the campaign's stored URL list.
+    "o": ("open", 2),
+    "r": ("click", 3),
 }
-PATHS = {"u": "/u/{}/", "p": "/p/{}/", "v": "/v/{}/", "c": "/c/{}/"}
+PATHS = {
+    "u": "/u/{}/",
+    "p": "/p/{}/",
+    "v": "/v/{}/",
+    "c": "/c/{}/",
+    "o": "/o/{}.gif",
+    "r": "/r/{}/",
+}
 _SIGNATURE_BYTES = 16  # 128 bits: unguessable, and keeps URLs short
 
 

@@ -8,9 +8,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from postroom.web.views import (
+    bounces,
     campaigns,
     dashboard,
     delivery,
+    engagement,
     imports,
     layouts,
     lists,
@@ -135,6 +137,9 @@ urlpatterns = [
     path("subscribe/", subscribe.index, name="public_subscribe_index"),
     path("subscribe/<str:key>/", subscribe.subscribe, name="public_subscribe"),
     path("c/<str:token>/", subscribe.confirm, name="public_confirm"),
+    path("o/<str:token>.gif", engagement.open_pixel, name="public_open"),
+    path("r/<str:token>/", engagement.click, name="public_click"),
+    path("webhooks/bounce", bounces.webhook, name="bounce_webhook"),
     # Monitoring (a bearer token, not a login)
     path("metrics", metrics.metrics, name="metrics"),
 ]
