@@ -23,6 +23,8 @@ def _campaign(campaign_id: int) -> Campaign:
 
 
 def panel_context(campaign: Campaign) -> dict:
+    from postroom.delivery.precheck import precheck
+
     summary = progress.summary(campaign)
     counts = summary["counts"]
     done = counts["sent"] + counts["failed"] + counts["skipped"] + counts["in_doubt"]
@@ -37,6 +39,8 @@ def panel_context(campaign: Campaign) -> dict:
         and CampaignEvent.objects.filter(campaign=campaign).values_list("kind", flat=True).first()
         == CampaignEvent.Kind.AUTO_PAUSED,
         "live": campaign.status == Campaign.Status.RUNNING,
+        # The pre-send check shown next to "Start sending" (R).
+        "precheck": precheck(campaign) if campaign.is_editable else None,
     }
 
 
