@@ -198,3 +198,19 @@ def test_the_sender_page_explains_its_capacity(owner_client, sender):
     page = owner_client.get(reverse("sender_edit", args=[sender.pk])).content.decode()
     assert "Capacity" in page and "35/hour" in page and "spring" in page
     assert "one every 102.9 s" in page
+
+
+def test_the_start_panel_shows_the_pre_send_check(owner_client, sender):
+    from django.urls import reverse
+
+    lst = audience.create_list("one")
+    audience.add_subscriber("ann@postroom.dev", lists=[lst])
+    audience.add_subscriber("bob@example.com", lists=[lst])
+    campaign = campaigns.create_campaign(
+        lists=[lst], name="news", subject="Hi", body="Hello", sender=sender,
+        from_email="news@postroom.dev",
+    )  # fmt: skip
+    page = owner_client.get(reverse("campaign_delivery_panel", args=[campaign.pk])).content
+    page = page.decode()
+    assert "Before you start" in page and "Start sending" in page
+    assert "Cannot be delivered" in page and "example.com" in page
