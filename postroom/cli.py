@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "postroom.imports.cli",
     "postroom.campaigns.cli",
     "postroom.delivery.cli",
+    "postroom.tracking.cli",
     "postroom.api.cli",
 ]
 

@@ -20,19 +20,23 @@ The same report ingested twice (a mailbox read again) is counted once.
 import email
 import hashlib
 import logging
+import mailbox
 import re
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from email.message import Message
 from email.utils import getaddresses, parseaddr
+from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from flufl.bounce import all_failures
 
-from postroom.errors import InvalidInput
+from postroom.errors import InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +223,10 @@ def _complaints(msg: Message) -> list[Report]:
     reason = f"{feedback} report" + (f" from {agent}" if agent else "")
     message_id = str(original.get("Message-ID", "")).strip() if original is not None else ""
     message_id = message_id or next(iter(_original_message_ids(msg)), "")
-    return [Report(COMPLAINT, a, "", reason, message_id) for a in dict.fromkeys(addresses) if a]
+    addresses = [a for a in dict.fromkeys(addresses) if a and "@" in a]
+    if not addresses and message_id:
+        addresses = [""]  # a redacted report: the Message-ID alone names the recipient
+    return [Report(COMPLAINT, a, "", reason, message_id) for a in addresses]
 
 
 # --- acting on reports ------------------------------------------------------------------
@@ -268,7 +275,9 @@ def _delivery_for(report: Report):
         found = Delivery.objects.filter(campaign_id=ids[0], subscriber_id=ids[1]).first()
         if found is not None:
             return found
-    subscriber = Subscriber.objects.filter(email=_normalised(report.email)).first()
+    subscriber = (
+        Subscriber.objects.filter(email=_normalised(report.email)).first() if report.email else None
+    )
     if subscriber is None:
         return None
     # The subscriber's latest delivery (the foreign key is indexed; the address is not).
@@ -288,6 +297,9 @@ def record(report: Report, fingerprint: str, source: str, summary: Summary) -> N
     from postroom.tracking.models import Bounce
 
     delivery = _delivery_for(report)
+    if delivery is None and not report.email:
+        summary.unrecognised += 1
+        return
     address = delivery.email if delivery is not None else _normalised(report.email)
     subscriber_id = delivery.subscriber_id if delivery is not None else None
     if subscriber_id is None:
@@ -356,3 +368,51 @@ def ingest_messages(messages: Iterable[bytes], source: str) -> Summary:
             for report in reports:
                 record(report, _fingerprint(raw, own_id, report), source, summary)
     return summary
+
+
+# --- where messages come from -----------------------------------------------------------
+
+
+def _mbox_messages(path: Path) -> Iterator[bytes]:
+    box = mailbox.mbox(path, create=False)
+    try:
+        for key in box.iterkeys():
+            yield box.get_bytes(key)
+    finally:
+        box.close()
+
+
+def messages_at(location: str, stdin: BinaryIO | None = None) -> Iterator[bytes]:
+    """Raw messages from an mbox file, a Maildir, a folder of .eml files, one file, or `-`.
+
+    Nothing is moved or deleted: reading a mailbox again records nothing twice.
+    """
+    if location == "-":
+        data = stdin.read() if stdin is not None else b""
+        if not data.startswith(b"From "):
+            yield data
+            return
+        with tempfile.NamedTemporaryFile(suffix=".mbox") as handle:
+            handle.write(data)
+            handle.flush()
+            yield from _mbox_messages(Path(handle.name))
+        return
+    path = Path(location)
+    if path.is_dir():
+        if (path / "cur").is_dir() or (path / "new").is_dir():
+            box = mailbox.Maildir(path, factory=None, create=False)
+            for key in sorted(box.iterkeys()):
+                yield box.get_bytes(key)
+            return
+        for file in sorted(path.iterdir()):
+            if file.is_file() and not file.name.startswith("."):
+                yield file.read_bytes()
+        return
+    if not path.is_file():
+        raise NotFound(f"{location}: no such file or folder")
+    with path.open("rb") as handle:
+        mbox = handle.read(5) == b"From "
+    if mbox:
+        yield from _mbox_messages(path)
+    else:
+        yield path.read_bytes()

@@ -209,7 +209,7 @@ def forged_paths(campaign, ann) -> list[str]:
     return [
         f"/r/{kind}.{cid}.{sid}.1.{signature}/",  # another link number, same signature
         f"/r/{kind}.{cid}.{int(sid) + 1}.{number}.{signature}/",  # someone else
-        f"/r/{kind}.{cid}.{sid}.{number}.{signature[:-1]}A/",
+        f"/r/{kind}.{cid}.{sid}.{number}.{signature[:-1]}{'B' if signature[-1] == 'A' else 'A'}/",
         f"/r/{signer.token('r', campaign.pk, ann.pk, 7)}/",  # genuine, but no such link
         f"/r/{signer.token('u', campaign.pk, ann.pk)}/",  # an unsubscribe token
         "/r/r.1.1.1.x/",
