@@ -1,5 +1,12 @@
 """`postroom createadmin` and the first run's admin, against the real test database."""
 
+import os
+import pty
+import select
+import signal
+import sys
+import time
+
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 
@@ -70,3 +77,53 @@ def test_the_first_run_creates_admin_once():
 def test_the_first_run_creates_no_admin_when_an_operator_exists(teammate):
     assert ensure_first_admin() is None
     assert not get_user_model().objects.filter(username="admin").exists()
+
+
+def run_on_a_terminal(args: list[str], env: dict[str, str], answers: list[str]) -> tuple[int, str]:
+    """Run `postroom ARGS` with a pseudo-terminal as its controlling terminal, typing `answers`."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: become postroom
+        os.execve(sys.executable, [sys.executable, "-m", "postroom.cli", *args], env)
+    output = b""
+    pending = list(answers)
+    answered = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            os.kill(pid, signal.SIGKILL)  # never hang the suite on a prompt we did not expect
+            break
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        # Answer a prompt only once it is complete, and only a new one.
+        if pending and output[answered:].rstrip().endswith(b":"):
+            os.write(fd, pending.pop(0).encode() + b"\n")
+            answered = len(output)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def test_it_asks_for_the_password_on_a_terminal(subprocess_env):
+    answer = "typed on a terminal 42"
+    code, output = run_on_a_terminal(
+        ["createadmin", "--username", "typist"], subprocess_env, [answer, answer]
+    )
+    assert code == 0, output
+    assert "Password again" in output
+    assert answer not in output  # not echoed
+    assert authenticate(username="typist", password=answer) is not None
+
+
+def test_two_different_answers_change_nothing(subprocess_env):
+    code, output = run_on_a_terminal(
+        ["createadmin", "--username", "typist"], subprocess_env, ["first try 1234", "second 5678"]
+    )
+    assert code == 1
+    assert "the two passwords differ" in output
+    assert not get_user_model().objects.filter(username="typist").exists()
