@@ -5,7 +5,7 @@ path in POSTROOM_CHROMIUM); nothing is downloaded. Every test in this folder
 is marked `browser`, so `pytest -m "not browser"` leaves them out.
 
 Fixtures
-    browser          one headless chromium for the whole session
+    browser          one headless chromium per test module
     page             a fresh desktop page (1280x800) on the live server:
                      `page.goto("/campaigns/")` — relative URLs work
     logged_in_page   the same, logged in as `owner` (a superuser)
@@ -64,8 +64,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
+    """Per module, not per session: while Playwright runs, its event loop counts as
+    running in this thread, and later tests calling asyncio.run() would fail."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
