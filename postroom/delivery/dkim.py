@@ -22,14 +22,17 @@ import os
 import re
 import time
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from postroom.delivery.smtp import CheckReport, OutgoingMessage, SmtpError
-from postroom.delivery.transports.base import Transport, done
 from postroom.errors import InvalidInput
+
+if TYPE_CHECKING:  # the transports package needs Django's models; the signer does not
+    from postroom.delivery.transports.base import Transport
 
 # Signed when present, in this order. RFC 8058 requires both List-Unsubscribe
 # headers to be signed for one-click unsubscribe to be honoured.
@@ -41,7 +44,8 @@ SIGNED_HEADERS = (
 )  # fmt: skip
 # Named once more than they occur, so nobody can add another one after signing
 # without breaking the signature (RFC 6376 §8.15).
-OVERSIGNED = frozenset(("from", "subject", "list-unsubscribe", "list-unsubscribe-post"))
+OVERSIGNED = frozenset((b"from", b"subject", b"list-unsubscribe", b"list-unsubscribe-post"))
+_SIGNED = tuple(name.encode("ascii") for name in SIGNED_HEADERS)
 MIN_KEY_BITS = 1024  # what verifiers accept (dkimpy's default minimum); 2048 is advised
 DEFAULT_KEY_BITS = 2048
 
@@ -50,6 +54,7 @@ _SELECTOR = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 _DOMAIN = re.compile(rf"^(?=.{{1,253}}$)(?:{_LABEL}\.)+[A-Za-z0-9-]{{2,63}}$")
 _FIELD_BREAK = re.compile(rb"\r\n(?![ \t])")
 _WSP_RUN = re.compile(rb"[ \t]{2,}|\t")
+_SPACES = re.compile(rb"  +")
 
 
 # -- canonicalisation (RFC 6376 §3.4) ---------------------------------------------
@@ -65,12 +70,11 @@ def relaxed_header(field: bytes) -> bytes:
 def relaxed_body(body: bytes) -> bytes:
     """The body with trailing whitespace dropped per line, runs of it as one space, and no
     empty lines at the end; `body` must use CRLF line endings."""
-    # bytes.replace passes, not a regex: a regex visits every byte in Python's engine
-    # (150 µs for 12 KB), these run in C (~30 µs); halving each pass ends runs quickly.
     if b"\t" in body:
         body = body.replace(b"\t", b" ")
-    while b"  " in body:
-        body = body.replace(b"  ", b" ")
+    # A pattern starting with a literal is searched for in C; "[ \t]{2,}|\t" made
+    # the regex engine try every byte (150 µs for 12 KB instead of ~25 µs for 30 KB).
+    body = _SPACES.sub(b" ", body)
     body = body.replace(b" \r\n", b"\r\n")
     while body.endswith(b"\r\n\r\n"):
         body = body[:-2]
@@ -83,10 +87,8 @@ def relaxed_body(body: bytes) -> bytes:
 
 def crlf(data: bytes) -> bytes:
     """`data` with every line ending as CRLF and a final CRLF, exactly as the SMTP client
-    sends it (so what is signed is what arrives); most messages are already like that."""
-    lf = data.count(b"\n")
-    if lf == data.count(b"\r\n") == data.count(b"\r") and data.endswith(b"\r\n"):
-        return data
+    sends it, so what is signed is what arrives. Splitting and joining is one C pass,
+    measured cheaper than counting line endings to see whether it is needed."""
     return b"\r\n".join(data.splitlines()) + b"\r\n"
 
 
@@ -208,6 +210,7 @@ class Signer:
         self.domain = check_domain(domain)
         self.selector = check_selector(selector)
         self.key = key
+        self._h: dict[tuple[bytes, ...], bytes] = {}  # h= folded, per set of headers
         self._head = b"v=1; a=rsa-sha256; c=relaxed/relaxed; d=%s; s=%s" % (
             self.domain.encode("ascii"),
             self.selector.encode("ascii"),
@@ -236,8 +239,8 @@ class Signer:
 
         names: list[bytes] = []
         signed: list[bytes] = []
-        for name in SIGNED_HEADERS:
-            found = fields.get(name.encode("ascii"))
+        for name in _SIGNED:
+            found = fields.get(name)
             if not found:
                 continue
             # Several instances are signed from the bottom up (RFC 6376 §5.4.2).
@@ -247,11 +250,12 @@ class Signer:
             if name in OVERSIGNED:
                 names.append(names[-1])
 
+        names_key = tuple(names)
         body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
         tags = [
             self._head,
             b"t=%d" % int(time.time() if now is None else now),
-            _fold(b"h=", names, b":", 72),
+            self._h.get(names_key) or self._h.setdefault(names_key, _fold(b"h=", names, b":", 72)),
             b"bh=" + body_hash,
             b"b=",
         ]
@@ -295,7 +299,7 @@ class SigningTransport:
     the engine backs off and pauses with that reason instead of sending unsigned.
     """
 
-    def __init__(self, inner: Transport, sender: object) -> None:
+    def __init__(self, inner: "Transport", sender: object) -> None:
         self.inner = inner
         self.error = ""
         self.signer: Signer | None = None
@@ -308,6 +312,8 @@ class SigningTransport:
         self, messages: list[OutgoingMessage], campaign_id: int | None = None
     ) -> concurrent.futures.Future:
         if self.signer is None:
+            from postroom.delivery.transports.base import done
+
             error = SmtpError("dkim", f"cannot sign: {self.error}")
             return done([error.result(m.key) for m in messages])
         sign = self.signer.sign
