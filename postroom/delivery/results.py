@@ -76,8 +76,12 @@ def record(
     results: list[SendResult],
     message_ids: dict[int, str],
     resend_in_doubt: bool,
+    hand_over: list[int] | None = None,
 ) -> Outcome:
-    """Write the results of one batch; `results[i].key` is the ledger id of a row in `rows`."""
+    """Write the results of one part; `results[i].key` is the ledger id of a row in `rows`.
+
+    `hand_over` are the ids of the next part, marked as handed over in the same commit.
+    """
     now = timezone.now()
     by_id = {row.id: row for row in rows}
     sent, failed, retry, requeue, doubt = [], [], [], [], []
@@ -109,47 +113,87 @@ def record(
     if outcome.sender_error and sent:
         outcome.sender_error = ""  # the server works; those were passing hiccups
 
-    mine = f"AND state = '{State.SENDING}' AND worker = %s"
     with transaction.atomic(), connection.cursor() as cursor:
         if sent:
-            cursor.executemany(
-                f"UPDATE {TABLE} SET state = '{State.SENT}', sent_at = %s, sender_id = %s,"
-                " reply = %s, message_id = %s, attempts = attempts + 1, error = '',"
-                f" lease_until = NULL, updated_at = %s WHERE id = %s {mine}",
-                [(now, sender_id, r, m, now, i, worker_id) for r, m, i in sent],
+            _bulk_update(
+                cursor,
+                worker_id,
+                f"state = '{State.SENT}', sent_at = %s, sender_id = %s, reply = v.reply,"
+                " message_id = v.message_id, attempts = attempts + 1, error = '',"
+                " lease_until = NULL, updated_at = %s",
+                [now, sender_id, now],
+                ("reply", "message_id"),
+                [(i, r, m) for r, m, i in sent],
             )
         if failed:
-            cursor.executemany(
-                f"UPDATE {TABLE} SET state = '{State.FAILED}', sender_id = %s, reply = %s,"
-                " error = %s, attempts = attempts + 1, lease_until = NULL, updated_at = %s"
-                f" WHERE id = %s {mine}",
-                [(sender_id, r, e, now, i, worker_id) for r, e, i in failed],
+            _bulk_update(
+                cursor,
+                worker_id,
+                f"state = '{State.FAILED}', sender_id = %s, reply = v.reply, error = v.error,"
+                " attempts = attempts + 1, lease_until = NULL, updated_at = %s",
+                [sender_id, now],
+                ("reply", "error"),
+                [(i, r, e) for r, e, i in failed],
             )
         if retry:
-            cursor.executemany(
-                f"UPDATE {TABLE} SET state = '{State.RETRY}', next_attempt_at = %s,"
-                " sender_id = %s, reply = %s, error = %s, attempts = attempts + 1,"
-                f" lease_until = NULL, worker = '', updated_at = %s WHERE id = %s {mine}",
-                [(t, sender_id, r, e, now, i, worker_id) for t, r, e, i in retry],
+            _bulk_update(
+                cursor,
+                worker_id,
+                f"state = '{State.RETRY}', next_attempt_at = v.next_at, sender_id = %s,"
+                " reply = v.reply, error = v.error, attempts = attempts + 1,"
+                " lease_until = NULL, worker = '', updated_at = %s",
+                [sender_id, now],
+                ("next_at", "reply", "error"),
+                [(i, t, r, e) for t, r, e, i in retry],
             )
         if requeue:
-            cursor.executemany(
-                f"UPDATE {TABLE} SET state = '{State.PENDING}', error = %s, worker = '',"
-                f" handed_at = NULL, lease_until = NULL, updated_at = %s WHERE id = %s {mine}",
-                [(e, now, i, worker_id) for e, i in requeue],
+            _bulk_update(
+                cursor,
+                worker_id,
+                f"state = '{State.PENDING}', error = v.error, worker = '', handed_at = NULL,"
+                " lease_until = NULL, updated_at = %s",
+                [now],
+                ("error",),
+                [(i, e) for e, i in requeue],
             )
         if doubt:
             state = State.PENDING if resend_in_doubt else State.IN_DOUBT
-            cursor.executemany(
-                f"UPDATE {TABLE} SET state = '{state}', sender_id = %s, error = %s, worker = '',"
-                " handed_at = NULL, lease_until = NULL, attempts = attempts + 1,"
-                f" updated_at = %s WHERE id = %s {mine}",
-                [(sender_id, f"{IN_DOUBT_NOTE}: {e}"[:1000], now, i, worker_id) for e, i in doubt],
+            _bulk_update(
+                cursor,
+                worker_id,
+                f"state = '{state}', sender_id = %s, error = v.error, worker = '',"
+                " handed_at = NULL, lease_until = NULL, attempts = attempts + 1, updated_at = %s",
+                [sender_id, now],
+                ("error",),
+                [(i, f"{IN_DOUBT_NOTE}: {e}"[:1000]) for e, i in doubt],
             )
+        if hand_over:
+            # The next part goes on the wire in the same commit (one commit per part).
+            Delivery.objects.filter(id__in=hand_over, state=State.SENDING).update(handed_at=now)
         _progress(campaign_id, len(sent))
     outcome.sent, outcome.failed, outcome.retry = len(sent), len(failed), len(retry)
     outcome.requeued, outcome.in_doubt = len(requeue), len(doubt)
     return outcome
+
+
+def _bulk_update(
+    cursor, worker_id: str, assignments: str, params: list, columns: tuple, rows: list[tuple]
+) -> None:
+    """One UPDATE … FROM a VALUES list for many rows, each with its own values.
+
+    Portable: PostgreSQL and SQLite (3.33+) both take `WITH v(…) AS (VALUES …) UPDATE … FROM v`.
+    Only rows this worker still holds are touched: if it was taken for dead and its rows
+    were recovered meanwhile, the recovery's verdict stands.
+    """
+    names = ", ".join(("id", *columns))
+    one = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+    values = ", ".join([one] * len(rows))
+    cursor.execute(
+        f"WITH v({names}) AS (VALUES {values}) UPDATE {TABLE} SET {assignments} FROM v"
+        f" WHERE {TABLE}.id = v.id AND {TABLE}.state = '{State.SENDING}'"
+        f" AND {TABLE}.worker = %s",
+        [*(value for row in rows for value in row), *params, worker_id],
+    )
 
 
 def record_skipped(worker_id: str, skipped: dict[int, str]) -> None:

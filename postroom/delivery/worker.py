@@ -316,10 +316,11 @@ class DeliveryWorker:
         if start < len(batch.messages):  # stopping while paced: these never left
             flight.waiting = [(start, len(batch.messages))]
 
-    def _submit(self, flight: Flight, first: int, last: int) -> None:
+    def _submit(self, flight: Flight, first: int, last: int, handed: bool = False) -> None:
         batch = flight.batch
         rows, messages = batch.rows[first:last], batch.messages[first:last]
-        ledger.hand_over([r.id for r in rows])
+        if not handed:
+            ledger.hand_over([r.id for r in rows])
         try:
             future = flight.transport.submit(messages, batch.campaign_id)
         except SmtpError as exc:  # the transport could not even start
@@ -367,7 +368,9 @@ class DeliveryWorker:
                     error = SmtpError(DATA, f"the transport failed: {exc}", maybe_delivered=True)
                     sent_results = [error.result(r.id) for r in rows]
                     break
-            self._pump(flight)
+            following = None
+            if flight.waiting and not self.stopping:
+                following = flight.waiting.pop(0)
             outcome = results.record(
                 batch.campaign_id,
                 campaign.started_at,
@@ -377,7 +380,12 @@ class DeliveryWorker:
                 sent_results,
                 batch.message_ids,
                 resend,
+                hand_over=[r.id for r in batch.rows[following[0] : following[1]]]
+                if following
+                else None,
             )
+            if following:
+                self._submit(flight, *following, handed=True)
             self.sent += outcome.sent
             self._after(campaign, outcome)
         self._flight = None
