@@ -53,7 +53,7 @@ def build(campaign: Campaign) -> int:
     insert = (
         f"INSERT INTO {TABLE} (campaign_id, subscriber_id, email, state, attempts, worker,"
         " reply, message_id, error)"
-        f" SELECT %s, r.id, r.email, %s, 0, '', '', '', '' FROM ({sql}) r ORDER BY r.id"
+        f" SELECT %s, r.id, r.email, %s, 0, '', '', '', '' FROM ({sql}) r"
     )
     with connection.cursor() as cursor:
         cursor.execute(insert, [campaign.pk, PENDING, *params])
