@@ -380,3 +380,31 @@ def test_keygen_refuses_to_overwrite_a_file(capsys, key_file):
 
     assert code == 1 and "never overwritten" in err
     assert Path(key_file).read_text() == before
+
+
+# -- the sender page ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_sender_page_sets_dkim_up_and_shows_the_record_never_the_key(owner_client, key_file):
+    from django.urls import reverse
+
+    form = {
+        "name": "relay", "host": "smtp.example.org", "port": 587, "tls": "starttls",
+        "max_connections": 3, "rates": "", "pause_after_failures": 8, "pause_after_minutes": 15,
+        "error_threshold_percent": 20, "error_window": 200, "dkim_domain": "example.org",
+        "dkim_selector": "pr1",
+    }  # fmt: skip
+    refused = owner_client.post(reverse("sender_new"), form)
+    assert refused.status_code == 400
+    assert "needs a domain, a selector and a key file" in refused.content.decode()
+    assert not Sender.objects.exists()
+
+    added = owner_client.post(reverse("sender_new"), {**form, "dkim_key_file": key_file})
+    assert added.status_code == 302
+    sender = Sender.objects.get()
+    page = owner_client.get(reverse("sender_edit", args=[sender.pk])).content.decode()
+
+    name, value = Signer.from_file("example.org", "pr1", key_file).dns_record()
+    assert name in page and value in page and key_file in page
+    assert "PRIVATE KEY" not in page

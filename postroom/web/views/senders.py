@@ -54,6 +54,23 @@ class SenderForm(forms.Form):
         label="Envelope sender",
         help_text="MAIL FROM, where bounces go. Empty: the campaign's From address.",
     )
+    dkim_domain = forms.CharField(
+        max_length=253,
+        required=False,
+        label="DKIM domain",
+        help_text="Sign every message for this domain (d=), usually the From address's."
+        " Empty: no DKIM signature.",
+    )
+    dkim_selector = forms.CharField(
+        max_length=63, required=False, label="DKIM selector", help_text="e.g. news2025 (s=)."
+    )
+    dkim_key_file = forms.CharField(
+        max_length=1024,
+        required=False,
+        label="DKIM key file",
+        help_text="Path of the PEM private key on the worker machines; make one with"
+        " “postroom sender dkim-keygen FILE”. The key itself is never stored or shown.",
+    )
     rates = forms.CharField(
         required=False,
         label="Rate limits",
@@ -125,7 +142,22 @@ def _edit(request: HttpRequest, sender: Sender | None) -> HttpResponse:
         from postroom.delivery.capacity import sender_report
 
         context["capacity"] = sender_report(sender)
+        context["dkim"] = _dkim_record(sender)
     return render(request, "web/delivery/sender_edit.html", context, status=status)
+
+
+def _dkim_record(sender: Sender) -> dict | None:
+    """The DNS record to publish for a signing sender, or why it cannot sign (K)."""
+    from postroom.delivery import dkim
+
+    try:
+        signer = dkim.signer_for(sender)
+    except PostroomError as exc:
+        return {"error": str(exc)}
+    if signer is None:
+        return None
+    name, value = signer.dns_record()
+    return {"name": name, "value": value}
 
 
 @operator_required
