@@ -106,14 +106,26 @@ def promote_due_retries(campaign_id: int) -> int:
     ).update(state=PENDING)
 
 
-def hand_over(ids: list[int]) -> None:
+def hand_over(ids: list[int], worker_id: str) -> list[int]:
     """Mark rows as possibly on the wire, just before the transport gets them.
 
     This commit is what separates "claimed" from "in doubt" after a crash.
+    Returns the ids that are still this worker's: a row recovered by another
+    worker meanwhile (this one was taken for dead) must not be sent from here.
     """
-    if ids:
-        with transaction.atomic():
-            Delivery.objects.filter(id__in=ids, state=SENDING).update(handed_at=timezone.now())
+    if not ids:
+        return []
+    with transaction.atomic():
+        return mark_handed(ids, worker_id, timezone.now())
+
+
+def mark_handed(ids: list[int], worker_id: str, now: datetime) -> list[int]:
+    """hand_over() inside the caller's transaction."""
+    rows = Delivery.objects.filter(id__in=ids, state=SENDING, worker=worker_id)
+    if rows.update(handed_at=now) == len(ids):
+        return ids
+    mine = set(rows.filter(handed_at=now).values_list("id", flat=True))
+    return [i for i in ids if i in mine]
 
 
 def release(ids: list[int], worker_id: str) -> int:

@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from postroom.delivery.ledger import TABLE, Claimed
+from postroom.delivery.ledger import TABLE, Claimed, mark_handed
 from postroom.delivery.models import CampaignRun, Delivery, Sender
 from postroom.delivery.smtp import ACCEPTED, PERMANENT, SendResult
 
@@ -61,6 +61,7 @@ class Outcome:
     in_doubt: int = 0
     sender_error: str = ""  # the last sender-level error, when no message got through
     failures: list[bool] = field(default_factory=list)  # per final verdict: True = failed
+    handed: list[int] = field(default_factory=list)  # ids of the next part, now on the wire
 
 
 def _text(result: SendResult) -> str:
@@ -169,7 +170,7 @@ def record(
             )
         if hand_over:
             # The next part goes on the wire in the same commit (one commit per part).
-            Delivery.objects.filter(id__in=hand_over, state=State.SENDING).update(handed_at=now)
+            outcome.handed = mark_handed(hand_over, worker_id, now)
         _progress(campaign_id, len(sent))
     outcome.sent, outcome.failed, outcome.retry = len(sent), len(failed), len(retry)
     outcome.requeued, outcome.in_doubt = len(requeue), len(doubt)

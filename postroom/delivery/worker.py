@@ -68,6 +68,7 @@ class DeliveryWorker:
         self._backoff: dict[int, float] = {}  # sender id → epoch seconds
         self._failing: set[int] = set()  # senders with failures on record
         self._flight: Flight | None = None
+        self._prepared: Batch | None = None
         self._last_heartbeat = 0.0
         self._last_maintenance = 0.0
         ledger.heartbeat(self.id)
@@ -104,7 +105,9 @@ class DeliveryWorker:
         self.maintain()
         batch = None if self.stopping else self._next_batch()
         worked = self._flight is not None
+        self._prepared = batch  # its leases are renewed while the flight completes
         self.complete_flight()
+        self._prepared = None
         if batch is not None:
             worked = True
             self._launch(batch)
@@ -148,8 +151,7 @@ class DeliveryWorker:
             self._last_heartbeat = now
             close_old_connections()
             ledger.heartbeat(self.id, self.sent)
-            if self._flight is not None:
-                ledger.renew_leases(self.id, [r.id for r in self._flight.batch.rows])
+            self._renew_leases()
         if not force and now - self._last_maintenance < MAINTENANCE_SECONDS:
             return
         self._last_maintenance = now
@@ -316,11 +318,19 @@ class DeliveryWorker:
         if start < len(batch.messages):  # stopping while paced: these never left
             flight.waiting = [(start, len(batch.messages))]
 
-    def _submit(self, flight: Flight, first: int, last: int, handed: bool = False) -> None:
+    def _submit(
+        self, flight: Flight, first: int, last: int, handed: list[int] | None = None
+    ) -> None:
         batch = flight.batch
         rows, messages = batch.rows[first:last], batch.messages[first:last]
-        if not handed:
-            ledger.hand_over([r.id for r in rows])
+        if handed is None:
+            handed = ledger.hand_over([r.id for r in rows], self.id)
+        if len(handed) != len(rows):  # some were recovered by another worker: not ours
+            keep = set(handed)
+            pairs = [(r, m) for r, m in zip(rows, messages, strict=True) if r.id in keep]
+            rows, messages = [r for r, _ in pairs], [m for _, m in pairs]
+            if not rows:
+                return
         try:
             future = flight.transport.submit(messages, batch.campaign_id)
         except SmtpError as exc:  # the transport could not even start
@@ -338,6 +348,12 @@ class DeliveryWorker:
         while flight.waiting and len(flight.parts) < PARTS_IN_FLIGHT and not self.stopping:
             first, last = flight.waiting.pop(0)
             self._submit(flight, first, last)
+
+    def _renew_leases(self) -> None:
+        ids = [r.id for r in self._flight.batch.rows] if self._flight else []
+        if self._prepared is not None:
+            ids += [r.id for r in self._prepared.rows]
+        ledger.renew_leases(self.id, ids)
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.time() + seconds
@@ -362,7 +378,8 @@ class DeliveryWorker:
                 except TimeoutError:
                     # Keep the leases alive while a slow server answers.
                     ledger.heartbeat(self.id, self.sent)
-                    ledger.renew_leases(self.id, [r.id for r in rows])
+                    self._last_heartbeat = time.time()
+                    self._renew_leases()
                 except Exception as exc:  # the transport broke mid-way: maybe sent, say so
                     log.exception("transport failed while sending a part")
                     error = SmtpError(DATA, f"the transport failed: {exc}", maybe_delivered=True)
@@ -385,7 +402,7 @@ class DeliveryWorker:
                 else None,
             )
             if following:
-                self._submit(flight, *following, handed=True)
+                self._submit(flight, *following, handed=outcome.handed)
             self.sent += outcome.sent
             self._after(campaign, outcome)
         self._flight = None

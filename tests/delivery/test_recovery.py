@@ -21,7 +21,7 @@ def dead_worker_claims(campaign, handed: int, claimed: int) -> str:
         id=worker_id, host="elsewhere", pid=4242, last_seen=timezone.now() - timedelta(minutes=5)
     )
     rows = ledger.claim(campaign.pk, handed + claimed, worker_id)
-    ledger.hand_over([r.id for r in rows[:handed]])
+    ledger.hand_over([r.id for r in rows[:handed]], worker_id)
     return worker_id
 
 
@@ -100,3 +100,16 @@ def test_a_campaign_that_moves_is_not_stalled():
     control.start(campaign)
     ledger.heartbeat("here:1:live")
     assert progress.stall_reason(campaign) == ""
+
+
+def test_a_worker_never_hands_over_rows_another_worker_recovered():
+    campaign = make_campaign(make_audience(4))
+    control.start(campaign)
+    rows = ledger.claim(campaign.pk, 4, "slow:1:aaa")
+    # Taken for dead, its rows were recovered and claimed by another worker meanwhile.
+    Delivery.objects.filter(id__in=[r.id for r in rows[:3]]).update(worker="fast:2:bbb")
+
+    handed = ledger.hand_over([r.id for r in rows], "slow:1:aaa")
+
+    assert handed == [rows[3].id]
+    assert Delivery.objects.filter(campaign=campaign, handed_at__isnull=False).count() == 1
