@@ -292,7 +292,11 @@ def test_paging_and_counting_compile_to_the_same_matches(people):
     for_page = Subscriber.objects.filter(segments.compile_q(definition, for_paging=True))
     assert "EXISTS" not in str(for_count.query).upper()
     assert "EXISTS" in str(for_page.query).upper()
-    assert set(for_count) == set(for_page) == {
-        people["ann@example.com"],
-        people["bob@example.org"],
-    }
+    assert (
+        set(for_count)
+        == set(for_page)
+        == {
+            people["ann@example.com"],
+            people["bob@example.org"],
+        }
+    )
