@@ -100,7 +100,7 @@ class Upserter:
             return result
         sql = (
             f"SELECT subscriber_id, mailing_list_id, status FROM {_table(Subscription)} "
-            f"WHERE mailing_list_id IN ({_holes(self.statuses)}) AND subscriber_id IN "
+            f"WHERE mailing_list_id IN ({_holes(self.statuses)}) AND {_any('subscriber_id')}"
         )
         for subscriber_id, list_id, status in _select_in(sql, subscriber_ids, list(self.statuses)):
             result.setdefault(subscriber_id, {})[list_id] = status
@@ -168,7 +168,7 @@ class Upserter:
         ids = [existing[e][1] for e in emails if e in existing]
         new = [e for e in emails if e not in existing]
         if new:
-            sql = f"SELECT id FROM {_table(Subscriber)} WHERE status = %s AND email IN "
+            sql = f"SELECT id FROM {_table(Subscriber)} WHERE status = %s AND {_any('email')}"
             ids += [row[0] for row in _select_in(sql, new, [Subscriber.Status.ACTIVE])]
         stamp = connection.ops.adapt_datetimefield_value(now)
         columns = ", ".join(SUBSCRIPTION_COLUMNS)
@@ -201,11 +201,10 @@ class Upserter:
                     sql = (
                         f"UPDATE {_table(Subscription)} SET status = %s, confirmed_at = %s, "
                         "updated_at = %s WHERE mailing_list_id = %s AND status = %s "
-                        "AND subscriber_id IN "
+                        f"AND {_any('subscriber_id')}"
                     )
                     params = [status, stamp, stamp, list_id, Subscription.Status.UNCONFIRMED]
-                    for chunk in _chunks(ids):
-                        cursor.execute(f"{sql}({_holes(chunk)})", [*params, *chunk])
+                    cursor.execute(sql, [*params, _array(ids)])
 
     def _blocklist(self, contacts: list[Contact]) -> Outcome:
         """Created: a new suppression; updated: an existing subscriber newly blocklisted."""
@@ -250,7 +249,6 @@ def _json_hole() -> str:
 
 # Raw SQL for the per-batch lookups: Django's `__in` costs ~25 µs per value to build,
 # more than the whole rest of a row's work.
-CHUNK = 5000
 SUBSCRIPTION_COLUMNS = [
     "subscriber_id",
     "mailing_list_id",
@@ -272,24 +270,36 @@ def _holes(values) -> str:
     return ", ".join(["%s"] * len(values))
 
 
-def _chunks(values: list) -> list[list]:
-    return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
+def _any(column: str) -> str:
+    """`column` is one of the values of one parameter (given by _array).
+
+    One parameter, whatever the batch size: a list of `%s` per value would make
+    every batch size a different statement, and SQLite's statement cache then
+    holds megabytes per size.
+    """
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)"
+    return f"{column} IN (SELECT value FROM json_each(%s))"
+
+
+def _array(values: list):
+    return list(values) if connection.vendor == "postgresql" else json.dumps(list(values))
 
 
 def _select_in(sql: str, values: list, params: list | None = None) -> list[tuple]:
-    """Run `sql` (ending in `... IN `) for every chunk of `values`, all rows together."""
-    rows: list[tuple] = []
+    """Run `sql` (with an _any() condition last) for `values`."""
+    if not values:
+        return []
     with connection.cursor() as cursor:
-        for chunk in _chunks(values):
-            cursor.execute(f"{sql}({_holes(chunk)})", [*(params or []), *chunk])
-            rows.extend(cursor.fetchall())
-    return rows
+        cursor.execute(sql, [*(params or []), _array(values)])
+        return cursor.fetchall()
 
 
 def _existing(emails: list[str]) -> list[tuple]:
     """(email, id, name, attributes, status) of the subscribers among `emails`."""
     attributes = Subscriber._meta.get_field("attributes")
-    sql = f"SELECT email, id, name, attributes, status FROM {_table(Subscriber)} WHERE email IN "
+    columns = "email, id, name, attributes, status"
+    sql = f"SELECT {columns} FROM {_table(Subscriber)} WHERE {_any('email')}"
     return [
         (email, pk, name, attributes.from_db_value(attrs, None, connection), status)
         for email, pk, name, attrs, status in _select_in(sql, emails)
@@ -297,5 +307,5 @@ def _existing(emails: list[str]) -> list[tuple]:
 
 
 def _suppressed(hashes) -> set[str]:
-    sql = f"SELECT email_hash FROM {_table(Suppression)} WHERE email_hash IN "
+    sql = f"SELECT email_hash FROM {_table(Suppression)} WHERE {_any('email_hash')}"
     return {row[0] for row in _select_in(sql, list(hashes))}
