@@ -91,7 +91,7 @@ class Upserter:
             now = timezone.now()
             self._insert(new, now)
             self._update(changed, now)
-            self._add_subscriptions(to_subscribe, existing, now)
+            self._add_subscriptions(to_subscribe, now)
         return outcome
 
     def _subscriptions(self, subscriber_ids: list[int]) -> dict[int, dict[int, str]]:
@@ -132,19 +132,36 @@ class Upserter:
             "updated_at",
         ]
         names = ", ".join(connection.ops.quote_name(meta.get_field(c).column) for c in columns)
-        holes = ", ".join(_json_hole() if c == "attributes" else "%s" for c in columns)
-        # ON CONFLICT: someone may have signed up with the same address since the lookup.
-        sql = (
-            f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({names}) "
-            f"VALUES ({holes}) ON CONFLICT DO NOTHING"
-        )
+        table = connection.ops.quote_name(meta.db_table)
         active = Subscriber.Status.ACTIVE
-        params = [
+        # ON CONFLICT: someone may have signed up with the same address since the lookup.
+        if connection.vendor == "postgresql":
+            # One statement for the whole batch: a round trip per row would dominate.
+            sql = (
+                f"INSERT INTO {table} ({names}) "
+                "SELECT e, h, n, a::jsonb, %s, %s, %s "
+                "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS t(e, h, n, a) "
+                "ON CONFLICT DO NOTHING"
+            )
+            params = [
+                active,
+                stamp,
+                stamp,
+                [c.email for c in contacts],
+                [c.email_hash for c in contacts],
+                [c.name for c in contacts],
+                [c.attributes_json for c in contacts],
+            ]
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+            return
+        sql = f"INSERT INTO {table} ({names}) VALUES ({_holes(columns)}) ON CONFLICT DO NOTHING"
+        rows = [
             (c.email, c.email_hash, c.name, c.attributes_json, active, stamp, stamp)
             for c in contacts
         ]
         with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
+            cursor.executemany(sql, rows)
 
     def _update(self, changed: list[tuple[int, str, dict]], now) -> None:
         if not changed:
@@ -161,50 +178,31 @@ class Upserter:
         with connection.cursor() as cursor:
             cursor.executemany(sql, params)
 
-    def _add_subscriptions(self, emails: list[str], existing: dict, now) -> None:
-        """Subscribe the active ones; ON CONFLICT keeps every existing subscription as it is."""
+    def _add_subscriptions(self, emails: list[str], now) -> None:
+        """Subscribe the active ones, set-based; ON CONFLICT keeps every existing
+        subscription (even an unsubscribed one) as it is."""
         if not emails or not self.lists:
             return
-        ids = [existing[e][1] for e in emails if e in existing]
-        new = [e for e in emails if e not in existing]
-        if new:
-            sql = f"SELECT id FROM {_table(Subscriber)} WHERE status = %s AND {_any('email')}"
-            ids += [row[0] for row in _select_in(sql, new, [Subscriber.Status.ACTIVE])]
         stamp = connection.ops.adapt_datetimefield_value(now)
-        columns = ", ".join(SUBSCRIPTION_COLUMNS)
+        subscribers = f"FROM {_table(Subscriber)} WHERE status = %s AND {_any('email')}"
         insert = (
-            f"INSERT INTO {_table(Subscription)} ({columns}) "
-            f"VALUES ({_holes(SUBSCRIPTION_COLUMNS)}) ON CONFLICT DO NOTHING"
+            f"INSERT INTO {_table(Subscription)} ({', '.join(SUBSCRIPTION_COLUMNS)}) "
+            f"SELECT id, {_holes(SUBSCRIPTION_COLUMNS[1:])} {subscribers} ON CONFLICT DO NOTHING"
         )
+        targets = [Subscriber.Status.ACTIVE, _array(emails)]
         with connection.cursor() as cursor:
             for list_id, status in self.statuses.items():
-                confirmed = status == Subscription.Status.CONFIRMED
-                cursor.executemany(
-                    insert,
-                    [
-                        (
-                            pk,
-                            list_id,
-                            status,
-                            "import",
-                            stamp,
-                            stamp if confirmed else None,
-                            "",
-                            stamp,
-                            stamp,
-                        )
-                        for pk in ids
-                    ],
-                )
-                if confirmed:
+                confirmed_at = stamp if status == Subscription.Status.CONFIRMED else None
+                values = [list_id, status, "import", stamp, confirmed_at, "", stamp, stamp]
+                cursor.execute(insert, [*values, *targets])
+                if confirmed_at:
                     # Given as confirmed now: an unconfirmed subscription becomes confirmed.
-                    sql = (
+                    cursor.execute(
                         f"UPDATE {_table(Subscription)} SET status = %s, confirmed_at = %s, "
                         "updated_at = %s WHERE mailing_list_id = %s AND status = %s "
-                        f"AND {_any('subscriber_id')}"
+                        f"AND subscriber_id IN (SELECT id {subscribers})",
+                        [status, stamp, stamp, list_id, Subscription.Status.UNCONFIRMED, *targets],
                     )
-                    params = [status, stamp, stamp, list_id, Subscription.Status.UNCONFIRMED]
-                    cursor.execute(sql, [*params, _array(ids)])
 
     def _blocklist(self, contacts: list[Contact]) -> Outcome:
         """Created: a new suppression; updated: an existing subscriber newly blocklisted."""
