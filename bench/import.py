@@ -36,8 +36,8 @@ def make_file(rows: int, directory: Path) -> Path:
     return path
 
 
-def run_import(path: Path, env: dict[str, str]) -> tuple[dict, float, int]:
-    """(summary, seconds, peak RSS in MB) of one `postroom import` process."""
+def run_import(path: Path, env: dict[str, str]) -> tuple[dict, float, int, float]:
+    """(summary, seconds, peak RSS in MB, CPU seconds) of one `postroom import` process."""
     subprocess.run([sys.executable, "-c", SETUP], env=env, check=True)
     command = [sys.executable, "-m", "postroom.cli", "import", str(path), "--list", "bench"]
     started = time.perf_counter()
@@ -47,7 +47,8 @@ def run_import(path: Path, env: dict[str, str]) -> tuple[dict, float, int]:
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"import failed: {output.decode()[-500:]}")
-    return json.loads(output), elapsed, usage.ru_maxrss // 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    return json.loads(output), elapsed, usage.ru_maxrss // 1024, cpu
 
 
 def bench(label: str, files: list[Path], database_url: str, work: Path) -> None:
@@ -60,11 +61,11 @@ def bench(label: str, files: list[Path], database_url: str, work: Path) -> None:
         }
         if label == "SQLite":  # a fresh database file per run
             env["DATABASE_URL"] = f"sqlite:///{work / f'{label}-{path.stem}.sqlite3'}"
-        summary, seconds, peak = run_import(path, env)
+        summary, seconds, peak, cpu = run_import(path, env)
         rows = summary["rows"]
         print(
             f"{label:<10} {rows:>9} rows  {seconds:6.1f} s  {rows / seconds:9,.0f} rows/s  "
-            f"peak RSS {peak:4d} MB  (created {summary['created']}, "
+            f"peak RSS {peak:4d} MB  CPU {cpu:5.1f} s  (created {summary['created']}, "
             f"duplicates {summary['duplicates']}, rejected {summary['rejected']})",
             flush=True,
         )
