@@ -52,7 +52,8 @@ class Batch:
 
 def batches(path: Path, layout: dict, skip: int, size: int) -> Iterator[Batch]:
     """Parsed batches: read here for small files, by a second process for big ones."""
-    if size < PARALLEL_FROM_BYTES:
+    # A daemonic process (a worker started by `postroom run`) may not start another.
+    if size < PARALLEL_FROM_BYTES or multiprocessing.current_process().daemon:
         yield from _read(path, layout, skip)
         return
     context = multiprocessing.get_context("spawn")  # no inherited database connections
