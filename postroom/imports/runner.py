@@ -6,10 +6,11 @@ saying how far it got; after a crash the import resumes from that point.
 The reading side (parsing, validation, de-duplication) is in pipeline.py.
 """
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from postroom.imports.models import Import, RejectedRow, RepairedRow
@@ -29,6 +30,29 @@ def run_import(imp: Import, *, dry_run: bool = False, progress: Progress | None 
         for key in (*Import.COUNT_FIELDS, "repaired", "suppressed", "rows_done"):
             setattr(imp, key, 0)
     upserter = Upserter(imp.mode, list(imp.lists.all()), imp.confirmed, dry_run=dry_run)
+    with _rare_checkpoints(enabled=not dry_run):
+        _run(imp, upserter, dry_run, progress)
+    return imp
+
+
+@contextlib.contextmanager
+def _rare_checkpoints(enabled: bool):
+    """On SQLite, let the WAL grow to ~80 MB before copying pages back: an import
+    rewrites the same index pages batch after batch, and each checkpoint copies
+    them again (measured on 500,000 rows: 12 instead of 14 CPU seconds, noisy)."""
+    if not enabled or connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint=20000")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint=1000")
+
+
+def _run(imp: Import, upserter: Upserter, dry_run: bool, progress: Progress | None) -> None:
     for batch in batches(Path(imp.file_path), imp.layout, imp.rows_done, imp.file_size):
         if dry_run:
             _count(imp, batch, upserter.apply(batch.contacts))
@@ -41,7 +65,6 @@ def run_import(imp: Import, *, dry_run: bool = False, progress: Progress | None 
                 _save_batch(imp, batch, outcome)
         if progress:
             progress(imp)
-    return imp
 
 
 def _count(imp: Import, batch: Batch, outcome) -> None:
