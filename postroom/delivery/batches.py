@@ -1,9 +1,11 @@
 """Preparing one batch: claim rows under a grant, drop those who left, render the rest."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from postroom.audience.models import Subscriber, Suppression
+from django.utils import timezone
+
+from postroom.audience.models import Subscriber, Subscription, Suppression
 from postroom.campaigns.compose import CompiledCampaign, Recipient
 from postroom.campaigns.errors import RenderError
 from postroom.campaigns.models import Campaign
@@ -11,6 +13,9 @@ from postroom.delivery import ledger, results
 from postroom.delivery.ledger import Claimed
 from postroom.delivery.scheduler import Grant
 from postroom.delivery.smtp import OutgoingMessage
+
+# Changes this close to the start are checked again too (clocks of several machines).
+CLOCK_SLACK = timedelta(seconds=10)
 
 
 @dataclass
@@ -58,23 +63,47 @@ def _why_not_mailable(subscriber_ids: list[int]) -> dict[int, str]:
 
 
 def _still_mailable(context: CampaignContext, subscriber_ids: list[int]) -> dict[int, tuple]:
-    """Of these subscribers, those the audience app still lets this campaign mail, with the
-    values their message needs: {id: (name, attributes)}.
+    """Of these subscribers, those the campaign may still mail, with the values their
+    message needs: {id: (name, attributes)}.
 
-    The recipient set was fixed at the start; this only removes people who
-    unsubscribed, were blocklisted or suppressed since, so a segment is not
-    re-evaluated when the campaign has lists.
+    The recipient set was fixed at the start by the audience app's definition;
+    only people whose subscriber row, subscriptions or suppression changed since
+    then are checked against that definition again (usually nobody). Running the
+    full definition for every batch would cost a pass over all subscriptions.
     """
     from postroom.audience.eligibility import mailable_subscribers
 
-    campaign = context.campaign
-    segment = None if context.lists else campaign.segment
-    if context.lists or segment:
-        qs = mailable_subscribers(context.lists, segment)
-    else:
-        qs = Subscriber.objects.all()
-    rows = qs.filter(id__in=subscriber_ids).values_list("id", "name", "attributes")
-    return {sid: (name, attributes) for sid, name, attributes in rows}
+    since = (context.campaign.started_at or timezone.now()) - CLOCK_SLACK
+    rows = Subscriber.objects.filter(id__in=subscriber_ids).values_list(
+        "id", "name", "attributes", "email_hash", "updated_at"
+    )
+    people, hashes, changed = {}, {}, set()
+    for sid, name, attributes, email_hash, updated_at in rows:
+        people[sid] = (name, attributes)
+        hashes[email_hash] = sid
+        if updated_at >= since:
+            changed.add(sid)
+    changed.update(
+        Subscription.objects.filter(
+            subscriber_id__in=subscriber_ids, updated_at__gte=since
+        ).values_list("subscriber_id", flat=True)
+    )
+    changed.update(
+        hashes[h]
+        for h in Suppression.objects.filter(
+            email_hash__in=list(hashes), created_at__gte=since
+        ).values_list("email_hash", flat=True)
+    )
+    if changed:
+        segment = None if context.lists else context.campaign.segment
+        still = set(
+            mailable_subscribers(context.lists, segment)
+            .filter(id__in=changed)
+            .values_list("id", flat=True)
+        )
+        for sid in changed - still:
+            people.pop(sid, None)
+    return people
 
 
 def prepare(

@@ -165,3 +165,28 @@ def test_a_broken_transport_costs_no_attempts_and_pauses_the_campaign(monkeypatc
     assert "provider API is down" in campaign.status_reason
     assert set(states(campaign).values()) == {"pending"}
     assert set(Delivery.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == {0}
+
+
+def test_only_people_changed_since_the_start_are_checked_again_and_they_are_skipped():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from postroom.audience.models import Subscriber, Subscription
+
+    news = make_audience(5)
+    long_ago = timezone.now() - timedelta(days=30)
+    Subscriber.objects.update(updated_at=long_ago)
+    Subscription.objects.update(updated_at=long_ago)
+    campaign = make_campaign(news)
+    control.start(campaign)
+    audience.unsubscribe(audience.get_subscriber("user1@example.net"), [news], source="test")
+    audience.suppress("user2@example.net", "complained")
+
+    run_until_idle()
+
+    rows = {d.email: d for d in Delivery.objects.filter(campaign=campaign)}
+    assert rows["user1@example.net"].state == "skipped"
+    assert rows["user2@example.net"].state == "skipped"
+    assert "suppressed" in rows["user2@example.net"].error
+    assert OutboxMessage.objects.count() == 3
