@@ -172,6 +172,19 @@ def test_html_inside_template_tags_is_left_alone():
 # --- the public endpoints ----------------------------------------------------------------
 
 
+def test_the_campaign_page_shows_its_clicks(client, owner, campaign, ann):
+    [link] = click_urls(html_part(built(tracked(campaign), ann)))
+    client.get(path_of(link))
+    campaign.status = "running"
+    campaign.save()
+    client.force_login(owner)
+
+    page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+
+    assert "Opens, clicks and bounces" in page
+    assert "1 click in all" in page
+
+
 def test_a_click_redirects_to_the_campaigns_own_url_and_is_counted(client, campaign, ann):
     [link] = click_urls(html_part(built(tracked(campaign), ann)))
 
