@@ -99,6 +99,13 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [POSTROOM_BASE_URL])
 POSTROOM_TRACK_IP = env_bool("POSTROOM_TRACK_IP", False)
 POSTROOM_SOFT_BOUNCE_LIMIT = env_int("POSTROOM_SOFT_BOUNCE_LIMIT", 3)
 POSTROOM_SOFT_BOUNCE_DAYS = env_int("POSTROOM_SOFT_BOUNCE_DAYS", 14)
+# The mailto: unsubscribe address in List-Unsubscribe; empty means the campaign's From.
+POSTROOM_UNSUBSCRIBE_MAILBOX = env_str("POSTROOM_UNSUBSCRIBE_MAILBOX", "")
+# Delivery retries: attempts and back-off for 4xx replies, back-off for a failing sender.
+POSTROOM_MAX_ATTEMPTS = env_int("POSTROOM_MAX_ATTEMPTS", 6)
+POSTROOM_RETRY_BASE_SECONDS = env_int("POSTROOM_RETRY_BASE_SECONDS", 60)
+POSTROOM_MAX_RETRY_AGE_SECONDS = env_int("POSTROOM_MAX_RETRY_AGE_SECONDS", 3 * 86400)
+POSTROOM_SENDER_BACKOFF_SECONDS = env_int("POSTROOM_SENDER_BACKOFF_SECONDS", 5)
 
 DATABASES = {"default": _database(env_str("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
