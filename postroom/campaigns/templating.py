@@ -45,6 +45,9 @@ _REMOVED_FILTERS = {
     "filesizeformat",
 }
 
+# Names a dict answers as attributes (methods); any other missing key is simply undefined.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
 MAX_RANGE = 1000  # loops in a newsletter are short; a big range is a mistake or an attack
 MAX_STRING = 100_000  # longest string `*` may build
 
@@ -118,7 +121,10 @@ class CampaignEnvironment(ImmutableSandboxedEnvironment):
             try:
                 return obj[attribute]
             except KeyError:
-                pass
+                # A missing `subscriber.attributes.city` is common; the stock path
+                # would raise and catch two more exceptions to say "undefined".
+                if attribute not in _DICT_ATTRIBUTES:
+                    return self.undefined(obj=obj, name=attribute)
         return super().getattr(obj, attribute)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:

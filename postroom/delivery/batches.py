@@ -75,14 +75,18 @@ def _still_mailable(context: CampaignContext, subscriber_ids: list[int]) -> dict
 
     since = (context.campaign.started_at or timezone.now()) - CLOCK_SLACK
     rows = Subscriber.objects.filter(id__in=subscriber_ids).values_list(
-        "id", "name", "attributes", "email_hash", "updated_at"
+        "id", "name", "attributes", "email_hash"
     )
-    people, hashes, changed = {}, {}, set()
-    for sid, name, attributes, email_hash, updated_at in rows:
+    people, hashes = {}, {}
+    for sid, name, attributes, email_hash in rows:
         people[sid] = (name, attributes)
         hashes[email_hash] = sid
-        if updated_at >= since:
-            changed.add(sid)
+    # The database compares the times: reading them would parse a datetime per row.
+    changed = set(
+        Subscriber.objects.filter(id__in=subscriber_ids, updated_at__gte=since).values_list(
+            "id", flat=True
+        )
+    )
     changed.update(
         Subscription.objects.filter(
             subscriber_id__in=subscriber_ids, updated_at__gte=since
@@ -107,17 +111,16 @@ def _still_mailable(context: CampaignContext, subscriber_ids: list[int]) -> dict
 
 
 def prepare(
-    grant: Grant, context: CampaignContext, worker_id: str, cursor: int, limit: int
+    grant: Grant, context: CampaignContext, worker_id: str, cursor: int
 ) -> tuple[Batch, int]:
-    """Claim up to grant.count (at most `limit`) rows and build their messages.
+    """Claim up to grant.count rows and build their messages.
 
     Returns the batch and the new keyset cursor.
     """
     batch = Batch(grant, context)
-    count = min(grant.count, limit)
-    rows = ledger.claim(grant.campaign_id, count, worker_id, after_id=cursor)
+    rows = ledger.claim(grant.campaign_id, grant.count, worker_id, after_id=cursor)
     if not rows and cursor:
-        rows = ledger.claim(grant.campaign_id, count, worker_id)  # wrap around
+        rows = ledger.claim(grant.campaign_id, grant.count, worker_id)  # wrap around
     batch.claimed = len(rows)
     if not rows:
         return batch, 0
@@ -145,7 +148,9 @@ def prepare(
             broken[row.id] = f"could not build the message: {exc}"
             continue
         batch.rows.append(row)
-        batch.messages.append(OutgoingMessage(row.id, built.mail_from, built.rcpt_to, built.data))
+        batch.messages.append(
+            OutgoingMessage(row.id, built.mail_from, built.rcpt_to, built.data, crlf=True)
+        )
         batch.message_ids[row.id] = built.message_id
     results.record_skipped(worker_id, skipped)
     if broken:

@@ -17,6 +17,7 @@ the file's path, so the key never enters the database, a page, or a log.
 
 import base64
 import concurrent.futures
+import dataclasses
 import hashlib
 import os
 import re
@@ -318,9 +319,7 @@ class SigningTransport:
             return done([error.result(m.key) for m in messages])
         sign = self.signer.sign
         now = time.time()
-        signed = [
-            OutgoingMessage(m.key, m.mail_from, m.rcpt_to, sign(m.data, now)) for m in messages
-        ]
+        signed = [dataclasses.replace(m, data=sign(m.data, now)) for m in messages]
         return self.inner.submit(signed, campaign_id)
 
     def check(self) -> CheckReport:

@@ -22,9 +22,10 @@ from django.db.models import F, Q
 
 from postroom.delivery import ratelimit
 
-# Without a limit a worker claims this many recipients at once: big enough to
-# amortise a claim, small enough that a pause takes effect within a second.
-UNLIMITED_BATCH = 500
+# The most recipients one grant covers, and so one batch a worker claims and
+# renders at once: big enough to amortise a claim and a grant, small enough that
+# a pause takes effect within a second. Senders without a limit get this many.
+MAX_GRANT = 200
 # A limited grant covers about this much of the sender's throughput, divided
 # among the campaigns sharing it, so turns rotate at least every second.
 GRANT_SECONDS = 1.0
@@ -162,10 +163,10 @@ def _grant_for_sender(
         chosen = min(weights, key=turn)
         share = shares[chosen]
         if not windows:
-            count, send_times = UNLIMITED_BATCH, None
+            count, send_times = MAX_GRANT, None
         else:
             rate = ratelimit.sustained_rate(windows)
-            count = max(1, math.floor(rate * GRANT_SECONDS / len(weights)))
+            count = max(1, min(MAX_GRANT, math.floor(rate * GRANT_SECONDS / len(weights))))
             send_times = ratelimit.reserve(
                 sender_id,
                 count,

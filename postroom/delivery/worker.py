@@ -35,9 +35,6 @@ log = logging.getLogger("postroom.delivery")
 
 HEARTBEAT_SECONDS = 1.0
 MAINTENANCE_SECONDS = 2.0
-# At most this many rows per batch, whatever the grant allows: a batch is the
-# in-doubt window of a killed worker, so it stays a fraction of a second of sending.
-CLAIM_MAX = 200
 # Messages per transport submission, each recorded as soon as it completes;
 # at most PARTS_IN_FLIGHT of them are with the transport at any time.
 PART_SIZE = 50
@@ -228,7 +225,7 @@ class DeliveryWorker:
                 scheduler.release(grant, grant.count)
                 continue
             cursor = self._cursors.get(grant.campaign_id, 0)
-            batch, cursor = prepare(grant, context, self.id, cursor, CLAIM_MAX)
+            batch, cursor = prepare(grant, context, self.id, cursor)
             self._cursors[grant.campaign_id] = cursor
             if batch.claimed == 0:
                 scheduler.release(grant, grant.count)

@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from postroom.campaigns.content import _JINJA  # the one definition of a template tag
-from postroom.tracking.links import PATHS, LinkSigner, _signature
+from postroom.tracking.links import PATHS, LinkSigner
 
 CLICK_VARIABLE = "tracking_click"
 OPEN_VARIABLE = "tracking_open"
@@ -100,19 +100,19 @@ class ClickUrls:
     per-recipient part of it made once: a newsletter may have dozens of links.
     """
 
-    __slots__ = ("key", "numbers", "payload", "url_format")
+    __slots__ = ("links", "numbers", "payload", "url_format")
 
     def __init__(
         self, links: LinkSigner, campaign_id: int, subscriber_id: int, numbers: list[int]
     ) -> None:
-        self.key = links.key
+        self.links = links
         self.numbers = numbers
         self.payload = f"r.{int(campaign_id)}.{int(subscriber_id)}."
         self.url_format = links.base_url + PATHS["r"]
 
     def __getitem__(self, index: int) -> str:
         payload = self.payload + str(self.numbers[index])
-        return self.url_format.format(f"{payload}.{_signature(self.key, payload)}")
+        return self.url_format.format(f"{payload}.{self.links.signature(payload)}")
 
 
 def _rewrite_links(source: str, urls: dict[str, int]) -> str:

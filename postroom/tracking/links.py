@@ -50,28 +50,32 @@ def _key(secret_key: str) -> bytes:
     return hashlib.sha256(b"postroom.tracking.links\0" + secret_key.encode()).digest()
 
 
-def _signature(key: bytes, payload: str) -> str:
-    # hmac.digest is the one-shot C path: a third cheaper than hmac.new(...).digest().
-    digest = hmac.digest(key, payload.encode("ascii"), "sha256")[:_SIGNATURE_BYTES]
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
 class LinkSigner:
     """Makes and checks tokens and URLs for one secret key and one public base URL."""
 
     def __init__(self, secret_key: str, base_url: str, unsubscribe_mailbox: str = "") -> None:
-        self.key = _key(secret_key)
+        self._keyed = hmac.new(_key(secret_key), digestmod=hashlib.sha256)
         self.base_url = base_url.rstrip("/")
         self.unsubscribe_mailbox = unsubscribe_mailbox
         # Distinguishes Message-IDs of two installations sending from one domain.
-        self.install_tag = _signature(self.key, "message-id")[:8].lower().replace("_", "x")
+        self.install_tag = self.signature("message-id")[:8].lower().replace("_", "x")
+
+    def signature(self, payload: str) -> str:
+        """The signature part of a token for `payload`."""
+        # A copy of an HMAC already keyed skips the key set-up, and unlike the
+        # one-shot hmac.digest() it keeps the GIL, so the worker's sending
+        # thread does not get to cut in several times per message.
+        mac = self._keyed.copy()
+        mac.update(payload.encode("ascii"))
+        digest = mac.digest()[:_SIGNATURE_BYTES]
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     def token(self, kind: str, *ids: int) -> str:
         name, count = KINDS[kind]
         if len(ids) != count or any(not isinstance(i, int) or i < 0 for i in ids):
             raise ValueError(f"a {name} token takes {count} non-negative ids")
         payload = kind + "." + ".".join(map(str, ids))
-        return f"{payload}.{_signature(self.key, payload)}"
+        return f"{payload}.{self.signature(payload)}"
 
     def verify(self, token: str) -> tuple[str, tuple[int, ...]]:
         """(kind name, ids) of a genuine token; BadToken for anything else."""
@@ -81,7 +85,7 @@ class LinkSigner:
             raise BadToken("this link is not valid")
         if not all(raw.isdigit() and raw.isascii() and len(raw) < 20 for raw in raw_ids):
             raise BadToken("this link is not valid")
-        if not hmac.compare_digest(signature, _signature(self.key, payload)):
+        if not hmac.compare_digest(signature, self.signature(payload)):
             raise BadToken("this link is not valid or was altered")
         return KINDS[kind][0], tuple(int(raw) for raw in raw_ids)
 

@@ -107,6 +107,9 @@ def test_hostile_subscriber_data_is_escaped_and_headers_stay_intact(recipient):
     assert parsed["To"].addresses[0].addr_spec == recipient.email
     first_name = clean_name.split(" ")[0]
     assert parsed["Subject"] == f"Hello {first_name}"
+    # CRLF only (the worker vouches for it to the SMTP client), no line over 998.
+    assert b"\n" not in message.data.replace(b"\r\n", b"")
+    assert b"\r" not in message.data.replace(b"\r\n", b"")
     assert max(len(line) for line in message.data.split(b"\r\n")) <= 998
 
     # Parts: text/plain then text/html, both UTF-8; HTML escaped, text verbatim.

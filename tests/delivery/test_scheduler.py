@@ -56,7 +56,7 @@ def test_campaigns_on_the_outbox_get_big_grants_without_send_times(db):
     campaign = make_campaign("outbox", None)
     grant = scheduler.next_grant("w1")
     assert (grant.campaign_id, grant.sender_id) == (campaign.pk, None)
-    assert grant.count == scheduler.UNLIMITED_BATCH
+    assert grant.count == scheduler.MAX_GRANT
     assert grant.send_times is None
 
 

@@ -59,6 +59,20 @@ def test_it_dot_stuffs_and_crlf_normalises_the_body():
     assert encode_body(b"") == b".\r\n"
 
 
+@pytest.mark.parametrize(
+    "data", [b".a\r\n..b\r\nc\r\n", b"x\r\n\r\n", b"no final line end", b".\r\n", b""]
+)
+def test_crlf_data_skips_normalising_but_is_still_dot_stuffed(data):
+    assert encode_body(data, crlf=True) == encode_body(data)
+
+
+def test_a_crlf_message_is_delivered_byte_exact(server):
+    data = BODY + b".starts with a dot\r\nend\r\n"
+    [result] = send(server, [OutgoingMessage(1, "from@example.org", "to@example.org", data, True)])
+    assert result.ok
+    assert server.messages[0].data == data
+
+
 def test_it_delivers_the_message_byte_exact(server):
     data = BODY + b".starts with a dot\r\n..two dots\r\n.\r\nend\r\n"
     [result] = send(server, [message(data=data)])

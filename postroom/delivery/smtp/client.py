@@ -79,14 +79,20 @@ def make_ssl_context(verify: bool = True) -> ssl.SSLContext:
     return context
 
 
-def encode_body(data: bytes) -> bytes:
-    """CRLF-normalise and dot-stuff `data`, ending with the <CRLF>.<CRLF> terminator."""
-    # bytes.splitlines() breaks only at \r\n, \r and \n: one C pass that
-    # normalises every line ending (measured faster than counting them first).
-    lines = data.splitlines()
-    if not lines:
-        return b".\r\n"
-    body = b"\r\n".join(lines)
+def encode_body(data: bytes, crlf: bool = False) -> bytes:
+    """CRLF-normalise and dot-stuff `data`, ending with the <CRLF>.<CRLF> terminator.
+
+    With `crlf` the caller vouches that every line already ends with CRLF.
+    """
+    if crlf and data:
+        body = data[:-2] if data.endswith(b"\r\n") else data
+    else:
+        # bytes.splitlines() breaks only at \r\n, \r and \n: one C pass that
+        # normalises every line ending (measured faster than counting them first).
+        lines = data.splitlines()
+        if not lines:
+            return b".\r\n"
+        body = b"\r\n".join(lines)
     if body.startswith(b"."):
         body = b"." + body
     if _DOT_AFTER_NEWLINE.search(body):
@@ -428,7 +434,7 @@ class SmtpConnection:
         commands = [b"MAIL FROM:<%s>%s\r\n" % (msg.mail_from.encode(encoding), params)]
         commands += [b"RCPT TO:<%s>\r\n" % r.encode(encoding) for r in rcpts]
         commands.append(b"DATA\r\n")
-        return _Prepared(token, msg, rcpts, commands, encode_body(data))
+        return _Prepared(token, msg, rcpts, commands, encode_body(data, msg.crlf))
 
     def _pull(
         self,

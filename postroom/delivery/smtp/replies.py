@@ -33,6 +33,9 @@ class OutgoingMessage:
     mail_from: str
     rcpt_to: list[str] | str
     data: bytes
+    # True when `data` has CRLF line ends only, as Postroom's MIME builder makes
+    # them: the client then skips normalising them (two passes over the message).
+    crlf: bool = False
 
     @property
     def recipients(self) -> list[str]:
