@@ -6,6 +6,7 @@ from postroom.audience import services as audience
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control, progress
 from postroom.delivery.models import CampaignEvent, Delivery, OutboxMessage
+from postroom.delivery.worker import PART_SIZE, PARTS_IN_FLIGHT, DeliveryWorker
 from postroom.errors import InvalidInput
 from tests.delivery.helpers import make_audience, make_campaign, run_until_idle, states
 
@@ -61,6 +62,25 @@ def test_the_worker_sends_everyone_to_the_outbox_and_finishes():
     assert row.attempts == 1 and row.sent_at is not None
     assert progress.campaign_counts(campaign)["sent"] == 40
     assert CampaignEvent.objects.filter(campaign=campaign, kind="finished").exists()
+
+
+def test_parts_that_came_back_are_recorded_without_waiting_for_the_whole_batch():
+    campaign = make_campaign(make_audience(PART_SIZE * (PARTS_IN_FLIGHT + 1)))
+    control.start(campaign)
+    worker = DeliveryWorker()
+
+    worker.process_one_batch()  # claims, renders and launches: two parts go out, one waits
+    rows = Delivery.objects.filter(campaign=campaign)
+    assert rows.filter(state="sending", handed_at__isnull=False).count() == PART_SIZE * 2
+    assert rows.filter(state="sending", handed_at__isnull=True).count() == PART_SIZE
+    assert OutboxMessage.objects.count() == PART_SIZE * 2  # the outbox answers at once
+
+    # What the worker does every few messages while it renders the next batch.
+    worker.advance_flight()
+
+    assert set(states(campaign).values()) == {"sent"}
+    assert OutboxMessage.objects.count() == PART_SIZE * 3
+    worker.close()
 
 
 def test_it_skips_recipients_who_unsubscribed_after_the_start():
