@@ -9,7 +9,8 @@ fills the audience with bench/audience.py's generator (the "news" list holds
 for each worker count: creates and starts a campaign (timing the ledger
 build), runs that many `postroom worker --until-idle` processes, and prints
 messages/s (from the ledger's first and last sent_at, and wall time including
-worker start-up), CPU per message (all worker processes) and the peak RSS of
+worker start-up), CPU per message (all worker processes; smtp-sink and the
+PostgreSQL server separately) and the peak RSS of
 one worker. --ledger N times building the ledger for the list of N*2/3
 subscribers (1,500,000 → 1,000,000 rows). --profile N sends N messages with
 one in-process worker under cProfile and prints where the time goes.
@@ -100,12 +101,53 @@ def _peak_rss_kb(pid: int) -> int:
     return 0
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    """CPU of a process, its reaped children and its live children (a server's tree)."""
+    if pid is None:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(path: str) -> list[str]:
+        with open(path) as stat:
+            return stat.read().rpartition(")")[2].split()
+
+    try:
+        own = fields(f"/proc/{pid}/stat")
+    except OSError:
+        return 0.0
+    total = sum(int(v) for v in own[11:15])  # utime, stime, cutime, cstime
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                child = fields(f"/proc/{entry}/stat")
+            except OSError:
+                continue
+            if child[1] == str(pid):
+                total += sum(int(v) for v in child[11:15])
+    return total / tick
+
+
+def _database_server_pid() -> int | None:
+    """The PostgreSQL postmaster (parent of this connection's backend); None on SQLite."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    with open(f"/proc/{backend}/stat") as stat:
+        return int(stat.read().rpartition(")")[2].split()[1])
+
+
 def run_workers(sink, workers: int, label: str) -> None:
     sender = _sink_sender(sink)
     campaign = _campaign(f"bench {label} {workers}w", sender)
     count, ledger_seconds = _start(campaign)
     env = {**os.environ, "LOG_LEVEL": "WARNING"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server = _database_server_pid()
+    servers_before = _cpu_seconds(sink.pid), _cpu_seconds(server)
     received_before = sink.received()
     started = time.perf_counter()
     processes = [
@@ -119,13 +161,19 @@ def run_workers(sink, workers: int, label: str) -> None:
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    sink_cpu = _cpu_seconds(sink.pid) - servers_before[0]
+    server_cpu = _cpu_seconds(server) - servers_before[1]
     sent, span = _sent_span(campaign)
     received = sink.received() - received_before
+    per = 1e6 / max(sent, 1)
+    elsewhere = f"smtp-sink {sink_cpu * per:,.0f} µs/msg"
+    if server:
+        elsewhere += f", PostgreSQL {server_cpu * per:,.0f} µs/msg"
     print(
         f"  {label}, {workers} worker(s): {sent:,}/{count:,} sent ({received:,} at the sink);"
         f" {sent / span if span else 0:,.0f} msg/s while sending,"
         f" {sent / wall:,.0f} msg/s wall incl. start-up ({wall:.1f} s);"
-        f" CPU {cpu / max(sent, 1) * 1e6:,.0f} µs/msg (workers);"
+        f" CPU {cpu * per:,.0f} µs/msg (workers), {elsewhere};"
         f" peak RSS {peak_kb / 1024:,.0f} MB per worker; ledger of {count:,} built in"
         f" {ledger_seconds:.2f} s",
         flush=True,

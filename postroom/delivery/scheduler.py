@@ -25,7 +25,7 @@ from postroom.delivery import ratelimit
 # The most recipients one grant covers, and so one batch a worker claims and
 # renders at once: big enough to amortise a claim and a grant, small enough that
 # a pause takes effect within a second. Senders without a limit get this many.
-MAX_GRANT = 200
+MAX_GRANT = 500
 # A limited grant covers about this much of the sender's throughput, divided
 # among the campaigns sharing it, so turns rotate at least every second.
 GRANT_SECONDS = 1.0

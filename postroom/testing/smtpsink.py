@@ -71,6 +71,10 @@ class SmtpSink:
                     raise RuntimeError(f"smtp-sink did not start: {self.output()}") from None
                 time.sleep(0.02)
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def output(self) -> str:
         self._output.seek(0)
         return self._output.read().decode("utf-8", "replace")
