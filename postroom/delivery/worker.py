@@ -473,9 +473,19 @@ class DeliveryWorker:
         recent = self._recent.setdefault(campaign.pk, deque(maxlen=window))
         if recent.maxlen != window:
             recent = self._recent[campaign.pk] = deque(recent, maxlen=window)
-        recent.extend(outcome.failures)
         failed = sum(recent)
-        if len(recent) >= min(window, 20) and failed * 100 > threshold * len(recent):
+        tripped = False
+        # Checked after every outcome, in order: a run of failures within one part
+        # counts even when successes follow it in the same part.
+        for failure in outcome.failures:
+            if len(recent) == recent.maxlen:
+                failed -= recent[0]
+            recent.append(failure)
+            failed += failure
+            if len(recent) >= min(window, 20) and failed * 100 > threshold * len(recent):
+                tripped = True
+                break
+        if tripped:
             reason = (
                 f"{failed} of the last {len(recent)} recipients failed permanently"
                 f" (more than {threshold}%): check the list and the sender"
