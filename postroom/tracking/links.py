@@ -58,7 +58,10 @@ class LinkSigner:
         self.base_url = base_url.rstrip("/")
         self.unsubscribe_mailbox = unsubscribe_mailbox
         # Distinguishes Message-IDs of two installations sending from one domain.
-        self.install_tag = self.signature("message-id")[:8].lower().replace("_", "x")
+        # Hex, so it is always a plain lowercase word a bounce's Message-ID matches.
+        mac = self._keyed.copy()
+        mac.update(b"message-id")
+        self.install_tag = mac.hexdigest()[:8]
 
     def signature(self, payload: str) -> str:
         """The signature part of a token for `payload`."""
