@@ -16,9 +16,14 @@ key "*" matches any recipient:
 - `delay`: {"CONNECT" | "EHLO" | "MAIL" | "RCPT" | "DATA": seconds} before replying.
 - `banner`: greet with this reply instead of 220 (e.g. "421 too busy"; a 421
   also closes the connection).
+- `drop_before`: hang up on the next n DATA commands before the 354 reply, so
+  the client never writes the final dot (nothing can have been accepted).
+- `drop_after`: for the next n messages, receive the whole message, record it
+  as accepted, then hang up without the 250: the reply lost on the wire.
 - `pipelining=False` stops advertising PIPELINING; `auth_mechanisms` limits
   AUTH to e.g. ("LOGIN",); `disconnect_all()` hangs up on every client;
-  `stop()` makes the port refuse connections.
+  `stop()` makes the port refuse connections; `refuse_connections()` does too
+  and `accept_connections()` listens again on the same port (an outage).
 
 It also runs as a subprocess, for crash tests that kill workers while the
 server keeps counting:
@@ -27,6 +32,10 @@ server keeps counting:
 
 prints "READY <host> <port>" once listening and appends one JSON line per
 received message (time, envelope, Message-ID).
+
+With `--control` it also obeys commands on stdin, to change its behaviour
+while clients are connected (an outage, a 421 storm, a slow or dropping
+server): see `postroom.testing.smtpcontrol`.
 
 aiosmtpd tops out near 1,700 messages/s and uses a whole core: use it to check
 behaviour, and Postfix's smtp-sink (`postroom.testing.smtpsink`) for speed.
@@ -54,7 +63,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
+
+from postroom.testing import smtpcontrol
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(.*?)\r?$", re.IGNORECASE | re.MULTILINE)
 
@@ -121,6 +132,13 @@ class _Session(SMTP):
         if text.startswith("421") and self.transport is not None:
             self.transport.close()
 
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if self.envelope is not None and self.envelope.rcpt_tos and self.owner._take("before"):
+            self.transport.close()  # before the 354: the client never sends the dot
+            return
+        await super().smtp_DATA(arg)
+
 
 class CaptureServer:
     """An aiosmtpd server on a free loopback port, in its own thread."""
@@ -158,6 +176,8 @@ class CaptureServer:
         self.fail_first = {k.lower(): list(v) for k, v in (fail_first or {}).items()}
         self.drop_data = _lower_keys(drop_data)
         self.delay = delay or {}
+        self.drop_before = self.drop_after = 0
+        self.dropped: list[tuple[str, float]] = []  # ("before" | "after", time.time())
         self.connections = 0
         self.rcpt_attempts: Counter[str] = Counter()
         self._messages: list[ReceivedMessage] = []
@@ -200,15 +220,47 @@ class CaptureServer:
 
     def disconnect_all(self) -> None:
         """Hang up on every client without a word, as a server restart or idle timeout does."""
-        done = threading.Event()
+        self._in_loop(self._hang_up())
 
-        def hang_up() -> None:
-            for transport in list(self._transports):
-                transport.abort()
-            done.set()
+    def refuse_connections(self) -> None:
+        """Close the port and every session (connections are refused) without stopping."""
+        self._in_loop(self._close_listener())
 
-        self._loop.call_soon_threadsafe(hang_up)  # type: ignore[union-attr]
-        done.wait(5)
+    def accept_connections(self) -> None:
+        """Listen again on the same port after `refuse_connections()`."""
+        self._in_loop(self._open_listener())
+
+    def _in_loop(self, coroutine: Any) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)  # type: ignore[arg-type]
+
+    async def _hang_up(self) -> None:
+        for transport in list(self._transports):
+            transport.abort()
+
+    async def _close_listener(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        await self._hang_up()
+
+    async def _open_listener(self) -> None:
+        if self._server is None:
+            self._server = await self._loop.create_server(  # type: ignore[union-attr]
+                self._factory,
+                self.host,
+                self.port,
+                ssl=self.server_ssl_context() if self.tls == "tls" else None,
+            )
+
+    def _take(self, kind: str) -> bool:
+        """Spend one of the `drop_before`/`drop_after` faults, if any is left."""
+        with self._changed:
+            left = getattr(self, f"drop_{kind}")
+            if left <= 0:
+                return False
+            setattr(self, f"drop_{kind}", left - 1)
+            self.dropped.append((kind, time.time()))
+            return True
 
     def _run(self, ready: threading.Event) -> None:
         loop = self._loop
@@ -230,7 +282,8 @@ class CaptureServer:
             return
         ready.set()
         loop.run_forever()
-        self._server.close()
+        if self._server is not None:
+            self._server.close()
         for transport in list(self._transports):
             transport.abort()
         tasks = asyncio.all_tasks(loop)
@@ -360,6 +413,7 @@ class CaptureServer:
         for key in [*recipients, "*"]:
             if key in self.data_reply:
                 return self.data_reply[key]
+        drop = self._take("after")
         message = ReceivedMessage(
             mail_from=envelope.mail_from,
             rcpt_to=list(envelope.rcpt_tos),
@@ -375,6 +429,9 @@ class CaptureServer:
                 self._record.write(_record_line(message) + "\n")
                 self._record.flush()
             self._changed.notify_all()
+        if drop:  # accepted, but the client never hears it
+            server.transport.close()
+            await asyncio.Event().wait()  # cancelled when the connection goes
         return f"250 2.0.0 Ok: queued as {len(self._messages)}"
 
 
@@ -418,6 +475,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fail-first", action="append", default=[], metavar="ADDRESS=N:REPLY")
     parser.add_argument("--drop-data", action="append", default=[], metavar="ADDRESS=N")
     parser.add_argument("--delay", action="append", default=[], metavar="COMMAND=SECONDS")
+    parser.add_argument(
+        "--control", action="store_true", help="obey commands on stdin (see smtpcontrol)"
+    )
     args = parser.parse_args(argv)
     fail_first = {}
     for address, rule in _pairs(args.fail_first, "--fail-first").items():
@@ -439,6 +499,10 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signum, lambda *_: stopping.set())
     server.start()
     print(f"READY {server.host} {server.port}", flush=True)
+    if args.control:
+        threading.Thread(
+            target=smtpcontrol.serve, args=(server, sys.stdin, sys.stdout, stopping), daemon=True
+        ).start()
     stopping.wait()
     server.stop()
 
