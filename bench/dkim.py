@@ -1,6 +1,6 @@
 """How fast is DKIM signing (RSA-2048, relaxed/relaxed) of a personalised 10 KB message?
 
-    /work/venv/bin/python bench/dkim.py [N [MARKDOWN_CHARS]]
+    .venv/bin/python bench/dkim.py [N [MARKDOWN_CHARS]]
 
 Prints messages per CPU-second on one core for:
   - stock dkimpy (`dkim.sign`, which parses the PEM key on every call),

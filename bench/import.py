@@ -20,7 +20,7 @@ from pathlib import Path
 from postroom.testing.pgcluster import pg_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
-MAKE_CONTACTS = Path("/work/shared/data/make_contacts.py")
+MAKE_CONTACTS = ROOT / "bench" / "contacts.py"
 SETUP = (
     "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'postroom.settings');"
     "django.setup();"

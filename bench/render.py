@@ -1,6 +1,6 @@
 """How fast is building the full MIME message of a personalised 10 KB HTML campaign?
 
-    /work/venv/bin/python bench/render.py [N] [--tracking]
+    .venv/bin/python bench/render.py [N] [--tracking]
 
 Prints messages/s on one core (target: at least 5,000) for the whole
 per-recipient path — render subject, HTML and text, sign three links, encode

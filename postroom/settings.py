@@ -118,8 +118,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
-    "django_tasks",
-    "django_tasks_db",
     "postroom.audience",
     "postroom.imports",
     "postroom.campaigns",
@@ -158,8 +156,6 @@ TEMPLATES = [
         },
     },
 ]
-
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -125,10 +125,8 @@ class DeliveryWorker:
         so a long import cannot hold recipients back or let their leases run out."""
         if self._flight is not None:
             return False
-        try:
-            from postroom.imports.tasks import run_pending
-        except ImportError:
-            return False
+        from postroom.imports.services import run_pending
+
         return run_pending()
 
     def has_work(self) -> bool:

@@ -91,14 +91,14 @@ def resume_cmd(args: argparse.Namespace) -> int:
             print("postroom: the import is running in another process", file=sys.stderr)
             return 1
         return _run(args, services, imp, _ProgressBar(imp.file_size), claimed=True)
-    services.start(imp, enqueue=False)
+    services.start(imp)
     return _run(args, services, imp, _ProgressBar(imp.file_size))
 
 
 def _run(args, services, imp, bar, claimed: bool = False) -> int:
     if not claimed:
         if imp.status == "draft":
-            services.start(imp, enqueue=False)
+            services.start(imp)
         imp = services.claim(imp.pk)
     services.execute(imp, progress=bar)
     bar.close()

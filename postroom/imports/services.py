@@ -1,4 +1,4 @@
-"""The import's life cycle, shared by the CLI, the UI and the background task.
+"""The import's life cycle, shared by the CLI, the UI and the delivery worker.
 
 prepare() inspects a file and makes a draft record (nothing else is written: a
 file that cannot be read is refused here); preview() dry-runs it; start()
@@ -115,18 +115,14 @@ def relayout(imp: Import, layout: Layout) -> None:
     imp.save(update_fields=["layout"])
 
 
-def start(imp: Import, *, enqueue: bool = True) -> None:
-    """Queue a draft (or a failed import, to resume it) for the background worker."""
+def start(imp: Import) -> None:
+    """Queue a draft (or a failed import, to resume it) for a delivery worker's `run_pending`."""
     updated = Import.objects.filter(
         pk=imp.pk, status__in=[Import.Status.DRAFT, Import.Status.FAILED]
     ).update(status=Import.Status.QUEUED, error="")
     if not updated:
         raise InvalidInput(f"import {imp.pk} is {imp.status}; only a draft or a failed one starts")
     imp.refresh_from_db()
-    if enqueue:
-        from postroom.imports.tasks import run_import_task
-
-        transaction.on_commit(lambda: run_import_task.enqueue(imp.pk))
 
 
 def claim(import_id: int) -> Import | None:

@@ -11,17 +11,15 @@ import io
 import json
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
 from postroom.campaigns.models import Campaign
 from postroom.delivery.models import Delivery
+from tests.data import CONTACTS_2100 as CONTACTS
 from tests.delivery.processes import RecordingServer, start_worker, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-CONTACTS = Path("/work/shared/data/contacts-2100-semicolon.csv")
 
 
 def sent(campaign_id: int) -> int:

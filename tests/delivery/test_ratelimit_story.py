@@ -7,11 +7,10 @@ from datetime import datetime
 
 import pytest
 
+from tests.data import CONTACTS_2100
 from tests.delivery.processes import RecordingServer, start_worker, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-CSV = "/work/shared/data/contacts-2100-semicolon.csv"
 
 
 def test_35_an_hour_sends_one_message_and_says_when_it_will_finish(
@@ -26,7 +25,7 @@ def test_35_an_hour_sends_one_message_and_says_when_it_will_finish(
     worker = None
     try:
         cli("lists", "add", "customers")
-        imported = json.loads(cli("import", CSV, "--list", "customers", "--json"))
+        imported = json.loads(cli("import", str(CONTACTS_2100), "--list", "customers", "--json"))
         cli(
             "sender", "add", "provider", "--host", server.host, "--port", str(server.port),
             "--tls", "none", "--rate", "35/hour",

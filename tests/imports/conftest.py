@@ -8,8 +8,6 @@ from postroom.audience.models import MailingList
 from postroom.imports import services
 from postroom.imports.models import Import
 
-DATA = Path("/work/shared/data")
-
 
 @pytest.fixture
 def news(db) -> MailingList:
@@ -19,7 +17,7 @@ def news(db) -> MailingList:
 def run(path: Path, lists=("News",), **options) -> Import:
     """Prepare, queue, claim and run an import in this process, as the worker would."""
     imp = services.prepare(Path(path), lists=list(lists), **options)
-    services.start(imp, enqueue=False)
+    services.start(imp)
     claimed = services.claim(imp.pk)
     assert claimed is not None
     return services.execute(claimed)

@@ -8,7 +8,8 @@ import pytest
 
 from postroom.audience.models import MailingList, Subscriber
 from postroom.imports.models import Import
-from tests.imports.conftest import DATA, write
+from tests.data import DATA
+from tests.imports.conftest import write
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -139,7 +140,7 @@ def test_imports_resume_finishes_an_interrupted_import(subprocess_env, monkeypat
     MailingList.objects.create(name="News")
     monkeypatch.setattr(pipeline, "BATCH", 700)
     imp = services.prepare(DATA / "contacts-2100-semicolon.csv", lists=["News"])
-    services.start(imp, enqueue=False)
+    services.start(imp)
 
     def crash(progress_imp):
         raise KeyboardInterrupt

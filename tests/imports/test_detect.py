@@ -7,7 +7,8 @@ import pytest
 
 from postroom.errors import InvalidInput
 from postroom.imports.detect import UnreadableFile, detect, parse_delimiter, parse_mapping
-from tests.imports.conftest import DATA, write
+from tests.data import DATA
+from tests.imports.conftest import write
 
 ROWS = (
     "email;Vorname;Nachname;Stadt\njane@example.com;Jane;Doe;Berlin\nbob@example.org;Bob;Ray;Köln\n"

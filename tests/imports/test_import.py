@@ -11,7 +11,8 @@ from postroom.errors import InvalidInput, NotFound
 from postroom.imports import pipeline, services
 from postroom.imports.models import Import
 from postroom.imports.reader import MAX_FIELD, MAX_LINE
-from tests.imports.conftest import DATA, run, write
+from tests.data import DATA
+from tests.imports.conftest import run, write
 
 
 def expected_counts(path, delimiter, encoding) -> dict:
@@ -263,7 +264,7 @@ def test_a_dry_run_counts_the_whole_file_and_writes_nothing(news):
 def test_an_interrupted_import_says_how_far_it_got_and_resumes_from_there(news, monkeypatch):
     monkeypatch.setattr(pipeline, "BATCH", 500)
     imp = services.prepare(DATA / "contacts-2100-semicolon.csv", lists=["News"])
-    services.start(imp, enqueue=False)
+    services.start(imp)
     claimed = services.claim(imp.pk)
 
     def crash(progress_imp):
@@ -277,7 +278,7 @@ def test_an_interrupted_import_says_how_far_it_got_and_resumes_from_there(news, 
     assert "stopped after row 1000" in imp.error
     assert Subscriber.objects.count() == imp.created > 0
 
-    services.start(imp, enqueue=False)
+    services.start(imp)
     resumed = services.execute(services.claim(imp.pk))
     assert (resumed.status, resumed.resumed) == ("finished", 1)
     assert counts(resumed) == dict(rows=2100, created=2073, duplicates=5, rejected=22)
@@ -298,16 +299,6 @@ def test_a_crashed_worker_import_is_picked_up_by_run_pending(news, tmp_path):
     imp.refresh_from_db()
     assert (imp.status, imp.created) == ("finished", 1)
     assert services.run_pending() is False
-
-
-def test_the_background_task_runs_a_queued_import(news, tmp_path):
-    from postroom.imports.tasks import run_import_task
-
-    imp = services.prepare(write(tmp_path, "email\na@example.com\n"), lists=["News"])
-    services.start(imp, enqueue=False)
-    summary = run_import_task.call(imp.pk)
-    assert summary["created"] == 1 and summary["status"] == "finished"
-    assert run_import_task.call(imp.pk) is None  # finished: nothing to claim
 
 
 def test_a_big_file_is_read_by_a_second_process_with_the_same_result(news, monkeypatch):

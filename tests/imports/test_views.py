@@ -147,3 +147,28 @@ def test_export_downloads_subscribers_with_formulas_neutralised(owner_client, ne
     assert jane.startswith("jane@example.com,'=cmd(),active,")
     assert jane.endswith(",News,'@SUM(A1)")
     assert bob.endswith(",News,'-2")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_an_import_started_in_the_ui_is_run_by_a_delivery_worker(
+    owner_client, news, run_cli, subprocess_env, tmp_path, settings
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    upload = SimpleUploadedFile("people.csv", b"email\njane@example.com\nbob@example.com\n")
+    owner_client.post(
+        reverse("import_new"), {"file": upload, "lists": [news.pk], "mode": "subscribe"}
+    )
+    imp = Import.objects.get()
+    owner_client.post(reverse("import_start", args=[imp.pk]))
+    imp.refresh_from_db()
+    assert imp.status == "queued"
+
+    worker = run_cli("worker", "--until-idle", env=subprocess_env, timeout=120)
+    assert worker.returncode == 0, worker.stderr
+    imp.refresh_from_db()
+    assert (imp.status, imp.created) == ("finished", 2)
+    assert set(Subscriber.objects.values_list("email", flat=True)) == {
+        "jane@example.com",
+        "bob@example.com",
+    }
