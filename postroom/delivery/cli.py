@@ -1,6 +1,7 @@
-"""`postroom worker`, `postroom sender …` and `postroom campaign start|pause|…|deliveries`."""
+"""`postroom worker`, `postroom sender …`, `postroom campaign start|pause|…|resolve|deliveries`."""
 
 import argparse
+import getpass
 import sys
 
 from postroom.cli import CLI, add_json_flag, emit
@@ -72,6 +73,30 @@ def register(cli: CLI) -> None:
                 "--in-doubt", action="store_true", help="also re-send recipients in doubt"
             )
         add_json_flag(p)
+
+    p = cli.command(
+        "resolve",
+        "settle recipients in doubt: mark them delivered, or send them again",
+        resolve,
+        group="campaign",
+    )
+    p.add_argument("id")
+    outcome = p.add_mutually_exclusive_group(required=True)
+    outcome.add_argument(
+        "--delivered", action="store_true", help="the server did accept them: never resend"
+    )
+    outcome.add_argument(
+        "--resend", action="store_true", help="send them again (some may get a second copy)"
+    )
+    p.add_argument(
+        "--email",
+        action="append",
+        default=None,
+        metavar="ADDRESS",
+        help="only this recipient (repeat for more); default: every recipient in doubt",
+    )
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_json_flag(p)
 
     p = cli.command("status", "a campaign's progress", status, group="campaign")
     p.add_argument("id")
@@ -336,6 +361,43 @@ def retry_failed(args: argparse.Namespace) -> None:
     )
 
 
+def resolve(args: argparse.Namespace) -> None:
+    from postroom.delivery import doubt
+
+    campaign = _campaign(args)
+    if args.email is None:  # all of them: as destructive as a cancel, so confirmed the same way
+        count = doubt.rows_in_doubt(campaign).count()
+        if count == 0:
+            raise InvalidInput(f"nothing is in doubt in campaign {campaign.pk}")
+        _confirm(
+            args,
+            f"Mark all {count} recipients in doubt in {campaign.name!r} as delivered?"
+            if args.delivered
+            else f"Send all {count} recipients in doubt in {campaign.name!r} again?",
+        )
+    count = doubt.resolve(campaign, args.delivered, emails=args.email, by=_operator())
+    campaign.refresh_from_db()
+    outcome = "delivered" if args.delivered else "resend"
+    after = ""
+    if args.resend and campaign.status == campaign.Status.PAUSED:
+        after = " (paused: they go out once it is resumed)"
+    emit(
+        args,
+        {"id": campaign.pk, "status": campaign.status, "outcome": outcome, "resolved": count},
+        f"{count} recipient{'s' if count != 1 else ''} in doubt"
+        f" {'marked delivered' if args.delivered else 'queued again'};"
+        f" campaign {campaign.pk} is {campaign.status}{after}",
+    )
+
+
+def _operator() -> str:
+    """Who to name in the note: the account running the command."""
+    try:
+        return f"{getpass.getuser()} (command line)"
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        return "the command line"
+
+
 def status(args: argparse.Namespace) -> None:
     from postroom.delivery import progress
 
@@ -368,5 +430,6 @@ def deliveries(args: argparse.Namespace) -> None:
         return
     for row in export.rows(campaign.pk, args.state, args.search):
         email, state, sent_at, attempts, sender, reply, _, error, updated_at = row
-        detail = reply if state == "sent" else error or reply
+        # A sent row's error is empty unless an operator marked it delivered: then the note.
+        detail = error or reply
         print(f"{email}\t{state}\t{sent_at or updated_at}\t{attempts}\t{sender}\t{detail}")

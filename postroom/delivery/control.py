@@ -1,13 +1,18 @@
 """Start, pause, resume, cancel and retry-failed: what operators do to a running campaign.
 
+Settling recipients in doubt (`doubt.resolve`) uses this module's `lock`,
+`requeue` and `reopen`, so a resend and a retry-failed move rows one way.
+
 Each change is a conditional UPDATE on the campaign's status, so two operators
 (or an operator and a worker) can never both win; the loser gets a clear error.
 Workers re-read the status before handing every batch to SMTP, and the
 scheduler is notified, so a change takes effect within a second or two.
 """
 
+from typing import Any
+
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from postroom.campaigns.models import Campaign
@@ -110,40 +115,75 @@ def retry_failed(campaign: Campaign, reason: str = "", in_doubt: bool = False) -
 
     Only rows in `failed` (and `in_doubt` when asked) move: a sent row never
     does. A finished campaign runs again; a paused one stays paused until resumed.
+    In-doubt rows go the way `doubt.resolve(..., delivered=False)` sends them:
+    the same `requeue`, attempts kept.
     """
-    states = [State.FAILED, State.IN_DOUBT] if in_doubt else [State.FAILED]
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        if campaign.status not in (Status.FINISHED, Status.PAUSED):
-            raise InvalidInput(
-                f"campaign {campaign.pk} is {campaign.status}; only a finished or paused"
-                " campaign can retry its failed recipients"
-            )
-        rows = Delivery.objects.filter(campaign_id=campaign.pk, state__in=states)
+        campaign = lock(
+            campaign,
+            (Status.FINISHED, Status.PAUSED),
+            "only a finished or paused campaign can retry its failed recipients",
+        )
+        rows = Delivery.objects.filter(campaign_id=campaign.pk)
         if reason:
             rows = rows.filter(Q(error__icontains=reason) | Q(reply__icontains=reason))
-        count = rows.update(
-            state=State.PENDING,
-            attempts=0,
-            next_attempt_at=None,
-            error="",
-            updated_at=timezone.now(),
-        )
-        if count == 0:
+        # Failed rows start their attempts afresh, or the next 4xx would fail them at once.
+        count = requeue(rows.filter(state=State.FAILED), reset_attempts=True)
+        doubtful = requeue(rows.filter(state=State.IN_DOUBT)) if in_doubt else 0
+        if count + doubtful == 0:
             raise InvalidInput(
                 "no failed recipients" + (f" matching {reason!r}" if reason else "") + " to retry"
             )
-        if campaign.status == Status.FINISHED:
-            Campaign.objects.filter(pk=campaign.pk).update(
-                status=Status.RUNNING, finished_at=None, status_reason="", updated_at=timezone.now()
-            )
+        reopen(campaign)
         events.record(
             campaign.pk,
             events.Kind.RETRIED,
-            f"{count} recipients queued again" + (f" (matching {reason!r})" if reason else ""),
+            f"{count + doubtful} recipients queued again"
+            + (f" ({doubtful} of them in doubt)" if doubtful else "")
+            + (f" (matching {reason!r})" if reason else ""),
         )
     scheduler.notify()
-    return count
+    return count + doubtful
+
+
+def lock(campaign: Campaign, allowed: tuple[str, ...], refusal: str) -> Campaign:
+    """The campaign, row-locked for this transaction, if its status is one of `allowed`.
+
+    The lock makes two operators settling the same rows take turns; the loser
+    sees the rows already moved and gets a clear error.
+    """
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status not in allowed:
+        raise InvalidInput(f"campaign {campaign.pk} is {campaign.status}; {refusal}")
+    return campaign
+
+
+def requeue(rows: QuerySet[Delivery], reset_attempts: bool = False, note: Any = "") -> int:
+    """Put finished rows back in the queue, inside the caller's transaction; how many moved.
+
+    `handed_at` is cleared so a crash before the next hand-over cannot take the
+    row for one on the wire. `note` (a string or an expression) is the row's
+    text while it waits; the next outcome replaces it.
+    """
+    fields: dict[str, Any] = {"attempts": 0} if reset_attempts else {}
+    return rows.update(
+        state=State.PENDING,
+        next_attempt_at=None,
+        handed_at=None,
+        worker="",
+        lease_until=None,
+        error=note,
+        updated_at=timezone.now(),
+        **fields,
+    )
+
+
+def reopen(campaign: Campaign) -> None:
+    """A finished campaign with rows queued again runs again (a paused one waits for resume)."""
+    if campaign.status == Status.FINISHED:
+        Campaign.objects.filter(pk=campaign.pk).update(
+            status=Status.RUNNING, finished_at=None, status_reason="", updated_at=timezone.now()
+        )
 
 
 def auto_pause(campaign_id: int, reason: str, sender_failed: bool = False) -> bool:

@@ -89,3 +89,14 @@ def smtp_sender(server, name: str = "relay", **fields):
     values = {"host": server.host, "port": server.port, "tls": "none", "max_connections": 2}
     values.update(fields)
     return Sender.objects.create(name=name, **values)
+
+
+def finished_with_doubt(server, count: int = 8, **fields) -> Campaign:
+    """A campaign of `count` sent through `server` until settled, as a real send leaves it:
+    the recipients the server hangs up on after their body (its `drop_data`) are in doubt."""
+    from postroom.delivery import control
+
+    campaign = make_campaign(make_audience(count), sender=smtp_sender(server), **fields)
+    control.start(campaign)
+    run_until_settled(campaign)
+    return campaign

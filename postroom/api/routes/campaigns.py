@@ -1,12 +1,15 @@
 """/api/campaigns"""
 
+from datetime import datetime
+from typing import Literal
+
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from postroom.campaigns import services
 from postroom.campaigns.cli import as_json
 from postroom.campaigns.models import Campaign
-from postroom.delivery import control, progress
+from postroom.delivery import control, doubt, progress
 from postroom.delivery.models import Delivery
 from postroom.errors import InvalidInput
 
@@ -85,6 +88,81 @@ def deliveries(
     fields = ("id", "email", "state", "attempts", "sent_at", "reply", "error", "message_id")
     rows = list(qs.values(*fields)[: max(1, min(limit, MAX_PAGE))])
     return {"items": rows, "next": rows[-1]["id"] if rows else None}
+
+
+class InDoubtRow(Schema):
+    """What the ledger knows about a recipient in doubt."""
+
+    id: int
+    email: str
+    attempts: int
+    handed_at: datetime | None = Field(description="when the message was given to the server")
+    in_doubt_since: datetime | None
+    worker: str | None = Field(description="the worker that had it on the wire, if known")
+    sender: str = Field(description="the sender it went through ('outbox' for the local one)")
+    error: str = Field(description="why it is in doubt, as the engine recorded it")
+    reply: str = Field(description="the server's last reply to this recipient, if any")
+
+
+class InDoubtPage(Schema):
+    count: int = Field(description="recipients in doubt in the whole campaign")
+    items: list[InDoubtRow]
+    next: int | None = Field(description="pass as `after` for the next page")
+
+
+class ResolveIn(Schema):
+    outcome: Literal["delivered", "resend"]
+    emails: list[str] | None = Field(None, description="recipients to settle, by address")
+    ids: list[int] | None = Field(None, description="recipients to settle, by delivery id")
+    all: bool = Field(False, description="settle every recipient in doubt")
+
+
+class ResolveOut(Schema):
+    id: int
+    status: str
+    outcome: str
+    resolved: int
+
+
+# Declared before the catch-all `/{campaign_id}/{action}`, so these paths reach them.
+@router.get("/{campaign_id}/in-doubt", response=InDoubtPage)
+def in_doubt(request: HttpRequest, campaign_id: int, after: int = 0, limit: int = 100):
+    """Recipients whose message the server may or may not have accepted, with what is known."""
+    campaign = services.get_campaign(campaign_id)
+    rows = doubt.rows_in_doubt(campaign)
+    page = list(
+        rows.filter(pk__gt=after)
+        .select_related("sender")
+        .order_by("pk")[: max(1, min(limit, MAX_PAGE))]
+    )
+    return {
+        "count": rows.count(),
+        "items": [doubt.known(row, campaign) for row in page],
+        "next": page[-1].pk if page else None,
+    }
+
+
+@router.post("/{campaign_id}/resolve", response=ResolveOut)
+def resolve(request: HttpRequest, campaign_id: int, data: ResolveIn):
+    """Settle recipients in doubt: `delivered` (never resend) or `resend` (queue them again).
+
+    Give `emails` and/or `ids`, or `all: true`. A recipient that is not in doubt
+    refuses the whole call and changes nothing.
+    """
+    campaign = services.get_campaign(campaign_id)
+    picked = data.emails is not None or data.ids is not None
+    if picked == data.all:
+        raise InvalidInput("give `emails` or `ids`, or `all: true` (not both)")
+    emails, ids = (data.emails or [], data.ids or []) if picked else (None, None)
+    by = f"{request.user.get_username()} (API)"
+    count = doubt.resolve(campaign, data.outcome == "delivered", emails=emails, ids=ids, by=by)
+    campaign.refresh_from_db()
+    return {
+        "id": campaign.pk,
+        "status": campaign.status,
+        "outcome": data.outcome,
+        "resolved": count,
+    }
 
 
 @router.post("/{campaign_id}/{action}")

@@ -94,6 +94,7 @@ class CampaignEvent(models.Model):
         RETRIED = "retried", "failed recipients re-queued"
         SENDER_ERROR = "sender_error", "sender error"
         IN_DOUBT = "in_doubt", "recipients in doubt"
+        RESOLVED = "resolved", "in doubt resolved"
         RECOVERED = "recovered", "recovered from a stopped worker"
 
     campaign = models.ForeignKey(
