@@ -61,9 +61,10 @@ def known(row: Delivery, campaign: Campaign) -> dict[str, Any]:
     return {
         "id": row.pk,
         "email": row.email,
+        "subscriber_id": row.subscriber_id,
         "attempts": row.attempts,
-        "handed_at": row.handed_at.isoformat() if row.handed_at else None,
-        "in_doubt_since": row.updated_at.isoformat() if row.updated_at else None,
+        "handed_at": row.handed_at,
+        "in_doubt_since": row.updated_at,
         "worker": row.worker or None,
         "sender": sender.name if sender else "outbox",
         "error": row.error,

@@ -117,6 +117,11 @@ urlpatterns = [
     ),
     path("campaigns/<int:campaign_id>/deliveries/", delivery.log, name="campaign_deliveries"),
     path(
+        "campaigns/<int:campaign_id>/deliveries/resolve/",
+        delivery.resolve,
+        name="campaign_resolve",
+    ),
+    path(
         "campaigns/<int:campaign_id>/deliveries.csv",
         delivery.log_csv,
         name="campaign_deliveries_csv",

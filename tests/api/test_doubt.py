@@ -41,8 +41,8 @@ def test_it_lists_the_rows_in_doubt_with_what_is_known_by_keyset(api, campaign):
     assert [r["email"] for r in first["items"] + second["items"]] == DROPPED
     row = first["items"][0]
     assert set(row) == {
-        "id", "email", "attempts", "handed_at", "in_doubt_since", "worker", "sender", "error",
-        "reply",
+        "id", "email", "subscriber_id", "attempts", "handed_at", "in_doubt_since", "worker",
+        "sender", "error", "reply",
     }  # fmt: skip
     assert row["sender"] == "relay" and row["attempts"] == 1
     assert "may have accepted" in row["error"] and row["in_doubt_since"]

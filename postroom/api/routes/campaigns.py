@@ -95,6 +95,7 @@ class InDoubtRow(Schema):
 
     id: int
     email: str
+    subscriber_id: int | None = Field(description="None once the subscriber was erased")
     attempts: int
     handed_at: datetime | None = Field(description="when the message was given to the server")
     in_doubt_since: datetime | None

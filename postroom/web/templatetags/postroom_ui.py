@@ -1,7 +1,10 @@
-"""Template tags for the admin UI shell: navigation links and progress bars."""
+"""Template tags for the admin UI shell: navigation links, progress bars, moments in time."""
+
+from datetime import datetime
 
 from django import template
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 register = template.Library()
@@ -40,3 +43,35 @@ def progress(done: int | None, total: int | None, tone: str = "") -> str:
         f"{percent:.0f}",
         f"{percent:.1f}",
     )
+
+
+@register.filter
+def moment(value: datetime | None) -> str:
+    """A time as people read it: "14:02:05, 3 min ago" today, "28 Nov 14:02, 3 days ago" before.
+
+    The exact instant stays in the `<time>` element for copying into a log search.
+    """
+    if value is None:
+        return ""
+    local, now = timezone.localtime(value), timezone.localtime()
+    clock = local.strftime("%H:%M:%S" if local.date() == now.date() else "%-d %b %Y %H:%M")
+    return format_html(
+        '<time datetime="{}" title="{}">{}, {}</time>',
+        value.isoformat(),
+        local.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        clock,
+        _distance((now - local).total_seconds()),
+    )
+
+
+def _distance(seconds: float) -> str:
+    ahead, seconds = seconds < 0, abs(seconds)
+    for size, unit in ((86400, " days"), (3600, " h"), (60, " min")):
+        if seconds >= size:
+            amount = f"{int(seconds // size)}{unit}"
+            break
+    else:
+        amount = f"{int(seconds)} s"
+    if amount == "1 days":
+        amount = "1 day"
+    return f"in {amount}" if ahead else f"{amount} ago"

@@ -1,12 +1,14 @@
-"""A campaign's send: the live panel, the controls, the delivery log and its CSV export."""
+"""A campaign's send: the live panel, the controls, the delivery log and its CSV export,
+and settling recipients in doubt."""
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.campaigns.models import Campaign
-from postroom.delivery import control, export, progress
+from postroom.delivery import control, doubt, export, progress
 from postroom.delivery.models import CampaignEvent, Delivery
 from postroom.errors import PostroomError
 from postroom.web.permissions import operator_required
@@ -106,8 +108,53 @@ def log(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "next_after": page[-1].id if more else None,
         "counts": progress.campaign_counts(campaign),
         "first_page": not after,
+        # In doubt, each row shows what is known and the two ways to settle it.
+        "known": [doubt.known(row, campaign) for row in page]
+        if state == Delivery.State.IN_DOUBT
+        else None,
     }
     return render(request, "web/delivery/log.html", context)
+
+
+OUTCOMES = {"delivered": "Mark delivered", "resend": "Resend"}
+
+
+@operator_required
+@require_POST
+def resolve(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Settle rows in doubt: one row at once; all of them after a confirmation page."""
+    campaign = _campaign(campaign_id)
+    back = reverse("campaign_deliveries", args=[campaign.pk]) + "?state=in_doubt"
+    outcome = request.POST.get("outcome", "")
+    if outcome not in OUTCOMES:
+        messages.error(request, "Choose “Mark delivered” or “Resend”.")
+        return redirect(back)
+    everyone = request.POST.get("scope") == "all"
+    ids = None if everyone else request.POST.getlist("id")
+    if everyone and request.POST.get("confirm") != "1":
+        context = {
+            "campaign": campaign,
+            "outcome": outcome,
+            "label": OUTCOMES[outcome],
+            "count": doubt.rows_in_doubt(campaign).count(),
+            "back": back,
+        }
+        return render(request, "web/delivery/resolve_confirm.html", context)
+    try:
+        count = doubt.resolve(campaign, outcome == "delivered", ids=ids, by=request.user)
+    except PostroomError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    campaign.refresh_from_db()
+    rows = f"{count} recipient{'s' if count != 1 else ''}"
+    if outcome == "delivered":
+        messages.success(request, f"{rows} marked delivered; they will not be sent again.")
+    else:
+        waits = (
+            " It is paused: they go out once you resume it." if campaign.status == "paused" else ""
+        )
+        messages.success(request, f"{rows} queued to be sent again.{waits}")
+    return redirect(back)
 
 
 @operator_required
