@@ -19,7 +19,8 @@ outlives the process that drives it (tests/delivery/processes.py's
                               hang up before the 250 (accepted, reply lost)
     disconnect                hang up on every open connection
     stats                     OK {"connections": total so far, "open": now,
-                              "received": messages, "dropped": [[kind, time]...]}
+                              "received": messages, "dropped": [[kind, time]...],
+                              "peers": {client port: connection number} of the open ones}
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ def stats(server: CaptureServer) -> dict:
             "open": len(server._transports),
             "received": len(server._messages),
             "dropped": list(server.dropped),
+            "peers": {
+                (t.get_extra_info("peername") or ("", 0))[1]: n
+                for t, n in list(server._transports.items())
+            },
         }
 
 

@@ -119,7 +119,7 @@ class _Session(SMTP):
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
-        self.owner._transports.discard(self._original_transport or self.transport)
+        self.owner._transports.pop(self._original_transport or self.transport, None)
         super().connection_lost(error)
 
     async def push(self, status: str | bytes) -> None:
@@ -183,7 +183,8 @@ class CaptureServer:
         self._messages: list[ReceivedMessage] = []
         self._changed = threading.Condition()
         self._record: TextIO | None = open(record, "a") if record else None  # noqa: SIM115
-        self._transports: set[asyncio.BaseTransport] = set()
+        # Open connections and their numbers (so a caller can tell whose they are).
+        self._transports: dict[asyncio.BaseTransport, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.AbstractServer | None = None
@@ -307,9 +308,9 @@ class CaptureServer:
         )
 
     def _connected(self, transport: asyncio.BaseTransport) -> int:
-        self._transports.add(transport)
         with self._changed:
             self.connections += 1
+            self._transports[transport] = self.connections
             return self.connections
 
     # -- TLS ----------------------------------------------------------------

@@ -76,6 +76,8 @@ def test_it_records_the_message_and_hangs_up_before_the_reply_after_the_dot(serv
 def test_it_hangs_up_on_open_connections_when_told_to_disconnect(server):
     client = smtplib.SMTP(server.host, server.port, timeout=10)
     assert wait_for(lambda: json.loads(server.control("stats"))["open"] == 1, 10)
+    peers = json.loads(server.control("stats"))["peers"]
+    assert peers == {str(client.sock.getsockname()[1]): 1}  # JSON keys are strings
     server.control("disconnect")
     with pytest.raises(smtplib.SMTPServerDisconnected):
         client.noop()
