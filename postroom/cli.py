@@ -11,9 +11,11 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from postroom.errors import PostroomError
+from postroom.integers import as_id
 
 # The one place that lists where commands come from, in the order `--help` shows them.
 COMMAND_MODULES = [
@@ -27,13 +29,44 @@ COMMAND_MODULES = [
 ]
 
 Handler = Callable[[argparse.Namespace], int | None]
+# What a shell reports for a process a closed pipe stopped (128 + SIGPIPE), as `yes | head` does.
+EXIT_BROKEN_PIPE = 141
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error contract: one line on stderr, exit 2, no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"postroom: {message} (see {self.prog} --help)\n")
+
+
+def record_id(raw: str) -> int:
+    """An argparse type for an ID: a whole number a database key can hold."""
+    value = as_id(raw)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an ID (a whole number from 1)")
+    return value
+
+
+def output_file(raw: str) -> str:
+    """An argparse type for a file to write: refused at once when it could not be written,
+    so a long import never runs first and fails at its report."""
+    path = Path(raw)
+    folder = path.parent
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{raw} is a folder, not a file")
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write {raw}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"cannot write {raw}: permission denied")
+    return raw
 
 
 class CLI:
     """Hands apps a top-level command or a group (`campaign start`) to hang commands on."""
 
     def __init__(self) -> None:
-        self.parser = argparse.ArgumentParser(
+        self.parser = Parser(
             prog="postroom", description="Postroom: self-hosted newsletters and campaigns."
         )
         self._top = self.parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -99,18 +132,30 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         setup_django()
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a reader that went away shows here, not in Python's exit
+        return code
     except PostroomError as exc:
         print(f"postroom: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except Exception as exc:  # the last line of defence: one line, no traceback
         message = _explain(exc)
         if message is None:
             raise
         print(f"postroom: {message}", file=sys.stderr)
         return 1
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (`postroom subscribers list | head -1`): stop quietly, as Unix
+    tools do. Pointing stdout at /dev/null keeps Python's flush at exit from failing again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_BROKEN_PIPE
 
 
 def _explain(exc: Exception) -> str | None:

@@ -46,6 +46,10 @@ def _secret_key() -> str:
 _DB_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
 
 
+def _in_memory(name: str) -> bool:
+    return name in ("", ":memory:") or name.startswith("file::memory:") or "mode=memory" in name
+
+
 def _database(url: str) -> dict:
     if not url:
         _ensure_data_dir()
@@ -65,6 +69,13 @@ def _database(url: str) -> dict:
     if not db.get("NAME"):
         raise ConfigurationError("DATABASE_URL names no database (or SQLite file)")
     if engine == "django.db.backends.sqlite3":
+        if _in_memory(str(db["NAME"])):
+            # Each process would get its own empty database: `migrate` would "succeed"
+            # and the server and workers would never see its tables.
+            raise ConfigurationError(
+                "DATABASE_URL names an in-memory SQLite database, which no other process "
+                "sees and which is lost at exit; give a file: sqlite:///ABSOLUTE/PATH"
+            )
         folder = Path(db["NAME"]).parent
         if not folder.is_dir():
             raise ConfigurationError(f"the folder of the SQLite file, {folder}, does not exist")
@@ -200,5 +211,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # flufl.bounce logs each detector it runs and a traceback for each one that chokes
+        # on an odd message, then goes on; tracking.bounces logs the one line that matters.
+        "flufl.bounce": {"level": "CRITICAL"},
+    },
 }

@@ -2,7 +2,7 @@
 
 import argparse
 
-from postroom.cli import CLI, add_json_flag, emit
+from postroom.cli import CLI, add_json_flag, emit, record_id
 from postroom.errors import InvalidInput, NotFound
 
 
@@ -14,7 +14,7 @@ def register(cli: CLI) -> None:
     p = cli.command("list", "list API tokens (never their secrets)", list_tokens, group="token")
     add_json_flag(p)
     p = cli.command("revoke", "revoke an API token", revoke, group="token")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=record_id)
 
 
 def create(args: argparse.Namespace) -> None:

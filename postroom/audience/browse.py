@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet
 from postroom.audience import segments
 from postroom.audience.models import Segment, Subscriber, Subscription
 from postroom.errors import InvalidInput
+from postroom.integers import as_id
 
 PAGE_SIZE = 50
 # A filtered total is counted up to here ("10,000+"): counting every match of a
@@ -50,8 +51,7 @@ class Filters:
         """Read filters from request.GET/POST; unknown values are ignored, never an error."""
 
         def number(name: str) -> int | None:
-            raw = (params.get(name) or "").strip()
-            return int(raw) if raw.isdigit() else None
+            return as_id(params.get(name) or "")
 
         sort = params.get("sort") or DEFAULT_SORT
         status = params.get("status") or ""

@@ -5,6 +5,8 @@ import json
 from django import forms
 
 from postroom.audience.models import MailingList
+from postroom.audience.services import clean_list_name
+from postroom.errors import InvalidInput
 
 
 class JSONObjectField(forms.CharField):
@@ -58,6 +60,12 @@ class ListForm(forms.ModelForm):
         fields = ["name", "description", "optin"]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
         labels = {"optin": "Opt-in"}
+
+    def clean_name(self) -> str:
+        try:
+            return clean_list_name(self.cleaned_data.get("name"))
+        except InvalidInput as exc:
+            raise forms.ValidationError(str(exc).capitalize() + ".") from None
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -5,6 +5,7 @@ Each one checks everything first and writes in one transaction, so bad input
 """
 
 import ipaddress
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "Suppressed",
     "add_subscriber",
     "blocklist",
+    "clean_list_name",
     "confirm",
     "create_list",
     "erase",
@@ -77,12 +79,27 @@ def resolve_lists(lists: Iterable[MailingList | str]) -> list[MailingList]:
     return result
 
 
+def clean_list_name(name: str | None) -> str:
+    """The name trimmed, or InvalidInput: it is shown in pages, emails and headers, where a
+    line break or other control character breaks campaigns and confirmations."""
+    return _one_line_name(name, "list")
+
+
+def _one_line_name(name: str | None, what: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidInput(f"a {what} needs a name of 1 to 200 characters")
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):
+        raise InvalidInput(
+            f"a {what} name cannot contain line breaks, tabs or other control characters"
+        )
+    return name
+
+
 def create_list(
     name: str, optin: str = "single", description: str = "", public: bool = False
 ) -> MailingList:
-    name = (name or "").strip()
-    if not name or len(name) > 200:
-        raise InvalidInput("a list needs a name of 1 to 200 characters")
+    name = clean_list_name(name)
     if optin not in MailingList.Optin.values:
         raise InvalidInput(f"opt-in must be single or double, not {optin!r}")
     visibility = MailingList.Visibility.PUBLIC if public else MailingList.Visibility.PRIVATE
@@ -341,9 +358,7 @@ def save_segment(
     name: str, definition: Any, description: str = "", segment: Segment | None = None
 ) -> Segment:
     """Create or update a segment; the definition is stored in its validated form."""
-    name = (name or "").strip()
-    if not name or len(name) > 200:
-        raise InvalidInput("a segment needs a name of 1 to 200 characters")
+    name = _one_line_name(name, "segment")
     cleaned = segments.validate(definition)
     segment = segment or Segment()
     segment.name, segment.definition, segment.description = name, cleaned, description or ""

@@ -6,6 +6,7 @@ from postroom.campaigns.compose import CampaignSpec, compile_campaign
 from postroom.campaigns.content import DEFAULT_LAYOUT
 from postroom.campaigns.models import Layout
 from postroom.errors import InvalidInput, NotFound
+from postroom.integers import as_id
 
 # What a layout preview shows inside the frame.
 SAMPLE_BODY = """# A headline for {{ subscriber.first_name | default("you") }}
@@ -40,8 +41,8 @@ def default_layout() -> Layout:
 
 def get_layout(layout_id: int | str) -> Layout:
     try:
-        return Layout.objects.get(pk=int(layout_id))
-    except (Layout.DoesNotExist, ValueError, TypeError):
+        return Layout.objects.get(pk=as_id(layout_id))
+    except Layout.DoesNotExist:
         raise NotFound(f"layout {layout_id} does not exist") from None
 
 

@@ -27,6 +27,7 @@ from postroom.campaigns.models import Campaign
 from postroom.campaigns.spec import SAMPLE_RECIPIENT, recipient_for, spec_for
 from postroom.env import env_str
 from postroom.errors import InvalidInput, NotFound
+from postroom.integers import as_id, check_fields
 
 # Fields a caller may set on a campaign; everything else is the engine's.
 EDITABLE_FIELDS = {
@@ -42,9 +43,9 @@ MAX_TEST_RECIPIENTS = 20
 def get_campaign(campaign_id: int | str) -> Campaign:
     try:
         return Campaign.objects.select_related("layout", "segment", "sender").get(
-            pk=int(campaign_id)
+            pk=as_id(campaign_id)
         )
-    except (Campaign.DoesNotExist, ValueError, TypeError):
+    except Campaign.DoesNotExist:
         raise NotFound(f"campaign {campaign_id} does not exist") from None
 
 
@@ -72,6 +73,7 @@ def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:
     for name, value in fields.items():
         if name not in ("lists", "segment"):
             setattr(campaign, name, value)
+    check_fields(campaign, set(fields) - {"lists", "segment"})
     if "segment" in fields:
         campaign.segment = fields["segment"]
     if not (campaign.name or "").strip():

@@ -21,12 +21,14 @@ from django.db import transaction
 
 from postroom.env import env_int
 from postroom.errors import InvalidInput, PostroomError
+from postroom.integers import RANGES
 
 # A slot is placed `SAFETY_MARGIN` seconds beyond where its window would allow,
 # so a message that reaches the server a little late (the reservation, the
 # worker's wake-up and the SMTP round trips all take time) or a little early
 # relative to an earlier one still never overfills a window *as the server
 # counts it*. It costs ~20% of a per-second window, nothing visible per hour.
+MAX_COUNT = RANGES["PositiveIntegerField"][1]  # RateLimit.count's column
 SAFETY_MARGIN = env_int("POSTROOM_RATE_MARGIN_MS", 200) / 1000
 
 UNITS = {
@@ -77,6 +79,8 @@ def parse_rate(text: str) -> Window:
     multiple = int(raw_multiple) if raw_multiple else 1
     if count < 1:
         raise InvalidInput(f"{text!r}: the number of messages must be at least 1")
+    if count > MAX_COUNT:
+        raise InvalidInput(f"{text!r}: at most {MAX_COUNT:,} messages a window")
     if multiple < 1:
         raise InvalidInput(f"{text!r}: the window must be at least 1 {unit}")
     seconds = multiple * UNITS[unit]

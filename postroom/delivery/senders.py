@@ -14,6 +14,7 @@ from postroom.delivery import dkim
 from postroom.delivery.models import Sender
 from postroom.delivery.smtp import CheckReport
 from postroom.errors import InvalidInput, NotFound
+from postroom.integers import as_id
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FIELDS = (
@@ -25,8 +26,9 @@ FIELDS = (
 
 def get_sender(name_or_id: str | int) -> Sender:
     try:
-        if isinstance(name_or_id, int) or str(name_or_id).isdigit():
-            found = Sender.objects.filter(pk=int(name_or_id)).first()
+        pk = as_id(name_or_id)
+        if pk is not None:
+            found = Sender.objects.filter(pk=pk).first()
             if found is not None:
                 return found
         return Sender.objects.get(name=str(name_or_id))

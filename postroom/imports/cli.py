@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from postroom.cli import CLI, add_json_flag, emit
+from postroom.cli import CLI, add_json_flag, emit, output_file, record_id
 from postroom.errors import NotFound
 
 
@@ -22,7 +22,12 @@ def register(cli: CLI) -> None:
         metavar="COLUMN=FIELD",
         help="FIELD: email, name, first_name, last_name, ignore, or an attribute name",
     )
-    p.add_argument("--rejects", metavar="OUT.csv", help="write the rejected rows to this file")
+    p.add_argument(
+        "--rejects",
+        type=output_file,
+        metavar="OUT.csv",
+        help="write the rejected rows to this file",
+    )
     p.add_argument(
         "--mode",
         default="subscribe",
@@ -40,18 +45,20 @@ def register(cli: CLI) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--list", metavar="NAME")
     which.add_argument("--segment", metavar="NAME")
-    p.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    p.add_argument(
+        "--out", type=output_file, metavar="FILE", help="write here instead of standard output"
+    )
 
     p = cli.command("list", "Recent imports.", list_cmd, group="imports")
     add_json_flag(p)
     p = cli.command(
         "resume", "Resume a stopped import where it stopped.", resume_cmd, group="imports"
     )
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=record_id)
     add_json_flag(p)
     p = cli.command("report", "The rejected rows of an import as CSV.", report_cmd, group="imports")
-    p.add_argument("id", type=int)
-    p.add_argument("--out", metavar="FILE")
+    p.add_argument("id", type=record_id)
+    p.add_argument("--out", type=output_file, metavar="FILE")
 
 
 def import_cmd(args: argparse.Namespace) -> int:
@@ -156,10 +163,7 @@ def export_cmd(args: argparse.Namespace) -> int:
             count = export.write_csv(qs, out)
         print(f"exported {count} subscribers to {args.out}", file=sys.stderr)
     else:
-        try:
-            export.write_csv(qs, sys.stdout)
-        except BrokenPipeError:  # `postroom export | head` is fine
-            sys.stderr.close()
+        export.write_csv(qs, sys.stdout)  # `| head` is fine: main() stops quietly
     return 0
 
 

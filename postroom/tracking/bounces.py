@@ -45,6 +45,9 @@ _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _SMTP_CODE = re.compile(r"(?<![\d.])([245])\d\d(?=[\s-])")
 _MESSAGE_ID_LINE = re.compile(r"^\s*Message-ID:\s*(<[^>\s]+>)", re.I | re.M)
 _OUR_MESSAGE_ID = re.compile(r"<(\d+)\.(\d+)\.([a-z0-9]+)@[^>\s]+>")
+# Every mail message starts with a header field (`Name: value`, RFC 5322 2.2) or,
+# in an mbox, a `From ` line.
+_FIRST_HEADER = re.compile(rb"\A(From |[\x21-\x39\x3b-\x7e]+:)")
 
 
 @dataclass(frozen=True)
@@ -168,8 +171,8 @@ def _bounces(msg: Message) -> list[Report]:
                 reports.setdefault(final.lower(), reports[address.lower()])
     try:
         _temporary, permanent = all_failures(msg)
-    except Exception:  # a detector choking on a strange message must not stop the others
-        log.warning("flufl.bounce could not read a message", exc_info=True)
+    except Exception as exc:  # a detector choking on a strange message must not stop the others
+        log.warning("flufl.bounce could not read a message (%s: %s)", type(exc).__name__, exc)
         permanent = frozenset()
     text = None
     for raw_address in sorted(permanent):
@@ -357,8 +360,8 @@ def ingest_messages(messages: Iterable[bytes], source: str) -> Summary:
         msg = email.message_from_bytes(raw)
         try:
             reports = reports_in(msg)
-        except Exception:  # a malformed message is skipped, not fatal to the rest
-            log.warning("could not parse a bounce message", exc_info=True)
+        except Exception as exc:  # a malformed message is skipped, not fatal to the rest
+            log.warning("could not parse a bounce message (%s: %s)", type(exc).__name__, exc)
             reports = []
         if not reports:
             summary.unrecognised += 1
@@ -382,6 +385,21 @@ def _mbox_messages(path: Path) -> Iterator[bytes]:
         box.close()
 
 
+def is_message(raw: bytes) -> bool:
+    """Whether `raw` can be a mail message at all: a header first, no NUL byte in its head."""
+    return bool(_FIRST_HEADER.match(raw)) and b"\x00" not in raw[:65536]
+
+
+def _one_message(raw: bytes, where: str) -> bytes:
+    """A file or stdin given alone must be a message; a binary file is refused as a whole."""
+    if not is_message(raw):
+        raise InvalidInput(
+            f"{where} is not an email message (give an mbox, a Maildir, a folder of "
+            ".eml files, or one .eml file)"
+        )
+    return raw
+
+
 def messages_at(location: str, stdin: BinaryIO | None = None) -> Iterator[bytes]:
     """Raw messages from an mbox file, a Maildir, a folder of .eml files, one file, or `-`.
 
@@ -390,7 +408,7 @@ def messages_at(location: str, stdin: BinaryIO | None = None) -> Iterator[bytes]
     if location == "-":
         data = stdin.read() if stdin is not None else b""
         if not data.startswith(b"From "):
-            yield data
+            yield _one_message(data, "standard input")
             return
         with tempfile.NamedTemporaryFile(suffix=".mbox") as handle:
             handle.write(data)
@@ -415,4 +433,4 @@ def messages_at(location: str, stdin: BinaryIO | None = None) -> Iterator[bytes]
     if mbox:
         yield from _mbox_messages(path)
     else:
-        yield path.read_bytes()
+        yield _one_message(path.read_bytes(), location)

@@ -11,6 +11,7 @@ from postroom.campaigns.models import Campaign
 from postroom.delivery import control, doubt, export, progress
 from postroom.delivery.models import CampaignEvent, Delivery
 from postroom.errors import PostroomError
+from postroom.integers import as_id
 from postroom.web.permissions import operator_required
 
 PAGE_SIZE = 100
@@ -94,8 +95,9 @@ def log(request: HttpRequest, campaign_id: int) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     after = request.GET.get("after", "")
     rows = export.deliveries(campaign.pk, state, query).select_related("sender").order_by("id")
-    if after.isdigit():
-        rows = rows.filter(id__gt=int(after))
+    after_id = as_id(after)
+    if after_id is not None:
+        rows = rows.filter(id__gt=after_id)
     page = list(rows[: PAGE_SIZE + 1])
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
