@@ -171,6 +171,7 @@ def _explain(exc: Exception) -> str | None:
         return f"configuration error: {exc}"
     if isinstance(exc, CommandError):  # from a wrapped Django command (migrate, check)
         return str(exc).strip().splitlines()[0]
+    # Not a setting: the error being explained may be the settings failing to load.
     if os.environ.get("POSTROOM_TRACEBACK"):
         return None
     return f"unexpected {type(exc).__name__}: {exc} (set POSTROOM_TRACEBACK=1 for details)"

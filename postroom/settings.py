@@ -3,15 +3,67 @@
 Everything infrastructure needs comes from the environment with defaults that
 suit the embedded case: one SQLite file in a data directory, no secrets to set.
 Settings that may change while campaigns run live in the database instead.
+
+This is the only module that reads the environment for configuration. The other
+readers, and why: `postroom.cli` and `postroom.wsgi` pick DJANGO_SETTINGS_MODULE
+before Django is set up, and `postroom.cli` reads POSTROOM_TRACEBACK when
+explaining an error, which may be these settings failing to load; a sender's
+password and `createadmin --password-env` come from a variable whose *name* the
+operator gives at run time, read at the moment of use so the secret is never
+copied into settings, the database or the settings page; `postroom run` passes
+its environment on to the processes it starts.
 """
 
+import os
 import secrets
 from pathlib import Path
 
 import dj_database_url
 
-from postroom.env import env_bool, env_int, env_list, env_str
 from postroom.errors import ConfigurationError
+
+# --- typed readers: the only code that reads the environment --------------------------
+# They fail loudly on a malformed value: a typo in production must stop the process with
+# a clear message rather than silently fall back to a default.
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# --- settings ------------------------------------------------------------------------
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(env_str("POSTROOM_DATA_DIR", "var")).resolve()
@@ -117,6 +169,17 @@ POSTROOM_MAX_ATTEMPTS = env_int("POSTROOM_MAX_ATTEMPTS", 6)
 POSTROOM_RETRY_BASE_SECONDS = env_int("POSTROOM_RETRY_BASE_SECONDS", 60)
 POSTROOM_MAX_RETRY_AGE_SECONDS = env_int("POSTROOM_MAX_RETRY_AGE_SECONDS", 3 * 86400)
 POSTROOM_SENDER_BACKOFF_SECONDS = env_int("POSTROOM_SENDER_BACKOFF_SECONDS", 5)
+# Added to every rate-limit window, so network jitter never makes a provider count one too many.
+POSTROOM_RATE_MARGIN_MS = env_int("POSTROOM_RATE_MARGIN_MS", 200)
+# Default From for campaigns and confirmations; empty means the sender's envelope address.
+POSTROOM_FROM_EMAIL = env_str("POSTROOM_FROM_EMAIL", "")
+# Public sign-up form posts an hour per IPv4 address or IPv6 /64.
+POSTROOM_SUBSCRIBE_LIMIT = env_int("POSTROOM_SUBSCRIBE_LIMIT", 10)
+# Bearer tokens; empty turns /metrics and the bounce webhook off (404).
+POSTROOM_METRICS_TOKEN = env_str("POSTROOM_METRICS_TOKEN", "").strip()
+POSTROOM_BOUNCE_TOKEN = env_str("POSTROOM_BOUNCE_TOKEN", "").strip()
+# A reverse proxy in front: trust its X-Forwarded-For (and, over https, X-Forwarded-Proto).
+POSTROOM_BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
 
 DATABASES = {"default": _database(env_str("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -202,7 +265,7 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "SAMEORIGIN"
-if _HTTPS and env_bool("BEHIND_PROXY", False):
+if _HTTPS and POSTROOM_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {

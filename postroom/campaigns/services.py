@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -25,7 +26,6 @@ from postroom.campaigns.errors import RenderError
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign
 from postroom.campaigns.spec import SAMPLE_RECIPIENT, recipient_for, spec_for
-from postroom.env import env_str
 from postroom.errors import InvalidInput, NotFound
 from postroom.integers import as_id, check_fields
 
@@ -51,7 +51,7 @@ def get_campaign(campaign_id: int | str) -> Campaign:
 
 def default_from_email(sender: Any = None) -> str:
     """POSTROOM_FROM_EMAIL, else the sender's envelope address, else a placeholder (outbox)."""
-    configured = env_str("POSTROOM_FROM_EMAIL")
+    configured = settings.POSTROOM_FROM_EMAIL
     if configured:
         return configured
     if sender is not None and sender.envelope_from:

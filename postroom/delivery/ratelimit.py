@@ -17,9 +17,9 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 
+from django.conf import settings
 from django.db import transaction
 
-from postroom.env import env_int
 from postroom.errors import InvalidInput, PostroomError
 from postroom.integers import RANGES
 
@@ -29,7 +29,7 @@ from postroom.integers import RANGES
 # relative to an earlier one still never overfills a window *as the server
 # counts it*. It costs ~20% of a per-second window, nothing visible per hour.
 MAX_COUNT = RANGES["PositiveIntegerField"][1]  # RateLimit.count's column
-SAFETY_MARGIN = env_int("POSTROOM_RATE_MARGIN_MS", 200) / 1000
+SAFETY_MARGIN = settings.POSTROOM_RATE_MARGIN_MS / 1000
 
 UNITS = {
     "second": 1,

@@ -10,13 +10,13 @@ on its own (so the limit is per process), and a shared cache makes it exact.
 import ipaddress
 
 from django import forms
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils.text import slugify
 
 from postroom.audience.emails import InvalidEmail, normalize_email
 from postroom.audience.models import MailingList
-from postroom.env import env_bool, env_int
 
 # A field people never see (it is moved off-screen) but form-filling bots fill in.
 HONEYPOT = "website"
@@ -70,7 +70,7 @@ def client_ip(request: HttpRequest) -> str | None:
     """
     raw = request.META.get("REMOTE_ADDR", "")
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if forwarded and env_bool("BEHIND_PROXY", False):
+    if forwarded and settings.POSTROOM_BEHIND_PROXY:
         raw = forwarded.split(",")[-1].strip()
     try:
         return str(ipaddress.ip_address(raw))
@@ -93,7 +93,7 @@ def over_limit(ip: str | None) -> bool:
 
     POSTROOM_SUBSCRIBE_LIMIT (default 10) posts an hour per IPv4 address or IPv6 /64.
     """
-    limit = env_int("POSTROOM_SUBSCRIBE_LIMIT", 10)
+    limit = settings.POSTROOM_SUBSCRIBE_LIMIT
     key = f"postroom:subscribe-posts:{_network(ip)}"
     cache.add(key, 0, LIMIT_WINDOW)
     try:

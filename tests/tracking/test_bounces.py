@@ -304,8 +304,8 @@ def test_the_cli_ingests_an_mbox_and_stdin(tmp_path, run_cli, subprocess_env, ca
     assert delivery.error.startswith("hard bounce 5.1.1")
 
 
-def test_the_webhook_does_not_exist_without_a_token(client, monkeypatch, db):
-    monkeypatch.delenv("POSTROOM_BOUNCE_TOKEN", raising=False)
+def test_the_webhook_does_not_exist_without_a_token(client, settings, db):
+    settings.POSTROOM_BOUNCE_TOKEN = ""
     raw = sample("postfix_550_user_unknown.eml", "ann@example.com")
 
     response = client.post("/webhooks/bounce", raw, content_type="message/rfc822")
@@ -314,8 +314,8 @@ def test_the_webhook_does_not_exist_without_a_token(client, monkeypatch, db):
     assert not Bounce.objects.exists()
 
 
-def test_the_webhook_refuses_a_wrong_or_missing_token(client, monkeypatch, db):
-    monkeypatch.setenv("POSTROOM_BOUNCE_TOKEN", "s3cret-token")
+def test_the_webhook_refuses_a_wrong_or_missing_token(client, settings, db):
+    settings.POSTROOM_BOUNCE_TOKEN = "s3cret-token"
     raw = sample("postfix_550_user_unknown.eml", "ann@example.com")
 
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret"}):
@@ -326,8 +326,8 @@ def test_the_webhook_refuses_a_wrong_or_missing_token(client, monkeypatch, db):
     assert not Bounce.objects.exists()
 
 
-def test_the_webhook_ingests_a_raw_message(client, monkeypatch, campaign, ann):
-    monkeypatch.setenv("POSTROOM_BOUNCE_TOKEN", "s3cret-token")
+def test_the_webhook_ingests_a_raw_message(client, settings, campaign, ann):
+    settings.POSTROOM_BOUNCE_TOKEN = "s3cret-token"
     delivery = sent(campaign, ann)
     raw = sample("gmail_550_5_1_1.eml", ann.email, delivery.message_id)
     auth = {"Authorization": "Bearer s3cret-token"}

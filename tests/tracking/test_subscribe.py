@@ -250,8 +250,8 @@ def test_asking_again_within_minutes_sends_no_second_mail(client, digest):
     assert outcome == confirmations.THROTTLED
 
 
-def test_each_post_from_one_network_counts_toward_the_hourly_limit(client, digest, monkeypatch):
-    monkeypatch.setenv("POSTROOM_SUBSCRIBE_LIMIT", "2")
+def test_each_post_from_one_network_counts_toward_the_hourly_limit(client, digest, settings):
+    settings.POSTROOM_SUBSCRIBE_LIMIT = 2
     assert post(client, digest, address="a@example.com").status_code == 200
     assert post(client, digest, address="b@example.com", website="bot").status_code == 200
 
@@ -389,8 +389,8 @@ def test_a_refused_confirmation_shows_the_same_page_and_can_be_asked_again(clien
     assert subscription("zoe@example.com", digest).status == Subscription.Status.UNCONFIRMED
 
 
-def test_behind_a_proxy_the_consent_records_the_address_the_proxy_saw(client, weekly, monkeypatch):
-    monkeypatch.setenv("BEHIND_PROXY", "true")
+def test_behind_a_proxy_the_consent_records_the_address_the_proxy_saw(client, weekly, settings):
+    settings.POSTROOM_BEHIND_PROXY = True
     client.post(
         f"/subscribe/{weekly.pk}/",
         {"email": "zoe@example.com"},
@@ -401,9 +401,9 @@ def test_behind_a_proxy_the_consent_records_the_address_the_proxy_saw(client, we
 
 
 def test_without_a_from_address_the_visitor_sees_the_same_page_and_the_log_says_why(
-    client, digest, monkeypatch, caplog
+    client, digest, settings, caplog
 ):
-    monkeypatch.delenv("POSTROOM_FROM_EMAIL", raising=False)
+    settings.POSTROOM_FROM_EMAIL = ""
     Sender.objects.create(name="relay", host="127.0.0.1", port=1, tls="none")
 
     page = post(client, digest)

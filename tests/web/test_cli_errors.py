@@ -74,9 +74,20 @@ def test_a_read_only_data_directory_is_one_line(tmp_path):
     assert_one_line_error(result, str(folder), "not writable", "POSTROOM_DATA_DIR")
 
 
-def test_a_malformed_setting_is_one_line(run_cli, tmp_path):
-    result = run_cli("check", env=env_with(tmp_path, DEBUG="maybe"))
-    assert_one_line_error(result, "DEBUG must be true or false")
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("DEBUG", "maybe", "DEBUG must be true or false"),
+        # These were read by the modules using them, so a typo showed only as a failing
+        # request or send; read in settings, it stops the process at once.
+        ("BEHIND_PROXY", "perhaps", "BEHIND_PROXY must be true or false"),
+        ("POSTROOM_SUBSCRIBE_LIMIT", "ten", "POSTROOM_SUBSCRIBE_LIMIT must be a whole number"),
+        ("POSTROOM_RATE_MARGIN_MS", "0.2s", "POSTROOM_RATE_MARGIN_MS must be a whole number"),
+    ],
+)
+def test_a_malformed_setting_is_one_line(run_cli, tmp_path, name, value, expected):
+    result = run_cli("check", env=env_with(tmp_path, **{name: value}))
+    assert_one_line_error(result, expected)
 
 
 def test_a_busy_port_is_one_line(run_cli, tmp_path):

@@ -6,11 +6,11 @@ bearer token from POSTROOM_BOUNCE_TOKEN; without one the endpoint does not
 exist (404), so nothing is exposed by default.
 """
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from postroom.env import env_str
 from postroom.web.views.metrics import _authorized
 
 
@@ -20,7 +20,7 @@ from postroom.web.views.metrics import _authorized
 def webhook(request: HttpRequest) -> HttpResponse:
     from postroom.tracking import bounces
 
-    token = env_str("POSTROOM_BOUNCE_TOKEN").strip()
+    token = settings.POSTROOM_BOUNCE_TOKEN
     if not token:
         raise Http404("the bounce webhook is off")
     if not _authorized(request, token):

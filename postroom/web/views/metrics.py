@@ -12,6 +12,7 @@ import hmac
 from collections.abc import Iterator
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
@@ -24,7 +25,6 @@ from prometheus_client.registry import Collector
 from postroom.campaigns.models import Campaign
 from postroom.delivery import progress
 from postroom.delivery.models import Delivery, Sender
-from postroom.env import env_str
 from postroom.imports.models import Import
 
 OUTBOX = "outbox"  # the sender label of mail that goes to the local outbox
@@ -131,7 +131,7 @@ def _authorized(request: HttpRequest, token: str) -> bool:
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    token = env_str("POSTROOM_METRICS_TOKEN").strip()
+    token = settings.POSTROOM_METRICS_TOKEN
     if not token:
         raise Http404("metrics are off")
     if not _authorized(request, token):

@@ -29,7 +29,7 @@ def effective_configuration() -> list[tuple[str, str]]:
         ("Allowed hosts", ", ".join(conf.ALLOWED_HOSTS)),
         ("CSRF trusted origins", ", ".join(conf.CSRF_TRUSTED_ORIGINS)),
         ("Secure cookies", "on" if conf.SESSION_COOKIE_SECURE else "off (base URL is not https)"),
-        ("Behind a proxy", "yes" if getattr(conf, "SECURE_PROXY_SSL_HEADER", None) else "no"),
+        ("Behind a proxy", "yes" if conf.POSTROOM_BEHIND_PROXY else "no"),
         ("Debug", "on" if conf.DEBUG else "off"),
         ("Time zone", conf.TIME_ZONE),
         ("Log level", conf.LOGGING["root"]["level"]),
