@@ -11,13 +11,14 @@ two (or three) templates, signs the links and assembles bytes.
 """
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
 from postroom.campaigns import content, mime
-from postroom.campaigns.errors import HeaderError, RenderError, TemplateError
+from postroom.campaigns.budget import DEFAULT_BUDGET, Budget
+from postroom.campaigns.errors import HeaderError, RenderError, TemplateBudgetError, TemplateError
 from postroom.campaigns.templating import (
     VARIABLES,
     TemplateProblem,
@@ -54,6 +55,7 @@ class CampaignSpec:
     envelope_from: str = ""  # MAIL FROM (return path for bounces); From address when empty
     track_opens: bool = False  # a 1x1 pixel in the HTML (tracking.engagement)
     track_clicks: bool = False  # http(s) links in the HTML through signed redirects
+    budget: Budget = DEFAULT_BUDGET  # time and size per rendered part (settings)
 
 
 @dataclass
@@ -106,6 +108,7 @@ class CompiledCampaign:
         self.spec = spec
         self.links = links
         layout = content.DEFAULT_LAYOUT if spec.layout_html is None else spec.layout_html
+        self.layout = layout
 
         for value, what in ((spec.subject, "the subject"), (spec.from_name, "the from name")):
             mime.check_campaign_value(value, what)
@@ -190,14 +193,54 @@ class CompiledCampaign:
 
     def _render(self, recipient: Recipient) -> tuple[str, str, str, dict[str, Any]]:
         context = self._context(recipient)
+        limits = self.spec.budget
         if self.subject_is_static:
             subject = self.spec.subject
         else:
-            subject = mime.clean_subscriber_value(render(self.subject_template, context))
+            subject = render(self.subject_template, context, limits, "subject")
+            subject = mime.clean_subscriber_value(subject)
         context["campaign"]["subject"] = subject
-        html = render(self.html_template, context)
-        text = render(self.text_template, context)
+        html = render(self.html_template, context, limits, "HTML part")
+        text = render(self.text_template, context, limits, "text part")
         return subject, html, text, context
+
+    def sample_check(self, recipient: Recipient) -> None:
+        """Render every field alone, then the message, for `recipient` (a sample reader).
+
+        A template over its time or size budget is refused here, with the field
+        and line it is on, rather than discovered at send time. Other render
+        failures may depend on the reader's data and are left to the send.
+        """
+        spec = self.spec
+        fields = (
+            ("subject", spec.subject, False),
+            ("preheader", spec.preheader, True),
+            ("body", spec.body, spec.body_format != "plain"),
+            ("text body", spec.text_body, False),
+            ("layout", self.layout, True),
+        )
+        context = self._context(recipient)
+        context.update(content="", preheader="")
+        problems = []
+        for field_name, source, html in fields:
+            if not content.has_template_tags(source):
+                continue
+            try:
+                render(compile_template(source, html=html), context, spec.budget)
+            except TemplateBudgetError as exc:
+                problem = TemplateError.from_render_error(exc).problems[0]
+                problems.append(replace(problem, field=field_name))
+            except RenderError:
+                pass
+        if not problems:
+            try:
+                self._render(recipient)
+            except TemplateBudgetError as exc:
+                problems += TemplateError.from_render_error(exc).problems
+            except RenderError:
+                pass
+        if problems:
+            raise TemplateError(problems)
 
     def render_preview(self, recipient: Recipient) -> tuple[str, str, str]:
         """(subject, html, text) exactly as `build()` would send them."""

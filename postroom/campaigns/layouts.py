@@ -4,7 +4,9 @@ from django.db import IntegrityError, transaction
 
 from postroom.campaigns.compose import CampaignSpec, compile_campaign
 from postroom.campaigns.content import DEFAULT_LAYOUT
+from postroom.campaigns.errors import RenderError, TemplateError
 from postroom.campaigns.models import Layout
+from postroom.campaigns.spec import SAMPLE_RECIPIENT, template_budget
 from postroom.errors import InvalidInput, NotFound
 from postroom.integers import as_id
 
@@ -65,14 +67,16 @@ def _sample_spec(html: str) -> CampaignSpec:
         preheader="The preview line mail clients show next to the subject",
         layout_html=html,
         list_name="Sample list",
+        budget=template_budget(),
     )
 
 
 def preview_layout(html: str) -> str:
     """The layout around sample content, as a reader would see it; TemplateError if broken."""
-    from postroom.campaigns.spec import SAMPLE_RECIPIENT
-
-    _, rendered, _ = compile_campaign(_sample_spec(html)).render_preview(SAMPLE_RECIPIENT)
+    try:
+        _, rendered, _ = compile_campaign(_sample_spec(html)).render_preview(SAMPLE_RECIPIENT)
+    except RenderError as exc:
+        raise TemplateError.from_render_error(exc) from None
     return rendered
 
 
@@ -83,8 +87,8 @@ def _clean(name: str, html: str) -> tuple[str, str]:
     if len(name) > 200:
         raise InvalidInput("a layout name is at most 200 characters")
     # Compiling with sample content runs every check a campaign would: the
-    # {{ content }} slot, syntax, unknown variables, CSS inlining.
-    compile_campaign(_sample_spec(html))
+    # {{ content }} slot, syntax, unknown variables, CSS inlining, the template budget.
+    compile_campaign(_sample_spec(html)).sample_check(SAMPLE_RECIPIENT)
     return name, html
 
 

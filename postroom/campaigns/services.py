@@ -22,7 +22,7 @@ from postroom.campaigns.compose import (
     Recipient,
     compile_campaign,
 )
-from postroom.campaigns.errors import RenderError
+from postroom.campaigns.errors import RenderError, TemplateError
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign
 from postroom.campaigns.spec import SAMPLE_RECIPIENT, recipient_for, spec_for
@@ -87,8 +87,9 @@ def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:
 
 
 def _save_checked(campaign: Campaign, lists: Sequence[MailingList] | None) -> Campaign:
-    """Check the templates and headers first, then save; nothing is written if they fail."""
-    check(campaign, lists)
+    """Check the templates and headers, and render for the sample reader within the
+    template budget, then save; nothing is written if any of it fails."""
+    check(campaign, lists).sample_check(SAMPLE_RECIPIENT)
     with transaction.atomic():
         campaign.save()
         if lists is not None:
@@ -278,9 +279,16 @@ def preview(
     recipient: Recipient | None = None,
     lists: Sequence[MailingList] | None = None,
 ) -> tuple[str, str, str]:
-    """(subject, html, text) exactly as `recipient` (or a sample reader) would get them."""
+    """(subject, html, text) exactly as `recipient` (or a sample reader) would get them.
+
+    A template that fails for this reader is a TemplateError here, shown like
+    any other problem of the template.
+    """
     compiled = check(campaign, lists)
-    return compiled.render_preview(recipient or SAMPLE_RECIPIENT)
+    try:
+        return compiled.render_preview(recipient or SAMPLE_RECIPIENT)
+    except RenderError as exc:
+        raise TemplateError.from_render_error(exc) from None
 
 
 def _test_address(address: str) -> str:

@@ -9,7 +9,10 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from django.conf import settings
+
 from postroom.audience.models import MailingList, Subscriber
+from postroom.campaigns.budget import Budget
 from postroom.campaigns.compose import CampaignSpec, CompiledCampaign, Recipient, compile_campaign
 from postroom.campaigns.models import Campaign, Layout
 
@@ -42,6 +45,14 @@ def list_id_label(lists: Sequence[MailingList], campaign_name: str, from_email: 
     return f"{label}.{domain}" if domain else label
 
 
+def template_budget() -> Budget:
+    """The installation's budget for each rendered part of a user template."""
+    return Budget(
+        seconds=settings.POSTROOM_TEMPLATE_TIME_MS / 1000,
+        max_chars=settings.POSTROOM_TEMPLATE_MAX_KB * 1000,
+    )
+
+
 def spec_for(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> CampaignSpec:
     """The spec of `campaign`; `lists` overrides its lists (for an unsaved campaign)."""
     if lists is None:
@@ -72,6 +83,7 @@ def spec_for(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> 
         envelope_from=campaign.sender.envelope_from if campaign.sender_id else "",
         track_opens=campaign.track_opens,
         track_clicks=campaign.track_clicks,
+        budget=template_budget(),
     )
 
 

@@ -8,15 +8,21 @@ send time (`check_template`); and a missing value renders as an empty string,
 never as "None" or an exception half-way through a send.
 """
 
+import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from functools import update_wrapper
+from types import BuiltinMethodType, MethodType
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, meta, nodes
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
-from postroom.campaigns.errors import RenderError
+from postroom.campaigns import budget
+from postroom.campaigns.budget import DEFAULT_BUDGET, Budget, OverBudget
+from postroom.campaigns.errors import RenderError, TemplateBudgetError, TemplateProblem
 
 # The variables a campaign template may use. For a namespace, the set lists its
 # allowed attributes; None means "anything below is allowed" (free-form data).
@@ -29,7 +35,8 @@ VARIABLES: dict[str, set[str] | None] = {
     "view_url": set(),
 }
 
-# Filters that take a size argument can build huge strings (`center(10**9)`),
+# Filters that take a size argument can build huge strings (`center(10**9)`);
+# the useful ones (join, replace, format, ...) are kept with a budget check.
 # `random` makes resends differ, `pprint` shows Python reprs, and `safe` would
 # let an author switch off escaping of subscriber data.
 _REMOVED_FILTERS = {
@@ -49,20 +56,6 @@ _REMOVED_FILTERS = {
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 MAX_RANGE = 1000  # loops in a newsletter are short; a big range is a mistake or an attack
-MAX_STRING = 100_000  # longest string `*` may build
-
-
-@dataclass(frozen=True)
-class TemplateProblem:
-    """One problem in a template, with the 1-based line it is on."""
-
-    line: int
-    message: str
-    field: str = ""
-
-    def __str__(self) -> str:
-        where = f"{self.field}, line {self.line}" if self.field else f"line {self.line}"
-        return f"{where}: {self.message}"
 
 
 class _Undefined(ChainableUndefined):
@@ -72,7 +65,11 @@ class _Undefined(ChainableUndefined):
 
 
 def _finalize(value: Any) -> Any:
-    return "" if value is None else value
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple | dict):  # printed as one string: measure it first
+        budget.limit(budget.size_of(value))
+    return value
 
 
 def _default(value: Any, fallback: Any = "", boolean: bool = True) -> Any:
@@ -91,10 +88,51 @@ def _range(*args: int) -> range:
     return result
 
 
-class CampaignEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox: no internals, no mutation, bounded ranges and repetition."""
+class _BudgetedCodeGenerator(CodeGenerator):
+    """Routes what the sandbox has no hook for through the budget: `a ~ b` (sizes
+    added up before joining), `{% for %}` (a deadline at each item) and the buffers
+    of macros and blocks (counted as they grow)."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    def buffer(self, frame: Frame) -> None:
+        frame.buffer = self.temporary_identifier()
+        self.writeline(f"{frame.buffer} = environment.new_buffer()")
+
+    @optimizeconst
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        if frame.eval_ctx.volatile:
+            func_name = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            func_name = "markup_join"
+        else:
+            func_name = "str_join"
+        self.write(f"environment.checked_join({func_name}, (")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        iterable = node.iter
+        wrapped = isinstance(iterable, nodes.Call) and isinstance(
+            iterable.node, nodes.EnvironmentAttribute
+        )
+        if not wrapped:
+            node.iter = nodes.Call(
+                nodes.EnvironmentAttribute("budgeted_iter"), [iterable], [], None, None
+            ).set_lineno(node.lineno)
+        super().visit_For(node, frame)
+
+
+class CampaignEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox: no internals, no mutation, bounded ranges, time and size budgets."""
+
+    intercepted_binops = frozenset(budget.BINOPS)
+    code_generator_class = _BudgetedCodeGenerator
+    # The buffers of macros and blocks are joined here: their size is added up first.
+    concat = staticmethod(budget.checked_concat)
+    checked_join = staticmethod(budget.checked_join)
+    budgeted_iter = staticmethod(budget.BudgetedIterator)
+    new_buffer = staticmethod(budget.BudgetedBuffer)
 
     def __init__(self, *, html: bool) -> None:
         super().__init__(
@@ -110,6 +148,9 @@ class CampaignEnvironment(ImmutableSandboxedEnvironment):
         self.globals = {"range": _range, "dict": dict}
         for name in _REMOVED_FILTERS:
             self.filters.pop(name, None)
+        for name, func in list(self.filters.items()):
+            self.filters[name] = budget.REPLACED_FILTERS.get(name) or budget.guarded_filter(func)
+        # The hot path of every personalised line; it only ever returns a value it was given.
         self.filters["default"] = self.filters["d"] = _default
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -135,15 +176,43 @@ class CampaignEnvironment(ImmutableSandboxedEnvironment):
         )
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            if isinstance(right, int | float) and abs(right) > 100:
-                raise SecurityError("exponent too large")
-            return left**right
-        for seq, times in ((left, right), (right, left)):
-            sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
-            if sized and len(seq) * times > MAX_STRING:
-                raise SecurityError("repetition result too large")
-        return left * right
+        budget.check_time()
+        return budget.BINOPS[operator](left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        # Every call — a macro, a method, `loop()` — is where a template can spend
+        # time without writing anything, so the deadline is checked here.
+        budget.check_time()
+        args = budget.method_args(__obj, args)
+        size = budget.method_size(__obj, args, kwargs)
+        if size is not None:
+            budget.limit(size)
+        return budget.checked(super().call(__context, __obj, *args, **kwargs))
+
+    def wrap_str_format(self, value: Any) -> Any:
+        """`"{:>50000000}".format(x)`: the stock wrapper, with widths counted first."""
+        if not isinstance(value, MethodType | BuiltinMethodType) or value.__name__ not in (
+            "format",
+            "format_map",
+        ):
+            return None
+        owner = value.__self__
+        if not isinstance(owner, str):
+            return None
+        is_map = value.__name__ == "format_map"
+
+        def wrapper(*args: Any, **kwargs: Any) -> str:
+            if isinstance(owner, Markup):
+                formatter: Any = budget.BudgetEscapeFormatter(self, escape=owner.escape)
+            else:
+                formatter = budget.BudgetFormatter(self)
+            if is_map:
+                if kwargs or len(args) != 1:
+                    raise TypeError("format_map() takes exactly one mapping")
+                args, kwargs = (), args[0]
+            return type(owner)(formatter.vformat(owner, args, kwargs))
+
+        return update_wrapper(wrapper, value)
 
 
 HTML_ENV = CampaignEnvironment(html=True)
@@ -242,7 +311,9 @@ def check_template(
 
 def compile_template(source: str, *, html: bool) -> Any:
     """A compiled template; call `check_template` first for friendly errors."""
-    return environment(html).from_string(source)
+    template = environment(html).from_string(source)
+    template.postroom_lines = source.splitlines()  # quoted in errors: "line 3: {{ f(22) }}"
+    return template
 
 
 def uses_variable(source: str, name: str, *, html: bool = True) -> bool:
@@ -250,20 +321,78 @@ def uses_variable(source: str, name: str, *, html: bool = True) -> bool:
     return name in meta.find_undeclared_variables(environment(html).parse(source))
 
 
-def render(template: Any, context: Mapping[str, Any]) -> str:
-    """Render with every failure turned into RenderError, so a send can record it."""
+def _line_of(template: Any, traceback: Any) -> int | None:
+    """The template line of the innermost frame of the template's own code."""
+    line = None
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == "<template>":
+            line = template.get_corresponding_lineno(traceback.tb_lineno)
+        traceback = traceback.tb_next
+    return line
+
+
+def _quoted(template: Any, line: int | None) -> str:
+    lines = getattr(template, "postroom_lines", [])
+    if not line or line > len(lines):
+        return ""
+    text = lines[line - 1].strip()
+    return f"{text[:77]}..." if len(text) > 80 else text
+
+
+def _over_budget(exc: OverBudget, limits: Budget) -> str:
+    if exc.kind == "time":
+        return f"the template took longer than {limits.time_text} to render"
+    if exc.kind == "number":
+        return "the template computes a number too large (an exponent above 100 or 4096 bits)"
+    return f"the template's output is too large: larger than {limits.size_text}"
+
+
+def render(
+    template: Any, context: Mapping[str, Any], limits: Budget = DEFAULT_BUDGET, part: str = ""
+) -> str:
+    """Render within `limits`, every failure turned into RenderError, so a send can record it.
+
+    The output is streamed and counted rather than joined and then measured:
+    a loop that prints a big value a thousand times is stopped at the budget,
+    before the whole of it exists.
+    """
+    budget.start(limits)
     try:
-        return template.render(context)
+        pieces: list[str] = []
+        append = pieces.append
+        size, cap = 0, limits.max_chars
+        for piece in template.root_render_func(template.new_context(context)):
+            size += len(piece)
+            if size > cap:
+                raise OverBudget("size")
+            append(piece)
+        return "".join(pieces)
+    except OverBudget as exc:
+        line = _line_of(template, exc.__traceback__)
+        raise TemplateBudgetError(
+            _over_budget(exc, limits), line=line, part=part, quote=_quoted(template, line)
+        ) from None
     except SecurityError as exc:
-        raise RenderError(f"refused by the template sandbox: {exc}") from None
+        line = _line_of(template, exc.__traceback__)
+        raise RenderError(f"refused by the template sandbox: {exc}", line=line, part=part) from None
+    except RecursionError:
+        line = _line_of(template, sys.exc_info()[2])
+        raise RenderError("the template calls itself too deeply", line=line, part=part) from None
     except Exception as exc:  # a user template may fail in any way; report it, don't crash
-        raise RenderError(f"template failed: {type(exc).__name__}: {exc}") from None
+        line = _line_of(template, exc.__traceback__)
+        raise RenderError(
+            f"template failed: {type(exc).__name__}: {exc}", line=line, part=part
+        ) from None
+    finally:
+        budget.stop()
 
 
 __all__ = [
     "VARIABLES",
+    "Budget",
     "CampaignEnvironment",
     "RenderError",
+    "TemplateBudgetError",
     "TemplateProblem",
     "check_template",
     "compile_template",

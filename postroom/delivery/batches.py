@@ -4,13 +4,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from postroom.audience.models import Subscriber, Subscription, Suppression
 from postroom.campaigns.compose import CompiledCampaign, Recipient
-from postroom.campaigns.errors import RenderError
+from postroom.campaigns.errors import RenderError, TemplateBudgetError
 from postroom.campaigns.models import Campaign
-from postroom.delivery import ledger, results
+from postroom.delivery import control, ledger, results
 from postroom.delivery.ledger import Claimed
 from postroom.delivery.scheduler import Grant
 from postroom.delivery.smtp import OutgoingMessage
@@ -30,6 +31,9 @@ class CampaignContext:
     compiled: CompiledCampaign
     lists: list  # MailingList rows
     stamp: datetime
+    # Renders over the template budget since this worker compiled the campaign
+    # (a resume changes the stamp, so it starts a fresh count).
+    over_budget: int = 0
 
 
 @dataclass
@@ -143,6 +147,7 @@ def prepare(
     skipped: dict[int, str] = {}
     broken: dict[int, str] = {}
     compiled = context.compiled
+    pause_reason = ""
     for built_count, row in enumerate(rows, 1):
         if between is not None and built_count % BETWEEN_EVERY == 0:
             between()
@@ -156,6 +161,13 @@ def prepare(
         name, attributes = person
         try:
             built = compiled.build(Recipient(row.subscriber_id, row.email, name, attributes or {}))
+        except TemplateBudgetError as exc:
+            broken[row.id] = f"could not build the message: {exc}"
+            pause_reason = _count_over_budget(context, exc)
+            if pause_reason:  # stop here: each more render could cost the budget again
+                ledger.release([r.id for r in rows[built_count:]], worker_id)
+                break
+            continue
         except RenderError as exc:
             broken[row.id] = f"could not build the message: {exc}"
             continue
@@ -167,4 +179,21 @@ def prepare(
     results.record_skipped(worker_id, skipped)
     if broken:
         results.record_failed(worker_id, broken)
+    if pause_reason:
+        control.auto_pause(grant.campaign_id, pause_reason)
     return batch, new_cursor
+
+
+def _count_over_budget(context: CampaignContext, exc: TemplateBudgetError) -> str:
+    """The pause reason once this campaign has gone over the template budget too often.
+
+    One reader's huge attribute may fail its own row; a template that keeps
+    going over budget would take a worker's time from every other campaign.
+    """
+    context.over_budget += 1
+    if context.over_budget < settings.POSTROOM_TEMPLATE_PAUSE_AFTER:
+        return ""
+    return (
+        f"{context.over_budget} messages went over the template budget, the last: {exc};"
+        " fix the template and resume"
+    )
