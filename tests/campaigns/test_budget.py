@@ -5,7 +5,7 @@ import tracemalloc
 
 import pytest
 
-from postroom.campaigns.budget import Budget
+from postroom.campaigns.budget import DEFAULT_BUDGET, Budget
 from postroom.campaigns.errors import RenderError, TemplateBudgetError
 from postroom.campaigns.templating import compile_template, render
 from tests.campaigns.test_templating import CONTEXT
@@ -38,14 +38,15 @@ SIZE_BOMBS = [
     "{% set a = 'x' * 1000000 %}{{ a + a + a }}",
     "{% set a = 'x' * 100000 %}{{ [a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a]"
     "|string }}",
-    "{% macro m() %}{% for i in range(1000) %}{{ 'x' * 100000 }}{% endfor %}{% endmacro %}{{ m() }}",
+    "{% macro m() %}{% for i in range(1000) %}{{ 'x' * 100000 }}{% endfor %}{% endmacro %}"
+    "{{ m() }}",
     "{% set s %}{% for i in range(1000) %}{{ 'x' * 100000 }}{% endfor %}{% endset %}{{ s }}",
     "{% for i in range(1000) %}{{ 'x' * 100000 }}{% endfor %}",
     "{{ [[1] * 1000] * 1000|sum(start=[]) }}",
 ]
 
 
-def _render(source: str, limits: Budget = Budget()) -> str:
+def _render(source: str, limits: Budget = DEFAULT_BUDGET) -> str:
     return render(compile_template(source, html=True), CONTEXT, limits, "HTML part")
 
 

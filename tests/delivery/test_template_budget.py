@@ -1,4 +1,4 @@
-"""At send time a template over budget fails its rows, then pauses, and cannot starve a neighbour."""
+"""A template over budget fails its rows, then pauses: it cannot starve a neighbour."""
 
 import time
 
@@ -71,9 +71,9 @@ def test_a_hostile_campaign_leaves_its_neighbour_at_least_90_percent_of_its_rate
     noisy; CPU time is what a hostile template takes from the neighbour).
 
     A hostile campaign costs a worker at most PAUSE_AFTER renders of TIME_MS each
-    (then it pauses): with the defaults, 3 × 100 ms, which a neighbour needing 3 s
+    (then it pauses): with the defaults, 3 x 100 ms, which a neighbour needing 3 s
     of CPU or more does not notice beyond 10%. The test keeps that proportion at a
-    tenth of the size: 3 × 10 ms against a neighbour of ~1.3 s of CPU (which also
+    tenth of the size: 3 x 10 ms against a neighbour of ~1.3 s of CPU (which also
     pays for everything else a second campaign costs: its compile, the pause, the alert).
     """
     settings.POSTROOM_TEMPLATE_TIME_MS = 10
