@@ -180,6 +180,8 @@ POSTROOM_METRICS_TOKEN = env_str("POSTROOM_METRICS_TOKEN", "").strip()
 POSTROOM_BOUNCE_TOKEN = env_str("POSTROOM_BOUNCE_TOKEN", "").strip()
 # A reverse proxy in front: trust its X-Forwarded-For (and, over https, X-Forwarded-Proto).
 POSTROOM_BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+# Each worker's journal of final dots and replies (docs/delivery.md): local disk, this machine.
+POSTROOM_JOURNAL_DIR = Path(env_str("POSTROOM_JOURNAL_DIR", str(DATA_DIR / "journal")))
 
 # User templates: each rendered part (subject, HTML, text) gets this much time and
 # output (in characters). A personalised 10 KB HTML part renders in ~25 µs, so

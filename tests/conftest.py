@@ -33,6 +33,18 @@ def test_database_url() -> str:
     return f"postgresql://{db['USER']}@{host}/{db['NAME']}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def journal_dir(tmp_path_factory):
+    """Workers' journals (delivery.journal) in one folder per session, shared by worker
+    subprocesses as by workers on one machine; never in the repository's var/."""
+    from django.conf import settings
+
+    path = tmp_path_factory.mktemp("journal")
+    settings.POSTROOM_JOURNAL_DIR = path
+    os.environ["POSTROOM_JOURNAL_DIR"] = str(path)
+    return path
+
+
 @pytest.fixture
 def subprocess_env(transactional_db, tmp_path) -> dict[str, str]:
     """Environment for a `postroom` subprocess that shares this test's database."""

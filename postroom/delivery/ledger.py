@@ -1,4 +1,4 @@
-"""Building the ledger and moving its rows: claim, hand over, release, reclaim.
+"""Building the ledger and moving its rows: claim, hand over, release (recovery: `recovery`).
 
 Every function here is one or two set-based statements; nothing loops over
 recipients in Python. The only PostgreSQL-specific path is the keyset claim
@@ -190,51 +190,3 @@ def dead_workers(now: datetime | None = None) -> list[str]:
         if last_seen < now - WORKER_STALE or (worker_host == host and not _pid_alive(pid)):
             dead.append(worker_id)
     return dead
-
-
-def reclaim(campaign_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """Recover rows held by dead workers or expired leases; {campaign: (requeued, in_doubt)}.
-
-    Rows never handed to SMTP go back to pending silently. Rows that were on
-    the wire may have been accepted: they become in_doubt, or pending again
-    when the campaign's policy says to resend.
-    """
-    if not campaign_ids:
-        return {}
-    now = timezone.now()
-    dead = dead_workers(now)
-    from django.db.models import Q
-
-    stuck = Q(lease_until__lt=now)
-    if dead:
-        stuck |= Q(worker__in=dead)
-    result: dict[int, tuple[int, int]] = {}
-    with transaction.atomic():
-        base = Delivery.objects.filter(stuck, campaign_id__in=campaign_ids, state=SENDING)
-        if not base.exists():
-            Worker.objects.filter(id__in=dead).delete()
-            return {}
-        resend = set(
-            Campaign.objects.filter(
-                id__in=campaign_ids, in_doubt_policy=Campaign.InDoubtPolicy.RESEND
-            ).values_list("id", flat=True)
-        )
-        for campaign_id in campaign_ids:
-            rows = base.filter(campaign_id=campaign_id)
-            requeued = rows.filter(handed_at__isnull=True).update(
-                state=PENDING, worker="", lease_until=None, updated_at=now
-            )
-            doubt_state = PENDING if campaign_id in resend else Delivery.State.IN_DOUBT
-            in_doubt = rows.filter(handed_at__isnull=False).update(
-                state=doubt_state,
-                worker="",
-                lease_until=None,
-                handed_at=None,
-                updated_at=now,
-                error="the worker stopped while this message was with the SMTP server;"
-                " it may have been delivered",
-            )
-            if requeued or in_doubt:
-                result[campaign_id] = (requeued, in_doubt)
-        Worker.objects.filter(id__in=dead).delete()
-    return result

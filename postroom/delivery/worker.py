@@ -12,7 +12,9 @@ comes back is recorded in one transaction, which also marks the next part as
 handed over, and this happens during rendering too, so the transport never
 runs dry while the worker renders. Results are recorded within milliseconds
 of a part's return, and at most PARTS_IN_FLIGHT parts per worker are ever
-"on the wire" unrecorded: the whole of the in-doubt window.
+with the transport unrecorded. Of those, the worker's journal (`journal`)
+tells whoever recovers a killed worker which ones had their final dot
+written: at most one per open SMTP connection is then in doubt.
 """
 
 import logging
@@ -26,8 +28,9 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from postroom.campaigns.models import Campaign
-from postroom.delivery import control, events, ledger, results, scheduler
+from postroom.delivery import control, events, ledger, recovery, results, scheduler
 from postroom.delivery.batches import Batch, CampaignContext, prepare
+from postroom.delivery.journal import WorkerJournal
 from postroom.delivery.models import Delivery, Sender
 from postroom.delivery.smtp import CONNECT, DATA, SmtpError
 from postroom.delivery.transports import Transport, transport_for
@@ -57,7 +60,7 @@ class Flight:
 
     batch: Batch
     transport: Transport
-    parts: deque = field(default_factory=deque)  # (future, [Claimed]) in submission order
+    parts: deque = field(default_factory=deque)  # (future, [Claimed], journal token), in order
     waiting: list[tuple[int, int]] = field(default_factory=list)  # slices not yet handed over
     submitted: int = 0
 
@@ -78,6 +81,7 @@ class DeliveryWorker:
         self._last_heartbeat = 0.0
         self._last_maintenance = 0.0
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+        self.journal = WorkerJournal(recovery.journal_dir(), self.id)
         ledger.heartbeat(self.id)
 
     # -- the loop -------------------------------------------------------------
@@ -146,6 +150,7 @@ class DeliveryWorker:
             except Exception:  # closing a broken connection must not hide the exit
                 log.exception("closing a transport")
         self._transports.clear()
+        self.journal.close()  # every part is recorded: nothing left to replay
         ledger.forget_worker(self.id)
 
     # -- housekeeping -----------------------------------------------------------
@@ -172,12 +177,9 @@ class DeliveryWorker:
             .distinct()
             .values_list("id", flat=True)
         )
-        for campaign_id, (requeued, doubtful) in ledger.reclaim(active).items():
+        for campaign_id, recovered in recovery.reclaim(active).items():
             self._cursors.pop(campaign_id, None)
-            message = f"{requeued} recipients back in the queue"
-            if doubtful:
-                message += f", {doubtful} in doubt (the server may have accepted them)"
-            events.record(campaign_id, events.Kind.RECOVERED, message + " after a worker stopped")
+            events.record(campaign_id, events.Kind.RECOVERED, recovered.message())
         for campaign_id in running:
             if ledger.promote_due_retries(campaign_id):
                 self._cursors.pop(campaign_id, None)
@@ -274,7 +276,7 @@ class DeliveryWorker:
             return cached[1]
         if cached is not None:
             cached[1].close()
-        transport = transport_for(sender)
+        transport = transport_for(sender, self.journal)
         self._transports[key] = (stamp, transport)
         return transport
 
@@ -336,6 +338,9 @@ class DeliveryWorker:
             rows, messages = [r for r, _ in pairs], [m for _, m in pairs]
             if not rows:
                 return
+        # After the hand-over's commit, before the transport: a crash in between
+        # leaves rows the journal never saw leave, which go back to the queue.
+        token = self.journal.handed([(r.id, batch.message_ids.get(r.id, "")) for r in rows])
         try:
             future = flight.transport.submit(messages, batch.campaign_id)
         except SmtpError as exc:  # the transport could not even start
@@ -344,7 +349,7 @@ class DeliveryWorker:
             log.exception("transport refused a part")
             error = SmtpError(CONNECT, f"the transport failed: {exc}")
             future = done([error.result(m.key) for m in messages])
-        flight.parts.append((future, rows))
+        flight.parts.append((future, rows, token))
         flight.submitted += len(rows)
 
     def _pump(self, flight: Flight) -> None:
@@ -396,7 +401,7 @@ class DeliveryWorker:
         in the same commit."""
         batch = flight.batch
         campaign = batch.context.campaign
-        future, rows = flight.parts.popleft()
+        future, rows, token = flight.parts.popleft()
         while True:
             try:
                 sent_results = future.result(timeout=HEARTBEAT_SECONDS)
@@ -427,6 +432,7 @@ class DeliveryWorker:
             if following
             else None,
         )
+        self.journal.committed(token)
         if following:
             self._submit(flight, *following, handed=outcome.handed)
         self.sent += outcome.sent

@@ -155,7 +155,7 @@ def test_retry_failed_refuses_a_running_campaign():
 class BrokenTransport:
     """A provider module whose API call blows up, registered like any other."""
 
-    def __init__(self, sender) -> None:
+    def __init__(self, sender, journal=None) -> None:
         pass
 
     def submit(self, messages, campaign_id=None):

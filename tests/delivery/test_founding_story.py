@@ -87,7 +87,7 @@ def test_a_stopped_send_resumes_and_reaches_each_contact_exactly_once(
     assert all(received[email] == 1 for email, state in rows.items() if state == "sent")
     assert all(received[email] <= 1 for email in in_doubt)
     assert set(received) <= set(rows)
-    assert len(in_doubt) <= 100
+    assert len(in_doubt) <= 1  # one SIGKILL, one SMTP connection: at most its one final dot
 
     exported = run_cli("campaign", "deliveries", str(cid), "--csv", env=env)
     log = list(csv.DictReader(io.StringIO(exported.stdout)))

@@ -14,6 +14,7 @@ from postroom.delivery.smtp.client import (
     make_ssl_context,
     never_answered,
 )
+from postroom.delivery.smtp.journal import Journal
 from postroom.delivery.smtp.pool import CheckReport, SmtpPool, check
 from postroom.delivery.smtp.replies import (
     ACCEPTED,
@@ -44,6 +45,7 @@ __all__ = [
     "TEMPORARY",
     "TLS",
     "CheckReport",
+    "Journal",
     "OutgoingMessage",
     "Reply",
     "SendResult",

@@ -23,10 +23,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from postroom.delivery.smtp.journal import Journal
 from postroom.delivery.smtp.replies import (
     AUTH,
     CONNECT,
     DATA,
+    ERROR,
     MAIL,
     RCPT,
     TLS,
@@ -180,8 +182,9 @@ def never_answered(result: SendResult) -> bool:
 class SmtpConnection:
     """One SMTP session. Open it, send many messages over it, close it."""
 
-    def __init__(self, settings: ServerSettings) -> None:
+    def __init__(self, settings: ServerSettings, journal: Journal | None = None) -> None:
         self.settings = settings
+        self.journal = journal
         self.banner: Reply | None = None
         self.ehlo: Reply | None = None
         self.extensions: dict[str, str] = {}
@@ -442,7 +445,12 @@ class SmtpConnection:
         report: Callable[[T, SendResult], None],
     ) -> _Prepared[T] | None:
         while (item := take()) is not None:
-            prepared = self._prepare(*item)
+            try:
+                prepared = self._prepare(*item)
+            except Exception as e:  # this message's fault, not the server's: it spends an attempt
+                prepared = SendResult(
+                    item[1].key, ERROR, stage=DATA, message=f"could not prepare the message: {e!r}"
+                )
             if isinstance(prepared, _Prepared):
                 return prepared
             report(item[0], prepared)
@@ -498,6 +506,8 @@ class SmtpConnection:
         failed = from_envelope(key, mail, rcpts, data)
         if failed is None:
             ahead = self._pull(take, report)
+            if self.journal is not None:
+                self.journal.dot(key)
             if ahead is None:
                 self._write(current.body)
             else:
@@ -537,6 +547,8 @@ class SmtpConnection:
                 data = await self._command(b"DATA\r\n", DATA, "DATA")
         failed = from_envelope(key, mail, rcpts, data)
         if failed is None:
+            if self.journal is not None:
+                self.journal.dot(key)
             self._write(current.body)
             final = await self._reply(DATA, "the end of the message", body_sent=True)
             inflight.popleft()
@@ -553,6 +565,8 @@ class SmtpConnection:
             self.messages_sent += 1
             if len(rcpts) > 1:
                 result.rejected = rejected_recipients(rcpts)
+        if self.journal is not None:
+            self.journal.reply(result)
         return result
 
     async def send(self, messages: Iterable[OutgoingMessage]) -> list[SendResult]:

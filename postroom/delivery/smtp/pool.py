@@ -26,6 +26,7 @@ from postroom.delivery.smtp.client import (
     make_ssl_context,
     never_answered,
 )
+from postroom.delivery.smtp.journal import Journal
 from postroom.delivery.smtp.replies import OutgoingMessage, SendResult, SmtpError
 
 
@@ -89,6 +90,7 @@ class SmtpPool:
         ssl_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
         verify_tls: bool = True,
+        journal: Journal | None = None,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
@@ -99,6 +101,7 @@ class SmtpPool:
             host, port, tls, username, password, timeout, ssl_context, local_hostname
         )
         self.max_connections = max_connections
+        self.journal = journal  # told of every final dot and its reply (see smtp.journal)
         self.connections_opened = 0
         self._idle: list[SmtpConnection] = []
         self._slots = asyncio.Semaphore(max_connections)
@@ -190,7 +193,7 @@ class SmtpPool:
                 connection = self._idle.pop()
                 if connection.usable:
                     return connection
-            connection = SmtpConnection(self.settings)
+            connection = SmtpConnection(self.settings, self.journal)
             self.connections_opened += 1
             await connection.open()
             return connection

@@ -6,6 +6,7 @@ one line in TRANSPORTS.
 """
 
 from postroom.delivery.models import Sender
+from postroom.delivery.smtp import Journal
 from postroom.delivery.transports.base import Transport
 from postroom.delivery.transports.outbox import OutboxTransport
 from postroom.delivery.transports.smtp import SmtpTransport
@@ -17,8 +18,11 @@ TRANSPORTS: dict[str, type] = {
 }
 
 
-def transport_for(sender: Sender | None) -> Transport:
-    """A new transport for `sender` (None: the local outbox); the caller closes it."""
+def transport_for(sender: Sender | None, journal: Journal | None = None) -> Transport:
+    """A new transport for `sender` (None: the local outbox); the caller closes it.
+
+    A worker passes its journal, told of every final dot and reply (see `delivery.journal`).
+    """
     if sender is None:
         return OutboxTransport()
     try:
@@ -28,8 +32,8 @@ def transport_for(sender: Sender | None) -> Transport:
     if sender.dkim_domain:  # every message through it is signed here, once (K)
         from postroom.delivery.dkim import SigningTransport
 
-        return SigningTransport(cls(sender), sender)
-    return cls(sender)
+        return SigningTransport(cls(sender, journal=journal), sender)
+    return cls(sender, journal=journal)
 
 
 __all__ = ["TRANSPORTS", "Transport", "transport_for"]

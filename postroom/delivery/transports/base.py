@@ -7,7 +7,12 @@ from postroom.delivery.smtp import CheckReport, OutgoingMessage, SendResult
 
 
 class Transport(Protocol):
-    """Sends finished messages; one instance per sender per worker, kept between batches."""
+    """Sends finished messages; one instance per sender per worker, kept between batches.
+
+    Built as `cls(sender, journal=...)`: a transport that can tell when a message
+    becomes irrevocable (SMTP: the final dot) calls `journal.dot(key)` just before
+    and `journal.reply(result)` once it knows the outcome (see `smtp.Journal`).
+    """
 
     def submit(
         self, messages: list[OutgoingMessage], campaign_id: int | None = None

@@ -24,7 +24,10 @@ def _header(pattern: re.Pattern, data: bytes) -> str:
 
 
 class OutboxTransport:
-    def __init__(self, sender: object = None) -> None:
+    """Needs no journal: its commit is the dot and the reply at once, and recovery finds
+    a dead worker's handed rows here by Message-ID (`recovery._in_outbox`)."""
+
+    def __init__(self, sender: object = None, journal: object = None) -> None:
         pass
 
     def submit(

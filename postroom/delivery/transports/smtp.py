@@ -4,12 +4,14 @@ import concurrent.futures
 import os
 
 from postroom.delivery.models import Sender
-from postroom.delivery.smtp import CheckReport, OutgoingMessage, SmtpPool
+from postroom.delivery.smtp import CheckReport, Journal, OutgoingMessage, SmtpPool
 from postroom.errors import InvalidInput
 
 
 class SmtpTransport:
-    def __init__(self, sender: Sender, timeout: float = 30.0) -> None:
+    def __init__(
+        self, sender: Sender, timeout: float = 30.0, journal: Journal | None = None
+    ) -> None:
         password = None
         if sender.password_env:
             password = os.environ.get(sender.password_env)
@@ -27,6 +29,7 @@ class SmtpTransport:
             max_connections=sender.max_connections,
             timeout=timeout,
             verify_tls=sender.verify_certificate,
+            journal=journal,
         )
 
     def submit(

@@ -1,0 +1,28 @@
+"""The one hook the SMTP client offers to make a crash's in-doubt window exact.
+
+A message can only have been accepted by the server once the final `.` of its
+DATA was written. The client calls `dot` just before that write and `reply`
+as soon as the answer to it is read; a journal that makes both durable before
+returning (an unbuffered `os.write` reaches the kernel, so it survives the
+process being killed) lets whoever recovers a dead worker tell "never sent"
+from "maybe sent" from "accepted". Between the two calls there is at most one
+message per open connection. The delivery engine's implementation is
+`postroom.delivery.journal.WorkerJournal`; this package needs no more than the
+interface.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from postroom.delivery.smtp.replies import SendResult
+
+
+class Journal(Protocol):
+    def dot(self, key: Any) -> None:
+        """The final dot of the message with this key is about to be written."""
+        ...
+
+    def reply(self, result: SendResult) -> None:
+        """The server answered that dot (`result.key` names the message)."""
+        ...
