@@ -16,9 +16,10 @@ so results and error messages are exactly the reference's
 
 import functools
 import hashlib
+import re
 
 from email_validator import EmailNotValidError, validate_email
-from email_validator.rfc_constants import DOT_ATOM_TEXT, EMAIL_MAX_LENGTH
+from email_validator.rfc_constants import ATEXT, EMAIL_MAX_LENGTH
 from email_validator.syntax import validate_email_domain_name
 
 from postroom.errors import InvalidInput
@@ -44,10 +45,21 @@ def normalize_email(raw: str) -> str:
     return reference_normalize(value)
 
 
+# The importer's options, passed explicitly to both paths so that a module-level
+# default changed elsewhere cannot make them disagree: syntax only (no DNS),
+# special-use domains (localhost, .invalid, .test…) refused.
+OPTIONS = {"check_deliverability": False, "test_environment": False, "globally_deliverable": True}
+
+# A plain address in one match: email-validator's own dot-atom local part (the
+# same character class as DOT_ATOM_TEXT), one `@`, an ASCII host-name-ish domain.
+# Anything else (non-ASCII, quotes, brackets, spaces, a second `@`) falls back.
+_PLAIN = re.compile(rf"([{ATEXT}]+(?:\.[{ATEXT}]+)*)@([A-Za-z0-9.-]+)\Z")
+
+
 def reference_normalize(value: str) -> str:
     """The slow, authoritative path: email-validator in full."""
     try:
-        result = validate_email(value, check_deliverability=False)
+        result = validate_email(value, **OPTIONS)
     except EmailNotValidError as exc:
         raise InvalidEmail(f"{value!r} is not a valid email address: {exc}", str(exc)) from None
     return result.normalized.lower()
@@ -57,37 +69,46 @@ def _fast_normalize(value: str) -> str | None:
     """The canonical form for a plain ASCII address, or None to ask the full validator.
 
     It mirrors validate_email's steps for the case where they are trivial: an
-    ASCII string without quotes or angle brackets splits at its only `@`; an
-    ASCII dot-atom local part is returned unchanged (NFC cannot change ASCII);
-    the domain result depends on the domain alone; then the three length checks.
+    ASCII string matching _PLAIN splits at its only `@` (no quotes, no display
+    name); an ASCII dot-atom local part is returned unchanged (NFC cannot change
+    ASCII); the domain's verdict and forms depend on the domain alone (cached);
+    then the three length checks of validate_email_length. One regex match and
+    one cache hit: ~1 µs instead of ~40 µs.
     """
-    if not value.isascii() or value.count("@") != 1 or '"' in value or "<" in value:
+    if not value.isascii():
         return None
-    local, domain = value.split("@")
-    if not DOT_ATOM_TEXT.match(local):
+    match = _PLAIN.match(value)
+    if match is None:
         return None
+    local, domain = match.groups()
     checked = _domain(domain)
     if checked is None:
         return None
-    ascii_domain, unicode_domain = checked
-    normalized = f"{local}@{unicode_domain}"
-    if (
-        len(value) > EMAIL_MAX_LENGTH
-        or len(f"{local}@{ascii_domain}") > EMAIL_MAX_LENGTH
-        or len(normalized.encode()) > EMAIL_MAX_LENGTH
-    ):
-        return None
-    return normalized.lower()
+    unicode_domain, longest = checked
+    if len(local) + 1 + longest > EMAIL_MAX_LENGTH:
+        return None  # too long in one of its forms: the validator says which
+    return f"{local}@{unicode_domain}".lower()
 
 
 @functools.lru_cache(maxsize=4096)
-def _domain(domain: str) -> tuple[str, str] | None:
-    """(ASCII form, Unicode form) of a valid domain, None when invalid (the caller falls back)."""
+def _domain(domain: str) -> tuple[str, int] | None:
+    """(Unicode form, longest of its forms in UTF-8 bytes) of a valid domain, else None.
+
+    The forms are the three validate_email_length checks: as given, as IDNA
+    ASCII and as Unicode (after a local part that is ASCII, hence one byte a
+    character in all three).
+    """
     try:
-        info = validate_email_domain_name(domain, test_environment=False, globally_deliverable=True)
+        info = validate_email_domain_name(
+            domain,
+            test_environment=OPTIONS["test_environment"],
+            globally_deliverable=OPTIONS["globally_deliverable"],
+        )
     except EmailNotValidError:
         return None
-    return info["ascii_domain"], info["domain"]
+    ascii_domain, unicode_domain = info["ascii_domain"], info["domain"]
+    longest = max(len(domain), len(ascii_domain), len(unicode_domain.encode()))
+    return unicode_domain, longest
 
 
 def email_hash(normalized: str) -> str:

@@ -4,6 +4,7 @@ It imports nothing from Django so a second process (spawned, sharing no database
 connection) can run it for big files while the first one writes.
 """
 
+import itertools
 import multiprocessing
 import sqlite3
 import tempfile
@@ -21,20 +22,37 @@ PARALLEL_FROM_BYTES = 8 * 1024 * 1024
 
 
 class SeenAddresses:
-    """Addresses met so far in this file, on disk: a duplicate check in flat memory."""
+    """Addresses met so far in this file, on disk: a duplicate check in flat memory.
+
+    Asked a batch at a time: one INSERT per address cost ~4 µs, a batch through
+    a scratch table and two set-based statements well under 1 µs an address.
+    """
 
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="postroom-import-")
         self._db = sqlite3.connect(Path(self._dir.name) / "seen.sqlite3", isolation_level=None)
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8000;"
-            "CREATE TABLE seen (email TEXT PRIMARY KEY) WITHOUT ROWID; BEGIN;"
+            "CREATE TABLE seen (email TEXT PRIMARY KEY) WITHOUT ROWID;"
+            "CREATE TEMP TABLE batch (email TEXT PRIMARY KEY) WITHOUT ROWID; BEGIN;"
         )
-        self._insert = "INSERT OR IGNORE INTO seen VALUES (?)"
 
-    def add(self, email: str) -> bool:
-        """True the first time an address is met."""
-        return self._db.execute(self._insert, (email,)).rowcount == 1
+    def first_times(self, emails: list[str]) -> list[bool]:
+        """For each address in order: True the first time it is met (here or before)."""
+        flags = [False] * len(emails)
+        first: dict[str, int] = {}
+        for index, email in enumerate(emails):
+            if email not in first:
+                first[email] = index
+        db = self._db
+        db.execute("DELETE FROM batch")
+        db.executemany("INSERT INTO batch VALUES (?)", [(e,) for e in sorted(first)])
+        known = {row[0] for row in db.execute("SELECT email FROM batch JOIN seen USING (email)")}
+        db.execute("INSERT OR IGNORE INTO seen SELECT email FROM batch")
+        for email, index in first.items():
+            if email not in known:
+                flags[index] = True
+        return flags
 
     def close(self) -> None:
         self._db.close()
@@ -72,7 +90,8 @@ def batches(path: Path, layout: dict, skip: int, size: int) -> Iterator[Batch]:
             if kind == "error":
                 raise OSError(payload)
             packed, rejections, duplicates, records, position = payload
-            contacts = [Contact(*fields) for fields in packed]
+            unpack = Contact.unpack
+            contacts = [unpack(fields) for fields in packed]
             yield Batch(contacts, rejections, duplicates, records, position)
     finally:
         receiver.close()
@@ -111,25 +130,32 @@ def _read(path: Path, layout_data: dict, skip: int) -> Iterator[Batch]:
 
 def _batches(reader: Reader, parser: RowParser, seen: SeenAddresses, skip: int):
     """Batches of parsed rows; the first `skip` records (already committed) only feed `seen`."""
-    contacts: list[Contact] = []
-    rejections: list[Rejection] = []
-    duplicates = records = 0
-    parse, add = parser.parse, seen.add
-    for index, record in enumerate(reader):
+    parse = parser.parse
+    records = iter(reader)
+    committed: list[str] = []
+    for record in itertools.islice(records, skip):
         result = parse(record)
-        if index < skip:
-            if isinstance(result, Contact):
-                add(result.email)
-            continue
-        records += 1
-        if isinstance(result, Rejection):
-            rejections.append(result)
-        elif add(result.email):
-            contacts.append(result)
-        else:
-            duplicates += 1
-        if records >= BATCH:
-            yield Batch(contacts, rejections, duplicates, records, reader.position)
-            contacts, rejections, duplicates, records = [], [], 0, 0
-    if records:
-        yield Batch(contacts, rejections, duplicates, records, reader.position)
+        if isinstance(result, Contact):
+            committed.append(result.email)
+            if len(committed) >= BATCH:
+                seen.first_times(committed)
+                committed = []
+    if committed:
+        seen.first_times(committed)
+    results: list[Contact | Rejection] = []
+    for record in records:
+        results.append(parse(record))
+        if len(results) >= BATCH:
+            yield _batch(results, seen, reader.position)
+            results = []
+    if results:
+        yield _batch(results, seen, reader.position)
+
+
+def _batch(results: list[Contact | Rejection], seen: SeenAddresses, position: int) -> Batch:
+    """One batch in file order: contacts met for the first time, rejections, duplicates."""
+    contacts = [r for r in results if isinstance(r, Contact)]
+    rejections = [r for r in results if not isinstance(r, Contact)]
+    first = seen.first_times([c.email for c in contacts])
+    fresh = [c for c, is_first in zip(contacts, first, strict=True) if is_first]
+    return Batch(fresh, rejections, len(contacts) - len(fresh), len(results), position)

@@ -1,10 +1,12 @@
 """The fast normaliser must be exactly as strict as email-validator, never more lenient."""
 
 import pytest
+from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import ATEXT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postroom.audience.emails import InvalidEmail, normalize_email, reference_normalize
+from postroom.audience.emails import OPTIONS, InvalidEmail, normalize_email, reference_normalize
 
 
 def outcome(fn, value: str) -> tuple[str, str]:
@@ -130,3 +132,142 @@ def test_it_refuses_a_row_jammed_into_the_email_field_with_the_reason():
     with pytest.raises(InvalidEmail) as info:
         normalize_email("jane@example.com;Jane;Doe")
     assert info.value.detail == "The part after the @-sign contains invalid characters: ';'."
+
+
+def validator(value: str) -> tuple[str, str]:
+    """email-validator itself, called as the importer calls it: verdict, form, error class."""
+    stripped = value.strip()
+    if not stripped:
+        return ("invalid", "empty")
+    try:
+        return ("ok", validate_email(stripped, **OPTIONS).normalized.lower())
+    except EmailNotValidError as exc:
+        return ("invalid", f"{type(exc).__name__}: {exc}")
+
+
+def ours(value: str) -> tuple[str, str]:
+    try:
+        return ("ok", normalize_email(value))
+    except InvalidEmail as exc:
+        if not value.strip():
+            return ("invalid", "empty")
+        cause = exc.__context__
+        name = type(cause).__name__ if cause is not None else "EmailSyntaxError"
+        return ("invalid", f"{name}: {exc.detail}")
+
+
+# Shaped like what real files hold: role accounts, sub-addressing, old ISPs,
+# country TLDs, special-use and reserved names, punycode, and the limits.
+REAL_WORLD = [
+    "postmaster@example.com",
+    "Postmaster@Example.com",
+    "abuse@mail.example.co.uk",
+    "john.smith+newsletter@gmail.com",
+    "o'brien@example.ie",
+    "first_last@sub-domain.example.org",
+    "user%relay@example.com",
+    "{braces}@example.com",
+    "a/b=c?d@example.com",
+    "~tilde@example.com",
+    "#hash@example.com",
+    "x@example.museum",
+    "x@example.xn--p1ai",
+    "x@xn--80ak6aa92e.com",
+    "x@xn--d1acufc.xn--p1ai",
+    "x@xn--bcher-kva.de",
+    "x@XN--BCHER-KVA.DE",
+    "x@localhost.localdomain",
+    "x@example.test",
+    "x@example.example",
+    "x@example.onion",
+    "x@example.arpa",
+    "x@example.home.arpa",
+    "x@example.internal",
+    "x@example.lan",
+    "x@example.corp",
+    "x@example.local",
+    "x@127.0.0.1",
+    "x@[IPv6:::1]",
+    "x@[192.168.0.1]",
+    "x@1.com",
+    "x@example.com1",
+    "x@e.x",
+    "x@example.c",
+    "x@-example.com",
+    "x@example-.com",
+    "x@exa--mple.com",
+    "x@xn--a.com",
+    "x@example.com-",
+    "x@.example.com",
+    "x@example..com",
+    "x.@example.com",
+    "x..y@example.com",
+    ".x@example.com",
+    "x@example.com.",
+    "x@" + "a" * 63 + ".com",
+    "x@" + "a" * 64 + ".com",
+    "x@" + ".".join(["a" * 63] * 4),
+    "x@" + ".".join(["a" * 49] * 5) + ".com",
+    "a" * 64 + "@example.com",
+    "a" * 65 + "@example.com",
+    "a" * 242 + "@example.com",
+    "a" * 243 + "@example.com",
+    "a" * 230 + "@xn--bcher-kva.de",
+    "a" * 240 + "@xn--bcher-kva.de",
+    "a" * 241 + "@xn--bcher-kva.de",
+    "jane doe@example.com",
+    "jane@example com",
+    "jane@exam_ple.com",
+    "jane@example.com>",
+    "<jane@example.com>",
+    "jane@example.com (Jane)",
+    "(comment)jane@example.com",
+    "jane\\@example.com",
+    "jane@@example.com",
+    "jane@example@com",
+    '"jane"@example.com',
+    "jane@[example.com]",
+    "JANE@EXAMPLE.COM",
+    "jane@example.COM",
+    "müller@example.de",
+    "jane@müller.de",
+    "ﬁ@example.com",
+    "jane@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com",  # full-width letters
+    "jane\u00a0@example.com",
+    "@example.com",
+    "jane@",
+    "@",
+    "jane",
+]
+
+
+@pytest.mark.parametrize("value", REAL_WORLD)
+def test_it_gives_email_validators_verdict_form_and_error_on_real_world_addresses(value):
+    assert ours(value) == validator(value)
+
+
+PLAIN_LOCAL = st.text(alphabet=ATEXT.replace("\\", "") + ".", min_size=1, max_size=80)
+LABEL = st.text(alphabet="abcxyzABC019-", min_size=1, max_size=64)
+TLD = st.sampled_from(
+    ["com", "org", "de", "CO", "xn--p1ai", "test", "invalid", "local", "localhost", "onion",
+     "arpa", "example", "c0m", "1", "x", "museum"]
+)  # fmt: skip
+PLAIN = st.builds(
+    lambda local, labels, tld: f"{local}@{'.'.join([*labels, tld])}",
+    PLAIN_LOCAL,
+    st.lists(LABEL, min_size=0, max_size=4),
+    TLD,
+)
+
+
+@settings(max_examples=4000, deadline=None)
+@given(PLAIN)
+def test_it_gives_email_validators_verdict_on_generated_plain_ascii_addresses(value):
+    assert ours(value) == validator(value)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.integers(1, 260), st.integers(0, 4), st.sampled_from(["com", "xn--p1ai", "de"]))
+def test_it_gives_email_validators_verdict_around_the_length_limits(local, labels, tld):
+    value = "a" * local + "@" + "".join(f"{'b' * 60}." for _ in range(labels)) + tld
+    assert ours(value) == validator(value)
