@@ -167,24 +167,32 @@ class Bench:
         return Workers({**self.env, **(extra_env or {})}, self.workers, log)
 
     # outcomes
-    def tally(self, row: Row, campaigns, server: RecordingServer) -> None:
+    def tally(self, row: Row, campaigns, server: RecordingServer, paused_ok=()) -> None:
+        """Count the row's figures; rows waiting in a campaign of `paused_ok` that paused
+        itself with a reason are flagged by that pause (the hostile one may)."""
         from postroom.delivery.models import Delivery
 
         received = server.received()
         flagged = {"failed", "skipped", "in_doubt"}
         sent_not_received = []
         for campaign in campaigns:
+            campaign.refresh_from_db()
+            held = campaign in paused_ok and campaign.status == "paused" and campaign.status_reason
+            waiting = 0
             for email, state in Delivery.objects.filter(campaign=campaign).values_list(
                 "email", "state"
             ):
                 row.recipients += 1
                 got = received[email.lower()]
-                row.lost += not got and state not in flagged
+                waiting += bool(held) and not got and state in ("pending", "retry")
+                row.lost += not got and state not in flagged and not held
                 row.twice += got > 1 and state != "in_doubt"
                 row.in_doubt += state == "in_doubt"
                 row.unreceived += state == "in_doubt" and not got
                 if state == "sent" and not got:
                     sent_not_received.append(email)
+            if waiting:
+                row.notes.append(f"{waiting} rows wait in '{campaign.name}', paused: {held}")
         if sent_not_received:
             row.notes.append(
                 f"{len(sent_not_received)} marked sent but never received, e.g."
@@ -192,9 +200,16 @@ class Bench:
             )
 
     def settle(
-        self, row: Row, campaigns, fault_end: float, server: RecordingServer, stall: float = 0
+        self,
+        row: Row,
+        campaigns,
+        fault_end: float,
+        server: RecordingServer,
+        stall: float = 0,
+        resume: bool = True,
     ) -> float:
-        """Wait for the campaigns to end by themselves; resume one that paused itself.
+        """Wait for the campaigns to end by themselves; resume one that paused itself
+        (or, with resume=False, take its pause as its end: a hostile campaign may pause).
 
         Stalled: nothing received for `stall` (--stall) seconds after the fault.
         Returns the time of the first click (inf when none was needed)."""
@@ -202,6 +217,8 @@ class Bench:
         from postroom.delivery import control
 
         done = (Campaign.Status.FINISHED, Campaign.Status.CANCELLED)
+        if not resume:
+            done += (Campaign.Status.PAUSED,)
         first_click = float("inf")
         deadline = time.time() + self.args.settle
         last_count, last_change = -1, time.time()
@@ -209,7 +226,8 @@ class Bench:
             for campaign in campaigns:
                 campaign.refresh_from_db()
                 if (
-                    campaign.status == Campaign.Status.PAUSED
+                    resume
+                    and campaign.status == Campaign.Status.PAUSED
                     and time.time() >= fault_end + self.args.grace
                 ):
                     row.notes.append(f"paused itself: {campaign.status_reason}")
@@ -236,12 +254,12 @@ class Bench:
         return f"{waited:.1f}" + (" (click)" if moment + waited >= first_click else "")
 
     def finish_row(
-        self, row: Row, campaigns, server: RecordingServer, workers: Workers, one_fault=False
+        self, row: Row, campaigns, server, workers: Workers, one_fault=False, paused_ok=()
     ) -> None:
         from postroom.campaigns.models import Campaign
         from postroom.delivery import control
 
-        self.tally(row, campaigns, server)
+        self.tally(row, campaigns, server, paused_ok)
         if one_fault:
             row.per_fault = row.in_doubt
         workers.stop()
@@ -503,7 +521,7 @@ class Bench:
         if bomb.status == Campaign.Status.DRAFT:
             row.status = "refused at start"
         else:
-            self.settle(row, [bomb], time.time(), server, stall=a.bomb_wait)
+            self.settle(row, [bomb, second], time.time(), server, a.bomb_wait, resume=False)
         bomb.refresh_from_db()
         if bomb.status_reason:
             row.notes.append(f"the bomb's campaign: {bomb.status}: {bomb.status_reason}")
@@ -514,7 +532,7 @@ class Bench:
         second.refresh_from_db()
         if second.status != Campaign.Status.FINISHED:
             row.status += f", neighbour {second.status}"
-        self.finish_row(row, [bomb, first, second], server, workers)
+        self.finish_row(row, [bomb, first, second], server, workers, paused_ok=(bomb,))
 
     def run(self, names: list[str]) -> None:
         a = self.args
