@@ -306,3 +306,21 @@ def test_a_big_file_is_read_by_a_second_process_with_the_same_result(news, monke
     imp = run(DATA / "contacts-2100-semicolon.csv")
     assert counts(imp) == dict(rows=2100, created=2073, duplicates=5, rejected=22)
     assert imp.rejected_rows.count() == 22
+
+
+def test_progress_is_reported_and_committed_batch_by_batch(news, monkeypatch):
+    monkeypatch.setattr(pipeline, "BATCH", 500)
+    path = DATA / "contacts-2100-semicolon.csv"
+    imp = services.prepare(path, lists=["News"])
+    services.start(imp)
+    seen = []
+
+    def progress(running):
+        stored = Import.objects.get(pk=running.pk)  # what the UI's progress page reads
+        seen.append((stored.rows_done, stored.bytes_done, stored.progress))
+
+    services.execute(services.claim(imp.pk), progress=progress)
+    assert [rows for rows, _, _ in seen] == [500, 1000, 1500, 2000, 2100]
+    assert [b for _, b, _ in seen] == sorted(b for _, b, _ in seen)
+    assert 0 < seen[0][2] < seen[-2][2] < 100
+    assert seen[-1][1] == path.stat().st_size
