@@ -102,7 +102,7 @@ def _in_memory(name: str) -> bool:
     return name in ("", ":memory:") or name.startswith("file::memory:") or "mode=memory" in name
 
 
-def _database(url: str) -> dict:
+def _database(url: str) -> dj_database_url.DBConfig:
     if not url:
         _ensure_data_dir()
         url = f"sqlite:///{DATA_DIR / 'postroom.sqlite3'}"
@@ -279,12 +279,13 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 if _HTTPS and POSTROOM_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # flufl.bounce logs each detector it runs and a traceback for each one that chokes

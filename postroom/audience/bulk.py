@@ -19,6 +19,14 @@ from postroom.errors import InvalidInput
 ERASE_CHUNK = 1000
 
 
+def column_name(model: type[Model], field: str) -> str:
+    """The quoted database column of a model's field, for hand-written set-based SQL."""
+    column = getattr(model._meta.get_field(field), "column", None)
+    if not isinstance(column, str):
+        raise TypeError(f"{model.__name__}.{field} has no column of its own")
+    return connection.ops.quote_name(column)
+
+
 def insert_select(model: type[Model], columns: Sequence[str], qs: QuerySet, *consts) -> int:
     """INSERT INTO model (columns) SELECT <qs's columns>, <consts>, skipping duplicates.
 
@@ -27,7 +35,7 @@ def insert_select(model: type[Model], columns: Sequence[str], qs: QuerySet, *con
     """
     select_sql, params = qs.order_by().query.sql_with_params()
     quote = connection.ops.quote_name
-    names = ", ".join(quote(model._meta.get_field(c).column) for c in columns)
+    names = ", ".join(column_name(model, c) for c in columns)
     holes = "".join(", %s" for _ in consts)
     # "WHERE true" keeps SQLite from reading ON CONFLICT as part of a join.
     sql = (

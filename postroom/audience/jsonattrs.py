@@ -23,7 +23,7 @@ def sqlite_path(path: Sequence[str]) -> str:
     return "$" + "".join(f'."{key}"' for key in path)
 
 
-class _AttrExpression(Func):
+class AttrExpression(Func):
     """Base: holds the key path; subclasses render per database (no generic SQL on purpose)."""
 
     def __init__(self, path: Sequence[str]) -> None:
@@ -34,11 +34,11 @@ class _AttrExpression(Func):
         sql, params = compiler.compile(self.source_expressions[0])
         return sql, list(params)
 
-    def as_sql(self, compiler, connection, **extra):  # pragma: no cover - other backends
+    def as_sql(self, compiler, connection, *args, **extra):  # pragma: no cover - other backends
         raise NotImplementedError(f"{type(self).__name__} supports SQLite and PostgreSQL only")
 
 
-class AttrType(_AttrExpression):
+class AttrType(AttrExpression):
     """The JSON type of the key ('string', 'number', 'null', ...), NULL when the key is missing."""
 
     output_field = TextField()
@@ -52,7 +52,7 @@ class AttrType(_AttrExpression):
         return f"json_type({col}, %s)", [*params, sqlite_path(self.path)]
 
 
-class AttrText(_AttrExpression):
+class AttrText(AttrExpression):
     """The value as text: strings unquoted, numbers as written, booleans 'true'/'false'."""
 
     output_field = TextField()
@@ -72,7 +72,7 @@ class AttrText(_AttrExpression):
         return sql, [*params, path, *params, path]
 
 
-class AttrNumber(_AttrExpression):
+class AttrNumber(AttrExpression):
     """The value as a number: JSON numbers and numeric strings; NULL for anything else."""
 
     output_field = FloatField()
@@ -107,7 +107,7 @@ class AttrNumber(_AttrExpression):
         return sql, [*params, path] * 9
 
 
-class AttrDatePrefix(_AttrExpression):
+class AttrDatePrefix(AttrExpression):
     """The first `length` characters of an ISO date(time) value; NULL when it is not one.
 
     Comparing ISO text prefixes compares dates: "2024-05-01T10:00" cut to the

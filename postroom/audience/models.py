@@ -1,5 +1,7 @@
 """The audience: subscribers, lists, subscriptions with consent, tags, segments, suppression."""
 
+from typing import Any
+
 from django.db import models
 from django.utils import timezone
 
@@ -19,7 +21,9 @@ class Subscriber(models.Model):
     name = models.CharField(max_length=255, blank=True, default="")
     attributes = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    tags = models.ManyToManyField("Tag", blank=True, related_name="subscribers")
+    tags: "models.ManyToManyField[Tag, Any]" = models.ManyToManyField(
+        "Tag", blank=True, related_name="subscribers"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -33,7 +33,13 @@ from django.db.models.lookups import (
 )
 from django.utils import timezone
 
-from postroom.audience.jsonattrs import AttrDatePrefix, AttrNumber, AttrText, AttrType
+from postroom.audience.jsonattrs import (
+    AttrDatePrefix,
+    AttrExpression,
+    AttrNumber,
+    AttrText,
+    AttrType,
+)
 from postroom.audience.models import MailingList, Subscriber, Subscription, Tag
 from postroom.errors import InvalidInput
 
@@ -213,7 +219,10 @@ def _compile_node(node: dict) -> Q:
         return q
     if "not" in node:
         return ~_compile_node(node["not"])
-    return field_for(node["field"]).compile(node["op"], node.get("value"), node)
+    field = field_for(node["field"])
+    if field is None:  # validate() refuses it first; this is only for the type checker
+        raise InvalidInput(f"unknown field {node['field']!r}")
+    return field.compile(node["op"], node.get("value"), node)
 
 
 def _describe_node(node: dict) -> str:
@@ -502,6 +511,8 @@ _COMPARE = {
 
 def _compile_attribute(op: str, value: Any, node: dict) -> Q:
     path = _attribute_path(node["field"])
+    if path is None:  # validate() refuses it first
+        raise InvalidInput(f"unknown field {node['field']!r}")
     if op in ("exists", "not_exists"):
         q = Q(IsNull(AttrType(path), False))
         return q if op == "exists" else ~q
@@ -510,6 +521,8 @@ def _compile_attribute(op: str, value: Any, node: dict) -> Q:
         q = Q(IContains(text, value))
         return q if op == "contains" else ~q | Q(IsNull(AttrText(path), True))
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    subject: AttrExpression
+    operand: Any
     if numeric:
         subject, operand = AttrNumber(path), float(value)
     elif op in ("eq", "neq"):

@@ -211,10 +211,11 @@ def schedule(args: argparse.Namespace) -> None:
     campaign = services.get_campaign(args.id)
     when, zone = services.parse_send_at(args.at, args.tz)
     campaign = services.schedule(campaign, when, zone)
-    local = campaign.send_at.astimezone(when.tzinfo)
+    send_at = campaign.send_at or when  # schedule() has just set it
+    local = send_at.astimezone(when.tzinfo)
     emit(
         args,
-        {"id": campaign.pk, "status": campaign.status, "send_at": campaign.send_at.isoformat()},
+        {"id": campaign.pk, "status": campaign.status, "send_at": send_at.isoformat()},
         f"campaign {campaign.pk} will start at {local.isoformat()} ({zone})",
     )
 

@@ -42,10 +42,10 @@ def default_layout() -> Layout:
 
 
 def get_layout(layout_id: int | str) -> Layout:
-    try:
-        return Layout.objects.get(pk=as_id(layout_id))
-    except Layout.DoesNotExist:
-        raise NotFound(f"layout {layout_id} does not exist") from None
+    layout = Layout.objects.filter(pk=as_id(layout_id) or 0).first()
+    if layout is None:
+        raise NotFound(f"layout {layout_id} does not exist")
+    return layout
 
 
 def layout_by_name(name: str | None) -> Layout:

@@ -41,12 +41,13 @@ MAX_TEST_RECIPIENTS = 20
 
 
 def get_campaign(campaign_id: int | str) -> Campaign:
-    try:
-        return Campaign.objects.select_related("layout", "segment", "sender").get(
-            pk=as_id(campaign_id)
-        )
-    except Campaign.DoesNotExist:
-        raise NotFound(f"campaign {campaign_id} does not exist") from None
+    found = Campaign.objects.select_related("layout", "segment", "sender").filter(
+        pk=as_id(campaign_id) or 0
+    )
+    campaign = found.first()
+    if campaign is None:
+        raise NotFound(f"campaign {campaign_id} does not exist")
+    return campaign
 
 
 def default_from_email(sender: Any = None) -> str:

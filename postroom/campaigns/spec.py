@@ -14,6 +14,7 @@ from django.conf import settings
 from postroom.audience.models import MailingList, Subscriber
 from postroom.campaigns.budget import Budget
 from postroom.campaigns.compose import CampaignSpec, CompiledCampaign, Recipient, compile_campaign
+from postroom.campaigns.content import DEFAULT_LAYOUT
 from postroom.campaigns.models import Campaign, Layout
 
 # A made-up reader for previews when no real subscriber is chosen.
@@ -64,7 +65,7 @@ def spec_for(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> 
     else:
         # No choice made: the Default layout as the operator styled it, else the stock one.
         default = Layout.objects.filter(name=Layout.DEFAULT_NAME).values_list("html", flat=True)
-        layout_html = default.first()
+        layout_html = default.first() or DEFAULT_LAYOUT
     return CampaignSpec(
         campaign_id=campaign.pk or 0,
         name=campaign.name,
@@ -80,7 +81,7 @@ def spec_for(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> 
         headers=dict(campaign.headers or {}),
         list_name=", ".join(ml.name for ml in lists),
         list_id=list_id_label(lists, campaign.name, campaign.from_email),
-        envelope_from=campaign.sender.envelope_from if campaign.sender_id else "",
+        envelope_from=campaign.sender.envelope_from if campaign.sender else "",
         track_opens=campaign.track_opens,
         track_clicks=campaign.track_clicks,
         budget=template_budget(),

@@ -174,17 +174,13 @@ def sender_list(args: argparse.Namespace) -> None:
 
 def sender_status(args: argparse.Namespace) -> None:
     from postroom.delivery import senders
+    from postroom.delivery.capacity import sender_report
     from postroom.delivery.models import Sender
 
-    try:
-        from postroom.delivery.capacity import sender_report
-    except ImportError:
-        sender_report = None
     data = []
     for sender in Sender.objects.all():
         info = senders.describe(sender)
-        if sender_report is not None:
-            info.update(sender_report(sender))
+        info.update(sender_report(sender))
         data.append(info)
 
     def text() -> str:

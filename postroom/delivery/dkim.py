@@ -23,7 +23,7 @@ import os
 import re
 import time
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -269,7 +269,16 @@ class Signer:
         return unsigned + b"\r\n " + folded + b"\r\n" + message
 
 
-def signer_for(sender: object) -> Signer | None:
+class DkimSetup(Protocol):
+    """What the signer reads from a sender; the model satisfies it without this module
+    importing Django's models."""
+
+    dkim_domain: str
+    dkim_selector: str
+    dkim_key_file: str
+
+
+def signer_for(sender: DkimSetup) -> Signer | None:
     """The sender's signer, or None when it has no DKIM set up; InvalidInput if it cannot."""
     domain = getattr(sender, "dkim_domain", "")
     if not domain:
@@ -277,7 +286,7 @@ def signer_for(sender: object) -> Signer | None:
     return Signer.from_file(domain, sender.dkim_selector, sender.dkim_key_file)
 
 
-def check_sender(sender: object) -> None:
+def check_sender(sender: DkimSetup) -> None:
     """Refuse half a DKIM setup or one whose key cannot sign; normalises domain and selector."""
     values = (sender.dkim_domain, sender.dkim_selector, sender.dkim_key_file)
     if not any(values):
@@ -300,7 +309,7 @@ class SigningTransport:
     the engine backs off and pauses with that reason instead of sending unsigned.
     """
 
-    def __init__(self, inner: "Transport", sender: object) -> None:
+    def __init__(self, inner: "Transport", sender: DkimSetup) -> None:
         self.inner = inner
         self.error = ""
         self.signer: Signer | None = None

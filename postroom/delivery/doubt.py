@@ -192,7 +192,7 @@ def _chosen(
 def _check(campaign: Campaign, who: str, state: str) -> None:
     if state != State.IN_DOUBT:
         raise InvalidInput(
-            f"{who} is not in doubt in campaign {campaign.pk} (it is {STATE_WORDS[state]})"
+            f"{who} is not in doubt in campaign {campaign.pk} (it is {STATE_WORDS[State(state)]})"
         )
 
 

@@ -44,7 +44,7 @@ def backlogs_on(sender_id: int | None) -> dict[int, tuple[int, int]]:
     from postroom.delivery.models import Delivery
 
     running = dict(
-        Campaign.objects.filter(status=Campaign.Status.RUNNING, sender_id=sender_id).values_list(
+        Campaign.objects.filter(status=Campaign.Status.RUNNING, sender=sender_id).values_list(
             "id", "priority"
         )
     )

@@ -16,12 +16,16 @@ import re
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
 
 from postroom.errors import InvalidInput, PostroomError
 from postroom.integers import RANGES
+
+if TYPE_CHECKING:  # the models import this module: only the type checker follows this
+    from postroom.delivery.models import SchedulerState
 
 # A slot is placed `SAFETY_MARGIN` seconds beyond where its window would allow,
 # so a message that reaches the server a little late (the reservation, the
@@ -185,7 +189,7 @@ def sender_key(sender_id: int | None) -> str:
 
 
 @contextlib.contextmanager
-def locked(key: str) -> Iterator["SchedulerState"]:  # noqa: F821 - model imported lazily
+def locked(key: str) -> Iterator["SchedulerState"]:
     """A transaction holding the lock on one shared scheduler row.
 
     PostgreSQL: `SELECT … FOR UPDATE` on the row. SQLite: the IMMEDIATE
@@ -312,7 +316,7 @@ def next_free_at(sender_id: int | None, now: float | None = None) -> float | Non
     """When the sender could take its next message (None: no limits, at once)."""
     now = time.time() if now is None else now
     windows = windows_for(sender_id)
-    if not windows:
+    if sender_id is None or not windows:
         return None
     anchors, last = _anchors_from_db(sender_id, windows, 1, now, SAFETY_MARGIN)
     return plan_slots(windows, anchors, last, 1, now)[0]
@@ -340,7 +344,7 @@ def acquire_now(sender_id: int | None, n: int = 1, timeout: float = 30.0) -> lis
     """
     now = time.time()
     windows = windows_for(sender_id)
-    if not windows:
+    if sender_id is None or not windows:
         return [now] * n
     with locked(sender_key(sender_id)):
         anchors, last = _anchors_from_db(sender_id, windows, n, now, SAFETY_MARGIN)

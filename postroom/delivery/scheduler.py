@@ -91,8 +91,8 @@ def next_grant(worker_id: str, now: float | None = None) -> Grant | None:
     earliest: float | None = None
     # A sender backing off after failures gets no grants (D's health rules); its
     # campaigns wait without taking slots, and the others go on.
-    for sender_id, until in _backing_off(groups, now).items():
-        order.remove(sender_id)
+    for waiting, until in _backing_off(groups, now).items():
+        order.remove(waiting)
         earliest = until if earliest is None else min(earliest, until)
     start = next((i for i, s in enumerate(order) if _key(s) > _sender_cursor), 0)
     current = generation() if _full_until else 0
@@ -123,7 +123,8 @@ def _backing_off(groups: dict, now: float) -> dict[int, float]:
     if not ids:
         return {}
     rows = Sender.objects.filter(id__in=ids, backoff_until__gt=datetime.fromtimestamp(now, tz=UTC))
-    return {sid: until.timestamp() for sid, until in rows.values_list("id", "backoff_until")}
+    pairs = rows.values_list("id", "backoff_until")
+    return {sid: until.timestamp() for sid, until in pairs if until is not None}
 
 
 def forget() -> None:
@@ -162,7 +163,7 @@ def _grant_for_sender(
 
         chosen = min(weights, key=turn)
         share = shares[chosen]
-        if not windows:
+        if sender_id is None or not windows:  # the outbox has no limits
             count, send_times = MAX_GRANT, None
         else:
             rate = ratelimit.sustained_rate(windows)

@@ -372,7 +372,7 @@ def _pick_delimiter(records_by_delimiter: dict[str, list[list[str]]]) -> str:
         widths = [len(r) for r in records]
         mode = max(set(widths), key=widths.count)
         header = _header_fields(records[0])
-        email_header = bool(header) and "email" in header
+        email_header = header is not None and "email" in header
         consistency = widths.count(mode) / len(widths)
         return (email_header, mode > 1, round(consistency, 2), mode)
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -25,7 +25,7 @@ from postroom.errors import InvalidInput, NotFound
 from postroom.imports.detect import Layout, detect
 from postroom.imports.models import Import
 from postroom.imports.reader import Reader
-from postroom.imports.rows import Contact, RowParser
+from postroom.imports.rows import Contact, Rejection, RowParser
 from postroom.imports.runner import Progress, run_import
 
 log = logging.getLogger(__name__)
@@ -87,11 +87,11 @@ def prepare(
     return imp
 
 
-def sample_rows(imp: Import, limit: int = 10) -> list[Contact | object]:
+def sample_rows(imp: Import, limit: int = 10) -> list[Contact | Rejection]:
     """The first rows as they will be stored (or why they will not), for the preview."""
     layout = Layout.from_dict(imp.layout)
     parser = RowParser(layout)
-    result = []
+    result: list[Contact | Rejection] = []
     with Reader(Path(imp.file_path), layout) as reader:
         for record in reader:
             result.append(parser.parse(record))
@@ -137,7 +137,7 @@ def claim(import_id: int) -> Import | None:
     if not rows.update(status=Import.Status.RUNNING, heartbeat_at=now, error=""):
         return None  # another worker took it first
     imp = Import.objects.get(pk=import_id)
-    changes = {}
+    changes: dict[str, Any] = {}
     if imp.started_at is None:
         changes["started_at"] = now
     if imp.rows_done:
@@ -199,7 +199,13 @@ def run_pending() -> bool:
     return False
 
 
-def write_rejects(imp: Import, out: TextIO) -> None:
+class Writable(Protocol):
+    """Anything text can be written to: a file, stdout, an HttpResponse."""
+
+    def write(self, text: str, /) -> object: ...
+
+
+def write_rejects(imp: Import, out: Writable) -> None:
     """The report of rejected rows as CSV: line, raw value, reason."""
     writer = csv.writer(out)
     writer.writerow(["line", "value", "reason"])

@@ -10,11 +10,12 @@ consent source "import", suppressed or blocklisted addresses never subscribed,
 
 import json
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from django.db import connection
 from django.utils import timezone
 
-from postroom.audience.bulk import blocklist
+from postroom.audience.bulk import blocklist, column_name
 from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression
 from postroom.audience.services import initial_status
 from postroom.imports.rows import Contact, Rejection
@@ -131,7 +132,7 @@ class Upserter:
             "created_at",
             "updated_at",
         ]
-        names = ", ".join(connection.ops.quote_name(meta.get_field(c).column) for c in columns)
+        names = ", ".join(column_name(Subscriber, c) for c in columns)
         table = connection.ops.quote_name(meta.db_table)
         active = Subscriber.Status.ACTIVE
         # ON CONFLICT: someone may have signed up with the same address since the lookup.
@@ -172,11 +173,20 @@ class Upserter:
             f"INSERT INTO {_table(Subscription)} ({', '.join(SUBSCRIPTION_COLUMNS)}) "
             f"SELECT id, {_holes(SUBSCRIPTION_COLUMNS[1:])} {subscribers} ON CONFLICT DO NOTHING"
         )
-        targets = [Subscriber.Status.ACTIVE, _array(emails)]
+        targets: list[Any] = [Subscriber.Status.ACTIVE, _array(emails)]
         with connection.cursor() as cursor:
             for list_id, status in self.statuses.items():
                 confirmed_at = stamp if status == Subscription.Status.CONFIRMED else None
-                values = [list_id, status, "import", stamp, confirmed_at, "", stamp, stamp]
+                values: list[Any] = [
+                    list_id,
+                    status,
+                    "import",
+                    stamp,
+                    confirmed_at,
+                    "",
+                    stamp,
+                    stamp,
+                ]
                 cursor.execute(insert, [*values, *targets])
                 if confirmed_at:
                     # Given as confirmed now: an unconfirmed subscription becomes confirmed.
@@ -310,7 +320,8 @@ def _existing(emails: list[str]) -> list[tuple]:
     columns = "email, id, name, attributes, status"
     sql = f"SELECT {columns} FROM {_table(Subscriber)} WHERE {_any('email')}"
     return [
-        (email, pk, name, attributes.from_db_value(attrs, None, connection), status)
+        # Django itself passes no expression here when it reads a row; the stubs want one.
+        (email, pk, name, attributes.from_db_value(attrs, cast(Any, None), connection), status)
         for email, pk, name, attrs, status in _select_in(sql, emails)
     ]
 

@@ -154,7 +154,9 @@ def _bounces(msg: Message) -> list[Report]:
             continue
         for block in _header_blocks(part)[1:]:  # the first block is about the reporting MTA
             action = str(block.get("Action", "")).strip().lower()
-            address = _address(block.get("Original-Recipient") or block.get("Final-Recipient"))
+            address = _address(
+                block.get("Original-Recipient") or block.get("Final-Recipient") or ""
+            )
             final = _address(block.get("Final-Recipient", ""))
             if not address:
                 continue
@@ -216,7 +218,8 @@ def _complaints(msg: Message) -> list[Report]:
                 original = email.message_from_string(_text(part))
             else:
                 inner = part.get_payload()
-                original = inner[0] if isinstance(inner, list) and inner else None
+                first = inner[0] if isinstance(inner, list) and inner else None
+                original = first if isinstance(first, Message) else None
     fields = fields or Message()
     addresses = [_address(a) for a in fields.get_all("Original-Rcpt-To", [])]
     if not any(addresses) and original is not None:

@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from typing import Any
 
 from postroom.cli import CLI, add_json_flag, emit
 
@@ -45,7 +46,7 @@ def list_bounces(args: argparse.Namespace) -> None:
     rows = Bounce.objects.all()
     if args.kind:
         rows = rows.filter(kind=args.kind)
-    data = [
+    data: list[dict[str, Any]] = [
         {
             "email": b.email,
             "kind": b.kind,

@@ -244,7 +244,9 @@ def _ms(moment) -> int:
 
 def _withdrawn_since(request: Pending, row: Subscription | None) -> bool:
     """Whether the address unsubscribed (or was suppressed) after the link was made."""
-    left = row is not None and row.status == Subscription.Status.UNSUBSCRIBED
+    if row is None:
+        return False
+    left = row.status == Subscription.Status.UNSUBSCRIBED
     if left and row.unsubscribed_at and _ms(row.unsubscribed_at) > request.issued_ms:
         return True
     suppression = audience.suppression_for(request.subscriber.email)

@@ -1,5 +1,6 @@
 """/api/campaigns"""
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
@@ -169,7 +170,7 @@ def resolve(request: HttpRequest, campaign_id: int, data: ResolveIn):
 @router.post("/{campaign_id}/{action}")
 def act(request: HttpRequest, campaign_id: int, action: str) -> dict:
     """start, pause, resume, cancel or retry-failed, as `postroom campaign ACTION ID`."""
-    actions = {
+    actions: dict[str, Callable[[Campaign], object]] = {
         "start": control.start,
         "pause": control.pause,
         "resume": control.resume,

@@ -1,6 +1,9 @@
 """A campaign's send: the live panel, the controls, the delivery log and its CSV export,
 and settling recipients in doubt."""
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -55,7 +58,7 @@ def panel(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return render(request, "web/delivery/_campaign_live.html", panel_context(campaign))
 
 
-ACTIONS = {
+ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
     "start": (control.start, "Sending started for {} recipients."),
     "pause": (control.pause, "Campaign paused."),
     "resume": (control.resume, "Campaign resumed."),
@@ -132,7 +135,7 @@ def resolve(request: HttpRequest, campaign_id: int) -> HttpResponse:
         messages.error(request, "Choose “Mark delivered” or “Resend”.")
         return redirect(back)
     everyone = request.POST.get("scope") == "all"
-    ids = None if everyone else request.POST.getlist("id")
+    ids = None if everyone else [i for i in map(as_id, request.POST.getlist("id")) if i]
     if everyone and request.POST.get("confirm") != "1":
         context = {
             "campaign": campaign,

@@ -5,6 +5,7 @@ from pathlib import Path
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -14,7 +15,7 @@ from postroom.errors import PostroomError
 from postroom.imports import export, services
 from postroom.imports.detect import DELIMITER_NAMES, FIELDS, Layout, detect, target_field
 from postroom.imports.models import Import
-from postroom.web.permissions import operator_required
+from postroom.web.permissions import OperatorRequest, operator_required
 
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1", "iso8859-15", "mac-roman"]
 
@@ -176,7 +177,7 @@ def discard(request: HttpRequest, import_id: int) -> HttpResponse:
 
 
 @operator_required
-def progress(request: HttpRequest, import_id: int) -> HttpResponse:
+def progress(request: OperatorRequest, import_id: int) -> HttpResponse:
     """The live part of a running import, polled by htmx; a finished one reloads the page."""
     imp = _import(import_id)
     response = render(request, "web/imports/_progress.html", {"imp": imp})
@@ -195,7 +196,7 @@ def rejects(request: HttpRequest, import_id: int) -> HttpResponse:
 
 
 @operator_required
-def export_csv(request: HttpRequest) -> HttpResponse:
+def export_csv(request: HttpRequest) -> HttpResponseBase:
     form = ExportForm(request.GET or None)
     if not form.is_valid():
         raise Http404("No such list or segment")

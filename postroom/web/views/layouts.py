@@ -1,5 +1,7 @@
 """Layout screens: list, editor with preview, duplicate, delete."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -66,7 +68,7 @@ def new(request: HttpRequest) -> HttpResponse:
         # Start from the default layout rather than an empty page.
         form = LayoutForm(initial={"html": layouts.default_layout().html})
         preview = layouts.preview_layout(form.initial["html"])
-        context = {"form": form, "layout": None, "problems": [], "preview": preview}
+        context: dict[str, Any] = {"form": form, "layout": None, "problems": [], "preview": preview}
         return render(request, "web/campaigns/layout_edit.html", context)
     return _editor(request, None)
 

@@ -4,6 +4,8 @@ A sender's password is never on these pages: the form takes the name of the
 environment variable that holds it.
 """
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -137,7 +139,7 @@ def _edit(request: HttpRequest, sender: Sender | None) -> HttpResponse:
         except PostroomError as exc:
             form.add_error(None, str(exc))
     status = 400 if form.errors else 200
-    context = {"form": form, "sender": sender}
+    context: dict[str, Any] = {"form": form, "sender": sender}
     if sender is not None:  # limits, their use and the campaigns sharing it (R)
         from postroom.delivery.capacity import sender_report
 

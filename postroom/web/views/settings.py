@@ -1,6 +1,8 @@
 """Settings: the effective configuration (never its secrets), and the operator's password."""
 
 import platform
+from collections.abc import Mapping
+from typing import Any
 
 import django
 from django.conf import settings as conf
@@ -11,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 import postroom
-from postroom.web.permissions import operator_required
+from postroom.web.permissions import OperatorRequest, operator_required
 
 
 @operator_required
@@ -32,12 +34,12 @@ def effective_configuration() -> list[tuple[str, str]]:
         ("Behind a proxy", "yes" if conf.POSTROOM_BEHIND_PROXY else "no"),
         ("Debug", "on" if conf.DEBUG else "off"),
         ("Time zone", conf.TIME_ZONE),
-        ("Log level", conf.LOGGING["root"]["level"]),
+        ("Log level", conf.LOG_LEVEL),
         ("Django / Python", f"{django.get_version()} / {platform.python_version()}"),
     ]
 
 
-def describe_database(db: dict) -> str:
+def describe_database(db: Mapping[str, Any]) -> str:
     if db["ENGINE"].endswith("sqlite3"):
         return f"SQLite, {db['NAME']}"
     host = db.get("HOST") or "local socket"
@@ -47,7 +49,7 @@ def describe_database(db: dict) -> str:
 
 
 @operator_required
-def change_password(request: HttpRequest) -> HttpResponse:
+def change_password(request: OperatorRequest) -> HttpResponse:
     form = PasswordChangeForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()

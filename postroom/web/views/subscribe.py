@@ -4,6 +4,8 @@ The answer to a form post is the same page whatever the address was (new,
 subscribed, suppressed, blocklisted): see tracking.confirmations.
 """
 
+from typing import Any
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -74,12 +76,16 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     try:
         pending = confirmations.pending(token)
     except confirmations.Expired:
-        context = {"expired": True, "days": confirmations.CONFIRM_DAYS}
-        return _private(render(request, "web/public/confirm_invalid.html", context, status=410))
+        expired = {"expired": True, "days": confirmations.CONFIRM_DAYS}
+        return _private(render(request, "web/public/confirm_invalid.html", expired, status=410))
     except (InvalidInput, NotFound):
         return _private(render(request, "web/public/confirm_invalid.html", {}, status=404))
 
-    context = {"pending": pending, "list": pending.mailing_list, "email": pending.subscriber.email}
+    context: dict[str, Any] = {
+        "pending": pending,
+        "list": pending.mailing_list,
+        "email": pending.subscriber.email,
+    }
     if request.method == "GET":
         # Link scanners follow GET links: only the button (a POST) confirms.
         context["done"] = pending.is_done

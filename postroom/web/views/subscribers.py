@@ -15,7 +15,7 @@ from postroom.audience import browse, bulk, services
 from postroom.audience.forms import SubscriberEditForm, SubscriberForm
 from postroom.audience.models import MailingList, Segment, Subscriber, Subscription, Tag
 from postroom.errors import InvalidInput, PostroomError
-from postroom.web.permissions import operator_required
+from postroom.web.permissions import OperatorRequest, operator_required
 
 # D's per-subscriber delivery history, shown on the subscriber page once it exists.
 DELIVERIES_PANEL = "web/delivery/_subscriber_deliveries.html"
@@ -43,7 +43,7 @@ def _list_url(filters: browse.Filters) -> str:
 
 @operator_required
 @require_GET
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: OperatorRequest) -> HttpResponse:
     filters = browse.Filters.from_query(request.GET)
     try:
         result = browse.page(filters, request.GET.get("after", ""))
