@@ -17,6 +17,7 @@ so results and error messages are exactly the reference's
 import functools
 import hashlib
 import re
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import ATEXT, EMAIL_MAX_LENGTH
@@ -48,7 +49,11 @@ def normalize_email(raw: str) -> str:
 # The importer's options, passed explicitly to both paths so that a module-level
 # default changed elsewhere cannot make them disagree: syntax only (no DNS),
 # special-use domains (localhost, .invalid, .test…) refused.
-OPTIONS = {"check_deliverability": False, "test_environment": False, "globally_deliverable": True}
+OPTIONS: dict[str, Any] = {
+    "check_deliverability": False,
+    "test_environment": False,
+    "globally_deliverable": True,
+}
 
 # A plain address in one match: email-validator's own dot-atom local part (the
 # same character class as DOT_ATOM_TEXT), one `@`, an ASCII host-name-ish domain.

@@ -95,9 +95,9 @@ def reclaim(campaign_ids: list[int]) -> dict[int, Recovered]:
                     "id", "started_at", "sender_id", "in_doubt_policy"
                 )
                 for campaign in campaigns:
-                    found = _recover(campaign, rows.filter(campaign_id=campaign.pk), journals)
-                    if found.requeued or found.in_doubt or found.settled:
-                        outcome[campaign.pk] = found
+                    done = _recover(campaign, rows.filter(campaign_id=campaign.pk), journals)
+                    if done.requeued or done.in_doubt or done.settled:
+                        outcome[campaign.pk] = done
             Worker.objects.filter(id__in=dead - busy).delete()
     except BaseException:
         for journal in journals.values():

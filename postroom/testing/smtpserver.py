@@ -61,7 +61,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, AnyStr, TextIO, cast
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
@@ -115,27 +115,31 @@ class _Session(SMTP):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self.transport is None:  # not the STARTTLS upgrade of an existing one
-            self.number = self.owner._connected(transport)
+            # A TCP server's transports are stream transports, which can be aborted.
+            self.number = self.owner._connected(cast(asyncio.Transport, transport))
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
-        self.owner._transports.pop(self._original_transport or self.transport, None)
+        transport = self._original_transport or self.transport
+        if transport is not None:
+            self.owner._transports.pop(cast(asyncio.Transport, transport), None)
         super().connection_lost(error)
 
-    async def push(self, status: str | bytes) -> None:
+    async def push(self, status: AnyStr) -> None:
+        text = status if isinstance(status, str) else status.decode()
         if not self._greeted:
             self._greeted = True
             await self.owner._pause("CONNECT")
-            status = self.owner.banner or status
-        await super().push(status)
-        text = status if isinstance(status, str) else status.decode()
+            text = self.owner.banner or text
+        await super().push(text)
         if text.startswith("421") and self.transport is not None:
             self.transport.close()
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
         if self.envelope is not None and self.envelope.rcpt_tos and self.owner._take("before"):
-            self.transport.close()  # before the 354: the client never sends the dot
+            if self.transport is not None:
+                self.transport.close()  # before the 354: the client never sends the dot
             return
         await super().smtp_DATA(arg)
 
@@ -173,7 +177,10 @@ class CaptureServer:
         self.mail_reply = _lower_keys(mail_reply)
         self.rcpt_reply = _lower_keys(rcpt_reply)
         self.data_reply = _lower_keys(data_reply)
-        self.fail_first = {k.lower(): list(v) for k, v in (fail_first or {}).items()}
+        # [answers left, reply], counted down as they are used.
+        self.fail_first: dict[str, list[Any]] = {
+            k.lower(): list(v) for k, v in (fail_first or {}).items()
+        }
         self.drop_data = _lower_keys(drop_data)
         self.delay = delay or {}
         self.drop_before = self.drop_after = 0
@@ -184,7 +191,7 @@ class CaptureServer:
         self._changed = threading.Condition()
         self._record: TextIO | None = open(record, "a") if record else None  # noqa: SIM115
         # Open connections and their numbers (so a caller can tell whose they are).
-        self._transports: dict[asyncio.BaseTransport, int] = {}
+        self._transports: dict[asyncio.Transport, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.AbstractServer | None = None
@@ -307,7 +314,7 @@ class CaptureServer:
             auth_exclude_mechanism=[m for m in ("PLAIN", "LOGIN") if m not in self.auth_mechanisms],
         )
 
-    def _connected(self, transport: asyncio.BaseTransport) -> int:
+    def _connected(self, transport: asyncio.Transport) -> int:
         with self._changed:
             self.connections += 1
             self._transports[transport] = self.connections
@@ -409,16 +416,17 @@ class CaptureServer:
         for key in [*recipients, "*"]:
             if self.drop_data.get(key, 0) > 0:
                 self.drop_data[key] -= 1
-                server.transport.close()
+                if server.transport is not None:
+                    server.transport.close()
                 await asyncio.Event().wait()  # cancelled when the connection goes
         for key in [*recipients, "*"]:
             if key in self.data_reply:
                 return self.data_reply[key]
         drop = self._take("after")
         message = ReceivedMessage(
-            mail_from=envelope.mail_from,
+            mail_from=envelope.mail_from or "",
             rcpt_to=list(envelope.rcpt_tos),
-            data=bytes(envelope.original_content),
+            data=bytes(envelope.original_content or b""),
             received_at=time.time(),
             connection=server.number,  # type: ignore[attr-defined]
             pipelined=getattr(session, "pipelined", False),
@@ -430,7 +438,7 @@ class CaptureServer:
                 self._record.write(_record_line(message) + "\n")
                 self._record.flush()
             self._changed.notify_all()
-        if drop:  # accepted, but the client never hears it
+        if drop and server.transport is not None:  # accepted, but the client never hears it
             server.transport.close()
             await asyncio.Event().wait()  # cancelled when the connection goes
         return f"250 2.0.0 Ok: queued as {len(self._messages)}"
