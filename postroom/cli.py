@@ -119,11 +119,6 @@ def build_cli() -> CLI:
     return cli
 
 
-def command_names() -> set[str]:
-    """The top-level commands available, e.g. to see whether `worker` has arrived."""
-    return set(build_cli()._top.choices)
-
-
 def main(argv: list[str] | None = None) -> int:
     cli = build_cli()
     args = cli.parser.parse_args(argv)

@@ -191,6 +191,10 @@ POSTROOM_JOURNAL_DIR = Path(env_str("POSTROOM_JOURNAL_DIR", str(DATA_DIR / "jour
 POSTROOM_TEMPLATE_TIME_MS = env_int("POSTROOM_TEMPLATE_TIME_MS", 100)
 POSTROOM_TEMPLATE_MAX_KB = env_int("POSTROOM_TEMPLATE_MAX_KB", 2000)
 POSTROOM_TEMPLATE_PAUSE_AFTER = env_int("POSTROOM_TEMPLATE_PAUSE_AFTER", 3)
+# Alerts: admins are emailed when a sender has been waiting (unreachable) this long.
+POSTROOM_ALERT_SENDER_WAITING_MINUTES = env_int("POSTROOM_ALERT_SENDER_WAITING_MINUTES", 15)
+# /health is public unless this token is set (then: Authorization: Bearer, or ?token=).
+POSTROOM_HEALTH_TOKEN = env_str("POSTROOM_HEALTH_TOKEN", "").strip()
 
 DATABASES = {"default": _database(env_str("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -207,6 +211,7 @@ INSTALLED_APPS = [
     "postroom.imports",
     "postroom.campaigns",
     "postroom.delivery",
+    "postroom.alerts",
     "postroom.tracking",
     "postroom.web",
     "postroom.api",

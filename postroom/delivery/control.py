@@ -15,6 +15,9 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from postroom.alerts.services import Kind as AlertKind
+from postroom.alerts.services import clear as clear_alert
+from postroom.alerts.services import notify
 from postroom.campaigns.models import Campaign
 from postroom.delivery import events, ledger, scheduler
 from postroom.delivery.models import CampaignRun, Delivery
@@ -77,6 +80,7 @@ def resume(campaign: Campaign) -> None:
     with transaction.atomic():
         _transition(campaign, (Status.PAUSED,), "resumed", status=Status.RUNNING, status_reason="")
         events.record(campaign.pk, events.Kind.RESUMED, "resumed")
+        clear_alert(f"campaign_paused:{campaign.pk}")  # a later pause is news again
     campaign.refresh_from_db()
     scheduler.notify()
 
@@ -187,18 +191,23 @@ def reopen(campaign: Campaign) -> None:
 
 
 def auto_pause(campaign_id: int, reason: str, sender_failed: bool = False) -> bool:
-    """Pause a running campaign on the engine's initiative, log why and alert staff."""
+    """Pause a running campaign on the engine's initiative, log why and alert the admins."""
     with transaction.atomic():
         changed = Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING).update(
             status=Status.PAUSED, status_reason=reason[:500], updated_at=timezone.now()
         )
         if changed:
             events.record(campaign_id, events.Kind.AUTO_PAUSED, reason)
+            _alert(campaign_id, AlertKind.CAMPAIGN_PAUSED, "paused itself", reason)
     if changed:
         scheduler.notify()
-        campaign = Campaign.objects.select_related("sender").get(pk=campaign_id)
-        events.alert_staff(campaign, reason, through_sender=not sender_failed)
     return bool(changed)
+
+
+def _alert(campaign_id: int, kind: str, what: str, message: str) -> None:
+    name = Campaign.objects.filter(pk=campaign_id).values_list("name", flat=True).first()
+    key = f"{kind}:{campaign_id}"
+    notify(kind, key, f"campaign “{name}” {what}", message, campaign_id=campaign_id)
 
 
 def _finish(campaign_id: int, reason: str = "") -> bool:
@@ -216,6 +225,7 @@ def _finish(campaign_id: int, reason: str = "") -> bool:
         )
         summary = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in sorted(counts.items()))
         events.record(campaign_id, events.Kind.FINISHED, reason or summary or "finished")
+        _alert(campaign_id, AlertKind.CAMPAIGN_FINISHED, "finished", reason or summary)
     return bool(changed)
 
 

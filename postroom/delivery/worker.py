@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from django.db import close_old_connections
 from django.utils import timezone
 
+from postroom.alerts import watch
+from postroom.alerts.services import Kind as AlertKind
+from postroom.alerts.services import notify
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control, events, ledger, recovery, results, scheduler
 from postroom.delivery.batches import Batch, CampaignContext, prepare
@@ -180,6 +183,13 @@ class DeliveryWorker:
         for campaign_id, recovered in recovery.reclaim(active).items():
             self._cursors.pop(campaign_id, None)
             events.record(campaign_id, events.Kind.RECOVERED, recovered.message())
+            notify(
+                AlertKind.WORKER_DIED,
+                "worker_died",
+                "a worker stopped without finishing its work",
+                f"Campaign #{campaign_id}: {recovered.message()}; another worker carries on.",
+                campaign_id=campaign_id,
+            )
         for campaign_id in running:
             if ledger.promote_due_retries(campaign_id):
                 self._cursors.pop(campaign_id, None)
@@ -192,6 +202,7 @@ class DeliveryWorker:
             .distinct()
         ):
             control.skip_unsent(campaign_id)
+        watch.check_waiting_senders()
         self._failing = set(
             Sender.objects.filter(consecutive_failures__gt=0).values_list("id", flat=True)
         )

@@ -75,8 +75,6 @@ def _positive(raw: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from postroom.cli import command_names
-
     host, port = "127.0.0.1", args.port
     ensure_port_free(host, port)
     print("Preparing the database...", flush=True)
@@ -86,11 +84,9 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     # Links in emails (unsubscribe, view in browser) must point at the port we really use.
     base_url = env.setdefault("POSTROOM_BASE_URL", f"http://{host}:{port}")
-    supervisor = Supervisor(env=env)
+    supervisor = Supervisor(env=env, on_exit=_alert_restart)
     supervisor.start("web server", gunicorn_argv(host, port, 1, 4, access_log=False))
-    has_worker = "worker" in command_names()
-    if has_worker:
-        supervisor.start("worker", [sys.executable, "-m", "postroom.cli", "worker"])
+    supervisor.start("worker", [sys.executable, "-m", "postroom.cli", "worker"])
     if not _wait_until_listening(host, port, supervisor):
         supervisor.stop_all()
         raise PostroomError("the web server did not start; see the messages above")
@@ -101,17 +97,30 @@ def run(args: argparse.Namespace) -> int:
         print("  Log in as admin with this one-time password (it is shown only once):")
         print(f"      {password}")
         print("  Change it under Settings, or later: postroom createadmin --reset")
-    if not has_worker:
-        print("  No sending worker is available in this version: campaigns will not send.")
     print("  Press Ctrl-C to stop.")
     print(flush=True)
     return supervisor.run()
 
 
+def _alert_restart(name: str, how: str, delay: float) -> None:
+    """Tell the admins (dashboard and email) that a child of `postroom run` died."""
+    from django.db import connections
+
+    from postroom.alerts.services import Kind, notify
+
+    notify(
+        Kind.PROCESS_RESTARTED,
+        f"process_restarted:{name}",
+        f"the {name} of postroom run stopped unexpectedly and was restarted",
+        f"It exited ({how}); postroom run starts it again after {delay:g} s.",
+    )
+    connections.close_all()  # the supervisor holds no connection between restarts
+
+
 def _wait_until_listening(host: str, port: int, supervisor: Supervisor) -> bool:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if any(child.poll() is not None for child in supervisor.children.values()):
+        if supervisor.has_exited("web server"):
             return False
         try:
             with socket.create_connection((host, port), timeout=0.5):

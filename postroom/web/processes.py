@@ -1,23 +1,34 @@
-"""Starting the web server and the worker as child processes, and stopping them cleanly.
+"""Starting the web server and the worker as child processes, restarting them, stopping them.
 
 `postroom run` is a small supervisor: gunicorn and the worker each run in their
 own process (and their own session, so a Ctrl-C in the terminal reaches only
-the supervisor). The supervisor forwards SIGTERM to both and waits, so a
-worker finishes the batch it is sending instead of being cut off mid-flight.
+the supervisor). One that dies is restarted with a back-off; the other goes on.
+The supervisor forwards SIGTERM to both and waits, so a worker finishes the
+batch it is sending instead of being cut off mid-flight.
 """
 
+import contextlib
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from postroom.errors import ConfigurationError
 
+log = logging.getLogger("postroom.run")
+
 # Long enough for a worker to finish its current batch and record it.
 STOP_TIMEOUT = 30.0
+# Restart back-off: the first wait, the longest, and how long a child must have
+# run for its next crash to count as a new one (back to the first wait).
+RESTART_FIRST = 1.0
+RESTART_MAX = 60.0
+STABLE_SECONDS = 60.0
 
 
 def ensure_port_free(host: str, port: int) -> None:
@@ -62,54 +73,119 @@ def gunicorn_argv(host: str, port: int, workers: int, threads: int, access_log: 
     return argv
 
 
+def describe_exit(code: int) -> str:
+    """ "exit 1", or "exit -9: killed by SIGKILL" for a signal."""
+    if code < 0:
+        try:
+            return f"exit {code}: killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"exit {code}: killed by signal {-code}"
+    return f"exit {code}"
+
+
+@dataclass
+class Child:
+    """One supervised process and its restart back-off."""
+
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+    started: float = 0.0
+    delay: float = RESTART_FIRST
+    restart_at: float | None = None
+
+
+# Called when a child stopped unexpectedly: (name, how it exited, seconds until it restarts).
+OnExit = Callable[[str, str, float], None]
+
+
 @dataclass
 class Supervisor:
-    """Runs named child processes until one stops or a signal asks everything to stop."""
+    """Keeps named child processes running until a signal asks everything to stop.
+
+    A child that stops on its own is restarted after a back-off (1 s, doubling
+    to 60 s, back to 1 s once it had run a minute), so a crashing worker never
+    takes the web UI down with it, and a crash loop does not spin.
+    """
 
     env: dict[str, str]
-    children: dict[str, subprocess.Popen] = field(default_factory=dict)
+    on_exit: OnExit | None = None
+    children: dict[str, Child] = field(default_factory=dict)
     stopping: bool = False
 
     def start(self, name: str, argv: list[str]) -> None:
-        self.children[name] = subprocess.Popen(argv, env=self.env, start_new_session=True)
+        child = self.children[name] = Child(name, argv)
+        self._spawn(child)
+
+    def _spawn(self, child: Child) -> None:
+        child.process = subprocess.Popen(child.argv, env=self.env, start_new_session=True)
+        child.started = time.monotonic()
+        child.restart_at = None
+
+    def has_exited(self, name: str) -> bool:
+        process = self.children[name].process
+        return process is None or process.poll() is not None
 
     def run(self) -> int:
-        """Wait for a child to exit or a signal to stop; stop the rest; return an exit code."""
+        """Supervise until SIGINT/SIGTERM, then stop every child; the exit code (0)."""
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
         }
         try:
-            failed = self._wait_for_first_exit()
+            while not self.stopping:
+                self.step()
+                time.sleep(0.2)
         finally:
             self.stop_all()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        if failed:
-            name, code = failed
-            print(f"postroom: {name} stopped unexpectedly (exit {code})", file=sys.stderr)
-            return 1
         return 0
 
     def _on_signal(self, signum: int, frame) -> None:
         self.stopping = True
 
-    def _wait_for_first_exit(self) -> tuple[str, int] | None:
-        while not self.stopping:
-            for name, child in self.children.items():
-                code = child.poll()
-                if code is not None:
-                    return (name, code)
-            time.sleep(0.2)
-        return None
+    def step(self) -> None:
+        """Notice children that stopped, and restart those whose back-off is over."""
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.restart_at is not None:
+                if now >= child.restart_at and not self.stopping:
+                    self._spawn(child)
+                    log.warning("%s restarted (pid %s)", child.name, child.process.pid)
+                continue
+            code = child.process.poll() if child.process else None
+            if code is None:
+                continue
+            self._reap(child)
+            if now - child.started >= STABLE_SECONDS:
+                child.delay = RESTART_FIRST
+            how = describe_exit(code)
+            log.error(
+                "%s stopped unexpectedly (%s); restarting it in %g s", child.name, how, child.delay
+            )
+            child.restart_at = now + child.delay
+            if self.on_exit is not None:
+                try:
+                    self.on_exit(child.name, how, child.delay)
+                except Exception:  # telling someone must never stop the supervision
+                    log.exception("could not report that the %s stopped", child.name)
+            child.delay = min(child.delay * 2, RESTART_MAX)
+
+    def _reap(self, child: Child) -> None:
+        """Kill what the dead child left in its process group: gunicorn's own workers
+        would otherwise keep the port and stop the new server from listening."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.process.pid, signal.SIGKILL)
 
     def stop_all(self) -> None:
-        for child in self.children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+        running = [c.process for c in self.children.values() if c.process is not None]
+        for process in running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
-        for child in self.children.values():
+        for process in running:
             try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+                process.kill()
+                process.wait()

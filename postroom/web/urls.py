@@ -8,11 +8,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from postroom.web.views import (
+    alerts,
     bounces,
     campaigns,
     dashboard,
     delivery,
     engagement,
+    health,
     imports,
     layouts,
     lists,
@@ -38,6 +40,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Dashboard
     path("", dashboard.index, name="dashboard"),
+    path("alerts/<int:alert_id>/acknowledge/", alerts.acknowledge, name="alert_acknowledge"),
     # Audience: subscribers, lists, segments
     path("subscribers/", subscribers.index, name="subscribers"),
     path("subscribers/new/", subscribers.new, name="subscriber_new"),
@@ -134,6 +137,7 @@ urlpatterns = [
     # Settings
     path("settings/", settings.index, name="settings"),
     path("settings/password/", settings.change_password, name="password_change"),
+    path("settings/notifications/", alerts.notification_sender, name="notification_sender"),
     path("settings/ui/", settings.ui_kit, name="ui_kit"),
     # Public pages (no login): unsubscribe, preferences, view in browser, forms
     path("u/<str:token>/", public.unsubscribe, name="public_unsubscribe"),
@@ -147,4 +151,5 @@ urlpatterns = [
     path("webhooks/bounce", bounces.webhook, name="bounce_webhook"),
     # Monitoring (a bearer token, not a login)
     path("metrics", metrics.metrics, name="metrics"),
+    path("health", health.health, name="health"),  # public unless POSTROOM_HEALTH_TOKEN
 ]

@@ -129,7 +129,7 @@ def test_outbox_shows_a_captured_message_safely(owner_client):
     campaign = make_campaign(make_audience(1), body="<b>Bold</b> <script>alert(1)</script>")
     control.start(campaign)
     run_until_idle()
-    message = OutboxMessage.objects.get()
+    message = OutboxMessage.objects.get(campaign=campaign)
     listing = owner_client.get(reverse("outbox")).content.decode()
     assert "user0@example.net" in listing
     detail = owner_client.get(reverse("outbox_message", args=[message.pk])).content.decode()
@@ -150,7 +150,7 @@ def test_the_dashboard_shows_progress_stalls_and_auto_pauses(owner_client):
     page = owner_client.get(reverse("dashboard")).content.decode()
     assert "Running one" in page
     assert "no worker is running" in page
-    assert "paused itself: 12 of the last 20 recipients failed permanently" in page
+    assert "Campaign “Broken one” paused itself</strong>: 12 of the last 20 recipients" in page
     fragment = owner_client.get(reverse("dashboard"), HTTP_HX_REQUEST="true").content.decode()
     assert fragment.lstrip().startswith('<div id="dashboard-live"')
 

@@ -3,10 +3,13 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from postroom.alerts.services import unacknowledged
 from postroom.campaigns.models import Campaign
 from postroom.delivery import progress
-from postroom.delivery.models import CampaignEvent, Sender
+from postroom.delivery.models import Sender
 from postroom.web.permissions import operator_required
+
+ALERTS_SHOWN = 20
 
 
 def dashboard_context() -> dict:
@@ -17,16 +20,8 @@ def dashboard_context() -> dict:
     for campaign in active:
         summary = progress.summary(campaign)
         counts = summary["counts"]
-        last_event = CampaignEvent.objects.filter(campaign=campaign).first()
         campaigns.append(
-            {
-                "campaign": campaign,
-                "summary": summary,
-                "done": summary["total"] - counts["pending"],
-                "auto_paused": campaign.status == Campaign.Status.PAUSED
-                and last_event is not None
-                and last_event.kind == CampaignEvent.Kind.AUTO_PAUSED,
-            }
+            {"campaign": campaign, "summary": summary, "done": summary["total"] - counts["pending"]}
         )
     return {
         "campaigns": campaigns,
@@ -34,7 +29,8 @@ def dashboard_context() -> dict:
         "failing_senders": Sender.objects.filter(consecutive_failures__gt=0),
         "sender_count": Sender.objects.count(),
         "stalled": [c for c in campaigns if c["summary"]["stalled"]],
-        "alerts": [c for c in campaigns if c["auto_paused"]],
+        # Until someone acknowledges them; a pause shows here, with its reason, as an alert.
+        "alerts": list(unacknowledged()[:ALERTS_SHOWN]),
     }
 
 

@@ -13,12 +13,21 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 import postroom
+from postroom.alerts import services as alerts
+from postroom.delivery.models import Sender
 from postroom.web.permissions import OperatorRequest, operator_required
 
 
 @operator_required
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/settings.html", {"facts": effective_configuration()})
+    context = {
+        "facts": effective_configuration(),
+        "senders": Sender.objects.all(),
+        "notification_sender": alerts.notification_sender(),
+        "admins": alerts.admins(),
+        "waiting_minutes": conf.POSTROOM_ALERT_SENDER_WAITING_MINUTES,
+    }
+    return render(request, "web/settings.html", context)
 
 
 def effective_configuration() -> list[tuple[str, str]]:

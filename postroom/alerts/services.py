@@ -1,0 +1,134 @@
+"""Alerts: record one, email the admins, acknowledge, clear. Views, CLI and workers call these.
+
+`notify` is the single entry point: every trigger (a campaign pausing itself
+or finishing, a sender waiting too long, a worker dying or being restarted)
+goes through it, so de-duplication and delivery live in one place.
+"""
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from postroom.alerts.models import Alert, NotificationSettings
+from postroom.delivery.models import Sender
+from postroom.errors import InvalidInput, NotFound
+
+log = logging.getLogger("postroom.alerts")
+
+Kind = Alert.Kind
+
+
+def notify(
+    kind: str,
+    key: str,
+    title: str,
+    message: str = "",
+    *,
+    campaign_id: int | None = None,
+    sender_id: int | None = None,
+) -> Alert | None:
+    """Record that `key` happened and email the admins, once while it stays open.
+
+    A repeat of an open alert only counts on it (no second email). The email
+    goes after the caller's transaction commits, so a rolled-back pause or
+    finish never alerts, and a slow mail server never holds a database lock.
+    Never raises: an alert that cannot be recorded or sent must not stop the
+    worker, the supervisor or a request; it is logged instead.
+
+    The outgoing webhooks of the integrations issue hook in here, next to the
+    email: they carry the same events, de-duplicated the same way.
+    """
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            repeated = Alert.objects.filter(key=key, cleared_at__isnull=True).update(
+                repeats=F("repeats") + 1, last_at=now, message=message[:2000]
+            )
+            if repeated:
+                return None
+            alert = Alert.objects.create(
+                kind=kind,
+                key=key[:200],
+                title=title[:300],
+                message=message[:2000],
+                campaign_id=campaign_id,
+                sender_id=sender_id,
+                created_at=now,
+                last_at=now,
+            )
+    except IntegrityError:  # another process recorded the same condition a moment ago
+        return None
+    except DatabaseError:
+        log.exception("could not record the alert %s", key)
+        return None
+    log.warning("alert: %s%s", title, f" ({message})" if message else "")
+    transaction.on_commit(lambda: _email(alert.pk), robust=True)
+    return alert
+
+
+def _email(alert_id: int) -> None:
+    from postroom.alerts.mail import email_admins
+
+    alert = Alert.objects.filter(pk=alert_id).first()
+    if alert is not None:
+        email_admins(alert)
+
+
+def clear(key: str) -> int:
+    """The condition behind `key` is over (a sender came back): a new one will alert again."""
+    return Alert.objects.filter(key=key, cleared_at__isnull=True).update(cleared_at=timezone.now())
+
+
+def acknowledge(alert_id: int, user) -> Alert:
+    """Someone has seen it: it leaves the dashboard. An event also closes; a condition
+    still going on stays open, so it does not alert again until it ends."""
+    alert = Alert.objects.filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound(f"alert {alert_id} does not exist")
+    if alert.acknowledged_at is not None:
+        raise InvalidInput(f"alert {alert_id} was already acknowledged")
+    now = timezone.now()
+    fields = {"acknowledged_at": now, "acknowledged_by": user}
+    if not alert.is_condition:
+        fields["cleared_at"] = alert.cleared_at or now
+    changed = Alert.objects.filter(pk=alert_id, acknowledged_at__isnull=True).update(**fields)
+    if not changed:
+        raise InvalidInput(f"alert {alert_id} was already acknowledged")
+    alert.refresh_from_db()
+    return alert
+
+
+def unacknowledged() -> QuerySet[Alert]:
+    """What the dashboard shows: every alert nobody has acknowledged yet, newest first."""
+    return Alert.objects.filter(acknowledged_at__isnull=True).select_related("campaign", "sender")
+
+
+def admins() -> QuerySet:
+    """Who gets alert emails: active staff users and superusers with an address."""
+    return (
+        get_user_model()
+        .objects.filter(Q(is_staff=True) | Q(is_superuser=True), is_active=True)
+        .exclude(email="")
+        .order_by("pk")
+    )
+
+
+def notification_sender() -> Sender | None:
+    """The sender alert emails go through; None is the local outbox."""
+    return NotificationSettings.load().sender
+
+
+def set_notification_sender(sender_id: int | None, user=None) -> NotificationSettings:
+    sender = None
+    if sender_id is not None:
+        sender = Sender.objects.filter(pk=sender_id).first()
+        if sender is None:
+            raise InvalidInput(f"sender {sender_id} does not exist; nothing was changed")
+    row = NotificationSettings.load()
+    row.sender = sender
+    row.updated_by = user
+    row.save()
+    return row
