@@ -84,3 +84,11 @@ def test_the_settings_page_chooses_where_alert_emails_go(logged_in_page):
     expect(page.get_by_label("Send alert emails through")).to_have_value(
         str(Sender.objects.get().pk)
     )
+
+
+def test_the_alert_email_settings_fit_a_phone(phone_page):
+    page = phone_page
+    page.goto("/settings/")
+    expect(page.get_by_label("Send alert emails through")).to_be_visible()
+    expect(page.get_by_text("Recipients: owner@example.org")).to_be_visible()
+    assert not overflows_horizontally(page)

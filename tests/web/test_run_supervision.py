@@ -15,7 +15,10 @@ import pytest
 from django.test import Client
 
 from postroom.alerts.models import Alert
-from postroom.delivery.models import OutboxMessage, Worker
+from postroom.delivery import control, ratelimit
+from postroom.delivery.models import Delivery, OutboxMessage, Worker
+from tests.delivery.helpers import make_audience, make_campaign, smtp_sender
+from tests.delivery.processes import RecordingServer
 from tests.web.test_cli_servers import free_port, port_is_closed
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -177,3 +180,43 @@ def test_a_killed_web_server_comes_back_and_the_worker_carries_on(started):
     assert Alert.objects.filter(key="process_restarted:web server").exists()
     assert run.stop() == 0
     assert port_is_closed(run.port)
+
+
+def test_a_worker_killed_mid_send_is_reported_and_its_recipients_carry_on(started, owner, tmp_path):
+    run = started
+    server = RecordingServer(tmp_path / "received.jsonl")
+    try:
+        sender = smtp_sender(server)
+        ratelimit.set_limits(sender, ["5/second"])  # slow: the worker always holds some rows
+        campaign = make_campaign(make_audience(60), sender=sender)
+        control.start(campaign)
+        first = wait_for(lambda: run.child("postroom.cli worker"), "a worker child", run)
+        wait_for(
+            lambda: (
+                Delivery.objects.filter(campaign=campaign, state="sending").exists()
+                and server.received()
+            ),
+            "the worker sending",
+            run,
+        )
+
+        os.kill(first, signal.SIGKILL)
+
+        alert = wait_for(
+            lambda: Alert.objects.filter(kind=Alert.Kind.WORKER_DIED).first(),
+            "the worker-died alert",
+            run,
+        )
+        assert alert.campaign_id == campaign.pk
+        assert "recipients back in the queue" in alert.message
+        sent = Delivery.objects.filter(campaign=campaign, state="sent").count()
+        wait_for(
+            lambda: Delivery.objects.filter(campaign=campaign, state="sent").count() > sent,
+            "sending to carry on",
+            run,
+        )
+        assert Alert.objects.filter(kind=Alert.Kind.PROCESS_RESTARTED).exists()
+        assert max(server.received().values()) == 1  # nobody twice
+    finally:
+        assert run.stop() == 0
+        server.stop()
