@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from postroom.errors import PostroomError
-from postroom.integers import as_id
+from postroom.integers import ID_MAX, as_id
 
 # The one place that lists where commands come from, in the order `--help` shows them.
 COMMAND_MODULES = [
@@ -40,6 +40,21 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"postroom: {message} (see {self.prog} --help)\n")
 
 
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type for a count or size within what the databases can take."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{raw} is not between {low:,} and {high:,}")
+        return value
+
+    return parse
+
+
 def record_id(raw: str) -> int:
     """An argparse type for an ID: a whole number a database key can hold."""
     value = as_id(raw)
@@ -60,6 +75,9 @@ def output_file(raw: str) -> str:
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise argparse.ArgumentTypeError(f"cannot write {raw}: permission denied")
     return raw
+
+
+COUNT = whole_number(0, ID_MAX)  # a --limit: SQL's LIMIT takes a 64-bit integer
 
 
 class CLI:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from postroom.cli import CLI, add_json_flag, emit
+from postroom.cli import CLI, COUNT, add_json_flag, emit
 from postroom.errors import InvalidInput
 
 
@@ -49,7 +49,7 @@ def register(cli: CLI) -> None:
     p.add_argument("--list", dest="list_name", metavar="NAME", help="subscribed to this list")
     p.add_argument("--segment", metavar="NAME")
     p.add_argument("--status", choices=["active", "blocklisted"])
-    p.add_argument("--limit", type=int, default=0, help="at most this many (default: all)")
+    p.add_argument("--limit", type=COUNT, default=0, help="at most this many (default: all)")
     add_json_flag(p)
 
     p = cli.command("delete", "erase a subscriber (GDPR)", delete, group="subscribers")
@@ -250,8 +250,6 @@ def list_subscribers(args: argparse.Namespace) -> None:
         qs = qs.filter(segments.compile_q(services.get_segment(args.segment).definition))
     if args.status:
         qs = qs.filter(status=args.status)
-    if args.limit < 0:
-        raise InvalidInput("--limit must be 0 (all) or more")
     qs = _with_relations(qs.order_by("pk"))
     if args.limit:
         qs = qs[: args.limit]

@@ -4,7 +4,7 @@ import argparse
 import getpass
 import sys
 
-from postroom.cli import CLI, add_json_flag, emit
+from postroom.cli import CLI, add_json_flag, emit, whole_number
 from postroom.errors import InvalidInput
 
 
@@ -15,7 +15,7 @@ def register(cli: CLI) -> None:
     p = cli.command("add", "add an SMTP sender", sender_add, group="sender")
     p.add_argument("name")
     p.add_argument("--host", required=True)
-    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--port", type=whole_number(1, 65535), required=True)
     p.add_argument("--tls", choices=["none", "starttls", "tls"], default="starttls")
     p.add_argument("--user", default="", help="SMTP user name")
     p.add_argument(

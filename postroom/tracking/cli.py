@@ -4,7 +4,7 @@ import argparse
 import sys
 from typing import Any
 
-from postroom.cli import CLI, add_json_flag, emit
+from postroom.cli import CLI, COUNT, add_json_flag, emit
 
 
 def register(cli: CLI) -> None:
@@ -18,7 +18,7 @@ def register(cli: CLI) -> None:
     p.add_argument("source", metavar="FILE|DIR|-")
     add_json_flag(p)
     p = cli.command("list", "the latest bounces and complaints", list_bounces, group="bounces")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=COUNT, default=50)
     p.add_argument("--kind", choices=["hard", "soft", "complaint"])
     add_json_flag(p)
 
@@ -55,7 +55,7 @@ def list_bounces(args: argparse.Namespace) -> None:
             "campaign": b.campaign_id,
             "at": b.at.isoformat(),
         }
-        for b in rows[: max(args.limit, 0)]
+        for b in rows[: args.limit]
     ]
     emit(
         args,

@@ -80,6 +80,23 @@ def test_an_id_too_big_for_any_row_is_one_line(capsys, argv):
     assert "does not exist" in err or "is not an ID" in err
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["bounces", "list", "--limit", HUGE], "is not between 0 and"),
+        (["subscribers", "list", "--limit", "-1"], "is not between 0 and"),
+        (["sender", "add", "s", "--host", "h", "--port", "70000"], "is not between 1 and 65,535"),
+        (["sender", "add", "s", "--host", "h", "--port", "25x"], "is not a whole number"),
+    ],
+)
+def test_a_count_or_port_out_of_range_is_refused_before_anything_runs(capsys, argv, expected):
+    code, err = run(capsys, *argv)
+    assert code == 2
+    assert_refused(code, err, expected)
+    assert not Sender.objects.exists()
+
+
 def test_import_refuses_a_rejects_file_it_could_not_write_before_importing(capsys, news, tmp_path):
     contacts = tmp_path / "contacts.csv"
     contacts.write_text("email\nann@example.com\nnot-an-address\n")
