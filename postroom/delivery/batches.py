@@ -1,5 +1,6 @@
 """Preparing one batch: claim rows under a grant, drop those who left, render the rest."""
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,7 +15,10 @@ from postroom.campaigns.models import Campaign
 from postroom.delivery import control, ledger, results
 from postroom.delivery.ledger import Claimed
 from postroom.delivery.scheduler import Grant
+from postroom.delivery.journal import WorkerJournal
 from postroom.delivery.smtp import OutgoingMessage
+
+log = logging.getLogger("postroom.delivery")
 
 # Changes this close to the start are checked again too (clocks of several machines).
 CLOCK_SLACK = timedelta(seconds=10)
@@ -124,11 +128,16 @@ def prepare(
     worker_id: str,
     cursor: int,
     between: Callable[[], None] | None = None,
+    journal: WorkerJournal | None = None,
 ) -> tuple[Batch, int]:
     """Claim up to grant.count rows and build their messages.
 
     `between` is called every few messages built (the worker records the parts
     of the previous batch that came back meanwhile and hands over the next).
+    `journal` is told which row is being built, so a row that kills the process
+    is found out (`recovery`). An unexpected error while building one row spends
+    an attempt of that row only (`results.record_errors`): a poison row fails
+    after the maximum instead of crashing the worker for ever.
     Returns the batch and the new keyset cursor.
     """
     batch = Batch(grant, context)
@@ -146,10 +155,13 @@ def prepare(
     reasons = _why_not_mailable(gone) if gone else {}
     skipped: dict[int, str] = {}
     broken: dict[int, str] = {}
+    poisoned: list[tuple[Claimed, str]] = []
     compiled = context.compiled
     pause_reason = ""
     for built_count, row in enumerate(rows, 1):
         if between is not None and built_count % BETWEEN_EVERY == 0:
+            if journal is not None:
+                journal.building(None)
             between()
         if row.subscriber_id is None:
             skipped[row.id] = "the subscriber was erased"
@@ -159,6 +171,8 @@ def prepare(
             skipped[row.id] = reasons.get(row.subscriber_id, "no longer subscribed")
             continue
         name, attributes = person
+        if journal is not None:
+            journal.building(row.id)
         try:
             built = compiled.build(Recipient(row.subscriber_id, row.email, name, attributes or {}))
         except TemplateBudgetError as exc:
@@ -171,14 +185,22 @@ def prepare(
         except RenderError as exc:
             broken[row.id] = f"could not build the message: {exc}"
             continue
+        except Exception as exc:  # a bug or a bad value: this row's fault, not the batch's
+            log.exception("campaign %s: building the message for row %s", grant.campaign_id, row.id)
+            poisoned.append((row, f"unexpected error while building the message: {exc!r}"))
+            continue
         batch.rows.append(row)
         batch.messages.append(
             OutgoingMessage(row.id, built.mail_from, built.rcpt_to, built.data, crlf=True)
         )
         batch.message_ids[row.id] = built.message_id
+    if journal is not None:
+        journal.building(None)
     results.record_skipped(worker_id, skipped)
     if broken:
         results.record_failed(worker_id, broken)
+    if poisoned:
+        results.record_errors(context.campaign, worker_id, poisoned)
     if pause_reason:
         control.auto_pause(grant.campaign_id, pause_reason)
     return batch, new_cursor

@@ -10,6 +10,7 @@ not read. So the worker appends, with unbuffered `os.write` calls:
     H  id, Message-ID, id, Message-ID...   a part is about to go to the transport
     D  id                                  its final dot is about to be written
     R  id, outcome, code, stage, flags, reply, message    the server's answer
+    B  id, or nothing                      building this row's message; done building
 
 An `os.write` has reached the kernel when it returns, so every entry survives
 the process being killed (SIGKILL, OOM, a crash) and is visible at once to
@@ -164,6 +165,14 @@ class WorkerJournal:
         with self._mutex:
             self._append(line)
 
+    def building(self, key: int | None) -> None:
+        """The worker starts building the message of row `key` (None: it is done building).
+
+        After a death, the row being built is the likely culprit (`recovery`).
+        """
+        with self._mutex:
+            self._append(f"B\t{'' if key is None else key}\n")
+
     def committed(self, token: int) -> None:
         """The part handed with this token is recorded in the database."""
         with self._mutex:
@@ -216,6 +225,7 @@ class Replay:
     message_ids: dict[int, str] = field(default_factory=dict)  # handed rows → Message-ID
     dots: set[int] = field(default_factory=set)  # dot written, no reply read: in doubt
     replies: dict[int, SendResult] = field(default_factory=dict)  # answered after the dot
+    building: int | None = None  # the row whose message was being built when it died
 
 
 class DeadJournal:
@@ -267,6 +277,8 @@ def _apply(replay: Replay, fields: list[str]) -> None:
                 replay.message_ids[key] = fields[i + 1]
                 replay.dots.discard(key)
                 replay.replies.pop(key, None)
+        elif kind == "B":
+            replay.building = int(fields[1]) if fields[1] else None
         elif kind == "D":
             key = int(fields[1])
             if key in replay.message_ids:

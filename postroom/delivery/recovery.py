@@ -4,7 +4,11 @@ A dead worker's rows in state `sending` are settled here, by whichever worker
 runs its maintenance first:
 
 - rows it had claimed but never handed to a transport go back to pending
-  (nothing left the machine);
+  (nothing left the machine), except the one whose message its journal says
+  was being built when it died: that row's `crashes` goes up, and from the
+  second death each spends an attempt (retry, then failed), so a row that
+  kills the process cannot take workers down for ever while a healthy
+  worker's SIGKILL spends nothing;
 - rows it had handed over, when its journal (`delivery.journal`) is readable
   and trusted (same machine, same boot, writer gone): no dot written → pending;
   dot and reply → the reply's outcome, recorded as the worker would have
@@ -46,6 +50,7 @@ class Recovered:
     requeued: int = 0  # back to pending: never handed over, or its dot never written
     in_doubt: int = 0  # maybe accepted (pending again under the resend policy)
     settled: int = 0  # the journal (or the outbox) held the outcome: recorded as it was
+    suspected: int = 0  # being built when its worker died for the second time or more
 
     def message(self) -> str:
         text = f"{self.requeued} recipients back in the queue"
@@ -53,6 +58,8 @@ class Recovered:
             text += f", {self.in_doubt} in doubt (the server may have accepted them)"
         if self.settled:
             text += f", {self.settled} settled from the worker's journal"
+        if self.suspected:
+            text += f", {self.suspected} spent an attempt (the worker died building it again)"
         return text + " after a worker stopped"
 
 
@@ -96,7 +103,7 @@ def reclaim(campaign_ids: list[int]) -> dict[int, Recovered]:
                 )
                 for campaign in campaigns:
                     done = _recover(campaign, rows.filter(campaign_id=campaign.pk), journals)
-                    if done.requeued or done.in_doubt or done.settled:
+                    if done.requeued or done.in_doubt or done.settled or done.suspected:
                         outcome[campaign.pk] = done
             Worker.objects.filter(id__in=dead - busy).delete()
     except BaseException:
@@ -112,6 +119,9 @@ def reclaim(campaign_ids: list[int]) -> dict[int, Recovered]:
 def _recover(campaign: Campaign, rows, journals: dict[str, DeadJournal]) -> Recovered:
     now = timezone.now()
     found = Recovered()
+    for worker_id, journal in journals.items():
+        if journal.replay.trusted and journal.replay.building is not None:
+            found.suspected += _charge(campaign, rows, worker_id, journal.replay.building)
     found.requeued = rows.filter(handed_at__isnull=True).update(
         state=PENDING, worker="", lease_until=None, updated_at=now
     )
@@ -164,6 +174,25 @@ def _recover(campaign: Campaign, rows, journals: dict[str, DeadJournal]) -> Reco
         )
     found.in_doubt += _doubt(doubtful, resend, now)
     return found
+
+
+def _charge(campaign: Campaign, rows, worker_id: str, key: int) -> int:
+    """The worker died while building row `key`: count it; from the second time on, an
+    attempt is spent as for any unexpected error on a row. 1 if an attempt was spent."""
+    row = (
+        rows.filter(id=key, worker=worker_id, handed_at__isnull=True)
+        .values_list("id", "subscriber_id", "email", "attempts", "crashes")
+        .first()
+    )
+    if row is None:
+        return 0
+    crashes = row[4] + 1
+    Delivery.objects.filter(id=key).update(crashes=crashes)
+    if crashes < 2:
+        return 0  # once is what any SIGKILL looks like; the row goes back to the queue
+    text = f"the worker process died while building this message ({crashes} times)"
+    results.record_errors(campaign, worker_id, [(Claimed(*row[:4]), text)])
+    return 1
 
 
 def _doubt(rows, resend: bool, now) -> int:

@@ -21,9 +21,10 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from postroom.campaigns.models import Campaign
 from postroom.delivery.ledger import TABLE, Claimed, mark_handed
 from postroom.delivery.models import CampaignRun, Delivery, Sender
-from postroom.delivery.smtp import ACCEPTED, PERMANENT, SendResult
+from postroom.delivery.smtp import ACCEPTED, ERROR, PERMANENT, SendResult
 
 State = Delivery.State
 
@@ -220,6 +221,21 @@ def record_failed(worker_id: str, errors: dict[int, str]) -> None:
             Delivery.objects.filter(id=row_id, state=State.SENDING, worker=worker_id).update(
                 state=State.FAILED, error=error[:1000], lease_until=None, updated_at=now
             )
+
+
+def record_errors(campaign: Campaign, worker_id: str, errors: list[tuple[Claimed, str]]) -> None:
+    """Rows whose processing raised an unexpected error: each spends an attempt, like
+    a temporary rejection (retry with back-off), and fails once the attempts run out."""
+    record(
+        campaign.pk,
+        campaign.started_at,
+        campaign.sender_id,
+        worker_id,
+        [row for row, _ in errors],
+        [SendResult(row.id, ERROR, stage="build", message=text) for row, text in errors],
+        {},
+        resend_in_doubt=False,
+    )
 
 
 def _progress(campaign_id: int, sent: int) -> None:

@@ -246,7 +246,9 @@ class DeliveryWorker:
                 scheduler.release(grant, grant.count)
                 continue
             cursor = self._cursors.get(grant.campaign_id, 0)
-            batch, cursor = prepare(grant, context, self.id, cursor, self.advance_flight)
+            batch, cursor = prepare(
+                grant, context, self.id, cursor, self.advance_flight, self.journal
+            )
             self._cursors[grant.campaign_id] = cursor
             if batch.claimed == 0:
                 scheduler.release(grant, grant.count)

@@ -98,6 +98,8 @@ def test_workers_killed_at_random_moments_lose_nobody_and_send_nobody_twice(
     # Everyone not in doubt got exactly one message; those in doubt at most one (hold policy).
     assert all(received[email] == 1 for email, state in rows.items() if state == "sent")
     assert all(received[email] <= 1 for email in in_doubt)
+    # A SIGKILL of a healthy worker spends no attempt of anyone.
+    assert not Delivery.objects.filter(campaign=campaign, attempts__gt=1).exists()
     # The in-doubt window is physical: one final dot per open connection at each kill.
     assert len(in_doubt) == sum(doubts) <= KILLS * workers_at_once * CONNECTIONS
     print(f"in doubt per kill: {doubts}; received {sum(received.values())}")

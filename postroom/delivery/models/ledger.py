@@ -46,6 +46,10 @@ class Delivery(models.Model):
     email = models.CharField(max_length=320)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Times a worker process died while building this row's message (its journal
+    # says so): from the second, each spends an attempt, so a row that kills the
+    # process fails in the end instead of taking workers down for ever.
+    crashes = models.PositiveSmallIntegerField(default=0, db_default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=100, blank=True, default="")
