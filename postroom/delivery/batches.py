@@ -13,9 +13,9 @@ from postroom.campaigns.compose import CompiledCampaign, Recipient
 from postroom.campaigns.errors import RenderError, TemplateBudgetError
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control, ledger, results
+from postroom.delivery.journal import WorkerJournal
 from postroom.delivery.ledger import Claimed
 from postroom.delivery.scheduler import Grant
-from postroom.delivery.journal import WorkerJournal
 from postroom.delivery.smtp import OutgoingMessage
 
 log = logging.getLogger("postroom.delivery")
