@@ -48,6 +48,10 @@ def register(cli: CLI) -> None:
     p = cli.command("test", "send a test to some addresses", test, group="campaign")
     p.add_argument("id")
     p.add_argument("--to", action="append", required=True, metavar="ADDRESS")
+    p.add_argument(
+        "--prefix", default=None, metavar="TEXT", help='before the subject (default "[Test] ")'
+    )
+    p.add_argument("--no-prefix", action="store_true", help="the subject exactly as sent")
     add_json_flag(p)
 
     p = cli.command("schedule", "start a campaign later", schedule, group="campaign")
@@ -193,16 +197,22 @@ def test(args: argparse.Namespace) -> int:
     from postroom.campaigns import services
 
     campaign = services.get_campaign(args.id)
-    messages = services.build_test_messages(campaign, args.to)
-    from postroom.delivery.outgoing import send_now
-
-    results = send_now(campaign.sender, messages)
+    prefix = "" if args.no_prefix else services.TEST_SUBJECT_PREFIX
+    if args.prefix is not None and not args.no_prefix:
+        prefix = args.prefix
+    outcomes = services.send_test(campaign, args.to, prefix)
     rows = [
-        {"to": m.rcpt_to, "outcome": r.outcome, "reply": r.reply or r.message}
-        for m, r in zip(messages, results, strict=True)
+        {
+            "to": o.rcpt_to,
+            "outcome": "queued" if o.queued else o.result.outcome,
+            "reply": "" if o.queued else (o.result.reply or o.result.message),
+            "leaves_at": o.leaves_at,
+            "message": o.describe(),
+        }
+        for o in outcomes
     ]
-    emit(args, rows, lambda: "\n".join(f"{r['to']}: {r['outcome']} {r['reply']}" for r in rows))
-    return 0 if all(r["outcome"] == "accepted" for r in rows) else 1
+    emit(args, rows, lambda: "\n".join(r["message"] for r in rows))
+    return 0 if all(o.ok for o in outcomes) else 1
 
 
 def schedule(args: argparse.Namespace) -> None:

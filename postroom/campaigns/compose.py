@@ -247,24 +247,32 @@ class CompiledCampaign:
         subject, html, text, _ = self._render(recipient)
         return subject, html, text
 
-    def build(self, recipient: Recipient) -> BuiltMessage:
-        """The full message for one recipient; RenderError when this recipient cannot be built."""
+    def build(self, recipient: Recipient, *, test_prefix: str | None = None) -> BuiltMessage:
+        """The full message for one recipient; RenderError when this recipient cannot be built.
+
+        With `test_prefix` (even ""), a test send: its own Message-ID, and the
+        prefix ("[Test] ") before the subject.
+        """
         subject, html, text, context = self._render(recipient)
         cid, sid = self.spec.campaign_id, recipient.subscriber_id
+        if test_prefix is not None:
+            subject = test_prefix + subject
         try:
             to = mime.mailbox(recipient.email, mime.clean_subscriber_value(_text(recipient.name)))
             mailto = self.links.unsubscribe_mailto(cid, sid, self.from_address)
             unsubscribe = mime.list_unsubscribe(context["unsubscribe_url"], mailto)
         except HeaderError as exc:
             raise RenderError(str(exc)) from None
-        message_id = mime.message_id(cid, sid, self.domain, self.links.install_tag)
+        make_id = mime.message_id if test_prefix is None else mime.test_message_id
+        message_id = make_id(cid, sid, self.domain, self.links.install_tag)
+        static = self.subject_is_static and test_prefix is None
         data = self.template.build(
             to=to,
             message_id=message_id,
             list_unsubscribe_header=unsubscribe,
             text=text,
             html=html,
-            subject=None if self.subject_is_static else subject,
+            subject=None if static else subject,
         )
         return BuiltMessage(data, message_id, self.mail_from, to.envelope, to.needs_smtputf8)
 

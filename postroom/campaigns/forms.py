@@ -103,6 +103,9 @@ class TestSendForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "me@example.com, colleague@example.com"}),
         label="Send a test to",
     )
+    prefix = forms.BooleanField(
+        required=False, initial=True, label="Start the subject with “[Test] ”"
+    )
 
     def address_list(self) -> list[str]:
         raw = self.cleaned_data["addresses"].replace(";", ",").replace("\n", ",")

@@ -20,6 +20,7 @@ replaced by spaces and are always encoded, so they can never start a header.
 
 import binascii
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -182,6 +183,17 @@ def list_unsubscribe(https_url: str, mailto_url: str | None) -> str:
 def message_id(campaign_id: int, subscriber_id: int, domain: str, install_tag: str) -> str:
     """Deterministic per (installation, campaign, subscriber): a resend after a crash reuses it."""
     return f"<{campaign_id}.{subscriber_id}.{install_tag}@{ascii_domain(domain)}>"
+
+
+def test_message_id(campaign_id: int, subscriber_id: int, domain: str, install_tag: str) -> str:
+    """A fresh Message-ID per test send, under the same domain and installation tag.
+
+    A test must never share the real message's ID, or a receiver that saw the
+    test may drop the real one as a duplicate; the `test-` part keeps it
+    recognisable as ours (bounces) without pointing at a ledger row.
+    """
+    nonce = secrets.token_hex(6)
+    return f"<test-{nonce}.{campaign_id}.{subscriber_id}.{install_tag}@{ascii_domain(domain)}>"
 
 
 _date_cache: tuple[int, str] = (0, "")

@@ -38,6 +38,8 @@ EDITABLE_FIELDS = {
 # Used when nobody said who a campaign is from and mail only goes to the local outbox.
 PLACEHOLDER_FROM = "newsletter@example.com"
 MAX_TEST_RECIPIENTS = 20
+# Put before a test's subject unless switched off, so nobody mistakes it for the real one.
+TEST_SUBJECT_PREFIX = "[Test] "
 
 
 def get_campaign(campaign_id: int | str) -> Campaign:
@@ -299,11 +301,14 @@ def _test_address(address: str) -> str:
         raise InvalidInput(f"{address!r} is not a valid address: {exc}") from None
 
 
-def build_test_messages(campaign: Campaign, addresses: Iterable[str]) -> list[BuiltMessage]:
+def build_test_messages(
+    campaign: Campaign, addresses: Iterable[str], subject_prefix: str = TEST_SUBJECT_PREFIX
+) -> list[BuiltMessage]:
     """One message per address, personalised for that subscriber if there is one.
 
     An address that is not a subscriber gets the sample reader's values, so a
-    test shows the personalisation, and links that lead nowhere.
+    test shows the personalisation, and links that lead nowhere. Each test has
+    its own Message-ID (never the real message's) and `subject_prefix`.
     """
     addresses = [_test_address(a) for a in addresses if a.strip()]
     if not addresses:
@@ -320,14 +325,21 @@ def build_test_messages(campaign: Campaign, addresses: Iterable[str]) -> list[Bu
             sample = SAMPLE_RECIPIENT
             recipient = Recipient(0, address, sample.name, dict(sample.attributes))
         try:
-            messages.append(compiled.build(recipient))
+            messages.append(compiled.build(recipient, test_prefix=subject_prefix))
         except RenderError as exc:
             raise InvalidInput(f"the test to {address} could not be built: {exc}") from None
     return messages
 
 
-def send_test(campaign: Campaign, addresses: Iterable[str]) -> list[Any]:
-    """Send a test through the campaign's sender (or the local outbox); the send results."""
-    from postroom.delivery.outgoing import send_now
+def send_test(
+    campaign: Campaign, addresses: Iterable[str], subject_prefix: str = TEST_SUBJECT_PREFIX
+) -> list[Any]:
+    """Send a test through the campaign's sender (or the local outbox).
 
-    return send_now(campaign.sender, build_test_messages(campaign, addresses))
+    One `outgoing.Outcome` per address: sent, or queued for the slot the
+    sender's rate limit gives it (a worker sends it then); never refused for the limit.
+    """
+    from postroom.delivery.outgoing import send_soon
+
+    messages = build_test_messages(campaign, addresses, subject_prefix)
+    return send_soon(campaign.sender, messages, campaign.pk)

@@ -297,15 +297,17 @@ def reserve(
 def _record(
     sender_id: int,
     times: list[float],
-    token: str,
+    token: str | list[str],
     campaign_id: int | None,
     windows: Sequence[Window],
     now: float,
 ) -> None:
     from postroom.delivery.models import SendSlot
 
+    tokens = [token] * len(times) if isinstance(token, str) else token
     SendSlot.objects.bulk_create(
-        SendSlot(sender_id=sender_id, at=at, campaign_id=campaign_id, token=token) for at in times
+        SendSlot(sender_id=sender_id, at=at, campaign_id=campaign_id, token=one)
+        for at, one in zip(times, tokens, strict=True)
     )
     # Slots older than every window can never matter again.
     horizon = max(seconds for _, seconds in windows) + SAFETY_MARGIN + 60
@@ -352,11 +354,39 @@ def acquire_now(sender_id: int | None, n: int = 1, timeout: float = 30.0) -> lis
         if times[-1] > now + timeout:
             raise RateLimited(
                 f"the sender's rate limit has no room for {n} message(s) within {timeout:g} s "
-                f"(the next one could leave in {times[0] - now:.0f} s); try again later"
+                f"(the last of them could leave in {times[-1] - now:.0f} s); try again later"
             )
         _record(sender_id, times, f"now:{uuid.uuid4().hex}", None, windows, now)
     wait_until(times[0])
     return times
+
+
+def take_slots(sender_id: int | None, n: int) -> tuple[list[float], list[str]]:
+    """Take `n` slots for messages outside campaigns however far away they are.
+
+    Returns their times and one token per slot (to give a single one back). Like
+    `acquire_now` they go ahead of the campaigns' next grants; unlike it, it
+    never refuses: the caller queues what cannot leave at once. No limit: now.
+    """
+    now = time.time()
+    windows = windows_for(sender_id)
+    if not windows or sender_id is None:
+        return [now] * n, [""] * n
+    base = f"out:{uuid.uuid4().hex}"
+    tokens = [f"{base}:{i}" for i in range(n)]
+    with locked(sender_key(sender_id)):
+        anchors, last = _anchors_from_db(sender_id, windows, n, now, SAFETY_MARGIN)
+        times = plan_slots(windows, anchors, last, n, now)
+        _record(sender_id, times, tokens, None, windows, now)
+    return times, tokens
+
+
+def drop_slot(token: str) -> None:
+    """Give back the slot taken under `token` (a queued message that will use another)."""
+    if token:
+        from postroom.delivery.models import SendSlot
+
+        SendSlot.objects.filter(token=token).delete()
 
 
 def wait_until(at: float) -> None:

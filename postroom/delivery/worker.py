@@ -31,7 +31,7 @@ from postroom.alerts import watch
 from postroom.alerts.services import Kind as AlertKind
 from postroom.alerts.services import notify
 from postroom.campaigns.models import Campaign
-from postroom.delivery import control, events, ledger, recovery, results, scheduler
+from postroom.delivery import control, events, ledger, outgoing, recovery, results, scheduler
 from postroom.delivery.batches import Batch, CampaignContext, prepare
 from postroom.delivery.journal import WorkerJournal
 from postroom.delivery.models import Delivery, Sender
@@ -169,6 +169,7 @@ class DeliveryWorker:
             return
         self._last_maintenance = now
         self._start_due_campaigns()
+        outgoing.send_due()  # test sends that waited for their sender's slot
         running = list(
             Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list("id", flat=True)
         )

@@ -45,6 +45,8 @@ _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _SMTP_CODE = re.compile(r"(?<![\d.])([245])\d\d(?=[\s-])")
 _MESSAGE_ID_LINE = re.compile(r"^\s*Message-ID:\s*(<[^>\s]+>)", re.I | re.M)
 _OUR_MESSAGE_ID = re.compile(r"<(\d+)\.(\d+)\.([a-z0-9]+)@[^>\s]+>")
+# A test send's (mime.test_message_id): ours, but no ledger row is behind it.
+_OUR_TEST_ID = re.compile(r"<test-[0-9a-f]+\.(\d+)\.(\d+)\.([a-z0-9]+)@[^>\s]+>")
 # Every mail message starts with a header field (`Name: value`, RFC 5322 2.2) or,
 # in an mbox, a `From ` line.
 _FIRST_HEADER = re.compile(rb"\A(From |[\x21-\x39\x3b-\x7e]+:)")
@@ -112,7 +114,7 @@ def _original_message_ids(msg: Message) -> list[str]:
             found.extend(_MESSAGE_ID_LINE.findall(text))
     if not msg.is_multipart():
         found.extend(_MESSAGE_ID_LINE.findall(_text(msg)))
-    ours = [mid for mid in found if _OUR_MESSAGE_ID.fullmatch(mid)]
+    ours = [mid for mid in found if _OUR_MESSAGE_ID.fullmatch(mid) or _OUR_TEST_ID.fullmatch(mid)]
     return ours or found
 
 
@@ -276,6 +278,8 @@ def _delivery_for(report: Report):
     from postroom.audience.models import Subscriber
     from postroom.delivery.models import Delivery
 
+    if report.message_id and _OUR_TEST_ID.fullmatch(report.message_id.strip()):
+        return None  # a test send: the address bounced, but no campaign delivery did
     ids = our_ids(report.message_id) if report.message_id else None
     if ids is not None:
         found = Delivery.objects.filter(campaign_id=ids[0], subscriber_id=ids[1]).first()

@@ -247,8 +247,8 @@ def test_a_preview_for_an_unknown_address_says_so(campaign):
 def test_test_messages_are_personalised_for_subscribers_and_samples(campaign, ann):
     messages = services.build_test_messages(campaign, ["ann@example.com", "boss@example.net"])
     assert [m.rcpt_to for m in messages] == ["ann@example.com", "boss@example.net"]
-    assert b"Subject: Spring news for Ann" in messages[0].data
-    assert b"Subject: Spring news for Ada" in messages[1].data
+    assert b"Subject: [Test] Spring news for Ann" in messages[0].data
+    assert b"Subject: [Test] Spring news for Ada" in messages[1].data
 
 
 def test_a_test_to_a_bad_address_is_refused(campaign):

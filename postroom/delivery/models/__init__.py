@@ -2,7 +2,7 @@
 
 from postroom.delivery.models.ledger import CampaignEvent, CampaignRun, Delivery
 from postroom.delivery.models.limits import CampaignShare, RateLimit, SchedulerState, SendSlot
-from postroom.delivery.models.outbox import OutboxMessage
+from postroom.delivery.models.outbox import OutboxMessage, QueuedMessage
 from postroom.delivery.models.senders import Sender
 from postroom.delivery.models.workers import Worker
 
@@ -12,6 +12,7 @@ __all__ = [
     "CampaignShare",
     "Delivery",
     "OutboxMessage",
+    "QueuedMessage",
     "RateLimit",
     "SchedulerState",
     "SendSlot",

@@ -171,16 +171,21 @@ def test_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Give at least one address for the test.")
         return redirect("campaign_detail", campaign.pk)
+    prefix = services.TEST_SUBJECT_PREFIX if form.cleaned_data["prefix"] else ""
     try:
-        results = services.send_test(campaign, form.address_list())
-    except PostroomError as exc:  # a bad address, a broken template, the sender's rate limit
+        outcomes = services.send_test(campaign, form.address_list(), prefix)
+    except PostroomError as exc:  # a bad address, a broken template
         messages.error(request, f"Test not sent: {exc}")
         return redirect("campaign_detail", campaign.pk)
-    for result, address in zip(results, form.address_list(), strict=False):
-        if result.ok:
-            messages.success(request, f"Test sent to {address}.")
+    for outcome in outcomes:
+        text = outcome.describe()
+        text = text[0].upper() + text[1:] + "."
+        if outcome.queued:
+            messages.info(request, text)
+        elif outcome.ok:
+            messages.success(request, text)
         else:
-            messages.error(request, f"Test to {address} failed: {result.reply or result.message}")
+            messages.error(request, text)
     return redirect("campaign_detail", campaign.pk)
 
 
