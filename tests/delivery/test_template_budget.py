@@ -73,12 +73,12 @@ def test_a_hostile_campaign_leaves_its_neighbour_at_least_90_percent_of_its_rate
     A hostile campaign costs a worker at most PAUSE_AFTER renders of TIME_MS each
     (then it pauses): with the defaults, 3 x 100 ms, which a neighbour needing 3 s
     of CPU or more does not notice beyond 10%. The test keeps that proportion at a
-    tenth of the size: 3 x 10 ms against a neighbour of ~1.3 s of CPU (which also
+    tenth of the size: 3 x 10 ms against a neighbour of ~1 s of CPU (which also
     pays for everything else a second campaign costs: its compile, the pause, the alert).
     """
     settings.POSTROOM_TEMPLATE_TIME_MS = 10
     settings.POSTROOM_TEMPLATE_PAUSE_AFTER = 3
-    size = 3000
+    size = 2500
     audience = make_audience(size, "neighbours")
     victims = make_audience(200, "victims", domain="example.com")
 
@@ -86,24 +86,23 @@ def test_a_hostile_campaign_leaves_its_neighbour_at_least_90_percent_of_its_rate
     warm_up = make_campaign(victims, name="Warm-up")  # imports, caches, first compile
     control.start(warm_up)
     _cpu_until_finished(worker, warm_up)
-    # Interleaved runs, the least CPU of each kind: on a shared machine a single
-    # run varies by ±15%, the minimum is what the work itself costs.
-    cpu_alone, cpu_beside = [], []
-    for run in range(2):
-        alone = make_campaign(audience, name=f"Alone {run}")
-        control.start(alone)
-        cpu_alone.append(_cpu_until_finished(worker, alone))
-        beside = make_campaign(audience, name=f"Beside the hostile one {run}")
-        hostile = make_campaign(victims, name=f"Hostile {run}", body=HOSTILE)
-        control.start(hostile)
-        control.start(beside)
-        cpu_beside.append(_cpu_until_finished(worker, beside))
-        hostile.refresh_from_db()
-        assert hostile.status == Campaign.Status.PAUSED, hostile.status_reason
-        assert Delivery.objects.filter(campaign=beside, state=State.SENT).count() == size
+    # Runs in the order alone, beside, beside, alone, added up: each run leaves the
+    # tables bigger and the next one a little slower, and this order cancels that drift.
+    cpu = {"alone": 0.0, "beside": 0.0}
+    for run, kind in enumerate(["alone", "beside", "beside", "alone"]):
+        neighbour = make_campaign(audience, name=f"Neighbour {run} ({kind})")
+        if kind == "beside":
+            hostile = make_campaign(victims, name=f"Hostile {run}", body=HOSTILE)
+            control.start(hostile)
+        control.start(neighbour)
+        cpu[kind] += _cpu_until_finished(worker, neighbour)
+        assert Delivery.objects.filter(campaign=neighbour, state=State.SENT).count() == size
+        if kind == "beside":
+            hostile.refresh_from_db()
+            assert hostile.status == Campaign.Status.PAUSED, hostile.status_reason
     worker.close()
 
-    cpu_alone, cpu_beside = min(cpu_alone), min(cpu_beside)
+    cpu_alone, cpu_beside = cpu["alone"], cpu["beside"]
     ratio = (size / cpu_beside) / (size / cpu_alone)
     print(f"alone {cpu_alone:.2f} s CPU, beside the hostile one {cpu_beside:.2f} s: {ratio:.2f}")
     assert ratio >= 0.9, f"the neighbour kept only {ratio:.0%} of its rate"
