@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0001_initial'),
-        ('delivery', '0006_campaign_event_kind_resolved'),
+        ('delivery', '0007_ledger_counts_worker_deaths_per_row'),
     ]
 
     operations = [
