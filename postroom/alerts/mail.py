@@ -36,7 +36,8 @@ def email_admins(alert: Alert) -> int:
     sender = notification_sender()
     via = sender.name if sender else "the local outbox"
     if sender is not None and _waiting(sender):
-        sender, via = None, f"the local outbox ({sender.name!r} is unreachable)"
+        via = f"the local outbox ({sender.name!r} is unreachable)"
+        sender = None
     try:
         messages = [_message(alert, address, sender) for address in addresses]
         results = send_now(sender, messages)

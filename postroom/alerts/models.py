@@ -24,7 +24,7 @@ class Alert(models.Model):
 
     # Kinds that last until the code sees them end, rather than until acknowledged.
     CONDITIONS = (Kind.SENDER_WAITING,)
-    LEVELS = {
+    LEVELS: dict[str, str] = {
         Kind.CAMPAIGN_PAUSED: "error",
         Kind.SENDER_WAITING: "warning",
         Kind.WORKER_DIED: "warning",

@@ -36,9 +36,10 @@ def check_waiting_senders() -> None:
         )
     }
     for sender in waiting.values():
-        if sender.failing_since > now - limit or sender_key(sender.pk) in open_keys:
+        since = sender.failing_since
+        if since is None or since > now - limit or sender_key(sender.pk) in open_keys:
             continue
-        minutes = int((now - sender.failing_since).total_seconds() // 60)
+        minutes = int((now - since).total_seconds() // 60)
         since = timezone.localtime(sender.failing_since)
         notify(
             Kind.SENDER_WAITING,

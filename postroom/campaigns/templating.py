@@ -209,7 +209,7 @@ class CampaignEnvironment(ImmutableSandboxedEnvironment):
             if is_map:
                 if kwargs or len(args) != 1:
                     raise TypeError("format_map() takes exactly one mapping")
-                args, kwargs = (), args[0]
+                kwargs, args = args[0], ()
             return type(owner)(formatter.vformat(owner, args, kwargs))
 
         return update_wrapper(wrapper, value)
@@ -227,6 +227,8 @@ def _names_and_attributes(ast: nodes.Template) -> Iterable[tuple[str, str | None
     """Yield (variable, attribute or None, line) for every variable read."""
     seen_in_getattr: set[int] = set()
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        if not isinstance(node, (nodes.Getattr, nodes.Getitem)):  # what find_all yields
+            continue
         inner = node.node
         if isinstance(inner, nodes.Name) and inner.ctx == "load":
             if isinstance(node, nodes.Getattr):
@@ -246,16 +248,16 @@ def _unsafe_attributes(ast: nodes.Template) -> Iterable[tuple[str, int]]:
     for node in ast.find_all(nodes.Getattr):
         if node.attr.startswith("_"):
             yield node.attr, node.lineno
-    for node in ast.find_all(nodes.Getitem):
-        arg = node.arg
-        if isinstance(arg, nodes.Const) and str(arg.value).startswith("_"):
-            yield str(arg.value), node.lineno
-    for node in ast.find_all(nodes.Filter):  # `x|attr("__class__")`
-        if node.name != "attr":
+    for item in ast.find_all(nodes.Getitem):
+        key = item.arg
+        if isinstance(key, nodes.Const) and str(key.value).startswith("_"):
+            yield str(key.value), item.lineno
+    for call in ast.find_all(nodes.Filter):  # `x|attr("__class__")`
+        if call.name != "attr":
             continue
-        for arg in node.args:
+        for arg in call.args:
             if isinstance(arg, nodes.Const) and str(arg.value).startswith("_"):
-                yield str(arg.value), node.lineno
+                yield str(arg.value), call.lineno
 
 
 def check_template(
@@ -277,8 +279,8 @@ def check_template(
         return [TemplateProblem(exc.lineno or 1, exc.message or "syntax error", field)]
 
     problems: list[TemplateProblem] = []
-    for attr, line in _unsafe_attributes(ast):
-        problems.append(TemplateProblem(line, f"access to {attr!r} is not allowed", field))
+    for unsafe, at in _unsafe_attributes(ast):
+        problems.append(TemplateProblem(at, f"access to {unsafe!r} is not allowed", field))
 
     try:
         undeclared = meta.find_undeclared_variables(ast)
@@ -312,7 +314,8 @@ def check_template(
 def compile_template(source: str, *, html: bool) -> Any:
     """A compiled template; call `check_template` first for friendly errors."""
     template = environment(html).from_string(source)
-    template.postroom_lines = source.splitlines()  # quoted in errors: "line 3: {{ f(22) }}"
+    # Quoted in errors ("line 3: {{ f(22) }}"); jinja's Template takes extra attributes.
+    template.postroom_lines = source.splitlines()  # type: ignore[attr-defined]
     return template
 
 

@@ -144,6 +144,6 @@ def _reasons(
     if with_work and all(
         s is not None and senders.get(s, {}).get("state") == "waiting" for s in with_work
     ):
-        names = ", ".join(sorted(senders[s]["name"] for s in with_work))
+        names = ", ".join(sorted(senders[s]["name"] for s in with_work if s is not None))
         reasons.append(f"every sender with pending work is waiting (unreachable): {names}")
     return reasons

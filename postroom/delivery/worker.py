@@ -212,6 +212,7 @@ class DeliveryWorker:
             for pk, until in Sender.objects.filter(backoff_until__gt=timezone.now()).values_list(
                 "id", "backoff_until"
             )
+            if until is not None
         }
 
     def _start_due_campaigns(self) -> None:
@@ -326,7 +327,7 @@ class DeliveryWorker:
             now = time.time()
             if start < len(times) and now > times[start] + scheduler.LATE_SECONDS:
                 # Late for the slot (rate limits, R): take fresh slots for the rest.
-                times = scheduler.retime(grant, start, now)
+                times = scheduler.retime(grant, start, now) or []
                 if len(times) < len(batch.messages):  # no room for them now
                     ledger.release([r.id for r in batch.rows[len(times) :]], self.id)
                     del batch.rows[len(times) :], batch.messages[len(times) :]
@@ -459,7 +460,7 @@ class DeliveryWorker:
             if outcome.sender_error:
                 sender = results.sender_failed(sender.pk, outcome.sender_error)
                 self._failing.add(sender.pk)
-                self._backoff[sender.pk] = sender.backoff_until.timestamp()
+                self._backoff[sender.pk] = (sender.backoff_until or timezone.now()).timestamp()
                 if sender.consecutive_failures == 1:
                     events.record(
                         campaign.pk,

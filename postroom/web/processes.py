@@ -151,7 +151,8 @@ class Supervisor:
             if child.restart_at is not None:
                 if now >= child.restart_at and not self.stopping:
                     self._spawn(child)
-                    log.warning("%s restarted (pid %s)", child.name, child.process.pid)
+                    pid = child.process.pid if child.process else None
+                    log.warning("%s restarted (pid %s)", child.name, pid)
                 continue
             code = child.process.poll() if child.process else None
             if code is None:
@@ -174,6 +175,8 @@ class Supervisor:
     def _reap(self, child: Child) -> None:
         """Kill what the dead child left in its process group: gunicorn's own workers
         would otherwise keep the port and stop the new server from listening."""
+        if child.process is None:
+            return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child.process.pid, signal.SIGKILL)
 

@@ -306,7 +306,7 @@ class SmtpConnection:
             raise SmtpError(TLS, f"TLS handshake timed out after {s.timeout:g}s") from e
         except (OSError, ConnectionError) as e:
             raise SmtpError(TLS, f"TLS handshake failed: {e}") from e
-        wire.transport = transport  # type: ignore[assignment]
+        wire.transport = transport
         await self._hello(TLS)
 
     async def _authenticate(self, username: str, password: str) -> None:

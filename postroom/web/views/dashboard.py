@@ -1,13 +1,13 @@
 """The dashboard: what is sending, how fast, and what needs someone's attention."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from postroom.alerts.services import unacknowledged
 from postroom.campaigns.models import Campaign
 from postroom.delivery import progress
 from postroom.delivery.models import Sender
-from postroom.web.permissions import operator_required
+from postroom.web.permissions import OperatorRequest, operator_required
 
 ALERTS_SHOWN = 20
 
@@ -35,6 +35,6 @@ def dashboard_context() -> dict:
 
 
 @operator_required
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: OperatorRequest) -> HttpResponse:
     template = "web/_dashboard_live.html" if request.htmx else "web/dashboard.html"
     return render(request, template, dashboard_context())
