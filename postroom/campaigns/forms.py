@@ -103,7 +103,8 @@ class TestSendForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "me@example.com, colleague@example.com"}),
         label="Send a test to",
     )
-    prefix = forms.BooleanField(
+    # Django's form metaclass takes declared fields off the class, so Form.prefix is intact.
+    prefix = forms.BooleanField(  # type: ignore[assignment]
         required=False, initial=True, label="Start the subject with “[Test] ”"
     )
 
