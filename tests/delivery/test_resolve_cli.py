@@ -1,6 +1,10 @@
 """`postroom campaign resolve ID --delivered|--resend [--email ADDRESS ...] [--yes] [--json]`."""
 
 import json
+import os
+import pty
+import subprocess
+import sys
 
 import pytest
 
@@ -58,6 +62,38 @@ def test_all_rows_need_a_confirmation_then_go_out_again(run_cli, subprocess_env,
     )
     assert states(campaign) == ["pending", "pending"]
     assert CampaignEvent.objects.filter(campaign=campaign, kind="resolved").count() == 1
+
+
+def answer_on_a_terminal(env, answer: str, *args: str) -> subprocess.CompletedProcess:
+    """Run `postroom ARGS` with a terminal as stdin, typing `answer` at its question."""
+    terminal, child = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "postroom.cli", *args],
+            stdin=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+        )  # fmt: skip
+        os.write(terminal, answer.encode() + b"\n")
+        out, err = process.communicate(timeout=60)
+    finally:
+        os.close(child)
+        os.close(terminal)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def test_on_a_terminal_it_asks_and_only_yes_settles_them(subprocess_env, campaign):
+    args = ("campaign", "resolve", str(campaign.pk), "--delivered")
+
+    declined = answer_on_a_terminal(subprocess_env, "n", *args)
+
+    assert "Mark all 2 recipients in doubt in 'Spring news' as delivered? [y/N]" in declined.stdout
+    assert declined.returncode == 1 and declined.stderr == "postroom: nothing changed\n"
+    assert states(campaign) == ["in_doubt", "in_doubt"]
+
+    accepted = answer_on_a_terminal(subprocess_env, "y", *args)
+
+    assert accepted.returncode == 0, accepted.stderr
+    assert "2 recipients in doubt marked delivered" in accepted.stdout
+    assert states(campaign) == ["sent", "sent"]
 
 
 @pytest.mark.parametrize(
