@@ -191,9 +191,8 @@ def _chosen(
 
 def _check(campaign: Campaign, who: str, state: str) -> None:
     if state != State.IN_DOUBT:
-        raise InvalidInput(
-            f"{who} is not in doubt in campaign {campaign.pk} (it is {STATE_WORDS[State(state)]})"
-        )
+        words = STATE_WORDS.get(State(state), state.replace("_", " "))
+        raise InvalidInput(f"{who} is not in doubt in campaign {campaign.pk} (it is {words})")
 
 
 def _canonical(address: str) -> str:
