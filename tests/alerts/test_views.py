@@ -107,3 +107,12 @@ def test_an_outsider_cannot_change_the_notification_sender(client, outsider):
     assert client.post(reverse("notification_sender"), {"sender": sender.pk}).status_code == 403
     assert client.get(reverse("settings")).status_code == 403
     assert NotificationSettings.load().sender is None
+
+
+def test_the_settings_page_says_whether_health_needs_a_token_without_showing_it(
+    owner_client, settings
+):
+    assert "public" in owner_client.get(reverse("settings")).content.decode()
+    settings.POSTROOM_HEALTH_TOKEN = "s3cret-health"
+    page = owner_client.get(reverse("settings")).content.decode()
+    assert "token required" in page and "s3cret-health" not in page

@@ -43,6 +43,7 @@ def effective_configuration() -> list[tuple[str, str]]:
         ("Behind a proxy", "yes" if conf.POSTROOM_BEHIND_PROXY else "no"),
         ("Debug", "on" if conf.DEBUG else "off"),
         ("Time zone", conf.TIME_ZONE),
+        ("Health check /health", "token required" if conf.POSTROOM_HEALTH_TOKEN else "public"),
         ("Log level", conf.LOG_LEVEL),
         ("Django / Python", f"{django.get_version()} / {platform.python_version()}"),
     ]
