@@ -196,14 +196,18 @@ def _charge(campaign: Campaign, rows, worker_id: str, key: int) -> int:
 
 
 def _doubt(rows, resend: bool, now) -> int:
-    return rows.update(
-        state=PENDING if resend else IN_DOUBT,
-        worker="",
-        lease_until=None,
-        handed_at=None,
-        updated_at=now,
-        error=DOUBT_NOTE,
-    )
+    """Rows whose dot went out unanswered. Held rows keep `handed_at` and `worker`: what
+    the operator needs to look the message up in the provider's logs."""
+    if resend:
+        return rows.update(
+            state=PENDING,
+            worker="",
+            lease_until=None,
+            handed_at=None,
+            updated_at=now,
+            error=DOUBT_NOTE,
+        )
+    return rows.update(state=IN_DOUBT, lease_until=None, updated_at=now, error=DOUBT_NOTE)
 
 
 def _in_outbox(

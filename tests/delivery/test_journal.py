@@ -208,6 +208,8 @@ def test_recovery_settles_each_handed_row_by_what_its_journal_says(journal_dir):
     assert (rows[b].state, rows[b].reply) == ("failed", "550 5.1.1 no such user")
     assert (rows[c].state, rows[c].attempts) == ("retry", 1)
     assert rows[d].state == "in_doubt"  # dot written, no reply: the only doubt
+    # What the operator needs to find it in the provider's logs stays on the row.
+    assert rows[d].handed_at is not None and rows[d].worker == writer.id
     assert (rows[e].state, rows[e].attempts) == ("pending", 0)  # its dot never left
     assert (rows[never_handed].state, rows[never_handed].attempts) == ("pending", 0)
     found = recovered[campaign.pk]
