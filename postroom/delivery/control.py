@@ -126,6 +126,7 @@ def retry_failed(campaign: Campaign, reason: str = "", in_doubt: bool = False) -
             state=State.PENDING,
             attempts=0,
             next_attempt_at=None,
+            deferred_since=None,
             error="",
             updated_at=timezone.now(),
         )

@@ -39,8 +39,7 @@ def test_a_sender_is_added_and_its_password_never_shown(owner_client, monkeypatc
         {
             "name": "relay", "host": "smtp.example.org", "port": 587, "tls": "starttls",
             "verify_certificate": "on", "username": "me", "password_env": "RELAY_PASSWORD",
-            "max_connections": 3, "rates": "10/second, 35/hour", "pause_after_failures": 8,
-            "pause_after_minutes": 15, "error_threshold_percent": 20, "error_window": 200,
+            "max_connections": 3, "rates": "10/second, 35/hour",
         },
     )  # fmt: skip
     assert response.status_code == 302
@@ -55,8 +54,7 @@ def test_a_bad_sender_form_says_why_and_stores_nothing(owner_client):
     response = owner_client.post(
         reverse("sender_new"),
         {"name": "x", "host": "h", "port": 25, "tls": "none", "max_connections": 1,
-         "rates": "lots", "pause_after_failures": 8, "pause_after_minutes": 15,
-         "error_threshold_percent": 20, "error_window": 200},
+         "rates": "lots"},
     )  # fmt: skip
     assert response.status_code == 400
     assert not Sender.objects.exists()

@@ -47,6 +47,9 @@ class Delivery(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The first temporary (4xx) failure: the retry age counts from here, not from the
+    # campaign's start, so a long send or a sender outage never fails anyone unfairly.
+    deferred_since = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=100, blank=True, default="")
     handed_at = models.DateTimeField(null=True, blank=True)

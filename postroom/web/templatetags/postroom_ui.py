@@ -1,8 +1,10 @@
-"""Template tags for the admin UI shell: navigation links and progress bars."""
+"""Template tags for the admin UI shell: navigation links, progress bars, waiting senders."""
 
 from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+
+from postroom.delivery import health
 
 register = template.Library()
 
@@ -40,3 +42,10 @@ def progress(done: int | None, total: int | None, tone: str = "") -> str:
         f"{percent:.0f}",
         f"{percent:.1f}",
     )
+
+
+@register.filter
+def waiting_text(info: dict | None) -> str:
+    """A sender's wait as people read it: "waiting for sender 'relay' since 14:02 (3 min ago),
+    next try in 12 s — connection refused" (escaped by the template like any text)."""
+    return health.waiting_text(info) if info else ""

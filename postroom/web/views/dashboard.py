@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from postroom.campaigns.models import Campaign
-from postroom.delivery import progress
+from postroom.delivery import health, progress
 from postroom.delivery.models import CampaignEvent, Sender
 from postroom.web.permissions import operator_required
 
@@ -28,10 +28,20 @@ def dashboard_context() -> dict:
                 and last_event.kind == CampaignEvent.Kind.AUTO_PAUSED,
             }
         )
+    waiting_senders = {
+        c["summary"]["waiting"]["sender"] for c in campaigns if c["summary"]["waiting"]
+    }
     return {
         "campaigns": campaigns,
         "workers": progress.live_workers(),
-        "failing_senders": Sender.objects.filter(consecutive_failures__gt=0),
+        "waiting": [c for c in campaigns if c["summary"]["waiting"]],
+        # Senders that cannot be reached and that no running campaign waits for (those
+        # show with their campaigns above).
+        "failing_senders": [
+            {"name": s.name, "waiting": health.waiting(s)}
+            for s in Sender.objects.filter(failing_since__isnull=False)
+            if s.name not in waiting_senders
+        ],
         "sender_count": Sender.objects.count(),
         "stalled": [c for c in campaigns if c["summary"]["stalled"]],
         "alerts": [c for c in campaigns if c["auto_paused"]],
