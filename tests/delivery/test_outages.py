@@ -364,3 +364,62 @@ def test_a_campaign_under_its_threshold_finishes(small_batches):
     assert status(campaign) == Campaign.Status.FINISHED
     assert Delivery.objects.filter(campaign=campaign, state="failed").count() == 10
     assert not CampaignEvent.objects.filter(campaign=campaign, kind="auto_paused").exists()
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+def test_the_cli_shows_the_wait_and_sender_test_ends_it(run_cli, subprocess_env):
+    import json
+
+    server = CaptureServer()
+    server.start()
+    sender = smtp_sender(server)
+    server.stop()
+    campaign = make_campaign(make_audience(4), sender=sender, error_threshold_percent=30)
+    control.start(campaign)
+    worker = DeliveryWorker()  # alive (its heartbeat) while the CLI looks
+    worker.process_one_batch()  # sends a batch
+    worker.process_one_batch()  # records its failure
+
+    shown = run_cli("campaign", "status", str(campaign.pk), "--json", env=subprocess_env)
+    text = run_cli("campaign", "status", str(campaign.pk), env=subprocess_env)
+    data = json.loads(shown.stdout)
+    assert data["status"] == "running" and data["stalled"] is None
+    assert set(data["waiting"]) == {"sender", "since", "next_try", "error"}
+    assert data["waiting"]["sender"] == "relay" and "refused" in data["waiting"]["error"]
+    assert set(data["counts"]) == {"pending", "sent", "failed", "skipped", "in_doubt"}
+    assert data["error_threshold"] == {"percent": 30, "window": 200, "min_outcomes": 20}
+    assert "waiting for sender 'relay' since" in text.stdout and "ago)" in text.stdout
+    assert "pauses itself when more than 30% of the last 200 recipients" in text.stdout
+
+    with CaptureServer(port=server.port):
+        ok = run_cli("sender", "test", "relay", env=subprocess_env)
+    assert ok.returncode == 0, ok.stderr
+    assert Sender.objects.get(pk=sender.pk).failing_since is None
+    after = json.loads(
+        run_cli("campaign", "status", str(campaign.pk), "--json", env=subprocess_env).stdout
+    )
+    assert after["waiting"] is None
+    worker.close()
+
+
+def test_the_error_threshold_is_set_from_the_cli_in_any_state_and_bad_values_change_nothing(
+    run_cli, subprocess_env
+):
+    campaign = make_campaign(make_audience(2))
+    control.start(campaign)
+    changed = run_cli(
+        "campaign", "error-threshold", str(campaign.pk), "--error-threshold", "35",
+        "--error-window", "500", env=subprocess_env,
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    assert "more than 35% of the last 500 recipients" in changed.stdout
+    refused = run_cli(
+        "campaign", "error-threshold", str(campaign.pk), "--error-threshold", "0",
+        "--error-window", "500", env=subprocess_env,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "percentage from 1 to 100" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    campaign.refresh_from_db()
+    assert (campaign.error_threshold_percent, campaign.error_window) == (35, 500)
