@@ -207,6 +207,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    # Only for its static files: /api/docs loads Swagger UI from here, not from a CDN.
+    "ninja",
     "postroom.audience",
     "postroom.imports",
     "postroom.campaigns",

@@ -1,31 +1,31 @@
 """The REST API (django-ninja). OpenAPI schema at /api/openapi.json, docs at /api/docs."""
 
-from django.http import HttpRequest
-from django.urls import path
-from ninja import NinjaAPI
+from django.http import HttpRequest, JsonResponse
+from django.urls import path, re_path
 
 from postroom.api.auth import operator_auth
-from postroom.api.routes import campaigns, lists, subscribers
-from postroom.errors import NotFound, PostroomError
+from postroom.api.errors import PostroomAPI
+from postroom.api.routes import campaigns, health, lists, subscribers
 
-api = NinjaAPI(
+api = PostroomAPI(
     title="Postroom API",
     version="1",
     description="Subscribers, lists and campaigns. Authenticate with "
-    "`Authorization: Bearer <token>` (create one with `postroom token create`).",
+    "`Authorization: Bearer <token>` (create one with `postroom token create`), or HTTP Basic "
+    "with the token as the password, as listmonk clients do. Every refusal is "
+    '`{"detail": "…"}`.',
     auth=operator_auth(),
     urls_namespace="api",
 )
+api.add_router("/health", health.router)
 api.add_router("/lists", lists.router)
 api.add_router("/subscribers", subscribers.router)
 api.add_router("/campaigns", campaigns.router)
 
 
-@api.exception_handler(PostroomError)
-def domain_error(request: HttpRequest, exc: PostroomError):
-    return api.create_response(
-        request, {"detail": str(exc)}, status=404 if isinstance(exc, NotFound) else 400
-    )
+def unknown_path(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """A path the API does not have gets the API's error shape, not the UI's HTML page."""
+    return JsonResponse({"detail": f"no such API path: /api/{rest}"}, status=404)
 
 
-urlpatterns = [path("", api.urls)]
+urlpatterns = [path("", api.urls), re_path(r"^(?P<rest>.*)$", unknown_path)]

@@ -7,6 +7,7 @@ from typing import Literal
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from postroom.api.errors import errors
 from postroom.campaigns import services
 from postroom.campaigns.cli import as_json
 from postroom.campaigns.models import Campaign
@@ -15,6 +16,7 @@ from postroom.delivery.models import Delivery
 from postroom.errors import InvalidInput
 
 router = Router(tags=["campaigns"])
+Action = Literal["start", "pause", "resume", "cancel", "retry-failed"]
 MAX_PAGE = 1000
 
 
@@ -41,7 +43,7 @@ def all_campaigns(request: HttpRequest) -> list[dict]:
     return [as_json(c) for c in qs]
 
 
-@router.post("", response={201: dict})
+@router.post("", response={201: dict, **errors(400, 404)})
 def create(request: HttpRequest, data: CampaignIn):
     from postroom.delivery.models import Sender
 
@@ -68,12 +70,12 @@ def create(request: HttpRequest, data: CampaignIn):
     return Status(201, _detail(services.get_campaign(campaign.pk)))
 
 
-@router.get("/{campaign_id}")
+@router.get("/{campaign_id}", response={200: dict, **errors(404)})
 def get(request: HttpRequest, campaign_id: int) -> dict:
     return _detail(services.get_campaign(campaign_id))
 
 
-@router.get("/{campaign_id}/deliveries")
+@router.get("/{campaign_id}/deliveries", response={200: dict, **errors(404)})
 def deliveries(
     request: HttpRequest, campaign_id: int, state: str = "", after: int = 0, limit: int = 100
 ) -> dict:
@@ -127,7 +129,7 @@ class ResolveOut(Schema):
 
 
 # Declared before the catch-all `/{campaign_id}/{action}`, so these paths reach them.
-@router.get("/{campaign_id}/in-doubt", response=InDoubtPage)
+@router.get("/{campaign_id}/in-doubt", response={200: InDoubtPage, **errors(404)})
 def in_doubt(request: HttpRequest, campaign_id: int, after: int = 0, limit: int = 100):
     """Recipients whose message the server may or may not have accepted, with what is known."""
     campaign = services.get_campaign(campaign_id)
@@ -144,7 +146,7 @@ def in_doubt(request: HttpRequest, campaign_id: int, after: int = 0, limit: int 
     }
 
 
-@router.post("/{campaign_id}/resolve", response=ResolveOut)
+@router.post("/{campaign_id}/resolve", response={200: ResolveOut, **errors(400, 404)})
 def resolve(request: HttpRequest, campaign_id: int, data: ResolveIn):
     """Settle recipients in doubt: `delivered` (never resend) or `resend` (queue them again).
 
@@ -167,8 +169,8 @@ def resolve(request: HttpRequest, campaign_id: int, data: ResolveIn):
     }
 
 
-@router.post("/{campaign_id}/{action}")
-def act(request: HttpRequest, campaign_id: int, action: str) -> dict:
+@router.post("/{campaign_id}/{action}", response={200: dict, **errors(400, 404)})
+def act(request: HttpRequest, campaign_id: int, action: Action) -> dict:
     """start, pause, resume, cancel or retry-failed, as `postroom campaign ACTION ID`."""
     actions: dict[str, Callable[[Campaign], object]] = {
         "start": control.start,
@@ -177,8 +179,6 @@ def act(request: HttpRequest, campaign_id: int, action: str) -> dict:
         "cancel": control.cancel,
         "retry-failed": control.retry_failed,
     }
-    if action not in actions:
-        raise InvalidInput(f"unknown action {action!r}: use one of {', '.join(actions)}")
     campaign = services.get_campaign(campaign_id)
     actions[action](campaign)
     return _detail(services.get_campaign(campaign_id))

@@ -3,6 +3,7 @@
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
+from postroom.api.errors import errors
 from postroom.audience import services
 from postroom.audience.cli import list_json
 
@@ -24,7 +25,7 @@ def all_lists(request: HttpRequest) -> list[dict]:
     return [list_json(ml, counts.get(ml.pk, {})) for ml in MailingList.objects.all()]
 
 
-@router.post("", response={201: dict})
+@router.post("", response={201: dict, **errors(400)})
 def create_list(request: HttpRequest, data: ListIn):
     ml = services.create_list(data.name, data.optin, data.description, data.public)
     return Status(201, list_json(ml))

@@ -5,6 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from postroom.api.errors import errors
 from postroom.audience import services
 from postroom.audience.cli import subscriber_json
 from postroom.audience.models import Subscriber
@@ -29,7 +30,7 @@ def _relations(qs):
     return qs.prefetch_related("subscriptions__mailing_list", "tags")
 
 
-@router.get("")
+@router.get("", response={200: dict, **errors(404)})
 def page(request: HttpRequest, list: str = "", after: int = 0, limit: int = 100) -> dict:
     """Subscribers in id order; pass the returned `next` as `after` for the next page."""
     qs = Subscriber.objects.filter(pk__gt=after).order_by("pk")
@@ -39,7 +40,7 @@ def page(request: HttpRequest, list: str = "", after: int = 0, limit: int = 100)
     return {"items": rows, "next": rows[-1]["id"] if rows else None}
 
 
-@router.post("", response={201: dict})
+@router.post("", response={201: dict, **errors(400, 404)})
 def add(request: HttpRequest, data: SubscriberIn):
     subscriber = services.add_subscriber(
         data.email,
@@ -55,20 +56,20 @@ def add(request: HttpRequest, data: SubscriberIn):
     )
 
 
-@router.get("/{email}")
+@router.get("/{email}", response={200: dict, **errors(404)})
 def get(request: HttpRequest, email: str) -> dict:
     subscriber = services.get_subscriber(email)
     return subscriber_json(_relations(Subscriber.objects.filter(pk=subscriber.pk)).get(), True)
 
 
-@router.post("/{email}/unsubscribe")
+@router.post("/{email}/unsubscribe", response={200: dict, **errors(404)})
 def unsubscribe(request: HttpRequest, email: str, data: UnsubscribeIn) -> dict:
     subscriber = services.get_subscriber(email)
     lists = None if data.lists is None else services.resolve_lists(data.lists)
     return {"changed": services.unsubscribe(subscriber, lists, source="api")}
 
 
-@router.delete("/{email}", response={204: None})
+@router.delete("/{email}", response={204: None, **errors(404)})
 def erase(request: HttpRequest, email: str):
     services.erase(services.get_subscriber(email))
     return Status(204, None)

@@ -1,0 +1,118 @@
+"""One error body for every API answer that is not a success, and a schema that lists them all.
+
+Every refusal is `{"detail": "one line a person can act on"}`; a request that
+does not match the schema (422) adds `"errors"`, one entry per field. The
+schema of each operation names every code it can answer with: 401 (and 403,
+a session without its CSRF token) wherever a credential is needed, 400 and
+422 wherever there is input to refuse, and what a route declares itself
+(404 for a name that does not exist, 409, …) — so a client, or a schema
+fuzzer, never meets an answer the documentation did not promise.
+"""
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.main import Exc
+from ninja.openapi.schema import OpenAPISchema
+
+from postroom.errors import NotFound, PostroomError
+
+
+class ErrorOut(Schema):
+    """Why the request was refused; nothing was changed."""
+
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+# How each status reads in the schema.
+DESCRIPTIONS = {
+    400: "Refused: the input is wrong (the detail says how); nothing was changed",
+    401: "No credential, or a wrong one: send `Authorization: Bearer TOKEN` "
+    "(or HTTP Basic with the token as the password)",
+    403: "A browser session without its CSRF token",
+    404: "What the path names does not exist",
+    409: "Conflicts with the current state",
+    413: "Too large",
+    422: "The request does not match the schema (`errors` names each field)",
+    429: "Too many requests: wait and try again",
+    503: "Not available now",
+}
+
+
+def errors(*codes: int) -> dict[int, type[ErrorOut]]:
+    """Error answers a route declares beyond the automatic ones: `**errors(404)`."""
+    return dict.fromkeys(codes, ErrorOut)
+
+
+def _body(detail: str, field_errors: list | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": detail}
+    if field_errors is not None:
+        body["errors"] = field_errors
+    return body
+
+
+def _field_summary(field_errors: list[dict[str, Any]]) -> str:
+    first = field_errors[0] if field_errors else {}
+    where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "data"))
+    more = f" (and {len(field_errors) - 1} more)" if len(field_errors) > 1 else ""
+    return f"{where or 'request'}: {first.get('msg', 'invalid')}{more}"
+
+
+class PostroomAPI(NinjaAPI):
+    """NinjaAPI with the one error shape and every error code in the schema."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_exception_handler(PostroomError, self._domain_error)
+        self.add_exception_handler(ValidationError, self._validation_error)
+        self.add_exception_handler(HttpError, self._http_error)
+
+    def _domain_error(self, request: HttpRequest, exc: Exc[PostroomError]) -> HttpResponse:
+        status = 404 if isinstance(exc, NotFound) else 400
+        return self.create_response(request, _body(str(exc)), status=status)
+
+    def _validation_error(self, request: HttpRequest, exc: Exc[ValidationError]) -> HttpResponse:
+        assert isinstance(exc, ValidationError)
+        field_errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type", "")}
+            for e in exc.errors
+        ]
+        return self.create_response(
+            request, _body(_field_summary(field_errors), field_errors), status=422
+        )
+
+    def _http_error(self, request: HttpRequest, exc: Exc[HttpError]) -> HttpResponse:
+        assert isinstance(exc, HttpError)
+        detail = str(exc)
+        if isinstance(exc, AuthenticationError):
+            detail = "a valid API token is needed (Authorization: Bearer TOKEN)"
+        response = self.create_response(request, _body(detail), status=exc.status_code)
+        if exc.status_code == 401:
+            response["WWW-Authenticate"] = 'Bearer realm="postroom", Basic realm="postroom"'
+        return response
+
+    def get_openapi_schema(self, *args, **kwargs) -> OpenAPISchema:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["ErrorOut"] = ErrorOut.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        reference = {"$ref": "#/components/schemas/ErrorOut"}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                codes = set()
+                if operation.get("security"):
+                    codes |= {401, 403}
+                if operation.get("parameters") or operation.get("requestBody"):
+                    codes |= {400, 422}
+                responses = operation["responses"]
+                for code in sorted(codes):
+                    responses.setdefault(code, {})
+                for code, answer in responses.items():
+                    if int(code) >= 400:
+                        answer["description"] = DESCRIPTIONS.get(int(code), "Refused")
+                        answer["content"] = {"application/json": {"schema": reference}}
+        return schema
