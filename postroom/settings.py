@@ -178,6 +178,8 @@ POSTROOM_SUBSCRIBE_LIMIT = env_int("POSTROOM_SUBSCRIBE_LIMIT", 10)
 # Bearer tokens; empty turns /metrics and the bounce webhook off (404).
 POSTROOM_METRICS_TOKEN = env_str("POSTROOM_METRICS_TOKEN", "").strip()
 POSTROOM_BOUNCE_TOKEN = env_str("POSTROOM_BOUNCE_TOKEN", "").strip()
+# Bounce mailboxes (IMAP/POP3) trust the system's CAs, and this PEM file's too (a private CA).
+POSTROOM_TLS_CA_FILE = env_str("POSTROOM_TLS_CA_FILE", "")
 # A reverse proxy in front: trust its X-Forwarded-For (and, over https, X-Forwarded-Proto).
 POSTROOM_BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
 # Each worker's journal of final dots and replies (docs/delivery.md): local disk, this machine.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the system packages Postroom's tests need, and only those missing:
 # PostgreSQL server binaries (the suite starts a throwaway cluster), chromium
-# (browser tests), Postfix's smtp-sink (benchmarks) and Python's venv module.
+# (browser tests), Postfix's smtp-sink (benchmarks), Dovecot (the bounce mailbox tests start
+# a throwaway one) and Python's venv module.
 # Debian/Ubuntu; installing needs root. Repeated runs install nothing and are fast.
 set -euo pipefail
 
@@ -14,6 +15,9 @@ if ! command -v chromium >/dev/null; then
 fi
 if ! command -v smtp-sink >/dev/null && [ ! -x /usr/sbin/smtp-sink ]; then
     missing+=(postfix)
+fi
+if ! command -v dovecot >/dev/null && [ ! -x /usr/sbin/dovecot ]; then
+    missing+=(dovecot-imapd dovecot-pop3d)
 fi
 if ! python3.11 -c "import ensurepip, venv" 2>/dev/null; then
     missing+=(python3.11-venv)

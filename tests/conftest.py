@@ -115,3 +115,20 @@ def _fresh_scheduler_memory():
     scheduler.forget()
     yield
     scheduler.forget()
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    """A real Dovecot (IMAP, POP3, each with and without TLS) for the whole session, like
+    the PostgreSQL cluster: its own config, users and certificate in a temporary folder."""
+    from postroom.testing.dovecot import DovecotServer
+
+    with DovecotServer() as server:
+        yield server
+
+
+@pytest.fixture
+def mail_account(dovecot, settings):
+    """A fresh Dovecot account for one test, its certificate trusted like a private CA's."""
+    settings.POSTROOM_TLS_CA_FILE = str(dovecot.cert_path)
+    return dovecot.new_account()

@@ -300,8 +300,11 @@ def _fingerprint(raw: bytes, msg_id: str, report: Report) -> str:
     return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
 
 
-def record(report: Report, fingerprint: str, source: str, summary: Summary) -> None:
-    """Store one report and act on it: suppression, the delivery row's error."""
+def record(report: Report, fingerprint: str, source: str, summary: Summary, raw: str = "") -> None:
+    """Store one report and act on it: suppression, the delivery row's error.
+
+    `raw` is the report as it came (a DSN, a provider's JSON event), kept for the Bounces page.
+    """
     from postroom.audience import services
     from postroom.audience.models import Subscriber, Suppression
     from postroom.tracking.models import Bounce
@@ -327,6 +330,7 @@ def record(report: Report, fingerprint: str, source: str, summary: Summary) -> N
             "status": report.status[:16],
             "reason": report.reason[:1000],
             "source": source[:64],
+            "raw": raw[: Bounce.RAW_LIMIT],
         },
     )
     if not created:
@@ -374,9 +378,10 @@ def ingest_messages(messages: Iterable[bytes], source: str) -> Summary:
             summary.unrecognised += 1
             continue
         own_id = str(msg.get("Message-ID", "")).strip()
+        text = raw[:200_000].decode("utf-8", "replace")
         with transaction.atomic():
             for report in reports:
-                record(report, _fingerprint(raw, own_id, report), source, summary)
+                record(report, _fingerprint(raw, own_id, report), source, summary, text)
     return summary
 
 

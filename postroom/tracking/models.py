@@ -1,5 +1,6 @@
 """What subscribers did through their signed links, kept per campaign."""
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -130,9 +131,87 @@ class Bounce(models.Model):
     # Same report ingested twice (a mailbox read again) is recorded once.
     fingerprint = models.CharField(max_length=64, unique=True)
     at = models.DateTimeField(default=timezone.now)
+    # The report as it came (a DSN, an ARF message, a provider's JSON event), cut at
+    # RAW_LIMIT characters: what an operator reads before lifting a suppression.
+    raw = models.TextField(blank=True, default="")
+    # "Un-suppress": who lifted the address's suppression, when and why (the Bounces page).
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lift_reason = models.CharField(max_length=500, blank=True, default="")
+
+    RAW_LIMIT = 100_000
 
     class Meta:
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.kind} bounce: {self.email}"
+
+
+class BounceMailbox(models.Model):
+    """A mailbox that bounces and complaints arrive in, polled by the worker (tracking.mailboxes).
+
+    One for all senders, or one per sender (its Return-Path's mailbox). The password
+    is stored for the poller alone: no page, API or command ever shows it back.
+    """
+
+    class Protocol(models.TextChoices):
+        IMAP = "imap", "IMAP"
+        POP3 = "pop3", "POP3"
+
+    class Tls(models.TextChoices):
+        NONE = "none"
+        STARTTLS = "starttls"
+        TLS = "tls"
+
+    class Processed(models.TextChoices):
+        MOVE = "move", "move to a folder (IMAP)"
+        DELETE = "delete", "delete"
+
+    name = models.CharField(max_length=100, unique=True)
+    protocol = models.CharField(max_length=8, choices=Protocol.choices, default=Protocol.IMAP)
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(default=993)
+    tls = models.CharField(max_length=16, choices=Tls.choices, default=Tls.TLS)
+    verify_certificate = models.BooleanField(default=True)
+    username = models.CharField(max_length=255)
+    password = models.CharField(max_length=500, blank=True, default="")
+    folder = models.CharField(max_length=255, default="INBOX")  # IMAP only
+    processed = models.CharField(max_length=8, choices=Processed.choices, default=Processed.MOVE)
+    move_to = models.CharField(max_length=255, default="Processed")
+    sender = models.ForeignKey(
+        "delivery.Sender",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="bounce_mailboxes",
+        help_text="empty: one mailbox for every sender",
+    )
+    interval_seconds = models.PositiveIntegerField(default=300)
+    enabled = models.BooleanField(default=True)
+
+    # State, shared by every worker through the database.
+    next_poll_at = models.DateTimeField(default=timezone.now)
+    polling_until = models.DateTimeField(null=True, blank=True)  # a worker's claim
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=1000, blank=True, default="")
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_messages = models.PositiveIntegerField(default=0)
+    total_messages = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def failing(self) -> bool:
+        """The last poll failed (an error newer than the last success)."""
+        return self.last_error_at is not None and (
+            self.last_success_at is None or self.last_error_at > self.last_success_at
+        )
