@@ -178,6 +178,20 @@ POSTROOM_SUBSCRIBE_LIMIT = env_int("POSTROOM_SUBSCRIBE_LIMIT", 10)
 # Bearer tokens; empty turns /metrics and the bounce webhook off (404).
 POSTROOM_METRICS_TOKEN = env_str("POSTROOM_METRICS_TOKEN", "").strip()
 POSTROOM_BOUNCE_TOKEN = env_str("POSTROOM_BOUNCE_TOKEN", "").strip()
+# Provider webhooks (/webhooks/<provider>, docs/tracking.md); each is a 404 until set.
+# SES through SNS: on/off, the topics accepted (empty: any), the hosts SNS certificates
+# may come from (https only; a test serves its own).
+POSTROOM_SES_WEBHOOK = env_bool("POSTROOM_SES_WEBHOOK", False)
+POSTROOM_SES_TOPIC_ARNS = env_list("POSTROOM_SES_TOPIC_ARNS", [])
+POSTROOM_SNS_CERT_HOSTS = env_list(
+    "POSTROOM_SNS_CERT_HOSTS", ["sns.*.amazonaws.com", "sns.*.amazonaws.com.cn"]
+)
+POSTROOM_SENDGRID_PUBLIC_KEY = env_str("POSTROOM_SENDGRID_PUBLIC_KEY", "").strip()
+POSTROOM_MAILGUN_SIGNING_KEY = env_str("POSTROOM_MAILGUN_SIGNING_KEY", "").strip()
+POSTROOM_POSTMARK_WEBHOOK_TOKEN = env_str("POSTROOM_POSTMARK_WEBHOOK_TOKEN", "").strip()
+POSTROOM_SPARKPOST_WEBHOOK_TOKEN = env_str("POSTROOM_SPARKPOST_WEBHOOK_TOKEN", "").strip()
+# A signed webhook (SendGrid, Mailgun) whose timestamp is further from now is a replay.
+POSTROOM_WEBHOOK_MAX_AGE_SECONDS = env_int("POSTROOM_WEBHOOK_MAX_AGE_SECONDS", 900)
 # Bounce mailboxes (IMAP/POP3) trust the system's CAs, and this PEM file's too (a private CA).
 POSTROOM_TLS_CA_FILE = env_str("POSTROOM_TLS_CA_FILE", "")
 # A reverse proxy in front: trust its X-Forwarded-For (and, over https, X-Forwarded-Proto).

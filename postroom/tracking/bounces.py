@@ -29,7 +29,7 @@ from datetime import timedelta
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from django.conf import settings
 from django.db import transaction
@@ -133,7 +133,7 @@ def _body_text(msg: Message) -> str:
     return ""
 
 
-def _status_in(text: str) -> str:
+def status_in(text: str) -> str:
     """An RFC 3463 status from text, or one made from a bare SMTP reply code (550 → 5.0.0)."""
     match = _STATUS.search(text)
     if match:
@@ -167,7 +167,7 @@ def _bounces(msg: Message) -> list[Report]:
                 continue  # delayed, delivered, relayed, expanded: not a bounce
             diagnostic = _one_line(block.get("Diagnostic-Code", ""))
             status = _STATUS.search(str(block.get("Status", "")))
-            code = status.group() if status else _status_in(diagnostic)
+            code = status.group() if status else status_in(diagnostic)
             reason = diagnostic.split(";", 1)[-1].strip() if diagnostic else f"status {code}"
             reports[address.lower()] = Report(_kind(code), address, code, reason, message_id)
             if final:
@@ -186,7 +186,7 @@ def _bounces(msg: Message) -> list[Report]:
         if text is None:
             text = _body_text(msg)
         line = _line_about(text, address)
-        code = _status_in(line) or _status_in(text)
+        code = status_in(line) or status_in(text)
         reason = _one_line(line) or (f"status {code}" if code else "reported as failed")
         reports[address.lower()] = Report(_kind(code), address, code, reason, message_id)
     unique: dict[int, Report] = {id(r): r for r in reports.values()}  # a final+original pair once
@@ -382,6 +382,25 @@ def ingest_messages(messages: Iterable[bytes], source: str) -> Summary:
         with transaction.atomic():
             for report in reports:
                 record(report, _fingerprint(raw, own_id, report), source, summary, text)
+    return summary
+
+
+class ProviderEvent(Protocol):
+    """A report a provider webhook delivered (tracking.providers.base.Event)."""
+
+    report: Report
+    key: str  # unique at the provider: the same event delivered twice is recorded once
+    raw: str
+
+
+def ingest_events(events: Iterable[ProviderEvent], source: str) -> Summary:
+    """Record and act on the reports of one webhook request, all or nothing."""
+    summary = Summary()
+    with transaction.atomic():
+        for event in events:
+            summary.messages += 1
+            fingerprint = _fingerprint(b"", event.key, event.report)
+            record(event.report, fingerprint, source, summary, event.raw)
     return summary
 
 

@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Protocol
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.utils import timezone
@@ -31,6 +30,7 @@ from django.utils import timezone
 from postroom.errors import InvalidInput, PostroomError
 from postroom.tracking import bounces
 from postroom.tracking.models import BounceMailbox
+from postroom.tracking.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -136,19 +136,6 @@ def state(box: BounceMailbox) -> str:
     if box.failing:
         return "failing"
     return "ok" if box.last_success_at else "never polled"
-
-
-def tls_context(verify: bool) -> ssl.SSLContext:
-    """The system's trusted CAs, plus POSTROOM_TLS_CA_FILE (a private CA, or a test's)."""
-    if not verify:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    context = ssl.create_default_context()
-    if settings.POSTROOM_TLS_CA_FILE:
-        context.load_verify_locations(cafile=settings.POSTROOM_TLS_CA_FILE)
-    return context
 
 
 def _text(data: object) -> str:

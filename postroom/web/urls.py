@@ -149,6 +149,7 @@ urlpatterns = [
     path("o/<str:token>.gif", engagement.open_pixel, name="public_open"),
     path("r/<str:token>/", engagement.click, name="public_click"),
     path("webhooks/bounce", bounces.webhook, name="bounce_webhook"),
+    path("webhooks/<str:provider>", bounces.provider_webhook, name="provider_webhook"),
     # Monitoring (a bearer token, not a login)
     path("metrics", metrics.metrics, name="metrics"),
     path("health", health.health, name="health"),  # public unless POSTROOM_HEALTH_TOKEN
