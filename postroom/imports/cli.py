@@ -1,15 +1,22 @@
 """`postroom import`, `postroom export` and `postroom imports list|resume|report`."""
 
 import argparse
+import getpass
 import sys
 from pathlib import Path
 
 from postroom.cli import CLI, add_json_flag, emit, output_file, record_id
 from postroom.errors import NotFound
+from postroom.imports import tools
 
 
 def register(cli: CLI) -> None:
-    p = cli.command("import", "Import contacts from a CSV file (in the foreground).", import_cmd)
+    p = cli.command(
+        "import",
+        "Import contacts from a CSV, .xlsx or .ods file, or a ZIP of CSV files "
+        "(such as a Mailchimp audience export), in the foreground.",
+        import_cmd,
+    )
     p.add_argument("file", metavar="FILE")
     p.add_argument("--list", action="append", default=[], metavar="NAME", dest="lists")
     p.add_argument("--dry-run", action="store_true", help="count what would happen, write nothing")
@@ -20,7 +27,10 @@ def register(cli: CLI) -> None:
         action="append",
         default=[],
         metavar="COLUMN=FIELD",
-        help="FIELD: email, name, first_name, last_name, ignore, or an attribute name",
+        help="FIELD: email, name, first_name, last_name, status, list_status, tags, "
+        "attributes (a JSON object), optin_time, optin_ip, confirm_time, confirm_ip, "
+        "unsubscribed_at, bounced_at, unsubscribed_flag, blocklisted_flag, ignore, "
+        "or an attribute name",
     )
     p.add_argument(
         "--rejects",
@@ -38,6 +48,21 @@ def register(cli: CLI) -> None:
     )
     p.add_argument(
         "--confirmed", action="store_true", help="the contacts already confirmed their consent"
+    )
+    p.add_argument(
+        "--status",
+        default="auto",
+        choices=["auto", *tools.STATES],
+        help="the state of every row whose own columns give none; auto: what the file "
+        "says (a Mailchimp unsubscribed export is unsubscribed). A file that looks like "
+        "people who left, with no status column, needs one",
+    )
+    p.add_argument(
+        "--resubscribe-unsubscribed",
+        action="store_true",
+        dest="resubscribe",
+        help="subscribe again people who had unsubscribed (never those who bounced, "
+        "complained or were blocklisted); kept with the import and logged",
     )
     add_json_flag(p)
 
@@ -73,15 +98,19 @@ def import_cmd(args: argparse.Namespace) -> int:
         encoding=None if args.encoding in ("", "auto") else args.encoding,
         delimiter=parse_delimiter(args.delimiter),
         mapping=parse_mapping(args.map),
+        status=None if args.status == "auto" else args.status,
+        resubscribe=args.resubscribe,
+        actor=f"command line ({getpass.getuser()})",
     )
     bar = _ProgressBar(imp.file_size)
     if args.dry_run:
         try:
             counts = services.preview(imp, progress=bar)
+            said = services.recognised(imp, counts["states"])
         finally:
             imp.delete()  # a dry run leaves nothing behind
         bar.close()
-        result = {**counts, "dry_run": True}
+        result = {**counts, "dry_run": True, "recognised": said}
         emit(args, result, lambda: _summary_text(result, dry_run=True))
         return 0
     return _run(args, services, imp, bar)
@@ -112,7 +141,7 @@ def _run(args, services, imp, bar, claimed: bool = False) -> int:
     if getattr(args, "rejects", None):
         with open(args.rejects, "w", newline="", encoding="utf-8") as out:
             services.write_rejects(imp, out)
-    summary = imp.summary()
+    summary = {**imp.summary(), "recognised": services.recognised(imp, imp.states, future=False)}
     emit(args, summary, lambda: _summary_text(summary))
     return 0 if imp.status == "finished" else 1
 
@@ -178,12 +207,15 @@ def _get(import_id: int):
 
 def _summary_text(s: dict, dry_run: bool = False) -> str:
     head = "dry run, nothing written: " if dry_run else ""
-    text = (
+    said = "".join(f"{line}\n" for line in s.get("recognised", []))
+    text = said + (
         f"{head}{s['rows']} rows: {s['created']} created, {s['updated']} updated, "
         f"{s['unchanged']} unchanged, {s['duplicates']} duplicates, {s['rejected']} rejected"
     )
     if s.get("repaired"):
         text += f" ({s['repaired']} repaired)"
+    if s.get("resubscribed"):
+        text += f"\n{s['resubscribed']} people who had unsubscribed subscribed again (override)"
     if s.get("error"):
         text += f"\n{s['error']}"
     if s.get("id") and s.get("rejected"):

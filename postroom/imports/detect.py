@@ -17,12 +17,15 @@ from pathlib import Path
 import charset_normalizer
 
 from postroom.errors import InvalidInput
+from postroom.imports import tools
+from postroom.imports.tools import COLUMN_FIELDS, TARGET_LABELS, normal_header
 
 SAMPLE_BYTES = 256 * 1024
 SAMPLE_RECORDS = 200
 DELIMITERS = [",", ";", "\t", "|"]
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-FIELDS = ("email", "name", "first_name", "last_name", "ignore")
+BASIC_FIELDS = ("email", "name", "first_name", "last_name")
+FIELDS = (*BASIC_FIELDS, "ignore", *TARGET_LABELS)
 
 # Header spellings seen in exports from mail tools, CRMs and spreadsheets, compared
 # after lower-casing and dropping accents, spaces, dashes, dots and underscores.
@@ -96,6 +99,7 @@ ALIASES = {
     ],
 }
 _ALIAS_TO_FIELD = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
+_ALIAS_TO_FIELD.update(COLUMN_FIELDS)
 
 _SIGNATURES = [
     (b"PK\x03\x04", "a spreadsheet (.xlsx/.ods) or a ZIP archive"),
@@ -117,6 +121,10 @@ class UnreadableFile(InvalidInput):
     """The file as a whole cannot be imported; nothing was written."""
 
 
+class LooksLikeLeavers(InvalidInput):
+    """The file seems to list people who left, and no column says who: the user decides."""
+
+
 @dataclass
 class Layout:
     """How to read a file: the settings in force and what detection found."""
@@ -125,8 +133,22 @@ class Layout:
     delimiter: str
     has_header: bool
     columns: list[str]  # header cells, or "column 1", "column 2", ... without a header
-    mapping: list[str]  # per column: email, name, first_name, last_name, ignore or attr:KEY
+    mapping: list[str]  # per column: a FIELDS name or attr:KEY
     detected: dict = field(default_factory=dict)
+    file_name: str = ""  # as uploaded: its name can say what the file is
+    source: str = ""  # what was recognised: "Mailchimp unsubscribed export"
+    status: str = ""  # the state of rows whose own columns give none (tools.STATES)
+    member: str = ""  # the file's name inside an archive, or the sheet's name
+    path: str = ""  # the text file to read, when it is not the upload itself
+    members: list[dict] = field(default_factory=list)  # an archive: a layout per file
+
+    @property
+    def has_status_column(self) -> bool:
+        return any(m in tools.STATUS_TARGETS for m in self.mapping)
+
+    def parts(self) -> list["Layout"]:
+        """The layouts to read, in order: the members of an archive, or this one."""
+        return [Layout.from_dict(m) for m in self.members] or [self]
 
     @property
     def email_column(self) -> int:
@@ -140,6 +162,12 @@ class Layout:
             "columns": self.columns,
             "mapping": self.mapping,
             "detected": self.detected,
+            "file_name": self.file_name,
+            "source": self.source,
+            "status": self.status,
+            "member": self.member,
+            "path": self.path,
+            "members": self.members,
         }
 
     @classmethod
@@ -174,6 +202,8 @@ def target_field(target: str) -> str:
     lowered = target.lower()
     if lowered in FIELDS:
         return lowered
+    if lowered in ("timezone", "language"):
+        return f"attr:{lowered}"
     key = lowered[5:] if lowered.startswith("attr:") else target
     return f"attr:{attribute_key(key)}"
 
@@ -189,8 +219,15 @@ def detect(
     encoding: str | None = None,
     delimiter: str | None = None,
     mapping: dict[str, str] | None = None,
+    *,
+    file_name: str = "",
+    status: str | None = None,
 ) -> Layout:
-    """Inspect `path` and return how to read it, or raise UnreadableFile."""
+    """Inspect `path` and return how to read it, or raise UnreadableFile.
+
+    `status` is the state the user gives every row whose columns say none;
+    None takes what the file itself says (a Mailchimp unsubscribed export).
+    """
     size = path.stat().st_size
     if size == 0:
         raise UnreadableFile("the file is empty")
@@ -233,6 +270,10 @@ def detect(
         )
     if mapping_list.count("email") > 1:
         raise InvalidInput("only one column can be mapped to email")
+    name = file_name or path.name
+    recognised = tools.recognise(columns, name)
+    if status is not None and status not in ("", *tools.STATES):
+        raise InvalidInput(f"unknown status {status!r}: use {', '.join(tools.STATES)}")
     return Layout(
         encoding=chosen_encoding,
         delimiter=chosen_delimiter,
@@ -243,8 +284,30 @@ def detect(
             "encoding": detected_encoding,
             "delimiter": detected_delimiter,
             "mapping": detected_mapping,
+            "status": recognised.status,
         },
+        file_name=name,
+        source=recognised.part,
+        status=recognised.status if status is None else status,
     )
+
+
+def safeguard(layout: Layout, mode: str) -> None:
+    """Refuse a file that looks like a list of people who left unless something says
+    who left: a status column, the file's own kind, or a status the user chose."""
+    if mode == "blocklist":
+        return
+    for part in layout.parts():
+        if part.status or part.has_status_column:
+            continue
+        hint = tools.looks_like_leavers(part.columns, part.member or part.file_name)
+        if hint:
+            raise LooksLikeLeavers(
+                f"{hint} suggests people who unsubscribed, bounced or were blocklisted, "
+                "and no column says who: choose the status to give everyone in it "
+                "(unsubscribed, bounced, blocklisted, or subscribed if nobody in it left) "
+                "with --status, or under 'Status of everyone whose row gives none'"
+            )
 
 
 def _refuse_known_binaries(head: bytes) -> None:
@@ -379,10 +442,7 @@ def _pick_delimiter(records_by_delimiter: dict[str, list[list[str]]]) -> str:
     return max(DELIMITERS, key=score)
 
 
-def _normal_header(cell: str) -> str:
-    text = unicodedata.normalize("NFKD", cell.strip().lstrip("\ufeff").lower())
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return re.sub(r"[\s\-_.:/()*]+", "", text)
+_normal_header = normal_header
 
 
 def _header_fields(record: list[str]) -> list[str] | None:
@@ -405,6 +465,8 @@ def _detect_mapping(columns: list[str], records: list[list[str]], has_header: bo
     fields = [_ALIAS_TO_FIELD.get(_normal_header(c), "") for c in columns] if has_header else []
     for i, column in enumerate(columns):
         known = fields[i] if fields else ""
+        if known == "attributes" and not _holds_json(records[1:], i):
+            known = ""  # a column named "data" holding plain text stays an attribute
         if known and known not in mapping:
             mapping.append(known)
         else:
@@ -421,6 +483,11 @@ def _detect_mapping(columns: list[str], records: list[list[str]], has_header: bo
     return mapping
 
 
+def _holds_json(records: list[list[str]], index: int) -> bool:
+    values = [r[index].strip() for r in records if index < len(r) and r[index].strip()]
+    return any(v.startswith("{") for v in values) and all(v[0] in "{[" for v in values)
+
+
 def _apply_overrides(
     columns: list[str], detected: list[str], overrides: dict[str, str]
 ) -> list[str]:
@@ -434,7 +501,7 @@ def _apply_overrides(
         else:
             shown = ", ".join(repr(c) for c in columns)
             raise InvalidInput(f"--map: no column {column!r}; the columns are {shown}")
-        if target in FIELDS[:4]:
+        if target in FIELDS and target != "ignore":
             # A field can come from one column only: the override takes it from the other.
             mapping = [
                 f"attr:{attribute_key(columns[i])}" if m == target else m

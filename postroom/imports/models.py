@@ -44,6 +44,15 @@ class Import(models.Model):
     rejected = models.IntegerField(default=0)
     repaired = models.IntegerField(default=0)  # accepted after a reported repair
     suppressed = models.IntegerField(default=0)  # part of `rejected`
+    # People per state given to them (subscribed, pending, unsubscribed, bounced, …).
+    states = models.JSONField(default=dict, blank=True)
+    resubscribed = models.IntegerField(default=0)  # by the override below
+
+    # The explicit override: people who had unsubscribed are subscribed again. Who
+    # ticked it and when is kept with the import, and logged.
+    resubscribe = models.BooleanField(default=False)
+    resubscribe_by = models.CharField(max_length=150, blank=True, default="")
+    resubscribe_at = models.DateTimeField(null=True, blank=True)
 
     rows_done = models.IntegerField(default=0)  # records committed: the resume point
     bytes_done = models.BigIntegerField(default=0)
@@ -74,6 +83,8 @@ class Import(models.Model):
             status=self.status,
             repaired=self.repaired,
             suppressed=self.suppressed,
+            states=self.states,
+            resubscribed=self.resubscribed,
             error=self.error,
         )
         return data

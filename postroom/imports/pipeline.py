@@ -9,7 +9,7 @@ import multiprocessing
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from postroom.imports.detect import Layout
@@ -66,6 +66,9 @@ class Batch:
     duplicates: int
     records: int
     position: int
+    # Duplicates whose row says the person left: applied too, so that a file listing
+    # someone as subscribed and then as unsubscribed leaves them unsubscribed.
+    late_left: list[Contact] = field(default_factory=list)
 
 
 def batches(path: Path, layout: dict, skip: int, size: int) -> Iterator[Batch]:
@@ -89,10 +92,11 @@ def batches(path: Path, layout: dict, skip: int, size: int) -> Iterator[Batch]:
                 return
             if kind == "error":
                 raise OSError(payload)
-            packed, rejections, duplicates, records, position = payload
+            packed, rejections, duplicates, records, position, late = payload
             unpack = Contact.unpack
             contacts = [unpack(fields) for fields in packed]
-            yield Batch(contacts, rejections, duplicates, records, position)
+            late_left = [unpack(fields) for fields in late]
+            yield Batch(contacts, rejections, duplicates, records, position, late_left)
     finally:
         receiver.close()
         if reader.is_alive():
@@ -105,12 +109,16 @@ def _produce(path: Path, layout: dict, skip: int, sender) -> None:
     try:
         for batch in _read(path, layout, skip):
             packed = [c.pack() for c in batch.contacts]
-            sender.send(
-                (
-                    "batch",
-                    (packed, batch.rejections, batch.duplicates, batch.records, batch.position),
-                )
+            late = [c.pack() for c in batch.late_left]
+            payload = (
+                packed,
+                batch.rejections,
+                batch.duplicates,
+                batch.records,
+                batch.position,
+                late,
             )
+            sender.send(("batch", payload))
         sender.send(("done", None))
     except Exception as exc:  # reported by the writing process, which records it
         sender.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -118,23 +126,52 @@ def _produce(path: Path, layout: dict, skip: int, sender) -> None:
         sender.close()
 
 
+class Parsed:
+    """Every row of every part of a layout (the files of an archive, in order), parsed,
+    and how far the bytes went over all of them."""
+
+    def __init__(self, path: Path, layout: Layout) -> None:
+        self.path = path
+        self.parts = layout.parts()
+        self.done = 0
+        self.reader: Reader | None = None
+
+    @property
+    def position(self) -> int:
+        return self.done + (self.reader.position if self.reader else 0)
+
+    def files(self) -> list[Path]:
+        return [Path(part.path) if part.path else self.path for part in self.parts]
+
+    def __iter__(self) -> Iterator[Contact | Rejection]:
+        named = len(self.parts) > 1
+        for part, file in zip(self.parts, self.files(), strict=True):
+            parse = RowParser(part).parse
+            prefix = f"{part.member}: " if named and part.member else ""
+            with Reader(file, part) as reader:
+                self.reader = reader
+                for record in reader:
+                    result = parse(record)
+                    if prefix and isinstance(result, Rejection):
+                        result.reason = prefix + result.reason
+                    yield result
+            self.reader = None
+            self.done += file.stat().st_size
+
+
 def _read(path: Path, layout_data: dict, skip: int) -> Iterator[Batch]:
-    layout = Layout.from_dict(layout_data)
     seen = SeenAddresses()
     try:
-        with Reader(path, layout) as reader:
-            yield from _batches(reader, RowParser(layout), seen, skip)
+        yield from _batches(Parsed(path, Layout.from_dict(layout_data)), seen, skip)
     finally:
         seen.close()
 
 
-def _batches(reader: Reader, parser: RowParser, seen: SeenAddresses, skip: int):
+def _batches(parsed: Parsed, seen: SeenAddresses, skip: int):
     """Batches of parsed rows; the first `skip` records (already committed) only feed `seen`."""
-    parse = parser.parse
-    records = iter(reader)
+    results_in = iter(parsed)
     committed: list[str] = []
-    for record in itertools.islice(records, skip):
-        result = parse(record)
+    for result in itertools.islice(results_in, skip):
         if isinstance(result, Contact):
             committed.append(result.email)
             if len(committed) >= BATCH:
@@ -143,13 +180,13 @@ def _batches(reader: Reader, parser: RowParser, seen: SeenAddresses, skip: int):
     if committed:
         seen.first_times(committed)
     results: list[Contact | Rejection] = []
-    for record in records:
-        results.append(parse(record))
+    for result in results_in:
+        results.append(result)
         if len(results) >= BATCH:
-            yield _batch(results, seen, reader.position)
+            yield _batch(results, seen, parsed.position)
             results = []
     if results:
-        yield _batch(results, seen, reader.position)
+        yield _batch(results, seen, parsed.position)
 
 
 def _batch(results: list[Contact | Rejection], seen: SeenAddresses, position: int) -> Batch:
@@ -158,4 +195,6 @@ def _batch(results: list[Contact | Rejection], seen: SeenAddresses, position: in
     rejections = [r for r in results if not isinstance(r, Contact)]
     first = seen.first_times([c.email for c in contacts])
     fresh = [c for c, is_first in zip(contacts, first, strict=True) if is_first]
-    return Batch(fresh, rejections, len(contacts) - len(fresh), len(results), position)
+    late = [c for c, is_first in zip(contacts, first, strict=True) if not is_first and c.status]
+    late_left = [c for c in late if c.left]
+    return Batch(fresh, rejections, len(contacts) - len(fresh), len(results), position, late_left)

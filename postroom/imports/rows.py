@@ -5,6 +5,8 @@ only when the intent is unambiguous (`Jane <jane@x.org>`, `mailto:jane@x.org`)
 and are always reported.
 """
 
+import csv
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from json.encoder import encode_basestring_ascii as _json_string  # C, what dump
 from typing import NamedTuple
 
 from postroom.audience.emails import InvalidEmail, email_hash, normalize_email
+from postroom.imports import tools
 from postroom.imports.detect import DELIMITERS, Layout
 from postroom.imports.reader import Record
 
@@ -34,6 +37,20 @@ class Contact(NamedTuple):
     email_hash: str
     repair: str = ""  # what was repaired, for the report
     raw: str = ""
+    status: str = ""  # a tools.STATES name; "" is the import's own (subscribe as chosen)
+    status_at: str = ""  # ISO time of the state in the old tool ("" = unknown)
+    tags_json: str = ""  # JSON list of tag names
+    optin_at: str = ""  # consent record: ISO opt-in time, IP, confirmation time
+    optin_ip: str = ""
+    confirmed_at: str = ""
+
+    @property
+    def left(self) -> bool:
+        return self.status in tools.LEFT
+
+    @property
+    def tags(self) -> list[str]:
+        return json.loads(self.tags_json) if self.tags_json else []
 
     @property
     def attributes(self) -> dict:
@@ -49,6 +66,7 @@ class Contact(NamedTuple):
 
 
 _new_tuple = tuple.__new__  # Contact without NamedTuple's Python-level __new__
+_PLAIN = ("",) * 6  # status, status_at, tags and consent of a row that has none
 
 
 @dataclass(slots=True)
@@ -79,10 +97,26 @@ class RowParser:
         # json.dumps writes, at a third of its cost). Two columns with one key
         # need the dict's last-wins merge, so they take json.dumps.
         keys = [key for _, key in self.attributes]
+        self.json_index = _index(layout.mapping, "attributes")
         self.json_keys = (
             [(i, _json_string(key) + ": ") for i, key in self.attributes]
-            if len(set(keys)) == len(keys)
+            if len(set(keys)) == len(keys) and self.json_index is None
             else None
+        )
+        self.columns = layout.columns
+        self.default_status = layout.status
+        self.states = [(i, m) for i, m in enumerate(layout.mapping) if m in tools.STATUS_TARGETS]
+        self.tags_index = _index(layout.mapping, "tags")
+        self.consent = [
+            _index(layout.mapping, f)
+            for f in ("optin_time", "optin_ip", "confirm_time", "confirm_ip")
+        ]
+        # Plain files (no status, tags or consent columns) keep the fast path.
+        self.extra = bool(
+            self.states
+            or self.default_status
+            or self.tags_index is not None
+            or any(i is not None for i in self.consent)
         )
 
     def parse(self, record: Record) -> Contact | Rejection:
@@ -109,18 +143,96 @@ class RowParser:
             if repaired is None:
                 return Rejection(record.line, _raw(raw_email), self._reason(raw_email, exc))
             email, display_name, repair = repaired
-        return _new_tuple(
-            Contact,
-            (
-                record.line,
-                email,
-                self._name(cells) or display_name,
-                self._attributes_json(cells),
-                email_hash(email),
-                repair,
-                raw_email if len(raw_email) <= RAW_LIMIT else _raw(raw_email),
-            ),
+        if self.json_index is None:
+            attributes = self._attributes_json(cells)
+        else:
+            merged = self._merged_attributes(cells)
+            if merged is None:
+                value = cells[self.json_index]
+                column = self.columns[self.json_index]
+                return Rejection(
+                    record.line,
+                    _raw(value),
+                    f"the {column!r} column must hold a JSON object of attributes",
+                )
+            attributes = merged
+        fields = (
+            record.line,
+            email,
+            self._name(cells) or display_name,
+            attributes,
+            email_hash(email),
+            repair,
+            raw_email if len(raw_email) <= RAW_LIMIT else _raw(raw_email),
         )
+        if not self.extra:
+            return _new_tuple(Contact, fields + _PLAIN)
+        extras = self._extras(cells)
+        if isinstance(extras, str):
+            return Rejection(record.line, _raw(raw_email), extras)
+        return _new_tuple(Contact, fields + extras)
+
+    def _extras(self, cells: list[str]) -> tuple | str:
+        """(status, status_at, tags, consent…) of a row, or why they cannot be read."""
+        state, at = self.default_status, ""
+        for i, target in self.states:
+            value = cells[i].strip()
+            found: str | None = ""
+            when = ""
+            if target in ("status", "list_status"):
+                found = tools.status_of(value)
+                if found is None:
+                    return (
+                        f"unknown status {value[:40]!r} in column {self.columns[i]!r}: "
+                        "it should say subscribed, pending, unsubscribed, bounced, "
+                        "blocklisted or complained (or a word a newsletter tool uses for them)"
+                    )
+            elif target in ("unsubscribed_at", "bounced_at"):
+                if value:
+                    found = tools.UNSUBSCRIBED if target == "unsubscribed_at" else tools.BOUNCED
+                    when = tools.parse_time(value) or ""
+            else:
+                flag = tools.flag_of(value)
+                if flag is None:
+                    return f"column {self.columns[i]!r} should say yes or no, not {value[:40]!r}"
+                if flag:
+                    unsubscribed = target == "unsubscribed_flag"
+                    found = tools.UNSUBSCRIBED if unsubscribed else tools.BLOCKLISTED
+            if not found:
+                continue
+            if tools.SEVERITY[found] > tools.SEVERITY[state]:
+                state, at = found, when
+            elif found == state and when and not at:
+                at = when
+        optin_at, optin_ip, confirmed_at, confirm_ip = (
+            cells[i].strip() if i is not None else "" for i in self.consent
+        )
+        return (
+            state,
+            at,
+            _tags_json(cells[self.tags_index]) if self.tags_index is not None else "",
+            tools.parse_time(optin_at) or "",
+            _ip(optin_ip) or _ip(confirm_ip),
+            tools.parse_time(confirmed_at) or "",
+        )
+
+    def _merged_attributes(self, cells: list[str]) -> str | None:
+        """A JSON attributes column (listmonk, Keila) merged with the attribute columns."""
+        assert self.json_index is not None
+        value = cells[self.json_index].strip()
+        attributes: dict = {}
+        if value:
+            try:
+                attributes = json.loads(value)
+            except ValueError:
+                return None
+            if not isinstance(attributes, dict):
+                return None
+        for i, key in self.attributes:
+            cell = cells[i].strip()
+            if cell:
+                attributes[key] = cell
+        return json.dumps(attributes)
 
     def _attributes_json(self, cells: list[str]) -> str:
         """The non-blank attribute cells as JSON text, byte for byte what json.dumps gives."""
@@ -177,6 +289,34 @@ class RowParser:
                     return f"{hint}, not {own}: import it with that delimiter"
                 return f"{hint}: a whole row was quoted into one field"
         return f"not a valid email address: {exc.detail}"
+
+
+def _tags_json(value: str) -> str:
+    """Tags written as `"vip","2024 fair"` (Mailchimp), `a, b`, `a; b` or a JSON list."""
+    value = value.strip()
+    if not value:
+        return ""
+    names: list = []
+    if value.startswith("["):
+        try:
+            names = json.loads(value)
+        except ValueError:
+            names = []
+    if not names or not isinstance(names, list):
+        delimiter = "," if "," in value or ";" not in value else ";"
+        names = next(csv.reader([value], delimiter=delimiter, skipinitialspace=True), [])
+    cleaned = [str(n).strip().strip('"').strip()[:100] for n in names]
+    cleaned = list(dict.fromkeys(n for n in cleaned if n))
+    return json.dumps(cleaned) if cleaned else ""
+
+
+def _ip(value: str) -> str:
+    if not value:
+        return ""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return ""  # "No data" (Sendy) and the like: no IP in the consent record
 
 
 def _valid(value: str) -> bool:

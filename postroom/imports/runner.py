@@ -27,9 +27,16 @@ def run_import(imp: Import, *, dry_run: bool = False, progress: Progress | None 
     returned (unsaved) object.
     """
     if dry_run:
-        for key in (*Import.COUNT_FIELDS, "repaired", "suppressed", "rows_done"):
+        for key in (*Import.COUNT_FIELDS, "repaired", "suppressed", "rows_done", "resubscribed"):
             setattr(imp, key, 0)
-    upserter = Upserter(imp.mode, list(imp.lists.all()), imp.confirmed, dry_run=dry_run)
+        imp.states = {}
+    upserter = Upserter(
+        imp.mode,
+        list(imp.lists.all()),
+        imp.confirmed,
+        dry_run=dry_run,
+        resubscribe=imp.resubscribe,
+    )
     with _rare_checkpoints(enabled=not dry_run):
         _run(imp, upserter, dry_run, progress)
     return imp
@@ -61,6 +68,8 @@ def _run(imp: Import, upserter: Upserter, dry_run: bool, progress: Progress | No
             # The batch's writes and the record's resume point commit together.
             with transaction.atomic():
                 outcome = upserter.apply(batch.contacts)
+                if batch.late_left:
+                    upserter.leave(batch.late_left)  # counted as duplicates already
                 _count(imp, batch, outcome)
                 _save_batch(imp, batch, outcome)
         if progress:
@@ -76,6 +85,11 @@ def _count(imp: Import, batch: Batch, outcome) -> None:
     imp.duplicates += batch.duplicates
     imp.rejected += len(batch.rejections) + len(outcome.rejections)
     imp.suppressed += len(outcome.rejections)
+    imp.resubscribed += outcome.resubscribed
+    states = dict(imp.states or {})
+    for state, n in outcome.states.items():
+        states[state] = states.get(state, 0) + n
+    imp.states = states
     rejected_lines = {r.line for r in outcome.rejections}
     imp.repaired += sum(1 for c in batch.contacts if c.repair and c.line not in rejected_lines)
 
@@ -100,6 +114,8 @@ def _save_batch(imp: Import, batch: Batch, outcome) -> None:
             *Import.COUNT_FIELDS,
             "repaired",
             "suppressed",
+            "resubscribed",
+            "states",
             "rows_done",
             "bytes_done",
             "heartbeat_at",

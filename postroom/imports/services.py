@@ -22,10 +22,11 @@ from django.utils import timezone
 from postroom.audience.models import MailingList
 from postroom.audience.services import resolve_lists
 from postroom.errors import InvalidInput, NotFound
-from postroom.imports.detect import Layout, detect
+from postroom.imports import tools
+from postroom.imports.detect import Layout, detect, safeguard
 from postroom.imports.models import Import
-from postroom.imports.reader import Reader
-from postroom.imports.rows import Contact, Rejection, RowParser
+from postroom.imports.pipeline import Parsed
+from postroom.imports.rows import Contact, Rejection
 from postroom.imports.runner import Progress, run_import
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,16 @@ def prepare(
     mapping: dict[str, str] | None = None,
     user=None,
     layout: Layout | None = None,
+    status: str | None = None,
+    resubscribe: bool = False,
+    actor: str = "",
 ) -> Import:
-    """Inspect the file and create a draft import; refuse (InvalidInput) before any write."""
+    """Inspect the file and create a draft import; refuse (InvalidInput) before any write.
+
+    `status` gives every row whose own columns say nothing a state (None: what the
+    file says). `resubscribe` is the explicit override that subscribes again people
+    who had unsubscribed; `actor` names who asked when there is no `user` (the CLI).
+    """
     if mode not in MODES:
         raise InvalidInput(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     resolved = resolve_lists(lists)
@@ -72,31 +81,87 @@ def prepare(
         raise InvalidInput("choose at least one list to subscribe the contacts to")
     if not path.is_file():
         raise NotFound(f"no file {str(path)!r}")
-    layout = layout or detect(path, encoding=encoding, delimiter=delimiter, mapping=mapping)
+    layout = layout or detect(
+        path,
+        encoding=encoding,
+        delimiter=delimiter,
+        mapping=mapping,
+        file_name=file_name or path.name,
+        status=status,
+    )
+    safeguard(layout, mode)
+    person = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
         imp = Import.objects.create(
             file_name=file_name or path.name,
             file_path=str(path),
-            file_size=path.stat().st_size,
+            file_size=sum(f.stat().st_size for f in Parsed(path, layout).files()),
             layout=layout.as_dict(),
             mode=mode,
             confirmed=confirmed,
-            created_by=user if user is not None and user.is_authenticated else None,
+            created_by=person,
         )
         imp.lists.set(resolved)
+        if resubscribe:
+            allow_resubscribe(imp, person.get_username() if person else actor)
     return imp
+
+
+def allow_resubscribe(imp: Import, who: str) -> None:
+    """The user's explicit override for this import, kept with it and logged: who, when."""
+    if imp.status != Import.Status.DRAFT:
+        raise InvalidInput("this import has already started; the override cannot change")
+    imp.resubscribe, imp.resubscribe_by, imp.resubscribe_at = True, who[:150], timezone.now()
+    imp.save(update_fields=["resubscribe", "resubscribe_by", "resubscribe_at"])
+    log.warning(
+        "import %s of %r: %s chose to subscribe again people who had unsubscribed",
+        imp.pk,
+        imp.file_name,
+        who or "someone",
+    )
+
+
+def recognised(imp: Import, states: dict | None = None, future: bool = True) -> list[str]:
+    """What was recognised, in sentences: "Mailchimp unsubscribed export: 20 people
+    will be imported as unsubscribed"."""
+    layout = Layout.from_dict(imp.layout)
+    parts = layout.parts()
+    sources = [p.source for p in parts if p.source]
+    head = ""
+    if len(parts) > 1:
+        head = f"{len(parts)} files in the archive"
+        if sources:
+            head += " (" + ", ".join(dict.fromkeys(sources)) + ")"
+    elif sources:
+        head = sources[0]
+    elif layout.status:
+        head = f"Every row without a status of its own is given: {layout.status}"
+    lines = [head] if head and states is None else []
+    counts = states if states is not None else {}
+    said = [
+        f"{n} {'person' if n == 1 else 'people'} {_verb(n, future)} as "
+        f"{tools.STATE_LABELS.get(state, state)}"
+        for state, n in sorted(counts.items(), key=lambda kv: tools.SEVERITY.get(kv[0], 9))
+        if n
+    ]
+    if said:
+        lines.append(f"{head or 'This file'}: " + "; ".join(said))
+    return lines
+
+
+def _verb(n: int, future: bool) -> str:
+    if future:
+        return "will be imported"
+    return "was imported" if n == 1 else "were imported"
 
 
 def sample_rows(imp: Import, limit: int = 10) -> list[Contact | Rejection]:
     """The first rows as they will be stored (or why they will not), for the preview."""
-    layout = Layout.from_dict(imp.layout)
-    parser = RowParser(layout)
     result: list[Contact | Rejection] = []
-    with Reader(Path(imp.file_path), layout) as reader:
-        for record in reader:
-            result.append(parser.parse(record))
-            if len(result) >= limit:
-                break
+    for row in Parsed(Path(imp.file_path), Layout.from_dict(imp.layout)):
+        result.append(row)
+        if len(result) >= limit:
+            break
     return result
 
 
@@ -104,7 +169,8 @@ def preview(imp: Import, progress: Progress | None = None) -> dict:
     """Counts of what the import would do, over the whole file, writing nothing."""
     shadow = Import.objects.get(pk=imp.pk)
     run_import(shadow, dry_run=True, progress=progress)
-    return {key: getattr(shadow, key) for key in (*Import.COUNT_FIELDS, "repaired", "suppressed")}
+    keys = (*Import.COUNT_FIELDS, "repaired", "suppressed", "resubscribed", "states")
+    return {key: getattr(shadow, key) for key in keys}
 
 
 def relayout(imp: Import, layout: Layout) -> None:

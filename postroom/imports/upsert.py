@@ -5,78 +5,148 @@ subscribers, one of suppressed hashes, one of existing subscriptions, then
 multi-row INSERT/UPDATEs. Per-row ORM objects would cost more than everything
 else in a million-row import together. The semantics are the audience's own:
 consent source "import", suppressed or blocklisted addresses never subscribed,
-`email_hash` always set, existing subscriptions (even unsubscribed) left as they are.
+`email_hash` always set, existing subscriptions (even unsubscribed) left as they are
+unless the import carries the user's explicit, logged override.
+
+Rows whose old tool says they left (unsubscribed, bounced, blocklisted, complained)
+are written by states.py; pending ones wait on the double opt-in lists.
 """
 
 import json
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
-from postroom.audience.bulk import blocklist, column_name
+from postroom.audience.bulk import blocklist
 from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression
 from postroom.audience.services import initial_status
+from postroom.imports import states, tools
 from postroom.imports.rows import Contact, Rejection
+from postroom.imports.sql import (
+    SUBSCRIPTION_COLUMNS,
+    any_of,
+    array,
+    existing,
+    holes,
+    insert_subscribers,
+    json_hole,
+    select_in,
+    suppression_reasons,
+    table,
+)
+from postroom.imports.states import Outcome
 
 SUPPRESSED_REASON = "the address is on the suppression list (it unsubscribed, bounced or was blocklisted); an import never subscribes it again"  # noqa: E501
 BLOCKLISTED_REASON = "the subscriber is blocklisted; an import never subscribes it again"
 
-
-@dataclass
-class Outcome:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejections: list[Rejection] = field(default_factory=list)
+__all__ = ["BLOCKLISTED_REASON", "SUPPRESSED_REASON", "Outcome", "Upserter"]
 
 
 class Upserter:
-    """Applies batches for one import's mode, lists and consent; `dry_run` only classifies."""
+    """Applies batches for one import's mode, lists and consent; `dry_run` only classifies.
+
+    `resubscribe` is the user's explicit override: people who unsubscribed (never
+    those who bounced, complained or were blocklisted) are subscribed again.
+    """
 
     def __init__(
-        self, mode: str, lists: list[MailingList], confirmed: bool, dry_run: bool = False
+        self,
+        mode: str,
+        lists: list[MailingList],
+        confirmed: bool,
+        dry_run: bool = False,
+        resubscribe: bool = False,
     ) -> None:
         self.mode = mode
         self.lists = lists
-        self.statuses = {ml.id: initial_status(ml, confirmed) for ml in lists}
+        self.joining = {ml.id: initial_status(ml, confirmed) for ml in lists}
+        # Pending people wait for a confirmation, which only a double opt-in list asks for.
+        self.waiting: dict[int, str] = {
+            ml.id: Subscription.Status.UNCONFIRMED
+            for ml in lists
+            if ml.optin == MailingList.Optin.DOUBLE
+        }
+        self.statuses = self.joining
         self.dry_run = dry_run
+        self.resubscribe = resubscribe
+        self.tags = states.TagCache()
 
     def apply(self, contacts: list[Contact]) -> Outcome:
         if self.mode == "blocklist":
             return self._blocklist(contacts)
-        return self._subscribe(contacts)
+        if not any(c.status for c in contacts):
+            return self._subscribe(contacts, self.joining)  # a plain file: one pass
+        joining = [c for c in contacts if c.status in ("", tools.SUBSCRIBED)]
+        pending = [c for c in contacts if c.status == tools.PENDING]
+        leaving = [c for c in contacts if c.left]
+        outcome = self._subscribe(joining, self.joining)
+        if pending:
+            outcome.add(self._pending(pending))
+        if leaving:
+            outcome.add(self.leave(leaving))
+        return outcome
 
-    def _subscribe(self, contacts: list[Contact]) -> Outcome:
+    def leave(self, contacts: list[Contact]) -> Outcome:
+        """Record that these people left, whatever the mode: an import can always make
+        someone less mailable, never more."""
+        return states.leave(contacts, self.lists, self.dry_run, self.tags)
+
+    def _pending(self, contacts: list[Contact]) -> Outcome:
+        if self.waiting or not self.lists:
+            return self._subscribe(contacts, self.waiting, state=tools.PENDING)
         outcome = Outcome()
+        outcome.rejections = [Rejection(c.line, c.raw, states.PENDING_REASON) for c in contacts]
+        return outcome
+
+    def _subscribe(
+        self, contacts: list[Contact], statuses: dict[int, str], state: str = tools.SUBSCRIBED
+    ) -> Outcome:
+        outcome = Outcome()
+        if not contacts:
+            return outcome
+        self.statuses = statuses
         emails = [c.email for c in contacts]
-        existing = {row[0]: row for row in _existing(emails)}
+        found = {row[0]: row for row in existing(emails)}
         hashes = {c.email: c.email_hash for c in contacts}
-        suppressed = _suppressed(hashes.values())
-        current = self._subscriptions([row[1] for row in existing.values()])
+        reasons = suppression_reasons(hashes.values())
+        current = self._subscriptions([row[1] for row in found.values()])
 
         new: list[Contact] = []
         changed: list[tuple[int, str, dict]] = []
         to_subscribe: list[str] = []
+        written: list[Contact] = []  # new or updated: their tags and consent are recorded
+        lifted: list[str] = []
         for contact in contacts:
-            row = existing.get(contact.email)
-            if hashes[contact.email] in suppressed:
-                outcome.rejections.append(Rejection(contact.line, contact.raw, SUPPRESSED_REASON))
-                continue
+            row = found.get(contact.email)
+            reason = reasons.get(hashes[contact.email])
+            if reason is not None:
+                if not (self.resubscribe and reason == Suppression.Reason.UNSUBSCRIBED):
+                    outcome.rejections.append(
+                        Rejection(contact.line, contact.raw, SUPPRESSED_REASON)
+                    )
+                    continue
+                lifted.append(hashes[contact.email])
             if row is None:
                 new.append(contact)
                 to_subscribe.append(contact.email)
+                written.append(contact)
                 outcome.created += 1
+                outcome.resubscribed += reason is not None
                 continue
             _, subscriber_id, name, attributes, status = row
             if status == Subscriber.Status.BLOCKLISTED:
                 outcome.rejections.append(Rejection(contact.line, contact.raw, BLOCKLISTED_REASON))
                 continue
-            if self.mode == "skip-existing":
+            if self.mode == "skip-existing" and reason is None:
                 outcome.unchanged += 1
                 continue
-            touched = self._needs_subscription(current.get(subscriber_id, {}))
+            mine = current.get(subscriber_id, {})
+            back = reason is not None or (
+                self.resubscribe
+                and any(mine.get(i) == Subscription.Status.UNSUBSCRIBED for i in statuses)
+            )
+            touched = self._needs_subscription(mine) or back
             if self.mode == "update":
                 new_name = contact.name or name
                 merged = {**attributes, **json.loads(contact.attributes_json)}
@@ -85,25 +155,38 @@ class Upserter:
                     touched = True
             if touched:
                 to_subscribe.append(contact.email)
+                written.append(contact)
                 outcome.updated += 1
+                outcome.resubscribed += back
             else:
                 outcome.unchanged += 1
+        outcome.states[state] += len(contacts) - len(outcome.rejections)
         if not self.dry_run:
             now = timezone.now()
-            self._insert(new, now)
+            if lifted:
+                # The override: the user said these people asked to come back.
+                Suppression.objects.filter(
+                    email_hash__in=lifted, reason=Suppression.Reason.UNSUBSCRIBED
+                ).delete()
+            insert_subscribers(new, now)
             self._update(changed, now)
             self._add_subscriptions(to_subscribe, now)
+            states.record_consent(written, statuses, now, promote=state == tools.SUBSCRIBED)
+            if self.mode != "skip-existing":
+                self.tags.add(written)
+            else:
+                self.tags.add(new)
         return outcome
 
     def _subscriptions(self, subscriber_ids: list[int]) -> dict[int, dict[int, str]]:
         result: dict[int, dict[int, str]] = {}
-        if not subscriber_ids or not self.lists:
+        if not subscriber_ids or not self.statuses:
             return result
         sql = (
-            f"SELECT subscriber_id, mailing_list_id, status FROM {_table(Subscription)} "
-            f"WHERE mailing_list_id IN ({_holes(self.statuses)}) AND {_any('subscriber_id')}"
+            f"SELECT subscriber_id, mailing_list_id, status FROM {table(Subscription)} "
+            f"WHERE mailing_list_id IN ({holes(self.statuses)}) AND {any_of('subscriber_id')}"
         )
-        for subscriber_id, list_id, status in _select_in(sql, subscriber_ids, list(self.statuses)):
+        for subscriber_id, list_id, status in select_in(sql, subscriber_ids, list(self.statuses)):
             result.setdefault(subscriber_id, {})[list_id] = status
         return result
 
@@ -117,36 +200,6 @@ class Upserter:
                 return True
         return False
 
-    def _insert(self, contacts: list[Contact], now) -> None:
-        if not contacts:
-            return
-        contacts = sorted(contacts, key=lambda c: c.email)  # index pages in order
-        meta = Subscriber._meta
-        stamp = connection.ops.adapt_datetimefield_value(now)
-        columns = [
-            "email",
-            "email_hash",
-            "name",
-            "attributes",
-            "status",
-            "created_at",
-            "updated_at",
-        ]
-        names = ", ".join(column_name(Subscriber, c) for c in columns)
-        table = connection.ops.quote_name(meta.db_table)
-        active = Subscriber.Status.ACTIVE
-        # ON CONFLICT: someone may have signed up with the same address since the lookup.
-        if connection.vendor == "postgresql":
-            _insert_by_copy(table, names, contacts, active, stamp)
-            return
-        sql = f"INSERT INTO {table} ({names}) VALUES ({_holes(columns)}) ON CONFLICT DO NOTHING"
-        rows = [
-            (c.email, c.email_hash, c.name, c.attributes_json, active, stamp, stamp)
-            for c in contacts
-        ]
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
-
     def _update(self, changed: list[tuple[int, str, dict]], now) -> None:
         if not changed:
             return
@@ -154,7 +207,7 @@ class Upserter:
         quote = connection.ops.quote_name
         sql = (
             f"UPDATE {quote(meta.db_table)} SET {quote('name')} = %s, "
-            f"{quote('attributes')} = {_json_hole()}, {quote('updated_at')} = %s "
+            f"{quote('attributes')} = {json_hole()}, {quote('updated_at')} = %s "
             f"WHERE {quote('id')} = %s"
         )
         stamp = connection.ops.adapt_datetimefield_value(now)
@@ -164,16 +217,16 @@ class Upserter:
 
     def _add_subscriptions(self, emails: list[str], now) -> None:
         """Subscribe the active ones, set-based; ON CONFLICT keeps every existing
-        subscription (even an unsubscribed one) as it is."""
-        if not emails or not self.lists:
+        subscription (even an unsubscribed one) as it is, but for the override."""
+        if not emails or not self.statuses:
             return
         stamp = connection.ops.adapt_datetimefield_value(now)
-        subscribers = f"FROM {_table(Subscriber)} WHERE status = %s AND {_any('email')}"
+        subscribers = f"FROM {table(Subscriber)} WHERE status = %s AND {any_of('email')}"
         insert = (
-            f"INSERT INTO {_table(Subscription)} ({', '.join(SUBSCRIPTION_COLUMNS)}) "
-            f"SELECT id, {_holes(SUBSCRIPTION_COLUMNS[1:])} {subscribers} ON CONFLICT DO NOTHING"
+            f"INSERT INTO {table(Subscription)} ({', '.join(SUBSCRIPTION_COLUMNS)}) "
+            f"SELECT id, {holes(SUBSCRIPTION_COLUMNS[1:])} {subscribers} ON CONFLICT DO NOTHING"
         )
-        targets: list[Any] = [Subscriber.Status.ACTIVE, _array(emails)]
+        targets: list[Any] = [Subscriber.Status.ACTIVE, array(emails)]
         with connection.cursor() as cursor:
             for list_id, status in self.statuses.items():
                 confirmed_at = stamp if status == Subscription.Status.CONFIRMED else None
@@ -188,10 +241,28 @@ class Upserter:
                     stamp,
                 ]
                 cursor.execute(insert, [*values, *targets])
+                if self.resubscribe:
+                    cursor.execute(
+                        f"UPDATE {table(Subscription)} SET status = %s, consent_source = %s, "
+                        "consent_at = %s, confirmed_at = %s, unsubscribed_at = NULL, "
+                        "unsubscribe_source = %s, updated_at = %s WHERE mailing_list_id = %s "
+                        f"AND status = %s AND subscriber_id IN (SELECT id {subscribers})",
+                        [
+                            status,
+                            "import",
+                            stamp,
+                            confirmed_at,
+                            "",
+                            stamp,
+                            list_id,
+                            Subscription.Status.UNSUBSCRIBED,
+                            *targets,
+                        ],
+                    )
                 if confirmed_at:
                     # Given as confirmed now: an unconfirmed subscription becomes confirmed.
                     cursor.execute(
-                        f"UPDATE {_table(Subscription)} SET status = %s, confirmed_at = %s, "
+                        f"UPDATE {table(Subscription)} SET status = %s, confirmed_at = %s, "
                         "updated_at = %s WHERE mailing_list_id = %s AND status = %s "
                         f"AND subscriber_id IN (SELECT id {subscribers})",
                         [status, stamp, stamp, list_id, Subscription.Status.UNCONFIRMED, *targets],
@@ -201,11 +272,11 @@ class Upserter:
         """Created: a new suppression; updated: an existing subscriber newly blocklisted."""
         outcome = Outcome()
         hashes = {c.email: c.email_hash for c in contacts}
-        suppressed = _suppressed(hashes.values())
-        existing = {row[0]: row[4] for row in _existing(list(hashes))}
+        suppressed = set(suppression_reasons(hashes.values()))
+        found = {row[0]: row[4] for row in existing(list(hashes))}
         fresh_hashes = []
         for contact in contacts:
-            status = existing.get(contact.email)
+            status = found.get(contact.email)
             if status is not None and status != Subscriber.Status.BLOCKLISTED:
                 outcome.updated += 1
             elif hashes[contact.email] not in suppressed:
@@ -214,6 +285,7 @@ class Upserter:
                 outcome.unchanged += 1
             if hashes[contact.email] not in suppressed:
                 fresh_hashes.append(hashes[contact.email])
+        outcome.states[tools.BLOCKLISTED] += len(contacts)
         if not self.dry_run:
             now = timezone.now()
             Suppression.objects.bulk_create(
@@ -228,104 +300,6 @@ class Upserter:
                 ],
                 ignore_conflicts=True,
             )
-            ids = [row[1] for row in _existing(list(existing))]
+            ids = [row[1] for row in existing(list(found))]
             blocklist(Subscriber.objects.filter(pk__in=ids), source="import")
         return outcome
-
-
-STAGING = "postroom_import_staging"
-
-
-def _insert_by_copy(table: str, names: str, contacts: list[Contact], status: str, stamp) -> None:
-    """PostgreSQL: COPY the batch into a session's temporary table, then one INSERT…SELECT.
-
-    Binding 10,000-element arrays (the previous unnest insert) cost ~50 µs a row
-    of this process's CPU in psycopg's client-side quoting; COPY's text rows are
-    written in C by psycopg, and the server reads them without parsing literals.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} "
-            "(email text, email_hash text, name text, attributes text)"
-        )
-        cursor.execute(f"TRUNCATE {STAGING}")
-        with cursor.copy(f"COPY {STAGING} FROM STDIN") as copy:
-            write = copy.write_row
-            for c in contacts:
-                write((c.email, c.email_hash, c.name, c.attributes_json))
-        cursor.execute(
-            f"INSERT INTO {table} ({names}) "
-            f"SELECT email, email_hash, name, attributes::jsonb, %s, %s, %s FROM {STAGING} "
-            "ORDER BY email ON CONFLICT DO NOTHING",
-            [status, stamp, stamp],
-        )
-
-
-def _json_hole() -> str:
-    """The placeholder for JSON text: jsonb wants a cast on PostgreSQL."""
-    return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-
-
-# Raw SQL for the per-batch lookups: Django's `__in` costs ~25 µs per value to build,
-# more than the whole rest of a row's work.
-SUBSCRIPTION_COLUMNS = [
-    "subscriber_id",
-    "mailing_list_id",
-    "status",
-    "consent_source",
-    "consent_at",
-    "confirmed_at",
-    "unsubscribe_source",
-    "created_at",
-    "updated_at",
-]
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _holes(values) -> str:
-    return ", ".join(["%s"] * len(values))
-
-
-def _any(column: str) -> str:
-    """`column` is one of the values of one parameter (given by _array).
-
-    One parameter, whatever the batch size: a list of `%s` per value would make
-    every batch size a different statement, and SQLite's statement cache then
-    holds megabytes per size.
-    """
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)"
-    return f"{column} IN (SELECT value FROM json_each(%s))"
-
-
-def _array(values: list):
-    return list(values) if connection.vendor == "postgresql" else json.dumps(list(values))
-
-
-def _select_in(sql: str, values: list, params: list | None = None) -> list[tuple]:
-    """Run `sql` (with an _any() condition last) for `values`."""
-    if not values:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*(params or []), _array(values)])
-        return cursor.fetchall()
-
-
-def _existing(emails: list[str]) -> list[tuple]:
-    """(email, id, name, attributes, status) of the subscribers among `emails`."""
-    attributes = Subscriber._meta.get_field("attributes")
-    columns = "email, id, name, attributes, status"
-    sql = f"SELECT {columns} FROM {_table(Subscriber)} WHERE {_any('email')}"
-    return [
-        # Django itself passes no expression here when it reads a row; the stubs want one.
-        (email, pk, name, attributes.from_db_value(attrs, cast(Any, None), connection), status)
-        for email, pk, name, attrs, status in _select_in(sql, emails)
-    ]
-
-
-def _suppressed(hashes) -> set[str]:
-    sql = f"SELECT email_hash FROM {_table(Suppression)} WHERE {_any('email_hash')}"
-    return {row[0] for row in _select_in(sql, list(hashes))}

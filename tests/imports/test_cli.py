@@ -153,3 +153,53 @@ def test_imports_resume_finishes_an_interrupted_import(subprocess_env, monkeypat
     assert (summary["rows"], summary["created"], summary["rejected"]) == (2100, 2073, 22)
     listing = json.loads(postroom(subprocess_env, "imports", "list", "--json").stdout)
     assert listing[0]["status"] == "finished"
+
+
+def test_import_says_what_it_recognised_and_keeps_its_json_keys(subprocess_env):
+    news = MailingList.objects.create(name="News")
+    path = DATA / "exports" / "mailchimp" / "unsubscribed_members_export_4f1c8e2a9b.csv"
+    dry = postroom(subprocess_env, "import", str(path), "--list", "News", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith(
+        "Mailchimp unsubscribed export: 20 people will be imported as unsubscribed\n"
+    )
+    result = postroom(subprocess_env, "import", str(path), "--list", "News", "--json")
+    summary = json.loads(result.stdout)
+    assert {k: summary[k] for k in ("rows", "created", "rejected")} == {
+        "rows": 20,
+        "created": 20,
+        "rejected": 0,
+    }
+    assert summary["states"] == {"unsubscribed": 20}
+    assert not news.subscriptions.exclude(status="unsubscribed").exists()
+
+
+def test_import_refuses_a_file_of_leavers_without_a_status_and_takes_one(subprocess_env, tmp_path):
+    MailingList.objects.create(name="News")
+    path = write(tmp_path, "email\nann@example.com\n", name="cleaned-addresses.csv")
+    refused = postroom(subprocess_env, "import", str(path), "--list", "News")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("postroom: its name 'cleaned-addresses.csv' suggests")
+    assert "Traceback" not in refused.stderr and len(refused.stderr.splitlines()) == 1
+    assert (Import.objects.count(), Subscriber.objects.count()) == (0, 0)
+    taken = postroom(subprocess_env, "import", str(path), "--list", "News", "--status", "bounced")
+    assert taken.returncode == 0, taken.stderr
+    assert "1 person was imported as bounced (suppressed)" in taken.stdout
+
+
+def test_the_override_flag_is_kept_with_the_import_and_names_the_command_line(
+    subprocess_env, tmp_path
+):
+    from postroom.audience.services import add_subscriber, unsubscribe
+
+    news = MailingList.objects.create(name="News")
+    unsubscribe(add_subscriber("ann@example.com", lists=[news]), [news])
+    path = write(tmp_path, "email\nann@example.com\n")
+    result = postroom(
+        subprocess_env, "import", str(path), "--list", "News", "--resubscribe-unsubscribed"
+    )
+    assert result.returncode == 0, result.stderr
+    imp = Import.objects.get()
+    assert imp.resubscribe and imp.resubscribe_by.startswith("command line (")
+    assert imp.resubscribed == 1
+    assert news.subscriptions.get().status == "confirmed"

@@ -4,9 +4,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from postroom.audience.eligibility import mailable_subscribers
 from postroom.audience.models import Subscriber
 from postroom.imports import services
 from postroom.imports.models import Import
+from tests.data import DATA
 from tests.imports.conftest import run, write
 
 
@@ -172,3 +174,44 @@ def test_an_import_started_in_the_ui_is_run_by_a_delivery_worker(
         "jane@example.com",
         "bob@example.com",
     }
+
+
+def test_the_wizard_says_what_it_recognised_and_imports_nobody_who_left_as_mailable(
+    owner_client, owner, news, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    path = DATA / "exports" / "mailchimp" / "unsubscribed_members_export_4f1c8e2a9b.csv"
+    upload = SimpleUploadedFile(path.name, path.read_bytes())
+    response = owner_client.post(
+        reverse("import_new"),
+        {"file": upload, "lists": [news.pk], "mode": "subscribe", "resubscribe": "on"},
+    )
+    imp = Import.objects.get()
+    assert response.status_code == 302
+    assert (imp.resubscribe, imp.resubscribe_by) == (True, owner.username)
+    page = owner_client.get(response["Location"]).content.decode()
+    assert "Recognised:</strong> Mailchimp unsubscribed export." in page
+    assert f"chosen by {owner.username}" in page
+    counts = owner_client.get(reverse("import_counts", args=[imp.pk])).content.decode()
+    assert "Mailchimp unsubscribed export: 20 people will be imported as unsubscribed" in counts
+    owner_client.post(reverse("import_start", args=[imp.pk]))
+    assert services.run_pending() is True
+    assert not mailable_subscribers([news]).exists()
+    page = owner_client.get(reverse("import_detail", args=[imp.pk])).content.decode()
+    assert "20 people were imported as unsubscribed" in page
+
+
+def test_a_file_of_leavers_without_a_status_asks_for_one(owner_client, news, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    upload = SimpleUploadedFile("blocklist.csv", b"email\nann@example.com\n")
+    form = {"file": upload, "lists": [news.pk], "mode": "subscribe"}
+    response = owner_client.post(reverse("import_new"), form)
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "its name &#x27;blocklist.csv&#x27; suggests people who unsubscribed" in text
+    assert "Status of everyone whose row gives none" in text
+    assert Import.objects.count() == 0
+    upload.seek(0)
+    response = owner_client.post(reverse("import_new"), {**form, "status": "blocklisted"})
+    assert response.status_code == 302
+    assert Import.objects.get().layout["status"] == "blocklisted"

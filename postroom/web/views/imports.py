@@ -13,10 +13,36 @@ from django.views.decorators.http import require_POST
 from postroom.audience.models import MailingList, Segment
 from postroom.errors import PostroomError
 from postroom.imports import export, services
-from postroom.imports.detect import DELIMITER_NAMES, FIELDS, Layout, detect, target_field
+from postroom.imports.detect import (
+    DELIMITER_NAMES,
+    FIELDS,
+    Layout,
+    detect,
+    safeguard,
+    target_field,
+)
 from postroom.imports.models import Import
+from postroom.imports.tools import TARGET_LABELS
 from postroom.web.permissions import OperatorRequest, operator_required
 
+STATUS_CHOICES = [
+    ("", "As the file says (its status columns, or the kind of export)"),
+    ("subscribed", "Subscribed: nobody in it left"),
+    ("pending", "Pending: they have not confirmed yet (double opt-in lists)"),
+    ("unsubscribed", "Unsubscribed"),
+    ("bounced", "Bounced: suppress these addresses"),
+    ("blocklisted", "Blocklisted"),
+    ("complained", "Complained (marked as spam): blocklist them"),
+]
+# The preview's mapping choices: the subscriber's fields, then what other tools export.
+TARGETS = [
+    ("email", "email address"),
+    ("name", "name"),
+    ("first_name", "first name"),
+    ("last_name", "last name"),
+    *TARGET_LABELS.items(),
+    ("ignore", "ignore"),
+]
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1", "iso8859-15", "mac-roman"]
 
 
@@ -33,6 +59,19 @@ class UploadForm(forms.Form):
         required=False,
         label="They already confirmed their consent",
         help_text="Otherwise double opt-in lists wait for a confirmation.",
+    )
+    status = forms.ChoiceField(
+        choices=STATUS_CHOICES,
+        required=False,
+        label="Status of everyone whose row gives none",
+        help_text="Exports of Mailchimp, listmonk, Keila, Sendy, Brevo, MailerLite and "
+        "Substack are recognised: people who left there are never made mailable here.",
+    )
+    resubscribe = forms.BooleanField(
+        required=False,
+        label="Subscribe again people who had unsubscribed",
+        help_text="Only when they asked to come back. Never for bounces, complaints or "
+        "blocklisted addresses. Your name and the time are kept with this import.",
     )
 
 
@@ -70,6 +109,8 @@ def new(request: HttpRequest) -> HttpResponse:
                 mode=form.cleaned_data["mode"],
                 confirmed=form.cleaned_data["confirmed"],
                 user=request.user,
+                status=form.cleaned_data["status"] or None,
+                resubscribe=form.cleaned_data["resubscribe"],
             )
         except PostroomError as exc:
             path.unlink(missing_ok=True)  # refused as a whole: nothing kept
@@ -83,11 +124,18 @@ def new(request: HttpRequest) -> HttpResponse:
 @operator_required
 def detail(request: HttpRequest, import_id: int) -> HttpResponse:
     imp = _import(import_id)
-    context: dict = {"imp": imp, "lists": imp.lists.all()}
+    layout = Layout.from_dict(imp.layout)
+    context: dict = {
+        "imp": imp,
+        "lists": imp.lists.all(),
+        "parts": layout.parts() if layout.members else [],
+        "recognised": services.recognised(imp) if imp.status == Import.Status.DRAFT else [],
+        "said": services.recognised(imp, imp.states, future=False) if imp.states else [],
+    }
     if imp.status == Import.Status.DRAFT:
-        layout = Layout.from_dict(imp.layout)
         context.update(
             layout=layout,
+            targets=TARGETS,
             columns=_columns(layout),
             samples=services.sample_rows(imp, limit=10),
             encodings=_choices(ENCODINGS, layout.encoding),
@@ -128,11 +176,15 @@ def mapping(request: HttpRequest, import_id: int) -> HttpResponse:
             overrides[str(index + 1)] = target_field(target) if target in FIELDS else target
     try:
         new_layout = detect(
-            Path(imp.file_path),
+            Path(layout.path or imp.file_path),
             encoding=request.POST.get("encoding") or None,
             delimiter=request.POST.get("delimiter") or None,
             mapping=overrides if request.POST.get("delimiter") == layout.delimiter else None,
+            file_name=layout.file_name or imp.file_name,
+            status=layout.status,
         )
+        new_layout.path, new_layout.member = layout.path, layout.member
+        safeguard(new_layout, imp.mode)
         services.relayout(imp, new_layout)
     except PostroomError as exc:
         messages.error(request, f"These settings cannot read the file: {exc}.")
@@ -149,7 +201,8 @@ def counts(request: HttpRequest, import_id: int) -> HttpResponse:
         result = services.preview(imp)
     except PostroomError as exc:
         return HttpResponse(f'<p class="error">{exc}</p>', status=400)
-    return render(request, "web/imports/_counts.html", {"counts": result, "imp": imp})
+    said = services.recognised(imp, result["states"])
+    return render(request, "web/imports/_counts.html", {"counts": result, "imp": imp, "said": said})
 
 
 @operator_required
