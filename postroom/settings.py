@@ -168,7 +168,10 @@ POSTROOM_UNSUBSCRIBE_MAILBOX = env_str("POSTROOM_UNSUBSCRIBE_MAILBOX", "")
 POSTROOM_MAX_ATTEMPTS = env_int("POSTROOM_MAX_ATTEMPTS", 6)
 POSTROOM_RETRY_BASE_SECONDS = env_int("POSTROOM_RETRY_BASE_SECONDS", 60)
 POSTROOM_MAX_RETRY_AGE_SECONDS = env_int("POSTROOM_MAX_RETRY_AGE_SECONDS", 3 * 86400)
-POSTROOM_SENDER_BACKOFF_SECONDS = env_int("POSTROOM_SENDER_BACKOFF_SECONDS", 5)
+# A sender that cannot be reached is tried again after 1, 2, 4 … s, never more than 30 s
+# apart, so its campaigns carry on within half a minute of its return (delivery.waiting).
+POSTROOM_SENDER_BACKOFF_SECONDS = env_int("POSTROOM_SENDER_BACKOFF_SECONDS", 1)
+POSTROOM_SENDER_BACKOFF_MAX_SECONDS = env_int("POSTROOM_SENDER_BACKOFF_MAX_SECONDS", 30)
 # Added to every rate-limit window, so network jitter never makes a provider count one too many.
 POSTROOM_RATE_MARGIN_MS = env_int("POSTROOM_RATE_MARGIN_MS", 200)
 # Default From for campaigns and confirmations; empty means the sender's envelope address.

@@ -29,6 +29,17 @@ def register(cli: CLI) -> None:
     p.add_argument("--layout", metavar="NAME", help="default: the Default layout")
     p.add_argument("--header", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--priority", type=int, default=1)
+    _threshold_arguments(p, required=False)
+    add_json_flag(p)
+
+    p = cli.command(
+        "error-threshold",
+        "when a campaign pauses itself (any state, running included)",
+        error_threshold,
+        group="campaign",
+    )
+    p.add_argument("id")
+    _threshold_arguments(p, required=True)
     add_json_flag(p)
 
     p = cli.command("list", "list campaigns", list_campaigns, group="campaign")
@@ -68,6 +79,18 @@ def register(cli: CLI) -> None:
     p = cli.command("duplicate", "copy a campaign as a new draft", duplicate, group="campaign")
     p.add_argument("id")
     add_json_flag(p)
+
+
+def _threshold_arguments(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument(
+        "--error-threshold", type=int, default=None if required else 20, required=required,
+        metavar="PERCENT", help="pause when more than this share of recent recipients fail"
+        " for good (default 20)",
+    )  # fmt: skip
+    p.add_argument(
+        "--error-window", type=int, default=None if required else 200, required=required,
+        metavar="N", help="how many recent recipients that share counts (default 200)",
+    )  # fmt: skip
 
 
 def _sender(name: str | None) -> Any:
@@ -123,6 +146,8 @@ def create(args: argparse.Namespace) -> None:
         layout=layouts.layout_by_name(args.layout),
         headers=_headers(args.header),
         priority=args.priority,
+        error_threshold_percent=args.error_threshold,
+        error_window=args.error_window,
     )
     emit(args, {"id": campaign.pk}, f"created campaign {campaign.pk} ({campaign.name}), a draft")
 
@@ -143,6 +168,10 @@ def as_json(campaign: Any, audience: int | None = None) -> dict[str, Any]:
         "sender": campaign.sender.name if campaign.sender_id else None,
         "layout": campaign.layout.name if campaign.layout_id else None,
         "priority": campaign.priority,
+        "error_threshold": {
+            "percent": campaign.error_threshold_percent,
+            "window": campaign.error_window,
+        },
         "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
         "send_at_timezone": campaign.send_at_timezone or None,
         "created_at": campaign.created_at.isoformat(),
@@ -152,6 +181,22 @@ def as_json(campaign: Any, audience: int | None = None) -> dict[str, Any]:
     if audience is not None:
         data["audience"] = audience
     return data
+
+
+def error_threshold(args: argparse.Namespace) -> None:
+    from postroom.campaigns import services
+    from postroom.delivery.autopause import thresholds_text
+
+    campaign = services.set_error_threshold(
+        services.get_campaign(args.id), args.error_threshold, args.error_window
+    )
+    emit(
+        args,
+        {"id": campaign.pk, **as_json(campaign)["error_threshold"]},
+        f"campaign {campaign.pk} pauses itself when"
+        f" {thresholds_text(campaign.error_threshold_percent, campaign.error_window)}"
+        " fail permanently",
+    )
 
 
 def list_campaigns(args: argparse.Namespace) -> None:

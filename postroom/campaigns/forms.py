@@ -3,6 +3,7 @@
 import zoneinfo
 
 from django import forms
+from django.db import models
 
 from postroom.audience.models import MailingList
 from postroom.campaigns.models import Campaign, Layout
@@ -11,7 +12,7 @@ from postroom.errors import InvalidInput
 CAMPAIGN_FIELDS = [
     "name", "subject", "preheader", "from_name", "from_email", "reply_to", "body_format",
     "body", "text_body", "layout", "lists", "segment", "sender", "track_opens", "track_clicks",
-    "priority", "in_doubt_policy",
+    "priority", "in_doubt_policy", "error_threshold_percent", "error_window",
 ]  # fmt: skip
 
 
@@ -56,17 +57,26 @@ class CampaignForm(forms.ModelForm):
             "from_email": "From address",
             "track_opens": "Track opens",
             "track_clicks": "Track clicks",
+            "error_threshold_percent": "Pause when more than (%)",
+            "error_window": "…of the last (recipients)",
         }
         help_texts = {
             "text_body": "Left empty, it is made from the HTML with the links listed.",
             "layout": "Empty: the default layout.",
             "sender": "Empty: the local capture outbox.",
             "priority": "A bigger number gets a bigger share of a shared sender.",
+            "error_threshold_percent": "The campaign pauses itself when this share of its most"
+            " recent recipients failed for good (5xx: bad addresses), counted across every"
+            " worker. A sender that cannot be reached never pauses it: it waits.",
+            "error_window": "How many of the most recent recipients with an outcome count"
+            " (at least 20 must have one).",
         }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["from_email"].required = False
+        for name in ("error_threshold_percent", "error_window"):  # left out: the default
+            self.fields[name].required = False
         self.fields["lists"].initial = list(self.instance.lists.all()) if self.instance.pk else []
         if self.instance.pk:
             self.fields["custom_headers"].initial = format_headers(self.instance.headers)
@@ -80,6 +90,10 @@ class CampaignForm(forms.ModelForm):
     def service_fields(self) -> dict:
         """The cleaned values as keyword arguments for services.create/update_campaign."""
         data = {name: self.cleaned_data[name] for name in CAMPAIGN_FIELDS if name != "lists"}
+        for name in ("error_threshold_percent", "error_window"):
+            field = Campaign._meta.get_field(name)
+            if data[name] is None and isinstance(field, models.Field):
+                data[name] = field.default
         data["headers"] = self.cleaned_data["custom_headers"]
         return data
 

@@ -63,6 +63,16 @@ class Campaign(models.Model):
     in_doubt_policy = models.CharField(
         max_length=16, choices=InDoubtPolicy.choices, default=InDoubtPolicy.HOLD
     )
+    # Pause itself when more than this share of its last N recipients with an outcome
+    # failed for good (counted over the ledger, so across every worker): evidence that
+    # the campaign itself, its list, is the problem. A sender that cannot be reached
+    # never pauses it (delivery.waiting).
+    error_threshold_percent = models.PositiveSmallIntegerField(
+        default=20, help_text="pause when more than this share of recent recipients fail for good"
+    )
+    error_window = models.PositiveIntegerField(
+        default=200, help_text="how many recent recipients that share counts"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     status_reason = models.CharField(max_length=500, blank=True, default="")
     send_at = models.DateTimeField(null=True, blank=True)

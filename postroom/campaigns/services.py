@@ -33,8 +33,10 @@ from postroom.integers import as_id, check_fields
 EDITABLE_FIELDS = {
     "name", "subject", "preheader", "from_name", "from_email", "reply_to", "body_format",
     "body", "text_body", "layout", "sender", "headers", "track_opens", "track_clicks",
-    "priority", "in_doubt_policy",
+    "priority", "in_doubt_policy", "error_threshold_percent", "error_window",
 }  # fmt: skip
+# The auto-pause window is read twice from the claim index per check: keep it bounded.
+ERROR_WINDOW_RANGE = (10, 10_000)
 # Used when nobody said who a campaign is from and mail only goes to the local outbox.
 PLACEHOLDER_FROM = "newsletter@example.com"
 MAX_TEST_RECIPIENTS = 20
@@ -87,6 +89,29 @@ def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:
         raise InvalidInput(f"unknown body format {campaign.body_format!r}")
     if not isinstance(campaign.headers, dict):
         raise InvalidInput("custom headers must be a mapping of name to value")
+    check_error_threshold(campaign.error_threshold_percent, campaign.error_window)
+
+
+def check_error_threshold(percent: Any, window: Any) -> None:
+    """The auto-pause threshold: a percentage, over a bounded number of recent recipients."""
+    low, high = ERROR_WINDOW_RANGE
+    if not isinstance(percent, int) or not 1 <= percent <= 100:
+        raise InvalidInput(f"the error threshold is a percentage from 1 to 100, not {percent!r}")
+    if not isinstance(window, int) or not low <= window <= high:
+        raise InvalidInput(
+            f"the error window counts {low:,} to {high:,} recent recipients, not {window!r}"
+        )
+
+
+def set_error_threshold(campaign: Campaign, percent: int, window: int) -> Campaign:
+    """Change when the campaign pauses itself, in any state: a running campaign's next
+    check reads the new values (only `error_*` change, so its message is not rebuilt)."""
+    check_error_threshold(percent, window)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        error_threshold_percent=percent, error_window=window
+    )
+    campaign.error_threshold_percent, campaign.error_window = percent, window
+    return campaign
 
 
 def _save_checked(campaign: Campaign, lists: Sequence[MailingList] | None) -> Campaign:

@@ -154,7 +154,7 @@ def sender_add(args: argparse.Namespace) -> None:
 
 
 def sender_list(args: argparse.Namespace) -> None:
-    from postroom.delivery import senders
+    from postroom.delivery import senders, waiting
     from postroom.delivery.models import Sender
 
     data = [senders.describe(s) for s in Sender.objects.all()]
@@ -165,7 +165,7 @@ def sender_list(args: argparse.Namespace) -> None:
         return "\n".join(
             f"{s['name']:<20} {s['host']}:{s['port']} tls={s['tls']}"
             f" {', '.join(s['rates']) or 'no limit'}"
-            + ("" if s["healthy"] else f"  FAILING: {s['last_error']}")
+            + ("" if s["healthy"] else f"  {waiting.waiting_text(s['waiting'])}")
             for s in data
         )
 
@@ -173,7 +173,7 @@ def sender_list(args: argparse.Namespace) -> None:
 
 
 def sender_status(args: argparse.Namespace) -> None:
-    from postroom.delivery import senders
+    from postroom.delivery import senders, waiting
     from postroom.delivery.capacity import sender_report
     from postroom.delivery.models import Sender
 
@@ -186,10 +186,10 @@ def sender_status(args: argparse.Namespace) -> None:
     def text() -> str:
         lines = []
         for s in data:
-            health = "ok" if s["healthy"] else f"failing: {s['last_error']}"
-            lines.append(f"{s['name']}: {s['host']}:{s['port']} — {health}")
+            state = "ok" if s["healthy"] else waiting.waiting_text(s["waiting"])
+            lines.append(f"{s['name']}: {s['host']}:{s['port']} — {state}")
             for key, value in s.items():
-                if key not in ("name", "host", "port", "healthy", "last_error", "id"):
+                if key not in ("name", "host", "port", "healthy", "last_error", "id", "waiting"):
                     lines.append(f"  {key}: {value}")
         return "\n".join(lines) or "no senders: mail goes to the local outbox"
 
@@ -395,7 +395,8 @@ def _operator() -> str:
 
 
 def status(args: argparse.Namespace) -> None:
-    from postroom.delivery import progress
+    from postroom.delivery import progress, waiting
+    from postroom.delivery.autopause import thresholds_text
 
     campaign = _campaign(args)
     data = progress.summary(campaign)
@@ -409,8 +410,16 @@ def status(args: argparse.Namespace) -> None:
             f" {c['skipped']} skipped, {c['in_doubt']} in doubt (of {data['total']})",
             f"  rate: {data['rate']}/s" + (f", ETA {data['eta']}" if data["eta"] else ""),
         ]
+        if data["waiting"]:
+            lines.append(f"  {waiting.waiting_text(data['waiting'])}")
         if data["stalled"]:
             lines.append(f"  STALLED: {data['stalled']}")
+        threshold = data["error_threshold"]
+        lines.append(
+            "  pauses itself when "
+            + thresholds_text(threshold["percent"], threshold["window"])
+            + " fail permanently"
+        )
         return "\n".join(lines)
 
     emit(args, data, text)

@@ -173,6 +173,7 @@ def requeue(rows: QuerySet[Delivery], reset_attempts: bool = False, note: Any = 
     return rows.update(
         state=State.PENDING,
         next_attempt_at=None,
+        deferred_since=None,
         handed_at=None,
         worker="",
         lease_until=None,
@@ -190,7 +191,7 @@ def reopen(campaign: Campaign) -> None:
         )
 
 
-def auto_pause(campaign_id: int, reason: str, sender_failed: bool = False) -> bool:
+def auto_pause(campaign_id: int, reason: str) -> bool:
     """Pause a running campaign on the engine's initiative, log why and alert the admins."""
     with transaction.atomic():
         changed = Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING).update(

@@ -306,21 +306,28 @@ class SigningTransport:
     """Wraps a sender's transport and signs each message once, just before it is handed over.
 
     A key that cannot be loaded fails every message as a sender-level error, so
-    the engine backs off and pauses with that reason instead of sending unsigned.
+    the campaigns wait with that reason instead of sending unsigned; each try
+    loads the key again, so putting the file back is enough.
     """
 
     def __init__(self, inner: "Transport", sender: DkimSetup) -> None:
         self.inner = inner
+        self.sender = sender
         self.error = ""
         self.signer: Signer | None = None
+        self._load()
+
+    def _load(self) -> None:
         try:
-            self.signer = signer_for(sender)
+            self.signer = signer_for(self.sender)
         except InvalidInput as exc:
             self.error = str(exc)
 
     def submit(
         self, messages: list[OutgoingMessage], campaign_id: int | None = None
     ) -> concurrent.futures.Future:
+        if self.signer is None:
+            self._load()
         if self.signer is None:
             from postroom.delivery.transports.base import done
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from postroom.campaigns.models import Campaign
 from postroom.campaigns.services import due_campaigns
+from postroom.delivery import waiting
 from postroom.delivery.ledger import WORKER_STALE
 from postroom.delivery.models import Delivery, Sender, Worker
 
@@ -60,15 +61,16 @@ def report(now: datetime | None = None) -> dict:
 
 
 def _senders(now: datetime) -> dict[int, dict]:
+    """Each sender's state as the campaign pages show it (delivery.waiting)."""
     found = {}
     for sender in Sender.objects.order_by("name"):
-        waiting = sender.failing_since is not None
+        wait = waiting.state(sender, now.timestamp())
         found[sender.pk] = {
             "name": sender.name,
-            "state": "waiting" if waiting else "ok",
-            "waiting_since": _iso(sender.failing_since),
-            "next_try": _iso(sender.backoff_until) if waiting else None,
-            "last_error": sender.last_error if waiting else "",
+            "state": "waiting" if wait else "ok",
+            "waiting_since": wait["since"] if wait else None,
+            "next_try": wait["next_try"] if wait else None,  # None while a worker tries it
+            "last_error": wait["error"] if wait else "",
         }
     return found
 

@@ -7,8 +7,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 from postroom.campaigns.models import Campaign
+from postroom.delivery.autopause import min_outcomes
 from postroom.delivery.ledger import WORKER_STALE
 from postroom.delivery.models import CampaignRun, Delivery, Sender, Worker
+from postroom.delivery.waiting import state as wait_state
 
 State = Delivery.State
 
@@ -68,8 +70,27 @@ def live_workers() -> list[Worker]:
     return list(Worker.objects.filter(last_seen__gte=timezone.now() - WORKER_STALE))
 
 
-def stall_reason(campaign: Campaign, counts: dict[str, int] | None = None) -> str:
-    """Why a running campaign is not moving, in plain words, or '' when it is fine."""
+def waiting(campaign: Campaign, counts: dict[str, int] | None = None) -> dict | None:
+    """The sender this running campaign waits for (it cannot be reached), or None.
+
+    {"sender", "since", "next_try", "error"}: see delivery.waiting.state.
+    """
+    if campaign.status != Campaign.Status.RUNNING or not campaign.sender_id:
+        return None
+    counts = counts if counts is not None else campaign_counts(campaign)
+    if not counts["pending"]:
+        return None
+    return wait_state(Sender.objects.filter(pk=campaign.sender_id).first())
+
+
+def stall_reason(
+    campaign: Campaign, counts: dict[str, int] | None = None, waits: dict | None = None
+) -> str:
+    """Why a running campaign is not moving although it should, or ''.
+
+    Waiting for a sender that cannot be reached is not a stall: it heals by itself
+    and `waiting` says so.
+    """
     if campaign.status != Campaign.Status.RUNNING:
         return ""
     counts = counts if counts is not None else campaign_counts(campaign)
@@ -77,10 +98,8 @@ def stall_reason(campaign: Campaign, counts: dict[str, int] | None = None) -> st
         return ""
     if not live_workers():
         return "no worker is running — start `postroom worker`"
-    if campaign.sender_id:
-        sender = Sender.objects.filter(pk=campaign.sender_id).first()
-        if sender is not None and sender.is_backing_off:
-            return f"the sender {sender.name!r} is failing and backing off: {sender.last_error}"
+    if waits is not None or waiting(campaign, counts) is not None:
+        return ""
     due = counts["pending"] - counts["retry"]
     if not due:
         return ""
@@ -117,6 +136,7 @@ def summary(campaign: Campaign) -> dict:
     except ImportError:
         pass
     total = sum(counts[k] for k in ("pending", "sent", "failed", "skipped", "in_doubt"))
+    waits = waiting(campaign, counts)
     return {
         "status": campaign.status,
         "status_reason": campaign.status_reason,
@@ -124,7 +144,13 @@ def summary(campaign: Campaign) -> dict:
         "total": total,
         "rate": rate(campaign),
         "eta": eta.isoformat() if eta else None,
-        "stalled": stall_reason(campaign, counts) or None,
+        "stalled": stall_reason(campaign, counts, waits) or None,
+        "waiting": waits,
+        "error_threshold": {
+            "percent": campaign.error_threshold_percent,
+            "window": campaign.error_window,
+            "min_outcomes": min_outcomes(campaign.error_window),
+        },
         "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
         "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
     }

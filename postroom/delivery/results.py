@@ -7,7 +7,8 @@ Outcomes (from the SMTP client's classification):
 - temporary, the recipient's (4xx) → retry with exponential back-off, then failed
   once the attempts or the age run out;
 - the sender's or the connection's fault (refused, TLS, auth, timeout, 421,
-  dropped) → back to pending without spending an attempt; the sender backs off;
+  dropped) → back to pending without spending an attempt; the sender waits
+  (delivery.waiting);
 - the whole body went out but no reply came → in doubt (or pending under the
   campaign's "resend" policy), since the server may have kept it.
 """
@@ -18,12 +19,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from postroom.campaigns.models import Campaign
 from postroom.delivery.ledger import TABLE, Claimed, mark_handed
-from postroom.delivery.models import CampaignRun, Delivery, Sender
+from postroom.delivery.models import CampaignRun, Delivery
 from postroom.delivery.smtp import ACCEPTED, ERROR, PERMANENT, SendResult
 
 State = Delivery.State
@@ -43,12 +43,8 @@ def retry_delay(attempt: int) -> timedelta:
 
 
 def max_retry_age() -> timedelta:
+    """How long a recipient deferred (4xx) is retried, from its first deferral."""
     return timedelta(seconds=getattr(settings, "POSTROOM_MAX_RETRY_AGE_SECONDS", 3 * 86400))
-
-
-def sender_backoff(failures: int) -> timedelta:
-    base = getattr(settings, "POSTROOM_SENDER_BACKOFF_SECONDS", 5.0)
-    return timedelta(seconds=min(base * 2 ** max(failures - 1, 0), 300.0))
 
 
 @dataclass
@@ -88,7 +84,9 @@ def record(
     by_id = {row.id: row for row in rows}
     sent, failed, retry, requeue, doubt = [], [], [], [], []
     outcome = Outcome()
-    too_old = started_at is not None and now - started_at > max_retry_age()
+    # Retry age counts from each row's first deferral, never from the campaign's
+    # start: a 35/hour send runs for days, and a sender outage costs no attempts.
+    deferred = _deferred_since([r.key for r in results if _temporary(r)])
     for result in results:
         row = by_id[result.key]
         if result.outcome == ACCEPTED:
@@ -104,7 +102,8 @@ def record(
             outcome.failures.append(True)
         else:  # temporary for this recipient, or an error without a verdict
             attempt = row.attempts + 1
-            if attempt >= max_attempts() or too_old:
+            since = deferred.get(row.id)
+            if attempt >= max_attempts() or (since is not None and now - since > max_retry_age()):
                 note = f"gave up after {attempt} attempts: {_text(result)}"
                 failed.append((result.reply[:10000], note[:1000], row.id))
                 outcome.failures.append(True)
@@ -143,8 +142,9 @@ def record(
                 worker_id,
                 f"state = '{State.RETRY}', next_attempt_at = v.next_at, sender_id = %s,"
                 " reply = v.reply, error = v.error, attempts = attempts + 1,"
+                " deferred_since = COALESCE(deferred_since, %s),"
                 " lease_until = NULL, worker = '', updated_at = %s",
-                [sender_id, now],
+                [sender_id, now, now],
                 ("next_at", "reply", "error"),
                 [(i, t, r, e) for t, r, e, i in retry],
             )
@@ -176,6 +176,21 @@ def record(
     outcome.sent, outcome.failed, outcome.retry = len(sent), len(failed), len(retry)
     outcome.requeued, outcome.in_doubt = len(requeue), len(doubt)
     return outcome
+
+
+def _temporary(result: SendResult) -> bool:
+    """A verdict that retries the row later (the else branch of `record`)."""
+    return not (
+        result.outcome in (ACCEPTED, PERMANENT) or result.maybe_delivered or result.sender_error
+    )
+
+
+def _deferred_since(ids: list) -> dict[int, datetime]:
+    """When each of these rows was first deferred (only rows deferred before)."""
+    if not ids:
+        return {}
+    rows = Delivery.objects.filter(id__in=ids, deferred_since__isnull=False)
+    return {pk: since for pk, since in rows.values_list("id", "deferred_since") if since}
 
 
 def _bulk_update(
@@ -259,45 +274,3 @@ def _progress(campaign_id: int, sent: int) -> None:
                 sent, now, campaign_id,
             ],
         )  # fmt: skip
-
-
-# -- sender health ------------------------------------------------------------
-
-
-def sender_failed(sender_id: int, error: str) -> Sender:
-    """Count one more failure to reach the sender and push its back-off further out."""
-    now = timezone.now()
-    with transaction.atomic():
-        sender = Sender.objects.select_for_update().get(pk=sender_id)
-        failures = sender.consecutive_failures + 1
-        Sender.objects.filter(pk=sender_id).update(
-            consecutive_failures=F("consecutive_failures") + 1,
-            failing_since=sender.failing_since or now,
-            backoff_until=now + sender_backoff(failures),
-            last_error=error[:1000],
-        )
-    sender.refresh_from_db()
-    return sender
-
-
-def sender_recovered(sender_id: int) -> None:
-    Sender.objects.filter(pk=sender_id, consecutive_failures__gt=0).update(
-        consecutive_failures=0, failing_since=None, backoff_until=None
-    )
-
-
-def sender_pause_reason(sender: Sender) -> str:
-    """Why campaigns on this sender should pause now, or '' while it may still recover."""
-    if sender.consecutive_failures >= sender.pause_after_failures:
-        return (
-            f"the sender {sender.name!r} failed {sender.consecutive_failures} times in a row:"
-            f" {sender.last_error}"
-        )
-    if sender.failing_since and timezone.now() - sender.failing_since > timedelta(
-        minutes=sender.pause_after_minutes
-    ):
-        return (
-            f"the sender {sender.name!r} has been failing for more than"
-            f" {sender.pause_after_minutes} minutes: {sender.last_error}"
-        )
-    return ""

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from django.db.models import F, Q
 
-from postroom.delivery import ratelimit
+from postroom.delivery import ratelimit, waiting
 
 # The most recipients one grant covers, and so one batch a worker claims and
 # renders at once: big enough to amortise a claim and a grant, small enough that
@@ -56,6 +56,9 @@ class Grant:
     # Epoch seconds before which each message must not be sent; None = at once.
     send_times: list[float] | None
     token: str
+    # A try of a sender that cannot be reached (delivery.waiting): few recipients,
+    # and this worker alone may send to it until the try is recorded.
+    probe: bool = False
 
 
 def _work_by_sender(now: float) -> dict[int | None, list[tuple[int, int]]]:
@@ -89,11 +92,23 @@ def next_grant(worker_id: str, now: float | None = None) -> Grant | None:
     # Round-robin over senders (None sorts first as -1), starting after the last one served.
     order = sorted(groups, key=_key)
     earliest: float | None = None
-    # A sender backing off after failures gets no grants (D's health rules); its
-    # campaigns wait without taking slots, and the others go on.
-    for waiting, until in _backing_off(groups, now).items():
-        order.remove(waiting)
-        earliest = until if earliest is None else min(earliest, until)
+    # A sender that cannot be reached gets no grants (delivery.waiting): its campaigns
+    # wait without taking slots, and the others go on. When its next try is due, one
+    # worker wins it and gets a small grant; the others look again later.
+    for waiting_id, (next_try, due) in waiting.blocked(
+        [s for s in order if s is not None], now
+    ).items():
+        order.remove(waiting_id)
+        if due and waiting.claim_probe(waiting_id, now):
+            result = _grant_for_sender(
+                waiting_id, groups[waiting_id], worker_id, now, limit=waiting.PROBE_SIZE
+            )
+            if isinstance(result, Grant):
+                result.probe = True
+                return result
+            waiting.drop_probe(waiting_id)
+            next_try = result if result is not None else now + POLL_SECONDS
+        earliest = next_try if earliest is None else min(earliest, next_try)
     start = next((i for i, s in enumerate(order) if _key(s) > _sender_cursor), 0)
     current = generation() if _full_until else 0
     for sender_id in order[start:] + order[:start]:
@@ -116,17 +131,6 @@ def next_grant(worker_id: str, now: float | None = None) -> Grant | None:
     return None
 
 
-def _backing_off(groups: dict, now: float) -> dict[int, float]:
-    from postroom.delivery.models import Sender
-
-    ids = [s for s in groups if s is not None]
-    if not ids:
-        return {}
-    rows = Sender.objects.filter(id__in=ids, backoff_until__gt=datetime.fromtimestamp(now, tz=UTC))
-    pairs = rows.values_list("id", "backoff_until")
-    return {sid: until.timestamp() for sid, until in pairs if until is not None}
-
-
 def forget() -> None:
     """Drop this process's scheduling memory (tests: the database was rolled back)."""
     global _sender_cursor, _next_due
@@ -139,7 +143,11 @@ def _key(sender_id: int | None) -> int:
 
 
 def _grant_for_sender(
-    sender_id: int | None, campaigns: list[tuple[int, int]], worker_id: str, now: float
+    sender_id: int | None,
+    campaigns: list[tuple[int, int]],
+    worker_id: str,
+    now: float,
+    limit: int = MAX_GRANT,
 ) -> Grant | float | None:
     """A grant for the campaign whose turn it is, or when the sender has a free slot."""
     from postroom.delivery.models import CampaignShare
@@ -164,10 +172,10 @@ def _grant_for_sender(
         chosen = min(weights, key=turn)
         share = shares[chosen]
         if sender_id is None or not windows:  # the outbox has no limits
-            count, send_times = MAX_GRANT, None
+            count, send_times = limit, None
         else:
             rate = ratelimit.sustained_rate(windows)
-            count = max(1, min(MAX_GRANT, math.floor(rate * GRANT_SECONDS / len(weights))))
+            count = max(1, min(limit, math.floor(rate * GRANT_SECONDS / len(weights))))
             send_times = ratelimit.reserve(
                 sender_id,
                 count,
@@ -199,6 +207,8 @@ def release(grant: Grant, unused: int) -> None:
     if unused < 1:
         return
     unused = min(unused, grant.count)
+    if grant.probe and unused == grant.count and grant.sender_id is not None:
+        waiting.drop_probe(grant.sender_id)  # the try never happened: another worker may
     if grant.send_times is not None and grant.sender_id is not None:
         with ratelimit.locked(ratelimit.sender_key(grant.sender_id)):
             ratelimit.give_back(grant.token, unused)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from email_validator import EmailNotValidError, validate_email
 
-from postroom.delivery import dkim
+from postroom.delivery import dkim, scheduler, waiting
 from postroom.delivery.models import Sender
 from postroom.delivery.smtp import CheckReport
 from postroom.errors import InvalidInput, NotFound
@@ -19,8 +19,7 @@ from postroom.integers import as_id
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FIELDS = (
     "name", "host", "port", "tls", "username", "password_env", "max_connections",
-    "envelope_from", "verify_certificate", "pause_after_failures", "pause_after_minutes",
-    "error_threshold_percent", "error_window", "dkim_domain", "dkim_selector", "dkim_key_file",
+    "envelope_from", "verify_certificate", "dkim_domain", "dkim_selector", "dkim_key_file",
 )  # fmt: skip
 
 
@@ -64,8 +63,6 @@ def _clean(values: dict) -> dict:
             validate_email(cleaned["envelope_from"], check_deliverability=False)
         except EmailNotValidError as exc:
             raise InvalidInput(f"the envelope sender is not a valid address: {exc}") from None
-    if "error_threshold_percent" in cleaned and not 1 <= cleaned["error_threshold_percent"] <= 100:
-        raise InvalidInput("the error threshold is a percentage between 1 and 100")
     return cleaned
 
 
@@ -115,7 +112,11 @@ def delete_sender(sender: Sender) -> None:
 
 
 def test_sender(sender: Sender) -> CheckReport:
-    """Connect, go through TLS and AUTH, and say exactly which step failed."""
+    """Connect, go through TLS and AUTH, and say exactly which step failed.
+
+    A success ends the sender's wait at once: the workers are woken and its
+    campaigns carry on, without waiting for the next try.
+    """
     from postroom.delivery.transports import transport_for
 
     try:
@@ -123,9 +124,13 @@ def test_sender(sender: Sender) -> CheckReport:
     except InvalidInput as exc:
         return CheckReport(False, "auth", str(exc))
     try:
-        return transport.check()
+        report = transport.check()
     finally:
         transport.close()
+    if report.ok and waiting.recovered(sender.pk):
+        scheduler.notify()
+        sender.refresh_from_db()
+    return report
 
 
 def describe(sender: Sender) -> dict:
@@ -148,7 +153,9 @@ def describe(sender: Sender) -> dict:
         "dkim_selector": sender.dkim_selector,
         "dkim_key_file": sender.dkim_key_file,
         "rates": [format_rate(c, s) for c, s in windows_for(sender.pk)],
-        "healthy": sender.consecutive_failures == 0,
+        "healthy": not sender.is_waiting,
         "backing_off": sender.is_backing_off,
-        "last_error": sender.last_error if sender.consecutive_failures else "",
+        "last_error": sender.last_error if sender.is_waiting else "",
+        # {"sender", "since", "next_try", "error"} while it cannot be reached, else None.
+        "waiting": waiting.state(sender),
     }

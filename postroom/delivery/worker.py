@@ -25,13 +25,22 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from django.db import close_old_connections
-from django.utils import timezone
 
 from postroom.alerts import watch
 from postroom.alerts.services import Kind as AlertKind
 from postroom.alerts.services import notify
 from postroom.campaigns.models import Campaign
-from postroom.delivery import control, events, ledger, outgoing, recovery, results, scheduler
+from postroom.delivery import (
+    autopause,
+    control,
+    events,
+    ledger,
+    outgoing,
+    recovery,
+    results,
+    scheduler,
+    waiting,
+)
 from postroom.delivery.batches import Batch, CampaignContext, prepare
 from postroom.delivery.journal import WorkerJournal
 from postroom.delivery.models import Delivery, Sender
@@ -76,9 +85,7 @@ class DeliveryWorker:
         self._transports: dict[int | None, tuple[object, Transport]] = {}
         self._contexts: dict[int, CampaignContext] = {}
         self._cursors: dict[int, int] = {}
-        self._recent: dict[int, deque[bool]] = {}
-        self._backoff: dict[int, float] = {}  # sender id → epoch seconds
-        self._failing: set[int] = set()  # senders with failures on record
+        self._failing: set[int] = set()  # senders waiting (a success ends it), from maintain
         self._flight: Flight | None = None
         self._prepared: Batch | None = None
         self._last_heartbeat = 0.0
@@ -204,16 +211,11 @@ class DeliveryWorker:
         ):
             control.skip_unsent(campaign_id)
         watch.check_waiting_senders()
+        # Which senders are waiting, so a success ends their wait without a statement per
+        # part; the scheduler reads the back-off itself, from the database, every grant.
         self._failing = set(
-            Sender.objects.filter(consecutive_failures__gt=0).values_list("id", flat=True)
+            Sender.objects.filter(failing_since__isnull=False).values_list("id", flat=True)
         )
-        self._backoff = {
-            pk: until.timestamp()
-            for pk, until in Sender.objects.filter(backoff_until__gt=timezone.now()).values_list(
-                "id", "backoff_until"
-            )
-            if until is not None
-        }
 
     def _start_due_campaigns(self) -> None:
         from postroom.campaigns.services import due_campaigns
@@ -240,9 +242,6 @@ class DeliveryWorker:
                     scheduler.release(grant, grant.count)
                 return None
             seen.add(grant.campaign_id)
-            if self._backoff.get(grant.sender_id or 0, 0) > time.time():
-                scheduler.release(grant, grant.count)  # its sender is backing off
-                continue
             context = self._context(grant.campaign_id)
             if context is None:
                 scheduler.release(grant, grant.count)
@@ -376,6 +375,9 @@ class DeliveryWorker:
 
     def _renew_leases(self) -> None:
         ids = [r.id for r in self._flight.batch.rows] if self._flight else []
+        probing = self._flight.batch.grant if self._flight is not None else None
+        if probing is not None and probing.probe and probing.sender_id is not None:
+            waiting.renew_probe(probing.sender_id)
         if self._prepared is not None:
             ids += [r.id for r in self._prepared.rows]
         ledger.renew_leases(self.id, ids)
@@ -451,33 +453,30 @@ class DeliveryWorker:
         if following:
             self._submit(flight, *following, handed=outcome.handed)
         self.sent += outcome.sent
-        self._after(campaign, outcome)
+        self._after(batch, outcome)
 
-    def _after(self, campaign: Campaign, outcome: results.Outcome) -> None:
-        """Sender health and the error threshold, after each recorded part."""
-        sender = campaign.sender
-        if sender is not None:
+    def _after(self, batch: Batch, outcome: results.Outcome) -> None:
+        """Sender health and the campaign's error threshold, after each recorded part."""
+        campaign = batch.context.campaign
+        sender_id = campaign.sender_id
+        if sender_id is not None:
             if outcome.sender_error:
-                sender = results.sender_failed(sender.pk, outcome.sender_error)
-                self._failing.add(sender.pk)
-                self._backoff[sender.pk] = (sender.backoff_until or timezone.now()).timestamp()
-                if sender.consecutive_failures == 1:
+                self._failing.add(sender_id)
+                if waiting.failed(sender_id, outcome.sender_error, probe=batch.grant.probe):
+                    name = campaign.sender.name if campaign.sender else str(sender_id)
                     events.record(
                         campaign.pk,
                         events.Kind.SENDER_ERROR,
-                        f"sender {sender.name!r}: {outcome.sender_error}; backing off",
+                        f"sender {name!r} cannot be reached:"
+                        f" {outcome.sender_error}; waiting for it, trying again by itself",
                     )
-                reason = results.sender_pause_reason(sender)
-                if reason:
-                    for campaign_id in Campaign.objects.filter(
-                        sender=sender, status=Campaign.Status.RUNNING
-                    ).values_list("id", flat=True):
-                        control.auto_pause(campaign_id, reason, sender_failed=True)
-                    results.sender_recovered(sender.pk)  # a resume starts a fresh count
-            elif outcome.sent and sender.pk in self._failing:
-                results.sender_recovered(sender.pk)
-                self._failing.discard(sender.pk)
-                self._backoff.pop(sender.pk, None)
+            elif outcome.sent and (sender_id in self._failing or batch.grant.probe):
+                self._failing.discard(sender_id)
+                if waiting.recovered(sender_id):
+                    scheduler.notify()  # every worker carries on at once
+            if outcome.requeued and batch.grant.send_times is not None:
+                # Those never left: their rate slots go back to the sender.
+                scheduler.release(batch.grant, outcome.requeued)
         if outcome.in_doubt:
             events.record(
                 campaign.pk,
@@ -485,29 +484,5 @@ class DeliveryWorker:
                 f"{outcome.in_doubt} recipients in doubt: the server stopped answering"
                 " after the message was sent",
             )
-        if not outcome.failures:
-            return
-        window = sender.error_window if sender else 200
-        threshold = sender.error_threshold_percent if sender else 20
-        recent = self._recent.setdefault(campaign.pk, deque(maxlen=window))
-        if recent.maxlen != window:
-            recent = self._recent[campaign.pk] = deque(recent, maxlen=window)
-        failed = sum(recent)
-        tripped = False
-        # Checked after every outcome, in order: a run of failures within one part
-        # counts even when successes follow it in the same part.
-        for failure in outcome.failures:
-            if len(recent) == recent.maxlen:
-                failed -= recent[0]
-            recent.append(failure)
-            failed += failure
-            if len(recent) >= min(window, 20) and failed * 100 > threshold * len(recent):
-                tripped = True
-                break
-        if tripped:
-            reason = (
-                f"{failed} of the last {len(recent)} recipients failed permanently"
-                f" (more than {threshold}%): check the list and the sender"
-            )
-            recent.clear()
-            control.auto_pause(campaign.pk, reason)
+        if outcome.failed:  # only a part with permanent failures looks at the ledger
+            autopause.check(campaign)

@@ -118,6 +118,11 @@ urlpatterns = [
         delivery.act,
         name="campaign_control",
     ),
+    path(
+        "campaigns/<int:campaign_id>/error-threshold/",
+        delivery.threshold,
+        name="campaign_threshold",
+    ),
     path("campaigns/<int:campaign_id>/deliveries/", delivery.log, name="campaign_deliveries"),
     path(
         "campaigns/<int:campaign_id>/deliveries/resolve/",

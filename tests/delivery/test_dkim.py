@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 from postroom.campaigns.compose import CampaignSpec, Recipient, compile_campaign
 from postroom.campaigns.models import Campaign
 from postroom.cli import main
-from postroom.delivery import control, senders
+from postroom.delivery import control, progress, senders
 from postroom.delivery.dkim import Signer, generate_key_file, relaxed_body
 from postroom.delivery.models import Delivery, Sender
 from postroom.delivery.outgoing import send_now
+from postroom.delivery.worker import DeliveryWorker
 from postroom.testing.smtpserver import CaptureServer
 from tests.delivery.helpers import make_audience, make_campaign, run_until_settled, smtp_sender
 
@@ -282,30 +283,36 @@ def test_a_test_send_is_signed_too(key_file, signer):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_missing_key_file_pauses_the_campaign_and_sends_nothing_unsigned(
-    key_file, tmp_path, settings
+def test_a_missing_key_file_makes_the_campaign_wait_and_sends_nothing_unsigned(
+    key_file, tmp_path, settings, signer
 ):
     settings.POSTROOM_SENDER_BACKOFF_SECONDS = 0.01
     moved = tmp_path / "moved.pem"
     moved.write_bytes(Path(key_file).read_bytes())
     with CaptureServer() as server:
-        sender = smtp_sender(server, pause_after_failures=1, **dkim_fields(str(moved)))
+        sender = smtp_sender(server, **dkim_fields(str(moved)))
         report = senders.test_sender(sender)
         assert report.ok, report.message
         campaign = make_campaign(make_audience(3), sender=sender)
         control.start(campaign)
+        kept = moved.read_bytes()
         moved.unlink()
 
-        run_until_settled(campaign)
+        worker = DeliveryWorker()
+        for _ in range(5):
+            worker.process_one_batch()
         failed_check = senders.test_sender(sender)
+        campaign.refresh_from_db()
+        waits = progress.summary(campaign)["waiting"]
 
-    assert campaign.status == Campaign.Status.PAUSED
-    assert "DKIM key file" in campaign.status_reason
-    assert server.messages == []
-    assert set(Delivery.objects.filter(campaign=campaign).values_list("state", flat=True)) == {
-        "pending"
-    }
+        moved.write_bytes(kept)  # the key is back: it carries on by itself, signed
+        run_until_settled(campaign, worker)
+
+    assert waits is not None and "DKIM key file" in waits["error"]
     assert (failed_check.ok, failed_check.step) == (False, "dkim")
+    assert campaign.status == Campaign.Status.FINISHED
+    assert len(server.messages) == 3
+    assert all(verifies(m.data, signer) for m in server.messages)
 
 
 # -- the command line --------------------------------------------------------------------
@@ -391,8 +398,7 @@ def test_the_sender_page_sets_dkim_up_and_shows_the_record_never_the_key(owner_c
 
     form = {
         "name": "relay", "host": "smtp.example.org", "port": 587, "tls": "starttls",
-        "max_connections": 3, "rates": "", "pause_after_failures": 8, "pause_after_minutes": 15,
-        "error_threshold_percent": 20, "error_window": 200, "dkim_domain": "example.org",
+        "max_connections": 3, "rates": "", "dkim_domain": "example.org",
         "dkim_selector": "pr1",
     }  # fmt: skip
     refused = owner_client.post(reverse("sender_new"), form)

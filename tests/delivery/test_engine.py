@@ -168,21 +168,22 @@ class BrokenTransport:
         pass
 
 
-def test_a_broken_transport_costs_no_attempts_and_pauses_the_campaign(monkeypatch, settings):
+def test_a_broken_transport_costs_no_attempts_and_the_campaign_waits(monkeypatch, settings):
+    from postroom.delivery import progress
     from postroom.delivery.models import Sender
     from postroom.delivery.transports import TRANSPORTS
-    from tests.delivery.helpers import run_until_settled
 
     settings.POSTROOM_SENDER_BACKOFF_SECONDS = 0.01
     monkeypatch.setitem(TRANSPORTS, "broken", BrokenTransport)
-    sender = Sender.objects.create(name="api", kind="broken", host="-", pause_after_failures=2)
+    sender = Sender.objects.create(name="api", kind="broken", host="-")
     campaign = make_campaign(make_audience(3), sender=sender)
     control.start(campaign)
 
-    run_until_settled(campaign)
+    run_until_idle()
 
-    assert campaign.status == Campaign.Status.PAUSED
-    assert "provider API is down" in campaign.status_reason
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.RUNNING
+    assert "provider API is down" in progress.summary(campaign)["waiting"]["error"]
     assert set(states(campaign).values()) == {"pending"}
     assert set(Delivery.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == {0}
 

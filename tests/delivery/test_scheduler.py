@@ -145,15 +145,39 @@ def test_limits_changed_while_running_apply_to_the_next_grant(limited):
     assert grant.count == 1
 
 
-def test_a_sender_backing_off_gets_no_grant(limited):
+def test_a_sender_waiting_for_its_next_try_gets_no_grant(limited):
     from datetime import UTC, datetime
 
     make_campaign("one", limited)
     Sender.objects.filter(pk=limited.pk).update(
-        backoff_until=datetime.fromtimestamp(time.time() + 60, tz=UTC)
+        failing_since=datetime.fromtimestamp(time.time() - 5, tz=UTC),
+        backoff_until=datetime.fromtimestamp(time.time() + 60, tz=UTC),
     )
     assert scheduler.next_grant("w1") is None
     assert not SendSlot.objects.exists()
+    assert scheduler._next_due == pytest.approx(time.time() + 60, abs=2)
+
+
+def test_when_its_try_is_due_one_worker_alone_gets_a_small_probe_grant(db):
+    from datetime import UTC, datetime
+
+    from postroom.delivery import waiting
+
+    sender = Sender.objects.create(name="down", host="-")
+    make_campaign("one", sender, recipients=50)
+    Sender.objects.filter(pk=sender.pk).update(
+        failing_since=datetime.fromtimestamp(time.time() - 5, tz=UTC),
+        backoff_until=datetime.fromtimestamp(time.time() - 0.1, tz=UTC),
+    )
+    first = scheduler.next_grant("w1")
+    second = scheduler.next_grant("w2")
+
+    assert first is not None and first.probe and first.count == waiting.PROBE_SIZE
+    assert second is None
+    assert Sender.objects.get(pk=sender.pk).probing_until is not None
+    scheduler.release(first, first.count)  # never used: the next worker may try
+    third = scheduler.next_grant("w3")
+    assert third is not None and third.probe
 
 
 def test_retries_count_as_work_only_once_due(limited):

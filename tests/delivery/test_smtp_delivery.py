@@ -3,8 +3,9 @@
 import pytest
 
 from postroom.campaigns.models import Campaign
-from postroom.delivery import control
+from postroom.delivery import control, progress
 from postroom.delivery.models import CampaignEvent, Delivery, OutboxMessage
+from postroom.delivery.worker import DeliveryWorker
 from postroom.testing.smtpserver import CaptureServer
 from tests.delivery.helpers import (
     make_audience,
@@ -135,38 +136,46 @@ def test_slow_replies_still_deliver_everyone():
     assert len(server.messages) == 12
 
 
-def test_a_server_that_refuses_connections_pauses_the_campaign_and_alerts_staff(owner):
+def test_a_server_that_refuses_connections_makes_the_campaign_wait_without_spending_attempts(
+    owner,
+):
     server = CaptureServer()
     server.start()
-    sender = smtp_sender(server, pause_after_failures=3)
+    sender = smtp_sender(server)
     server.stop()  # the port now refuses connections
     campaign = make_campaign(make_audience(5), sender=sender)
     control.start(campaign)
 
-    run_until_settled(campaign)
+    worker = DeliveryWorker()
+    for _ in range(5):
+        worker.process_one_batch()
 
-    assert campaign.status == Campaign.Status.PAUSED
-    assert "failed 3 times in a row" in campaign.status_reason
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.RUNNING
     assert set(states(campaign).values()) == {"pending"}
     assert set(Delivery.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == {0}
-    assert CampaignEvent.objects.filter(campaign=campaign, kind="auto_paused").exists()
+    waits = progress.summary(campaign)["waiting"]
+    assert waits["sender"] == "relay" and "refused" in waits["error"]
     assert CampaignEvent.objects.filter(campaign=campaign, kind="sender_error").exists()
-    alert = OutboxMessage.objects.get(rcpt_to=owner.email)
-    assert "paused itself" in alert.subject
+    assert not CampaignEvent.objects.filter(campaign=campaign, kind="auto_paused").exists()
+    assert not OutboxMessage.objects.filter(rcpt_to=owner.email).exists()
+    worker.close()
 
 
 def test_too_many_permanent_failures_pause_the_campaign_with_the_reason(owner):
     rejected = {f"user{i}@example.net": "550 5.1.1 unknown" for i in range(0, 40, 2)}
     with CaptureServer(rcpt_reply=rejected) as server:
-        sender = smtp_sender(server, error_threshold_percent=30, error_window=20)
-        campaign = make_campaign(make_audience(40), sender=sender)
+        sender = smtp_sender(server)
+        campaign = make_campaign(
+            make_audience(40), sender=sender, error_threshold_percent=30, error_window=20
+        )
         control.start(campaign)
         run_until_settled(campaign)
 
     assert campaign.status == Campaign.Status.PAUSED
     assert "failed permanently" in campaign.status_reason
     event = CampaignEvent.objects.get(campaign=campaign, kind="auto_paused")
-    assert "more than 30%" in event.message
+    assert "more than 30% of the last 20 recipients" in event.message
     # The alert goes to the admins through the notification sender (default: the outbox).
     assert owner.email not in received_by(server)
     assert OutboxMessage.objects.filter(rcpt_to=owner.email, subject__contains="paused").exists()

@@ -21,6 +21,7 @@ def test_every_delivery_page_is_for_operators_only(client, outsider):
         reverse("campaign_delivery_panel", args=[campaign.pk]),
         reverse("campaign_deliveries", args=[campaign.pk]),
         reverse("campaign_deliveries_csv", args=[campaign.pk]),
+        reverse("campaign_threshold", args=[campaign.pk]),
     ]
     for url in urls:
         assert client.get(url).status_code == 302, url
@@ -30,6 +31,11 @@ def test_every_delivery_page_is_for_operators_only(client, outsider):
     response = client.post(reverse("campaign_control", args=[campaign.pk, "start"]))
     assert response.status_code == 403
     assert not Delivery.objects.exists()
+    threshold = {"error_threshold_percent": 90, "error_window": 50}
+    response = client.post(reverse("campaign_threshold", args=[campaign.pk]), threshold)
+    assert response.status_code == 403
+    campaign.refresh_from_db()
+    assert campaign.error_threshold_percent == 20
 
 
 def test_a_sender_is_added_and_its_password_never_shown(owner_client, monkeypatch):
@@ -39,8 +45,7 @@ def test_a_sender_is_added_and_its_password_never_shown(owner_client, monkeypatc
         {
             "name": "relay", "host": "smtp.example.org", "port": 587, "tls": "starttls",
             "verify_certificate": "on", "username": "me", "password_env": "RELAY_PASSWORD",
-            "max_connections": 3, "rates": "10/second, 35/hour", "pause_after_failures": 8,
-            "pause_after_minutes": 15, "error_threshold_percent": 20, "error_window": 200,
+            "max_connections": 3, "rates": "10/second, 35/hour",
         },
     )  # fmt: skip
     assert response.status_code == 302
@@ -55,8 +60,7 @@ def test_a_bad_sender_form_says_why_and_stores_nothing(owner_client):
     response = owner_client.post(
         reverse("sender_new"),
         {"name": "x", "host": "h", "port": 25, "tls": "none", "max_connections": 1,
-         "rates": "lots", "pause_after_failures": 8, "pause_after_minutes": 15,
-         "error_threshold_percent": 20, "error_window": 200},
+         "rates": "lots"},
     )  # fmt: skip
     assert response.status_code == 400
     assert not Sender.objects.exists()
@@ -165,3 +169,18 @@ def test_a_subscribers_page_lists_their_deliveries(owner_client):
     assert reverse("subscriber_deliveries", args=[subscriber.pk]) in page
     rows = owner_client.get(reverse("subscriber_deliveries", args=[subscriber.pk])).content.decode()
     assert "March letter" in rows and "sent" in rows
+
+
+def test_a_bad_error_threshold_is_refused_with_the_reason_and_changes_nothing(owner_client):
+    campaign = make_campaign(make_audience(1))
+    url = reverse("campaign_threshold", args=[campaign.pk])
+    response = owner_client.post(url, {"error_threshold_percent": 0, "error_window": 50})
+    assert response.status_code == 400
+    assert "greater than or equal to 1" in response.content.decode()
+    campaign.refresh_from_db()
+    assert (campaign.error_threshold_percent, campaign.error_window) == (20, 200)
+
+    response = owner_client.post(url, {"error_threshold_percent": 40, "error_window": 50})
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert (campaign.error_threshold_percent, campaign.error_window) == (40, 50)

@@ -31,6 +31,10 @@ class CampaignIn(Schema):
     from_name: str = ""
     sender: str | None = None
     priority: int = 1
+    # Pause itself when more than this share of the last `error_window` recipients fail for
+    # good (counted across every worker); a sender that cannot be reached never pauses it.
+    error_threshold_percent: int = 20
+    error_window: int = 200
 
 
 def _detail(campaign: Campaign) -> dict:
@@ -65,6 +69,8 @@ def create(request: HttpRequest, data: CampaignIn):
         from_name=data.from_name,
         sender=sender,
         priority=data.priority,
+        error_threshold_percent=data.error_threshold_percent,
+        error_window=data.error_window,
         created_by=request.user,
     )
     return Status(201, _detail(services.get_campaign(campaign.pk)))

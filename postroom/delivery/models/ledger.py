@@ -51,6 +51,9 @@ class Delivery(models.Model):
     # process fails in the end instead of taking workers down for ever.
     crashes = models.PositiveSmallIntegerField(default=0, db_default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The first temporary (4xx) failure: the retry age counts from here, not from the
+    # campaign's start, so a long send or a sender outage never fails anyone unfairly.
+    deferred_since = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=100, blank=True, default="")
     handed_at = models.DateTimeField(null=True, blank=True)

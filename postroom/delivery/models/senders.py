@@ -31,21 +31,12 @@ class Sender(models.Model):
     dkim_selector = models.CharField(max_length=63, blank=True, default="")
     dkim_key_file = models.CharField(max_length=1024, blank=True, default="")
 
-    # When to give up on a failing server and pause its campaigns (read between batches).
-    pause_after_failures = models.PositiveIntegerField(
-        default=8, help_text="consecutive failed attempts to reach the server before pausing"
-    )
-    pause_after_minutes = models.PositiveIntegerField(
-        default=15, help_text="minutes of continuous server failure before pausing"
-    )
-    # Auto-pause when more than this share of the last N recipients bounced for good.
-    error_threshold_percent = models.PositiveSmallIntegerField(default=20)
-    error_window = models.PositiveIntegerField(default=200)
-
-    # Health, shared by every worker through the database.
+    # Health, shared by every worker through the database (delivery.waiting): while the
+    # server cannot be reached its campaigns wait; failing_since is "waiting since".
     failing_since = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
-    backoff_until = models.DateTimeField(null=True, blank=True)
+    backoff_until = models.DateTimeField(null=True, blank=True)  # the next try
+    probing_until = models.DateTimeField(null=True, blank=True)  # one worker is trying it
     last_error = models.CharField(max_length=1000, blank=True, default="")
 
     created_at = models.DateTimeField(default=timezone.now)
@@ -60,3 +51,8 @@ class Sender(models.Model):
     @property
     def is_backing_off(self) -> bool:
         return self.backoff_until is not None and self.backoff_until > timezone.now()
+
+    @property
+    def is_waiting(self) -> bool:
+        """It cannot be reached: its campaigns wait for it."""
+        return self.failing_since is not None

@@ -1,4 +1,5 @@
-"""Template tags for the admin UI shell: navigation links, progress bars, moments in time."""
+"""Template tags for the admin UI shell: navigation links, progress bars, moments in time,
+waiting senders."""
 
 from datetime import datetime
 
@@ -6,6 +7,8 @@ from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+
+from postroom.delivery import waiting
 
 register = template.Library()
 
@@ -75,3 +78,10 @@ def _distance(seconds: float) -> str:
     if amount == "1 days":
         amount = "1 day"
     return f"in {amount}" if ahead else f"{amount} ago"
+
+
+@register.filter
+def waiting_text(info: dict | None) -> str:
+    """A sender's wait as people read it: "waiting for sender 'relay' since 14:02 (3 min ago),
+    next try in 12 s — connection refused" (escaped by the template like any text)."""
+    return waiting.waiting_text(info) if info else ""

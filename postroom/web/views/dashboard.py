@@ -5,7 +5,7 @@ from django.shortcuts import render
 
 from postroom.alerts.services import unacknowledged
 from postroom.campaigns.models import Campaign
-from postroom.delivery import progress
+from postroom.delivery import progress, waiting
 from postroom.delivery.models import Sender
 from postroom.web.permissions import OperatorRequest, operator_required
 
@@ -23,10 +23,20 @@ def dashboard_context() -> dict:
         campaigns.append(
             {"campaign": campaign, "summary": summary, "done": summary["total"] - counts["pending"]}
         )
+    waiting_senders = {
+        c["summary"]["waiting"]["sender"] for c in campaigns if c["summary"]["waiting"]
+    }
     return {
         "campaigns": campaigns,
         "workers": progress.live_workers(),
-        "failing_senders": Sender.objects.filter(consecutive_failures__gt=0),
+        "waiting": [c for c in campaigns if c["summary"]["waiting"]],
+        # Senders that cannot be reached and that no running campaign waits for (those
+        # show with their campaigns above).
+        "failing_senders": [
+            {"name": s.name, "waiting": waiting.state(s)}
+            for s in Sender.objects.filter(failing_since__isnull=False)
+            if s.name not in waiting_senders
+        ],
         "sender_count": Sender.objects.count(),
         "stalled": [c for c in campaigns if c["summary"]["stalled"]],
         # Until someone acknowledges them; a pause shows here, with its reason, as an alert.

@@ -4,14 +4,16 @@ and settling recipients in doubt."""
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from postroom.campaigns import services
 from postroom.campaigns.models import Campaign
-from postroom.delivery import control, doubt, export, progress
+from postroom.delivery import autopause, control, doubt, export, progress
 from postroom.delivery.models import CampaignEvent, Delivery
 from postroom.errors import PostroomError
 from postroom.integers import as_id
@@ -45,6 +47,9 @@ def panel_context(campaign: Campaign) -> dict:
         and CampaignEvent.objects.filter(campaign=campaign).values_list("kind", flat=True).first()
         == CampaignEvent.Kind.AUTO_PAUSED,
         "live": campaign.status == Campaign.Status.RUNNING,
+        "threshold_text": autopause.thresholds_text(
+            campaign.error_threshold_percent, campaign.error_window
+        ),
         # The pre-send check shown next to "Start sending" (R).
         "precheck": precheck(campaign) if campaign.is_editable else None,
     }
@@ -86,6 +91,54 @@ def act(request: HttpRequest, campaign_id: int, action: str) -> HttpResponse:
     else:
         messages.success(request, done.format(result))
     return redirect("campaign_detail", campaign.pk)
+
+
+class ThresholdForm(forms.Form):
+    error_threshold_percent = forms.IntegerField(
+        min_value=1, max_value=100, label="Pause when more than (%)"
+    )
+    error_window = forms.IntegerField(
+        min_value=services.ERROR_WINDOW_RANGE[0],
+        max_value=services.ERROR_WINDOW_RANGE[1],
+        label="…of the last (recipients)",
+        help_text="How many of the most recent recipients with an outcome count, across every"
+        f" worker (at least {autopause.MIN_OUTCOMES} must have one).",
+    )
+
+
+@operator_required
+def threshold(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """When the campaign pauses itself: settable in any state, running included."""
+    campaign = _campaign(campaign_id)
+    initial = {
+        "error_threshold_percent": campaign.error_threshold_percent,
+        "error_window": campaign.error_window,
+    }
+    form = ThresholdForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.set_error_threshold(
+                campaign,
+                form.cleaned_data["error_threshold_percent"],
+                form.cleaned_data["error_window"],
+            )
+        except PostroomError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                "It now pauses itself when "
+                + autopause.thresholds_text(campaign.error_threshold_percent, campaign.error_window)
+                + " fail permanently.",
+            )
+            return redirect("campaign_detail", campaign.pk)
+    status = 400 if form.errors else 200
+    return render(
+        request,
+        "web/delivery/threshold.html",
+        {"campaign": campaign, "form": form, "min_outcomes": autopause.MIN_OUTCOMES},
+        status=status,
+    )
 
 
 @operator_required

@@ -79,26 +79,6 @@ class SenderForm(forms.Form):
         help_text="Comma-separated windows the provider allows, e.g. “10/second, 35/hour,"
         " 2000/day”. Every message through this sender counts. Empty: no limit.",
     )
-    pause_after_failures = forms.IntegerField(
-        min_value=1,
-        initial=8,
-        help_text="Pause its campaigns after this many failed attempts in a row to reach the"
-        " server (refused, TLS, authentication, timeouts).",
-    )
-    pause_after_minutes = forms.IntegerField(
-        min_value=1, initial=15, help_text="…or after the server has failed for this long."
-    )
-    error_threshold_percent = forms.IntegerField(
-        min_value=1,
-        max_value=100,
-        initial=20,
-        label="Error threshold (%)",
-        help_text="Pause a campaign when more than this share of recent recipients bounce"
-        " for good.",
-    )
-    error_window = forms.IntegerField(
-        min_value=10, initial=200, help_text="How many recent recipients that share counts."
-    )
 
 
 def _sender(sender_id: int) -> Sender:

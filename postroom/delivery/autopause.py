@@ -1,0 +1,68 @@
+"""Auto-pause, only on evidence that the campaign itself is the problem.
+
+A high share of permanent failures among the campaign's most recent outcomes
+(its list holds dead addresses, or its content is refused) pauses it with the
+reason and the thresholds. The count comes from the ledger, so it covers every
+worker on every machine; a sender that cannot be reached never pauses anything
+(delivery.waiting makes its campaigns wait).
+
+It only runs after a part with permanent failures: the happy path never looks.
+"""
+
+from django.db.models import QuerySet
+
+from postroom.campaigns.models import Campaign
+from postroom.delivery import control
+from postroom.delivery.models import Delivery
+
+State = Delivery.State
+# Fewer outcomes than this (or than the window) say nothing yet.
+MIN_OUTCOMES = 20
+
+
+def min_outcomes(window: int) -> int:
+    return min(window, MIN_OUTCOMES)
+
+
+def thresholds_text(percent: int, window: int) -> str:
+    """ "more than 20% of the last 200 recipients (once 20 have an outcome)"."""
+    return (
+        f"more than {percent}% of the last {window} recipients"
+        f" (once {min_outcomes(window)} have an outcome)"
+    )
+
+
+def recent_failures(campaign_id: int, window: int) -> tuple[int, int]:
+    """(failed, outcomes) among the campaign's last `window` recipients sent or failed.
+
+    "Last" is ledger order, the order recipients are claimed in. Two backward
+    walks of the claim index (campaign, state, id), at most `window` entries
+    each, merged here: the cost does not grow with the campaign's size, where
+    one query over both states would sort every sent row.
+    """
+    rows = Delivery.objects.filter(campaign_id=campaign_id)
+
+    def last_ids(state: str) -> QuerySet:
+        return rows.filter(state=state).order_by("-id").values_list("id", flat=True)[:window]
+
+    failed = set(last_ids(State.FAILED))
+    if not failed:
+        return 0, 0
+    newest = sorted(failed | set(last_ids(State.SENT)), reverse=True)[:window]
+    return sum(1 for i in newest if i in failed), len(newest)
+
+
+def check(campaign: Campaign) -> bool:
+    """Pause the campaign if its recent permanent failures pass its threshold; True if so."""
+    percent, window = Campaign.objects.filter(pk=campaign.pk).values_list(
+        "error_threshold_percent", "error_window"
+    ).first() or (campaign.error_threshold_percent, campaign.error_window)
+    failed, outcomes = recent_failures(campaign.pk, window)
+    if outcomes < min_outcomes(window) or failed * 100 <= percent * outcomes:
+        return False
+    reason = (
+        f"{failed} of the last {outcomes} recipients failed permanently;"
+        f" it pauses itself when {thresholds_text(percent, window)} fail:"
+        " check the list and the message, then resume"
+    )
+    return control.auto_pause(campaign.pk, reason)

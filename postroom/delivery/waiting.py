@@ -1,0 +1,163 @@
+"""Sender health: a sender that cannot be reached makes its campaigns wait, never pause.
+
+Refused, timed out, 421 at connect, TLS or AUTH failing, MAIL refused: the SMTP
+client calls these the sender's fault (`SendResult.sender_error`). Its rows go
+back to pending without spending an attempt, and the sender *waits*:
+
+- `failing_since` is when the outage began ("waiting since"; the alerts read it);
+- `backoff_until` is the next try: 1, 2, 4 … s after each failed try, capped
+  at 30 s (`POSTROOM_SENDER_BACKOFF_SECONDS`, `…_MAX_SECONDS`), so an outage
+  of hours ends within half a minute of the server's return;
+- when it is due, exactly one worker wins the try (a conditional UPDATE on
+  `probing_until`, a short lease it renews while the probe is on the wire) and
+  sends a small batch; the others keep away, so N workers never hammer a
+  server that is down. A probe that gets a message through ends the outage
+  and wakes every worker (the caller's `scheduler.notify()`).
+
+Everything lives in the Sender row, so every worker on every machine shares it.
+"""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from postroom.delivery.models import Sender
+
+# How long a probe's claim lasts without renewal: a worker killed while probing
+# holds the others back this long at most. Renewed every second while it sends.
+PROBE_LEASE = 10.0
+# How many recipients a probe sends: enough to see the server take mail, few
+# enough that trying a dead server costs nothing.
+PROBE_SIZE = 10
+
+
+def backoff(failures: int) -> timedelta:
+    """1, 2, 4 … seconds between tries, capped (30 s by default)."""
+    base = float(getattr(settings, "POSTROOM_SENDER_BACKOFF_SECONDS", 1.0))
+    cap = float(getattr(settings, "POSTROOM_SENDER_BACKOFF_MAX_SECONDS", 30.0))
+    return timedelta(seconds=min(base * 2 ** max(failures - 1, 0), cap))
+
+
+def failed(sender_id: int, error: str, probe: bool) -> bool:
+    """A part could not reach the sender; True when this began an outage.
+
+    Only the first failure and failed probes move the back-off: parts that
+    were already on the wire when the server went away fail too, and must not
+    push the next try further out.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        sender = Sender.objects.select_for_update().filter(pk=sender_id).first()
+        if sender is None:
+            return False
+        began = sender.failing_since is None
+        changes: dict = {"last_error": error[:1000]}
+        if began or probe:
+            failures = sender.consecutive_failures + 1
+            changes.update(
+                consecutive_failures=failures,
+                failing_since=sender.failing_since or now,
+                backoff_until=now + backoff(failures),
+                probing_until=None,
+            )
+        Sender.objects.filter(pk=sender_id).update(**changes)
+    return began
+
+
+def recovered(sender_id: int) -> bool:
+    """A message got through: the outage is over. True when there was one (wake the workers)."""
+    return bool(
+        Sender.objects.filter(pk=sender_id)
+        .filter(Q(failing_since__isnull=False) | Q(consecutive_failures__gt=0))
+        .update(consecutive_failures=0, failing_since=None, backoff_until=None, probing_until=None)
+    )
+
+
+def blocked(sender_ids: list[int], now: float) -> dict[int, tuple[float, bool]]:
+    """Senders that are waiting: id → (when to look again, whether a probe is due now)."""
+    if not sender_ids:
+        return {}
+    rows = Sender.objects.filter(id__in=sender_ids, failing_since__isnull=False).values_list(
+        "id", "backoff_until", "probing_until"
+    )
+    waiting = {}
+    for sender_id, until, probing in rows:
+        next_try = until.timestamp() if until else now
+        if probing is not None and probing.timestamp() > now:
+            waiting[sender_id] = (probing.timestamp(), False)  # another worker is trying
+        else:
+            waiting[sender_id] = (max(next_try, now), next_try <= now)
+    return waiting
+
+
+def claim_probe(sender_id: int, now: float) -> bool:
+    """Win the right to try a waiting sender now; only one worker wins."""
+    at = datetime.fromtimestamp(now, tz=UTC)
+    return bool(
+        Sender.objects.filter(pk=sender_id, failing_since__isnull=False)
+        .filter(Q(backoff_until__isnull=True) | Q(backoff_until__lte=at))
+        .filter(Q(probing_until__isnull=True) | Q(probing_until__lte=at))
+        .update(probing_until=at + timedelta(seconds=PROBE_LEASE))
+    )
+
+
+def renew_probe(sender_id: int) -> None:
+    """Keep the probe's claim while its part is on the wire (a slow server, a timeout)."""
+    until = timezone.now() + timedelta(seconds=PROBE_LEASE)
+    Sender.objects.filter(pk=sender_id, probing_until__isnull=False).update(probing_until=until)
+
+
+def drop_probe(sender_id: int) -> None:
+    """Give the try back unused (no slot in the rate window, nothing to send)."""
+    Sender.objects.filter(pk=sender_id).update(probing_until=None)
+
+
+def state(sender: Sender | None, now: float | None = None) -> dict | None:
+    """What to show about a sender that cannot be reached, or None while it is fine.
+
+    {"sender", "since", "next_try", "error"}: times in ISO 8601; next_try is
+    None while a worker is trying it right now.
+    """
+    if sender is None or sender.failing_since is None:
+        return None
+    now = time.time() if now is None else now
+    probing = sender.probing_until is not None and sender.probing_until.timestamp() > now
+    next_try = sender.backoff_until
+    if probing or next_try is None or next_try.timestamp() <= now:
+        next_try = None
+    return {
+        "sender": sender.name,
+        "since": sender.failing_since.isoformat(),
+        "next_try": next_try.isoformat() if next_try else None,
+        "error": sender.last_error,
+    }
+
+
+def waiting_text(info: dict, now: float | None = None) -> str:
+    """ "waiting for sender 'relay' since 14:02 (3 min ago), next try in 12 s — refused"."""
+    now = time.time() if now is None else now
+    since = datetime.fromisoformat(info["since"])
+    local = timezone.localtime(since)
+    ago = _ago(now - since.timestamp())
+    text = f"waiting for sender {info['sender']!r} since {local:%H:%M} ({ago})"
+    if info["next_try"]:
+        left = max(1, round(datetime.fromisoformat(info["next_try"]).timestamp() - now))
+        text += f", next try in {left} s"
+    else:
+        text += ", trying now"
+    if info["error"]:
+        text += f" — {info['error']}"
+    return text
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(0, int(seconds))} s ago"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours} h {rest // 60} min ago"
