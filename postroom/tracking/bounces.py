@@ -347,7 +347,12 @@ def record(report: Report, fingerprint: str, source: str, summary: Summary, raw:
         suppress_reason, why = Suppression.Reason.COMPLAINED, "complaint"
     else:
         since = timezone.now() - timedelta(days=settings.POSTROOM_SOFT_BOUNCE_DAYS)
-        count = Bounce.objects.filter(email=address, kind=SOFT, at__gte=since).count()
+        count = Bounce.objects.filter(
+            email=address,
+            kind=SOFT,
+            at__gte=since,
+            lifted_at__isnull=True,  # lifted: forgiven
+        ).count()
         if count >= settings.POSTROOM_SOFT_BOUNCE_LIMIT:
             suppress_reason, why = Suppression.Reason.BOUNCED, f"{count} soft bounces"
     if suppress_reason is not None:

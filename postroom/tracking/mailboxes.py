@@ -99,6 +99,21 @@ def create_mailbox(**fields: object) -> BounceMailbox:
     return box
 
 
+def update_mailbox(box: BounceMailbox, **fields: object) -> BounceMailbox:
+    """Change a mailbox; an empty password keeps the one stored (it is never shown back)."""
+    if not fields.get("password"):
+        fields.pop("password", None)
+    if BounceMailbox.objects.filter(name=fields.get("name", box.name)).exclude(pk=box.pk).exists():
+        raise InvalidInput(f"a bounce mailbox named {fields.get('name')!r} exists already")
+    changed = BounceMailbox.objects.get(pk=box.pk)
+    for name, value in fields.items():
+        setattr(changed, name, value)
+    check(changed)
+    changed.next_poll_at = timezone.now()  # try the new settings at once
+    changed.save()
+    return changed
+
+
 def describe(box: BounceMailbox) -> dict[str, object]:
     """What the CLI and pages show of a mailbox: everything but the password."""
     return {

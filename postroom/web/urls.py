@@ -9,6 +9,7 @@ from django.urls import path
 
 from postroom.web.views import (
     alerts,
+    bounce_log,
     bounces,
     campaigns,
     dashboard,
@@ -18,6 +19,7 @@ from postroom.web.views import (
     imports,
     layouts,
     lists,
+    mailboxes,
     metrics,
     outbox,
     public,
@@ -139,6 +141,14 @@ urlpatterns = [
         delivery.subscriber_deliveries,
         name="subscriber_deliveries",
     ),
+    # Bounces and complaints, and the mailboxes they arrive in
+    path("bounces/", bounce_log.index, name="bounces"),
+    path("bounces/<int:bounce_id>/", bounce_log.detail, name="bounce_detail"),
+    path("bounces/<int:bounce_id>/lift/", bounce_log.lift, name="bounce_lift"),
+    path("bounces/mailboxes/new/", mailboxes.new, name="mailbox_new"),
+    path("bounces/mailboxes/<int:mailbox_id>/", mailboxes.edit, name="mailbox_edit"),
+    path("bounces/mailboxes/<int:mailbox_id>/poll/", mailboxes.poll, name="mailbox_poll"),
+    path("bounces/mailboxes/<int:mailbox_id>/delete/", mailboxes.delete, name="mailbox_delete"),
     # Settings
     path("settings/", settings.index, name="settings"),
     path("settings/password/", settings.change_password, name="password_change"),
