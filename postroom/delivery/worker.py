@@ -48,6 +48,7 @@ from postroom.delivery.smtp import CONNECT, DATA, SmtpError
 from postroom.delivery.transports import Transport, transport_for
 from postroom.delivery.transports.base import done
 from postroom.errors import PostroomError
+from postroom.tracking import mailboxes
 
 log = logging.getLogger("postroom.delivery")
 
@@ -135,13 +136,14 @@ class DeliveryWorker:
         return worked
 
     def run_background_task(self) -> bool:
-        """Run one pending import, only while idle: nothing is claimed or in flight then,
-        so a long import cannot hold recipients back or let their leases run out."""
+        """Run one pending import or poll one due bounce mailbox, only while idle: nothing
+        is claimed or in flight then, so neither can hold recipients back or let their
+        leases run out."""
         if self._flight is not None:
             return False
         from postroom.imports.services import run_pending
 
-        return run_pending()
+        return run_pending() or mailboxes.poll_due()
 
     def has_work(self) -> bool:
         from postroom.campaigns.services import due_campaigns

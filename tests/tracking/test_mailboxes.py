@@ -303,3 +303,19 @@ def test_a_failing_poll_from_the_cli_exits_non_zero_with_the_reason(
 
     assert result.returncode == 1
     assert "bad: failed:" in result.stdout and "uthentication failed" in result.stdout
+
+
+def test_an_idle_worker_polls_a_due_mailbox_by_itself(
+    dovecot, mail_account, subprocess_env, run_cli, campaign, ann
+):
+    append(dovecot, mail_account, sample("postfix_550_user_unknown.eml", ann.email))
+    box = mailbox(dovecot, mail_account, tls="tls")
+    env = {**subprocess_env, "POSTROOM_TLS_CA_FILE": str(dovecot.cert_path)}
+
+    worker = run_cli("worker", "--until-idle", env=env, timeout=120)
+
+    assert worker.returncode == 0, worker.stderr
+    assert suppression(ann.email) == "bounced"
+    box.refresh_from_db()
+    assert (mailboxes.state(box), box.total_messages) == ("ok", 1)
+    assert count(dovecot, mail_account, "Processed") == 1
