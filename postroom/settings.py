@@ -195,6 +195,10 @@ POSTROOM_POSTMARK_WEBHOOK_TOKEN = env_str("POSTROOM_POSTMARK_WEBHOOK_TOKEN", "")
 POSTROOM_SPARKPOST_WEBHOOK_TOKEN = env_str("POSTROOM_SPARKPOST_WEBHOOK_TOKEN", "").strip()
 # A signed webhook (SendGrid, Mailgun) whose timestamp is further from now is a replay.
 POSTROOM_WEBHOOK_MAX_AGE_SECONDS = env_int("POSTROOM_WEBHOOK_MAX_AGE_SECONDS", 900)
+# Deliverability checks (postroom sender check): the DNS servers asked ("IP" or "IP:PORT",
+# comma-separated; empty: the system's) and how long a lookup may take.
+POSTROOM_DNS_NAMESERVERS = env_list("POSTROOM_DNS_NAMESERVERS", [])
+POSTROOM_DNS_TIMEOUT_SECONDS = env_int("POSTROOM_DNS_TIMEOUT_SECONDS", 5)
 # Bounce mailboxes (IMAP/POP3) trust the system's CAs, and this PEM file's too (a private CA).
 POSTROOM_TLS_CA_FILE = env_str("POSTROOM_TLS_CA_FILE", "")
 # A reverse proxy in front: trust its X-Forwarded-For (and, over https, X-Forwarded-Proto).

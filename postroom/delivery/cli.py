@@ -41,6 +41,16 @@ def register(cli: CLI) -> None:
     )
     p.add_argument("name")
     add_json_flag(p)
+    p = cli.command(
+        "check",
+        "check the DNS of the sender's domains: SPF, DKIM, DMARC, MX, PTR (exit 1 if one fails)",
+        sender_check,
+        group="sender",
+    )
+    p.add_argument("name")
+    p.add_argument("--from", dest="from_email", default="", metavar="ADDRESS",
+                   help="the campaigns' From address (default: the latest campaign's)")  # fmt: skip
+    add_json_flag(p)
     p = cli.command("remove", "delete a sender no campaign uses", sender_remove, group="sender")
     p.add_argument("name")
     p = cli.command(
@@ -209,6 +219,29 @@ def sender_test(args: argparse.Namespace) -> int:
     else:
         print(f"postroom: {report.step} failed: {report.message}", file=sys.stderr)
     return 1
+
+
+MARKS = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "skip": "skip"}
+
+
+def sender_check(args: argparse.Namespace) -> int:
+    from postroom.delivery import deliverability, senders
+
+    report = deliverability.check(senders.get_sender(args.name), args.from_email)
+
+    def text() -> str:
+        lines = [
+            f"sender {report.sender!r}: envelope domain {report.envelope_domain}, From domain "
+            f"{report.from_domain}, sending IPs {', '.join(report.ips) or 'unknown'}"
+        ]
+        for c in report.checks:
+            lines.append(f"{MARKS[c.status]}  {c.name:<6} {c.found}")
+            if c.fix:
+                lines.append(f"            fix: {c.fix}")
+        return "\n".join(lines)
+
+    emit(args, report.as_dict(), text)
+    return 0 if report.ok else 1
 
 
 def sender_remove(args: argparse.Namespace) -> None:
