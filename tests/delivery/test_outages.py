@@ -6,8 +6,10 @@ its own recipients failing for good, counted over the ledger across all workers.
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control, progress, ratelimit, scheduler, senders, waiting
@@ -250,9 +252,17 @@ def test_the_back_off_doubles_from_1_s_to_at_most_30_s_and_in_flight_failures_do
     first = (sender.backoff_until - sender.failing_since).total_seconds()
     gaps = []
     for _ in range(8):
+        # A probe holds its claim (what claim_probe sets once the next try is due).
+        Sender.objects.filter(pk=sender.pk).update(
+            probing_until=timezone.now() + timedelta(seconds=10)
+        )
+        waiting.failed(sender.pk, "connection refused", probe=True)
+        # Its other parts, on the other connections, fail too: the same try, no more doubling.
+        waiting.failed(sender.pk, "connection refused", probe=True)
         waiting.failed(sender.pk, "connection refused", probe=True)
         sender.refresh_from_db()
         gaps.append(round((sender.backoff_until - sender.failing_since).total_seconds()))
+    assert sender.consecutive_failures == 9 and sender.probing_until is None
     assert first == pytest.approx(1, abs=0.5)
     assert gaps[:4] == [2, 4, 8, 16] or gaps[0] <= 3  # the clock moves on a slow machine
     assert max(gaps) <= 31 and gaps[-1] >= 29
