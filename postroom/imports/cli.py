@@ -108,7 +108,7 @@ def import_cmd(args: argparse.Namespace) -> int:
             counts = services.preview(imp, progress=bar)
             said = services.recognised(imp, counts["states"])
         finally:
-            imp.delete()  # a dry run leaves nothing behind
+            services.discard(imp)  # a dry run leaves nothing behind
         bar.close()
         result = {**counts, "dry_run": True, "recognised": said}
         emit(args, result, lambda: _summary_text(result, dry_run=True))

@@ -22,8 +22,8 @@ from django.utils import timezone
 from postroom.audience.models import MailingList
 from postroom.audience.services import resolve_lists
 from postroom.errors import InvalidInput, NotFound
-from postroom.imports import tools
-from postroom.imports.detect import Layout, detect, safeguard
+from postroom.imports import sources, tools
+from postroom.imports.detect import Layout, safeguard
 from postroom.imports.models import Import
 from postroom.imports.pipeline import Parsed
 from postroom.imports.rows import Contact, Rejection
@@ -81,15 +81,20 @@ def prepare(
         raise InvalidInput("choose at least one list to subscribe the contacts to")
     if not path.is_file():
         raise NotFound(f"no file {str(path)!r}")
-    layout = layout or detect(
+    layout = layout or sources.inspect(
         path,
+        upload_dir(),
         encoding=encoding,
         delimiter=delimiter,
         mapping=mapping,
         file_name=file_name or path.name,
         status=status,
     )
-    safeguard(layout, mode)
+    try:
+        safeguard(layout, mode)
+    except InvalidInput:
+        sources.remove_parts(layout)
+        raise
     person = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
         imp = Import.objects.create(
@@ -126,14 +131,12 @@ def recognised(imp: Import, states: dict | None = None, future: bool = True) -> 
     will be imported as unsubscribed"."""
     layout = Layout.from_dict(imp.layout)
     parts = layout.parts()
-    sources = [p.source for p in parts if p.source]
+    recognised_parts = [p.source for p in parts if p.source]
     head = ""
     if len(parts) > 1:
-        head = f"{len(parts)} files in the archive"
-        if sources:
-            head += " (" + ", ".join(dict.fromkeys(sources)) + ")"
-    elif sources:
-        head = sources[0]
+        head = layout.source or f"{len(parts)} files in the archive"
+    elif recognised_parts:
+        head = recognised_parts[0]
     elif layout.status:
         head = f"Every row without a status of its own is given: {layout.status}"
     lines = [head] if head and states is None else []
@@ -245,9 +248,16 @@ def _finish(imp: Import, status: str, error: str) -> None:
 
 def _discard_file(imp: Import) -> None:
     """Uploads are kept only to resume; the report lives in the database."""
+    sources.remove_parts(Layout.from_dict(imp.layout))
     path = Path(imp.file_path)
     if path.parent == upload_dir() and path.exists():
         path.unlink()
+
+
+def discard(imp: Import) -> None:
+    """Forget a draft (or a dry run's record) and every file written for it."""
+    sources.remove_parts(Layout.from_dict(imp.layout))
+    imp.delete()
 
 
 def run_pending() -> bool:

@@ -257,7 +257,8 @@ def recognise(columns: list[str], file_name: str = "") -> Recognition:
             status = state_in_name(file_name) or SUBSCRIBED
     part = ""
     if tool:
-        part = f"{tool} {status} export" if status else f"{tool} export"
+        section = "cleaned" if status == BOUNCED and tool == "Mailchimp" else status
+        part = f"{tool} {section} export" if section else f"{tool} export"
     return Recognition(tool, status, part)
 
 

@@ -73,7 +73,7 @@ def test_a_dry_run_writes_nothing_at_all(subprocess_env):
         (b"", "postroom: the file is empty\n"),
         (
             b"PK\x03\x04rest-of-a-zip",
-            "postroom: this is a spreadsheet (.xlsx/.ods) or a ZIP archive",
+            "postroom: this file starts like a ZIP archive or a spreadsheet but cannot be opened",
         ),
         (b"name,city\nJane,Berlin\n", "postroom: no email column"),
     ],

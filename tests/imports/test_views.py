@@ -101,7 +101,10 @@ def test_a_file_refused_as_a_whole_is_explained_and_nothing_is_kept(
         reverse("import_new"), {"file": upload, "lists": [news.pk], "mode": "subscribe"}
     )
     assert response.status_code == 400
-    assert "This file cannot be imported: this is a spreadsheet" in response.content.decode()
+    assert (
+        "This file cannot be imported: this file starts like a ZIP archive or a spreadsheet "
+        "but cannot be opened" in response.content.decode()
+    )
     assert Import.objects.count() == 0
     assert list((tmp_path / "media" / "imports").iterdir()) == []
 

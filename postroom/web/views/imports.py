@@ -47,7 +47,10 @@ ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1", "iso8859-15", 
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(help_text="CSV or text exported from a spreadsheet or another tool.")
+    file = forms.FileField(
+        help_text="CSV, .xlsx or .ods (the first sheet), or a ZIP of CSV files, such as the "
+        "audience export of Mailchimp."
+    )
     lists = forms.ModelMultipleChoiceField(
         queryset=MailingList.objects.all(),
         required=False,
@@ -169,6 +172,11 @@ def mapping(request: HttpRequest, import_id: int) -> HttpResponse:
     """Re-read a draft with the settings chosen in the preview."""
     imp = _import(import_id)
     layout = Layout.from_dict(imp.layout)
+    if layout.members:
+        messages.error(
+            request, "The files of an archive are read as detected; import one alone to map it."
+        )
+        return redirect("import_detail", imp.pk)
     overrides = {}
     for index in range(len(layout.columns)):
         target = request.POST.get(f"map-{index}", "")
@@ -224,7 +232,7 @@ def discard(request: HttpRequest, import_id: int) -> HttpResponse:
         messages.error(request, "Only an import that has not started can be discarded.")
         return redirect("import_detail", imp.pk)
     Path(imp.file_path).unlink(missing_ok=True)
-    imp.delete()
+    services.discard(imp)
     messages.success(request, "Import discarded; nothing was written.")
     return redirect("imports")
 
