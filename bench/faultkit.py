@@ -79,6 +79,18 @@ def open_connections(pid: int, port: int) -> list[int]:
     return ports
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds these processes (all their threads) have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:  # gone
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat(5))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 class Workers:
     """`postroom worker` processes, killed and restarted as a supervisor would."""
 

@@ -66,7 +66,9 @@ Columns (each row is measured from the ledger and the server's record file):
   when that came only after the bench resumed a paused campaign; "never"
   when nothing came; "- (done)" when nothing was left to send.
 - neighbour: the neighbour's rate beside the hostile campaigns divided by its
-  rate alone (recipients / (last sent - start), both runs of each, same run). Target ≥ 0.9; "<"
+  rate alone (recipients / (last sent - start), both runs of each, same run);
+  in brackets the same ratio in messages per worker CPU second (the workers'
+  utime + stime during each run), which the host's load does not move. Target ≥ 0.9; "<"
   when it had not finished after --neighbour-timeout (then the bomb gets
   --bomb-wait more seconds to end).
 - status: the campaign's status at the end ("stalled": still running with
@@ -91,6 +93,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import asdict
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,6 +104,7 @@ from faultkit import (  # noqa: E402  (bench/faultkit.py)
     Workers,
     accepted,
     commit,
+    cpu_seconds,
     first_after,
     open_connections,
     server_stats,
@@ -501,15 +505,25 @@ class Bench:
         workers = self.start_workers()
         workers.wait_up()
 
+        gaps: list[str] = []
+        cpus: list[float] = []  # the workers' CPU seconds during each timed run
+
         def timed(campaign, timeout: float) -> tuple[float, bool]:
             """Seconds from its start to its last message sent; whether it finished."""
             started = time.time()
+            cpu = cpu_seconds([p.pid for p in workers.processes])
             control.start(campaign)
             rows = Delivery.objects.filter(campaign=campaign)
             open_rows = rows.filter(state__in=("pending", "sending", "retry"))
             finished = wait_for(lambda: not open_rows.exists(), timeout, 0.02)
             last = rows.aggregate(last=Max("sent_at"))["last"]
-            return (last.timestamp() if finished and last else time.time()) - started, finished
+            span = (last.timestamp() if finished and last else time.time()) - started
+            sent = rows.filter(state="sent").values_list("sent_at", flat=True)
+            times = [started, *sorted(t.timestamp() for t in sent)]
+            gap, at = max(((b - t, t - started) for t, b in pairwise(times)), default=(0, 0))
+            gaps.append(f"{campaign.name}: longest gap {gap:.1f} s at +{at:.1f} s")
+            cpus.append(cpu_seconds([p.pid for p in workers.processes]) - cpu)
+            return span, finished
 
         def bomb(number: int):
             bombed = self.audience(a.hostile, f"bombed{number}")
@@ -551,12 +565,22 @@ class Bench:
             each.append(f"{kind} {span:.1f} s")
             finished = finished and done
         alone, beside = (2 * a.neighbour / max(spans[k], 1e-3) for k in ("alone", "beside"))
-        row.neighbour = f"{'' if finished else '< '}{beside / alone:.2f}"
+        # The same ratio in messages per worker CPU second: what the bomb takes from the
+        # worker, which a busy host's load does not inflate (the wall ratio it does).
+        cpu = {"alone": cpus[1] + cpus[4], "beside": cpus[2] + cpus[3]}
+        row.neighbour = (
+            f"{'' if finished else '< '}{beside / alone:.2f}"
+            f" (CPU {cpu['alone'] / max(cpu['beside'], 1e-3):.2f})"
+        )
+        row.notes.append(
+            f"worker CPU per neighbour run: {', '.join(f'{c:.2f} s' for c in cpus[1:])}"
+        )
         row.notes.append(
             f"neighbour {alone:,.0f}/s alone, {beside:,.0f}/s beside a bomb"
             f" (in turn: {', '.join(each)})"
             + ("" if finished else f" (unfinished after {a.neighbour_timeout:g} s)")
         )
+        row.notes.append("; ".join(gaps[1:]))
         refused = all(b.status == Campaign.Status.DRAFT for b in bombs)
         if refused:
             row.status = "refused at start"
