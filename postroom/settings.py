@@ -195,6 +195,13 @@ POSTROOM_POSTMARK_WEBHOOK_TOKEN = env_str("POSTROOM_POSTMARK_WEBHOOK_TOKEN", "")
 POSTROOM_SPARKPOST_WEBHOOK_TOKEN = env_str("POSTROOM_SPARKPOST_WEBHOOK_TOKEN", "").strip()
 # A signed webhook (SendGrid, Mailgun) whose timestamp is further from now is a replay.
 POSTROOM_WEBHOOK_MAX_AGE_SECONDS = env_int("POSTROOM_WEBHOOK_MAX_AGE_SECONDS", 900)
+# Permanent SMTP rejections at send time (delivery/rejections.py, docs/tracking.md): by
+# enhanced status code prefix, the longest that matches wins; hard suppresses the address,
+# soft counts towards the soft-bounce limit, policy counts against the sender, failed
+# fails the recipient alone.
+POSTROOM_REJECTION_RULES = env_list(
+    "POSTROOM_REJECTION_RULES", ["5.1=hard", "5.2.1=hard", "5.2=soft", "5.7=policy", "5=failed"]
+)
 # Deliverability checks (postroom sender check): the DNS servers asked ("IP" or "IP:PORT",
 # comma-separated; empty: the system's) and how long a lookup may take.
 POSTROOM_DNS_NAMESERVERS = env_list("POSTROOM_DNS_NAMESERVERS", [])

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from postroom.campaigns.models import Campaign
+from postroom.delivery import rejections
 from postroom.delivery.ledger import TABLE, Claimed, mark_handed
 from postroom.delivery.models import CampaignRun, Delivery
 from postroom.delivery.smtp import ACCEPTED, ERROR, PERMANENT, SendResult
@@ -83,6 +84,7 @@ def record(
     now = timezone.now()
     by_id = {row.id: row for row in rows}
     sent, failed, retry, requeue, doubt = [], [], [], [], []
+    rejected: list[tuple[Claimed, SendResult, str]] = []  # permanent: delivery.rejections
     outcome = Outcome()
     # Retry age counts from each row's first deferral, never from the campaign's
     # start: a 35/hour send runs for days, and a sender outage costs no attempts.
@@ -100,6 +102,7 @@ def record(
         elif result.outcome == PERMANENT:
             failed.append((result.reply[:10000], _text(result), row.id))
             outcome.failures.append(True)
+            rejected.append((row, result, message_ids.get(row.id, "")))
         else:  # temporary for this recipient, or an error without a verdict
             attempt = row.attempts + 1
             since = deferred.get(row.id)
@@ -175,6 +178,8 @@ def record(
         _progress(campaign_id, len(sent))
     outcome.sent, outcome.failed, outcome.retry = len(sent), len(failed), len(retry)
     outcome.requeued, outcome.in_doubt = len(requeue), len(doubt)
+    if rejected:  # after the commit: bounces, suppression, the sender's policy count
+        rejections.act(campaign_id, sender_id, rejected)
     return outcome
 
 

@@ -158,4 +158,7 @@ def describe(sender: Sender) -> dict:
         "last_error": sender.last_error if sender.is_waiting else "",
         # {"sender", "since", "next_try", "error"} while it cannot be reached, else None.
         "waiting": waiting.state(sender),
+        # Recipients refused for policy or reputation (5.7.x): the sender's, not theirs.
+        "policy_rejections": sender.policy_rejections,
+        "last_policy_rejection": sender.last_policy_rejection,
     }

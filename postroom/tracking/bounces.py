@@ -133,11 +133,16 @@ def _body_text(msg: Message) -> str:
     return ""
 
 
+def enhanced_status(text: str) -> str:
+    """The RFC 3463 enhanced status code in `text` (e.g. "5.1.1"), or "" when it has none."""
+    match = _STATUS.search(text)
+    return match.group() if match else ""
+
+
 def status_in(text: str) -> str:
     """An RFC 3463 status from text, or one made from a bare SMTP reply code (550 → 5.0.0)."""
-    match = _STATUS.search(text)
-    if match:
-        return match.group()
+    if found := enhanced_status(text):
+        return found
     code = _SMTP_CODE.search(text)
     return f"{code.group(1)}.0.0" if code else ""
 

@@ -38,6 +38,11 @@ class Sender(models.Model):
     backoff_until = models.DateTimeField(null=True, blank=True)  # the next try
     probing_until = models.DateTimeField(null=True, blank=True)  # one worker is trying it
     last_error = models.CharField(max_length=1000, blank=True, default="")
+    # Recipients refused for policy or reputation (5.7.x) at send time: the sender's
+    # problem, not the addresses' (delivery.rejections).
+    policy_rejections = models.PositiveIntegerField(default=0)
+    last_policy_rejection = models.CharField(max_length=1000, blank=True, default="")
+    last_policy_rejection_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
