@@ -160,6 +160,11 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [POSTROOM_BASE_URL])
 # Tracking: no IP address is stored with opens and clicks unless asked for;
 # an address that soft-bounces this many times within this many days is suppressed.
 POSTROOM_TRACK_IP = env_bool("POSTROOM_TRACK_IP", False)
+# Machine opens and clicks (tracking/machines.py): networks of proxies besides Apple's, and
+# how soon after delivery an open or a click is too soon for a person.
+POSTROOM_MACHINE_NETWORKS = env_list("POSTROOM_MACHINE_NETWORKS", [])
+POSTROOM_MACHINE_OPEN_SECONDS = env_int("POSTROOM_MACHINE_OPEN_SECONDS", 2)
+POSTROOM_MACHINE_CLICK_SECONDS = env_int("POSTROOM_MACHINE_CLICK_SECONDS", 10)
 POSTROOM_SOFT_BOUNCE_LIMIT = env_int("POSTROOM_SOFT_BOUNCE_LIMIT", 3)
 POSTROOM_SOFT_BOUNCE_DAYS = env_int("POSTROOM_SOFT_BOUNCE_DAYS", 14)
 # The mailto: unsubscribe address in List-Unsubscribe; empty means the campaign's From.

@@ -17,7 +17,9 @@ from django.utils import timezone
 
 from postroom.audience.models import Subscriber
 from postroom.campaigns.models import Campaign
+from postroom.delivery.models import Delivery
 from postroom.errors import NotFound
+from postroom.tracking import machines
 from postroom.tracking.links import BadToken, verify
 from postroom.tracking.models import Bounce, EngagementEvent, TrackedLink
 
@@ -62,34 +64,69 @@ def _ids(token: str, kind: str) -> tuple[int, ...]:
     return ids
 
 
-def _record(campaign_id: int, subscriber_id: int, kind: str, link_id: int | None, ip: str | None):
+# A reader's clicks on two different links of a campaign closer together than this are a
+# scanner following every link (a person reads, then clicks one).
+BURST = timedelta(seconds=2)
+
+
+def _seconds_after_delivery(campaign_id: int, subscriber_id: int, now) -> float | None:
+    sent_at = (
+        Delivery.objects.filter(campaign_id=campaign_id, subscriber_id=subscriber_id)
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+    return (now - sent_at).total_seconds() if sent_at else None
+
+
+def _record(
+    campaign_id: int,
+    subscriber_id: int,
+    kind: str,
+    link_id: int | None,
+    ip: str | None,
+    user_agent: str = "",
+) -> None:
     # Subscriber 0 is the preview's sample reader; an erased subscriber is gone: nothing to count.
     if not Subscriber.objects.filter(pk=subscriber_id).exists():
         return
+    now = timezone.now()
+    # The IP is read to tell a machine, and stored only with POSTROOM_TRACK_IP.
+    machine = machines.machine_reason(
+        ip, user_agent, _seconds_after_delivery(campaign_id, subscriber_id, now), kind
+    )
+    if kind == Kind.CLICK and not machine:
+        burst = EngagementEvent.objects.filter(
+            campaign_id=campaign_id, subscriber_id=subscriber_id, kind=Kind.CLICK,
+            at__gte=now - BURST,
+        ).exclude(link_id=link_id)  # fmt: skip
+        if burst.update(machine=machines.BURST) or burst.filter(machine__gt="").exists():
+            machine = machines.BURST
     EngagementEvent.objects.create(
         campaign_id=campaign_id,
         subscriber_id=subscriber_id,
         kind=kind,
         link_id=link_id,
+        at=now,
         ip=ip if settings.POSTROOM_TRACK_IP and ip else None,
+        machine=machine,
     )
 
 
-def record_open(token: str, ip: str | None = None) -> None:
+def record_open(token: str, ip: str | None = None, user_agent: str = "") -> None:
     """Count an open for a genuine open token; BadToken or NotFound otherwise."""
     campaign_id, subscriber_id = _ids(token, "open")
     if not Campaign.objects.filter(pk=campaign_id).exists():
         raise NotFound("this campaign no longer exists")
-    _record(campaign_id, subscriber_id, Kind.OPEN, None, ip)
+    _record(campaign_id, subscriber_id, Kind.OPEN, None, ip, user_agent)
 
 
-def follow_click(token: str, ip: str | None = None) -> str:
+def follow_click(token: str, ip: str | None = None, user_agent: str = "") -> str:
     """Count a click and return where it leads: only ever a URL stored for the campaign."""
     campaign_id, subscriber_id, number = _ids(token, "click")
     link = TrackedLink.objects.filter(campaign_id=campaign_id, number=number).first()
     if link is None:
         raise NotFound("this link is not part of the campaign")
-    _record(campaign_id, subscriber_id, Kind.CLICK, link.pk, ip)
+    _record(campaign_id, subscriber_id, Kind.CLICK, link.pk, ip, user_agent)
     return link.url
 
 
@@ -97,26 +134,41 @@ def _rate(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
+def _machine(counts: dict[str, int]) -> dict[str, Any]:
+    by = [
+        {"reason": reason, "label": machines.LABELS.get(reason, reason), "count": n}
+        for reason, n in sorted(counts.items(), key=lambda item: -item[1])
+    ]
+    return {"total": sum(counts.values()), "by": by}
+
+
 def campaign_engagement(campaign: Campaign) -> dict[str, Any]:
     """Opens, clicks (unique readers and total events), links and bounces of one campaign."""
     from postroom.delivery.progress import campaign_counts
 
+    events = EngagementEvent.objects.filter(campaign=campaign)
     totals = {
         kind: (total, unique)
-        for kind, total, unique in EngagementEvent.objects.filter(campaign=campaign)
+        for kind, total, unique in events.filter(machine="")
         .order_by()
         .values_list("kind")
         .annotate(total=Count("id"), unique=Count("subscriber", distinct=True))
     }
     opens_total, opens_unique = totals.get(Kind.OPEN, (0, 0))
     clicks_total, clicks_unique = totals.get(Kind.CLICK, (0, 0))
+    # Machine opens and clicks: counted apart, by reason, never in the rates.
+    machine: dict[str, dict[str, int]] = {Kind.OPEN: {}, Kind.CLICK: {}}
+    for kind, reason, n in (
+        events.exclude(machine="").order_by().values_list("kind", "machine").annotate(n=Count("id"))
+    ):
+        machine[kind][reason] = n
     sent = campaign_counts(campaign)["sent"]
     links = [
         {"url": url, "total": total, "unique": unique}
         for url, total, unique in TrackedLink.objects.filter(campaign=campaign)
-        .annotate(
-            total=Count("events"),
-            unique=Count("events__subscriber", distinct=True),
+        .annotate(  # people's clicks only: a scanner follows every link
+            total=Count("events", filter=Q(events__machine="")),
+            unique=Count("events__subscriber", distinct=True, filter=Q(events__machine="")),
         )
         .filter(total__gt=0)
         .order_by("-total", "number")
@@ -139,6 +191,8 @@ def campaign_engagement(campaign: Campaign) -> dict[str, Any]:
             "rate": _rate(clicks_unique, sent),
         },
         "links": links,
+        "machine_opens": _machine(machine[Kind.OPEN]),
+        "machine_clicks": _machine(machine[Kind.CLICK]),
         "bounces": {kind: bounces.get(kind, 0) for kind in Bounce.Kind.values},
     }
 
@@ -170,7 +224,8 @@ def _compiler(kind: str):
 
         # Events of erased subscribers have no subscriber: leave them out, or
         # "not opened" (NOT IN a list holding NULL) would match nobody.
-        rows = EngagementEvent.objects.filter(kind=kind, subscriber__isnull=False)
+        # Machine opens and clicks (Apple MPP, scanners) say nothing about the reader.
+        rows = EngagementEvent.objects.filter(kind=kind, subscriber__isnull=False, machine="")
         if op == "in_last_days":
             rows = rows.filter(at__gte=timezone.now() - timedelta(days=value))
         elif value != "any":

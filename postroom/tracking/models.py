@@ -84,6 +84,9 @@ class EngagementEvent(models.Model):
     )
     at = models.DateTimeField(default=timezone.now)
     ip = models.GenericIPAddressField(null=True, blank=True)
+    # Empty for a person; else why a machine made it (tracking.machines): apple-mpp,
+    # proxy, scanner, too-soon, burst. Counted apart, and never in segments.
+    machine = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         indexes = [

@@ -23,6 +23,10 @@ def _client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def _user_agent(request: HttpRequest) -> str:
+    return request.META.get("HTTP_USER_AGENT", "")[:500]
+
+
 def _uncached(response: HttpResponse) -> HttpResponse:
     # Every load or click should reach us, and nothing personal should be kept on the way.
     response["Cache-Control"] = "private, no-store, max-age=0"
@@ -34,7 +38,7 @@ def _uncached(response: HttpResponse) -> HttpResponse:
 @require_GET
 def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        activity.record_open(token, _client_ip(request))
+        activity.record_open(token, _client_ip(request), _user_agent(request))
     except (InvalidInput, NotFound):
         raise Http404("This link is not valid.") from None
     return _uncached(HttpResponse(PIXEL_GIF, content_type="image/gif"))
@@ -43,7 +47,7 @@ def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def click(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        url = activity.follow_click(token, _client_ip(request))
+        url = activity.follow_click(token, _client_ip(request), _user_agent(request))
     except (InvalidInput, NotFound):
         raise Http404("This link is not valid.") from None
     return _uncached(HttpResponseRedirect(url))
