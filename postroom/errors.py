@@ -19,3 +19,11 @@ class InvalidInput(PostroomError):
 
 class ConfigurationError(PostroomError):
     """The environment or a setting is wrong; the process cannot start."""
+
+
+class NotAllowed(PostroomError):
+    """The caller may not do this (a website not allowed to post to a list, …)."""
+
+
+class TooMany(PostroomError):
+    """Too many requests from one place: wait, then try again."""

@@ -17,7 +17,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.main import Exc
 from ninja.openapi.schema import OpenAPISchema
 
-from postroom.errors import NotFound, PostroomError
+from postroom.errors import NotAllowed, NotFound, PostroomError, TooMany
 
 
 class ErrorOut(Schema):
@@ -47,6 +47,14 @@ def errors(*codes: int) -> dict[int, type[ErrorOut]]:
     return dict.fromkeys(codes, ErrorOut)
 
 
+def status_for(exc: PostroomError) -> int:
+    """The HTTP status of a domain error: 404, 403, 429, else 400."""
+    for kind, status in ((NotFound, 404), (NotAllowed, 403), (TooMany, 429)):
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
 def _body(detail: str, field_errors: list | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"detail": detail}
     if field_errors is not None:
@@ -71,8 +79,8 @@ class PostroomAPI(NinjaAPI):
         self.add_exception_handler(HttpError, self._http_error)
 
     def _domain_error(self, request: HttpRequest, exc: Exc[PostroomError]) -> HttpResponse:
-        status = 404 if isinstance(exc, NotFound) else 400
-        return self.create_response(request, _body(str(exc)), status=status)
+        assert isinstance(exc, PostroomError)
+        return self.create_response(request, _body(str(exc)), status=status_for(exc))
 
     def _validation_error(self, request: HttpRequest, exc: Exc[ValidationError]) -> HttpResponse:
         assert isinstance(exc, ValidationError)

@@ -5,7 +5,7 @@ from django.urls import path, re_path
 
 from postroom.api.auth import operator_auth
 from postroom.api.errors import PostroomAPI
-from postroom.api.routes import campaigns, health, lists, subscribers
+from postroom.api.routes import campaigns, health, lists, public, subscribers
 
 api = PostroomAPI(
     title="Postroom API",
@@ -18,6 +18,7 @@ api = PostroomAPI(
     urls_namespace="api",
 )
 api.add_router("/health", health.router)
+api.add_router("/public", public.router)
 api.add_router("/lists", lists.router)
 api.add_router("/subscribers", subscribers.router)
 api.add_router("/campaigns", campaigns.router)

@@ -20,9 +20,28 @@ def register(cli: CLI) -> None:
     p.add_argument("--optin", choices=["single", "double"], default="single")
     p.add_argument("--description", default="")
     p.add_argument("--public", action="store_true", help="shown on public subscription forms")
+    _signup_flags(p)
+    add_json_flag(p)
+    p = cli.command("edit", "change a list's settings", edit_list, group="lists")
+    p.add_argument("name")
+    p.add_argument("--rename", metavar="NEW_NAME")
+    p.add_argument("--optin", choices=["single", "double"])
+    p.add_argument("--description")
+    visibility = p.add_mutually_exclusive_group()
+    visibility.add_argument("--public", action="store_true", default=None)
+    visibility.add_argument("--private", action="store_false", dest="public")
+    _signup_flags(p)
+    p.add_argument(
+        "--no-origins", action="store_true", help="allow no other website (before --allow-origin)"
+    )
+    p.add_argument("--no-captcha", action="store_false", dest="captcha")
     add_json_flag(p)
     p = cli.command("list", "show mailing lists with subscriber counts", list_lists, group="lists")
     add_json_flag(p)
+    p = cli.command(
+        "snippet", "print the HTML sign-up form to paste into a website", snippet, group="lists"
+    )
+    p.add_argument("name")
 
     p = cli.command("add", "add a subscriber (or add lists to one)", add, group="subscribers")
     p.add_argument("email")
@@ -88,17 +107,102 @@ def list_json(mailing_list, counts: dict[str, int] | None = None) -> dict[str, A
         "optin": mailing_list.optin,
         "visibility": mailing_list.visibility,
         "created_at": mailing_list.created_at.isoformat(),
+        "uuid": str(mailing_list.uuid),
+        "public": mailing_list.is_public,
+        "allowed_origins": mailing_list.allowed_origins,
+        "captcha": mailing_list.captcha,
+        "form_fields": mailing_list.form_fields,
     }
     if counts is not None:
         data["counts"] = counts
     return data
 
 
+def _signup_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        dest="origins",
+        metavar="ORIGIN",
+        help="a website (https://example.org) whose pages may post sign-ups from a browser",
+    )
+    p.add_argument(
+        "--captcha",
+        action="store_true",
+        default=None,
+        help="sign-ups must solve a proof-of-work challenge (no third party)",
+    )
+    fields = p.add_mutually_exclusive_group()
+    fields.add_argument(
+        "--fields",
+        metavar="JSON",
+        help='custom form fields: [{"name": "plan", "label": "Plan", "type": "choice", '
+        '"required": true, "choices": ["free", "pro"]}]',
+    )
+    fields.add_argument("--fields-file", type=Path, metavar="FILE", help="the same, from a file")
+
+
+def _form_fields(args: argparse.Namespace) -> list | None:
+    if args.fields_file is not None:
+        try:
+            text = args.fields_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {args.fields_file}: {exc.strerror}") from None
+    elif args.fields is not None:
+        text = args.fields
+    else:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"the form fields are not valid JSON: {exc}") from None
+
+
 def add_list(args: argparse.Namespace) -> None:
     from postroom.audience import services
 
-    ml = services.create_list(args.name, args.optin, args.description, args.public)
+    ml = services.create_list(
+        args.name,
+        args.optin,
+        args.description,
+        args.public,
+        allowed_origins=args.origins,
+        captcha=bool(args.captcha),
+        form_fields=_form_fields(args),
+    )
     emit(args, list_json(ml), f"list {ml.name!r} created ({ml.optin} opt-in, {ml.visibility})")
+
+
+def edit_list(args: argparse.Namespace) -> None:
+    from postroom.audience import services
+
+    ml = services.get_list(args.name)
+    changes: dict[str, Any] = {}
+    for key, value in (
+        ("name", args.rename),
+        ("optin", args.optin),
+        ("description", args.description),
+        ("public", args.public),
+        ("captcha", args.captcha),
+        ("form_fields", _form_fields(args)),
+    ):
+        if value is not None:
+            changes[key] = value
+    if args.no_origins or args.origins:
+        kept = [] if args.no_origins else list(ml.allowed_origins)
+        changes["allowed_origins"] = kept + args.origins
+    if not changes:
+        raise InvalidInput("nothing to change: give at least one setting (see --help)")
+    ml = services.update_list(ml, **changes)
+    emit(args, list_json(ml), f"list {ml.name!r} saved")
+
+
+def snippet(args: argparse.Namespace) -> None:
+    from postroom.audience import services
+    from postroom.tracking.snippet import signup_snippet
+
+    print(signup_snippet(services.get_list(args.name)))
 
 
 def list_lists(args: argparse.Namespace) -> None:
@@ -114,12 +218,13 @@ def list_lists(args: argparse.Namespace) -> None:
             return "no lists yet: postroom lists add NAME"
         lines = [
             f"{'NAME':30} {'OPT-IN':7} {'CONFIRMED':>10} {'UNCONFIRMED':>12} {'UNSUBSCRIBED':>13}"
+            "  UUID"
         ]
         for r in rows:
             c = r["counts"]
             lines.append(
                 f"{r['name'][:30]:30} {r['optin']:7} {c['confirmed']:>10} "
-                f"{c['unconfirmed']:>12} {c['unsubscribed']:>13}"
+                f"{c['unconfirmed']:>12} {c['unsubscribed']:>13}  {r['uuid']}"
             )
         return "\n".join(lines)
 

@@ -4,6 +4,7 @@ import json
 
 from django import forms
 
+from postroom.audience import signup_settings
 from postroom.audience.models import MailingList
 from postroom.audience.services import clean_list_name
 from postroom.errors import InvalidInput
@@ -54,12 +55,29 @@ class ListForm(forms.ModelForm):
     public = forms.BooleanField(
         required=False, help_text="Public lists are offered on subscription and preference pages."
     )
+    origins = forms.CharField(
+        required=False,
+        label="Websites allowed to post sign-ups",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "https://example.org"}),
+        help_text="One per line. Pages on these sites may sign people up from a browser.",
+    )
+    fields_json = forms.CharField(
+        required=False,
+        label="Custom form fields",
+        widget=forms.Textarea(attrs={"rows": 3, "class": "code"}),
+        help_text='JSON, e.g. [{"name": "plan", "label": "Plan", "type": "choice", '
+        '"required": true, "choices": ["free", "pro"]}]. Types: text, number, checkbox, '
+        "choice, date. Stored as subscriber attributes.",
+    )
 
     class Meta:
         model = MailingList
-        fields = ["name", "description", "optin"]
+        fields = ["name", "description", "optin", "captcha"]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
-        labels = {"optin": "Opt-in"}
+        labels = {"optin": "Opt-in", "captcha": "Captcha on sign-ups"}
+        help_texts = {
+            "captcha": "A proof-of-work puzzle the visitor's browser solves; no third party."
+        }
 
     def clean_name(self) -> str:
         try:
@@ -67,9 +85,30 @@ class ListForm(forms.ModelForm):
         except InvalidInput as exc:
             raise forms.ValidationError(str(exc).capitalize() + ".") from None
 
+    def clean_origins(self) -> list[str]:
+        try:
+            return signup_settings.clean_origins(self.cleaned_data["origins"].splitlines())
+        except InvalidInput as exc:
+            raise forms.ValidationError(str(exc).capitalize() + ".") from None
+
+    def clean_fields_json(self) -> list:
+        text = self.cleaned_data["fields_json"].strip()
+        try:
+            return signup_settings.clean_form_fields(json.loads(text) if text else [])
+        except ValueError as exc:
+            raise forms.ValidationError(f"This is not valid JSON: {exc}") from None
+        except InvalidInput as exc:
+            raise forms.ValidationError(str(exc).capitalize() + ".") from None
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["public"].initial = self.instance.is_public if self.instance.pk else False
+        if self.instance.pk:
+            self.fields["origins"].initial = "\n".join(self.instance.allowed_origins)
+            fields = self.instance.form_fields
+            self.fields["fields_json"].initial = (
+                json.dumps(fields, indent=2, ensure_ascii=False) if fields else ""
+            )
 
     def save(self, commit: bool = True) -> MailingList:
         self.instance.visibility = (
@@ -77,4 +116,6 @@ class ListForm(forms.ModelForm):
             if self.cleaned_data["public"]
             else MailingList.Visibility.PRIVATE
         )
+        self.instance.allowed_origins = self.cleaned_data["origins"]
+        self.instance.form_fields = self.cleaned_data["fields_json"]
         return super().save(commit)

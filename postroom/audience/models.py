@@ -1,5 +1,6 @@
 """The audience: subscribers, lists, subscriptions with consent, tags, segments, suppression."""
 
+import uuid
 from typing import Any
 
 from django.db import models
@@ -69,6 +70,16 @@ class MailingList(models.Model):
     )
     optin = models.CharField(max_length=16, choices=Optin.choices, default=Optin.SINGLE)
     created_at = models.DateTimeField(default=timezone.now)
+    # The list's public name for websites' sign-up forms: ids and names change, this never.
+    uuid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    # Websites whose pages may post sign-ups to this list from a browser (CORS),
+    # each as scheme://host[:port], checked by audience.signup_settings.
+    allowed_origins = models.JSONField(default=list, blank=True)
+    # Sign-ups must carry a solved proof-of-work challenge (tracking.captcha).
+    captcha = models.BooleanField(default=False)
+    # Extra fields its forms ask for, stored as subscriber attributes:
+    # [{"name", "label", "type", "required", "choices"}], see audience.signup_settings.
+    form_fields = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from postroom.audience import segments
+from postroom.audience import segments, signup_settings
 from postroom.audience.bulk import blocklist, erase_many
 from postroom.audience.emails import email_hash, normalize_email
 from postroom.audience.models import (
@@ -45,6 +45,7 @@ __all__ = [
     "suppressed_hashes",
     "unblocklist",
     "unsubscribe",
+    "update_list",
     "upsert_subscriber",
 ]
 
@@ -97,19 +98,75 @@ def _one_line_name(name: str | None, what: str) -> str:
 
 
 def create_list(
-    name: str, optin: str = "single", description: str = "", public: bool = False
+    name: str,
+    optin: str = "single",
+    description: str = "",
+    public: bool = False,
+    allowed_origins: Iterable[str] = (),
+    captcha: bool = False,
+    form_fields: list | None = None,
 ) -> MailingList:
     name = clean_list_name(name)
     if optin not in MailingList.Optin.values:
         raise InvalidInput(f"opt-in must be single or double, not {optin!r}")
     visibility = MailingList.Visibility.PUBLIC if public else MailingList.Visibility.PRIVATE
+    origins = signup_settings.clean_origins(allowed_origins)
+    fields = signup_settings.clean_form_fields(form_fields or [])
     try:
         with transaction.atomic():
             return MailingList.objects.create(
-                name=name, optin=optin, description=description or "", visibility=visibility
+                name=name,
+                optin=optin,
+                description=description or "",
+                visibility=visibility,
+                allowed_origins=origins,
+                captcha=captcha,
+                form_fields=fields,
             )
     except IntegrityError:
         raise InvalidInput(f"a list named {name!r} already exists") from None
+
+
+def update_list(mailing_list: MailingList, **changes: Any) -> MailingList:
+    """Change a list's settings; only the keys given change, all are checked before any write.
+
+    Keys: name, description, optin, public, allowed_origins, captcha, form_fields.
+    """
+    unknown = set(changes) - {
+        "name",
+        "description",
+        "optin",
+        "public",
+        "allowed_origins",
+        "captcha",
+        "form_fields",
+    }
+    if unknown:
+        raise InvalidInput(f"a list has no setting {sorted(unknown)[0]!r}")
+    if "name" in changes:
+        mailing_list.name = clean_list_name(changes["name"])
+    if "description" in changes:
+        mailing_list.description = changes["description"] or ""
+    if "optin" in changes:
+        if changes["optin"] not in MailingList.Optin.values:
+            raise InvalidInput(f"opt-in must be single or double, not {changes['optin']!r}")
+        mailing_list.optin = changes["optin"]
+    if "public" in changes:
+        mailing_list.visibility = (
+            MailingList.Visibility.PUBLIC if changes["public"] else MailingList.Visibility.PRIVATE
+        )
+    if "allowed_origins" in changes:
+        mailing_list.allowed_origins = signup_settings.clean_origins(changes["allowed_origins"])
+    if "captcha" in changes:
+        mailing_list.captcha = bool(changes["captcha"])
+    if "form_fields" in changes:
+        mailing_list.form_fields = signup_settings.clean_form_fields(changes["form_fields"])
+    try:
+        with transaction.atomic():
+            mailing_list.save()
+    except IntegrityError:
+        raise InvalidInput(f"a list named {mailing_list.name!r} already exists") from None
+    return mailing_list
 
 
 def list_counts() -> dict[int, dict[str, int]]:

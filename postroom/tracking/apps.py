@@ -6,6 +6,9 @@ class TrackingConfig(AppConfig):
     label = "tracking"
 
     def ready(self) -> None:
+        from postroom import background
+        from postroom.tracking import signups
         from postroom.tracking.activity import register_segment_fields
 
         register_segment_fields()
+        background.register("signups", signups.background_step)

@@ -65,7 +65,11 @@ class Expired(InvalidInput):
 
 
 def request_subscription(
-    email: str, mailing_list: MailingList, name: str = "", ip: str | None = None
+    email: str,
+    mailing_list: MailingList,
+    name: str = "",
+    ip: str | None = None,
+    attributes: dict | None = None,
 ) -> str:
     """Subscribe `email` to a public list as asked through a form; what happened.
 
@@ -80,7 +84,8 @@ def request_subscription(
         return REFUSED
     with transaction.atomic():
         subscriber, _ = Subscriber.objects.get_or_create(
-            email=address, defaults={"name": (name or "").strip()[:255]}
+            email=address,
+            defaults={"name": (name or "").strip()[:255], "attributes": attributes or {}},
         )
         if subscriber.is_blocklisted:
             return REFUSED
@@ -109,20 +114,23 @@ def send_confirmation(subscriber: Subscriber, mailing_list: MailingList) -> str:
     if not cache.add(key, 1, RESEND_MINUTES * 60):
         return THROTTLED
     sender = confirmation_sender()
-    result = None
+    outcome = None
     try:
-        from postroom.delivery.outgoing import send_now
+        from postroom.delivery.outgoing import send_soon
 
         message = build_confirmation(subscriber, mailing_list, sender)
-        result = send_now(sender, [message])[0]
-    except PostroomError as exc:  # no From address, a bad one, or the sender's limits are full
+        # Within the sender's limits: what has no slot now waits in the database for one.
+        outcome = send_soon(sender, [message])[0]
+    except PostroomError as exc:  # no From address, or a bad one
         log.warning("a confirmation to subscriber %s was not sent: %s", subscriber.pk, exc)
     except Exception:
         # The visitor's answer must not depend on the mail server; the log says why.
         log.exception("the confirmation to subscriber %s could not be sent", subscriber.pk)
-    if result is None or not result.ok:
-        if result is not None:
-            log.warning("the confirmation to subscriber %s: %s", subscriber.pk, result.reply)
+    if outcome is None or not outcome.ok:
+        if outcome is not None and outcome.result is not None:
+            log.warning(
+                "the confirmation to subscriber %s: %s", subscriber.pk, outcome.result.reply
+            )
         cache.delete(key)  # so asking again retries at once
         return CONFIRMATION_FAILED
     return CONFIRMATION_SENT

@@ -1,25 +1,30 @@
 """The public subscription form: its fields, the bot trap and the per-IP limit.
 
-The limit is kept in Django's cache (`CACHES`; by default each web process's
-memory): a count of form posts per client network per hour. It is a brake on
-one visitor signing up many addresses, not an accounting record, so it needs
-no table; with several web processes and the default cache each process counts
-on its own (so the limit is per process), and a shared cache makes it exact.
+The limit is a count of sign-up posts per client network per hour, kept in
+the database (SignupCount), so every web process — several gunicorn workers,
+several machines — counts into the same number. It is a fixed hourly window:
+a visitor can make up to twice the limit across the turn of an hour, which is
+enough for a brake on one visitor signing up many addresses.
 """
 
 import ipaddress
+import time
 
 from django import forms
 from django.conf import settings
-from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils.text import slugify
 
 from postroom.audience.emails import InvalidEmail, normalize_email
 from postroom.audience.models import MailingList
+from postroom.tracking.models import SignupCount
 
-# A field people never see (it is moved off-screen) but form-filling bots fill in.
+# A field people never see (it is moved off-screen) but form-filling bots fill in;
+# listmonk's forms call theirs "nonce", so a form copied from there keeps working.
 HONEYPOT = "website"
+HONEYPOTS = (HONEYPOT, "nonce")
 LIMIT_WINDOW = 3600  # seconds
 
 
@@ -35,7 +40,7 @@ class SubscribeForm(forms.Form):
 
     @property
     def is_bot(self) -> bool:
-        return bool(self.data.get(HONEYPOT, "").strip())
+        return any(str(self.data.get(name, "")).strip() for name in HONEYPOTS)
 
 
 def public_lists() -> list[MailingList]:
@@ -88,17 +93,25 @@ def _network(ip: str | None) -> str:
     return ip
 
 
-def over_limit(ip: str | None) -> bool:
-    """Count one form post from `ip`; True once it made more than the hourly limit.
+def over_limit(ip: str | None, now: float | None = None) -> bool:
+    """Count one sign-up post from `ip`; True once it made more than the hourly limit.
 
-    POSTROOM_SUBSCRIBE_LIMIT (default 10) posts an hour per IPv4 address or IPv6 /64.
+    POSTROOM_SUBSCRIBE_LIMIT (default 10) posts an hour per IPv4 address or IPv6 /64,
+    counted in the database: the same number for every web process.
     """
-    limit = settings.POSTROOM_SUBSCRIBE_LIMIT
-    key = f"postroom:subscribe-posts:{_network(ip)}"
-    cache.add(key, 0, LIMIT_WINDOW)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, LIMIT_WINDOW)
-        count = 1
-    return count > limit
+    hour = int((time.time() if now is None else now) // LIMIT_WINDOW)
+    rows = SignupCount.objects.filter(network=_network(ip), hour=hour)
+    if not rows.update(count=F("count") + 1):
+        try:
+            with transaction.atomic():
+                SignupCount.objects.create(network=_network(ip), hour=hour, count=1)
+        except IntegrityError:  # another process counted the first post a moment ago
+            rows.update(count=F("count") + 1)
+    count = rows.values_list("count", flat=True).first() or 0
+    return count > settings.POSTROOM_SUBSCRIBE_LIMIT
+
+
+def forget_old_counts(now: float | None = None) -> int:
+    """Drop the counts of hours that are over (a worker's housekeeping)."""
+    hour = int((time.time() if now is None else now) // LIMIT_WINDOW)
+    return SignupCount.objects.filter(hour__lt=hour).delete()[0]

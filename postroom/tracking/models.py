@@ -218,3 +218,44 @@ class BounceMailbox(models.Model):
         return self.last_error_at is not None and (
             self.last_success_at is None or self.last_error_at > self.last_success_at
         )
+
+
+class SignupRequest(models.Model):
+    """A sign-up as a form or the public API received it, waiting for a worker.
+
+    The request that carried it only stores this row, whatever the address
+    (new, known, unsubscribed, blocklisted), so its answer and its time say
+    nothing about who is subscribed; the worker does the rest
+    (tracking.signups.process_pending) and deletes the row.
+    """
+
+    email = models.CharField(max_length=320)
+    name = models.CharField(max_length=255, blank=True, default="")
+    list_ids = models.JSONField(default=list)
+    attributes = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Epoch seconds before which no worker takes it: a worker holds a row by moving this.
+    not_before = models.FloatField(default=0, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+
+class SignupCount(models.Model):
+    """Sign-up posts per client network per hour, in the database so every web process
+    counts into the same number (tracking.forms.over_limit)."""
+
+    network = models.CharField(max_length=64)
+    hour = models.BigIntegerField()  # epoch seconds // 3600
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["network", "hour"], name="one_signup_count_per_hour")
+        ]
+
+
+class UsedChallenge(models.Model):
+    """A solved captcha challenge, kept until it expires so it cannot be used twice."""
+
+    challenge = models.CharField(max_length=128, unique=True)
+    expires_at = models.FloatField(db_index=True)  # epoch seconds

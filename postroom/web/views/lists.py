@@ -11,6 +11,8 @@ from django.urls import reverse
 from postroom.audience import services
 from postroom.audience.forms import ListForm
 from postroom.audience.models import MailingList, Subscription
+from postroom.tracking.forms import list_key, public_lists
+from postroom.tracking.snippet import signup_snippet
 from postroom.web.permissions import operator_required
 
 
@@ -62,7 +64,14 @@ def detail(request: HttpRequest, list_id: int) -> HttpResponse:
         + urlencode({"list": mailing_list.pk, "list_status": status})
         for status in Subscription.Status.values
     }
-    context = {"list": mailing_list, "form": form, "counts": counts, "links": links}
+    context = {
+        "list": mailing_list,
+        "form": form,
+        "counts": counts,
+        "links": links,
+        "snippet": signup_snippet(mailing_list) if mailing_list.is_public else "",
+        "form_url": reverse("public_subscribe", args=[list_key(mailing_list, public_lists())]),
+    }
     status = 400 if form.errors else 200
     return render(request, "web/audience/list_detail.html", context, status=status)
 

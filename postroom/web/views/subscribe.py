@@ -10,16 +10,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from postroom.audience.emails import InvalidEmail
 from postroom.audience.models import MailingList
-from postroom.errors import InvalidInput, NotFound
-from postroom.tracking import confirmations
+from postroom.errors import InvalidInput, NotFound, TooMany
+from postroom.tracking import captcha, confirmations, signups
 from postroom.tracking.forms import (
     HONEYPOT,
     SubscribeForm,
     client_ip,
     find_public_list,
     list_key,
-    over_limit,
     public_lists,
 )
 
@@ -43,25 +43,36 @@ def subscribe(request: HttpRequest, key: str) -> HttpResponse:
     mailing_list = find_public_list(key)
     if mailing_list is None:
         raise Http404("no such list")
-    context = {"list": mailing_list, "honeypot": HONEYPOT}
+    context: dict[str, Any] = {"list": mailing_list, "honeypot": HONEYPOT}
     if request.method == "GET":
         context["form"] = SubscribeForm()
         return render(request, "web/public/subscribe.html", context)
 
-    ip = client_ip(request)
     form = SubscribeForm(request.POST)
     context["form"] = form
-    if over_limit(ip):
+    signup = signups.Signup(
+        email=request.POST.get("email", ""),
+        name=request.POST.get("name", ""),
+        lists=[str(mailing_list.uuid)],
+        attributes={
+            k.removeprefix("attributes."): v
+            for k, v in request.POST.items()
+            if k.startswith("attributes.")
+        },
+        bot=form.is_bot,
+        captcha=request.POST.get(captcha.FIELD),
+    )
+    try:
+        # The CSRF check already tied this post to this site: no origin to check.
+        signups.accept(signup, client_ip(request), origin=None)
+    except TooMany:
         context["limited"] = True
         return _private(render(request, "web/public/subscribe.html", context, status=429))
-    if form.is_bot:
-        # A bot gets the thanks page, so it has no reason to try again differently.
-        return _thanks(request, mailing_list)
-    if not form.is_valid():
+    except InvalidEmail:  # the form shows it under the field, in its own words
         return _private(render(request, "web/public/subscribe.html", context, status=400))
-    confirmations.request_subscription(
-        form.cleaned_data["email"], mailing_list, form.cleaned_data["name"], ip
-    )
+    except InvalidInput as exc:
+        context["problem"] = str(exc)
+        return _private(render(request, "web/public/subscribe.html", context, status=400))
     return _thanks(request, mailing_list)
 
 
