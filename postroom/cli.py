@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "postroom.campaigns.cli",
     "postroom.delivery.cli",
     "postroom.tracking.cli",
+    "postroom.webhooks.cli",
     "postroom.api.cli",
 ]
 

@@ -183,6 +183,8 @@ POSTROOM_RATE_MARGIN_MS = env_int("POSTROOM_RATE_MARGIN_MS", 200)
 POSTROOM_FROM_EMAIL = env_str("POSTROOM_FROM_EMAIL", "")
 # Public sign-up form posts an hour per IPv4 address or IPv6 /64.
 POSTROOM_SUBSCRIBE_LIMIT = env_int("POSTROOM_SUBSCRIBE_LIMIT", 10)
+# Seconds an outgoing webhook POST may take to connect, and for each read of its answer.
+POSTROOM_WEBHOOK_TIMEOUT_SECONDS = env_int("POSTROOM_WEBHOOK_TIMEOUT_SECONDS", 5)
 # Bearer tokens; empty turns /metrics and the bounce webhook off (404).
 POSTROOM_METRICS_TOKEN = env_str("POSTROOM_METRICS_TOKEN", "").strip()
 POSTROOM_BOUNCE_TOKEN = env_str("POSTROOM_BOUNCE_TOKEN", "").strip()
@@ -250,6 +252,7 @@ INSTALLED_APPS = [
     "postroom.delivery",
     "postroom.alerts",
     "postroom.tracking",
+    "postroom.webhooks",
     "postroom.web",
     "postroom.api",
 ]

@@ -5,7 +5,7 @@ from django.urls import path, re_path
 
 from postroom.api.auth import operator_auth
 from postroom.api.errors import PostroomAPI
-from postroom.api.routes import campaigns, health, lists, public, subscribers
+from postroom.api.routes import campaigns, health, lists, public, subscribers, webhooks
 
 api = PostroomAPI(
     title="Postroom API",
@@ -22,6 +22,7 @@ api.add_router("/public", public.router)
 api.add_router("/lists", lists.router)
 api.add_router("/subscribers", subscribers.router)
 api.add_router("/campaigns", campaigns.router)
+api.add_router("/webhooks", webhooks.router)
 
 
 def unknown_path(request: HttpRequest, rest: str = "") -> JsonResponse:

@@ -25,6 +25,7 @@ from postroom.audience.models import (
     Tag,
 )
 from postroom.errors import InvalidInput, NotFound
+from postroom.webhooks.triggers import subscriber_event
 
 __all__ = [
     "Suppressed",
@@ -317,7 +318,18 @@ def subscribe(
         for field, value in fresh.items():
             setattr(subscription, field, value)
         subscription.save()
+    if (created or renew) and subscription.status == Subscription.Status.CONFIRMED:
+        _confirmed(subscriber, mailing_list)
     return subscription
+
+
+def _confirmed(subscriber: Subscriber, mailing_list: MailingList) -> None:
+    """Every confirmation (a double opt-in click, a preconfirmed consent) passes here."""
+    subscriber_event(
+        "subscriber.confirmed",
+        subscriber,
+        list={"id": mailing_list.pk, "uuid": str(mailing_list.uuid), "name": mailing_list.name},
+    )
 
 
 def confirm(subscription: Subscription, ip: str | None = None) -> bool:
@@ -331,6 +343,8 @@ def confirm(subscription: Subscription, ip: str | None = None) -> bool:
         updated_at=timezone.now(),
     )
     subscription.refresh_from_db()
+    if changed == 1:
+        _confirmed(subscription.subscriber, subscription.mailing_list)
     return changed == 1
 
 
@@ -346,6 +360,7 @@ def unsubscribe(
         rows = subscriber.subscriptions.exclude(status=Subscription.Status.UNSUBSCRIBED)
         if lists is not None:
             rows = rows.filter(mailing_list__in=list(lists))
+        left = list(rows.values_list("mailing_list__name", flat=True))
         changed = rows.update(
             status=Subscription.Status.UNSUBSCRIBED,
             unsubscribed_at=now,
@@ -354,6 +369,14 @@ def unsubscribe(
         )
         if lists is None:
             suppress(subscriber.email, Suppression.Reason.UNSUBSCRIBED, source)
+        if changed or lists is None:
+            subscriber_event(
+                "subscriber.unsubscribed",
+                subscriber,
+                lists=sorted(left),
+                everything=lists is None,
+                source=source,
+            )
     return changed
 
 

@@ -28,6 +28,7 @@ from postroom.imports.models import Import
 from postroom.imports.pipeline import Parsed
 from postroom.imports.rows import Contact, Rejection
 from postroom.imports.runner import Progress, run_import
+from postroom.webhooks.events import emit
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +245,12 @@ def _stopped_message(imp: Import, exc: Exception | None) -> str:
 def _finish(imp: Import, status: str, error: str) -> None:
     imp.status, imp.error, imp.finished_at = status, error, timezone.now()
     Import.objects.filter(pk=imp.pk).update(status=status, error=error, finished_at=imp.finished_at)
+    counts = ("rows", "created", "updated", "unchanged", "duplicates", "rejected")
+    stored = Import.objects.filter(pk=imp.pk).values(*counts).first() or {}
+    emit(
+        "import.finished",
+        {"id": imp.pk, "status": status, "error": error, "file_name": imp.file_name, **stored},
+    )
 
 
 def _discard_file(imp: Import) -> None:

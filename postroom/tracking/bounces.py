@@ -37,6 +37,7 @@ from django.utils import timezone
 from flufl.bounce import all_failures
 
 from postroom.errors import InvalidInput, NotFound
+from postroom.webhooks.events import emit
 
 log = logging.getLogger(__name__)
 
@@ -305,6 +306,22 @@ def _fingerprint(raw: bytes, msg_id: str, report: Report) -> str:
     return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
 
 
+def _emit(report: Report, address: str, subscriber_id: int | None, delivery) -> None:
+    """The bounced / complained webhook event, once per report (duplicates never get here)."""
+    kind = "subscriber.complained" if report.kind == COMPLAINT else "subscriber.bounced"
+    emit(
+        kind,
+        {
+            "email": address,
+            "subscriber_id": subscriber_id,
+            "kind": report.kind,
+            "status": report.status,
+            "reason": report.reason[:500],
+            "campaign_id": delivery.campaign_id if delivery is not None else None,
+        },
+    )
+
+
 def record(report: Report, fingerprint: str, source: str, summary: Summary, raw: str = "") -> None:
     """Store one report and act on it: suppression, the delivery row's error.
 
@@ -342,6 +359,7 @@ def record(report: Report, fingerprint: str, source: str, summary: Summary, raw:
         summary.duplicates += 1
         return
     summary.bounces += 1
+    _emit(report, address, subscriber_id, delivery)
     counter = {HARD: "hard", SOFT: "soft", COMPLAINT: "complaints"}[report.kind]
     setattr(summary, counter, getattr(summary, counter) + 1)
 

@@ -29,6 +29,7 @@ from postroom.web.views import (
     settings,
     subscribe,
     subscribers,
+    webhooks,
 )
 
 urlpatterns = [
@@ -160,6 +161,11 @@ urlpatterns = [
     path("settings/password/", settings.change_password, name="password_change"),
     path("settings/notifications/", alerts.notification_sender, name="notification_sender"),
     path("settings/ui/", settings.ui_kit, name="ui_kit"),
+    path("settings/webhooks/", webhooks.index, name="webhooks"),
+    path("settings/webhooks/<int:endpoint_id>/", webhooks.detail, name="webhook_detail"),
+    path("settings/webhooks/<int:endpoint_id>/test/", webhooks.test, name="webhook_test"),
+    path("settings/webhooks/<int:endpoint_id>/secret/", webhooks.rotate, name="webhook_rotate"),
+    path("settings/webhooks/<int:endpoint_id>/delete/", webhooks.delete, name="webhook_delete"),
     # Public pages (no login): unsubscribe, preferences, view in browser, forms
     path("u/<str:token>/", public.unsubscribe, name="public_unsubscribe"),
     path("p/<str:token>/", public.preferences, name="public_preferences"),

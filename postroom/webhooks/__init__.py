@@ -1,0 +1,1 @@
+"""Outgoing webhooks: other systems hear about Postroom's events, signed and durably."""

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class WebhooksConfig(AppConfig):
+    name = "postroom.webhooks"
+    label = "webhooks"
+
+    def ready(self) -> None:
+        from postroom import background
+        from postroom.webhooks import sender, triggers
+
+        triggers.connect()
+        background.register("webhooks", sender.background_step)

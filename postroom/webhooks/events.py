@@ -1,0 +1,65 @@
+"""The events an endpoint can choose, and `emit`: the one way an event enters the queue.
+
+`emit` writes one WebhookDelivery row per endpoint that wants the event, in
+the caller's transaction: an event whose change rolls back is never sent, and
+one that commits is sent even if the process dies a moment later (the worker's
+side thread sends the rows, webhooks.sender). It never raises: a webhook must
+not stop a sign-up, a bounce or a campaign; a failure is logged.
+"""
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from postroom.webhooks.models import Endpoint, WebhookDelivery
+
+log = logging.getLogger("postroom.webhooks")
+
+EVENTS: dict[str, str] = {
+    "subscriber.created": "a subscriber was added (an import sends import.finished instead)",
+    "subscriber.confirmed": "a subscription was confirmed (the double opt-in click)",
+    "subscriber.unsubscribed": "a subscriber left lists, or everything",
+    "subscriber.bounced": "a bounce was recorded for an address",
+    "subscriber.complained": "an address reported a campaign as spam",
+    "campaign.started": "a campaign started sending",
+    "campaign.paused": "a campaign was paused, by someone or by itself",
+    "campaign.finished": "a campaign has no recipient left to send to",
+    "delivery.failed": "a recipient failed for good (the server refused it)",
+    "import.finished": "an import finished",
+}
+TEST = "webhook.test"  # sent by the "send test" button only
+
+
+def envelope(kind: str, data: dict[str, Any], event_id: str | None = None) -> tuple[str, str]:
+    """The event's id and the JSON body every endpoint gets for it."""
+    event_id = event_id or uuid.uuid4().hex
+    body = {"id": event_id, "type": kind, "created_at": timezone.now().isoformat(), "data": data}
+    return event_id, json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def emit(kind: str, data: dict[str, Any]) -> int:
+    """Queue `kind` for every active endpoint that chose it; how many deliveries were queued."""
+    if kind not in EVENTS:
+        raise ValueError(f"unknown webhook event {kind!r}")  # a programming error, not input
+    try:
+        with transaction.atomic():  # a savepoint: a failure here leaves the caller's work alone
+            wanted = [
+                pk
+                for pk, events in Endpoint.objects.filter(active=True).values_list("pk", "events")
+                if kind in events
+            ]
+            if not wanted:
+                return 0
+            event_id, body = envelope(kind, data)
+            WebhookDelivery.objects.bulk_create(
+                WebhookDelivery(endpoint_id=pk, event=kind, event_id=event_id, body=body)
+                for pk in wanted
+            )
+    except DatabaseError:
+        log.exception("could not queue the webhook event %s", kind)
+        return 0
+    return len(wanted)
