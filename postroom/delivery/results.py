@@ -26,6 +26,7 @@ from postroom.delivery import rejections
 from postroom.delivery.ledger import TABLE, Claimed, mark_handed
 from postroom.delivery.models import CampaignRun, Delivery
 from postroom.delivery.smtp import ACCEPTED, ERROR, PERMANENT, SendResult
+from postroom.webhooks.events import emit_many
 
 State = Delivery.State
 
@@ -138,6 +139,14 @@ def record(
                 [sender_id, now],
                 ("reply", "error"),
                 [(i, r, e) for r, e, i in failed],
+            )
+            # In the same commit: one query and one insert for the whole part.
+            emit_many(
+                "delivery.failed",
+                [
+                    {"campaign_id": campaign_id, "email": by_id[i].email, "error": e, "reply": r}
+                    for r, e, i in failed
+                ],
             )
         if retry:
             _bulk_update(

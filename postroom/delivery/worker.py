@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from django.db import close_old_connections
 
+from postroom import background
 from postroom.alerts import watch
 from postroom.alerts.services import Kind as AlertKind
 from postroom.alerts.services import notify
@@ -102,6 +103,9 @@ class DeliveryWorker:
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
         }
+        # Sign-ups and outgoing webhooks, in their own thread: never in the send path.
+        side = background.SideWork()
+        side.start()
         try:
             while not self.stopping:
                 if self.process_one_batch():
@@ -114,6 +118,7 @@ class DeliveryWorker:
                         break
                 scheduler.sleep_until_work(1.0)
         finally:
+            side.stop()
             self.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

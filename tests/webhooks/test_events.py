@@ -1,6 +1,5 @@
 """Each event is raised from its one place, with what a receiver needs to act on it."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -9,22 +8,11 @@ from postroom.audience import services as audience
 from postroom.audience.models import Subscriber, Subscription
 from postroom.imports import services as imports
 from postroom.tracking import bounces, confirmations, signups
-from postroom.webhooks import services
-from postroom.webhooks.events import EVENTS
 from postroom.webhooks.models import WebhookDelivery
 from tests.tracking.test_bounces import sample
+from tests.webhooks.conftest import sent_events
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def hook(db):
-    endpoint, _ = services.create_endpoint("all", "https://hooks.example/in", list(EVENTS))
-    return endpoint
-
-
-def sent_events() -> list[tuple[str, dict]]:
-    return [(d.event, json.loads(d.body)["data"]) for d in WebhookDelivery.objects.order_by("pk")]
 
 
 def test_adding_a_subscriber_raises_created_and_a_preconfirmed_one_confirmed(hook):
