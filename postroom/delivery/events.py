@@ -12,7 +12,7 @@ Kind = CampaignEvent.Kind
 
 
 # The campaign events other systems can hear about (webhooks), by the log's kind.
-WEBHOOK_EVENTS = {
+WEBHOOK_EVENTS: dict[str, str] = {
     Kind.STARTED: "campaign.started",
     Kind.PAUSED: "campaign.paused",
     Kind.AUTO_PAUSED: "campaign.paused",
