@@ -146,3 +146,40 @@ def test_the_migration_gives_every_existing_list_its_own_uuid():
     uuids = list(MailingList.objects.values_list("uuid", flat=True))
     assert len(uuids) == 3 and len(set(uuids)) == 3
     assert all(isinstance(value, uuid.UUID) for value in uuids)
+
+
+def test_the_api_creates_and_changes_a_list_s_sign_up_settings(client, owner):
+    from postroom.api.models import ApiToken
+
+    auth = {"authorization": f"Bearer {ApiToken.issue(owner, 't')[1]}"}
+    created = client.post(
+        "/api/lists",
+        {"name": "News", "public": True, "allowed_origins": ["https://Shop.example"]},
+        content_type="application/json",
+        headers=auth,
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert body["allowed_origins"] == ["https://shop.example"] and body["uuid"]
+    changed = client.patch(
+        f"/api/lists/{body['id']}",
+        {"captcha": True, "form_fields": [{"name": "city"}]},
+        content_type="application/json",
+        headers=auth,
+    )
+    assert changed.status_code == 200
+    assert changed.json()["captcha"] is True
+    assert changed.json()["allowed_origins"] == ["https://shop.example"]  # untouched
+    refused = client.patch(
+        f"/api/lists/{body['id']}",
+        {"allowed_origins": ["shop"]},
+        content_type="application/json",
+        headers=auth,
+    )
+    assert refused.status_code == 400
+    assert (
+        client.patch(
+            "/api/lists/999", {}, content_type="application/json", headers=auth
+        ).status_code
+        == 404
+    )
