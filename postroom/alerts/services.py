@@ -38,8 +38,9 @@ def notify(
     Never raises: an alert that cannot be recorded or sent must not stop the
     worker, the supervisor or a request; it is logged instead.
 
-    The outgoing webhooks of the integrations issue hook in here, next to the
-    email: they carry the same events, de-duplicated the same way.
+    Outgoing webhooks do not hook in here: they also carry pauses by an operator,
+    and every start, so they come from the campaign event log
+    (delivery.events.record) that both kinds of pause and every finish write.
     """
     now = timezone.now()
     try:

@@ -31,6 +31,8 @@ class PublicCorsMiddleware:
         )
         response = HttpResponse(status=204) if preflight else self.get_response(request)
         response["Vary"] = "Origin"
+        # An answer about somebody's sign-up is never kept by a cache on the way.
+        response["Cache-Control"] = "no-store"
         if origin and any_list_allows(origin):
             response["Access-Control-Allow-Origin"] = origin
             if preflight:
