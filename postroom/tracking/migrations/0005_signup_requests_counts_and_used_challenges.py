@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracking', '0003_bounce_mailboxes_raw_reports_and_lifts'),
+        ('tracking', '0004_engagement_events_say_when_a_machine_made_them'),
     ]
 
     operations = [
