@@ -71,8 +71,8 @@ LEFT_HINTS = re.compile(
 # the tools use. A flag column marks a row when its value is true; a "left at"
 # column marks a row when it holds a time.
 COLUMN_ALIASES = {
-    "status": "status subscriptionstatus memberstatus contactstatus subscriberstatus",
-    "list_status": "liststatus subscriptionliststatus",
+    "status": "status memberstatus contactstatus subscriberstatus",
+    "list_status": "subscriptionstatus liststatus subscriptionliststatus",
     "tags": "tags tag labels",
     "attributes": "attributes attribs data customfields",
     "optin_time": (

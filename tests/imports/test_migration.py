@@ -263,3 +263,19 @@ def test_a_json_attributes_column_that_holds_no_object_rejects_the_row(news, tmp
         imp.rejected_rows.get().reason
         == "the 'attributes' column must hold a JSON object of attributes"
     )
+
+
+def test_listmonk_list_subscription_statuses_are_honoured_when_present(news, tmp_path):
+    path = write(
+        tmp_path,
+        "uuid,email,name,attributes,status,subscription_status,created_at,updated_at\n"
+        "u1,ann@example.com,Ann,{},enabled,confirmed,2024-01-01,2024-01-01\n"
+        "u2,bob@example.com,Bob,{},enabled,unsubscribed,2024-01-01,2024-01-01\n"
+        "u3,cat@example.com,Cat,{},blocklisted,confirmed,2024-01-01,2024-01-01\n"
+        "u4,dan@example.com,Dan,{},enabled,unconfirmed,2024-01-01,2024-01-01\n",
+        name="subscribers.csv",
+    )
+    imp = run(path)
+    assert imp.states == {"subscribed": 1, "unsubscribed": 1, "blocklisted": 1}
+    assert imp.rejected == 1  # Dan is pending, and News is a single opt-in list
+    assert mailable(news) == {"ann@example.com"}
