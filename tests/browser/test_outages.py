@@ -85,3 +85,8 @@ def test_the_threshold_is_shown_and_changed_on_a_running_campaign(
     waiting_campaign.refresh_from_db()
     assert (waiting_campaign.error_threshold_percent, waiting_campaign.error_window) == (35, 500)
     assert waiting_campaign.status == "running"
+
+    form = make_page(*size, user=owner, mobile=width == "phone")  # its own screenshot
+    form.goto(f"/campaigns/{waiting_campaign.pk}/error-threshold/")
+    expect(form.get_by_label("Pause when more than (%)")).to_have_value("35")
+    expect(form.locator(".subtitle")).to_contain_text("counted across every worker")
