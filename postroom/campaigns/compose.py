@@ -53,6 +53,7 @@ class CampaignSpec:
     list_name: str = ""  # shown as {{ list.name }} and in List-Id
     list_id: str = ""  # List-Id label, e.g. "news.example.com"; from the From domain when empty
     envelope_from: str = ""  # MAIL FROM (return path for bounces); From address when empty
+    verp: bool = False  # MAIL FROM local+<tag>@domain per recipient (LinkSigner.verp_tag)
     track_opens: bool = False  # a 1x1 pixel in the HTML (tracking.engagement)
     track_clicks: bool = False  # http(s) links in the HTML through signed redirects
     budget: Budget = DEFAULT_BUDGET  # time and size per rendered part (settings)
@@ -274,7 +275,11 @@ class CompiledCampaign:
             html=html,
             subject=None if static else subject,
         )
-        return BuiltMessage(data, message_id, self.mail_from, to.envelope, to.needs_smtputf8)
+        mail_from = self.mail_from
+        if self.spec.verp and test_prefix is None:
+            local, _, domain = mail_from.rpartition("@")
+            mail_from = f"{local}+{self.links.verp_tag(cid, sid)}@{domain}"
+        return BuiltMessage(data, message_id, mail_from, to.envelope, to.needs_smtputf8)
 
 
 def compile_campaign(spec: CampaignSpec, links: LinkSigner | None = None) -> CompiledCampaign:

@@ -82,6 +82,7 @@ def spec_for(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> 
         list_name=", ".join(ml.name for ml in lists),
         list_id=list_id_label(lists, campaign.name, campaign.from_email),
         envelope_from=campaign.sender.envelope_from if campaign.sender else "",
+        verp=bool(campaign.sender and campaign.sender.verp),
         track_opens=campaign.track_opens,
         track_clicks=campaign.track_clicks,
         budget=template_budget(),

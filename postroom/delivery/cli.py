@@ -27,6 +27,11 @@ def register(cli: CLI) -> None:
     )
     p.add_argument("--no-verify", action="store_true", help="accept any TLS certificate")
     p.add_argument("--envelope-from", default="", metavar="ADDRESS", help="MAIL FROM / bounces")
+    p.add_argument(
+        "--verp",
+        action="store_true",
+        help="a MAIL FROM per recipient (local+token@domain), so bounces match for sure",
+    )
     _dkim_arguments(p, "--dkim-")
     add_json_flag(p)
 
@@ -155,6 +160,7 @@ def sender_add(args: argparse.Namespace) -> None:
         max_connections=args.max_connections,
         verify_certificate=not args.no_verify,
         envelope_from=args.envelope_from,
+        verp=args.verp,
         dkim_domain=args.dkim_domain,
         dkim_selector=args.dkim_selector,
         dkim_key_file=args.dkim_key_file,

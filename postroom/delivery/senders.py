@@ -20,6 +20,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FIELDS = (
     "name", "host", "port", "tls", "username", "password_env", "max_connections",
     "envelope_from", "verify_certificate", "dkim_domain", "dkim_selector", "dkim_key_file",
+    "verp",
 )  # fmt: skip
 
 
@@ -149,6 +150,7 @@ def describe(sender: Sender) -> dict:
         "password_env": sender.password_env,
         "max_connections": sender.max_connections,
         "envelope_from": sender.envelope_from,
+        "verp": sender.verp,
         "dkim_domain": sender.dkim_domain,
         "dkim_selector": sender.dkim_selector,
         "dkim_key_file": sender.dkim_key_file,

@@ -48,6 +48,16 @@ _MESSAGE_ID_LINE = re.compile(r"^\s*Message-ID:\s*(<[^>\s]+>)", re.I | re.M)
 _OUR_MESSAGE_ID = re.compile(r"<(\d+)\.(\d+)\.([a-z0-9]+)@[^>\s]+>")
 # A test send's (mime.test_message_id): ours, but no ledger row is behind it.
 _OUR_TEST_ID = re.compile(r"<test-[0-9a-f]+\.(\d+)\.(\d+)\.([a-z0-9]+)@[^>\s]+>")
+# A VERP return path (delivery Sender.verp): local+b<campaign>-<subscriber>-<hex>@domain.
+_VERP_ADDRESS = re.compile(r"\+(b\d{1,18}-\d{1,18}-[0-9a-f]{20})@", re.I)
+_VERP_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
+# What says a message is a failure notice at all, when its report cannot be read.
+_NOTICE_FROM = re.compile(r"mailer-daemon|postmaster|mail delivery", re.I)
+_NOTICE_SUBJECT = re.compile(
+    r"undeliver|delivery (status|failure|failed|problem)|returned mail|failure notice"
+    r"|could not be delivered|not delivered",
+    re.I,
+)
 # Every mail message starts with a header field (`Name: value`, RFC 5322 2.2) or,
 # in an mbox, a `From ` line.
 _FIRST_HEADER = re.compile(rb"\A(From |[\x21-\x39\x3b-\x7e]+:)")
@@ -280,10 +290,42 @@ def _normalised(address: str) -> str:
         return address.strip().lower()
 
 
-def _delivery_for(report: Report):
+def verp_ids(msg: Message) -> tuple[int, int] | None:
+    """(campaign, subscriber) from the VERP address a bounce was delivered to, if genuine."""
+    from postroom.tracking.links import default_signer
+
+    for name in _VERP_HEADERS:
+        for value in msg.get_all(name, []):
+            for tag in _VERP_ADDRESS.findall(str(value)):
+                ids = default_signer().verp_ids(tag)
+                if ids is not None:
+                    return ids
+    return None
+
+
+def _mangled_notice(msg: Message) -> Report | None:
+    """A failure notice to a VERP address whose report nothing could read: its recipient is
+    known from the address, its kind from the first status in the text (hard without one)."""
+    if not (
+        _NOTICE_FROM.search(str(msg.get("From", "")))
+        or _NOTICE_SUBJECT.search(str(msg.get("Subject", "")))
+    ):
+        return None
+    text = _body_text(msg) or _text(msg)
+    code = status_in(text)
+    line = _line_about(text, "@") if code else ""
+    reason = _one_line(line) or "a failure notice to the VERP return path (its report unreadable)"
+    return Report(_kind(code), "", code, reason, "")
+
+
+def _delivery_for(report: Report, ids: tuple[int, int] | None = None):
     from postroom.audience.models import Subscriber
     from postroom.delivery.models import Delivery
 
+    if ids is not None:  # the VERP address names the delivery, whatever the report says
+        found = Delivery.objects.filter(campaign_id=ids[0], subscriber_id=ids[1]).first()
+        if found is not None:
+            return found
     if report.message_id and _OUR_TEST_ID.fullmatch(report.message_id.strip()):
         return None  # a test send: the address bounced, but no campaign delivery did
     ids = our_ids(report.message_id) if report.message_id else None
@@ -322,16 +364,24 @@ def _emit(report: Report, address: str, subscriber_id: int | None, delivery) -> 
     )
 
 
-def record(report: Report, fingerprint: str, source: str, summary: Summary, raw: str = "") -> None:
+def record(
+    report: Report,
+    fingerprint: str,
+    source: str,
+    summary: Summary,
+    raw: str = "",
+    ids: tuple[int, int] | None = None,
+) -> None:
     """Store one report and act on it: suppression, the delivery row's error.
 
-    `raw` is the report as it came (a DSN, a provider's JSON event), kept for the Bounces page.
+    `raw` is the report as it came (a DSN, a provider's JSON event), kept for the Bounces page;
+    `ids` are (campaign, subscriber) from a VERP return path.
     """
     from postroom.audience import services
     from postroom.audience.models import Subscriber, Suppression
     from postroom.tracking.models import Bounce
 
-    delivery = _delivery_for(report)
+    delivery = _delivery_for(report, ids)
     if delivery is None and not report.email:
         summary.unrecognised += 1
         return
@@ -402,14 +452,20 @@ def ingest_messages(messages: Iterable[bytes], source: str) -> Summary:
         except Exception as exc:  # a malformed message is skipped, not fatal to the rest
             log.warning("could not parse a bounce message (%s: %s)", type(exc).__name__, exc)
             reports = []
+        ids = verp_ids(msg)
+        if not reports and ids is not None:
+            mangled = _mangled_notice(msg)
+            reports = [mangled] if mangled is not None else []
         if not reports:
             summary.unrecognised += 1
             continue
+        if ids is not None and len(reports) > 1:
+            reports = reports[:1]  # a VERP address is about one recipient
         own_id = str(msg.get("Message-ID", "")).strip()
         text = raw[:200_000].decode("utf-8", "replace")
         with transaction.atomic():
             for report in reports:
-                record(report, _fingerprint(raw, own_id, report), source, summary, text)
+                record(report, _fingerprint(raw, own_id, report), source, summary, text, ids)
     return summary
 
 

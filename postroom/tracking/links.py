@@ -11,6 +11,7 @@ serialises and compresses).
 import base64
 import hashlib
 import hmac
+import re
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -38,6 +39,9 @@ PATHS = {
     "r": "/r/{}/",
 }
 _SIGNATURE_BYTES = 16  # 128 bits: unguessable, and keeps URLs short
+
+
+_VERP_TAG = re.compile(r"b(\d{1,18})-(\d{1,18})-[0-9a-f]{20}")
 
 
 class BadToken(InvalidInput):
@@ -91,6 +95,21 @@ class LinkSigner:
         if not hmac.compare_digest(signature, self.signature(payload)):
             raise BadToken("this link is not valid or was altered")
         return KINDS[kind][0], tuple(int(raw) for raw in raw_ids)
+
+    def verp_tag(self, campaign_id: int, subscriber_id: int) -> str:
+        """`b<campaign>-<subscriber>-<hex>`: the per-recipient part of a VERP return path.
+        Lowercase hex, because servers on the way may change an address's case."""
+        mac = self._keyed.copy()
+        mac.update(f"verp.{int(campaign_id)}.{int(subscriber_id)}".encode("ascii"))
+        return f"b{int(campaign_id)}-{int(subscriber_id)}-{mac.hexdigest()[:20]}"
+
+    def verp_ids(self, tag: str) -> tuple[int, int] | None:
+        """(campaign, subscriber) of a genuine VERP tag, else None."""
+        match = _VERP_TAG.fullmatch(tag.lower())
+        if match is None:
+            return None
+        ids = int(match.group(1)), int(match.group(2))
+        return ids if hmac.compare_digest(self.verp_tag(*ids), tag.lower()) else None
 
     def url(self, kind: str, *ids: int) -> str:
         return self.base_url + PATHS[kind].format(self.token(kind, *ids))

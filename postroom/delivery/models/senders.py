@@ -24,6 +24,9 @@ class Sender(models.Model):
     password_env = models.CharField(max_length=100, blank=True, default="")
     max_connections = models.PositiveSmallIntegerField(default=4)
     envelope_from = models.CharField(max_length=320, blank=True, default="")
+    # VERP: MAIL FROM local+b<campaign>-<subscriber>-<signature>@domain per recipient, so a
+    # bounce names whom it is about even when the report inside is mangled (tracking.bounces).
+    verp = models.BooleanField(default=False)
     # DKIM (optional; delivery.dkim): the signing domain (d=), the selector (s=) and the
     # path of a PEM private key file on the worker machines, so the key itself never
     # enters the database or a page. All three or none.

@@ -56,6 +56,13 @@ class SenderForm(forms.Form):
         label="Envelope sender",
         help_text="MAIL FROM, where bounces go. Empty: the campaign's From address.",
     )
+    verp = forms.BooleanField(
+        required=False,
+        label="VERP",
+        help_text="A return path per recipient (bounces+b12-345-…@domain): a bounce then names"
+        " its recipient even when the report in it is mangled. The envelope sender's mailbox"
+        " must accept “+” addresses.",
+    )
     dkim_domain = forms.CharField(
         max_length=253,
         required=False,
