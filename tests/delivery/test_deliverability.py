@@ -189,3 +189,19 @@ def test_the_cli_names_an_unknown_sender_in_one_line(db, subprocess_env, run_cli
     result = run_cli("sender", "check", "nobody", env=subprocess_env)
 
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_sender_page_check_is_for_operators_only(client, outsider, good):
+    url = f"/senders/{good.pk}/deliverability/"
+    assert client.get(url).status_code == 302
+    client.force_login(outsider)
+
+    assert client.get(url).status_code == 403
+
+
+def test_the_sender_page_check_says_what_failed_in_its_card(owner_client, dns_server, db):
+    sender = Sender.objects.create(name="bare", host="relay.example.org")
+
+    page = owner_client.get(f"/senders/{sender.pk}/deliverability/").content.decode()
+
+    assert "has no envelope sender and no From address" in page
