@@ -100,7 +100,7 @@ def import_cmd(args: argparse.Namespace) -> int:
         mapping=parse_mapping(args.map),
         status=None if args.status == "auto" else args.status,
         resubscribe=args.resubscribe,
-        actor=f"command line ({getpass.getuser()})",
+        actor=f"command line ({_user()})",
     )
     bar = _ProgressBar(imp.file_size)
     if args.dry_run:
@@ -114,6 +114,14 @@ def import_cmd(args: argparse.Namespace) -> int:
         emit(args, result, lambda: _summary_text(result, dry_run=True))
         return 0
     return _run(args, services, imp, bar)
+
+
+def _user() -> str:
+    """Who runs the command, for the override's record (a container may have no name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown user"
 
 
 def resume_cmd(args: argparse.Namespace) -> int:

@@ -139,7 +139,7 @@ def recognised(imp: Import, states: dict | None = None, future: bool = True) -> 
     elif recognised_parts:
         head = recognised_parts[0]
     elif layout.status:
-        head = f"Every row without a status of its own is given: {layout.status}"
+        head = f"Status chosen for the rows that give none: {layout.status}"
     lines = [head] if head and states is None else []
     counts = states if states is not None else {}
     said = [

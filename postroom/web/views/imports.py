@@ -128,12 +128,15 @@ def new(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, import_id: int) -> HttpResponse:
     imp = _import(import_id)
     layout = Layout.from_dict(imp.layout)
+    upload = Path(imp.file_path)
     context: dict = {
         "imp": imp,
         "lists": imp.lists.all(),
         "parts": layout.parts() if layout.members else [],
         "recognised": services.recognised(imp) if imp.status == Import.Status.DRAFT else [],
         "said": services.recognised(imp, imp.states, future=False) if imp.states else [],
+        # A sheet's or archive's file_size is that of its text, which progress counts.
+        "upload_size": upload.stat().st_size if upload.is_file() else imp.file_size,
     }
     if imp.status == Import.Status.DRAFT:
         context.update(
