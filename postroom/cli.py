@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "postroom.tracking.cli",
     "postroom.webhooks.cli",
     "postroom.api.cli",
+    "postroom.accounts.cli",
 ]
 
 Handler = Callable[[argparse.Namespace], int | None]

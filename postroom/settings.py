@@ -14,11 +14,14 @@ copied into settings, the database or the settings page; `postroom run` passes
 its environment on to the processes it starts.
 """
 
+import base64
+import hashlib
 import os
 import secrets
 from pathlib import Path
 
 import dj_database_url
+from cryptography.fernet import Fernet
 
 from postroom.errors import ConfigurationError
 
@@ -69,9 +72,15 @@ BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(env_str("POSTROOM_DATA_DIR", "var")).resolve()
 
 
+# Every file a Postroom process creates (the SQLite database and its -wal/-shm, uploads,
+# the journal, keys, exports) is readable by its own user only: they hold personal data.
+os.umask(0o077)
+
+
 def _ensure_data_dir() -> None:
     try:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        if not DATA_DIR.exists():
+            DATA_DIR.mkdir(parents=True, mode=0o700)
         probe = DATA_DIR / ".write-test"
         probe.write_text("ok")
         probe.unlink()
@@ -232,8 +241,43 @@ POSTROOM_TEMPLATE_PAUSE_AFTER = env_int("POSTROOM_TEMPLATE_PAUSE_AFTER", 3)
 POSTROOM_ALERT_SENDER_WAITING_MINUTES = env_int("POSTROOM_ALERT_SENDER_WAITING_MINUTES", 15)
 # /health is public unless this token is set (then: Authorization: Bearer, or ?token=).
 POSTROOM_HEALTH_TOKEN = env_str("POSTROOM_HEALTH_TOKEN", "").strip()
+# Log-in throttling (held in the database, so across all web processes): this many
+# wrong passwords for one account, or from one address, within the lockout window lock it.
+POSTROOM_LOGIN_MAX_FAILURES = env_int("POSTROOM_LOGIN_MAX_FAILURES", 5)
+POSTROOM_LOGIN_MAX_FAILURES_PER_IP = env_int("POSTROOM_LOGIN_MAX_FAILURES_PER_IP", 20)
+POSTROOM_LOGIN_LOCKOUT_MINUTES = env_int("POSTROOM_LOGIN_LOCKOUT_MINUTES", 15)
+# Two-factor log-in required: "" (each user chooses), "all", or roles ("owner,admin").
+POSTROOM_REQUIRE_2FA = env_str("POSTROOM_REQUIRE_2FA", "").strip()
+# The audit log keeps entries this many days.
+POSTROOM_AUDIT_KEEP_DAYS = env_int("POSTROOM_AUDIT_KEEP_DAYS", 365)
+# A sender's password_env may only name variables with this prefix, so nobody can
+# make Postroom send SECRET_KEY or DATABASE_URL to an SMTP server of their choosing.
+POSTROOM_SMTP_PASSWORD_ENV_PREFIX = env_str("POSTROOM_SMTP_PASSWORD_ENV_PREFIX", "POSTROOM_SMTP_")
 
 DATABASES = {"default": _database(env_str("DATABASE_URL"))}
+
+
+def _credentials_keys() -> list[bytes]:
+    """Fernet keys for stored SMTP and mailbox passwords (postroom/credentials.py)."""
+    given = env_list("POSTROOM_CREDENTIALS_KEY", [])
+    if not given:
+        digest = hashlib.sha256(b"postroom-credentials:" + SECRET_KEY.encode()).digest()
+        return [base64.urlsafe_b64encode(digest)]
+    keys = []
+    for key in given:
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            raise ConfigurationError(
+                "POSTROOM_CREDENTIALS_KEY holds a value that is not a Fernet key (44 characters"
+                " of URL-safe base64); make one with: postroom credentials new-key"
+            ) from None
+        keys.append(key.encode())
+    return keys
+
+
+POSTROOM_CREDENTIALS_KEYS = _credentials_keys()
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
@@ -252,6 +296,7 @@ INSTALLED_APPS = [
     "postroom.delivery",
     "postroom.alerts",
     "postroom.tracking",
+    "postroom.accounts",
     "postroom.webhooks",
     "postroom.web",
     "postroom.api",
@@ -266,8 +311,10 @@ MIDDLEWARE = [
     "postroom.api.cors.PublicCorsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "postroom.accounts.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "postroom.web.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -314,6 +361,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = DATA_DIR / "uploads"
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # Cookies are marked secure whenever Postroom is served over HTTPS.
 _HTTPS = POSTROOM_BASE_URL.startswith("https://")

@@ -1,25 +1,18 @@
 """The alert email: one plain-text message per admin, through the notification sender."""
 
 import logging
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import make_msgid
 
 from django.conf import settings
 
 from postroom.alerts.models import Alert
 from postroom.alerts.services import admins, notification_sender
 from postroom.campaigns.compose import BuiltMessage
-from postroom.campaigns.services import PLACEHOLDER_FROM, default_from_email
 from postroom.delivery.models import Sender
 from postroom.delivery.outgoing import send_now
+from postroom.delivery.system_mail import plain_message
 from postroom.errors import PostroomError
 
 log = logging.getLogger("postroom.alerts")
-
-# CRLF for the wire; headers unfolded up to RFC 5322's hard limit, so the outbox
-# (which reads single-line headers) shows the subject.
-POLICY = SMTP.clone(max_line_length=998)
 
 
 def email_admins(alert: Alert) -> int:
@@ -62,22 +55,7 @@ def _note(alert: Alert, sent: int, via: str, error: str) -> None:
     )
 
 
-def _from_address(sender: Sender | None) -> str:
-    try:
-        return default_from_email(sender)
-    except PostroomError:
-        return PLACEHOLDER_FROM
-
-
 def _message(alert: Alert, address: str, sender: Sender | None) -> BuiltMessage:
-    mail_from = _from_address(sender)
-    message = EmailMessage(policy=POLICY)
-    message["From"] = mail_from
-    message["To"] = address
-    message["Subject"] = f"Postroom: {alert.title}"
-    message_id = make_msgid(domain=mail_from.rpartition("@")[2] or "postroom.invalid")
-    message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to it
     base = settings.POSTROOM_BASE_URL
     lines = [alert.title + ".", ""]
     if alert.message:
@@ -85,5 +63,4 @@ def _message(alert: Alert, address: str, sender: Sender | None) -> BuiltMessage:
     if alert.campaign_id:
         lines.append(f"The campaign: {base}/campaigns/{alert.campaign_id}/")
     lines.append(f"Acknowledge it on the dashboard: {base}/")
-    message.set_content("\n".join(lines) + "\n")
-    return BuiltMessage(message.as_bytes(), message_id, mail_from, address, needs_smtputf8=False)
+    return plain_message(sender, address, f"Postroom: {alert.title}", "\n".join(lines))

@@ -9,9 +9,11 @@ import logging
 
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from postroom.accounts import roles
+from postroom.accounts.models import Role
 from postroom.alerts.models import Alert, NotificationSettings
 from postroom.delivery.models import Sender
 from postroom.errors import InvalidInput, NotFound
@@ -108,13 +110,11 @@ def unacknowledged() -> QuerySet[Alert]:
 
 
 def admins() -> QuerySet:
-    """Who gets alert emails: active staff users and superusers with an address."""
-    return (
-        get_user_model()
-        .objects.filter(Q(is_staff=True) | Q(is_superuser=True), is_active=True)
-        .exclude(email="")
-        .order_by("pk")
-    )
+    """Who gets alert emails: active owners and admins with an address (editors and
+    viewers do not run the installation)."""
+    staff = get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
+    chosen = [u.pk for u in staff if roles.at_least(roles.role_of(u), Role.ADMIN)]
+    return staff.filter(pk__in=chosen).order_by("pk")
 
 
 def notification_sender() -> Sender | None:

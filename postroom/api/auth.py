@@ -12,9 +12,20 @@ itself, so a leaked Basic header says no more than the bearer form would.
 
 from django.http import HttpRequest
 from django.utils import timezone
+from ninja.errors import HttpError
 from ninja.security import HttpBasicAuth, HttpBearer, SessionAuthIsStaff
 
+from postroom.accounts import roles
 from postroom.api.models import ApiToken, hash_token
+
+
+def check_role(request: HttpRequest, user) -> None:
+    """A token or session carries its user's role: a viewer reads, an editor may change.
+    Raises 403 with the reason, as the admin pages do."""
+    role = roles.role_of(user)
+    needed = roles.required_role(None, request.method or "GET")
+    if not roles.at_least(role, needed):
+        raise HttpError(403, roles.refusal(role, needed))
 
 
 def user_for_token(request: HttpRequest, secret: str, username: str | None = None):
@@ -28,6 +39,7 @@ def user_for_token(request: HttpRequest, secret: str, username: str | None = Non
         return None
     ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
     request.user = found.user
+    check_role(request, found.user)
     return found.user
 
 
@@ -53,7 +65,10 @@ class StaffSession(SessionAuthIsStaff):
             return None
         if not request.user.is_authenticated:
             return None  # nobody to check CSRF for: the answer is 401
-        return super().__call__(request)
+        user = super().__call__(request)
+        if user is not None:
+            check_role(request, user)
+        return user
 
 
 def operator_auth() -> list:

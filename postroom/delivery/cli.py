@@ -21,6 +21,11 @@ def register(cli: CLI) -> None:
     p.add_argument(
         "--password-env", default="", metavar="VAR", help="environment variable with the password"
     )
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin and store it encrypted",
+    )
     p.add_argument("--max-connections", type=int, default=4, metavar="N")
     p.add_argument(
         "--rate", action="append", default=[], metavar="N/UNIT", help="e.g. 10/second, 35/hour"
@@ -149,7 +154,13 @@ def worker(args: argparse.Namespace) -> int:
 def sender_add(args: argparse.Namespace) -> None:
     from postroom.delivery import senders
 
+    password = ""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise InvalidInput("--password-stdin read an empty line; nothing was added")
     sender = senders.create_sender(
+        password=password,
         rates=args.rate,
         name=args.name,
         host=args.host,

@@ -1,15 +1,18 @@
 """Sender profiles: create, change, test. The CLI and the UI both call these.
 
-Passwords are never stored: a sender names the environment variable that holds
-its password, so neither the database nor any page or log can show it back.
+A password is either typed in (the UI's form, `--password-stdin`) and stored
+sealed with POSTROOM_CREDENTIALS_KEY (postroom.credentials), or named as an
+environment variable; no page, API answer or log ever shows it back.
 """
 
 import re
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from email_validator import EmailNotValidError, validate_email
 
+from postroom import credentials
 from postroom.delivery import dkim, scheduler, waiting
 from postroom.delivery.models import Sender
 from postroom.delivery.smtp import CheckReport
@@ -38,6 +41,14 @@ def get_sender(name_or_id: str | int) -> Sender:
 
 def _clean(values: dict) -> dict:
     cleaned = {k: v for k, v in values.items() if k in FIELDS and v is not None}
+    password = values.get("password") or ""
+    if password and cleaned.get("password_env"):
+        raise InvalidInput("give the password or the name of its variable, not both")
+    if password:
+        cleaned["password_sealed"] = credentials.seal(password)
+        cleaned["password_env"] = ""
+    elif values.get("clear_password") or cleaned.get("password_env"):
+        cleaned["password_sealed"] = ""
     if "name" in cleaned:
         cleaned["name"] = cleaned["name"].strip()
         if not cleaned["name"]:
@@ -57,7 +68,9 @@ def _clean(values: dict) -> dict:
             f"{cleaned['password_env']!r} is not an environment variable name"
             " (give the variable's name, never the password itself)"
         )
-    if cleaned.get("password_env") and not cleaned.get("username"):
+    if cleaned.get("password_env"):
+        check_password_env(cleaned["password_env"])
+    if (cleaned.get("password_env") or password) and not cleaned.get("username"):
         raise InvalidInput("a password needs a user name (--user)")
     if cleaned.get("envelope_from"):
         try:
@@ -65,6 +78,18 @@ def _clean(values: dict) -> dict:
         except EmailNotValidError as exc:
             raise InvalidInput(f"the envelope sender is not a valid address: {exc}") from None
     return cleaned
+
+
+def check_password_env(name: str) -> None:
+    """Refuse a variable outside POSTROOM_SMTP_PASSWORD_ENV_PREFIX: otherwise anyone who may
+    edit a sender could have the server's SECRET_KEY or DATABASE_URL sent, as an SMTP
+    password, to a host of their choosing."""
+    prefix = settings.POSTROOM_SMTP_PASSWORD_ENV_PREFIX
+    if prefix and not name.startswith(prefix):
+        raise InvalidInput(
+            f"the password variable must be named {prefix}…, not {name!r}"
+            " (POSTROOM_SMTP_PASSWORD_ENV_PREFIX limits which variables a sender may read)"
+        )
 
 
 def create_sender(rates: Iterable[str] = (), **values) -> Sender:
@@ -148,6 +173,7 @@ def describe(sender: Sender) -> dict:
         "verify_certificate": sender.verify_certificate,
         "username": sender.username,
         "password_env": sender.password_env,
+        "password_set": bool(sender.password_sealed or sender.password_env),
         "max_connections": sender.max_connections,
         "envelope_from": sender.envelope_from,
         "verp": sender.verp,

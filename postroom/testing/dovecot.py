@@ -158,7 +158,9 @@ service pop3-login {{
             self.users[name] = secrets.token_hex(8)
             self._unused.append(name)
         lines = "".join(f"{u}:{{PLAIN}}{pw}::::::\n" for u, pw in self.users.items())
-        (self.root / "passwd").write_text(lines)
+        passwd = self.root / "passwd"
+        passwd.write_text(lines)
+        passwd.chmod(0o644)  # read by Dovecot's auth process; Postroom's umask makes files 0600
 
     def start(self, wait: float = 30.0) -> None:
         self.root.chmod(0o755)  # Dovecot's auth process (its own user) reads the passwd-file

@@ -27,6 +27,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.utils import timezone
 
+from postroom import credentials
 from postroom.errors import InvalidInput, PostroomError
 from postroom.tracking import bounces
 from postroom.tracking.models import BounceMailbox
@@ -95,6 +96,7 @@ def create_mailbox(**fields: object) -> BounceMailbox:
         raise InvalidInput(f"a bounce mailbox named {fields.get('name')!r} exists already")
     box = BounceMailbox(**fields)
     check(box)
+    box.password = credentials.seal(box.password)
     box.save()
     return box
 
@@ -109,6 +111,8 @@ def update_mailbox(box: BounceMailbox, **fields: object) -> BounceMailbox:
     for name, value in fields.items():
         setattr(changed, name, value)
     check(changed)
+    if "password" in fields:
+        changed.password = credentials.seal(changed.password)
     changed.next_poll_at = timezone.now()  # try the new settings at once
     changed.save()
     return changed
@@ -177,7 +181,7 @@ class ImapClient:
             self.imap = imaplib.IMAP4(box.host, box.port, timeout=TIMEOUT_SECONDS)
             if box.tls == BounceMailbox.Tls.STARTTLS:
                 self.imap.starttls(context)
-        self.imap.login(box.username, box.password)
+        self.imap.login(box.username, credentials.unseal(box.password))
         status, data = self.imap.select(_quoted(box.folder))
         if status != "OK":
             raise MailboxError(f"folder {box.folder!r}: {_text(data)}")
@@ -231,7 +235,7 @@ class Pop3Client:
             if box.tls == BounceMailbox.Tls.STARTTLS:
                 self.pop.stls(context)
         self.pop.user(box.username)
-        self.pop.pass_(box.password)
+        self.pop.pass_(credentials.unseal(box.password))
 
     def messages(self) -> Iterator[tuple[bytes, bytes]]:
         _, listing, _ = self.pop.list()

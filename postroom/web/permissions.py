@@ -1,14 +1,25 @@
-"""Who may see the admin UI: staff users. Everyone else is sent to log in or refused."""
+"""Who may see and change what in the admin UI: the role table in accounts.roles.
+
+Anonymous users are sent to log in; a user whose role does not reach what the
+route needs gets 403 with the reason. A session opened under another role (the
+role was changed since) is ended, so a demotion takes effect at once.
+"""
 
 from collections.abc import Callable
 from functools import wraps
 
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.shortcuts import redirect
 from django_htmx.middleware import HtmxDetails
+
+from postroom.accounts import roles, twofactor
+from postroom.accounts.signals import SESSION_ROLE
 
 View = Callable[..., HttpResponseBase]
 
@@ -22,12 +33,21 @@ class OperatorRequest(HttpRequest):
 
 
 def operator_required(view: View) -> View:
-    """Anonymous users are redirected to the login page; logged-in non-staff get 403."""
+    """Anonymous users are redirected to the login page; a role too low gets 403."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
-        if not request.user.is_staff:
-            raise PermissionDenied("You have no access to Postroom's admin.")
+        role = roles.role_of(request.user)
+        remembered = request.session.get(SESSION_ROLE)
+        if role is not None and remembered is not None and remembered != role.value:
+            logout(request)
+            return redirect_to_login(request.get_full_path())
+        route = request.resolver_match.url_name if request.resolver_match else None
+        if route not in roles.SELF_ROUTES and twofactor.missing_for(request.user):
+            return redirect("two_factor")
+        needed = roles.required_role(route, request.method or "GET")
+        if not roles.at_least(role, needed):
+            raise PermissionDenied(roles.refusal(role, needed))
         return view(request, *args, **kwargs)
 
     return login_required(wrapper)

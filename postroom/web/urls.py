@@ -9,6 +9,7 @@ from django.urls import path
 
 from postroom.web.views import (
     alerts,
+    audit,
     bounce_log,
     bounces,
     campaigns,
@@ -29,19 +30,22 @@ from postroom.web.views import (
     settings,
     subscribe,
     subscribers,
+    two_factor,
+    users,
     webhooks,
 )
 
 urlpatterns = [
     # Session
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="web/login.html", redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
+    path("login/", two_factor.LoginView.as_view(), name="login"),
+    path("login/code/", two_factor.login_code, name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/forgot/", users.forgot_password, name="password_forgot"),
+    path(
+        "account/set-password/<uidb64>/<token>/",
+        users.set_password,
+        name="account_set_password",
+    ),
     # Dashboard
     path("", dashboard.index, name="dashboard"),
     path("alerts/<int:alert_id>/acknowledge/", alerts.acknowledge, name="alert_acknowledge"),
@@ -166,6 +170,12 @@ urlpatterns = [
     path("settings/webhooks/<int:endpoint_id>/test/", webhooks.test, name="webhook_test"),
     path("settings/webhooks/<int:endpoint_id>/secret/", webhooks.rotate, name="webhook_rotate"),
     path("settings/webhooks/<int:endpoint_id>/delete/", webhooks.delete, name="webhook_delete"),
+    path("settings/two-factor/", two_factor.enrol, name="two_factor"),
+    path("settings/two-factor/disable/", two_factor.disable, name="two_factor_disable"),
+    path("settings/users/", users.index, name="users"),
+    path("settings/users/edit/", users.edit, name="user_edit"),
+    path("settings/audit/", audit.index, name="audit"),
+    path("settings/audit.csv", audit.export, name="audit_csv"),
     # Public pages (no login): unsubscribe, preferences, view in browser, forms
     path("u/<str:token>/", public.unsubscribe, name="public_unsubscribe"),
     path("p/<str:token>/", public.preferences, name="public_preferences"),

@@ -69,7 +69,12 @@ def test_sender_add_list_and_test_report_the_failing_step(run_cli, subprocess_en
         assert ok.returncode == 0 and ok.stdout.startswith("ok")
 
     Sender.objects.create(
-        name="vault", host="127.0.0.1", port=1, tls="none", username="u", password_env="NOPE_X"
+        name="vault",
+        host="127.0.0.1",
+        port=1,
+        tls="none",
+        username="u",
+        password_env="POSTROOM_SMTP_NO",
     )
     failed = run_cli("sender", "test", "relay", env=subprocess_env)
     assert failed.returncode == 1 and "connect failed" in failed.stderr

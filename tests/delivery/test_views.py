@@ -39,12 +39,12 @@ def test_every_delivery_page_is_for_operators_only(client, outsider):
 
 
 def test_a_sender_is_added_and_its_password_never_shown(owner_client, monkeypatch):
-    monkeypatch.setenv("RELAY_PASSWORD", "s3cret-pass")
+    monkeypatch.setenv("POSTROOM_SMTP_PW", "s3cret-pass")
     response = owner_client.post(
         reverse("sender_new"),
         {
             "name": "relay", "host": "smtp.example.org", "port": 587, "tls": "starttls",
-            "verify_certificate": "on", "username": "me", "password_env": "RELAY_PASSWORD",
+            "verify_certificate": "on", "username": "me", "password_env": "POSTROOM_SMTP_PW",
             "max_connections": 3, "rates": "10/second, 35/hour",
         },
     )  # fmt: skip
@@ -53,7 +53,7 @@ def test_a_sender_is_added_and_its_password_never_shown(owner_client, monkeypatc
     page = owner_client.get(reverse("senders")).content.decode()
     assert "35/hour" in page and "s3cret-pass" not in page
     edit = owner_client.get(reverse("sender_edit", args=[sender.pk])).content.decode()
-    assert "RELAY_PASSWORD" in edit and "s3cret-pass" not in edit
+    assert "POSTROOM_SMTP_PW" in edit and "s3cret-pass" not in edit
 
 
 def test_a_bad_sender_form_says_why_and_stores_nothing(owner_client):

@@ -24,7 +24,7 @@ def test_login_returns_to_the_page_asked_for(client, owner):
 def test_a_wrong_password_shows_an_error(client, owner):
     response = client.post(reverse("login"), {"username": "owner", "password": "nope"})
     assert response.status_code == 200
-    assert b"didn't match" in response.content
+    assert b"Please enter a correct username and password" in response.content
     assert "_auth_user_id" not in client.session
 
 

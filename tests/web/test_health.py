@@ -45,7 +45,10 @@ def waiting(sender: Sender) -> Sender:
 
 def relay(name: str) -> Sender:
     return Sender.objects.create(
-        name=name, host="smtp.internal.example", username="mailer", password_env="RELAY_PW"
+        name=name,
+        host="smtp.internal.example",
+        username="mailer",
+        password_env="POSTROOM_SMTP_RW",
     )
 
 

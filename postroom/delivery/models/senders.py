@@ -20,7 +20,9 @@ class Sender(models.Model):
     tls = models.CharField(max_length=16, choices=Tls.choices, default=Tls.STARTTLS)
     verify_certificate = models.BooleanField(default=True)
     username = models.CharField(max_length=255, blank=True, default="")
-    # The name of an environment variable holding the password, never the password.
+    # The password: either entered in the UI or CLI and kept sealed (postroom.credentials),
+    # or the name of an environment variable holding it (an operator's choice).
+    password_sealed = models.TextField(blank=True, default="")
     password_env = models.CharField(max_length=100, blank=True, default="")
     max_connections = models.PositiveSmallIntegerField(default=4)
     envelope_from = models.CharField(max_length=320, blank=True, default="")

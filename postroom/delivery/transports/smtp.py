@@ -3,7 +3,9 @@
 import concurrent.futures
 import os
 
+from postroom import credentials
 from postroom.delivery.models import Sender
+from postroom.delivery.senders import check_password_env
 from postroom.delivery.smtp import CheckReport, Journal, OutgoingMessage, SmtpPool
 from postroom.errors import InvalidInput
 
@@ -13,7 +15,10 @@ class SmtpTransport:
         self, sender: Sender, timeout: float = 30.0, journal: Journal | None = None
     ) -> None:
         password = None
-        if sender.password_env:
+        if sender.password_sealed:
+            password = credentials.unseal(sender.password_sealed)
+        elif sender.password_env:
+            check_password_env(sender.password_env)  # also for rows stored before the rule
             password = os.environ.get(sender.password_env)
             if password is None:
                 raise InvalidInput(

@@ -10,7 +10,9 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "web/403.html", status=403)
+    # The role check says which role the action needs; other refusals keep the plain text.
+    reason = str(exception) if exception is not None and str(exception) else ""
+    return render(request, "web/403.html", {"reason": reason}, status=403)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

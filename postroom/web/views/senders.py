@@ -1,7 +1,8 @@
 """Senders: the SMTP servers campaigns go out through, with a "test connection" button.
 
-A sender's password is never on these pages: the form takes the name of the
-environment variable that holds it.
+A sender's password is never on these pages: the form takes a new one (stored
+sealed, see postroom.credentials) or the name of the environment variable that
+holds it, and only says whether one is set.
 """
 
 from typing import Any
@@ -36,12 +37,19 @@ class SenderForm(forms.Form):
         help_text="Leave on unless the server has a self-signed certificate you trust.",
     )
     username = forms.CharField(max_length=255, required=False, label="User name")
+    password = forms.CharField(
+        max_length=1000,
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted and never shown again. Leave empty to keep the current one.",
+    )
+    clear_password = forms.BooleanField(required=False, label="Remove the stored password")
     password_env = forms.CharField(
         max_length=100,
         required=False,
-        label="Password variable",
-        help_text="The name of the environment variable holding the password (never the"
-        " password itself), e.g. SMTP_PASSWORD.",
+        label="Or: password variable",
+        help_text="Instead of a password, the name of an environment variable of the workers"
+        " holding it, starting with POSTROOM_SMTP_ (e.g. POSTROOM_SMTP_RELAY).",
     )
     max_connections = forms.IntegerField(
         min_value=1,
@@ -112,6 +120,12 @@ def _edit(request: HttpRequest, sender: Sender | None) -> HttpResponse:
         initial = {field: getattr(sender, field) for field in senders.FIELDS}
         initial["rates"] = ", ".join(info["rates"])
     form = SenderForm(request.POST or None, initial=initial)
+    if sender is not None and sender.password_sealed:
+        form.fields[
+            "password"
+        ].help_text = "A password is stored (encrypted). Leave empty to keep it."
+    else:
+        del form.fields["clear_password"]
     if request.method == "POST" and form.is_valid():
         values = dict(form.cleaned_data)
         rates = _rates(values.pop("rates"))

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 import postroom
+from postroom.accounts import roles
 from postroom.alerts import services as alerts
 from postroom.delivery.models import Sender
 from postroom.web.permissions import OperatorRequest, operator_required
@@ -20,12 +21,15 @@ from postroom.web.permissions import OperatorRequest, operator_required
 
 @operator_required
 def index(request: HttpRequest) -> HttpResponse:
+    role = roles.role_of(request.user)
     context = {
         "facts": effective_configuration(),
         "senders": Sender.objects.all(),
         "notification_sender": alerts.notification_sender(),
         "admins": alerts.admins(),
         "waiting_minutes": conf.POSTROOM_ALERT_SENDER_WAITING_MINUTES,
+        "can_manage_users": roles.at_least(role, roles.required_role("users", "GET")),
+        "can_audit": roles.at_least(role, roles.required_role("audit", "GET")),
     }
     return render(request, "web/settings.html", context)
 

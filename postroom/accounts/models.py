@@ -1,0 +1,86 @@
+"""Accounts: each user's role, failed log-ins (the lockout's memory) and the audit log.
+
+All three live in the database so they hold across every web process and machine.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    """From most to least powerful; each role can do everything the next one can."""
+
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    EDITOR = "editor", "Editor"
+    VIEWER = "viewer", "Viewer"
+
+
+ROLE_HELP = {
+    Role.OWNER: "everything, including users and installation settings",
+    Role.ADMIN: "everything but users and installation settings",
+    Role.EDITOR: "audience and campaigns; cannot manage senders or users",
+    Role.VIEWER: "reads everything, changes nothing, no exports of personal data",
+}
+
+
+class Profile(models.Model):
+    """A user's role. Users from before roles existed have none: see roles.role_of."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="postroom_profile"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role})"
+
+
+class LoginFailure(models.Model):
+    """One wrong password (or a log-in refused while locked), by name and address."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ip", "at"], name="login_failure_ip_at")]
+
+
+class AuditEntry(models.Model):
+    """Who did what, when, from where. The username is kept as text so the entry
+    outlives the user."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    username = models.CharField(max_length=150, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=100, db_index=True)
+    target = models.CharField(max_length=300, blank=True, default="")
+    detail = models.CharField(max_length=1000, blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username or '-'} {self.action} {self.target}"
+
+
+class TwoFactor(models.Model):
+    """A user's authenticator app (TOTP) and their one-time recovery codes.
+
+    `confirmed_at` is empty until the person has typed a first code, so a
+    half-finished enrolment never locks anyone out. Recovery codes are stored
+    hashed, each removed once used; `last_step` refuses a code used twice.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="postroom_two_factor"
+    )
+    secret = models.CharField(max_length=64)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(default=0)
+    recovery_hashes = models.JSONField(default=list)

@@ -1,0 +1,184 @@
+"""Managing users: add, change role, deactivate, unlock. The UI and the CLI both call these.
+
+Postroom's users are Django users with `is_staff` set and a Profile holding the
+role. A change of role or a deactivation ends the person's open sessions (see
+web/permissions.py and Django's inactive-user rule), so it takes effect at once.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from postroom import credentials
+from postroom.accounts import throttle
+from postroom.accounts.models import Profile, Role
+from postroom.accounts.roles import role_of, stored_role
+from postroom.delivery.models import Sender
+from postroom.errors import InvalidInput, NotFound
+from postroom.tracking.models import BounceMailbox
+
+
+@dataclass(frozen=True)
+class UserRow:
+    username: str
+    email: str
+    role: str
+    active: bool
+    last_login: datetime | None
+    locked: bool
+
+
+def parse_role(raw: str) -> Role:
+    try:
+        return Role(raw.strip().lower())
+    except ValueError:
+        choices = ", ".join(r.value for r in Role)
+        raise InvalidInput(f"{raw!r} is not a role; choose one of {choices}") from None
+
+
+def find(username: str) -> AbstractUser:
+    user = get_user_model().objects.filter(username=username.strip()).first()
+    if user is None:
+        raise NotFound(f"no user named {username.strip()!r}")
+    return user
+
+
+def add_user(username: str, email: str, role: Role, password: str | None = None):
+    """Create an active user with a role; returns (user, password), generating one if none
+    is given (the caller shows it once)."""
+    User = get_user_model()
+    username = username.strip()
+    if not username or any(c.isspace() for c in username) or len(username) > 150:
+        raise InvalidInput("a user name is 1 to 150 characters without spaces")
+    if User.objects.filter(username=username).exists():
+        raise InvalidInput(f"user {username!r} already exists")
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise InvalidInput(f"{email!r} is not a valid email address") from None
+    password = password or secrets.token_urlsafe(12)
+    user = User(username=username, email=email, is_staff=True, is_active=True)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidInput("password refused: " + " ".join(exc.messages)) from None
+    user.set_password(password)
+    with transaction.atomic():
+        user.save()
+        Profile.objects.create(user=user, role=role)
+    return user, password
+
+
+def _other_owners(user) -> bool:
+    return any(
+        role_of(other) == Role.OWNER
+        for other in get_user_model()
+        .objects.filter(is_staff=True, is_active=True)
+        .exclude(pk=user.pk)
+    )
+
+
+def set_role(username: str, role: Role) -> AbstractUser:
+    user = find(username)
+    if role_of(user) == Role.OWNER and role != Role.OWNER and not _other_owners(user):
+        raise InvalidInput(f"{user.username!r} is the last owner; make someone else owner first")
+    with transaction.atomic():
+        Profile.objects.update_or_create(user_id=user.pk, defaults={"role": role})
+        if not user.is_staff:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+    return user
+
+
+def deactivate(username: str) -> AbstractUser:
+    user = find(username)
+    if role_of(user) == Role.OWNER and not _other_owners(user):
+        raise InvalidInput(f"{user.username!r} is the last owner; it cannot be deactivated")
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    return user
+
+
+def reactivate(username: str) -> AbstractUser:
+    user = find(username)
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    return user
+
+
+def unlock(username: str) -> int:
+    find(username)
+    return throttle.forget(username)
+
+
+def rows() -> list[UserRow]:
+    locked = set(throttle.locked_usernames())
+    result = []
+    for user in get_user_model().objects.filter(is_staff=True).order_by("username"):
+        role = stored_role(user)
+        result.append(
+            UserRow(
+                username=user.username,
+                email=user.email,
+                role=role.value,
+                active=user.is_active,
+                last_login=user.last_login,
+                locked=user.username.casefold() in locked,
+            )
+        )
+    return result
+
+
+def invite(email: str, role: Role, username: str = ""):
+    """Create the invited user, active but with no password until they follow the link."""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput(f"{email!r} is not a valid email address") from None
+    User = get_user_model()
+    if User.objects.filter(email__iexact=email, is_staff=True).exists():
+        raise InvalidInput(f"a user with the address {email} already exists")
+    username = (username or email.split("@", 1)[0]).strip()
+    base, n = username, 1
+    while User.objects.filter(username=username).exists():
+        n += 1
+        username = f"{base}{n}"
+    user = User(username=username, email=email, is_staff=True, is_active=True)
+    user.set_unusable_password()
+    with transaction.atomic():
+        user.save()
+        Profile.objects.create(user=user, role=role)
+    return user
+
+
+def for_reset(email: str):
+    """The active user a reset link may go to, or None (the caller answers the same)."""
+    return (
+        get_user_model()
+        .objects.filter(email__iexact=email.strip(), is_active=True, is_staff=True)
+        .first()
+    )
+
+
+def reseal_all() -> int:
+    """Seal every stored SMTP and mailbox password with the first credentials key (the
+    second step of a key rotation); returns how many were sealed again."""
+    count = 0
+    with transaction.atomic():
+        for sender in Sender.objects.exclude(password_sealed="").select_for_update():
+            sender.password_sealed = credentials.reseal(sender.password_sealed)
+            sender.save(update_fields=["password_sealed"])
+            count += 1
+        for box in BounceMailbox.objects.exclude(password="").select_for_update():
+            box.password = credentials.reseal(box.password)
+            box.save(update_fields=["password"])
+            count += 1
+    return count
