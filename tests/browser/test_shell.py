@@ -38,7 +38,9 @@ def test_a_wrong_password_is_refused_in_the_browser(page, owner):
     page.get_by_label("Username").fill("owner")
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_text("didn't match")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Please enter a correct username and password"
+    )
 
 
 def test_every_navigation_link_opens_its_page(logged_in_page):

@@ -189,9 +189,11 @@ def test_a_421_storm_at_connect_makes_the_campaign_wait_and_it_carries_on(small_
 def test_an_authentication_failure_waits_until_the_server_takes_the_password_again(
     small_batches, monkeypatch
 ):
-    monkeypatch.setenv("RELAY_PASSWORD", "secret")
+    monkeypatch.setenv("POSTROOM_SMTP_RELAY", "secret")
     with CaptureServer(auth={"me": "secret"}) as server:
-        sender = small_batches(smtp_sender(server, username="me", password_env="RELAY_PASSWORD"))
+        sender = small_batches(
+            smtp_sender(server, username="me", password_env="POSTROOM_SMTP_RELAY")
+        )
         campaign = make_campaign(make_audience(120), sender=sender)
         control.start(campaign)
 
