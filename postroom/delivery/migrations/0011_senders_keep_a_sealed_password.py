@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('delivery', '0009_senders_wait_instead_of_pausing'),
+        ('delivery', '0010_sender_counts_policy_rejections'),
     ]
 
     operations = [
