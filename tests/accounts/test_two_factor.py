@@ -41,8 +41,9 @@ def test_enrolment_then_log_in_with_a_code(client, make_user):
 def test_a_code_works_once_and_a_wrong_one_is_refused(client, make_user):
     secret, _ = enrol(client, make_user("ada", Role.ADMIN))
     password_step(client)
-    # The enrolment already used the current code: it cannot log in again.
-    again = client.post("/login/code/", {"code": pyotp.TOTP(secret).now()})
+    # The code the enrolment used (its step is remembered) cannot log in again.
+    used = pyotp.TOTP(secret).generate_otp(TwoFactor.objects.get().last_step)
+    again = client.post("/login/code/", {"code": used})
     assert b"not right (or was used already)" in again.content
     wrong = client.post("/login/code/", {"code": "000000"})
     assert b"not right" in wrong.content and "_auth_user_id" not in client.session
