@@ -17,12 +17,13 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Users and installation-wide settings: owners only.
 OWNER_ROUTES = frozenset({"users", "user_edit", "notification_sender"})
-# Senders and bounce mailboxes (their credentials decide where mail goes and what is
-# read) and the audit log: admins.
+# Senders, bounce mailboxes and webhooks (their credentials and URLs decide where mail
+# and data go, and what is read) and the audit log: admins.
 ADMIN_ROUTES = frozenset(
     {
         "sender_new", "sender_edit", "sender_test", "sender_delete",
         "mailbox_new", "mailbox_edit", "mailbox_poll", "mailbox_delete",
+        "webhooks", "webhook_detail", "webhook_test", "webhook_rotate", "webhook_delete",
         "audit", "audit_csv",
     }
 )  # fmt: skip

@@ -32,6 +32,7 @@ OWNER_ONLY = {"users", "user_edit", "notification_sender"}
 ADMIN_AND_UP = {
     "sender_new", "sender_edit", "sender_test", "sender_delete",
     "mailbox_new", "mailbox_edit", "mailbox_poll", "mailbox_delete", "audit", "audit_csv",
+    "webhooks", "webhook_detail", "webhook_test", "webhook_rotate", "webhook_delete",
 }  # fmt: skip
 PERSONAL_DATA_FILES = {"export", "import_rejects", "campaign_deliveries_csv", "outbox_raw"}
 ANY_ROLE_MAY_CHANGE = {"password_change", "logout", "two_factor", "two_factor_disable"}

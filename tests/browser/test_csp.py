@@ -16,6 +16,7 @@ PAGES = [
     "/", "/subscribers/", "/lists/", "/imports/", "/imports/new/", "/campaigns/",
     "/campaigns/new/", "/senders/", "/senders/new/", "/outbox/", "/settings/",
     "/settings/users/", "/settings/audit/", "/settings/two-factor/", "/bounces/",
+    "/settings/webhooks/",
     "/api/docs", "/login/", "/subscribe/",
 ]  # fmt: skip
 
