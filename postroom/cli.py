@@ -129,13 +129,7 @@ def setup_django() -> None:
 def build_cli() -> CLI:
     cli = CLI()
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # an app whose commands have not arrived yet
-        module.register(cli)
+        importlib.import_module(module_name).register(cli)
     return cli
 
 

@@ -90,7 +90,7 @@ def spec_for(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> 
 
 
 def compiled_for(campaign: Campaign) -> CompiledCampaign:
-    """The campaign compiled for sending (interface 4): TemplateError/HeaderError if it can't be.
+    """The campaign compiled for sending: TemplateError/HeaderError if it can't be.
 
     Compiling costs a few milliseconds (Markdown, CSS inlining, Jinja): callers
     that send keep the result per (campaign id, updated_at).

@@ -349,7 +349,7 @@ def start(args: argparse.Namespace) -> None:
     if not args.yes:
         from postroom.delivery.precheck import precheck, summary_text
 
-        summary = precheck(campaign)  # the pre-send check (R): counts, waste, duration
+        summary = precheck(campaign)  # the pre-send check: counts, waste, duration
         print(summary_text(summary))
         count = summary["recipients"]
         through = campaign.sender.name if campaign.sender else "the local outbox"

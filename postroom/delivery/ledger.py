@@ -35,7 +35,7 @@ class Claimed:
 
 
 def recipients_queryset(campaign: Campaign):
-    """Who the campaign goes to now, as the audience app defines it (interface 3)."""
+    """Who the campaign goes to now, as the audience app defines it (audience.eligibility)."""
     from postroom.audience.eligibility import mailable_subscribers
 
     lists = list(campaign.lists.all())

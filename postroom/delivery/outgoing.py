@@ -1,7 +1,7 @@
 """Sending a few messages at once, outside campaigns: test sends, confirmations, alerts.
 
 They go through the same transports and the same rate limiter as campaigns, so
-every message through a sender counts against its limits (interface 5).
+every message through a sender counts against its limits.
 `send_now` sends within half a minute or refuses; `send_soon` (test sends) never
 refuses for the rate limit: what cannot leave at once waits in the database
 for its slot, and a worker's maintenance step (`send_due`) sends it then.

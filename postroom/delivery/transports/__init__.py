@@ -29,7 +29,7 @@ def transport_for(sender: Sender | None, journal: Journal | None = None) -> Tran
         cls = TRANSPORTS[sender.kind]
     except KeyError:
         raise InvalidInput(f"sender {sender.name!r} has an unknown kind {sender.kind!r}") from None
-    if sender.dkim_domain:  # every message through it is signed here, once (K)
+    if sender.dkim_domain:  # every message through it is signed here, once
         from postroom.delivery.dkim import SigningTransport
 
         return SigningTransport(cls(sender, journal=journal), sender)

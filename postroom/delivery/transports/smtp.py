@@ -1,4 +1,4 @@
-"""Sending through an SMTP server: S's pipelining pool, configured from a Sender row."""
+"""Sending through an SMTP server: the pipelining pool (delivery.smtp), set up from a Sender row."""
 
 import concurrent.futures
 import os

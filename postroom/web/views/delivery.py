@@ -50,7 +50,7 @@ def panel_context(campaign: Campaign) -> dict:
         "threshold_text": autopause.thresholds_text(
             campaign.error_threshold_percent, campaign.error_window
         ),
-        # The pre-send check shown next to "Start sending" (R).
+        # The pre-send check shown next to "Start sending".
         "precheck": precheck(campaign) if campaign.is_editable else None,
     }
 

@@ -141,7 +141,7 @@ def _edit(request: HttpRequest, sender: Sender | None) -> HttpResponse:
             form.add_error(None, str(exc))
     status = 400 if form.errors else 200
     context: dict[str, Any] = {"form": form, "sender": sender}
-    if sender is not None:  # limits, their use and the campaigns sharing it (R)
+    if sender is not None:  # limits, their use and the campaigns sharing it
         from postroom.delivery.capacity import sender_report
 
         context["capacity"] = sender_report(sender)
@@ -150,7 +150,7 @@ def _edit(request: HttpRequest, sender: Sender | None) -> HttpResponse:
 
 
 def _dkim_record(sender: Sender) -> dict | None:
-    """The DNS record to publish for a signing sender, or why it cannot sign (K)."""
+    """The DNS record to publish for a signing sender, or why it cannot sign."""
     from postroom.delivery import dkim
 
     try:
