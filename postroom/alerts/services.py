@@ -17,6 +17,7 @@ from postroom.accounts.models import Role
 from postroom.alerts.models import Alert, NotificationSettings
 from postroom.delivery.models import Sender
 from postroom.errors import InvalidInput, NotFound
+from postroom.webhooks import events as webhooks
 
 log = logging.getLogger("postroom.alerts")
 
@@ -40,9 +41,10 @@ def notify(
     Never raises: an alert that cannot be recorded or sent must not stop the
     worker, the supervisor or a request; it is logged instead.
 
-    Outgoing webhooks do not hook in here: they also carry pauses by an operator,
-    and every start, so they come from the campaign event log
-    (delivery.events.record) that both kinds of pause and every finish write.
+    Each new alert is also the webhook event `alert.raised`, queued in the same
+    transaction. The campaign events (started, paused by anyone, finished) come
+    from the campaign event log instead (delivery.events.record), which also
+    sees pauses by an operator.
     """
     now = timezone.now()
     try:
@@ -61,6 +63,18 @@ def notify(
                 sender_id=sender_id,
                 created_at=now,
                 last_at=now,
+            )
+            webhooks.emit(
+                "alert.raised",
+                {
+                    "kind": kind,
+                    "key": alert.key,
+                    "title": alert.title,
+                    "message": alert.message,
+                    "campaign_id": campaign_id,
+                    "sender_id": sender_id,
+                    "at": now.isoformat(),
+                },
             )
     except IntegrityError:  # another process recorded the same condition a moment ago
         return None

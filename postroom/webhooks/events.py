@@ -30,6 +30,8 @@ EVENTS: dict[str, str] = {
     "campaign.finished": "a campaign has no recipient left to send to",
     "delivery.failed": "a recipient failed for good (the server refused it)",
     "import.finished": "an import finished",
+    "alert.raised": "an alert for the admins: a campaign paused itself or finished, a sender"
+    " has been unreachable for a while, a worker died or was restarted",
 }
 TEST = "webhook.test"  # sent by the "send test" button only
 

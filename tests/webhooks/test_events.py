@@ -90,3 +90,19 @@ def test_a_finished_import_raises_import_finished_with_its_counts(hook, tmp_path
 def test_with_no_endpoint_nothing_is_queued(db):
     audience.add_subscriber("zoe@example.com")
     assert not WebhookDelivery.objects.exists()
+
+
+def test_a_new_alert_is_the_webhook_event_alert_raised_once(hook):
+    from postroom.alerts import services as alerts
+
+    for _ in range(2):  # the repeat only counts on the open alert
+        alerts.notify(
+            "process_restarted",
+            "process_restarted:worker",
+            "the worker of postroom run stopped unexpectedly and was restarted",
+            "It exited (exit -9: killed by SIGKILL).",
+        )
+    raised = [data for kind, data in sent_events() if kind == "alert.raised"]
+    assert len(raised) == 1
+    assert raised[0]["kind"] == "process_restarted"
+    assert raised[0]["title"].startswith("the worker of postroom run stopped")
