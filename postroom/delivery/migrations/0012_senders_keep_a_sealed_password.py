@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('delivery', '0010_sender_counts_policy_rejections'),
+        ('delivery', '0011_sender_verp_return_paths'),
     ]
 
     operations = [
