@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from postroom import credentials
 from postroom.audience import services as audience
 from postroom.audience.models import Suppression
 from postroom.campaigns import services as campaigns
@@ -154,7 +155,8 @@ def test_the_mailbox_password_is_never_shown_back_and_empty_keeps_it(owner_clien
 
     assert "s3cret-pass" not in page + listing
     box.refresh_from_db()
-    assert (box.password, box.port) == ("s3cret-pass", 994)
+    assert (credentials.unseal(box.password), box.port) == ("s3cret-pass", 994)
+    assert "s3cret-pass" not in box.password  # stored sealed
 
 
 def test_a_mailbox_pop3_cannot_move_is_refused_with_the_reason(owner_client, db):
