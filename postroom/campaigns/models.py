@@ -36,6 +36,12 @@ class Campaign(models.Model):
         HTML = "html"
         PLAIN = "plain"
 
+    class Kind(models.TextChoices):
+        NEWSLETTER = "newsletter"
+        # A standing stream per sender whose ledger rows each carry their own message
+        # (postroom.transactional): never listed with campaigns, never finished.
+        TRANSACTIONAL = "transactional"
+
     class InDoubtPolicy(models.TextChoices):
         HOLD = "hold", "leave them for me to decide"
         RESEND = "resend", "send them again"
@@ -43,6 +49,9 @@ class Campaign(models.Model):
     EDITABLE = (Status.DRAFT, Status.SCHEDULED)
 
     name = models.CharField(max_length=200)
+    kind = models.CharField(
+        max_length=16, choices=Kind.choices, default=Kind.NEWSLETTER, db_default=Kind.NEWSLETTER
+    )
     subject = models.CharField(max_length=998)
     preheader = models.CharField(max_length=255, blank=True, default="")
     from_name = models.CharField(max_length=200, blank=True, default="")

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from postroom.audience.models import Subscriber, Subscription, Suppression
-from postroom.campaigns.compose import CompiledCampaign, Recipient
+from postroom.campaigns.compose import BuiltMessage, CompiledCampaign, Recipient
 from postroom.campaigns.errors import RenderError, TemplateBudgetError
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control, ledger, results
@@ -38,6 +38,16 @@ class CampaignContext:
     # Renders over the template budget since this worker compiled the campaign
     # (a resume changes the stamp, so it starts a fresh count).
     over_budget: int = 0
+
+
+# Builds the messages of rows that carry their own content: given the context and
+# the claimed rows (to load what they need in one query), a function from one row to
+# its message (RenderError: that row fails with the reason).
+RowBuilder = Callable[[CampaignContext, list[Claimed]], Callable[[Claimed], BuiltMessage]]
+# Campaign.kind → its RowBuilder. The app owning the kind registers it when it loads
+# (postroom.transactional), so the engine imports nothing of it; every other kind is
+# one campaign message personalised for each row's subscriber.
+row_builders: dict[str, RowBuilder] = {}
 
 
 @dataclass
@@ -149,7 +159,10 @@ def prepare(
         return batch, 0
     new_cursor = rows[-1].id
 
-    ids = [r.subscriber_id for r in rows if r.subscriber_id is not None]
+    own = row_builders.get(context.campaign.kind)
+    build_own = own(context, rows) if own is not None else None
+    # Rows with their own message were addressed one by one, not chosen from lists.
+    ids = [] if build_own else [r.subscriber_id for r in rows if r.subscriber_id is not None]
     people = _still_mailable(context, ids)
     gone = [sid for sid in ids if sid not in people]
     reasons = _why_not_mailable(gone) if gone else {}
@@ -163,18 +176,24 @@ def prepare(
             if journal is not None:
                 journal.building(None)
             between()
-        if row.subscriber_id is None:
-            skipped[row.id] = "the subscriber was erased"
-            continue
-        person = people.get(row.subscriber_id)
-        if person is None:
-            skipped[row.id] = reasons.get(row.subscriber_id, "no longer subscribed")
-            continue
-        name, attributes = person
+        if build_own is None:
+            if row.subscriber_id is None:
+                skipped[row.id] = "the subscriber was erased"
+                continue
+            person = people.get(row.subscriber_id)
+            if person is None:
+                skipped[row.id] = reasons.get(row.subscriber_id, "no longer subscribed")
+                continue
+            name, attributes = person
         if journal is not None:
             journal.building(row.id)
         try:
-            built = compiled.build(Recipient(row.subscriber_id, row.email, name, attributes or {}))
+            if build_own is not None:
+                built = build_own(row)
+            else:
+                built = compiled.build(
+                    Recipient(row.subscriber_id, row.email, name, attributes or {})
+                )
         except TemplateBudgetError as exc:
             broken[row.id] = f"could not build the message: {exc}"
             pause_reason = _count_over_budget(context, exc)

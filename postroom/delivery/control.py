@@ -212,7 +212,9 @@ def _alert(campaign_id: int, kind: str, what: str, message: str) -> None:
 
 
 def _finish(campaign_id: int, reason: str = "") -> bool:
-    changed = Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING).update(
+    # A transactional stream stands open for the next message: it never finishes.
+    running = Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING)
+    changed = running.exclude(kind=Campaign.Kind.TRANSACTIONAL).update(
         status=Status.FINISHED,
         finished_at=timezone.now(),
         status_reason=reason,
