@@ -27,3 +27,7 @@ class NotAllowed(PostroomError):
 
 class TooMany(PostroomError):
     """Too many requests from one place: wait, then try again."""
+
+
+class Conflict(PostroomError):
+    """The request clashes with the current state (a segment still used by campaigns, …)."""

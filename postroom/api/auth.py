@@ -16,16 +16,45 @@ from ninja.errors import HttpError
 from ninja.security import HttpBasicAuth, HttpBearer, SessionAuthIsStaff
 
 from postroom.accounts import roles
+from postroom.accounts.models import Role
+from postroom.api import scope
 from postroom.api.models import ApiToken, hash_token
+
+# The API's areas that need more than "reading needs viewer, changing needs editor",
+# as the same areas of the admin pages do (accounts.roles): (path prefix, methods or
+# None for all, role). Senders and webhooks decide where mail and data go.
+AREA_ROLES: list[tuple[str, frozenset[str] | None, Role]] = [
+    ("/api/webhooks", None, Role.ADMIN),
+    ("/api/bounces/mailboxes", None, Role.ADMIN),
+    ("/api/senders", frozenset({"POST", "PATCH", "PUT", "DELETE"}), Role.ADMIN),
+]
+# Files of personal data: not for viewers (accounts.roles.EXPORT_ROUTES).
+EXPORT_SUFFIXES = ("/export", ".csv")
+
+
+def needed_role(method: str, path: str) -> Role:
+    """The least role that may make this API call."""
+    for prefix, methods, role in AREA_ROLES:
+        if path.startswith(prefix) and (methods is None or method in methods):
+            return role
+    if path.endswith(EXPORT_SUFFIXES):
+        return Role.EDITOR
+    return roles.required_role(None, method)
 
 
 def check_role(request: HttpRequest, user) -> None:
-    """A token or session carries its user's role: a viewer reads, an editor may change.
-    Raises 403 with the reason, as the admin pages do."""
+    """A token or session carries its user's role, read now (a demotion applies at once):
+    a viewer reads, an editor may change, the areas above need more; a token's scopes
+    only narrow that. Raises 403 with the reason, as the admin pages do."""
+    method = (request.method or "GET").upper()
     role = roles.role_of(user)
-    needed = roles.required_role(None, request.method or "GET")
+    needed = needed_role(method, request.path)
     if not roles.at_least(role, needed):
         raise HttpError(403, roles.refusal(role, needed))
+    token = scope.token_of(request)
+    why = token and scope.refusal(token, method, request.path)
+    if why:
+        raise HttpError(403, why[0].upper() + why[1:] + ".")
 
 
 def user_for_token(request: HttpRequest, secret: str, username: str | None = None):
@@ -39,6 +68,7 @@ def user_for_token(request: HttpRequest, secret: str, username: str | None = Non
         return None
     ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
     request.user = found.user
+    request.api_token = found  # type: ignore[attr-defined]
     check_role(request, found.user)
     return found.user
 

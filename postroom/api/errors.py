@@ -17,7 +17,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.main import Exc
 from ninja.openapi.schema import OpenAPISchema
 
-from postroom.errors import NotAllowed, NotFound, PostroomError, TooMany
+from postroom.errors import Conflict, NotAllowed, NotFound, PostroomError, TooMany
 
 
 class ErrorOut(Schema):
@@ -48,8 +48,8 @@ def errors(*codes: int) -> dict[int, type[ErrorOut]]:
 
 
 def status_for(exc: PostroomError) -> int:
-    """The HTTP status of a domain error: 404, 403, 429, else 400."""
-    for kind, status in ((NotFound, 404), (NotAllowed, 403), (TooMany, 429)):
+    """The HTTP status of a domain error: 404, 403, 409, 429, else 400."""
+    for kind, status in ((NotFound, 404), (NotAllowed, 403), (Conflict, 409), (TooMany, 429)):
         if isinstance(exc, kind):
             return status
     return 400

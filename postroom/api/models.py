@@ -9,6 +9,13 @@ from django.utils import timezone
 
 TOKEN_PREFIX = "pr_"
 
+# What a token may be narrowed to (api.scope reads them); none: all its user's role allows.
+SCOPES = {
+    "read": "read only: no change of any kind",
+    "subscribers": "subscribers (and reading lists and segments)",
+    "send": "campaigns and transactional mail (and reading what they use)",
+}
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -22,6 +29,10 @@ class ApiToken(models.Model):
     hint = models.CharField(max_length=12)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Narrowing only: a token never does more than its user's role allows at the time of use.
+    scopes = models.JSONField(default=list, blank=True)
+    # When any: the token sees only these lists, their subscribers, and mails only them.
+    lists = models.ManyToManyField("audience.MailingList", blank=True, related_name="+")
 
     class Meta:
         ordering = ["-created_at"]
@@ -30,10 +41,18 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.hint}…)"
 
     @classmethod
-    def issue(cls, user, name: str) -> tuple["ApiToken", str]:
+    def issue(
+        cls, user, name: str, scopes: list[str] | None = None, lists=()
+    ) -> tuple["ApiToken", str]:
         """Create a token; the secret is returned once and never stored."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = cls.objects.create(
-            user=user, name=name, token_hash=hash_token(secret), hint=secret[:10]
+            user=user,
+            name=name,
+            token_hash=hash_token(secret),
+            hint=secret[:10],
+            scopes=sorted(set(scopes or [])),
         )
+        if lists:
+            token.lists.set(lists)
         return token, secret

@@ -5,7 +5,15 @@ from django.urls import path, re_path
 
 from postroom.api.auth import operator_auth
 from postroom.api.errors import PostroomAPI
-from postroom.api.routes import campaigns, health, lists, public, subscribers, webhooks
+from postroom.api.routes import (
+    campaigns,
+    health,
+    lists,
+    public,
+    segments,
+    subscribers,
+    webhooks,
+)
 
 api = PostroomAPI(
     title="Postroom API",
@@ -21,6 +29,7 @@ api.add_router("/health", health.router)
 api.add_router("/public", public.router)
 api.add_router("/lists", lists.router)
 api.add_router("/subscribers", subscribers.router)
+api.add_router("/segments", segments.router)
 api.add_router("/campaigns", campaigns.router)
 api.add_router("/webhooks", webhooks.router)
 

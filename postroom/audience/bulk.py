@@ -171,3 +171,36 @@ def erase_many(subscribers: QuerySet[Subscriber], source: str = "erasure") -> in
         )
         erased += rows.delete()[1].get(Subscriber._meta.label, 0)
     return erased
+
+
+# What a bulk action is called, for the UI's menu and the API's `action`.
+ACTIONS = {
+    "add_to_list": "Add to list",
+    "tag": "Add tag",
+    "untag": "Remove tag",
+    "blocklist": "Blocklist",
+    "delete": "Delete (erase)",
+}
+
+
+def run(
+    action: str,
+    targets: QuerySet[Subscriber],
+    mailing_list: MailingList | None = None,
+    tag_name: str = "",
+    source: str = "admin",
+) -> int:
+    """One bulk action over `targets`; how many subscribers it changed."""
+    if action not in ACTIONS:
+        raise InvalidInput(f"unknown bulk action {action!r}: use one of {', '.join(ACTIONS)}")
+    if action == "add_to_list":
+        if mailing_list is None:
+            raise InvalidInput("choose the list to add them to")
+        return add_to_list(targets, mailing_list, source=source)
+    if action == "tag":
+        return tag(targets, [tag_name])
+    if action == "untag":
+        return untag(targets, [tag_name])
+    if action == "blocklist":
+        return blocklist(targets, source=source)
+    return erase_many(targets)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, ProtectedError, QuerySet
 from django.utils import timezone
 
 from postroom.audience import segments, signup_settings
@@ -24,7 +24,7 @@ from postroom.audience.models import (
     Suppression,
     Tag,
 )
-from postroom.errors import InvalidInput, NotFound
+from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.webhooks.triggers import subscriber_event
 
 __all__ = [
@@ -34,19 +34,24 @@ __all__ = [
     "clean_list_name",
     "confirm",
     "create_list",
+    "delete_list",
+    "delete_segment",
     "erase",
     "get_list",
     "get_segment",
     "get_subscriber",
+    "join_lists",
     "lift_suppression",
     "resolve_lists",
     "save_segment",
+    "set_status",
     "subscribe",
     "suppress",
     "suppressed_hashes",
     "unblocklist",
     "unsubscribe",
     "update_list",
+    "update_subscriber",
     "upsert_subscriber",
 ]
 
@@ -168,6 +173,11 @@ def update_list(mailing_list: MailingList, **changes: Any) -> MailingList:
     except IntegrityError:
         raise InvalidInput(f"a list named {mailing_list.name!r} already exists") from None
     return mailing_list
+
+
+def delete_list(mailing_list: MailingList) -> None:
+    """Delete a list and its subscriptions; the subscribers stay."""
+    mailing_list.delete()
 
 
 def list_counts() -> dict[int, dict[str, int]]:
@@ -420,6 +430,61 @@ def set_tags(subscriber: Subscriber, names: Iterable[str]) -> None:
     subscriber.tags.set(tags)
 
 
+def update_subscriber(
+    subscriber: Subscriber,
+    *,
+    name: str | None = None,
+    attributes: Any = None,
+    tags: Iterable[str] | None = None,
+) -> Subscriber:
+    """Change what is given (attributes and tags are replaced whole); all checked first."""
+    if name is not None:
+        name = name.strip()
+        if len(name) > 255:
+            raise InvalidInput("a name has at most 255 characters")
+    cleaned = None if attributes is None else clean_attributes(attributes)
+    with transaction.atomic():
+        if name is not None:
+            subscriber.name = name
+        if cleaned is not None:
+            subscriber.attributes = cleaned
+        subscriber.save(update_fields=["name", "attributes", "updated_at"])
+        if tags is not None:
+            set_tags(subscriber, tags)
+    return subscriber
+
+
+def join_lists(
+    subscriber: Subscriber,
+    lists: Iterable[MailingList | str],
+    source: str = "admin",
+    *,
+    preconfirmed: bool = False,
+) -> list[Subscription]:
+    """Subscribe an existing subscriber to lists; a suppressed address is refused whole."""
+    mailing_lists = resolve_lists(lists)
+    if not mailing_lists:
+        raise InvalidInput("choose a list")
+    if suppression_for(subscriber.email):
+        raise Suppressed("this address is suppressed; it cannot be subscribed")
+    with transaction.atomic():
+        return [
+            subscribe(subscriber, ml, source, preconfirmed=preconfirmed) for ml in mailing_lists
+        ]
+
+
+def set_status(subscriber: Subscriber, status: str, source: str = "admin") -> Subscriber:
+    """Blocklist (never mailed again) or make active again (lifts the blocklisting only)."""
+    if status == Subscriber.Status.BLOCKLISTED:
+        blocklist(Subscriber.objects.filter(pk=subscriber.pk), source=source)
+    elif status == Subscriber.Status.ACTIVE:
+        unblocklist(subscriber)
+    else:
+        raise InvalidInput(f"status must be active or blocklisted, not {status!r}")
+    subscriber.refresh_from_db()
+    return subscriber
+
+
 def subscribers_in(ids: Iterable[int]) -> QuerySet[Subscriber]:
     return Subscriber.objects.filter(pk__in=list(ids))
 
@@ -448,3 +513,10 @@ def save_segment(
     except IntegrityError:
         raise InvalidInput(f"a segment named {name!r} already exists") from None
     return segment
+
+
+def delete_segment(segment: Segment) -> None:
+    try:
+        segment.delete()
+    except ProtectedError:
+        raise Conflict("campaigns use this segment; it cannot be deleted") from None

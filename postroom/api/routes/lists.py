@@ -5,11 +5,13 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from postroom.api import scope
 from postroom.api.errors import errors
+from postroom.api.pages import ListId
 from postroom.audience import services
 from postroom.audience.cli import list_json
-from postroom.audience.models import MailingList
-from postroom.errors import NotFound
+from postroom.audience.models import MailingList, Subscription
+from postroom.errors import NotAllowed, NotFound
 
 router = Router(tags=["lists"])
 
@@ -40,14 +42,27 @@ class ListChange(Schema):
     form_fields: list[dict[str, Any]] | None = None
 
 
-@router.get("")
+def _list(request: HttpRequest, list_id: int) -> MailingList:
+    found = scope.lists(request, MailingList.objects.all()).filter(pk=list_id).first()
+    if found is None:
+        raise NotFound(f"no list with id {list_id}")
+    return found
+
+
+@router.get("", response={200: list[dict]})
 def all_lists(request: HttpRequest) -> list[dict]:
+    """Every list (a token narrowed to some lists sees those), with counts per status."""
     counts = services.list_counts()
-    return [list_json(ml, counts.get(ml.pk, {})) for ml in MailingList.objects.all()]
+    empty = dict.fromkeys(Subscription.Status.values, 0)
+    qs = scope.lists(request, MailingList.objects.all())
+    return [list_json(ml, counts.get(ml.pk, empty)) for ml in qs]
 
 
-@router.post("", response={201: dict, **errors(400)})
+@router.post("", response={201: dict, **errors(400, 403)})
 def create_list(request: HttpRequest, data: ListIn):
+    """A token narrowed to some lists cannot make more."""
+    if scope.narrowed(request):
+        raise NotAllowed("a token for some lists cannot create lists")
     ml = services.create_list(
         data.name,
         data.optin,
@@ -61,10 +76,22 @@ def create_list(request: HttpRequest, data: ListIn):
 
 
 @router.patch("/{list_id}", response={200: dict, **errors(400, 404)})
-def change_list(request: HttpRequest, list_id: int, data: ListChange):
+def change_list(request: HttpRequest, list_id: ListId, data: ListChange):
     """Change a list's settings (its sign-up settings too)."""
-    mailing_list = MailingList.objects.filter(pk=list_id).first()
-    if mailing_list is None:
-        raise NotFound(f"no list with id {list_id}")
+    mailing_list = _list(request, list_id)
     changes = {k: v for k, v in data.dict().items() if v is not None}
     return list_json(services.update_list(mailing_list, **changes))
+
+
+@router.get("/{list_id}", response={200: dict, **errors(404)})
+def get_list(request: HttpRequest, list_id: ListId):
+    mailing_list = _list(request, list_id)
+    empty = dict.fromkeys(Subscription.Status.values, 0)
+    return list_json(mailing_list, services.list_counts().get(mailing_list.pk, empty))
+
+
+@router.delete("/{list_id}", response={204: None, **errors(404)})
+def delete_list(request: HttpRequest, list_id: ListId):
+    """Delete the list and its subscriptions; the subscribers stay."""
+    services.delete_list(_list(request, list_id))
+    return Status(204, None)

@@ -81,7 +81,7 @@ def delete(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = _list(list_id)
     if request.method == "POST":
         name = mailing_list.name
-        mailing_list.delete()
+        services.delete_list(mailing_list)
         messages.success(request, f"List “{name}” deleted; its subscribers were kept.")
         return redirect("lists")
     total = mailing_list.subscriptions.count()

@@ -3,7 +3,6 @@
 import json
 
 from django.contrib import messages
-from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -126,8 +125,8 @@ def delete(request: HttpRequest, segment_id: int) -> HttpResponse:
     segment = _segment(segment_id)
     if request.method == "POST":
         try:
-            segment.delete()
-        except ProtectedError:
+            services.delete_segment(segment)
+        except PostroomError:
             messages.error(request, "Campaigns use this segment; it cannot be deleted.")
             return redirect("segment_edit", segment.pk)
         messages.success(request, f"Segment “{segment.name}” deleted.")

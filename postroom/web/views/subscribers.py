@@ -20,13 +20,7 @@ from postroom.web.permissions import OperatorRequest, operator_required
 # D's per-subscriber delivery history, shown on the subscriber page once it exists.
 DELIVERIES_PANEL = "web/delivery/_subscriber_deliveries.html"
 
-BULK_ACTIONS = {
-    "add_to_list": "Add to list",
-    "tag": "Add tag",
-    "untag": "Remove tag",
-    "blocklist": "Blocklist",
-    "delete": "Delete (erase)",
-}
+BULK_ACTIONS = bulk.ACTIONS
 
 
 def _subscriber(subscriber_id: int) -> Subscriber:
@@ -118,10 +112,12 @@ def detail(request: HttpRequest, subscriber_id: int) -> HttpResponse:
     initial = {"name": subscriber.name, "attributes": subscriber.attributes, "tags": tags}
     form = SubscriberEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        subscriber.name = form.cleaned_data["name"].strip()
-        subscriber.attributes = form.cleaned_data["attributes"]
-        subscriber.save(update_fields=["name", "attributes", "updated_at"])
-        services.set_tags(subscriber, form.cleaned_data["tags"])
+        services.update_subscriber(
+            subscriber,
+            name=form.cleaned_data["name"],
+            attributes=form.cleaned_data["attributes"],
+            tags=form.cleaned_data["tags"],
+        )
         messages.success(request, "Subscriber saved.")
         return redirect("subscriber_detail", subscriber.pk)
     subscriptions = subscriber.subscriptions.select_related("mailing_list").order_by(
@@ -159,9 +155,7 @@ def subscriptions(request: HttpRequest, subscriber_id: int) -> HttpResponse:
             mailing_list = MailingList.objects.filter(pk=request.POST.get("list") or 0).first()
             if mailing_list is None:
                 raise InvalidInput("choose a list")
-            if services.suppression_for(subscriber.email):
-                raise InvalidInput("this address is suppressed; it cannot be subscribed")
-            services.subscribe(subscriber, mailing_list, source="admin")
+            services.join_lists(subscriber, [mailing_list], source="admin")
             messages.success(request, f"Subscribed to {mailing_list.name}.")
         elif action == "unsubscribe":
             mailing_list = MailingList.objects.filter(pk=request.POST.get("list") or 0).first()
@@ -184,10 +178,10 @@ def subscriptions(request: HttpRequest, subscriber_id: int) -> HttpResponse:
 def set_status(request: HttpRequest, subscriber_id: int) -> HttpResponse:
     subscriber = _subscriber(subscriber_id)
     if request.POST.get("action") == "unblocklist":
-        services.unblocklist(subscriber)
+        services.set_status(subscriber, Subscriber.Status.ACTIVE, source="admin")
         messages.success(request, f"{subscriber.email} is active again.")
     else:
-        services.blocklist(Subscriber.objects.filter(pk=subscriber.pk), source="admin")
+        services.set_status(subscriber, Subscriber.Status.BLOCKLISTED, source="admin")
         messages.success(request, f"{subscriber.email} is blocklisted.")
     return redirect("subscriber_detail", subscriber.pk)
 
@@ -243,21 +237,9 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
         }
         return render(request, "web/audience/bulk_confirm.html", context)
     try:
-        changed = _run(action, targets, target_list, tag_name)
+        changed = bulk.run(action, targets, target_list, tag_name, source="admin")
     except PostroomError as exc:
         messages.error(request, str(exc))
         return redirect(back)
     messages.success(request, f"{BULK_ACTIONS[action]}: {changed:,} subscriber(s) changed.")
     return redirect(back)
-
-
-def _run(action: str, targets, target_list, tag_name: str) -> int:
-    if action == "add_to_list":
-        return bulk.add_to_list(targets, target_list, source="admin")
-    if action == "tag":
-        return bulk.tag(targets, [tag_name])
-    if action == "untag":
-        return bulk.untag(targets, [tag_name])
-    if action == "blocklist":
-        return bulk.blocklist(targets, source="admin")
-    return bulk.erase_many(targets)
