@@ -240,12 +240,13 @@ def preview(args: argparse.Namespace) -> None:
 
 def test(args: argparse.Namespace) -> int:
     from postroom.campaigns import services
+    from postroom.delivery import control
 
     campaign = services.get_campaign(args.id)
     prefix = "" if args.no_prefix else services.TEST_SUBJECT_PREFIX
     if args.prefix is not None and not args.no_prefix:
         prefix = args.prefix
-    outcomes = services.send_test(campaign, args.to, prefix)
+    outcomes = control.send_test(campaign, args.to, prefix)
     rows = [
         {
             "to": o.rcpt_to,

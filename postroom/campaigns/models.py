@@ -105,3 +105,28 @@ class Campaign(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status in self.EDITABLE
+
+
+class TrackedLink(models.Model):
+    """One address a campaign's HTML links to, stored once under a number.
+
+    Click tokens carry the number, so the redirect can only ever lead to an
+    address the campaign itself contains (tracking.engagement). The numbers
+    belong to the campaign's content, so compiling a campaign assigns them
+    (campaigns.links) without reaching up into tracking.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tracked_links")
+    number = models.PositiveIntegerField()
+    url = models.CharField(max_length=2000)
+
+    class Meta:
+        db_table = "tracking_trackedlink"  # where it was created, before it moved here
+        ordering = ["campaign", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "number"], name="tracked_link_number"),
+            models.UniqueConstraint(fields=["campaign", "url"], name="tracked_link_url"),
+        ]
+
+    def __str__(self) -> str:
+        return self.url

@@ -16,6 +16,7 @@ from django.utils import timezone
 from email_validator import EmailNotValidError, validate_email
 
 from postroom.audience.models import MailingList, Segment, Subscriber
+from postroom.campaigns import lifecycle
 from postroom.campaigns.compose import (
     BuiltMessage,
     CompiledCampaign,
@@ -244,29 +245,15 @@ def schedule(campaign: Campaign, send_at: datetime, tz_name: str = "") -> Campai
     check(campaign)
     if not campaign.lists.exists() and campaign.segment_id is None:
         raise InvalidInput("choose at least one list or a segment before scheduling")
-    with transaction.atomic():
-        changed = Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE).update(
-            status=Campaign.Status.SCHEDULED,
-            send_at=send_at,
-            send_at_timezone=tz_name,
-            updated_at=timezone.now(),
-        )
-    if changed != 1:
-        campaign.refresh_from_db()
-        raise InvalidInput(f"campaign {campaign.pk} is {campaign.status} and cannot be scheduled")
-    campaign.refresh_from_db()
-    _notify_scheduler()
+    # No worker needs waking: the send time is in the future, and workers look
+    # for due campaigns every couple of seconds.
+    lifecycle.require(campaign, "schedule", send_at=send_at, send_at_timezone=tz_name)
     return campaign
 
 
 def unschedule(campaign: Campaign) -> Campaign:
     """Back to a draft; only while it is still waiting."""
-    changed = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SCHEDULED).update(
-        status=Campaign.Status.DRAFT, send_at=None, updated_at=timezone.now()
-    )
-    campaign.refresh_from_db()
-    if changed != 1:
-        raise InvalidInput(f"campaign {campaign.pk} is {campaign.status}, not scheduled")
+    lifecycle.require(campaign, "unschedule", send_at=None)
     return campaign
 
 
@@ -275,15 +262,6 @@ def due_campaigns(now: datetime | None = None) -> QuerySet[Campaign]:
     return Campaign.objects.filter(
         status=Campaign.Status.SCHEDULED, send_at__lte=now or timezone.now()
     ).order_by("send_at", "pk")
-
-
-def _notify_scheduler() -> None:
-    # A sleeping worker wakes up sooner to see the new schedule; absent before delivery lands.
-    try:
-        from postroom.delivery.scheduler import notify
-    except ImportError:
-        return
-    notify()
 
 
 # -- preview and test send --------------------------------------------------
@@ -354,17 +332,3 @@ def build_test_messages(
         except RenderError as exc:
             raise InvalidInput(f"the test to {address} could not be built: {exc}") from None
     return messages
-
-
-def send_test(
-    campaign: Campaign, addresses: Iterable[str], subject_prefix: str = TEST_SUBJECT_PREFIX
-) -> list[Any]:
-    """Send a test through the campaign's sender (or the local outbox).
-
-    One `outgoing.Outcome` per address: sent, or queued for the slot the
-    sender's rate limit gives it (a worker sends it then); never refused for the limit.
-    """
-    from postroom.delivery.outgoing import send_soon
-
-    messages = build_test_messages(campaign, addresses, subject_prefix)
-    return send_soon(campaign.sender, messages, campaign.pk)

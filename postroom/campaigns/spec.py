@@ -15,6 +15,7 @@ from postroom.audience.models import MailingList, Subscriber
 from postroom.campaigns.budget import Budget
 from postroom.campaigns.compose import CampaignSpec, CompiledCampaign, Recipient, compile_campaign
 from postroom.campaigns.content import DEFAULT_LAYOUT
+from postroom.campaigns.links import number_links
 from postroom.campaigns.models import Campaign, Layout
 
 # A made-up reader for previews when no real subscriber is chosen.
@@ -97,8 +98,6 @@ def compiled_for(campaign: Campaign) -> CompiledCampaign:
     """
     compiled = compile_campaign(spec_for(campaign))
     if compiled.tracking.urls and campaign.pk:
-        from postroom.tracking.activity import number_links
-
         # Click tokens carry each link's stored number, so a redirect only leads to these.
         compiled.tracking.use_numbers(number_links(campaign.pk, compiled.tracking.urls))
     return compiled

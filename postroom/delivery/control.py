@@ -1,14 +1,16 @@
-"""Start, pause, resume, cancel and retry-failed: what operators do to a running campaign.
+"""Start, pause, resume, cancel, retry-failed and test sends: what operators do to a campaign.
 
 Settling recipients in doubt (`doubt.resolve`) uses this module's `lock`,
 `requeue` and `reopen`, so a resend and a retry-failed move rows one way.
 
-Each change is a conditional UPDATE on the campaign's status, so two operators
-(or an operator and a worker) can never both win; the loser gets a clear error.
-Workers re-read the status before handing every batch to SMTP, and the
-scheduler is notified, so a change takes effect within a second or two.
+Each status change goes through `campaigns.lifecycle` (one table, one
+conditional UPDATE), so two operators (or an operator and a worker) can never
+both win; the loser gets a clear error. Workers re-read the status before
+handing every batch to SMTP, and the scheduler is notified, so a change takes
+effect within a second or two.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -18,22 +20,16 @@ from django.utils import timezone
 from postroom.alerts.services import Kind as AlertKind
 from postroom.alerts.services import clear as clear_alert
 from postroom.alerts.services import notify
+from postroom.campaigns import lifecycle
 from postroom.campaigns.models import Campaign
+from postroom.campaigns.services import TEST_SUBJECT_PREFIX, build_test_messages
 from postroom.delivery import events, ledger, scheduler
 from postroom.delivery.models import CampaignRun, Delivery
+from postroom.delivery.outgoing import Outcome, send_soon
 from postroom.errors import InvalidInput
 
 Status = Campaign.Status
 State = Delivery.State
-
-
-def _transition(campaign: Campaign, allowed: tuple[str, ...], action: str, **fields) -> None:
-    changed = Campaign.objects.filter(pk=campaign.pk, status__in=allowed).update(
-        updated_at=timezone.now(), **fields
-    )
-    if changed != 1:
-        campaign.refresh_from_db()
-        raise InvalidInput(f"campaign {campaign.pk} is {campaign.status}; it cannot be {action}")
 
 
 def start(campaign: Campaign) -> int:
@@ -45,15 +41,7 @@ def start(campaign: Campaign) -> int:
         raise InvalidInput("choose at least one list or a segment before starting")
     now = timezone.now()
     with transaction.atomic():
-        _transition(
-            campaign,
-            (Status.DRAFT, Status.SCHEDULED),
-            "started",
-            status=Status.RUNNING,
-            status_reason="",
-            started_at=now,
-            finished_at=None,
-        )
+        lifecycle.require(campaign, "start", status_reason="", started_at=now, finished_at=None)
         count = ledger.build(campaign)
         CampaignRun.objects.update_or_create(
             campaign=campaign, defaults={"rate_since": now.timestamp(), "last_progress": 0.0}
@@ -68,9 +56,7 @@ def start(campaign: Campaign) -> int:
 
 def pause(campaign: Campaign, reason: str = "") -> None:
     with transaction.atomic():
-        _transition(
-            campaign, (Status.RUNNING,), "paused", status=Status.PAUSED, status_reason=reason
-        )
+        lifecycle.require(campaign, "pause", status_reason=reason)
         events.record(campaign.pk, events.Kind.PAUSED, reason or "paused by an operator")
     campaign.refresh_from_db()
     scheduler.notify()
@@ -78,7 +64,7 @@ def pause(campaign: Campaign, reason: str = "") -> None:
 
 def resume(campaign: Campaign) -> None:
     with transaction.atomic():
-        _transition(campaign, (Status.PAUSED,), "resumed", status=Status.RUNNING, status_reason="")
+        lifecycle.require(campaign, "resume", status_reason="")
         events.record(campaign.pk, events.Kind.RESUMED, "resumed")
         clear_alert(f"campaign_paused:{campaign.pk}")  # a later pause is news again
     campaign.refresh_from_db()
@@ -88,14 +74,7 @@ def resume(campaign: Campaign) -> None:
 def cancel(campaign: Campaign, reason: str = "") -> int:
     """Stop for good: every recipient not yet done is skipped; the number skipped."""
     with transaction.atomic():
-        _transition(
-            campaign,
-            (Status.RUNNING, Status.PAUSED, Status.SCHEDULED),
-            "cancelled",
-            status=Status.CANCELLED,
-            status_reason=reason,
-            finished_at=timezone.now(),
-        )
+        lifecycle.require(campaign, "cancel", status_reason=reason, finished_at=timezone.now())
         skipped = skip_unsent(campaign.pk)
         events.record(
             campaign.pk,
@@ -186,17 +165,13 @@ def requeue(rows: QuerySet[Delivery], reset_attempts: bool = False, note: Any = 
 def reopen(campaign: Campaign) -> None:
     """A finished campaign with rows queued again runs again (a paused one waits for resume)."""
     if campaign.status == Status.FINISHED:
-        Campaign.objects.filter(pk=campaign.pk).update(
-            status=Status.RUNNING, finished_at=None, status_reason="", updated_at=timezone.now()
-        )
+        lifecycle.move(campaign.pk, "reopen", finished_at=None, status_reason="")
 
 
 def auto_pause(campaign_id: int, reason: str) -> bool:
     """Pause a running campaign on the engine's initiative, log why and alert the admins."""
     with transaction.atomic():
-        changed = Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING).update(
-            status=Status.PAUSED, status_reason=reason[:500], updated_at=timezone.now()
-        )
+        changed = lifecycle.move(campaign_id, "pause", status_reason=reason[:500])
         if changed:
             events.record(campaign_id, events.Kind.AUTO_PAUSED, reason)
             _alert(campaign_id, AlertKind.CAMPAIGN_PAUSED, "paused itself", reason)
@@ -212,13 +187,8 @@ def _alert(campaign_id: int, kind: str, what: str, message: str) -> None:
 
 
 def _finish(campaign_id: int, reason: str = "") -> bool:
-    # A transactional stream stands open for the next message: it never finishes.
-    running = Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING)
-    changed = running.exclude(kind=Campaign.Kind.TRANSACTIONAL).update(
-        status=Status.FINISHED,
-        finished_at=timezone.now(),
-        status_reason=reason,
-        updated_at=timezone.now(),
+    changed = lifecycle.move(
+        campaign_id, "finish", finished_at=timezone.now(), status_reason=reason
     )
     if changed:
         counts = dict(
@@ -241,3 +211,15 @@ def finish_if_done(campaign_id: int) -> bool:
         if open_rows.exists():
             return False
         return _finish(campaign_id)
+
+
+def send_test(
+    campaign: Campaign, addresses: Iterable[str], subject_prefix: str = TEST_SUBJECT_PREFIX
+) -> list[Outcome]:
+    """Send a test through the campaign's sender (or the local outbox).
+
+    One `outgoing.Outcome` per address: sent, or queued for the slot the
+    sender's rate limit gives it (a worker sends it then); never refused for the limit.
+    """
+    messages = build_test_messages(campaign, addresses, subject_prefix)
+    return send_soon(campaign.sender, messages, campaign.pk)

@@ -30,6 +30,7 @@ from postroom import background
 from postroom.alerts import watch
 from postroom.alerts.services import Kind as AlertKind
 from postroom.alerts.services import notify
+from postroom.campaigns import lifecycle
 from postroom.campaigns.models import Campaign
 from postroom.delivery import (
     autopause,
@@ -232,9 +233,7 @@ class DeliveryWorker:
                 control.start(campaign)
             except PostroomError as exc:
                 reason = f"could not start at the scheduled time: {exc}"
-                Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SCHEDULED).update(
-                    status=Campaign.Status.DRAFT, status_reason=reason[:500]
-                )
+                lifecycle.move(campaign.pk, "start_failed", status_reason=reason[:500])
                 events.record(campaign.pk, events.Kind.PAUSED, reason)
 
     # -- one batch --------------------------------------------------------------

@@ -57,7 +57,7 @@ class Tracking:
 
     `urls` are the distinct tracked addresses in order of first appearance;
     `numbers[i]` is the number under which `urls[i]` is stored for the
-    campaign (tracking.activity.number_links sets them; until then the
+    campaign (campaigns.links.number_links sets them; until then the
     position, which is what a campaign without a database row gets).
     """
 

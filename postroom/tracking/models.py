@@ -37,30 +37,6 @@ class UnsubscribeEvent(models.Model):
         ordering = ["-at"]
 
 
-class TrackedLink(models.Model):
-    """One address a campaign's HTML links to, stored once under a number.
-
-    Click tokens carry the number, so the redirect can only ever lead to an
-    address the campaign itself contains (tracking.engagement).
-    """
-
-    campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.CASCADE, related_name="tracked_links"
-    )
-    number = models.PositiveIntegerField()
-    url = models.CharField(max_length=2000)
-
-    class Meta:
-        ordering = ["campaign", "number"]
-        constraints = [
-            models.UniqueConstraint(fields=["campaign", "number"], name="tracked_link_number"),
-            models.UniqueConstraint(fields=["campaign", "url"], name="tracked_link_url"),
-        ]
-
-    def __str__(self) -> str:
-        return self.url
-
-
 class EngagementEvent(models.Model):
     """One open (the pixel loaded) or click (a tracked link followed).
 
@@ -80,7 +56,11 @@ class EngagementEvent(models.Model):
     )
     kind = models.CharField(max_length=8, choices=Kind.choices)
     link = models.ForeignKey(
-        TrackedLink, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+        "campaigns.TrackedLink",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="events",
     )
     at = models.DateTimeField(default=timezone.now)
     ip = models.GenericIPAddressField(null=True, blank=True)

@@ -9,7 +9,6 @@ import time
 import pytest
 from django.urls import reverse
 
-from postroom.campaigns import services
 from postroom.cli import main
 from postroom.delivery import control, ratelimit
 from postroom.delivery.models import OutboxMessage, QueuedMessage, Sender
@@ -39,8 +38,8 @@ def capture(server):
 def test_a_test_send_has_its_own_message_id_and_the_prefix(server, capture, campaign, ann):
     campaign.sender = capture
     campaign.save()
-    first = services.send_test(campaign, [ann.email])
-    second = services.send_test(campaign, [ann.email])
+    first = control.send_test(campaign, [ann.email])
+    second = control.send_test(campaign, [ann.email])
     assert [o.describe() for o in first + second] == [f"test sent to {ann.email}"] * 2
     control.start(campaign)
     run_until_idle()
@@ -77,7 +76,7 @@ def test_a_rate_limited_test_waits_for_its_slot_and_then_leaves(server, capture,
     ratelimit.set_limits(capture, ["1/4 seconds"])
     campaign.sender = capture
     campaign.save()
-    assert services.send_test(campaign, ["first@example.net"])[0].describe() == (
+    assert control.send_test(campaign, ["first@example.net"])[0].describe() == (
         "test sent to first@example.net"
     )
     asked = time.time()

@@ -13,6 +13,7 @@ from postroom.audience.eligibility import mailable_subscribers
 from postroom.audience.models import Segment
 from postroom.audience.segments import describe, subscribers_matching
 from postroom.campaigns.compose import CampaignSpec, Recipient, compile_campaign
+from postroom.campaigns.models import TrackedLink
 from postroom.campaigns.spec import compiled_for, recipient_for
 from postroom.delivery import control
 from postroom.delivery.models import Delivery, OutboxMessage
@@ -20,7 +21,7 @@ from postroom.errors import InvalidInput
 from postroom.tracking import activity
 from postroom.tracking.engagement import Tracking
 from postroom.tracking.links import LinkSigner, default_signer
-from postroom.tracking.models import EngagementEvent, TrackedLink
+from postroom.tracking.models import EngagementEvent
 from tests.delivery.helpers import run_until_idle
 
 HTML_BODY = """<h1>Hello {{ subscriber.first_name }}</h1>

@@ -13,6 +13,7 @@ from postroom.campaigns.errors import TemplateError
 from postroom.campaigns.forms import CampaignForm, ScheduleForm, TestSendForm
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign
+from postroom.delivery import control
 from postroom.errors import InvalidInput, NotFound, PostroomError
 from postroom.web.permissions import operator_required
 
@@ -173,7 +174,7 @@ def test_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
         return redirect("campaign_detail", campaign.pk)
     prefix = services.TEST_SUBJECT_PREFIX if form.cleaned_data["prefix"] else ""
     try:
-        outcomes = services.send_test(campaign, form.address_list(), prefix)
+        outcomes = control.send_test(campaign, form.address_list(), prefix)
     except PostroomError as exc:  # a bad address, a broken template
         messages.error(request, f"Test not sent: {exc}")
         return redirect("campaign_detail", campaign.pk)

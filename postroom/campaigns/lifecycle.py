@@ -1,0 +1,64 @@
+"""Every change of a campaign's status, checked against one table.
+
+A change is one conditional UPDATE (the status must be one the table allows
+the action from), so two actors racing (two operators, an operator and a
+worker) can never both win: the loser sees `False` or a clear refusal. This
+module is the only code that writes `Campaign.status`; what each action does
+besides (build the ledger, skip rows, alert) stays with its caller.
+"""
+
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from postroom.campaigns.models import Campaign
+from postroom.errors import InvalidInput
+
+Status = Campaign.Status
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: tuple[str, ...]
+    target: str
+    done: str  # the past participle a refusal uses: "campaign 4 is draft; it cannot be paused"
+    never_for: tuple[str, ...] = ()  # campaign kinds the action does not apply to
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "schedule": Transition((Status.DRAFT, Status.SCHEDULED), Status.SCHEDULED, "scheduled"),
+    "unschedule": Transition((Status.SCHEDULED,), Status.DRAFT, "unscheduled"),
+    "start": Transition((Status.DRAFT, Status.SCHEDULED), Status.RUNNING, "started"),
+    # A scheduled start the worker could not make (a template broken since) goes back to draft.
+    "start_failed": Transition((Status.SCHEDULED,), Status.DRAFT, "returned to draft"),
+    "pause": Transition((Status.RUNNING,), Status.PAUSED, "paused"),
+    "resume": Transition((Status.PAUSED,), Status.RUNNING, "resumed"),
+    "cancel": Transition(
+        (Status.RUNNING, Status.PAUSED, Status.SCHEDULED), Status.CANCELLED, "cancelled"
+    ),
+    # A transactional stream stands open for the next message: it never finishes.
+    "finish": Transition(
+        (Status.RUNNING,), Status.FINISHED, "finished", never_for=(Campaign.Kind.TRANSACTIONAL,)
+    ),
+    # Recipients queued again (retry failed, a resend of those in doubt) reopen a finished one.
+    "reopen": Transition((Status.FINISHED,), Status.RUNNING, "reopened"),
+}
+
+
+def move(campaign_id: int, action: str, **fields: object) -> bool:
+    """Apply `action` if the campaign's status allows it (with `fields` in the same UPDATE)."""
+    step = TRANSITIONS[action]
+    rows = Campaign.objects.filter(pk=campaign_id, status__in=step.sources)
+    changed = rows.exclude(kind__in=step.never_for).update(
+        status=step.target, updated_at=timezone.now(), **fields
+    )
+    return changed == 1
+
+
+def require(campaign: Campaign, action: str, **fields: object) -> None:
+    """`move`, or InvalidInput naming the status that refused it; `campaign` is re-read."""
+    moved = move(campaign.pk, action, **fields)
+    campaign.refresh_from_db()
+    if not moved:
+        done = TRANSITIONS[action].done
+        raise InvalidInput(f"campaign {campaign.pk} is {campaign.status}; it cannot be {done}")
