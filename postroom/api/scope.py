@@ -88,3 +88,21 @@ def lists_to_mail(request: HttpRequest, wanted: Iterable[MailingList | str]) -> 
             if mailing_list.pk not in ids:
                 raise NotAllowed(f"this token may not use the list {mailing_list.name!r}")
     return found
+
+
+def campaigns(request: HttpRequest, qs: QuerySet) -> QuerySet:
+    """Only campaigns whose every list is one of the token's (and that have a list at all)."""
+    ids = list_ids(request)
+    if ids is None:
+        return qs
+    return qs.filter(lists__isnull=False).exclude(lists__in=MailingList.objects.exclude(pk__in=ids))
+
+
+def check_audience(request: HttpRequest, lists: Iterable[MailingList], segment) -> None:
+    """A narrowed token mails its own lists only: a segment alone could reach anyone."""
+    if not narrowed(request):
+        return
+    chosen = list(lists)
+    if not chosen:
+        raise NotAllowed("a token for some lists must name the lists it mails")
+    lists_to_mail(request, chosen)

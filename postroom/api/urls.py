@@ -6,8 +6,10 @@ from django.urls import path, re_path
 from postroom.api.auth import operator_auth
 from postroom.api.errors import PostroomAPI
 from postroom.api.routes import (
+    campaign_delivery,
     campaigns,
     health,
+    layouts,
     lists,
     public,
     segments,
@@ -31,6 +33,8 @@ api.add_router("/lists", lists.router)
 api.add_router("/subscribers", subscribers.router)
 api.add_router("/segments", segments.router)
 api.add_router("/campaigns", campaigns.router)
+api.add_router("/campaigns", campaign_delivery.router)  # after: its /{id}/{action} catches all
+api.add_router("/layouts", layouts.router)
 api.add_router("/webhooks", webhooks.router)
 
 

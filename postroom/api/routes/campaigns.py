@@ -1,190 +1,240 @@
-"""/api/campaigns"""
+"""/api/campaigns: drafts, their content and audience, schedule, preview, test, statistics.
 
-from collections.abc import Callable
-from datetime import datetime
-from typing import Literal
+Sending control and the ledger are in campaign_delivery. Every route calls the
+campaigns' services, the functions the UI's editor and the CLI call.
+"""
+
+from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
+from postroom.api import scope
 from postroom.api.errors import errors
-from postroom.campaigns import services
+from postroom.api.pages import Id
+from postroom.audience.models import MailingList, Subscriber
+from postroom.campaigns import layouts, services
 from postroom.campaigns.cli import as_json
 from postroom.campaigns.models import Campaign
-from postroom.delivery import control, doubt, progress
-from postroom.delivery.models import Delivery
-from postroom.errors import InvalidInput
+from postroom.delivery import progress
+from postroom.delivery.senders import get_sender
+from postroom.errors import InvalidInput, NotFound
+from postroom.tracking import activity
 
 router = Router(tags=["campaigns"])
-Action = Literal["start", "pause", "resume", "cancel", "retry-failed"]
-MAX_PAGE = 1000
+
+Format = Literal["markdown", "html", "plain"]
+CampaignStatus = Literal["draft", "scheduled", "running", "paused", "cancelled", "finished"]
 
 
-class CampaignIn(Schema):
+class CampaignFields(Schema):
+    """What a campaign is made of; names of lists, segment, sender and layout."""
+
+    name: str | None = None
+    subject: str | None = Field(None, description="a template: {{ subscriber.name }} works")
+    body: str | None = None
+    format: Format | None = None
+    text_body: str | None = Field(None, description="the plain-text part; derived when empty")
+    preheader: str | None = None
+    lists: list[str] | None = None
+    segment: str | None = Field(None, description="a segment's name; empty string for none")
+    from_email: str | None = None
+    from_name: str | None = None
+    reply_to: str | None = None
+    sender: str | None = Field(None, description="a sender's name; empty string for the default")
+    layout: str | None = Field(None, description="a layout's name")
+    headers: dict[str, str] | None = None
+    track_opens: bool | None = None
+    track_clicks: bool | None = None
+    priority: int | None = Field(None, ge=1, le=100)
+    # Pause itself when more than this share of the last `error_window` recipients fail for
+    # good (counted across every worker); a sender that cannot be reached never pauses it.
+    error_threshold_percent: int | None = Field(None, ge=1, le=100)
+    error_window: int | None = Field(None, ge=10, le=10_000)
+
+
+class CampaignIn(CampaignFields):
     name: str
     subject: str
     body: str
     lists: list[str] = Field(default_factory=list)
-    segment: str | None = None
-    format: str = "markdown"
+    format: Format = "markdown"
     from_email: str = ""
     from_name: str = ""
-    sender: str | None = None
-    priority: int = 1
-    # Pause itself when more than this share of the last `error_window` recipients fail for
-    # good (counted across every worker); a sender that cannot be reached never pauses it.
-    error_threshold_percent: int = 20
-    error_window: int = 200
+    priority: int = Field(1, ge=1, le=100)
+    error_threshold_percent: int = Field(20, ge=1, le=100)
+    error_window: int = Field(200, ge=10, le=10_000)
 
 
-def _detail(campaign: Campaign) -> dict:
-    return {**as_json(campaign), "progress": progress.summary(campaign)}
+class ScheduleIn(Schema):
+    send_at: str = Field(description="ISO 8601; without an offset it is read in `timezone`")
+    timezone: str = Field("", description="an IANA zone, e.g. Europe/Berlin")
 
 
-@router.get("")
-def all_campaigns(request: HttpRequest) -> list[dict]:
+class TestIn(Schema):
+    emails: list[str] = Field(description="1 to 20 addresses")
+    prefix: bool = Field(True, description='put "[Test] " before the subject')
+
+
+class TestOut(Schema):
+    email: str
+    ok: bool
+    queued: bool = Field(description="waits for the sender's rate limit; a worker sends it")
+    message: str
+
+
+class PreviewOut(Schema):
+    subject: str
+    html: str
+    text: str
+
+
+class Filters(Schema):
+    status: CampaignStatus | None = None
+
+
+def campaign(request: HttpRequest, campaign_id: int) -> Campaign:
+    """The campaign, if this caller may see it."""
+    found = services.get_campaign(campaign_id)
+    if (
+        scope.narrowed(request)
+        and not scope.campaigns(request, Campaign.objects).filter(pk=found.pk).exists()
+    ):
+        raise NotFound(f"campaign {campaign_id} does not exist")
+    return found
+
+
+def detail(found: Campaign) -> dict:
+    found = services.get_campaign(found.pk)
+    return {
+        **as_json(found, services.audience_count(found)),
+        "progress": progress.summary(found),
+    }
+
+
+def _fields(data: CampaignFields, given: set[str]) -> dict[str, Any]:
+    """The service's keyword arguments for the keys the caller gave."""
+    plain = {
+        "name", "subject", "body", "text_body", "preheader", "from_email", "from_name",
+        "reply_to", "headers", "track_opens", "track_clicks", "priority",
+        "error_threshold_percent", "error_window",
+    }  # fmt: skip
+    values = data.dict()
+    fields = {k: values[k] for k in given & plain if values[k] is not None}
+    if "format" in given and data.format:
+        fields["body_format"] = data.format
+    if "segment" in given:
+        fields["segment"] = services.segment_by_name(data.segment)
+    if "sender" in given:
+        fields["sender"] = get_sender(data.sender) if data.sender else None
+    if "layout" in given:
+        fields["layout"] = layouts.layout_by_name(data.layout)
+    return fields
+
+
+def _lists(request: HttpRequest, names: list[str] | None) -> list[MailingList] | None:
+    return None if names is None else scope.lists_to_mail(request, names)
+
+
+@router.get("", response={200: list[dict], **errors(400)})
+def all_campaigns(request: HttpRequest, filters: Query[Filters]) -> list[dict]:
     qs = Campaign.objects.select_related("segment", "sender", "layout").prefetch_related("lists")
-    return [as_json(c) for c in qs]
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    return [as_json(c) for c in scope.campaigns(request, qs).distinct()]
 
 
-@router.post("", response={201: dict, **errors(400, 404)})
+@router.post("", response={201: dict, **errors(400, 403, 404)})
 def create(request: HttpRequest, data: CampaignIn):
-    from postroom.delivery.models import Sender
-
-    if not data.lists and not data.segment:
+    """A new draft; the templates are checked (with their line) before anything is saved."""
+    fields = _fields(data, data.model_fields_set | {"name", "subject", "body", "format"})
+    lists = _lists(request, data.lists) or []
+    scope.check_audience(request, lists, fields.get("segment"))
+    if not lists and not fields.get("segment"):
         raise InvalidInput("give at least one list or a segment")
-    sender = None
-    if data.sender:
-        sender = Sender.objects.filter(name=data.sender).first()
-        if sender is None:
-            raise InvalidInput(f"no sender named {data.sender!r}")
-    campaign = services.create_campaign(
-        name=data.name,
-        subject=data.subject,
-        body=data.body,
-        body_format=data.format,
-        lists=services.lists_by_name(data.lists),
-        segment=services.segment_by_name(data.segment),
-        from_email=data.from_email,
-        from_name=data.from_name,
-        sender=sender,
-        priority=data.priority,
-        error_threshold_percent=data.error_threshold_percent,
-        error_window=data.error_window,
-        created_by=request.user,
-    )
-    return Status(201, _detail(services.get_campaign(campaign.pk)))
+    made = services.create_campaign(lists=lists, created_by=request.user, **fields)
+    return Status(201, detail(made))
 
 
 @router.get("/{campaign_id}", response={200: dict, **errors(404)})
-def get(request: HttpRequest, campaign_id: int) -> dict:
-    return _detail(services.get_campaign(campaign_id))
+def get(request: HttpRequest, campaign_id: Id) -> dict:
+    """The campaign with its audience now and its sending progress."""
+    return detail(campaign(request, campaign_id))
 
 
-@router.get("/{campaign_id}/deliveries", response={200: dict, **errors(404)})
-def deliveries(
-    request: HttpRequest, campaign_id: int, state: str = "", after: int = 0, limit: int = 100
-) -> dict:
-    """The ledger, one object per recipient, in id order (keyset pages via `after`)."""
-    campaign = services.get_campaign(campaign_id)
-    qs = Delivery.objects.filter(campaign=campaign, pk__gt=after).order_by("pk")
-    if state:
-        if state not in Delivery.State.values:
-            raise InvalidInput(
-                f"unknown state {state!r}: use one of {', '.join(Delivery.State.values)}"
-            )
-        qs = qs.filter(state=state)
-    fields = ("id", "email", "state", "attempts", "sent_at", "reply", "error", "message_id")
-    rows = list(qs.values(*fields)[: max(1, min(limit, MAX_PAGE))])
-    return {"items": rows, "next": rows[-1]["id"] if rows else None}
+@router.patch("/{campaign_id}", response={200: dict, **errors(400, 403, 404)})
+def change(request: HttpRequest, campaign_id: Id, data: CampaignFields) -> dict:
+    """Change a draft or scheduled campaign (only the keys given); refused once it started."""
+    found = campaign(request, campaign_id)
+    fields = _fields(data, data.model_fields_set)
+    lists = _lists(request, data.lists)
+    if lists is not None or "segment" in fields:
+        scope.check_audience(
+            request,
+            found.lists.all() if lists is None else lists,
+            fields.get("segment", found.segment),
+        )
+    return detail(services.update_campaign(found, lists=lists, **fields))
 
 
-class InDoubtRow(Schema):
-    """What the ledger knows about a recipient in doubt."""
-
-    id: int
-    email: str
-    subscriber_id: int | None = Field(description="None once the subscriber was erased")
-    attempts: int
-    handed_at: datetime | None = Field(description="when the message was given to the server")
-    in_doubt_since: datetime | None
-    worker: str | None = Field(description="the worker that had it on the wire, if known")
-    sender: str = Field(description="the sender it went through ('outbox' for the local one)")
-    error: str = Field(description="why it is in doubt, as the engine recorded it")
-    reply: str = Field(description="the server's last reply to this recipient, if any")
+@router.delete("/{campaign_id}", response={204: None, **errors(400, 404)})
+def delete(request: HttpRequest, campaign_id: Id):
+    """Only a campaign that never started; the rest is history."""
+    services.delete_campaign(campaign(request, campaign_id))
+    return Status(204, None)
 
 
-class InDoubtPage(Schema):
-    count: int = Field(description="recipients in doubt in the whole campaign")
-    items: list[InDoubtRow]
-    next: int | None = Field(description="pass as `after` for the next page")
+@router.post("/{campaign_id}/duplicate", response={201: dict, **errors(404)})
+def duplicate(request: HttpRequest, campaign_id: Id):
+    """A new draft with the same content and audience, never the same schedule or state."""
+    copy = services.duplicate_campaign(campaign(request, campaign_id), created_by=request.user)
+    return Status(201, detail(copy))
 
 
-class ResolveIn(Schema):
-    outcome: Literal["delivered", "resend"]
-    emails: list[str] | None = Field(None, description="recipients to settle, by address")
-    ids: list[int] | None = Field(None, description="recipients to settle, by delivery id")
-    all: bool = Field(False, description="settle every recipient in doubt")
+@router.put("/{campaign_id}/schedule", response={200: dict, **errors(400, 404)})
+def schedule(request: HttpRequest, campaign_id: Id, data: ScheduleIn) -> dict:
+    """Start at `send_at` (a worker starts it when due); a draft or a scheduled campaign."""
+    found = campaign(request, campaign_id)
+    when, zone = services.parse_send_at(data.send_at, data.timezone)
+    return detail(services.schedule(found, when, zone))
 
 
-class ResolveOut(Schema):
-    id: int
-    status: str
-    outcome: str
-    resolved: int
+@router.delete("/{campaign_id}/schedule", response={200: dict, **errors(400, 404)})
+def unschedule(request: HttpRequest, campaign_id: Id) -> dict:
+    """Back to a draft, while it is still waiting."""
+    return detail(services.unschedule(campaign(request, campaign_id)))
 
 
-# Declared before the catch-all `/{campaign_id}/{action}`, so these paths reach them.
-@router.get("/{campaign_id}/in-doubt", response={200: InDoubtPage, **errors(404)})
-def in_doubt(request: HttpRequest, campaign_id: int, after: int = 0, limit: int = 100):
-    """Recipients whose message the server may or may not have accepted, with what is known."""
-    campaign = services.get_campaign(campaign_id)
-    rows = doubt.rows_in_doubt(campaign)
-    page = list(
-        rows.filter(pk__gt=after)
-        .select_related("sender")
-        .order_by("pk")[: max(1, min(limit, MAX_PAGE))]
-    )
+@router.get("/{campaign_id}/preview", response={200: PreviewOut, **errors(400, 404)})
+def preview(request: HttpRequest, campaign_id: Id, email: str = "") -> dict:
+    """Subject, HTML and text as this subscriber (by address) or a sample reader gets them."""
+    found = campaign(request, campaign_id)
+    recipient = services.recipient_by_email(email) if email else None
+    if recipient and not scope.subscribers(request, Subscriber.objects).filter(
+        pk=recipient.subscriber_id
+    ):
+        raise NotFound(f"no subscriber with the address {email!r}")
+    subject, html, text = services.preview(found, recipient)
+    return {"subject": subject, "html": html, "text": text}
+
+
+@router.post("/{campaign_id}/test", response={200: list[TestOut], **errors(400, 404)})
+def test_send(request: HttpRequest, campaign_id: Id, data: TestIn) -> list[dict]:
+    """Send a test through the campaign's sender now (or when its rate limit allows)."""
+    prefix = services.TEST_SUBJECT_PREFIX if data.prefix else ""
+    outcomes = services.send_test(campaign(request, campaign_id), data.emails, prefix)
+    return [
+        {"email": o.rcpt_to, "ok": o.ok, "queued": o.queued, "message": o.describe()}
+        for o in outcomes
+    ]
+
+
+@router.get("/{campaign_id}/stats", response={200: dict, **errors(404)})
+def stats(request: HttpRequest, campaign_id: Id) -> dict:
+    """Sending progress (counts, rate, ETA) and engagement (opens, clicks, links, bounces)."""
+    found = campaign(request, campaign_id)
     return {
-        "count": rows.count(),
-        "items": [doubt.known(row, campaign) for row in page],
-        "next": page[-1].pk if page else None,
+        "id": found.pk,
+        "progress": progress.summary(found),
+        "engagement": activity.campaign_engagement(found),
     }
-
-
-@router.post("/{campaign_id}/resolve", response={200: ResolveOut, **errors(400, 404)})
-def resolve(request: HttpRequest, campaign_id: int, data: ResolveIn):
-    """Settle recipients in doubt: `delivered` (never resend) or `resend` (queue them again).
-
-    Give `emails` and/or `ids`, or `all: true`. A recipient that is not in doubt
-    refuses the whole call and changes nothing.
-    """
-    campaign = services.get_campaign(campaign_id)
-    picked = data.emails is not None or data.ids is not None
-    if picked == data.all:
-        raise InvalidInput("give `emails` or `ids`, or `all: true` (not both)")
-    emails, ids = (data.emails or [], data.ids or []) if picked else (None, None)
-    by = f"{request.user.get_username()} (API)"
-    count = doubt.resolve(campaign, data.outcome == "delivered", emails=emails, ids=ids, by=by)
-    campaign.refresh_from_db()
-    return {
-        "id": campaign.pk,
-        "status": campaign.status,
-        "outcome": data.outcome,
-        "resolved": count,
-    }
-
-
-@router.post("/{campaign_id}/{action}", response={200: dict, **errors(400, 404)})
-def act(request: HttpRequest, campaign_id: int, action: Action) -> dict:
-    """start, pause, resume, cancel or retry-failed, as `postroom campaign ACTION ID`."""
-    actions: dict[str, Callable[[Campaign], object]] = {
-        "start": control.start,
-        "pause": control.pause,
-        "resume": control.resume,
-        "cancel": control.cancel,
-        "retry-failed": control.retry_failed,
-    }
-    campaign = services.get_campaign(campaign_id)
-    actions[action](campaign)
-    return _detail(services.get_campaign(campaign_id))
