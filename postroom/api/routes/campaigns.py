@@ -16,7 +16,7 @@ from postroom.audience.models import MailingList, Subscriber
 from postroom.campaigns import layouts, services
 from postroom.campaigns.cli import as_json
 from postroom.campaigns.models import Campaign
-from postroom.delivery import progress
+from postroom.delivery import control, progress
 from postroom.delivery.senders import get_sender
 from postroom.errors import InvalidInput, NotFound
 from postroom.tracking import activity
@@ -222,7 +222,7 @@ def preview(request: HttpRequest, campaign_id: Id, email: str = "") -> dict:
 def test_send(request: HttpRequest, campaign_id: Id, data: TestIn) -> list[dict]:
     """Send a test through the campaign's sender now (or when its rate limit allows)."""
     prefix = services.TEST_SUBJECT_PREFIX if data.prefix else ""
-    outcomes = services.send_test(campaign(request, campaign_id), data.emails, prefix)
+    outcomes = control.send_test(campaign(request, campaign_id), data.emails, prefix)
     return [
         {"email": o.rcpt_to, "ok": o.ok, "queued": o.queued, "message": o.describe()}
         for o in outcomes
