@@ -6,6 +6,7 @@ into one line on stderr and a non-zero exit, never a traceback.
 """
 
 import argparse
+import getpass
 import importlib
 import json
 import os
@@ -143,9 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         setup_django()
         code = int(args.handler(args) or 0)
         sys.stdout.flush()  # a reader that went away shows here, not in Python's exit
+        _audit(args, argv, f"done (exit {code})" if code == 0 else f"not done (exit {code})")
         return code
     except PostroomError as exc:
         print(f"postroom: {exc}", file=sys.stderr)
+        _audit(args, argv, f"not done: {exc}")
         return 1
     except KeyboardInterrupt:
         return 130
@@ -157,6 +160,29 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"postroom: {message}", file=sys.stderr)
         return 1
+
+
+def _audit(args: argparse.Namespace, argv: list[str] | None, outcome: str) -> None:
+    """Record the command in the audit log as "cli:<OS user>" (accounts.audit says which
+    commands are left out). A log that cannot be written changes no exit code; it warns
+    after a command that worked (a failed one has said its one line already)."""
+    words = [args.command, getattr(args, f"{args.command}_command", None)]
+    command = " ".join(w for w in words if w)
+    try:
+        # Here, not at the top: the models can only be imported once Django is set up.
+        from postroom.accounts.audit import record_command
+
+        record_command(command, sys.argv[1:] if argv is None else argv, outcome, _os_user())
+    except Exception as exc:
+        if outcome.startswith("done"):
+            print(f"postroom: warning: not recorded in the audit log ({exc})", file=sys.stderr)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no name for this uid (a bare container)
+        return f"uid {os.getuid()}"
 
 
 def _quiet_broken_pipe() -> int:

@@ -122,3 +122,52 @@ def csv_rows(entries: QuerySet[AuditEntry]) -> Iterator[str]:
                 entry.detail,
             ]
         )
+
+
+# Commands that neither change anything nor print files of personal data, and the
+# long-running processes (whose own actions are not a person's). Everything else run at a
+# shell is recorded: the CLI is the operator's path and checks no role (whoever can run it
+# can read the settings and the database), so the log is what tells who did it.
+UNAUDITED_COMMANDS = frozenset(
+    {
+        "run", "serve", "worker", "check", "audit", "credentials new-key",
+        "lists list", "lists snippet", "subscribers get", "subscribers list",
+        "segments list", "segments count", "imports list", "campaign list", "campaign show",
+        "campaign preview", "campaign status", "sender list", "sender status", "sender check",
+        "bounces list", "bounces mailboxes", "webhook list", "webhook events", "webhook log",
+        "token list", "users list",
+    }
+)  # fmt: skip
+_SECRET_FLAG = ("password", "secret", "token", "key")
+
+
+def cli_target(argv: list[str]) -> str:
+    """The command line as typed, with the value of any secret-looking option masked."""
+    shown, mask_next = [], False
+    for word in argv:
+        if mask_next:
+            shown.append("***")
+            mask_next = False
+            continue
+        flag, eq, _ = word.partition("=")
+        secret = flag.startswith("--") and any(s in flag for s in _SECRET_FLAG)
+        # --password-env and --password-stdin name a variable or take nothing: not secret.
+        secret = secret and not flag.endswith(("-env", "-stdin"))
+        if secret and eq:
+            shown.append(f"{flag}=***")
+        else:
+            shown.append(word)
+            mask_next = secret
+    return " ".join(shown)
+
+
+def record_command(command: str, argv: list[str], outcome: str, os_user: str) -> None:
+    """One entry for a command run at a shell: attributed to "cli:<OS user>", no address."""
+    if command in UNAUDITED_COMMANDS:
+        return
+    AuditEntry.objects.create(
+        username=f"cli:{os_user}"[:150],
+        action=f"cli {command}"[:100],
+        target=cli_target(argv)[:300],
+        detail=outcome[:1000],
+    )
