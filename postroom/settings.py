@@ -248,6 +248,52 @@ POSTROOM_LOGIN_MAX_FAILURES_PER_IP = env_int("POSTROOM_LOGIN_MAX_FAILURES_PER_IP
 POSTROOM_LOGIN_LOCKOUT_MINUTES = env_int("POSTROOM_LOGIN_LOCKOUT_MINUTES", 15)
 # Two-factor log-in required: "" (each user chooses), "all", or roles ("owner,admin").
 POSTROOM_REQUIRE_2FA = env_str("POSTROOM_REQUIRE_2FA", "").strip()
+# Single sign-on with OpenID Connect (docs/accounts.md): off while POSTROOM_OIDC_ISSUER is
+# empty. The provider's endpoints come from its discovery document; mozilla-django-oidc
+# reads the OIDC_* names. A person's role comes from a claim (groups by default) through
+# POSTROOM_OIDC_ROLES ("claim value=role", comma-separated), else the default role (empty:
+# refused).
+_ROLE_NAMES = ("owner", "admin", "editor", "viewer")
+
+
+def _oidc_role_map(entries: list[str]) -> dict[str, str]:
+    mapping = {}
+    for entry in entries:
+        value, sep, role = entry.rpartition("=")
+        if not sep or not value.strip() or role.strip().lower() not in _ROLE_NAMES:
+            raise ConfigurationError(
+                f"POSTROOM_OIDC_ROLES entries look like GROUP=ROLE with a role among "
+                f"{', '.join(_ROLE_NAMES)}, not {entry!r}"
+            )
+        mapping[value.strip()] = role.strip().lower()
+    return mapping
+
+
+POSTROOM_OIDC_ISSUER = env_str("POSTROOM_OIDC_ISSUER", "").strip().rstrip("/")
+POSTROOM_OIDC_NAME = env_str("POSTROOM_OIDC_NAME", "single sign-on").strip()
+OIDC_RP_CLIENT_ID = env_str("POSTROOM_OIDC_CLIENT_ID", "").strip()
+OIDC_RP_CLIENT_SECRET = env_str("POSTROOM_OIDC_CLIENT_SECRET", "").strip()
+OIDC_RP_SCOPES = env_str("POSTROOM_OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = env_str("POSTROOM_OIDC_SIGN_ALGO", "RS256")
+POSTROOM_OIDC_ROLE_CLAIM = env_str("POSTROOM_OIDC_ROLE_CLAIM", "groups").strip()
+POSTROOM_OIDC_ROLE_MAP = _oidc_role_map(env_list("POSTROOM_OIDC_ROLES", []))
+POSTROOM_OIDC_DEFAULT_ROLE = env_str("POSTROOM_OIDC_DEFAULT_ROLE", "").strip().lower()
+if POSTROOM_OIDC_DEFAULT_ROLE not in ("", *_ROLE_NAMES):
+    raise ConfigurationError(
+        f"POSTROOM_OIDC_DEFAULT_ROLE must be empty or one of {', '.join(_ROLE_NAMES)}"
+    )
+if POSTROOM_OIDC_ISSUER and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+    raise ConfigurationError(
+        "POSTROOM_OIDC_ISSUER is set: set POSTROOM_OIDC_CLIENT_ID and POSTROOM_OIDC_CLIENT_SECRET"
+    )
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env_int("POSTROOM_OIDC_TIMEOUT_SECONDS", 10)
+OIDC_AUTHENTICATION_CALLBACK_URL = "login_sso_callback"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    # Inert while POSTROOM_OIDC_ISSUER is empty.
+    "postroom.accounts.oidc.ProviderBackend",
+]
 # The audit log keeps entries this many days.
 POSTROOM_AUDIT_KEEP_DAYS = env_int("POSTROOM_AUDIT_KEEP_DAYS", 365)
 # A sender's password_env may only name variables with this prefix, so nobody can

@@ -84,3 +84,20 @@ class TwoFactor(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     last_step = models.BigIntegerField(default=0)
     recovery_hashes = models.JSONField(default=list)
+
+
+class SsoIdentity(models.Model):
+    """A person's account at the OpenID Connect provider (issuer + `sub`), linked to their
+    Postroom user. The subject, not the email, is what stays the same at the provider."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="postroom_sso"
+    )
+    issuer = models.CharField(max_length=300)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique")
+        ]

@@ -137,6 +137,16 @@ def rows() -> list[UserRow]:
     return result
 
 
+def free_username(wanted: str) -> str:
+    """`wanted` (spaces removed, cut to fit), or with 2, 3 … after it when it is taken."""
+    base = "".join(wanted.split())[:140] or "user"
+    username, n = base, 1
+    while get_user_model().objects.filter(username=username).exists():
+        n += 1
+        username = f"{base}{n}"
+    return username
+
+
 def invite(email: str, role: Role, username: str = ""):
     """Create the invited user, active but with no password until they follow the link."""
     try:
@@ -146,11 +156,7 @@ def invite(email: str, role: Role, username: str = ""):
     User = get_user_model()
     if User.objects.filter(email__iexact=email, is_staff=True).exists():
         raise InvalidInput(f"a user with the address {email} already exists")
-    username = (username or email.split("@", 1)[0]).strip()
-    base, n = username, 1
-    while User.objects.filter(username=username).exists():
-        n += 1
-        username = f"{base}{n}"
+    username = free_username(username or email.split("@", 1)[0])
     user = User(username=username, email=email, is_staff=True, is_active=True)
     user.set_unusable_password()
     with transaction.atomic():
@@ -160,10 +166,14 @@ def invite(email: str, role: Role, username: str = ""):
 
 
 def for_reset(email: str):
-    """The active user a reset link may go to, or None (the caller answers the same)."""
+    """The active user a reset link may go to, or None (the caller answers the same).
+
+    Not someone who signs in through single sign-on: a password of their own would let
+    them in after the provider took their access away."""
     return (
         get_user_model()
         .objects.filter(email__iexact=email.strip(), is_active=True, is_staff=True)
+        .filter(postroom_sso__isnull=True)
         .first()
     )
 

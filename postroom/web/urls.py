@@ -28,6 +28,7 @@ from postroom.web.views import (
     segments,
     senders,
     settings,
+    sso,
     subscribe,
     subscribers,
     two_factor,
@@ -39,6 +40,8 @@ urlpatterns = [
     # Session
     path("login/", two_factor.LoginView.as_view(), name="login"),
     path("login/code/", two_factor.login_code, name="login_code"),
+    path("login/sso/", sso.start, name="login_sso"),
+    path("login/sso/callback/", sso.callback, name="login_sso_callback"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/forgot/", users.forgot_password, name="password_forgot"),
     path(

@@ -12,6 +12,8 @@ from postroom.accounts.models import Role
 PUBLIC = {
     "login",
     "login_code",
+    "login_sso",
+    "login_sso_callback",
     "password_forgot",
     "account_set_password",
     "public_unsubscribe",

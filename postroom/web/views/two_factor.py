@@ -8,6 +8,7 @@ Wrong codes count toward the same lockout as wrong passwords.
 import time
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
@@ -15,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from postroom.accounts import audit, throttle, twofactor
+from postroom.accounts import audit, sso, throttle, twofactor
 from postroom.accounts.forms import ThrottledLoginForm
 from postroom.tracking.forms import client_ip
 from postroom.web.permissions import OperatorRequest, operator_required
@@ -28,6 +29,11 @@ class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
     redirect_authenticated_user = True
     authentication_form = ThrottledLoginForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["sso_name"] = settings.POSTROOM_OIDC_NAME if sso.enabled() else ""
+        return context
 
     def form_valid(self, form):
         user = form.get_user()
