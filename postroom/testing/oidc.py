@@ -67,13 +67,15 @@ class OidcProvider:
     def start(self) -> None:
         if not self.users_path.exists():
             self.users_path.write_text(json.dumps(self._users))
+        # NAME=VALUE: a generated secret may start with "-", which argparse would take
+        # for an option.
         command = [
             sys.executable, "-m", "postroom.testing.oidc_provider",
-            "--db", str(self.folder / "provider.sqlite3"),
-            "--users", str(self.users_path),
-            "--client-id", self.client_id,
-            "--client-secret", self.client_secret,
-            "--redirect-uri", " ".join(self.redirect_uris),
+            f"--db={self.folder / 'provider.sqlite3'}",
+            f"--users={self.users_path}",
+            f"--client-id={self.client_id}",
+            f"--client-secret={self.client_secret}",
+            f"--redirect-uri={' '.join(self.redirect_uris)}",
         ]  # fmt: skip
         log = self._log.open("wb")
         self._process = subprocess.Popen(
