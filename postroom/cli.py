@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "postroom.delivery.cli",
     "postroom.tracking.cli",
     "postroom.webhooks.cli",
+    "postroom.transactional.cli",
     "postroom.api.cli",
     "postroom.accounts.cli",
 ]

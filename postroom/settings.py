@@ -344,6 +344,7 @@ INSTALLED_APPS = [
     "postroom.tracking",
     "postroom.accounts",
     "postroom.webhooks",
+    "postroom.transactional",
     "postroom.web",
     "postroom.api",
 ]

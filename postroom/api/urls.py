@@ -14,6 +14,7 @@ from postroom.api.routes import (
     public,
     segments,
     subscribers,
+    tx,
     webhooks,
 )
 
@@ -36,6 +37,7 @@ api.add_router("/campaigns", campaigns.router)
 api.add_router("/campaigns", campaign_delivery.router)  # after: its /{id}/{action} catches all
 api.add_router("/layouts", layouts.router)
 api.add_router("/webhooks", webhooks.router)
+api.add_router("/tx", tx.router)
 
 
 def unknown_path(request: HttpRequest, rest: str = "") -> JsonResponse:

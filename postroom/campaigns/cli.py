@@ -203,7 +203,9 @@ def list_campaigns(args: argparse.Namespace) -> None:
     from postroom.campaigns.models import Campaign
 
     campaigns = list(
-        Campaign.objects.select_related("segment", "sender", "layout").prefetch_related("lists")
+        Campaign.objects.filter(kind=Campaign.Kind.NEWSLETTER)
+        .select_related("segment", "sender", "layout")
+        .prefetch_related("lists")
     )
     rows = [as_json(c) for c in campaigns]
 

@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 
@@ -98,6 +100,15 @@ class Campaign(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status"], name="campaign_status_idx")]
+        constraints = [
+            # One transactional stream per sender (the outbox counting as sender 0), even
+            # when two first messages for a new sender arrive at once.
+            models.UniqueConstraint(
+                Coalesce("sender", Value(0)),
+                condition=Q(kind="transactional"),
+                name="campaign_one_transactional_stream_per_sender",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

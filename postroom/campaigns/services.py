@@ -46,8 +46,9 @@ TEST_SUBJECT_PREFIX = "[Test] "
 
 
 def get_campaign(campaign_id: int | str) -> Campaign:
+    # A transactional stream is not a campaign to edit, start or pause (transactional app).
     found = Campaign.objects.select_related("layout", "segment", "sender").filter(
-        pk=as_id(campaign_id) or 0
+        pk=as_id(campaign_id) or 0, kind=Campaign.Kind.NEWSLETTER
     )
     campaign = found.first()
     if campaign is None:

@@ -138,7 +138,8 @@ def _lists(request: HttpRequest, names: list[str] | None) -> list[MailingList] |
 
 @router.get("", response={200: list[dict], **errors(400)})
 def all_campaigns(request: HttpRequest, filters: Query[Filters]) -> list[dict]:
-    qs = Campaign.objects.select_related("segment", "sender", "layout").prefetch_related("lists")
+    qs = Campaign.objects.filter(kind=Campaign.Kind.NEWSLETTER)
+    qs = qs.select_related("segment", "sender", "layout").prefetch_related("lists")
     if filters.status:
         qs = qs.filter(status=filters.status)
     return [as_json(c) for c in scope.campaigns(request, qs).distinct()]

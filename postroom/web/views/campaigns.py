@@ -37,7 +37,8 @@ def _problems(exc: InvalidInput) -> list[str]:
 @operator_required
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    campaigns = Campaign.objects.select_related("segment").prefetch_related("lists")
+    campaigns = Campaign.objects.filter(kind=Campaign.Kind.NEWSLETTER)
+    campaigns = campaigns.select_related("segment").prefetch_related("lists")
     status = request.GET.get("status", "")
     if status in Campaign.Status.values:
         campaigns = campaigns.filter(status=status)

@@ -14,7 +14,7 @@ ALERTS_SHOWN = 20
 
 def dashboard_context() -> dict:
     active = Campaign.objects.filter(
-        status__in=(Campaign.Status.RUNNING, Campaign.Status.PAUSED)
+        status__in=(Campaign.Status.RUNNING, Campaign.Status.PAUSED), kind=Campaign.Kind.NEWSLETTER
     ).select_related("sender")
     campaigns = []
     for campaign in active:

@@ -1,0 +1,467 @@
+"""Accepting transactional messages and telling where each one is.
+
+`accept()` is the one function behind `POST /api/tx`, `postroom tx send` and
+the listmonk shape: it checks everything first (addresses, template, render,
+headers, attachments, sender) and then writes each message and its ledger row
+in one transaction, or nothing. The ledger row goes into the sender's
+transactional stream, a standing hidden campaign the engine serves ahead of
+newsletters on the same sender (its priority, within the sender's limits).
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from postroom.audience.emails import InvalidEmail, email_hash, normalize_email
+from postroom.audience.models import Subscriber, Suppression
+from postroom.campaigns import mime
+from postroom.campaigns.errors import HeaderError
+from postroom.campaigns.models import Campaign, Layout
+from postroom.campaigns.services import default_from_email
+from postroom.delivery import scheduler
+from postroom.delivery.models import Delivery, Sender
+from postroom.errors import InvalidInput, NotFound
+from postroom.transactional import message, render
+from postroom.transactional.models import TxAttachment, TxMessage, TxTemplate
+
+# The stream's weight in its sender's fair share against newsletters (priority 1 by
+# default): with pending receipts it takes nearly every turn, and the sender's rate
+# limits still hold because it is granted slots like any campaign.
+PRIORITY = 1000
+MAX_RECIPIENTS = 100
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# Kept by a receipt: an unsubscribe is from newsletters. These stop it (the address
+# bounced for good, complained, or an operator blocked it).
+BLOCKING = {
+    Suppression.Reason.BOUNCED: "the address bounced",
+    Suppression.Reason.COMPLAINED: "the recipient complained about mail from here",
+    Suppression.Reason.BLOCKLISTED: "the address is blocklisted",
+    Suppression.Reason.MANUAL: "the address was suppressed by an operator",
+}
+
+
+class IdempotencyConflict(InvalidInput):
+    """The idempotency key was used before for a different request."""
+
+
+@dataclass
+class Attachment:
+    filename: str
+    data: bytes
+    content_type: str = ""
+
+
+@dataclass
+class TxRequest:
+    """One request: one message per address in `to`, all built from the same content."""
+
+    to: list[str]
+    subject: str = ""
+    body: str = ""
+    body_format: str = "markdown"
+    template: TxTemplate | None = None
+    layout: str | None = None  # a Layout's name, around the body given here
+    data: dict[str, Any] = field(default_factory=dict)
+    from_address: str = ""  # "Name <a@b>" or "a@b"
+    sender: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
+    idempotency_key: str | None = None
+    source: str = TxMessage.Source.API
+    user: Any = None
+
+
+@dataclass
+class Accepted:
+    messages: list[TxMessage]
+    duplicate: bool = False  # a replay of an accepted request: nothing new was queued
+
+
+# -- looking things up --------------------------------------------------------------
+
+
+def get_template(name_or_id: str | int) -> TxTemplate:
+    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+        found = TxTemplate.objects.filter(pk=int(name_or_id)).first()
+    else:
+        found = TxTemplate.objects.filter(name=name_or_id).first()
+    if found is None:
+        raise NotFound(f"no transactional template {name_or_id!r}")
+    return found
+
+
+def get_message(message_id: int) -> TxMessage:
+    found = (
+        TxMessage.objects.select_related("delivery", "delivery__sender", "template")
+        .filter(pk=message_id)
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"no transactional message with id {message_id}")
+    return found
+
+
+def stream_for(sender: Sender | None) -> Campaign:
+    """The sender's transactional stream, made the first time (the unique constraint
+    settles two first messages racing)."""
+    found = Campaign.objects.filter(kind=Campaign.Kind.TRANSACTIONAL, sender=sender).first()
+    if found is not None:
+        return found
+    name = sender.name if sender is not None else "outbox"
+    try:
+        with transaction.atomic():
+            stream = Campaign.objects.create(
+                kind=Campaign.Kind.TRANSACTIONAL,
+                name=f"Transactional mail via {name}",
+                subject="(each message has its own)",
+                body="(each message has its own)",
+                from_email=default_from_email(sender) if sender is None else _stream_from(sender),
+                sender=sender,
+                priority=PRIORITY,
+                # Failures are the requester's to see, per message; they never pause receipts.
+                error_threshold_percent=100,
+                status=Campaign.Status.RUNNING,
+                started_at=timezone.now(),
+            )
+    except IntegrityError:
+        return Campaign.objects.get(kind=Campaign.Kind.TRANSACTIONAL, sender=sender)
+    scheduler.notify()
+    return stream
+
+
+def _stream_from(sender: Sender) -> str:
+    try:
+        return default_from_email(sender)
+    except InvalidInput:
+        return "transactional@localhost.localdomain"  # never used: each message has its From
+
+
+def _sender(request: TxRequest) -> Sender | None:
+    if request.sender:
+        found = Sender.objects.filter(name=request.sender).first()
+        if found is None:
+            raise InvalidInput(f"no sender named {request.sender!r}")
+        return found
+    if request.template is not None and request.template.sender_id is not None:
+        return request.template.sender
+    senders = list(Sender.objects.all()[:2])
+    if len(senders) > 1:
+        raise InvalidInput("there are several senders: name one with `sender`")
+    return senders[0] if senders else None  # none: the local outbox
+
+
+# -- checking the request -------------------------------------------------------------
+
+
+def mailbox(raw: str, what: str) -> tuple[str, str]:
+    """(normalised address, display name) of "Name <a@b>" or "a@b"."""
+    raw = (raw or "").strip()
+    # Only "Name <address>" is taken apart: parseaddr would quietly drop what follows
+    # a bare address ("a@b.c;Ada" → a@b.c), a mistake the sender must hear about.
+    name, address = parseaddr(raw) if raw.endswith(">") and "<" in raw else ("", raw)
+    if not address or "\n" in raw or "\r" in raw:
+        raise InvalidInput(f"the {what} address {raw!r} is not valid")
+    try:
+        email = normalize_email(address)
+    except InvalidEmail as exc:
+        raise InvalidInput(f"the {what} address {address!r} is not valid: {exc}") from None
+    try:
+        mime.check_campaign_value(name, f"the {what} name")
+    except HeaderError as exc:
+        raise InvalidInput(str(exc)) from None
+    return email, name.strip()
+
+
+def _headers(headers: dict[str, str]) -> dict[str, str]:
+    checked = {}
+    for name, value in headers.items():
+        mime.custom_header(str(name), str(value))  # HeaderError (InvalidInput) says why
+        checked[str(name)] = str(value)
+    return checked
+
+
+def _attachments(parts: list[Attachment]) -> list[Attachment]:
+    total = 0
+    for part in parts:
+        if not part.filename or "/" in part.filename or "\\" in part.filename:
+            raise InvalidInput(f"attachment name {part.filename!r}: give a plain file name")
+        mime.check_campaign_value(part.filename, "an attachment name")
+        total += len(part.data)
+    if total > MAX_ATTACHMENT_BYTES:
+        raise InvalidInput(
+            f"attachments of {total:,} bytes: at most {MAX_ATTACHMENT_BYTES:,} in one message"
+        )
+    return parts
+
+
+def _from(request: TxRequest, sender: Sender | None) -> tuple[str, str]:
+    template = request.template
+    if request.from_address:
+        return mailbox(request.from_address, "from")
+    if template is not None and template.from_email:
+        email, _ = mailbox(template.from_email, "template's from")
+        return email, template.from_name
+    try:
+        fallback = default_from_email(sender)
+    except InvalidInput:
+        raise InvalidInput(
+            "no From address: give `from` (--from), use a template with one,"
+            " or set POSTROOM_FROM_EMAIL"
+        ) from None
+    return mailbox(fallback, "default from")
+
+
+def _compiled(request: TxRequest) -> render.Compiled:
+    template = request.template
+    if template is not None:
+        layout = template.layout.html if template.layout_id is not None else None
+        return render.compiled(
+            request.subject or template.subject, template.body, template.body_format, layout
+        )
+    if not request.subject or not request.body:
+        raise InvalidInput("give `subject` and `body`, or a stored template")
+    layout_html = None
+    if request.layout:
+        found = Layout.objects.filter(name=request.layout).first()
+        if found is None:
+            raise InvalidInput(f"no layout named {request.layout!r}")
+        layout_html = found.html
+    return render.compiled(request.subject, request.body, request.body_format, layout_html)
+
+
+def blocked_reason(email: str) -> str:
+    """Why a receipt may not go to this address, or "" (unsubscribed people still get it)."""
+    digest = email_hash(email)
+    if Subscriber.objects.filter(email_hash=digest, status=Subscriber.Status.BLOCKLISTED).exists():
+        return BLOCKING[Suppression.Reason.BLOCKLISTED]
+    reason = Suppression.objects.filter(email_hash=digest).values_list("reason", flat=True).first()
+    return BLOCKING.get(reason, "") if reason else ""
+
+
+def fingerprint(request: TxRequest) -> str:
+    """What makes two requests the same one, for idempotency."""
+    facts = {
+        "to": request.to,
+        "subject": request.subject,
+        "body": request.body,
+        "format": request.body_format,
+        "template": request.template.pk if request.template else None,
+        "layout": request.layout,
+        "data": request.data,
+        "from": request.from_address,
+        "sender": request.sender,
+        "headers": request.headers,
+        "attachments": [
+            (a.filename, hashlib.sha256(a.data).hexdigest()) for a in request.attachments
+        ],
+    }
+    raw = json.dumps(facts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
+# -- accepting ------------------------------------------------------------------------
+
+
+def _replay(key: str, digest: str) -> Accepted | None:
+    earlier = list(
+        TxMessage.objects.select_related("delivery")
+        .filter(idempotency_key=key)
+        .order_by("key_position")
+    )
+    if not earlier:
+        return None
+    if earlier[0].fingerprint != digest:
+        raise IdempotencyConflict(
+            f"the idempotency key {key!r} was used for another request (message {earlier[0].pk})"
+        )
+    return Accepted(earlier, duplicate=True)
+
+
+def accept(request: TxRequest) -> Accepted:
+    """Check the request and queue one message per recipient; InvalidInput changes nothing.
+
+    The same idempotency key is accepted once: a replay of the same request
+    answers with the messages it queued, another request with it is refused
+    (IdempotencyConflict). Two racing requests with one key meet at the unique
+    constraint, and the loser answers as a replay.
+    """
+    if not request.to:
+        raise InvalidInput("give a recipient (`to`)")
+    if len(request.to) > MAX_RECIPIENTS:
+        raise InvalidInput(f"{len(request.to)} recipients: at most {MAX_RECIPIENTS} in one request")
+    key = (request.idempotency_key or "").strip() or None
+    if key is not None and len(key) > 200:
+        raise InvalidInput("the idempotency key is longer than 200 characters")
+    digest = fingerprint(request)
+    if key is not None and (earlier := _replay(key, digest)) is not None:
+        return earlier
+
+    recipients = [mailbox(raw, "to") for raw in request.to]
+    sender = _sender(request)
+    from_email, from_name = _from(request, sender)
+    headers = _headers(request.headers)
+    attachments = _attachments(request.attachments)
+    compiled = _compiled(request)
+    people = {
+        s["email"]: s
+        for s in Subscriber.objects.filter(email__in=[e for e, _ in recipients]).values(
+            "id", "email", "name", "attributes"
+        )
+    }
+    built = []
+    for email, name in recipients:
+        person = people.get(email)
+        values = render.context(email, name or (person or {}).get("name", ""), request.data, person)
+        built.append(
+            (email, name, person, render.render_for(compiled, values), blocked_reason(email))
+        )
+
+    stream = stream_for(sender)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            messages = []
+            for position, (email, name, person, parts, blocked) in enumerate(built):
+                row = Delivery.objects.create(
+                    campaign=stream,
+                    email=email,
+                    state=Delivery.State.SKIPPED if blocked else Delivery.State.PENDING,
+                    error=f"not sent: {blocked}" if blocked else "",
+                    updated_at=now if blocked else None,
+                )
+                tx = TxMessage.objects.create(
+                    delivery=row,
+                    to_email=email,
+                    to_name=name,
+                    subscriber_id=person["id"] if person else None,
+                    from_email=from_email,
+                    from_name=from_name,
+                    subject=parts.subject,
+                    html=parts.html,
+                    text=parts.text,
+                    headers=headers,
+                    message_id=message.new_message_id(from_email),
+                    template=request.template,
+                    data=request.data,
+                    idempotency_key=key,
+                    key_position=position,
+                    fingerprint=digest,
+                    source=request.source,
+                    created_by=request.user if getattr(request.user, "pk", None) else None,
+                    created_at=now,
+                )
+                tx.delivery = row
+                TxAttachment.objects.bulk_create(
+                    [
+                        TxAttachment(
+                            message=tx,
+                            filename=a.filename,
+                            content_type=message.guess_type(a.filename, a.content_type),
+                            data=a.data,
+                            size=len(a.data),
+                        )
+                        for a in attachments
+                    ]
+                )
+                messages.append(tx)
+    except IntegrityError:
+        if key is None:
+            raise
+        replay = _replay(key, digest)  # the other request won the key
+        if replay is None:
+            raise
+        return replay
+    scheduler.notify()
+    return Accepted(messages)
+
+
+# -- telling where it is --------------------------------------------------------------
+
+STATUS = {
+    Delivery.State.PENDING: "queued",
+    Delivery.State.SENDING: "queued",
+    Delivery.State.RETRY: "queued",
+    Delivery.State.SENT: "sent",
+    Delivery.State.FAILED: "failed",
+    Delivery.State.SKIPPED: "failed",
+    Delivery.State.IN_DOUBT: "in_doubt",
+}
+
+
+def status(tx: TxMessage) -> dict[str, Any]:
+    """What GET /api/tx/{id} and `postroom tx status --json` print."""
+    row = tx.delivery
+    return {
+        "id": tx.pk,
+        "status": STATUS[Delivery.State(row.state)],
+        "state": row.state,
+        "to": tx.to_email,
+        "subject": tx.subject,
+        "template_id": tx.template_id,
+        "sender": row.sender.name if row.sender_id and row.sender else None,
+        "created_at": tx.created_at,
+        "sent_at": row.sent_at,
+        "attempts": row.attempts,
+        "next_attempt_at": row.next_attempt_at if row.state == Delivery.State.RETRY else None,
+        "reply": row.reply,
+        "error": row.error,
+        "message_id": tx.message_id,
+        "idempotency_key": tx.idempotency_key,
+    }
+
+
+def log(status_name: str | None = None, query: str = "", before: int = 0):
+    """Messages newest first, by status (queued, sent, failed, in_doubt) and recipient."""
+    rows = TxMessage.objects.select_related("delivery", "delivery__sender").order_by("-pk")
+    if status_name:
+        states = [s for s, name in STATUS.items() if name == status_name]
+        if not states:
+            raise InvalidInput(
+                f"unknown status {status_name!r}: use queued, sent, failed, in_doubt"
+            )
+        rows = rows.filter(delivery__state__in=states)
+    if query:
+        rows = rows.filter(to_email__icontains=query.strip())
+    if before:
+        rows = rows.filter(pk__lt=before)
+    return rows
+
+
+def template_json(template: TxTemplate) -> dict[str, Any]:
+    return {
+        "id": template.pk,
+        "name": template.name,
+        "subject": template.subject,
+        "body": template.body,
+        "format": template.body_format,
+        "layout": template.layout.name if template.layout_id and template.layout else None,
+        "from_email": template.from_email,
+        "sender": template.sender.name if template.sender_id and template.sender else None,
+    }
+
+
+def counts() -> dict[str, int]:
+    """Messages by status, for the log's summary line (one GROUP BY over the streams)."""
+    totals = dict.fromkeys(("queued", "sent", "failed", "in_doubt"), 0)
+    rows = (
+        Delivery.objects.filter(campaign__kind=Campaign.Kind.TRANSACTIONAL)
+        .values_list("state")
+        .annotate(n=Count("id"))
+    )
+    for state, n in rows:
+        totals[STATUS[Delivery.State(state)]] += n
+    return totals
+
+
+def streams_in_doubt() -> list[tuple[Campaign, int]]:
+    """Streams with messages in doubt: their delivery log is where those are settled."""
+    streams = Campaign.objects.filter(kind=Campaign.Kind.TRANSACTIONAL).annotate(
+        doubt=Count("deliveries", filter=Q(deliveries__state=Delivery.State.IN_DOUBT))
+    )
+    return [(s, s.doubt) for s in streams.select_related("sender") if s.doubt]
