@@ -23,6 +23,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
+from postroom.api import scope
 from postroom.api.errors import errors
 from postroom.audience.models import Subscriber
 from postroom.delivery.models import Delivery
@@ -177,7 +178,7 @@ def _payload(request: HttpRequest) -> tuple[TxIn, list[services.Attachment]]:
     return data, files
 
 
-def _recipients(data: TxIn) -> list[str]:
+def _recipients(request: HttpRequest, data: TxIn) -> list[str]:
     to: list[str] = []
     if data.to is not None:
         to += [data.to] if isinstance(data.to, str) else data.to
@@ -188,7 +189,9 @@ def _recipients(data: TxIn) -> list[str]:
         data.subscriber_ids or []
     )
     if ids:
-        found = dict(Subscriber.objects.filter(pk__in=ids).values_list("pk", "email"))
+        # A token narrowed to some lists names only their subscribers by id.
+        people = scope.subscribers(request, Subscriber.objects.filter(pk__in=ids))
+        found = dict(people.values_list("pk", "email"))
         missing = [i for i in ids if i not in found]
         if missing:
             raise NotFound(f"no subscriber with id {missing[0]}")
@@ -207,7 +210,9 @@ def _headers(value: dict[str, str] | list[dict[str, str]] | None) -> dict[str, s
     return merged
 
 
-def request_from(data: TxIn, files: list[services.Attachment], user: Any) -> services.TxRequest:
+def request_from(
+    request: HttpRequest, data: TxIn, files: list[services.Attachment]
+) -> services.TxRequest:
     """The API's fields, in either shape, as the service's one request."""
     listmonk = any(
         value is not None
@@ -226,7 +231,7 @@ def request_from(data: TxIn, files: list[services.Attachment], user: Any) -> ser
     elif data.template_id is not None:
         template = services.get_template(data.template_id)
     return services.TxRequest(
-        to=_recipients(data),
+        to=_recipients(request, data),
         subject=data.subject or "",
         body=data.body or "",
         body_format=data.content_type or data.format,
@@ -239,7 +244,7 @@ def request_from(data: TxIn, files: list[services.Attachment], user: Any) -> ser
         attachments=files,
         idempotency_key=data.idempotency_key,
         source=TxMessage.Source.LISTMONK if listmonk else TxMessage.Source.API,
-        user=user,
+        user=request.user,
     )
 
 
@@ -265,7 +270,7 @@ def send(request: HttpRequest):
     """
     data, files = _payload(request)
     try:
-        accepted = services.accept(request_from(data, files, request.user))
+        accepted = services.accept(request_from(request, data, files))
     except services.IdempotencyConflict as exc:
         raise HttpError(409, str(exc)) from None
     first = accepted.messages[0]

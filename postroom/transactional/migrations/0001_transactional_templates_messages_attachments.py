@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('audience', '0002_lists_get_uuid_origins_captcha_fields'),
-        ('campaigns', '0004_campaign_one_transactional_stream_per_sender'),
+        ('campaigns', '0005_campaign_one_transactional_stream_per_sender'),
         ('delivery', '0012_senders_keep_a_sealed_password'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('audience', '0002_lists_get_uuid_origins_captcha_fields'),
-        ('campaigns', '0003_campaign_kind_newsletter_or_transactional'),
+        ('campaigns', '0004_tracked_links_belong_to_campaigns'),
         ('delivery', '0012_senders_keep_a_sealed_password'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
