@@ -8,10 +8,12 @@ keep the old one after it, run `postroom credentials rotate` (it re-seals every
 stored password with the first key), then drop the old key.
 """
 
+import os
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
-from postroom.errors import ConfigurationError
+from postroom.errors import ConfigurationError, InvalidInput
 
 PREFIX = "fernet:"
 
@@ -44,3 +46,25 @@ def reseal(stored: str) -> str:
     if not stored.startswith(PREFIX):
         return seal(stored)
     return PREFIX + _keys().rotate(stored[len(PREFIX) :].encode()).decode()
+
+
+def check_password_env(name: str) -> None:
+    """Refuse a variable outside POSTROOM_SMTP_PASSWORD_ENV_PREFIX: otherwise anyone who may
+    edit a sender could have the server's SECRET_KEY or DATABASE_URL sent, as an SMTP
+    password, to a host of their choosing."""
+    prefix = settings.POSTROOM_SMTP_PASSWORD_ENV_PREFIX
+    if prefix and not name.startswith(prefix):
+        raise InvalidInput(
+            f"the password variable must be named {prefix}…, not {name!r}"
+            " (POSTROOM_SMTP_PASSWORD_ENV_PREFIX limits which variables a sender may read)"
+        )
+
+
+def from_environment(name: str) -> str | None:
+    """The secret in the environment variable `name`, or None when unset or empty.
+
+    Secrets named at run time (a sender's `password_env`, `createadmin
+    --password-env`) are read here, at the moment of use, so they are never
+    copied into settings or the database; settings.py reads everything else.
+    """
+    return os.environ.get(name) or None

@@ -7,11 +7,12 @@ Settings that may change while campaigns run live in the database instead.
 This is the only module that reads the environment for configuration. The other
 readers, and why: `postroom.cli` and `postroom.wsgi` pick DJANGO_SETTINGS_MODULE
 before Django is set up, and `postroom.cli` reads POSTROOM_TRACEBACK when
-explaining an error, which may be these settings failing to load; a sender's
-password and `createadmin --password-env` come from a variable whose *name* the
-operator gives at run time, read at the moment of use so the secret is never
-copied into settings, the database or the settings page; `postroom run` passes
-its environment on to the processes it starts.
+explaining an error, which may be these settings failing to load;
+`postroom.credentials.from_environment` reads a secret whose variable *name*
+is given at run time (a sender's password, `createadmin --password-env`), at
+the moment of use, so it is never copied into settings, the database or the
+settings page; `postroom run` passes its environment on to the processes it
+starts.
 """
 
 import base64

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from postroom.accounts.models import AuditEntry
 from postroom.accounts.roles import EXPORT_ROUTES, READ_METHODS
-from postroom.tracking.forms import client_ip
+from postroom.http import client_ip
 
 AUDITED_READS = EXPORT_ROUTES | {"audit_csv"}
 

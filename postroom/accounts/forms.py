@@ -5,7 +5,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from postroom.accounts import audit, throttle
-from postroom.tracking.forms import client_ip
+from postroom.http import client_ip
 
 
 def _minutes(seconds: float) -> str:

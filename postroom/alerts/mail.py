@@ -15,6 +15,13 @@ from postroom.errors import PostroomError
 log = logging.getLogger("postroom.alerts")
 
 
+def on_raised(sender: object, alert_id: int, **kwargs: object) -> None:
+    """`services.raised` receiver: email the admins about the alert just committed."""
+    alert = Alert.objects.filter(pk=alert_id).first()
+    if alert is not None:
+        email_admins(alert)
+
+
 def email_admins(alert: Alert) -> int:
     """Email every admin about `alert`; the number accepted. Never raises.
 

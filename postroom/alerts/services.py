@@ -10,6 +10,7 @@ import logging
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, QuerySet
+from django.dispatch import Signal
 from django.utils import timezone
 
 from postroom.accounts import roles
@@ -22,6 +23,11 @@ from postroom.webhooks import events as webhooks
 log = logging.getLogger("postroom.alerts")
 
 Kind = Alert.Kind
+
+
+# Sent once a new alert is committed; alerts.mail emails the admins on it (connected in
+# AlertsConfig.ready), so recording an alert never imports the mail path it uses.
+raised = Signal()
 
 
 def notify(
@@ -82,16 +88,8 @@ def notify(
         log.exception("could not record the alert %s", key)
         return None
     log.warning("alert: %s%s", title, f" ({message})" if message else "")
-    transaction.on_commit(lambda: _email(alert.pk), robust=True)
+    transaction.on_commit(lambda: raised.send(Alert, alert_id=alert.pk), robust=True)
     return alert
-
-
-def _email(alert_id: int) -> None:
-    from postroom.alerts.mail import email_admins
-
-    alert = Alert.objects.filter(pk=alert_id).first()
-    if alert is not None:
-        email_admins(alert)
 
 
 def clear(key: str) -> int:

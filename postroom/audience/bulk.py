@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from postroom.audience.consent import clean_source, initial_status
 from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression, Tag
 from postroom.audience.signals import subscribers_erasing
 from postroom.errors import InvalidInput
@@ -89,8 +90,6 @@ def add_to_list(
     subscribers: QuerySet[Subscriber], mailing_list: MailingList, source: str = "admin"
 ) -> int:
     """Subscribe everyone not yet on the list; existing subscriptions (even unsubscribed) stay."""
-    from postroom.audience.services import clean_source, initial_status
-
     now = timezone.now()
     status = initial_status(mailing_list)
     confirmed_at = now if status == Subscription.Status.CONFIRMED else None

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from postroom.audience import segments, signup_settings
 from postroom.audience.bulk import blocklist, erase_many
+from postroom.audience.consent import clean_source, initial_status
 from postroom.audience.emails import email_hash, normalize_email
 from postroom.audience.models import (
     MailingList,
@@ -199,14 +200,6 @@ def get_subscriber(email: str) -> Subscriber:
         raise NotFound(f"no subscriber {email.strip()!r}") from None
 
 
-def clean_source(source: str) -> str:
-    if source not in Subscription.Source.values:
-        raise InvalidInput(
-            f"consent source must be one of {', '.join(Subscription.Source.values)}, not {source!r}"
-        )
-    return source
-
-
 def _clean_ip(ip: str | None) -> str | None:
     if not ip:
         return None
@@ -222,13 +215,6 @@ def clean_attributes(attributes: Any) -> dict:
     if not isinstance(attributes, dict) or not all(isinstance(k, str) for k in attributes):
         raise InvalidInput("attributes must be an object with text keys")
     return attributes
-
-
-def initial_status(mailing_list: MailingList, preconfirmed: bool = False) -> str:
-    """Single opt-in needs no confirmation; double opt-in waits for one unless given."""
-    if preconfirmed or mailing_list.optin == MailingList.Optin.SINGLE:
-        return Subscription.Status.CONFIRMED
-    return Subscription.Status.UNCONFIRMED
 
 
 def suppression_for(address: str) -> Suppression | None:

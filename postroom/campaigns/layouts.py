@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from postroom.campaigns.compose import CampaignSpec, compile_campaign
 from postroom.campaigns.content import DEFAULT_LAYOUT
 from postroom.campaigns.errors import RenderError, TemplateError
-from postroom.campaigns.models import Layout
+from postroom.campaigns.models import Campaign, Layout
 from postroom.campaigns.spec import SAMPLE_RECIPIENT, template_budget
 from postroom.errors import InvalidInput, NotFound
 from postroom.integers import as_id
@@ -107,15 +107,12 @@ def create_layout(name: str, html: str) -> Layout:
 
 
 def _campaigns_using(layout: Layout, statuses: tuple[str, ...]) -> str:
-    from postroom.campaigns.models import Campaign
-
     using = Campaign.objects.filter(layout=layout, status__in=statuses)
     return ", ".join(c.name for c in using[:3])
 
 
 def update_layout(layout: Layout, name: str, html: str) -> Layout:
     """Change a layout, unless a campaign under way uses it (its readers would get two looks)."""
-    from postroom.campaigns.models import Campaign
 
     running = _campaigns_using(layout, (Campaign.Status.RUNNING, Campaign.Status.PAUSED))
     if running:
@@ -137,7 +134,6 @@ def duplicate_layout(layout: Layout) -> Layout:
 
 def delete_layout(layout: Layout) -> None:
     """Delete a layout no unfinished campaign uses."""
-    from postroom.campaigns.models import Campaign
 
     unfinished = tuple(
         s

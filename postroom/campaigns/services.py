@@ -15,6 +15,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from email_validator import EmailNotValidError, validate_email
 
+from postroom.audience.eligibility import mailable_subscribers
+from postroom.audience.emails import normalize_email
 from postroom.audience.models import MailingList, Segment, Subscriber
 from postroom.campaigns import lifecycle
 from postroom.campaigns.compose import (
@@ -187,7 +189,6 @@ def delete_campaign(campaign: Campaign) -> None:
 
 def mailable(lists: Iterable[MailingList], segment: Segment | None) -> QuerySet[Subscriber]:
     """Who would receive a campaign to `lists`/`segment` now (the audience app decides)."""
-    from postroom.audience.eligibility import mailable_subscribers
 
     return mailable_subscribers(list(lists), segment)
 
@@ -269,8 +270,6 @@ def due_campaigns(now: datetime | None = None) -> QuerySet[Campaign]:
 
 
 def recipient_by_email(email: str) -> Recipient:
-    from postroom.audience.emails import normalize_email
-
     try:
         normalized = normalize_email(email)
     except Exception:  # the normaliser raises its own error type for a bad address

@@ -23,6 +23,7 @@ from postroom.alerts.services import notify
 from postroom.campaigns import lifecycle
 from postroom.campaigns.models import Campaign
 from postroom.campaigns.services import TEST_SUBJECT_PREFIX, build_test_messages
+from postroom.campaigns.spec import compiled_for
 from postroom.delivery import events, ledger, scheduler
 from postroom.delivery.models import CampaignRun, Delivery
 from postroom.delivery.outgoing import Outcome, send_soon
@@ -34,7 +35,6 @@ State = Delivery.State
 
 def start(campaign: Campaign) -> int:
     """Build the ledger and mark the campaign running, in one transaction; the recipient count."""
-    from postroom.campaigns.spec import compiled_for
 
     compiled_for(campaign)  # a broken template is refused before anything changes
     if not campaign.lists.exists() and campaign.segment_id is None:

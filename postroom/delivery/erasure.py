@@ -7,6 +7,7 @@ copy of the message in the local outbox.
 
 from django.db.models import Q
 
+from postroom.audience.models import Subscriber
 from postroom.delivery.models import Delivery, OutboxMessage
 
 NOT_YET_SENT = (Delivery.State.PENDING, Delivery.State.RETRY)
@@ -14,7 +15,6 @@ NOT_YET_SENT = (Delivery.State.PENDING, Delivery.State.RETRY)
 
 def forget_erased(sender, subscriber_ids: list[int], **kwargs) -> None:
     """Connected to audience.signals.subscribers_erasing; runs inside the erasure's transaction."""
-    from postroom.audience.models import Subscriber
 
     emails = list(Subscriber.objects.filter(pk__in=subscriber_ids).values_list("email", flat=True))
     rows = Delivery.objects.filter(subscriber_id__in=subscriber_ids)

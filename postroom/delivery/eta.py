@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 
 from django.db.models import Count
 
+from postroom.campaigns.models import Campaign
 from postroom.delivery import ratelimit
+from postroom.delivery.models import Delivery
 
 # Rows still to send: pending, waiting for a retry, or claimed but not yet sent.
 BACKLOG_STATES = ("pending", "retry", "sending")
@@ -40,8 +42,6 @@ def finish_in(backlogs: dict[int, tuple[int, int]], rate: float) -> dict[int, fl
 
 def backlogs_on(sender_id: int | None) -> dict[int, tuple[int, int]]:
     """Running campaigns on a sender with their backlog and weight (priority)."""
-    from postroom.campaigns.models import Campaign
-    from postroom.delivery.models import Delivery
 
     running = dict(
         Campaign.objects.filter(status=Campaign.Status.RUNNING, sender=sender_id).values_list(
@@ -81,11 +81,14 @@ def estimate(
     return max(0.0, free_at - now) + finish_in(shares, ratelimit.sustained_rate(windows))[key]
 
 
-def campaign_eta(campaign, now: float | None = None) -> datetime | None:
-    """When the running campaign should finish; None when paused, done or unknown."""
-    from postroom.campaigns.models import Campaign
-    from postroom.delivery import progress
-    from postroom.delivery.models import Delivery
+def campaign_eta(
+    campaign: Campaign, measured_rate: float | None, now: float | None = None
+) -> datetime | None:
+    """When the running campaign should finish; None when paused, done or unknown.
+
+    `measured_rate` is the campaign's own recent rate (progress.rate), which
+    the caller has: asking progress from here would make the two import each other.
+    """
 
     if campaign.status != Campaign.Status.RUNNING:
         return None
@@ -99,7 +102,7 @@ def campaign_eta(campaign, now: float | None = None) -> datetime | None:
         campaign.priority or 1,
         campaign_id=campaign.pk,
         now=now,
-        measured_rate=progress.rate(campaign),
+        measured_rate=measured_rate,
     )
     if seconds is None:
         return None

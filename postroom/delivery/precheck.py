@@ -15,7 +15,10 @@ from datetime import UTC, datetime
 
 from email_validator import EmailNotValidError, validate_email
 
+from postroom.audience.models import Subscriber, Subscription
+from postroom.campaigns.services import check
 from postroom.delivery import eta, ratelimit
+from postroom.delivery.ledger import recipients_queryset
 from postroom.errors import PostroomError
 
 # Names that can never receive mail from the internet (RFC 2606, RFC 6761, RFC 6762).
@@ -54,9 +57,6 @@ def undeliverable(emails) -> list[dict]:
 
 
 def _audience(campaign) -> dict:
-    from postroom.audience.models import Subscriber, Subscription
-    from postroom.delivery.ledger import recipients_queryset
-
     recipients = recipients_queryset(campaign)
     mailable = recipients.count()
     lists = list(campaign.lists.all())
@@ -76,8 +76,6 @@ def _audience(campaign) -> dict:
 
 def precheck(campaign, now: float | None = None) -> dict:
     """Everything to confirm before starting; nothing is changed."""
-    from postroom.campaigns.services import check
-    from postroom.delivery.ledger import recipients_queryset
 
     now = time.time() if now is None else now
     data = _audience(campaign)

@@ -8,8 +8,10 @@ from django.utils import timezone
 
 from postroom.campaigns.models import Campaign
 from postroom.delivery.autopause import min_outcomes
+from postroom.delivery.eta import campaign_eta
 from postroom.delivery.ledger import WORKER_STALE
 from postroom.delivery.models import CampaignRun, Delivery, Sender, Worker
+from postroom.delivery.ratelimit import next_free_at
 from postroom.delivery.waiting import state as wait_state
 
 State = Delivery.State
@@ -117,10 +119,6 @@ def stall_reason(
 
 def _limits_allow(campaign: Campaign) -> bool:
     """Whether the sender's rate limits have room now (a 35/hour wait is not a stall)."""
-    try:
-        from postroom.delivery.ratelimit import next_free_at
-    except ImportError:
-        return True
     free_at = next_free_at(campaign.sender_id)
     return free_at is None or free_at <= time.time() + 60
 
@@ -128,13 +126,7 @@ def _limits_allow(campaign: Campaign) -> bool:
 def summary(campaign: Campaign) -> dict:
     """Everything `campaign status` and the live panel show."""
     counts = campaign_counts(campaign)
-    eta = None
-    try:
-        from postroom.delivery.eta import campaign_eta
-
-        eta = campaign_eta(campaign)
-    except ImportError:
-        pass
+    eta = campaign_eta(campaign, rate(campaign))
     total = sum(counts[k] for k in ("pending", "sent", "failed", "skipped", "in_doubt"))
     waits = waiting(campaign, counts)
     return {

@@ -8,7 +8,6 @@ environment variable; no page, API answer or log ever shows it back.
 import re
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from email_validator import EmailNotValidError, validate_email
 
@@ -69,7 +68,7 @@ def _clean(values: dict) -> dict:
             " (give the variable's name, never the password itself)"
         )
     if cleaned.get("password_env"):
-        check_password_env(cleaned["password_env"])
+        credentials.check_password_env(cleaned["password_env"])
     if (cleaned.get("password_env") or password) and not cleaned.get("username"):
         raise InvalidInput("a password needs a user name (--user)")
     if cleaned.get("envelope_from"):
@@ -78,18 +77,6 @@ def _clean(values: dict) -> dict:
         except EmailNotValidError as exc:
             raise InvalidInput(f"the envelope sender is not a valid address: {exc}") from None
     return cleaned
-
-
-def check_password_env(name: str) -> None:
-    """Refuse a variable outside POSTROOM_SMTP_PASSWORD_ENV_PREFIX: otherwise anyone who may
-    edit a sender could have the server's SECRET_KEY or DATABASE_URL sent, as an SMTP
-    password, to a host of their choosing."""
-    prefix = settings.POSTROOM_SMTP_PASSWORD_ENV_PREFIX
-    if prefix and not name.startswith(prefix):
-        raise InvalidInput(
-            f"the password variable must be named {prefix}…, not {name!r}"
-            " (POSTROOM_SMTP_PASSWORD_ENV_PREFIX limits which variables a sender may read)"
-        )
 
 
 def create_sender(rates: Iterable[str] = (), **values) -> Sender:

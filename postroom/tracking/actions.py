@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from postroom.audience.models import MailingList, Subscriber, Subscription
+from postroom.audience.services import unsubscribe
 from postroom.campaigns.models import Campaign
+from postroom.campaigns.spec import compiled_for, recipient_for
 from postroom.errors import NotFound
 from postroom.tracking.links import BadToken, verify
 from postroom.tracking.models import UnsubscribeEvent
@@ -47,7 +49,6 @@ def unsubscribe_everything(target: LinkTarget, method: str) -> None:
     This is what the one-click button in a mail client does (RFC 8058): nothing
     else is asked, so the address is never mailed again by this or any campaign.
     """
-    from postroom.audience.services import unsubscribe
 
     with transaction.atomic():
         unsubscribe(target.subscriber, None, source=_source(method, target.campaign))
@@ -73,7 +74,6 @@ def keep_only(target: LinkTarget, wanted_ids: Iterable[int]) -> list[MailingList
     Joining lists is left to the subscription forms, where consent is recorded
     and double opt-in applies.
     """
-    from postroom.audience.services import unsubscribe
 
     wanted = set(wanted_ids)
     leaving = [ml for ml, on in current_lists(target.subscriber) if on and ml.pk not in wanted]
@@ -92,7 +92,6 @@ def keep_only(target: LinkTarget, wanted_ids: Iterable[int]) -> list[MailingList
 
 def view_in_browser(target: LinkTarget) -> tuple[str, str]:
     """(subject, html) of the campaign exactly as this subscriber was sent it."""
-    from postroom.campaigns.spec import compiled_for, recipient_for
 
     if target.campaign is None:
         raise NotFound("this campaign no longer exists")

@@ -14,9 +14,12 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from postroom.audience import segments
 from postroom.audience.models import Subscriber
+from postroom.audience.segments import _days, has_row
 from postroom.campaigns.models import Campaign, TrackedLink
 from postroom.delivery.models import Delivery
+from postroom.delivery.progress import campaign_counts
 from postroom.errors import NotFound
 from postroom.tracking import machines
 from postroom.tracking.links import BadToken, verify
@@ -112,7 +115,6 @@ def _machine(counts: dict[str, int]) -> dict[str, Any]:
 
 def campaign_engagement(campaign: Campaign) -> dict[str, Any]:
     """Opens, clicks (unique readers and total events), links and bounces of one campaign."""
-    from postroom.delivery.progress import campaign_counts
 
     events = EngagementEvent.objects.filter(campaign=campaign)
     totals = {
@@ -171,8 +173,6 @@ OPS = {"in_campaign": "in campaign", "in_last_days": "in the last N days"}
 
 
 def _check(op: str, value: Any, node: dict) -> Any:
-    from postroom.audience.segments import _days
-
     if op == "in_last_days":
         return _days(value)
     if isinstance(value, str) and value.strip().lower() == "any":
@@ -188,8 +188,6 @@ def _check(op: str, value: Any, node: dict) -> Any:
 
 def _compiler(kind: str):
     def compile(op: str, value: Any, node: dict) -> Q:
-        from postroom.audience.segments import has_row
-
         # Events of erased subscribers have no subscriber: leave them out, or
         # "not opened" (NOT IN a list holding NULL) would match nobody.
         # Machine opens and clicks (Apple MPP, scanners) say nothing about the reader.
@@ -205,7 +203,6 @@ def _compiler(kind: str):
 
 def register_segment_fields() -> None:
     """Add `opened` and `clicked` to segments (called once, when the app is ready)."""
-    from postroom.audience import segments
 
     for op, label in OPS.items():
         segments.OP_LABELS.setdefault(op, label)

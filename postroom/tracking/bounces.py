@@ -36,7 +36,13 @@ from django.db import transaction
 from django.utils import timezone
 from flufl.bounce import all_failures
 
+from postroom.audience import services
+from postroom.audience.emails import normalize_email
+from postroom.audience.models import Subscriber, Suppression
+from postroom.delivery.models import Delivery
 from postroom.errors import InvalidInput, NotFound
+from postroom.tracking.links import default_signer
+from postroom.tracking.models import Bounce
 from postroom.webhooks.events import emit
 
 log = logging.getLogger(__name__)
@@ -273,7 +279,6 @@ class Summary:
 
 def our_ids(message_id: str) -> tuple[int, int] | None:
     """(campaign id, subscriber id) from a Message-ID this installation made, else None."""
-    from postroom.tracking.links import default_signer
 
     match = _OUR_MESSAGE_ID.fullmatch(message_id.strip())
     if not match or match.group(3) != default_signer().install_tag:
@@ -282,8 +287,6 @@ def our_ids(message_id: str) -> tuple[int, int] | None:
 
 
 def _normalised(address: str) -> str:
-    from postroom.audience.emails import normalize_email
-
     try:
         return normalize_email(address)
     except InvalidInput:
@@ -292,7 +295,6 @@ def _normalised(address: str) -> str:
 
 def verp_ids(msg: Message) -> tuple[int, int] | None:
     """(campaign, subscriber) from the VERP address a bounce was delivered to, if genuine."""
-    from postroom.tracking.links import default_signer
 
     for name in _VERP_HEADERS:
         for value in msg.get_all(name, []):
@@ -319,9 +321,6 @@ def _mangled_notice(msg: Message) -> Report | None:
 
 
 def _delivery_for(report: Report, ids: tuple[int, int] | None = None):
-    from postroom.audience.models import Subscriber
-    from postroom.delivery.models import Delivery
-
     if ids is not None:  # the VERP address names the delivery, whatever the report says
         found = Delivery.objects.filter(campaign_id=ids[0], subscriber_id=ids[1]).first()
         if found is not None:
@@ -377,9 +376,6 @@ def record(
     `raw` is the report as it came (a DSN, a provider's JSON event), kept for the Bounces page;
     `ids` are (campaign, subscriber) from a VERP return path.
     """
-    from postroom.audience import services
-    from postroom.audience.models import Subscriber, Suppression
-    from postroom.tracking.models import Bounce
 
     delivery = _delivery_for(report, ids)
     if delivery is None and not report.email:

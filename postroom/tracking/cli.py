@@ -2,10 +2,10 @@
 from files, stdin and the bounce mailboxes the worker polls."""
 
 import argparse
-import os
 import sys
 from typing import Any
 
+from postroom import credentials
 from postroom.cli import CLI, COUNT, add_json_flag, emit
 from postroom.errors import InvalidInput, NotFound
 
@@ -70,7 +70,7 @@ def mailbox_add(args: argparse.Namespace) -> None:
     from postroom.delivery.models import Sender
     from postroom.tracking import mailboxes
 
-    password = os.environ.get(args.password_env)
+    password = credentials.from_environment(args.password_env)
     if not password:
         raise InvalidInput(f"the environment variable {args.password_env} is empty or not set")
     sender = None

@@ -38,7 +38,10 @@ from postroom.audience.emails import normalize_email
 from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression
 from postroom.campaigns import content, mime
 from postroom.campaigns.compose import BuiltMessage
+from postroom.campaigns.services import default_from_email
 from postroom.campaigns.spec import list_id_label
+from postroom.delivery.models import Sender
+from postroom.delivery.outgoing import send_soon
 from postroom.errors import InvalidInput, NotFound, PostroomError
 from postroom.tracking import links
 from postroom.tracking.links import BadToken
@@ -116,8 +119,6 @@ def send_confirmation(subscriber: Subscriber, mailing_list: MailingList) -> str:
     sender = confirmation_sender()
     outcome = None
     try:
-        from postroom.delivery.outgoing import send_soon
-
         message = build_confirmation(subscriber, mailing_list, sender)
         # Within the sender's limits: what has no slot now waits in the database for one.
         outcome = send_soon(sender, [message])[0]
@@ -144,7 +145,6 @@ def confirmation_sender():
     confirmations. With no sender nothing can leave the machine, so the mail
     lands in the outbox, like campaigns without a sender.
     """
-    from postroom.delivery.models import Sender
 
     return Sender.objects.order_by("pk").first()
 
@@ -153,7 +153,6 @@ def build_confirmation(
     subscriber: Subscriber, mailing_list: MailingList, sender=None, issued_ms: int | None = None
 ) -> BuiltMessage:
     """The confirmation email through `sender`, assembled by the campaigns' MIME builder."""
-    from postroom.campaigns.services import default_from_email
 
     issued_ms = int(time.time() * 1000) if issued_ms is None else issued_ms
     signer = links.default_signer()

@@ -14,7 +14,6 @@ from django import forms
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.http import HttpRequest
 from django.utils.text import slugify
 
 from postroom.audience.emails import InvalidEmail, normalize_email
@@ -65,22 +64,6 @@ def find_public_list(key: str) -> MailingList | None:
     if key.isdigit():
         return next((ml for ml in lists if str(ml.pk) == key), None)
     return next((ml for ml in lists if list_key(ml, lists) == key), None)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The visitor's address; behind a proxy (BEHIND_PROXY=true) the one it saw.
-
-    Only the last X-Forwarded-For entry is trusted: it was added by our own
-    proxy, while earlier ones are whatever the client claimed.
-    """
-    raw = request.META.get("REMOTE_ADDR", "")
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if forwarded and settings.POSTROOM_BEHIND_PROXY:
-        raw = forwarded.split(",")[-1].strip()
-    try:
-        return str(ipaddress.ip_address(raw))
-    except ValueError:
-        return None
 
 
 def _network(ip: str | None) -> str:

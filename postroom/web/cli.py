@@ -8,6 +8,7 @@ import socket
 import sys
 import time
 
+from postroom import credentials
 from postroom.errors import ConfigurationError, InvalidInput, PostroomError
 from postroom.web.processes import Supervisor, ensure_port_free, gunicorn_argv
 
@@ -208,7 +209,7 @@ def createadmin(args: argparse.Namespace) -> int:
 def _choose_password(args: argparse.Namespace) -> tuple[str, bool]:
     """From --password-env, a prompt on a terminal, or generated; returns (password, generated)."""
     if args.password_env:
-        value = os.environ.get(args.password_env)
+        value = credentials.from_environment(args.password_env)
         if not value:
             raise InvalidInput(f"environment variable {args.password_env} is not set or empty")
         return value, False

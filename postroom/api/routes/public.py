@@ -17,8 +17,9 @@ from ninja import Field, Router, Schema
 from postroom.api.errors import errors, status_for
 from postroom.audience.models import MailingList
 from postroom.errors import InvalidInput, PostroomError
+from postroom.http import client_ip
 from postroom.tracking import captcha, confirmations, signups
-from postroom.tracking.forms import HONEYPOTS, client_ip
+from postroom.tracking.forms import HONEYPOTS
 
 router = Router(tags=["public sign-ups"], auth=None)
 

@@ -1,11 +1,9 @@
 """Sending through an SMTP server: the pipelining pool (delivery.smtp), set up from a Sender row."""
 
 import concurrent.futures
-import os
 
 from postroom import credentials
 from postroom.delivery.models import Sender
-from postroom.delivery.senders import check_password_env
 from postroom.delivery.smtp import CheckReport, Journal, OutgoingMessage, SmtpPool
 from postroom.errors import InvalidInput
 
@@ -18,8 +16,9 @@ class SmtpTransport:
         if sender.password_sealed:
             password = credentials.unseal(sender.password_sealed)
         elif sender.password_env:
-            check_password_env(sender.password_env)  # also for rows stored before the rule
-            password = os.environ.get(sender.password_env)
+            # Checked again here for rows stored before the rule.
+            credentials.check_password_env(sender.password_env)
+            password = credentials.from_environment(sender.password_env)
             if password is None:
                 raise InvalidInput(
                     f"sender {sender.name!r}: the environment variable"

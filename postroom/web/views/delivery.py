@@ -15,6 +15,7 @@ from postroom.campaigns import services
 from postroom.campaigns.models import Campaign
 from postroom.delivery import autopause, control, doubt, export, progress
 from postroom.delivery.models import CampaignEvent, Delivery
+from postroom.delivery.precheck import precheck
 from postroom.errors import PostroomError
 from postroom.integers import as_id
 from postroom.web.permissions import operator_required
@@ -31,8 +32,6 @@ def _campaign(campaign_id: int) -> Campaign:
 
 
 def panel_context(campaign: Campaign) -> dict:
-    from postroom.delivery.precheck import precheck
-
     summary = progress.summary(campaign)
     counts = summary["counts"]
     done = counts["sent"] + counts["failed"] + counts["skipped"] + counts["in_doubt"]

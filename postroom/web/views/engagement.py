@@ -12,15 +12,11 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_GET
 
 from postroom.errors import InvalidInput, NotFound
+from postroom.http import client_ip
 from postroom.tracking import activity
 
 # The smallest transparent GIF (43 bytes).
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR only: forwarded headers are whatever the client says.
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _user_agent(request: HttpRequest) -> str:
@@ -38,7 +34,7 @@ def _uncached(response: HttpResponse) -> HttpResponse:
 @require_GET
 def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        activity.record_open(token, _client_ip(request), _user_agent(request))
+        activity.record_open(token, client_ip(request), _user_agent(request))
     except (InvalidInput, NotFound):
         raise Http404("This link is not valid.") from None
     return _uncached(HttpResponse(PIXEL_GIF, content_type="image/gif"))
@@ -47,7 +43,7 @@ def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def click(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        url = activity.follow_click(token, _client_ip(request), _user_agent(request))
+        url = activity.follow_click(token, client_ip(request), _user_agent(request))
     except (InvalidInput, NotFound):
         raise Http404("This link is not valid.") from None
     return _uncached(HttpResponseRedirect(url))

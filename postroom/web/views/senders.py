@@ -13,7 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from postroom.delivery import senders
+from postroom.delivery import dkim, senders
+from postroom.delivery.capacity import sender_report
 from postroom.delivery.models import Sender
 from postroom.errors import PostroomError
 from postroom.web.permissions import operator_required
@@ -142,8 +143,6 @@ def _edit(request: HttpRequest, sender: Sender | None) -> HttpResponse:
     status = 400 if form.errors else 200
     context: dict[str, Any] = {"form": form, "sender": sender}
     if sender is not None:  # limits, their use and the campaigns sharing it
-        from postroom.delivery.capacity import sender_report
-
         context["capacity"] = sender_report(sender)
         context["dkim"] = _dkim_record(sender)
     return render(request, "web/delivery/sender_edit.html", context, status=status)
@@ -151,7 +150,6 @@ def _edit(request: HttpRequest, sender: Sender | None) -> HttpResponse:
 
 def _dkim_record(sender: Sender) -> dict | None:
     """The DNS record to publish for a signing sender, or why it cannot sign."""
-    from postroom.delivery import dkim
 
     try:
         signer = dkim.signer_for(sender)

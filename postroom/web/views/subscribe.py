@@ -13,11 +13,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from postroom.audience.emails import InvalidEmail
 from postroom.audience.models import MailingList
 from postroom.errors import InvalidInput, NotFound, TooMany
+from postroom.http import client_ip
 from postroom.tracking import captcha, confirmations, signups
 from postroom.tracking.forms import (
     HONEYPOT,
     SubscribeForm,
-    client_ip,
     find_public_list,
     list_key,
     public_lists,

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from postroom.accounts import audit, sso, throttle, twofactor
 from postroom.accounts.forms import ThrottledLoginForm
-from postroom.tracking.forms import client_ip
+from postroom.http import client_ip
 from postroom.web.permissions import OperatorRequest, operator_required
 
 PENDING = "postroom_2fa_pending"
