@@ -5,7 +5,7 @@ import pytest
 from postroom.audience import services as audience
 from postroom.campaigns import services as campaigns
 from postroom.campaigns.models import Campaign
-from postroom.delivery import capacity, control, eta, precheck, ratelimit
+from postroom.delivery import capacity, control, eta, precheck, progress, ratelimit
 from postroom.delivery.models import Delivery, Sender
 
 
@@ -33,16 +33,16 @@ def running(name: str, sender, recipients: int, priority: int = 1) -> Campaign:
 
 def test_2100_recipients_at_35_an_hour_take_about_60_hours(sender):
     campaign = running("story", sender, 2100)
-    finish = eta.campaign_eta(campaign, now=1_000_000.0)
+    finish = eta.campaign_eta(campaign, progress.rate(campaign), now=1_000_000.0)
     hours = (finish.timestamp() - 1_000_000.0) / 3600
     assert hours == pytest.approx(60, abs=0.1)
 
 
 def test_the_eta_counts_the_campaigns_sharing_the_sender(sender):
     alone = running("alone", sender, 100)
-    before = eta.campaign_eta(alone, now=0.0)
+    before = eta.campaign_eta(alone, progress.rate(alone), now=0.0)
     running("other", sender, 1000)
-    shared = eta.campaign_eta(alone, now=0.0)
+    shared = eta.campaign_eta(alone, progress.rate(alone), now=0.0)
     # Half the rate while both run: twice as long.
     assert shared.timestamp() == pytest.approx(2 * before.timestamp(), rel=0.01)
 
@@ -57,7 +57,7 @@ def test_sharing_ends_when_the_smaller_campaign_finishes():
 def test_a_paused_campaign_has_no_eta(sender):
     campaign = running("paused", sender, 10)
     campaign.status = Campaign.Status.PAUSED
-    assert eta.campaign_eta(campaign) is None
+    assert eta.campaign_eta(campaign, progress.rate(campaign)) is None
 
 
 def test_an_unlimited_sender_follows_the_measured_rate(db):
