@@ -16,6 +16,7 @@ from pathlib import Path
 
 import charset_normalizer
 
+from postroom.audience.emails import InvalidEmail, normalize_email
 from postroom.errors import InvalidInput
 from postroom.imports import tools
 from postroom.imports.tools import COLUMN_FIELDS, TARGET_LABELS, normal_header
@@ -25,6 +26,9 @@ SAMPLE_RECORDS = 200
 DELIMITERS = [",", ";", "\t", "|"]
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 BASIC_FIELDS = ("email", "name", "first_name", "last_name")
+# The last two columns of a rejects CSV (services.write_rejects): ignored when it is
+# imported again after fixing.
+REPORT_COLUMNS = ("line", "reason")
 FIELDS = (*BASIC_FIELDS, "ignore", *TARGET_LABELS)
 
 # Header spellings seen in exports from mail tools, CRMs and spreadsheets, compared
@@ -141,6 +145,9 @@ class Layout:
     member: str = ""  # the file's name inside an archive, or the sheet's name
     path: str = ""  # the text file to read, when it is not the upload itself
     members: list[dict] = field(default_factory=list)  # an archive: a layout per file
+    # Another delimiter most sampled rows' email cells are joined with ("" for none):
+    # only then does a rejected row advise reading the file with it.
+    misread_delimiter: str = ""
 
     @property
     def has_status_column(self) -> bool:
@@ -168,6 +175,7 @@ class Layout:
             "member": self.member,
             "path": self.path,
             "members": self.members,
+            "misread_delimiter": self.misread_delimiter,
         }
 
     @classmethod
@@ -261,6 +269,8 @@ def detect(
     has_header = _header_fields(first) is not None or not any("@" in cell for cell in first)
     columns = _columns(first, has_header, records)
     detected_mapping = _detect_mapping(columns, records, has_header)
+    if has_header and tuple(c.lower() for c in columns[-2:]) == REPORT_COLUMNS:
+        detected_mapping[-2:] = ["ignore", "ignore"]  # a rejects CSV, fixed
     mapping_list = _apply_overrides(columns, detected_mapping, mapping or {})
     if "email" not in mapping_list:
         shown = ", ".join(repr(c) for c in columns[:8])
@@ -289,6 +299,9 @@ def detect(
         file_name=name,
         source=recognised.part,
         status=recognised.status if status is None else status,
+        misread_delimiter=_misread_delimiter(
+            records[1:] if has_header else records, mapping_list.index("email"), chosen_delimiter
+        ),
     )
 
 
@@ -481,6 +494,33 @@ def _detect_mapping(columns: list[str], records: list[list[str]], has_header: bo
         if counts and max(counts) > 0:
             mapping[counts.index(max(counts))] = "email"
     return mapping
+
+
+def _misread_delimiter(records: list[list[str]], email_index: int, delimiter: str) -> str:
+    """The delimiter most sampled rows seem really split by, judged from their email
+    cells (`a@b.com;Jane;Doe` in a file read with commas), or "".
+
+    Whole-file advice needs whole-file evidence: one such row among good ones is a
+    typing slip, and reading the file with `;` would break every other row.
+    """
+    cells = [r[email_index] for r in records if email_index < len(r) and r[email_index].strip()]
+    for other in DELIMITERS:
+        if other == delimiter:
+            continue
+        joined = sum(1 for c in cells if other in c and _is_address(c.split(other, 1)[0]))
+        if cells and joined * 2 > len(cells):
+            return other
+    return ""
+
+
+def _is_address(value: str) -> bool:
+    if "@" not in value:
+        return False
+    try:
+        normalize_email(value)
+    except InvalidEmail:
+        return False
+    return True
 
 
 def _holds_json(records: list[list[str]], index: int) -> bool:

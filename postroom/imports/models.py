@@ -110,9 +110,28 @@ class RejectedRow(models.Model):
     line = models.IntegerField()
     raw = models.TextField(blank=True, default="")
     reason = models.TextField()
+    # The row as read, so the rejects CSV can be fixed and imported again.
+    cells = models.JSONField(default=list, blank=True)
+    part = models.PositiveSmallIntegerField(default=0)  # which file of an archive
 
     class Meta:
-        ordering = ["line", "id"]
+        ordering = ["part", "line", "id"]
+
+
+class DuplicateRow(models.Model):
+    """A row whose address an earlier row of the same file had: imported once, listed here."""
+
+    import_run = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="duplicate_rows")
+    line = models.IntegerField()
+    part = models.PositiveSmallIntegerField(default=0)
+    first_line = models.IntegerField()  # the row that had the address first
+    first_part = models.PositiveSmallIntegerField(default=0)
+    raw = models.TextField(blank=True, default="")
+    cells = models.JSONField(default=list, blank=True)
+    applied = models.BooleanField(default=False)  # its row said the person left: applied too
+
+    class Meta:
+        ordering = ["part", "line", "id"]
 
 
 class RepairedRow(models.Model):

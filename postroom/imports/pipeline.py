@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from postroom.imports.detect import Layout
 from postroom.imports.reader import Reader
@@ -22,7 +23,8 @@ PARALLEL_FROM_BYTES = 8 * 1024 * 1024
 
 
 class SeenAddresses:
-    """Addresses met so far in this file, on disk: a duplicate check in flat memory.
+    """Addresses met so far in this file and the line each was first met on, on disk:
+    a duplicate check in flat memory.
 
     Asked a batch at a time: one INSERT per address cost ~4 µs, a batch through
     a scratch table and two set-based statements well under 1 µs an address.
@@ -33,30 +35,55 @@ class SeenAddresses:
         self._db = sqlite3.connect(Path(self._dir.name) / "seen.sqlite3", isolation_level=None)
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8000;"
-            "CREATE TABLE seen (email TEXT PRIMARY KEY) WITHOUT ROWID;"
-            "CREATE TEMP TABLE batch (email TEXT PRIMARY KEY) WITHOUT ROWID; BEGIN;"
+            "CREATE TABLE seen (email TEXT PRIMARY KEY, line INTEGER, part INTEGER) WITHOUT ROWID;"
+            "CREATE TEMP TABLE batch (email TEXT PRIMARY KEY, line INTEGER, part INTEGER)"
+            " WITHOUT ROWID; BEGIN;"
         )
 
-    def first_times(self, emails: list[str]) -> list[bool]:
-        """For each address in order: True the first time it is met (here or before)."""
-        flags = [False] * len(emails)
-        first: dict[str, int] = {}
-        for index, email in enumerate(emails):
-            if email not in first:
-                first[email] = index
+    def first_seen(self, contacts: list[Contact]) -> list[tuple[int, int] | None]:
+        """For each contact in order: None the first time its address is met (here or in
+        an earlier batch), else (part, line) of the row that had it first."""
+        first: dict[str, Contact] = {}
+        for contact in contacts:
+            if contact.email not in first:
+                first[contact.email] = contact
         db = self._db
         db.execute("DELETE FROM batch")
-        db.executemany("INSERT INTO batch VALUES (?)", [(e,) for e in sorted(first)])
-        known = {row[0] for row in db.execute("SELECT email FROM batch JOIN seen USING (email)")}
-        db.execute("INSERT OR IGNORE INTO seen SELECT email FROM batch")
-        for email, index in first.items():
-            if email not in known:
-                flags[index] = True
-        return flags
+        db.executemany(
+            "INSERT INTO batch VALUES (?, ?, ?)",
+            [(e, first[e].line, first[e].part) for e in sorted(first)],
+        )
+        known = {
+            email: (part, line)
+            for email, part, line in db.execute(
+                "SELECT email, seen.part, seen.line FROM batch JOIN seen USING (email)"
+            )
+        }
+        db.execute("INSERT OR IGNORE INTO seen SELECT email, line, part FROM batch")
+        result: list[tuple[int, int] | None] = []
+        for contact in contacts:
+            earlier = known.get(contact.email)
+            if earlier is None:
+                met = first[contact.email]
+                earlier = None if met is contact else (met.part, met.line)
+            result.append(earlier)
+        return result
 
     def close(self) -> None:
         self._db.close()
         self._dir.cleanup()
+
+
+class Duplicate(NamedTuple):
+    """A row whose address an earlier row of the file already had: listed in the report."""
+
+    line: int
+    part: int
+    first_line: int  # the row that had the address first (same part or an earlier one)
+    first_part: int
+    raw: str
+    cells: tuple
+    applied: bool  # its status (the person left) was applied too
 
 
 @dataclass
@@ -69,6 +96,7 @@ class Batch:
     # Duplicates whose row says the person left: applied too, so that a file listing
     # someone as subscribed and then as unsubscribed leaves them unsubscribed.
     late_left: list[Contact] = field(default_factory=list)
+    duplicate_rows: list[Duplicate] = field(default_factory=list)
 
 
 def batches(path: Path, layout: dict, skip: int, size: int) -> Iterator[Batch]:
@@ -92,11 +120,11 @@ def batches(path: Path, layout: dict, skip: int, size: int) -> Iterator[Batch]:
                 return
             if kind == "error":
                 raise OSError(payload)
-            packed, rejections, duplicates, records, position, late = payload
+            packed, rejections, duplicates, records, position, late, listed = payload
             unpack = Contact.unpack
             contacts = [unpack(fields) for fields in packed]
             late_left = [unpack(fields) for fields in late]
-            yield Batch(contacts, rejections, duplicates, records, position, late_left)
+            yield Batch(contacts, rejections, duplicates, records, position, late_left, listed)
     finally:
         receiver.close()
         if reader.is_alive():
@@ -117,6 +145,7 @@ def _produce(path: Path, layout: dict, skip: int, sender) -> None:
                 batch.records,
                 batch.position,
                 late,
+                batch.duplicate_rows,
             )
             sender.send(("batch", payload))
         sender.send(("done", None))
@@ -145,8 +174,8 @@ class Parsed:
 
     def __iter__(self) -> Iterator[Contact | Rejection]:
         named = len(self.parts) > 1
-        for part, file in zip(self.parts, self.files(), strict=True):
-            parse = RowParser(part).parse
+        for index, (part, file) in enumerate(zip(self.parts, self.files(), strict=True)):
+            parse = RowParser(part, index).parse
             prefix = f"{part.member}: " if named and part.member else ""
             with Reader(file, part) as reader:
                 self.reader = reader
@@ -170,15 +199,15 @@ def _read(path: Path, layout_data: dict, skip: int) -> Iterator[Batch]:
 def _batches(parsed: Parsed, seen: SeenAddresses, skip: int):
     """Batches of parsed rows; the first `skip` records (already committed) only feed `seen`."""
     results_in = iter(parsed)
-    committed: list[str] = []
+    committed: list[Contact] = []
     for result in itertools.islice(results_in, skip):
         if isinstance(result, Contact):
-            committed.append(result.email)
+            committed.append(result)
             if len(committed) >= BATCH:
-                seen.first_times(committed)
+                seen.first_seen(committed)
                 committed = []
     if committed:
-        seen.first_times(committed)
+        seen.first_seen(committed)
     results: list[Contact | Rejection] = []
     for result in results_in:
         results.append(result)
@@ -193,8 +222,26 @@ def _batch(results: list[Contact | Rejection], seen: SeenAddresses, position: in
     """One batch in file order: contacts met for the first time, rejections, duplicates."""
     contacts = [r for r in results if isinstance(r, Contact)]
     rejections = [r for r in results if not isinstance(r, Contact)]
-    first = seen.first_times([c.email for c in contacts])
-    fresh = [c for c, is_first in zip(contacts, first, strict=True) if is_first]
-    late = [c for c, is_first in zip(contacts, first, strict=True) if not is_first and c.status]
-    late_left = [c for c in late if c.left]
-    return Batch(fresh, rejections, len(contacts) - len(fresh), len(results), position, late_left)
+    fresh: list[Contact] = []
+    late_left: list[Contact] = []
+    duplicates: list[Duplicate] = []
+    for contact, earlier in zip(contacts, seen.first_seen(contacts), strict=True):
+        if earlier is None:
+            fresh.append(contact)
+            continue
+        # Duplicates whose row says the person left are applied too (see Batch).
+        applied = contact.left
+        if applied:
+            late_left.append(contact)
+        duplicates.append(
+            Duplicate(
+                contact.line,
+                contact.part,
+                earlier[1],
+                earlier[0],
+                contact.raw,
+                contact.cells,
+                applied,
+            )
+        )
+    return Batch(fresh, rejections, len(duplicates), len(results), position, late_left, duplicates)

@@ -19,6 +19,7 @@ from postroom.imports.detect import DELIMITERS, Layout
 from postroom.imports.reader import Record
 
 RAW_LIMIT = 500  # characters of a bad row kept in the report
+ROW_LIMIT = 10_000  # characters of a reported row's cells kept, so it can be fixed and re-imported
 MAX_NAME = 255
 
 # `Jane Doe <jane@x.org>`, `"Doe, Jane" <jane@x.org>`, `<jane@x.org>`.
@@ -43,6 +44,14 @@ class Contact(NamedTuple):
     optin_at: str = ""  # consent record: ISO opt-in time, IP, confirmation time
     optin_ip: str = ""
     confirmed_at: str = ""
+    # The row as read (its cells, and which file of an archive): what the report of a
+    # duplicate or a row refused by the writer shows, so it can be fixed and re-imported.
+    cells: tuple = ()
+    part: int = 0
+
+    def rejected(self, reason: str) -> "Rejection":
+        """This row refused by the writer (suppressed, blocklisted), reported whole."""
+        return Rejection(self.line, self.raw, reason, self.cells, self.part)
 
     @property
     def left(self) -> bool:
@@ -74,13 +83,27 @@ class Rejection:
     line: int
     raw: str
     reason: str
+    cells: tuple = ()  # the original row, for the rejects CSV
+    part: int = 0  # which file of an archive
+
+
+def kept_cells(cells: list[str]) -> tuple:
+    """The row's cells for the report, whole unless together they exceed ROW_LIMIT."""
+    if sum(map(len, cells)) <= ROW_LIMIT:
+        return tuple(cells)
+    share = max(1, ROW_LIMIT // max(1, len(cells)))
+    return tuple(_cut(cell, share) for cell in cells)
 
 
 class RowParser:
     """Turns records into Contacts or Rejections for one layout."""
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, part: int = 0) -> None:
         self.layout = layout
+        self.part = part
+        # The sample says most rows are split with the wrong delimiter: only then is
+        # advice to change it given (see detect.misread_delimiter).
+        self.misread = layout.misread_delimiter
         self.width = len(layout.columns)
         self.email_index = layout.email_column
         self.name_index = _index(layout.mapping, "name")
@@ -120,16 +143,16 @@ class RowParser:
         )
 
     def parse(self, record: Record) -> Contact | Rejection:
-        cells = record.cells
+        cells = original = record.cells
         if record.problem:
-            return Rejection(record.line, "", record.problem)
+            return Rejection(record.line, "", record.problem, (), self.part)
         width = self.width
         count = len(cells)
         if count < width:
             cells = cells + [""] * (width - count)
         elif count > width and any(c.strip() for c in cells[width:]):
-            return Rejection(
-                record.line,
+            return self._reject(
+                record,
                 _raw(self.layout.delimiter.join(cells)),
                 f"the row has {count} fields but the header has {width}: "
                 f"a value may contain an unquoted {_shown(self.layout.delimiter)}",
@@ -141,7 +164,7 @@ class RowParser:
         except InvalidEmail as exc:
             repaired = self._repair(raw_email)
             if repaired is None:
-                return Rejection(record.line, _raw(raw_email), self._reason(raw_email, exc))
+                return self._reject(record, _raw(raw_email), self._reason(raw_email, exc))
             email, display_name, repair = repaired
         if self.json_index is None:
             attributes = self._attributes_json(cells)
@@ -150,8 +173,8 @@ class RowParser:
             if merged is None:
                 value = cells[self.json_index]
                 column = self.columns[self.json_index]
-                return Rejection(
-                    record.line,
+                return self._reject(
+                    record,
                     _raw(value),
                     f"the {column!r} column must hold a JSON object of attributes",
                 )
@@ -165,12 +188,16 @@ class RowParser:
             repair,
             raw_email if len(raw_email) <= RAW_LIMIT else _raw(raw_email),
         )
+        row = (kept_cells(original), self.part)
         if not self.extra:
-            return _new_tuple(Contact, fields + _PLAIN)
+            return _new_tuple(Contact, fields + _PLAIN + row)
         extras = self._extras(cells)
         if isinstance(extras, str):
-            return Rejection(record.line, _raw(raw_email), extras)
-        return _new_tuple(Contact, fields + extras)
+            return self._reject(record, _raw(raw_email), extras)
+        return _new_tuple(Contact, fields + extras + row)
+
+    def _reject(self, record: Record, raw: str, reason: str) -> Rejection:
+        return Rejection(record.line, raw, reason, kept_cells(record.cells), self.part)
 
     def _extras(self, cells: list[str]) -> tuple | str:
         """(status, status_at, tags, consent…) of a row, or why they cannot be read."""
@@ -281,13 +308,26 @@ class RowParser:
         if not raw.strip():
             return "no email address"
         for d in DELIMITERS:
-            head = raw.split(d, 1)[0]
+            head, _, rest = raw.partition(d)
             if d in raw and "@" in head and _valid(head):
                 shown, own = _shown(d), _shown(self.layout.delimiter)
-                hint = f"this field contains {shown} — the file seems to be separated by {shown}"
-                if d != self.layout.delimiter:
-                    return f"{hint}, not {own}: import it with that delimiter"
-                return f"{hint}: a whole row was quoted into one field"
+                if d == self.layout.delimiter:
+                    return (
+                        f"this field contains {shown} — the file seems to be separated by "
+                        f"{shown}: a whole row was quoted into one field"
+                    )
+                if d == self.misread:
+                    return (
+                        f"this field contains {shown} — the file seems to be separated by "
+                        f"{shown}, not {own}: import it with that delimiter"
+                    )
+                # One row among good ones: its cell holds more than an address, and
+                # changing the file's delimiter would break every other row.
+                return (
+                    f"the email field holds {head.strip()!r} followed by "
+                    f"{_cut(d + rest, 60)!r}: several values were typed into one cell; "
+                    "keep only the address in it"
+                )
         return f"not a valid email address: {exc.detail}"
 
 
@@ -336,4 +376,8 @@ def _shown(delimiter: str) -> str:
 
 
 def _raw(value: str) -> str:
-    return value if len(value) <= RAW_LIMIT else value[:RAW_LIMIT] + "…"
+    return _cut(value, RAW_LIMIT)
+
+
+def _cut(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[:limit] + "…"

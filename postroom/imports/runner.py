@@ -13,7 +13,7 @@ from pathlib import Path
 from django.db import connection, transaction
 from django.utils import timezone
 
-from postroom.imports.models import Import, RejectedRow, RepairedRow
+from postroom.imports.models import DuplicateRow, Import, RejectedRow, RepairedRow
 from postroom.imports.pipeline import Batch, batches
 from postroom.imports.upsert import Upserter
 
@@ -95,9 +95,34 @@ def _count(imp: Import, batch: Batch, outcome) -> None:
 
 
 def _save_batch(imp: Import, batch: Batch, outcome) -> None:
-    rejected = sorted(batch.rejections + outcome.rejections, key=lambda r: r.line)
+    rejected = sorted(batch.rejections + outcome.rejections, key=lambda r: (r.part, r.line))
     RejectedRow.objects.bulk_create(
-        [RejectedRow(import_run=imp, line=r.line, raw=r.raw, reason=r.reason) for r in rejected]
+        [
+            RejectedRow(
+                import_run=imp,
+                line=r.line,
+                raw=r.raw,
+                reason=r.reason,
+                cells=list(r.cells),
+                part=r.part,
+            )
+            for r in rejected
+        ]
+    )
+    DuplicateRow.objects.bulk_create(
+        [
+            DuplicateRow(
+                import_run=imp,
+                line=d.line,
+                part=d.part,
+                first_line=d.first_line,
+                first_part=d.first_part,
+                raw=d.raw,
+                cells=list(d.cells),
+                applied=d.applied,
+            )
+            for d in batch.duplicate_rows
+        ]
     )
     rejected_lines = {r.line for r in outcome.rejections}
     RepairedRow.objects.bulk_create(

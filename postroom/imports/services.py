@@ -7,9 +7,10 @@ run_pending() is the worker step that picks one queued or crashed import.
 """
 
 import csv
+import heapq
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +24,7 @@ from postroom.audience.models import MailingList
 from postroom.audience.services import resolve_lists
 from postroom.errors import InvalidInput, NotFound
 from postroom.imports import sources, tools
-from postroom.imports.detect import Layout, safeguard
+from postroom.imports.detect import REPORT_COLUMNS, Layout, safeguard
 from postroom.imports.models import Import
 from postroom.imports.pipeline import Parsed
 from postroom.imports.rows import Contact, Rejection
@@ -289,11 +290,53 @@ class Writable(Protocol):
 
 
 def write_rejects(imp: Import, out: Writable) -> None:
-    """The report of rejected rows as CSV: line, raw value, reason."""
+    """The rows not imported as CSV, so they can be fixed and imported again: the file's
+    own columns as read, then the row's line and why (rejected, or a duplicate of an
+    earlier row). A re-import ignores the last two columns (detect.REPORT_COLUMNS)."""
+    parts = Layout.from_dict(imp.layout).parts()
+    header: list[str] = list(dict.fromkeys(c for part in parts for c in part.columns))
+    places = [[header.index(c) for c in part.columns] for part in parts]
     writer = csv.writer(out)
-    writer.writerow(["line", "value", "reason"])
-    for line, raw, reason in imp.rejected_rows.values_list("line", "raw", "reason").iterator():
-        writer.writerow([line, neutralise(raw), reason])
+    writer.writerow([*header, *REPORT_COLUMNS])
+    for part, line, cells, reason in heapq.merge(
+        _rejected_rows(imp, parts), _duplicate_rows(imp, parts), key=lambda row: row[:2]
+    ):
+        where = places[part] if part < len(places) else []
+        row = [""] * len(header)
+        for i, cell in enumerate(cells):
+            if i < len(where):
+                row[where[i]] = cell
+            else:
+                row.append(cell)  # more fields than the header: kept, in order
+        writer.writerow([*map(neutralise, row), line, reason])
+
+
+def _rejected_rows(imp: Import, parts: list[Layout]) -> Iterator[tuple[int, int, list, str]]:
+    rows = imp.rejected_rows.values_list("part", "line", "cells", "raw", "reason")
+    for part, line, cells, raw, reason in rows.iterator():
+        if not cells and raw and part < len(parts):  # kept before rows were: the value only
+            cells = [""] * len(parts[part].columns)
+            cells[parts[part].email_column] = raw
+        yield part, line, cells, reason
+
+
+def _duplicate_rows(imp: Import, parts: list[Layout]) -> Iterator[tuple[int, int, list, str]]:
+    rows = imp.duplicate_rows.values_list(
+        "part", "line", "cells", "first_part", "first_line", "applied"
+    )
+    for part, line, cells, first_part, first_line, applied in rows.iterator():
+        yield part, line, cells, duplicate_reason(parts, part, first_part, first_line, applied)
+
+
+def duplicate_reason(
+    parts: list[Layout], part: int, first_part: int, first_line: int, applied: bool
+) -> str:
+    """Why a duplicate row was not imported on its own, naming the row it repeats."""
+    where = f"line {first_line}"
+    if first_part != part and first_part < len(parts) and parts[first_part].member:
+        where = f"{parts[first_part].member}, {where}"
+    said = "; its status (the person left) was applied too" if applied else ""
+    return f"duplicate: the same address as {where}, imported once{said}"
 
 
 def neutralise(value: str) -> str:

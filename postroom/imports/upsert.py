@@ -22,7 +22,7 @@ from postroom.audience.bulk import blocklist
 from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression
 from postroom.audience.services import initial_status
 from postroom.imports import states, tools
-from postroom.imports.rows import Contact, Rejection
+from postroom.imports.rows import Contact
 from postroom.imports.sql import (
     SUBSCRIPTION_COLUMNS,
     any_of,
@@ -96,7 +96,7 @@ class Upserter:
         if self.waiting or not self.lists:
             return self._subscribe(contacts, self.waiting, state=tools.PENDING)
         outcome = Outcome()
-        outcome.rejections = [Rejection(c.line, c.raw, states.PENDING_REASON) for c in contacts]
+        outcome.rejections = [c.rejected(states.PENDING_REASON) for c in contacts]
         return outcome
 
     def _subscribe(
@@ -122,9 +122,7 @@ class Upserter:
             reason = reasons.get(hashes[contact.email])
             if reason is not None:
                 if not (self.resubscribe and reason == Suppression.Reason.UNSUBSCRIBED):
-                    outcome.rejections.append(
-                        Rejection(contact.line, contact.raw, SUPPRESSED_REASON)
-                    )
+                    outcome.rejections.append(contact.rejected(SUPPRESSED_REASON))
                     continue
                 lifted.append(hashes[contact.email])
             if row is None:
@@ -136,7 +134,7 @@ class Upserter:
                 continue
             _, subscriber_id, name, attributes, status = row
             if status == Subscriber.Status.BLOCKLISTED:
-                outcome.rejections.append(Rejection(contact.line, contact.raw, BLOCKLISTED_REASON))
+                outcome.rejections.append(contact.rejected(BLOCKLISTED_REASON))
                 continue
             if self.mode == "skip-existing" and reason is None:
                 outcome.unchanged += 1

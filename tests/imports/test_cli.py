@@ -47,7 +47,9 @@ def test_import_prints_the_json_summary_and_writes_the_rejects(subprocess_env, t
     }
     assert result.stderr == ""  # no progress bar when stderr is not a terminal
     lines = rejects.read_text().splitlines()
-    assert lines[0] == "line,value,reason" and len(lines) == 23
+    # The file's own columns, then line and reason; the 5 duplicates are listed too.
+    assert lines[0] == "email,first_name,last_name,city,plan,signup_date,line,reason"
+    assert len(lines) == 1 + 22 + 5
     assert Subscriber.objects.count() == 2073
 
 

@@ -1,5 +1,7 @@
 """The fast normaliser must be exactly as strict as email-validator, never more lenient."""
 
+import csv
+
 import pytest
 from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import ATEXT
@@ -7,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from postroom.audience.emails import OPTIONS, InvalidEmail, normalize_email, reference_normalize
+from tests.data import DATA
 
 
 def outcome(fn, value: str) -> tuple[str, str]:
@@ -271,3 +274,33 @@ def test_it_gives_email_validators_verdict_on_generated_plain_ascii_addresses(va
 def test_it_gives_email_validators_verdict_around_the_length_limits(local, labels, tld):
     value = "a" * local + "@" + "".join(f"{'b' * 60}." for _ in range(labels)) + tld
     assert ours(value) == validator(value)
+
+
+def _sample_file_cells() -> list[str]:
+    """Every cell of the messy sample files under tests/data (addresses, jammed rows,
+    names, dates): the fast path must agree with email-validator on all of them."""
+    files = [
+        (DATA / "contacts-2100-semicolon.csv", ";", "utf-8"),
+        (DATA / "contacts-500-excel-cp1252.csv", ",", "cp1252"),
+        *((path, ",", "utf-8") for path in sorted((DATA / "exports").rglob("*.csv"))),
+    ]
+    cells: set[str] = set()
+    for path, delimiter, encoding in files:
+        with path.open(encoding=encoding, newline="") as f:
+            for row in csv.reader(f, delimiter=delimiter):
+                cells.update(row)
+    return sorted(cells)
+
+
+SAMPLE_CELLS = _sample_file_cells()
+
+
+def test_the_sample_files_hold_thousands_of_cells_to_compare():
+    assert len(SAMPLE_CELLS) > 3000
+    assert sum("@" in cell for cell in SAMPLE_CELLS) > 2000
+
+
+@pytest.mark.parametrize("chunk", range(8))
+def test_it_gives_email_validators_verdict_on_every_cell_of_the_sample_files(chunk):
+    for value in SAMPLE_CELLS[chunk::8]:
+        assert ours(value) == validator(value), value

@@ -51,14 +51,17 @@ def test_a_contact_survives_the_trip_between_processes_as_a_plain_tuple():
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=30), max_size=6))
-def test_seen_addresses_flag_exactly_the_first_meeting_in_file_order(batches):
-    seen, plain = SeenAddresses(), set()
+def test_seen_addresses_name_the_row_that_had_each_address_first_in_file_order(batches):
+    seen, first_line = SeenAddresses(), {}
+    line = 1
     try:
         for batch in batches:
-            expected = []
+            contacts, expected = [], []
             for email in batch:
-                expected.append(email not in plain)
-                plain.add(email)
-            assert seen.first_times(batch) == expected
+                line += 1
+                contacts.append(Contact(line, email, "", "{}", ""))
+                expected.append((0, first_line[email]) if email in first_line else None)
+                first_line.setdefault(email, line)
+            assert seen.first_seen(contacts) == expected
     finally:
         seen.close()

@@ -87,8 +87,9 @@ def test_the_wizard_uploads_previews_runs_and_reports(owner_client, news, settin
     page = owner_client.get(reverse("import_detail", args=[imp.pk])).content.decode()
     assert "finished" in page and "Rejected rows (1)" in page and "bad-address" in page
     csv_text = owner_client.get(reverse("import_rejects", args=[imp.pk])).content.decode()
-    assert csv_text.splitlines()[0] == "line,value,reason"
-    assert csv_text.splitlines()[1].startswith("3,bad-address,")
+    # The row as it was in the file, then where and why: fixable and importable again.
+    assert csv_text.splitlines()[0] == "E-Mail,Vorname,Stadt,line,reason"
+    assert csv_text.splitlines()[1].startswith("bad-address,Bob,Paris,3,")
     assert Subscriber.objects.get().attributes == {"first_name": "Jane", "stadt": "Köln"}
 
 
