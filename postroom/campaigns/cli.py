@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from postroom.cli import CLI, add_json_flag, emit
-from postroom.errors import InvalidInput, NotFound
+from postroom.errors import InvalidInput
 
 
 def register(cli: CLI) -> None:
@@ -21,7 +21,15 @@ def register(cli: CLI) -> None:
     p.add_argument("--body-file", required=True, type=Path, metavar="FILE")
     p.add_argument("--text-file", type=Path, metavar="FILE", help="hand-written plain-text part")
     p.add_argument("--format", choices=["markdown", "html", "plain"], default="markdown")
-    p.add_argument("--sender", metavar="NAME", help="default: the local capture outbox")
+    p.add_argument(
+        "--sender", action="append", default=[], metavar="NAME[:WEIGHT]",
+        help="default: the local capture outbox; repeat for a pool of senders sharing the"
+        " campaign by weight (--sender relay:2 --sender backup), the first one the primary",
+    )  # fmt: skip
+    p.add_argument(
+        "--pool", metavar="NAME:WEIGHT,...",
+        help="the senders and their weights at once: relay:2,backup:1 (after any --sender)",
+    )  # fmt: skip
     p.add_argument("--from", dest="from_email", metavar="ADDRESS")
     p.add_argument("--from-name", default="")
     p.add_argument("--reply-to", default="")
@@ -93,15 +101,11 @@ def _threshold_arguments(p: argparse.ArgumentParser, required: bool) -> None:
     )  # fmt: skip
 
 
-def _sender(name: str | None) -> Any:
-    if not name:
-        return None
-    from postroom.delivery.models import Sender
+def _pool(senders: list[str], pool: str | None) -> list:
+    """[(Sender, weight)] from `--sender NAME[:WEIGHT] ...` and `--pool A:2,B:1`."""
+    from postroom.campaigns import pools
 
-    try:
-        return Sender.objects.get(name=name)
-    except Sender.DoesNotExist:
-        raise NotFound(f"sender {name!r} does not exist") from None
+    return pools.resolve(pools.parse([*senders, pool or ""]))
 
 
 def _read(path: Path, what: str) -> str:
@@ -138,7 +142,7 @@ def create(args: argparse.Namespace) -> None:
         body=_read(args.body_file, "body file"),
         text_body=_read(args.text_file, "text file") if args.text_file else "",
         body_format=args.format,
-        sender=_sender(args.sender),
+        pool=_pool(args.sender, args.pool),
         from_email=args.from_email or "",
         from_name=args.from_name,
         reply_to=args.reply_to,
@@ -153,6 +157,8 @@ def create(args: argparse.Namespace) -> None:
 
 
 def as_json(campaign: Any, audience: int | None = None) -> dict[str, Any]:
+    from postroom.campaigns import pools
+
     data = {
         "id": campaign.pk,
         "name": campaign.name,
@@ -166,6 +172,7 @@ def as_json(campaign: Any, audience: int | None = None) -> dict[str, Any]:
         "lists": [ml.name for ml in campaign.lists.all()],
         "segment": campaign.segment.name if campaign.segment_id else None,
         "sender": campaign.sender.name if campaign.sender_id else None,
+        "pool": [{"sender": s.name, "weight": w} for s, w in pools.members(campaign)],
         "layout": campaign.layout.name if campaign.layout_id else None,
         "priority": campaign.priority,
         "error_threshold": {

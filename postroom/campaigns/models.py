@@ -141,3 +141,30 @@ class TrackedLink(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+
+class CampaignSender(models.Model):
+    """A sender in a campaign's pool, with its weight (campaigns.pools).
+
+    A campaign with one sender has no rows here: `Campaign.sender` alone, as
+    before pools. With several, every member has a row, the primary
+    (`Campaign.sender`, shown first and used for test sends) included. It lives
+    in the campaigns app because the campaign editor, the API and duplicating
+    own it, and the delivery app already reads campaigns (never the reverse).
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="pool")
+    sender = models.ForeignKey("delivery.Sender", on_delete=models.PROTECT, related_name="+")
+    # The share of the campaign's mail through this sender while every member can
+    # take its share: 2 and 1 send two thirds and one third.
+    weight = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-weight", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "sender"], name="pool_sender_once"),
+            models.CheckConstraint(condition=models.Q(weight__gt=0), name="pool_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender_id}:{self.weight}"

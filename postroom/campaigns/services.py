@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from postroom.audience.eligibility import mailable_subscribers
 from postroom.audience.emails import normalize_email
 from postroom.audience.models import MailingList, Segment, Subscriber
-from postroom.campaigns import lifecycle
+from postroom.campaigns import lifecycle, pools
 from postroom.campaigns.compose import (
     BuiltMessage,
     CompiledCampaign,
@@ -27,7 +27,7 @@ from postroom.campaigns.compose import (
 )
 from postroom.campaigns.errors import RenderError, TemplateError
 from postroom.campaigns.layouts import default_layout
-from postroom.campaigns.models import Campaign
+from postroom.campaigns.models import Campaign, CampaignSender
 from postroom.campaigns.spec import SAMPLE_RECIPIENT, recipient_for, spec_for
 from postroom.errors import InvalidInput, NotFound
 from postroom.integers import as_id, check_fields
@@ -118,7 +118,12 @@ def set_error_threshold(campaign: Campaign, percent: int, window: int) -> Campai
     return campaign
 
 
-def _save_checked(campaign: Campaign, lists: Sequence[MailingList] | None) -> Campaign:
+def _save_checked(
+    campaign: Campaign,
+    lists: Sequence[MailingList] | None,
+    pool: Sequence[pools.Member] | None = None,
+    new_primary: bool = False,
+) -> Campaign:
     """Check the templates and headers, and render for the sample reader within the
     template budget, then save; nothing is written if any of it fails."""
     check(campaign, lists).sample_check(SAMPLE_RECIPIENT)
@@ -126,20 +131,38 @@ def _save_checked(campaign: Campaign, lists: Sequence[MailingList] | None) -> Ca
         campaign.save()
         if lists is not None:
             campaign.lists.set(lists)
+        pools.save(campaign, pool, new_primary)
     return campaign
 
 
+def _with_pool(fields: dict[str, Any], pool: Sequence[pools.Member] | None) -> list | None:
+    """A pool given makes its first sender the primary (`sender`)."""
+    if pool is None:
+        return None
+    checked = pools.check(pool)
+    fields["sender"] = checked[0][0] if checked else None
+    return checked
+
+
 def create_campaign(
-    *, lists: Iterable[MailingList] = (), created_by: Any = None, **fields: Any
+    *,
+    lists: Iterable[MailingList] = (),
+    created_by: Any = None,
+    pool: Sequence[pools.Member] | None = None,
+    **fields: Any,
 ) -> Campaign:
-    """A new draft; the templates are checked before anything is saved."""
+    """A new draft; the templates are checked before anything is saved.
+
+    `pool`: [(sender, weight), ...] to send through several senders (campaigns.pools).
+    """
     campaign = Campaign(created_by=created_by)
+    pool = _with_pool(fields, pool)
     _apply(campaign, fields)
     if not campaign.from_email:
         campaign.from_email = default_from_email(campaign.sender)
     if campaign.layout is None and "layout" not in fields:
         campaign.layout = default_layout()
-    return _save_checked(campaign, list(lists))
+    return _save_checked(campaign, list(lists), pool)
 
 
 def ensure_editable(campaign: Campaign) -> None:
@@ -151,16 +174,25 @@ def ensure_editable(campaign: Campaign) -> None:
 
 
 def update_campaign(
-    campaign: Campaign, *, lists: Iterable[MailingList] | None = None, **fields: Any
+    campaign: Campaign,
+    *,
+    lists: Iterable[MailingList] | None = None,
+    pool: Sequence[pools.Member] | None = None,
+    **fields: Any,
 ) -> Campaign:
-    """Change a draft or scheduled campaign; refused (and nothing saved) once it has started."""
+    """Change a draft or scheduled campaign; refused (and nothing saved) once it has started.
+
+    A new `sender` without a `pool` makes it the campaign's only sender.
+    """
     with transaction.atomic():
         # Re-read under the write lock: the worker may have started it a moment ago.
         current = Campaign.objects.select_for_update().get(pk=campaign.pk)
         ensure_editable(current)
+        pool = _with_pool(fields, pool)
         _apply(campaign, fields)
         campaign.status = current.status
-        return _save_checked(campaign, None if lists is None else list(lists))
+        new_primary = "sender" in fields and campaign.sender_id != current.sender_id
+        return _save_checked(campaign, None if lists is None else list(lists), pool, new_primary)
 
 
 def duplicate_campaign(campaign: Campaign, created_by: Any = None) -> Campaign:
@@ -175,6 +207,10 @@ def duplicate_campaign(campaign: Campaign, created_by: Any = None) -> Campaign:
     with transaction.atomic():
         copy.save()
         copy.lists.set(campaign.lists.all())
+        CampaignSender.objects.bulk_create(
+            CampaignSender(campaign=copy, sender_id=row.sender_id, weight=row.weight)
+            for row in campaign.pool.all()
+        )
     return copy
 
 

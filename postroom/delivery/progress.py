@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db.models import Count
 from django.utils import timezone
 
+from postroom.campaigns import pools
 from postroom.campaigns.models import Campaign
 from postroom.delivery.autopause import min_outcomes
 from postroom.delivery.eta import campaign_eta
@@ -75,14 +76,19 @@ def live_workers() -> list[Worker]:
 def waiting(campaign: Campaign, counts: dict[str, int] | None = None) -> dict | None:
     """The sender this running campaign waits for (it cannot be reached), or None.
 
-    {"sender", "since", "next_try", "error"}: see delivery.waiting.state.
+    {"sender", "since", "next_try", "error"}: see delivery.waiting.state. A campaign
+    with a pool waits only while every sender of it is down; it is then shown
+    waiting for the one whose outage began first.
     """
     if campaign.status != Campaign.Status.RUNNING or not campaign.sender_id:
         return None
     counts = counts if counts is not None else campaign_counts(campaign)
     if not counts["pending"]:
         return None
-    return wait_state(Sender.objects.filter(pk=campaign.sender_id).first())
+    members = [sender for sender, _ in pools.members(campaign)]
+    if not all(sender.is_waiting for sender in members):
+        return None
+    return wait_state(min(members, key=lambda sender: sender.failing_since))
 
 
 def stall_reason(

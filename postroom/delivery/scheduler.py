@@ -15,12 +15,17 @@ back for long. See docs/rate-limits.md.
 import math
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest
 
-from postroom.delivery import ratelimit, waiting
+from postroom.campaigns import pools
+from postroom.campaigns.models import Campaign
+from postroom.delivery import ratelimit, waiting, wakeup
+from postroom.delivery.models import CampaignShare, Delivery
 
 # The most recipients one grant covers, and so one batch a worker claims and
 # renders at once: big enough to amortise a claim and a grant, small enough that
@@ -38,6 +43,10 @@ LATE_SECONDS = ratelimit.SAFETY_MARGIN / 2
 # Sleeping workers look at the wake-up generation this often.
 POLL_SECONDS = 0.5
 
+# Waking the workers is the scheduler's word to its callers (start, pause, limits…).
+generation = wakeup.generation
+notify = wakeup.notify
+
 # Per process: where the round-robin over senders resumes, and when the
 # earliest skipped sender will have a free slot (sleep_until_work wakes then).
 _sender_cursor: int = -1
@@ -48,7 +57,7 @@ _full_until: dict[int | None, tuple[float, int]] = {}
 
 @dataclass
 class Grant:
-    """Permission to claim up to `count` recipients of one campaign now."""
+    """Permission to claim up to `count` recipients of one campaign now, through one sender."""
 
     campaign_id: int
     sender_id: int | None
@@ -59,19 +68,65 @@ class Grant:
     # A try of a sender that cannot be reached (delivery.waiting): few recipients,
     # and this worker alone may send to it until the try is recorded.
     probe: bool = False
+    # The sender's weight in the campaign's pool (1 without a pool): what a release gives back.
+    pool_weight: int = 1
 
 
-def _work_by_sender(now: float) -> dict[int | None, list[tuple[int, int]]]:
-    """Running campaigns that have recipients to send now, by sender: (id, weight)."""
-    from postroom.campaigns.models import Campaign
-    from postroom.delivery.models import Delivery
+@dataclass
+class Work:
+    """What `next_grant` looks at: campaigns with work by sender, and their pools."""
 
+    # sender id → [(campaign id, priority)]; a pooled campaign is in each member's list.
+    groups: dict[int | None, list[tuple[int, int]]]
+    # campaign id → {sender id: weight}, only for campaigns with several senders.
+    pools: dict[int, dict[int | None, int]]
+    # Senders that cannot be reached now: id → (when to look again, a probe is due).
+    blocked: dict[int, tuple[float, bool]]
+    now: float
+
+    def __post_init__(self) -> None:
+        self._free: dict[int, tuple[float, float]] = {}
+
+    def capacity(self, sender_id: int) -> tuple[float, float]:
+        """(messages a second it gives each of its campaigns, when its next slot is free)."""
+        if sender_id not in self._free:
+            windows = ratelimit.windows_for(sender_id)
+            if not windows:
+                self._free[sender_id] = (math.inf, self.now)
+            else:
+                rate = ratelimit.sustained_rate(windows) / max(1, len(self.groups[sender_id]))
+                free = ratelimit.next_free_at(sender_id, self.now) or self.now
+                self._free[sender_id] = (rate, free)
+        return self._free[sender_id]
+
+    def lag_allowed(self, sender_id: int, weight: int) -> float:
+        """How far (in pool pass) this member may fall behind before its share moves on.
+
+        Down, backing off or with no free slot within HORIZON: none, the others take
+        its share at once. Otherwise about one grant of its own, so a member that
+        keeps up gets its share by weight, and one held back by its rate limit
+        (or by the other campaigns on it) gives away what it cannot carry.
+        """
+        if sender_id in self.blocked:
+            return 0.0
+        rate, free = self.capacity(sender_id)
+        if free > self.now + HORIZON:
+            return 0.0
+        return max(1.0, rate * GRANT_SECONDS) / weight
+
+
+def _work(now: float) -> Work:
+    """Running campaigns that have recipients to send now, by sender, with their pools."""
     due = datetime.fromtimestamp(now, tz=UTC)
-    running = Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list(
-        "id", "sender_id", "priority"
+    running = list(
+        Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list(
+            "id", "sender_id", "priority"
+        )
     )
+    members = pools.weights((cid, sid) for cid, sid, _ in running)
     groups: dict[int | None, list[tuple[int, int]]] = {}
-    for campaign_id, sender_id, priority in running:
+    pooled: dict[int, dict[int | None, int]] = {}
+    for campaign_id, _, priority in running:
         # One indexed EXISTS per running campaign (there are few) stays cheap
         # however large the ledger; a DISTINCT over it would not.
         has_work = Delivery.objects.filter(
@@ -79,29 +134,33 @@ def _work_by_sender(now: float) -> dict[int | None, list[tuple[int, int]]]:
             | Q(state=Delivery.State.RETRY, next_attempt_at__lte=due),
             campaign_id=campaign_id,
         ).exists()
-        if has_work:
+        if not has_work:
+            continue
+        for sender_id in members[campaign_id]:
             groups.setdefault(sender_id, []).append((campaign_id, max(1, priority or 1)))
-    return groups
+        if len(members[campaign_id]) > 1:
+            pooled[campaign_id] = members[campaign_id]
+    senders = [s for s in groups if s is not None]
+    return Work(groups, pooled, waiting.blocked(senders, now), now)
 
 
 def next_grant(worker_id: str, now: float | None = None) -> Grant | None:
     """The next grant for this worker, or None when no sender can send within HORIZON."""
     global _sender_cursor, _next_due
     now = time.time() if now is None else now
-    groups = _work_by_sender(now)
+    work = _work(now)
+    groups = work.groups
     # Round-robin over senders (None sorts first as -1), starting after the last one served.
     order = sorted(groups, key=_key)
     earliest: float | None = None
     # A sender that cannot be reached gets no grants (delivery.waiting): its campaigns
-    # wait without taking slots, and the others go on. When its next try is due, one
-    # worker wins it and gets a small grant; the others look again later.
-    for waiting_id, (next_try, due) in waiting.blocked(
-        [s for s in order if s is not None], now
-    ).items():
+    # wait without taking slots (a pooled one goes on through the others). When its
+    # next try is due, one worker wins it and gets a small grant; the others look later.
+    for waiting_id, (next_try, due) in work.blocked.items():
         order.remove(waiting_id)
         if due and waiting.claim_probe(waiting_id, now):
             result = _grant_for_sender(
-                waiting_id, groups[waiting_id], worker_id, now, limit=waiting.PROBE_SIZE
+                waiting_id, work, worker_id, now, limit=waiting.PROBE_SIZE, probe=True
             )
             if isinstance(result, Grant):
                 result.probe = True
@@ -119,7 +178,7 @@ def next_grant(worker_id: str, now: float | None = None) -> Grant | None:
         if full is not None and now < full[0] and full[1] == current:
             earliest = full[0] if earliest is None else min(earliest, full[0])
             continue
-        result = _grant_for_sender(sender_id, groups[sender_id], worker_id, now)
+        result = _grant_for_sender(sender_id, work, worker_id, now)
         if isinstance(result, Grant):
             _full_until.pop(sender_id, None)
             _sender_cursor = _key(sender_id)
@@ -142,40 +201,105 @@ def _key(sender_id: int | None) -> int:
     return -1 if sender_id is None else sender_id
 
 
+def _shares(
+    campaign_ids: Iterable[int], queues: Iterable[str]
+) -> dict[tuple[int, str], CampaignShare]:
+    """The share rows of these campaigns on these queues, created where missing.
+
+    A new row joins at the campaign's furthest pool pass, so a member added or
+    seen late does not claim everything "missed"; its pass among the sender's
+    campaigns joins at the sender's clock in `turn`.
+    """
+    ids, queues = list(campaign_ids), set(queues)
+    rows = CampaignShare.objects.filter(campaign_id__in=ids, queue__in=queues)
+    shares = {(s.campaign_id, s.queue): s for s in rows}
+    furthest: dict[int, float] = {}
+    for share in shares.values():
+        furthest[share.campaign_id] = max(furthest.get(share.campaign_id, 0.0), share.pool_pass)
+    missing = [
+        CampaignShare(campaign_id=c, queue=q, pool_pass=furthest.get(c, 0.0))
+        for c in ids
+        for q in queues
+        if (c, q) not in shares
+    ]
+    if missing:
+        CampaignShare.objects.bulk_create(missing, ignore_conflicts=True)
+        shares.update({(s.campaign_id, s.queue): s for s in missing})
+    return shares
+
+
+def _pool_turn(
+    campaign_id: int, sender_id: int | None, work: Work, shares: dict
+) -> tuple[bool, dict[str, float]]:
+    """Whether this sender serves the pooled campaign now, and which members to pull up.
+
+    The member with the lowest pool pass goes next, unless it is down, full, or
+    further behind than it can catch up (`Work.lag_allowed`): then its share
+    moves to the others, and its pass is pulled up so it does not claim the
+    moved share back in a burst when it heals.
+    """
+    pool = work.pools.get(campaign_id)
+    if pool is None or sender_id is None:
+        return True, {}
+    mine = shares[(campaign_id, ratelimit.sender_key(sender_id))].pool_pass
+    pull: dict[str, float] = {}
+    for other, weight in pool.items():
+        if other == sender_id or other is None:
+            continue
+        theirs = shares[(campaign_id, ratelimit.sender_key(other))].pool_pass
+        if theirs >= mine:
+            continue
+        allowed = work.lag_allowed(other, weight)
+        if mine - theirs <= allowed:
+            return False, {}  # its turn: it will be served by its own queue
+        pull[ratelimit.sender_key(other)] = mine - allowed
+    return True, pull
+
+
 def _grant_for_sender(
     sender_id: int | None,
-    campaigns: list[tuple[int, int]],
+    work: Work,
     worker_id: str,
     now: float,
     limit: int = MAX_GRANT,
+    probe: bool = False,
 ) -> Grant | float | None:
-    """A grant for the campaign whose turn it is, or when the sender has a free slot."""
-    from postroom.delivery.models import CampaignShare
+    """A grant for the campaign whose turn it is, or when the sender has a free slot.
 
+    None: nothing to grant now (the campaigns here are another pool member's turn).
+    """
     token = f"{worker_id[:30]}:{uuid.uuid4().hex[:16]}"
-    with ratelimit.locked(ratelimit.sender_key(sender_id)) as state:
+    queue = ratelimit.sender_key(sender_id)
+    campaigns = work.groups[sender_id]
+    with ratelimit.locked(queue) as state:
         windows = ratelimit.windows_for(sender_id)
         weights = dict(campaigns)
-        shares = {s.campaign_id: s for s in CampaignShare.objects.filter(campaign_id__in=weights)}
-        missing = [CampaignShare(campaign_id=c, pass_value=state.vtime) for c in weights]
-        missing = [s for s in missing if s.campaign_id not in shares]
-        if missing:
-            CampaignShare.objects.bulk_create(missing, ignore_conflicts=True)
-            shares.update({s.campaign_id: s for s in missing})
+        queues = {queue}
+        for campaign_id in weights:
+            queues.update(ratelimit.sender_key(s) for s in work.pools.get(campaign_id, ()))
+        shares = _shares(weights, queues)
+        pulls: dict[int, dict[str, float]] = {}
+        if not probe:  # a probe tries the sender whatever the pool's turn
+            for campaign_id in list(weights):
+                serve, pulls[campaign_id] = _pool_turn(campaign_id, sender_id, work, shares)
+                if not serve:
+                    del weights[campaign_id]
+            if not weights:
+                return None
 
         # A campaign that was idle (paused, just started) joins at the sender's
         # clock instead of claiming everything it "missed".
         def turn(campaign_id: int) -> tuple[float, float, int]:
-            share = shares[campaign_id]
+            share = shares[(campaign_id, queue)]
             return (max(share.pass_value, state.vtime), share.last_granted_at or 0.0, campaign_id)
 
         chosen = min(weights, key=turn)
-        share = shares[chosen]
+        share = shares[(chosen, queue)]
         if sender_id is None or not windows:  # the outbox has no limits
             count, send_times = limit, None
         else:
             rate = ratelimit.sustained_rate(windows)
-            count = max(1, min(limit, math.floor(rate * GRANT_SECONDS / len(weights))))
+            count = max(1, min(limit, math.floor(rate * GRANT_SECONDS / len(campaigns))))
             send_times = ratelimit.reserve(
                 sender_id,
                 count,
@@ -189,14 +313,20 @@ def _grant_for_sender(
                 return ratelimit.next_free_at(sender_id, now)
             count = len(send_times)
         start_pass = max(share.pass_value, state.vtime)
-        CampaignShare.objects.filter(campaign_id=chosen).update(
+        pool_weight = work.pools.get(chosen, {}).get(sender_id, 1)
+        CampaignShare.objects.filter(campaign_id=chosen, queue=queue).update(
             pass_value=start_pass + count / weights[chosen],
+            pool_pass=F("pool_pass") + count / pool_weight,
             granted=F("granted") + count,
             last_granted_at=now,
         )
+        for other, at_least in pulls.get(chosen, {}).items():
+            CampaignShare.objects.filter(campaign_id=chosen, queue=other).update(
+                pool_pass=Greatest(F("pool_pass"), Value(at_least))
+            )
         state.vtime = start_pass
         state.save(update_fields=["vtime"])
-    return Grant(chosen, sender_id, count, send_times, token)
+    return Grant(chosen, sender_id, count, send_times, token, pool_weight=pool_weight)
 
 
 def release(grant: Grant, unused: int) -> None:
@@ -213,7 +343,7 @@ def release(grant: Grant, unused: int) -> None:
         with ratelimit.locked(ratelimit.sender_key(grant.sender_id)):
             ratelimit.give_back(grant.token, unused)
         notify()  # workers waiting for this sender's window may use the slots
-    _uncharge(grant.campaign_id, unused)
+    _uncharge(grant, unused)
 
 
 def retime(grant: Grant, start: int, now: float | None = None) -> list[float] | None:
@@ -241,36 +371,19 @@ def retime(grant: Grant, start: int, now: float | None = None) -> list[float] | 
     grant.send_times = grant.send_times[:start] + fresh
     grant.count = len(grant.send_times)
     if tail > len(fresh):
-        _uncharge(grant.campaign_id, tail - len(fresh))
+        _uncharge(grant, tail - len(fresh))
     return grant.send_times
 
 
-def _uncharge(campaign_id: int, count: int) -> None:
-    from postroom.campaigns.models import Campaign
-    from postroom.delivery.models import CampaignShare
-
-    weight = Campaign.objects.filter(id=campaign_id).values_list("priority", flat=True).first()
-    CampaignShare.objects.filter(campaign_id=campaign_id).update(
-        pass_value=F("pass_value") - count / max(1, weight or 1), granted=F("granted") - count
+def _uncharge(grant: Grant, count: int) -> None:
+    weight = Campaign.objects.filter(id=grant.campaign_id).values_list("priority", flat=True)
+    CampaignShare.objects.filter(
+        campaign_id=grant.campaign_id, queue=ratelimit.sender_key(grant.sender_id)
+    ).update(
+        pass_value=F("pass_value") - count / max(1, weight.first() or 1),
+        pool_pass=F("pool_pass") - count / max(1, grant.pool_weight),
+        granted=F("granted") - count,
     )
-
-
-def generation() -> int:
-    from postroom.delivery.models import SchedulerState
-
-    value = SchedulerState.objects.filter(key="generation").values_list("generation", flat=True)
-    return value.first() or 0
-
-
-def notify() -> None:
-    """Wake sleeping workers: a campaign was started, paused, resumed or cancelled."""
-    from postroom.delivery.models import SchedulerState
-
-    bumped = SchedulerState.objects.filter(key="generation").update(generation=F("generation") + 1)
-    if not bumped:
-        SchedulerState.objects.bulk_create(
-            [SchedulerState(key="generation", generation=1)], ignore_conflicts=True
-        )
 
 
 def sleep_until_work(max_seconds: float) -> None:

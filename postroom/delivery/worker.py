@@ -86,7 +86,7 @@ class DeliveryWorker:
         self.stopping = False
         self.sent = 0
         self._transports: dict[int | None, tuple[object, Transport]] = {}
-        self._contexts: dict[int, CampaignContext] = {}
+        self._contexts: dict[tuple[int, int | None], CampaignContext] = {}
         self._cursors: dict[int, int] = {}
         self._failing: set[int] = set()  # senders waiting (a success ends it), from maintain
         self._flight: Flight | None = None
@@ -248,7 +248,7 @@ class DeliveryWorker:
                     scheduler.release(grant, grant.count)
                 return None
             seen.add(grant.campaign_id)
-            context = self._context(grant.campaign_id)
+            context = self._context(grant.campaign_id, grant.sender_id)
             if context is None:
                 scheduler.release(grant, grant.count)
                 continue
@@ -264,8 +264,13 @@ class DeliveryWorker:
                 scheduler.release(grant, grant.count)
             return batch
 
-    def _context(self, campaign_id: int) -> CampaignContext | None:
-        """The campaign compiled once per (id, updated_at); None if it cannot be sent."""
+    def _context(self, campaign_id: int, sender_id: int | None) -> CampaignContext | None:
+        """The campaign compiled once per (id, updated_at) and sender; None if it cannot be sent.
+
+        A pooled campaign has one context per sender of its pool: its `campaign.sender`
+        is the granted one (in memory only), so the envelope, VERP, DKIM, transport and
+        the recorded rows follow the sender the scheduler chose.
+        """
         from postroom.campaigns.spec import compiled_for
 
         stamp = (
@@ -275,17 +280,19 @@ class DeliveryWorker:
         )
         if stamp is None:
             return None
-        context = self._contexts.get(campaign_id)
+        context = self._contexts.get((campaign_id, sender_id))
         if context is not None and context.stamp == stamp:
             return context
         campaign = Campaign.objects.select_related("sender", "segment").get(pk=campaign_id)
+        if campaign.sender_id != sender_id:
+            campaign.sender = Sender.objects.filter(pk=sender_id).first()
         try:
             compiled = compiled_for(campaign)
         except PostroomError as exc:
             control.auto_pause(campaign_id, f"the campaign's message cannot be built: {exc}")
             return None
         context = CampaignContext(campaign, compiled, list(campaign.lists.all()), stamp)
-        self._contexts[campaign_id] = context
+        self._contexts[(campaign_id, sender_id)] = context
         return context
 
     def _transport(self, sender: Sender | None) -> Transport:

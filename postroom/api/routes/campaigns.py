@@ -13,7 +13,7 @@ from postroom.api import scope
 from postroom.api.errors import errors
 from postroom.api.pages import Id
 from postroom.audience.models import MailingList, Subscriber
-from postroom.campaigns import layouts, services
+from postroom.campaigns import layouts, pools, services
 from postroom.campaigns.cli import as_json
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control, progress
@@ -25,6 +25,11 @@ router = Router(tags=["campaigns"])
 
 Format = Literal["markdown", "html", "plain"]
 CampaignStatus = Literal["draft", "scheduled", "running", "paused", "cancelled", "finished"]
+
+
+class PoolMemberIn(Schema):
+    sender: str
+    weight: int = Field(1, ge=1, le=pools.MAX_WEIGHT)
 
 
 class CampaignFields(Schema):
@@ -43,6 +48,9 @@ class CampaignFields(Schema):
     reply_to: str | None = None
     sender: str | None = Field(None, description="a sender's name; empty string for the default")
     layout: str | None = Field(None, description="a layout's name")
+    pool: list[PoolMemberIn] | None = Field(
+        None, description="senders sharing the campaign by weight, the first the main one"
+    )
     headers: dict[str, str] | None = None
     track_opens: bool | None = None
     track_clicks: bool | None = None
@@ -129,6 +137,8 @@ def _fields(data: CampaignFields, given: set[str]) -> dict[str, Any]:
         fields["sender"] = get_sender(data.sender) if data.sender else None
     if "layout" in given:
         fields["layout"] = layouts.layout_by_name(data.layout)
+    if "pool" in given and data.pool is not None:
+        fields["pool"] = pools.resolve([(m.sender, m.weight) for m in data.pool])
     return fields
 
 

@@ -8,6 +8,7 @@ refills one. See docs/rate-limits.md for the design.
 from django.db import models
 
 from postroom.delivery.models.senders import Sender
+from postroom.delivery.rates import format_rate
 
 
 class RateLimit(models.Model):
@@ -30,8 +31,6 @@ class RateLimit(models.Model):
         ]
 
     def __str__(self) -> str:
-        from postroom.delivery.ratelimit import format_rate
-
         return format_rate(self.count, self.seconds)
 
 
@@ -70,12 +69,27 @@ class SchedulerState(models.Model):
 
 
 class CampaignShare(models.Model):
-    """A campaign's place in its sender's fair-share order."""
+    """A campaign's place in the fair-share order of one sender it sends through.
 
-    campaign = models.OneToOneField(
-        "campaigns.Campaign", on_delete=models.CASCADE, primary_key=True, related_name="share"
+    One row per campaign and queue (`sender:<id>`, or `outbox`), so a campaign
+    with a pool of senders competes fairly on each of them, and the pool
+    splits its own mail among them by weight (`pool_pass`).
+    """
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="shares"
     )
-    # Stride scheduling's "pass": advances by granted / weight; lowest goes next.
+    queue = models.CharField(max_length=64)  # SchedulerState.key of the sender
+    # Stride scheduling's "pass" among the campaigns on this sender: advances by
+    # granted / priority; the lowest goes next.
     pass_value = models.FloatField(default=0.0)
+    # The same among the senders of the campaign's pool: advances by granted /
+    # the sender's weight in the pool; the lowest sender that can take mail goes next.
+    pool_pass = models.FloatField(default=0.0)
     granted = models.BigIntegerField(default=0)
     last_granted_at = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "queue"], name="share_per_queue")
+        ]
