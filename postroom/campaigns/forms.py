@@ -6,8 +6,13 @@ from django import forms
 from django.db import models
 
 from postroom.audience.models import MailingList
+from postroom.campaigns import pools
 from postroom.campaigns.models import Campaign, Layout
+from postroom.delivery.models import Sender
 from postroom.errors import InvalidInput
+
+# The pool's weight field of each sender is named POOL_PREFIX + its id.
+POOL_PREFIX = "pool_"
 
 CAMPAIGN_FIELDS = [
     "name", "subject", "preheader", "from_name", "from_email", "reply_to", "body_format",
@@ -63,7 +68,8 @@ class CampaignForm(forms.ModelForm):
         help_texts = {
             "text_body": "Left empty, it is made from the HTML with the links listed.",
             "layout": "Empty: the default layout.",
-            "sender": "Empty: the local capture outbox.",
+            "sender": "Empty: the local capture outbox. The main sender: test sends go"
+            " through it, and it shares the campaign with the senders weighted below.",
             "priority": "A bigger number gets a bigger share of a shared sender.",
             "error_threshold_percent": "The campaign pauses itself when this share of its most"
             " recent recipients failed for good (5xx: bad addresses), counted across every"
@@ -80,6 +86,45 @@ class CampaignForm(forms.ModelForm):
         self.fields["lists"].initial = list(self.instance.lists.all()) if self.instance.pk else []
         if self.instance.pk:
             self.fields["custom_headers"].initial = format_headers(self.instance.headers)
+        self._add_pool_fields()
+
+    def _add_pool_fields(self) -> None:
+        """A weight per sender: 0 leaves it out; the main one's weight is its share."""
+        current = {s.pk: w for s, w in pools.members(self.instance)} if self.instance.pk else {}
+        self.pool_field_names: list[str] = []
+        for sender in Sender.objects.order_by("name"):
+            name = f"{POOL_PREFIX}{sender.pk}"
+            self.fields[name] = forms.IntegerField(
+                label=sender.name,
+                required=False,
+                min_value=0,
+                max_value=pools.MAX_WEIGHT,
+                initial=current.get(sender.pk, 0),
+                widget=forms.NumberInput(attrs={"class": "pool-weight", "inputmode": "numeric"}),
+            )
+            self.pool_field_names.append(name)
+
+    def pool_fields(self) -> list:
+        return [self[name] for name in self.pool_field_names]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        weighted = [
+            (int(name.removeprefix(POOL_PREFIX)), data.get(name) or 0)
+            for name in self.pool_field_names
+        ]
+        primary = data.get("sender")
+        others = [(sid, w) for sid, w in weighted if w and (primary is None or sid != primary.pk)]
+        if others and primary is None:
+            self.add_error("sender", "Pick the main sender: the weighted ones share with it.")
+            return data
+        if primary is None:
+            data["pool"] = []
+            return data
+        senders = Sender.objects.in_bulk([sid for sid, _ in others])
+        own = dict(weighted).get(primary.pk) or 1
+        data["pool"] = [(primary, own)] + [(senders[sid], w) for sid, w in others]
+        return data
 
     def clean_custom_headers(self) -> dict[str, str]:
         try:
@@ -95,6 +140,7 @@ class CampaignForm(forms.ModelForm):
             if data[name] is None and isinstance(field, models.Field):
                 data[name] = field.default
         data["headers"] = self.cleaned_data["custom_headers"]
+        data["pool"] = self.cleaned_data["pool"]  # the main sender first (campaigns.pools)
         return data
 
 

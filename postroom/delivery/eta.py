@@ -8,14 +8,16 @@ unlimited sender has no rate to compute from: its ETA follows the measured
 rate instead.
 """
 
+import math
 import time
 from datetime import UTC, datetime
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
+from postroom.campaigns import pools
 from postroom.campaigns.models import Campaign
 from postroom.delivery import ratelimit
-from postroom.delivery.models import Delivery
+from postroom.delivery.models import Delivery, Sender
 
 # Rows still to send: pending, waiting for a retry, or claimed but not yet sent.
 BACKLOG_STATES = ("pending", "retry", "sending")
@@ -40,21 +42,47 @@ def finish_in(backlogs: dict[int, tuple[int, int]], rate: float) -> dict[int, fl
     return done
 
 
-def backlogs_on(sender_id: int | None) -> dict[int, tuple[int, int]]:
-    """Running campaigns on a sender with their backlog and weight (priority)."""
+def pool_parts(pool: dict[int | None, int]) -> dict[int | None, float]:
+    """The part of a campaign's backlog each sender of its pool carries, by weight.
 
-    running = dict(
-        Campaign.objects.filter(status=Campaign.Status.RUNNING, sender=sender_id).values_list(
-            "id", "priority"
-        )
+    A sender that cannot be reached carries none while the others can: the
+    scheduler moves its share to them.
+    """
+    down = set(
+        Sender.objects.filter(
+            id__in=[s for s in pool if s], failing_since__isnull=False
+        ).values_list("id", flat=True)
     )
+    carrying = {s: w for s, w in pool.items() if s not in down} or pool
+    total = sum(carrying.values())
+    return {s: carrying.get(s, 0) / total for s in pool}
+
+
+def backlogs_on(sender_id: int | None) -> dict[int, tuple[int, int]]:
+    """Running campaigns on a sender with their backlog and weight (priority).
+
+    A campaign with a pool counts here with the part of its backlog this
+    sender carries (`pool_parts`).
+    """
+    pooled = pools.using(sender_id) if sender_id is not None else []
+    running = {
+        cid: (primary, priority)
+        for cid, primary, priority in Campaign.objects.filter(status=Campaign.Status.RUNNING)
+        .filter(Q(sender=sender_id) | Q(id__in=pooled))
+        .values_list("id", "sender_id", "priority")
+    }
     counts = dict(
         Delivery.objects.filter(campaign_id__in=running, state__in=BACKLOG_STATES)
         .values("campaign_id")
         .annotate(n=Count("id"))
         .values_list("campaign_id", "n")
     )
-    return {cid: (counts.get(cid, 0), priority or 1) for cid, priority in running.items()}
+    members = pools.weights((cid, primary) for cid, (primary, _) in running.items())
+    result = {}
+    for cid, (_, priority) in running.items():
+        part = pool_parts(members[cid]).get(sender_id, 0.0) if len(members[cid]) > 1 else 1.0
+        result[cid] = (math.ceil(counts.get(cid, 0) * part), priority or 1)
+    return result
 
 
 def estimate(
@@ -88,6 +116,7 @@ def campaign_eta(
 
     `measured_rate` is the campaign's own recent rate (progress.rate), which
     the caller has: asking progress from here would make the two import each other.
+    A pooled campaign finishes when the slowest of its senders has sent its part.
     """
 
     if campaign.status != Campaign.Status.RUNNING:
@@ -96,14 +125,21 @@ def campaign_eta(
     backlog = Delivery.objects.filter(campaign_id=campaign.pk, state__in=BACKLOG_STATES).count()
     if backlog == 0:
         return None
-    seconds = estimate(
-        campaign.sender_id,
-        backlog,
-        campaign.priority or 1,
-        campaign_id=campaign.pk,
-        now=now,
-        measured_rate=measured_rate,
-    )
-    if seconds is None:
+    pool = pools.weights([(campaign.pk, campaign.sender_id)])[campaign.pk]
+    parts = pool_parts(pool) if len(pool) > 1 else {campaign.sender_id: 1.0}
+    estimates = [
+        estimate(
+            sender_id,
+            math.ceil(backlog * part),
+            campaign.priority or 1,
+            campaign_id=campaign.pk,
+            now=now,
+            measured_rate=(measured_rate or 0.0) * part,
+        )
+        for sender_id, part in parts.items()
+        if part > 0
+    ]
+    if not estimates or None in estimates:
         return None
+    seconds = max(e for e in estimates if e is not None)
     return datetime.fromtimestamp(now + seconds, tz=UTC)

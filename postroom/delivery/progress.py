@@ -85,8 +85,10 @@ def waiting(campaign: Campaign, counts: dict[str, int] | None = None) -> dict | 
     counts = counts if counts is not None else campaign_counts(campaign)
     if not counts["pending"]:
         return None
-    members = [sender for sender, _ in pools.members(campaign)]
-    if not all(sender.is_waiting for sender in members):
+    # Read afresh: the health changes under any Campaign instance the caller holds.
+    pool = pools.weights([(campaign.pk, campaign.sender_id)])[campaign.pk]
+    members = list(Sender.objects.filter(id__in=[s for s in pool if s is not None]))
+    if not members or not all(sender.is_waiting for sender in members):
         return None
     return wait_state(min(members, key=lambda sender: sender.failing_since))
 

@@ -3,13 +3,17 @@
 import json
 
 import pytest
+from django.urls import reverse
 
 from postroom.api.models import ApiToken
 from postroom.audience.models import MailingList
 from postroom.campaigns import pools
 from postroom.campaigns.models import Campaign, CampaignSender
 from postroom.cli import main
+from postroom.delivery import control
+from postroom.delivery.capacity import sender_report
 from postroom.delivery.models import Sender
+from tests.delivery.helpers import make_audience, make_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +111,86 @@ def test_the_api_takes_a_pool_field_beside_sender(client, owner, setup):
     assert refused.status_code == 400
     assert "from 1 to 1000" in refused.json()["detail"]
     assert Campaign.objects.count() == 2
+
+
+def editor_data(**overrides) -> dict:
+    news = MailingList.objects.get(name="News")
+    data = {
+        "name": "Autumn",
+        "subject": "Autumn",
+        "from_email": "news@example.org",
+        "body_format": "markdown",
+        "body": "Hello",
+        "lists": [news.pk],
+        "priority": "1",
+        "in_doubt_policy": "hold",
+    }
+    return {**data, **overrides}
+
+
+def weight(name: str) -> str:
+    return f"pool_{Sender.objects.get(name=name).pk}"
+
+
+def test_the_editor_picks_senders_and_weights(owner_client, setup):
+    relay = Sender.objects.get(name="relay")
+    response = owner_client.post(
+        reverse("campaign_new"),
+        editor_data(sender=relay.pk, **{weight("relay"): "2", weight("spare"): "1"}),
+    )
+    assert response.status_code == 302, response.content
+    campaign = Campaign.objects.get(name="Autumn")
+    assert pool_of(campaign.pk) == [("relay", 2), ("spare", 1)]
+
+    page = owner_client.get(reverse("campaign_edit", args=[campaign.pk])).content.decode()
+    assert f'name="{weight("relay")}" value="2"' in page
+    assert f'name="{weight("backup")}" value="0"' in page
+    detail = owner_client.get(reverse("campaign_detail", args=[campaign.pk])).content.decode()
+    assert "relay <span" in detail and "weight 2, main" in detail
+
+    # Weights without a main sender are refused, and nothing changes.
+    refused = owner_client.post(
+        reverse("campaign_edit", args=[campaign.pk]),
+        editor_data(sender="", **{weight("backup"): "3"}),
+    )
+    assert refused.status_code == 200 and "Pick the main sender" in refused.content.decode()
+    assert pool_of(campaign.pk) == [("relay", 2), ("spare", 1)]
+
+    # All weights cleared but the main one: a campaign with one sender, as before pools.
+    owner_client.post(reverse("campaign_edit", args=[campaign.pk]), editor_data(sender=relay.pk))
+    assert pool_of(campaign.pk) == [("relay", 1)]
+    assert not CampaignSender.objects.exists()
+
+
+def test_an_outsider_cannot_set_a_pool(client, outsider, setup):
+    client.force_login(outsider)
+    relay = Sender.objects.get(name="relay")
+    response = client.post(
+        reverse("campaign_new"), editor_data(sender=relay.pk, **{weight("spare"): "1"})
+    )
+    assert response.status_code == 403
+    assert not Campaign.objects.exists()
+
+
+def test_the_capacity_report_lists_pooled_campaigns_on_each_sender(setup):
+    relay, backup = Sender.objects.get(name="relay"), Sender.objects.get(name="backup")
+    campaign = make_campaign(make_audience(40, list_name="Forty"), sender=relay)
+    pools.save(campaign, [(relay, 3), (backup, 1)], new_primary=True)
+    solo = make_campaign(make_audience(10, list_name="Ten"), sender=backup, name="Solo")
+    control.start(campaign)
+    control.start(solo)
+
+    on_backup = {c["name"]: c for c in sender_report(backup)["campaigns"]}
+    on_relay = {c["name"]: c for c in sender_report(relay)["campaigns"]}
+    assert on_backup["Spring news"]["pool"] == {
+        "weight": 1, "senders": 2, "part": 0.25, "sent_here": 0
+    }  # fmt: skip
+    assert on_backup["Spring news"]["backlog"] == 10  # a quarter of 40
+    assert on_backup["Solo"]["pool"] is None and on_backup["Solo"]["backlog"] == 10
+    assert on_relay["Spring news"]["backlog"] == 30
+    assert set(on_relay) == {"Spring news"}
+
+    Sender.objects.filter(pk=backup.pk).update(failing_since="2026-01-01T00:00:00Z")
+    on_relay = {c["name"]: c for c in sender_report(relay)["campaigns"]}
+    assert on_relay["Spring news"]["backlog"] == 40  # the backup is down: all of it here
+    assert on_relay["Spring news"]["pool"]["part"] == 1.0

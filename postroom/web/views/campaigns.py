@@ -8,12 +8,12 @@ from django.template.loader import get_template
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.audience.models import MailingList, Segment
-from postroom.campaigns import services
+from postroom.campaigns import pools, services
 from postroom.campaigns.errors import TemplateError
 from postroom.campaigns.forms import CampaignForm, ScheduleForm, TestSendForm
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign
-from postroom.delivery import control
+from postroom.delivery import capacity, control
 from postroom.errors import InvalidInput, NotFound, PostroomError
 from postroom.web.permissions import operator_required
 
@@ -155,7 +155,10 @@ def detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "test_form": TestSendForm(),
         "delivery_panel": _delivery_panel_exists(),
         "unsubscribes": campaign.unsubscribe_events.count(),
+        "pool": pools.members(campaign),
     }
+    if len(context["pool"]) > 1 and campaign.started_at:  # where its mail went, per sender
+        context["sent_by_sender"] = capacity.sent_by_sender(campaign)
     try:
         recipient = services.recipient_by_email(email) if email else None
         subject, html, text = services.preview(campaign, recipient)
