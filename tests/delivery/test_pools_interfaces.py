@@ -108,8 +108,13 @@ def test_the_api_takes_a_pool_field_beside_sender(client, owner, setup):
         {**base, "pool": [{"sender": "relay", "weight": 0}]},
         content_type="application/json",
     )
-    assert refused.status_code == 400
-    assert "from 1 to 1000" in refused.json()["detail"]
+    assert refused.status_code == 422  # the schema's own check: 1 to 1000
+    unknown = client.post(
+        "/api/campaigns",
+        {**base, "pool": [{"sender": "relay"}, {"sender": "nobody"}]},
+        content_type="application/json",
+    )
+    assert unknown.status_code == 404 and "nobody" in unknown.json()["detail"]
     assert Campaign.objects.count() == 2
 
 
