@@ -13,7 +13,7 @@ from postroom.campaigns import pools, services
 from postroom.campaigns.models import Campaign, CampaignSender
 from postroom.delivery import control, progress, ratelimit, scheduler
 from postroom.delivery.dkim import Signer, generate_key_file
-from postroom.delivery.models import Delivery
+from postroom.delivery.models import Delivery, Sender
 from postroom.delivery.worker import DeliveryWorker
 from postroom.testing.smtpserver import CaptureServer
 from tests.delivery.helpers import (
@@ -145,8 +145,12 @@ def test_a_campaign_waits_only_when_every_sender_of_its_pool_is_down(settings):
         b.refuse_connections()
         control.start(campaign)
         worker = DeliveryWorker()
-        for _ in range(10):
+        deadline = time.time() + 30
+        while time.time() < deadline and (
+            Sender.objects.filter(failing_since__isnull=False).count() < 2
+        ):
             worker.process_one_batch()
+        worker.complete_flight()
         campaign.refresh_from_db()
         wait = progress.waiting(campaign)
         pending = Delivery.objects.filter(campaign=campaign, state=Delivery.State.PENDING).count()
@@ -156,7 +160,6 @@ def test_a_campaign_waits_only_when_every_sender_of_its_pool_is_down(settings):
         run_until_settled(campaign, worker, timeout=60)
         assert_everyone_once(campaign, a, b)
 
-    assert campaign.status == Campaign.Status.RUNNING or wait is not None
     assert wait is not None and wait["sender"] in ("relay", "backup")
     assert pending == 50  # nothing failed or spent meanwhile
 
