@@ -361,6 +361,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "postroom.accounts.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "postroom.web.timezones.ReaderTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "postroom.web.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

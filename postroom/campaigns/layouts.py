@@ -6,6 +6,7 @@ from postroom.campaigns.compose import CampaignSpec, compile_campaign
 from postroom.campaigns.content import DEFAULT_LAYOUT
 from postroom.campaigns.errors import RenderError, TemplateError
 from postroom.campaigns.models import Campaign, Layout
+from postroom.campaigns.naming import copy_name
 from postroom.campaigns.spec import SAMPLE_RECIPIENT, template_budget
 from postroom.errors import InvalidInput, NotFound
 from postroom.integers import as_id
@@ -125,10 +126,7 @@ def update_layout(layout: Layout, name: str, html: str) -> Layout:
 
 
 def duplicate_layout(layout: Layout) -> Layout:
-    base = f"Copy of {layout.name}"[:190]
-    name, n = base, 2
-    while Layout.objects.filter(name=name).exists():
-        name, n = f"{base} ({n})", n + 1
+    name = copy_name(layout.name, lambda name: Layout.objects.filter(name=name).exists())
     return _unique_save(Layout(name=name, html=layout.html))
 
 

@@ -28,6 +28,7 @@ from postroom.campaigns.compose import (
 from postroom.campaigns.errors import RenderError, TemplateError
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign, CampaignSender
+from postroom.campaigns.naming import copy_name
 from postroom.campaigns.spec import SAMPLE_RECIPIENT, recipient_for, spec_for
 from postroom.errors import InvalidInput, NotFound
 from postroom.integers import as_id, check_fields
@@ -202,7 +203,7 @@ def duplicate_campaign(campaign: Campaign, created_by: Any = None) -> Campaign:
         segment=campaign.segment,
         created_by=created_by or campaign.created_by,
     )
-    copy.name = f"Copy of {campaign.name}"[:200]
+    copy.name = copy_name(campaign.name, lambda name: Campaign.objects.filter(name=name).exists())
     copy.headers = dict(campaign.headers or {})
     with transaction.atomic():
         copy.save()

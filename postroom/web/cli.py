@@ -86,21 +86,52 @@ def run(args: argparse.Namespace) -> int:
     # Links in emails (unsubscribe, view in browser) must point at the port we really use.
     base_url = env.setdefault("POSTROOM_BASE_URL", f"http://{host}:{port}")
     supervisor = Supervisor(env=env, on_exit=_alert_restart)
+    started = time.time()
     supervisor.start("web server", gunicorn_argv(host, port, 1, 4, access_log=False))
     supervisor.start("worker", [sys.executable, "-m", "postroom.cli", "worker"])
     if not _wait_until_listening(host, port, supervisor):
         supervisor.stop_all()
         raise PostroomError("the web server did not start; see the messages above")
-
-    print()
-    print(f"  Postroom is running at {base_url}/")
-    if password:
-        print("  Log in as admin with this one-time password (it is shown only once):")
-        print(f"      {password}")
-        print("  Change it under Settings, or later: postroom createadmin --reset")
-    print("  Press Ctrl-C to stop.")
-    print(flush=True)
+    # The worker's start-up lines would otherwise land under the banner and push the
+    # one-time password off the screen: wait (a bounded while) for its first heartbeat.
+    _wait_for_worker(started, supervisor)
+    sys.stderr.flush()
+    print(banner(base_url, password), flush=True)
     return supervisor.run()
+
+
+def banner(base_url: str, password: str | None) -> str:
+    """The last thing `postroom run` prints at start-up: where to go and how to log in."""
+    rule = "=" * 64
+    lines = ["", rule, f"  Postroom is running at {base_url}/", ""]
+    if password:
+        lines += [
+            "  Log in as admin with this one-time password (it is shown only once):",
+            f"      {password}",
+            "  You will be asked to change it; or later: postroom createadmin --reset",
+            "",
+        ]
+    lines += ["  Press Ctrl-C to stop.", rule, ""]
+    return "\n".join(lines)
+
+
+def _wait_for_worker(since: float, supervisor: Supervisor, timeout: float = 15.0) -> None:
+    from datetime import UTC, datetime
+
+    from django.db import connections
+
+    from postroom.delivery.models import Worker
+
+    after = datetime.fromtimestamp(since, tz=UTC)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not supervisor.has_exited("worker"):
+            if Worker.objects.filter(last_seen__gte=after).exists():
+                time.sleep(0.3)  # its "started" line is written right after the heartbeat
+                return
+            time.sleep(0.1)
+    finally:
+        connections.close_all()  # the supervisor holds no connection while it waits
 
 
 def _alert_restart(name: str, how: str, delay: float) -> None:
@@ -149,6 +180,8 @@ def ensure_first_admin() -> str | None:
     """On the very first run, create `admin` with a random password and return it."""
     from django.contrib.auth import get_user_model
 
+    from postroom.web import first_run
+
     User = get_user_model()
     if User.objects.filter(is_staff=True, is_active=True).exists():
         return None
@@ -157,6 +190,7 @@ def ensure_first_admin() -> str | None:
     user.is_staff = user.is_superuser = user.is_active = True
     user.set_password(password)
     user.save()
+    first_run.issued(user)
     return password
 
 

@@ -39,7 +39,7 @@ def test_the_campaign_page_and_the_dashboard_show_the_wait(
     expect(banner).to_contain_text("waiting for sender 'relay' since")
     expect(banner).to_contain_text("(3 min ago), next try in")
     expect(banner).to_contain_text("connection refused by smtp.example.org:587")
-    expect(page.locator("h1 .badge.running")).to_be_visible()  # still running: no pause
+    expect(page.locator("h1 .badge.waiting")).to_have_text("Waiting for sender")  # not paused
     expect(page.get_by_text("Stalled")).to_have_count(0)
     expect(page.locator("[data-threshold]")).to_contain_text(
         "more than 20% of the last 200 recipients (once 20 have an outcome)"

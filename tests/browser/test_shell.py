@@ -16,10 +16,23 @@ def routed(name: str) -> bool:
         return False
 
 
+# The elements that stick out on the right, to say which one a failure is about.
+WIDER_THAN_SCREEN = """() => { const w = document.documentElement.clientWidth; const out = [];
+  for (const el of document.querySelectorAll('body *')) { const r = el.getBoundingClientRect();
+    if (r.right > w + 1 && r.width > 0) {
+      const cls = typeof el.className === 'string' && el.className ? '.' + el.className : '';
+      out.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + cls
+        + ' to ' + Math.round(r.right) + ' px'); } }
+  return out.slice(0, 8); }"""
+
+
 def overflows_horizontally(page) -> bool:
     """Wider than the screen? (A phone would zoom out, so compare with the device width.)"""
     width = page.evaluate("document.documentElement.scrollWidth")
-    return width > page.viewport_size["width"]
+    if width > page.viewport_size["width"]:
+        print(f"{page.url} is {width} px wide:", page.evaluate(WIDER_THAN_SCREEN))
+        return True
+    return False
 
 
 def test_an_operator_logs_in_through_the_form(page, owner):
@@ -70,12 +83,22 @@ def test_logging_out_returns_to_the_login_page(logged_in_page):
     assert "/login/" in page.url
 
 
-def test_the_layout_fits_a_phone(phone_page):
-    page = phone_page
+def test_the_layout_fits_a_phone(make_page, owner):
+    page = make_page(width=375, height=812, user=owner, mobile=True)
     page.goto("/")
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     assert not overflows_horizontally(page)
     nav = page.get_by_role("navigation", name="Main")
+    expect(nav).to_be_hidden()  # behind the Menu button, not a row running off-screen
+    menu = page.get_by_role("button", name="Menu")
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    for label in NAV:  # every link reachable, none off the side of the screen
+        link = nav.get_by_role("link", name=label, exact=True)
+        expect(link).to_be_visible()
+        box = link.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"], label
+    assert not overflows_horizontally(page)
     nav.get_by_role("link", name="Settings", exact=True).click()
     expect(page.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
     assert not overflows_horizontally(page)

@@ -1,14 +1,18 @@
 """Template tags for the admin UI shell: navigation links, progress bars, moments in time,
-waiting senders."""
+campaign states as they really are, waiting senders, decoded headers."""
 
 from datetime import datetime
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 
 from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from postroom.campaigns.models import Campaign
 from postroom.delivery import waiting
+from postroom.web import first_run
 
 register = template.Library()
 
@@ -35,48 +39,73 @@ def nav_link(context, url_name: str, label: str) -> str:
 
 
 @register.simple_tag
-def progress(done: int | None, total: int | None, tone: str = "") -> str:
-    """A progress bar for `done` of `total`, safe with a zero or missing total."""
+def progress(done: int | None, total: int | None, tone: str = "", label: str = "") -> str:
+    """A progress bar for `done` of `total`, safe with a zero or missing total.
+
+    It carries an accessible name (screen readers announce "progress bar" alone
+    otherwise): `label`, or "N of M done".
+    """
     done, total = done or 0, total or 0
     percent = 0.0 if total <= 0 else max(0.0, min(100.0, 100.0 * done / total))
     return format_html(
-        '<div class="progress {}" role="progressbar" aria-valuemin="0" aria-valuemax="100"'
-        ' aria-valuenow="{}"><span style="width: {}%"></span></div>',
+        '<div class="progress {}" role="progressbar" aria-label="{}" aria-valuemin="0"'
+        ' aria-valuemax="100" aria-valuenow="{}"><span style="width: {}%"></span></div>',
         tone,
+        label or f"{done:,} of {total:,} done",
         f"{percent:.0f}",
         f"{percent:.1f}",
     )
 
 
-@register.filter
-def moment(value: datetime | None) -> str:
-    """A time as people read it: "14:02:05, 3 min ago" today, "28 Nov 14:02, 3 days ago" before.
+def as_datetime(value: datetime | str | None) -> datetime | None:
+    """A datetime from a model field or from the ISO 8601 text that JSON summaries carry."""
+    if isinstance(value, datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value)
+    if isinstance(value, str) and value:
+        try:
+            return as_datetime(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return None
+    return None
 
-    The exact instant stays in the `<time>` element for copying into a log search.
+
+@register.filter
+def moment(value: datetime | str | None) -> str:
+    """A time as people read it, in the reader's time zone, never a raw ISO stamp.
+
+    Past: "14:02, 3 min ago" today, "28 Nov 2026 14:02, 3 days ago" before.
+    Future (an ETA, a next try, a schedule): "in 12 min (14:34)", relative first
+    because that is what someone waiting wants to know. The exact instant stays
+    in the `<time>` element for copying into a log search.
     """
-    if value is None:
-        return ""
-    local, now = timezone.localtime(value), timezone.localtime()
-    clock = local.strftime("%H:%M:%S" if local.date() == now.date() else "%-d %b %Y %H:%M")
+    moment_at = as_datetime(value)
+    if moment_at is None:
+        return "" if value in (None, "") else str(value)
+    local, now = timezone.localtime(moment_at), timezone.localtime()
+    clock = local.strftime("%H:%M" if local.date() == now.date() else "%-d %b %Y %H:%M")
+    seconds = (now - local).total_seconds()
+    text = f"{_distance(seconds)} ({clock})" if seconds < 0 else f"{clock}, {_distance(seconds)}"
     return format_html(
-        '<time datetime="{}" title="{}">{}, {}</time>',
-        value.isoformat(),
+        '<time datetime="{}" title="{}">{}</time>',
+        moment_at.replace(microsecond=0).isoformat(),
         local.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        clock,
-        _distance((now - local).total_seconds()),
+        text,
     )
 
 
 def _distance(seconds: float) -> str:
+    """ "in 12 min", "3 s ago", "2 h 5 min ago", "4 days ago"."""
     ahead, seconds = seconds < 0, abs(seconds)
-    for size, unit in ((86400, " days"), (3600, " h"), (60, " min")):
-        if seconds >= size:
-            amount = f"{int(seconds // size)}{unit}"
-            break
-    else:
+    if seconds < 60:
         amount = f"{int(seconds)} s"
-    if amount == "1 days":
-        amount = "1 day"
+    elif seconds < 3600:
+        amount = f"{int(seconds // 60)} min"
+    elif seconds < 86400:
+        hours, minutes = int(seconds // 3600), int(seconds % 3600 // 60)
+        amount = f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    else:
+        days = int(seconds // 86400)
+        amount = f"{days} day{'s' if days != 1 else ''}"
     return f"in {amount}" if ahead else f"{amount} ago"
 
 
@@ -85,3 +114,65 @@ def waiting_text(info: dict | None) -> str:
     """A sender's wait as people read it: "waiting for sender 'relay' since 14:02 (3 min ago),
     next try in 12 s — connection refused" (escaped by the template like any text)."""
     return waiting.waiting_text(info) if info else ""
+
+
+def shown_state(status: str, summary: dict | None) -> tuple[str, str]:
+    """(css class, words) for a campaign as it really is: a running campaign that waits
+    for a sender or has stalled says so, on every page, instead of "running"."""
+    if status == "running" and summary:
+        if summary.get("stalled"):
+            return "stalled", "Stalled"
+        if summary.get("waiting"):
+            return "waiting", "Waiting for sender"
+    try:
+        return status, Campaign.Status(status).label
+    except ValueError:
+        return status, status
+
+
+@register.simple_tag
+def state_badge(status: str, summary: dict | None = None) -> str:
+    """The campaign's status badge; the reason (waiting for whom, why stalled) in its title."""
+    css, words = shown_state(status, summary)
+    title = ""
+    if css == "stalled":
+        title = summary["stalled"]
+    elif css == "waiting":
+        title = waiting.waiting_text(summary["waiting"])
+    if title:
+        return format_html('<span class="badge {}" title="{}">{}</span>', css, title, words)
+    return format_html('<span class="badge {}">{}</span>', css, words)
+
+
+@register.filter
+def sending_rate(summary: dict | None) -> str:
+    """The send rate only while messages really move: a paused, waiting, stalled or
+    finished campaign has no rate, whatever the last measured one was."""
+    if not summary or summary.get("status") != "running":
+        return ""
+    if summary.get("stalled") or summary.get("waiting") or not summary.get("rate"):
+        return ""
+    return f"{summary['rate']:g} messages/s"
+
+
+@register.filter
+def decoded_header(value: str | None) -> str:
+    """A header as its reader sees it: "=?utf-8?b?VGhpcyB3ZWVrLCBab8Or?=" is "This week, Zoë".
+
+    A malformed encoded word stays as it is rather than hiding the subject.
+    """
+    if not value:
+        return ""
+    try:
+        return str(make_header(decode_header(value)))
+    except (HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
+        return value
+
+
+@register.inclusion_tag("web/_first_run_prompt.html", takes_context=True)
+def first_run_prompt(context) -> dict:
+    """ "Change the one-time password" on every page until it is changed."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    on_change_page = request is not None and request.path == reverse("password_change")
+    return {"show": user is not None and not on_change_page and first_run.still_one_time(user)}

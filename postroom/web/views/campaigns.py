@@ -13,9 +13,13 @@ from postroom.campaigns.errors import TemplateError
 from postroom.campaigns.forms import CampaignForm, ScheduleForm, TestSendForm
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign
-from postroom.delivery import capacity, control
+from postroom.delivery import capacity, control, progress
 from postroom.errors import InvalidInput, NotFound, PostroomError
 from postroom.web.permissions import operator_required
+from postroom.web.views.campaign_figures import list_figures
+
+LIST_SIZE = 500
+EMPTY_FIGURES = {"total": 0, "sent": 0, "done": 0, "opens": 0, "summary": None}
 
 # D's ledger and progress panel, shown on the detail page once it exists.
 DELIVERY_PANEL = "web/delivery/_campaign_panel.html"
@@ -42,10 +46,16 @@ def index(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status in Campaign.Status.values:
         campaigns = campaigns.filter(status=status)
+    campaigns = list(campaigns[:LIST_SIZE])
+    figures = list_figures([c.pk for c in campaigns])
+    rows = [{"campaign": c, **figures.get(c.pk, EMPTY_FIGURES)} for c in campaigns]
+    for row in rows:  # a running campaign may be waiting or stalled: say so in the list too
+        if row["campaign"].status == Campaign.Status.RUNNING:
+            row["summary"] = progress.summary(row["campaign"])
     return render(
         request,
         "web/campaigns/index.html",
-        {"campaigns": campaigns, "statuses": Campaign.Status.choices, "status": status},
+        {"rows": rows, "statuses": Campaign.Status.choices, "status": status},
     )
 
 
@@ -156,6 +166,10 @@ def detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "delivery_panel": _delivery_panel_exists(),
         "unsubscribes": campaign.unsubscribe_events.count(),
         "pool": pools.members(campaign),
+        # A running campaign may really be waiting or stalled: the heading says which.
+        "summary": progress.summary(campaign)
+        if campaign.status == Campaign.Status.RUNNING
+        else None,
     }
     if len(context["pool"]) > 1 and campaign.started_at:  # where its mail went, per sender
         context["sent_by_sender"] = capacity.sent_by_sender(campaign)

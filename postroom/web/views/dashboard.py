@@ -4,6 +4,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from postroom.alerts.services import unacknowledged
+from postroom.audience.models import Subscriber
 from postroom.campaigns.models import Campaign
 from postroom.delivery import progress, waiting
 from postroom.delivery.models import Sender
@@ -44,7 +45,21 @@ def dashboard_context() -> dict:
     }
 
 
+def checklist() -> list[dict] | None:
+    """The first steps, each ticked once done; None once all are (then it leaves the page)."""
+    steps = [
+        {"done": Sender.objects.exists(), "text": "Add a sender", "url": "sender_new",
+         "help": "the SMTP server your mail goes out through (until then it lands in the outbox)"},
+        {"done": Subscriber.objects.exists(), "text": "Import contacts", "url": "import_new",
+         "help": "a CSV or spreadsheet, or the export of another newsletter tool"},
+        {"done": Campaign.objects.exists(), "text": "Write a campaign", "url": "campaign_new",
+         "help": "then send yourself a test before starting it"},
+    ]  # fmt: skip
+    return None if all(step["done"] for step in steps) else steps
+
+
 @operator_required
 def index(request: OperatorRequest) -> HttpResponse:
-    template = "web/_dashboard_live.html" if request.htmx else "web/dashboard.html"
-    return render(request, template, dashboard_context())
+    if request.htmx:
+        return render(request, "web/_dashboard_live.html", dashboard_context())
+    return render(request, "web/dashboard.html", {**dashboard_context(), "checklist": checklist()})

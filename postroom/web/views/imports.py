@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django import forms
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -11,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from postroom.audience.models import MailingList, Segment
+from postroom.audience.services import create_list
 from postroom.errors import PostroomError
 from postroom.imports import export, services
 from postroom.imports.detect import (
@@ -57,6 +59,12 @@ class UploadForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Everyone imported is subscribed to these lists.",
     )
+    new_list = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Or a new list",
+        help_text="Created with this import (single opt-in, private; change it later).",
+    )
     mode = forms.ChoiceField(choices=Import.Mode.choices, initial=Import.Mode.SUBSCRIBE)
     confirmed = forms.BooleanField(
         required=False,
@@ -98,30 +106,103 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
+# The upload of a form that came back with an error, so nobody has to choose the file again.
+KEPT_UPLOAD = "import_kept_upload"
+
+
+def _kept_upload(request: HttpRequest) -> dict | None:
+    """The file kept from this person's last refused form, if it is still there."""
+    kept = request.session.get(KEPT_UPLOAD)
+    if not isinstance(kept, dict):
+        return None
+    path = Path(str(kept.get("path", "")))
+    if path.parent.resolve() != services.upload_dir().resolve() or not path.is_file():
+        request.session.pop(KEPT_UPLOAD, None)
+        return None
+    return {"path": path, "name": str(kept.get("name", path.name))}
+
+
+def _keep_upload(request: HttpRequest, path: Path, name: str) -> None:
+    request.session[KEPT_UPLOAD] = {"path": str(path), "name": name}
+
+
+def _forget_upload(request: HttpRequest, delete: bool) -> None:
+    kept = _kept_upload(request)
+    request.session.pop(KEPT_UPLOAD, None)
+    if kept and delete:
+        kept["path"].unlink(missing_ok=True)
+
+
 @operator_required
 def new(request: HttpRequest) -> HttpResponse:
+    """Step 1. A form refused for its choices keeps the file; a list can be created here."""
+    kept = _kept_upload(request) if request.method == "POST" else None
+    if request.method == "GET":
+        _forget_upload(request, delete=True)
     form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        path = services.store_upload(upload.chunks(), upload.name)
-        try:
-            imp = services.prepare(
-                path,
-                file_name=upload.name,
-                lists=list(form.cleaned_data["lists"]),
-                mode=form.cleaned_data["mode"],
-                confirmed=form.cleaned_data["confirmed"],
-                user=request.user,
-                status=form.cleaned_data["status"] or None,
-                resubscribe=form.cleaned_data["resubscribe"],
-            )
-        except PostroomError as exc:
-            path.unlink(missing_ok=True)  # refused as a whole: nothing kept
-            form.add_error(None, f"This file cannot be imported: {exc}.")
+    form.fields["file"].required = kept is None
+    if not MailingList.objects.exists():
+        form.fields[
+            "new_list"
+        ].help_text = "There is no list yet: name one and it is created with this import."
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is not None:  # a new file replaces a kept one
+            _forget_upload(request, delete=True)
+            path = services.store_upload(upload.chunks(), upload.name)
+            kept = {"path": path, "name": upload.name}
+        if form.is_valid():
+            imp = _prepare(request, form, kept) if kept else None
+            if imp is not None:
+                request.session.pop(KEPT_UPLOAD, None)
+                return redirect("import_detail", imp.pk)
+        if kept and kept["path"].is_file():
+            _keep_upload(request, kept["path"], kept["name"])
         else:
-            return redirect("import_detail", imp.pk)
+            kept = None
     status = 400 if form.errors else 200
-    return render(request, "web/imports/new.html", {"form": form}, status=status)
+    return render(
+        request,
+        "web/imports/new.html",
+        {"form": form, "kept": kept, "has_lists": MailingList.objects.exists()},
+        status=status,
+    )
+
+
+def _prepare(request: HttpRequest, form: "UploadForm", kept: dict) -> Import | None:
+    """The draft import, or None with the form's errors said (the file kept when only a
+    choice was wrong, deleted when the file itself was refused)."""
+    data = form.cleaned_data
+    lists = list(data["lists"])
+    new_list = data["new_list"].strip()
+    if data["mode"] == Import.Mode.SUBSCRIBE and not lists and not new_list:
+        form.add_error(
+            "lists" if MailingList.objects.exists() else "new_list",
+            "Choose at least one list to subscribe them to, or name a new one.",
+        )
+        return None
+    try:
+        with transaction.atomic():  # a refused file leaves no new list behind
+            if new_list:
+                try:
+                    lists.append(create_list(new_list))
+                except PostroomError as exc:
+                    form.add_error("new_list", str(exc))
+                    return None
+            return services.prepare(
+                kept["path"],
+                file_name=kept["name"],
+                lists=lists,
+                mode=data["mode"],
+                confirmed=data["confirmed"],
+                user=request.user,
+                status=data["status"] or None,
+                resubscribe=data["resubscribe"],
+            )
+    except PostroomError as exc:
+        kept["path"].unlink(missing_ok=True)  # refused as a whole: nothing kept
+        form.add_error(None, f"This file cannot be imported: {exc}.")
+        return None
 
 
 @operator_required

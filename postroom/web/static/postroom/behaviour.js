@@ -7,9 +7,24 @@
  *   <button data-open-dialog="ID">                opens the <dialog id=ID> as a modal
  *   <button data-close-dialog>                    closes the dialog it is in
  *   <form data-inert>                             never submits (the UI kit's samples)
+ *   <button data-menu-toggle aria-controls="ID">  opens and closes the phone menu
+ *   <table class="table">                         gets data-label on its cells (from its
+ *                                                 column headings), so CSS can show each
+ *                                                 row as a card on a phone
+ *   <div class="table-wrap">                      reachable by keyboard when it scrolls
+ *
+ * It also tells the server the reader's time zone (the `tz` cookie), so times are
+ * shown on their clock (postroom/web/timezones.py).
  */
 (function () {
   "use strict";
+
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("tz=" + encodeURIComponent(zone)) === -1) {
+      document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (e) { /* an old browser: the installation's TIME_ZONE applies */ }
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
@@ -39,6 +54,57 @@
     var closer = target.closest("[data-close-dialog]");
     if (closer && closer.closest("dialog")) closer.closest("dialog").close();
   });
+
+  document.documentElement.classList.add("js");
+
+  document.addEventListener("click", function (event) {
+    var toggle = event.target instanceof Element ? event.target.closest("[data-menu-toggle]") : null;
+    if (!toggle) return;
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    var menu = document.getElementById(toggle.getAttribute("aria-controls"));
+    if (menu) menu.classList.toggle("open", open);
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var toggle = document.querySelector('[data-menu-toggle][aria-expanded="true"]');
+    if (!toggle) return;
+    toggle.click();
+    toggle.focus();
+  });
+
+  function labelTables(root) {
+    root.querySelectorAll("table.table").forEach(function (table) {
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      table.classList.add("cards");
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        Array.prototype.forEach.call(row.children, function (cell, index) {
+          if (!cell.hasAttribute("data-label") && heads[index] && index > 0) {
+            cell.setAttribute("data-label", heads[index]);
+          }
+        });
+      });
+    });
+    root.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      var scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+      if (scrolls && !wrap.hasAttribute("tabindex")) {
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        var caption = wrap.closest("section") && wrap.closest("section").querySelector("h2, h3");
+        wrap.setAttribute("aria-label", caption ? caption.textContent.trim() : "Table");
+      } else if (!scrolls && wrap.getAttribute("tabindex") === "0") {
+        wrap.removeAttribute("tabindex");
+        wrap.removeAttribute("role");
+        wrap.removeAttribute("aria-label");
+      }
+    });
+  }
+  labelTables(document);
+  document.addEventListener("htmx:afterSettle", function () { labelTables(document); });
+  window.addEventListener("resize", function () { labelTables(document); });
 
   document.addEventListener("change", function (event) {
     var select = event.target;
