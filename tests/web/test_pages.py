@@ -99,3 +99,12 @@ def test_the_public_layout_has_no_admin_navigation(rf):
     assert "The Weekly &lt;Digest&gt;" in html
     assert "nav-link" not in html
     assert "noindex" in html
+
+
+def test_every_layout_names_a_favicon_that_exists(owner_client, client):
+    import re
+
+    for page in (owner_client.get("/").content, client.get("/subscribe/").content):
+        href = re.search(rb'<link rel="icon" href="([^"]+)"', page).group(1).decode()
+        response = client.get(href)
+        assert response.status_code == 200 and b"<svg" in b"".join(response.streaming_content)
