@@ -16,6 +16,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.main import Exc
 from ninja.openapi.schema import OpenAPISchema
+from ninja.parser import Parser
 
 from postroom.errors import Conflict, NotAllowed, NotFound, PostroomError, TooMany
 
@@ -69,11 +70,27 @@ def _field_summary(field_errors: list[dict[str, Any]]) -> str:
     return f"{where or 'request'}: {first.get('msg', 'invalid')}{more}"
 
 
+# What ninja says when the parser refuses a body; said again as what to send instead.
+UNPARSED = "Cannot parse request body"
+
+
+class ObjectParser(Parser):
+    """Every request body of the API is a JSON object. Anything else is refused here:
+    ninja's schemas read attributes (from_attributes), so `[null]` would otherwise pass
+    as an object whose keys are all left out."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return data
+
+
 class PostroomAPI(NinjaAPI):
     """NinjaAPI with the one error shape and every error code in the schema."""
 
     def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, parser=ObjectParser(), **kwargs)
         self.add_exception_handler(PostroomError, self._domain_error)
         self.add_exception_handler(ValidationError, self._validation_error)
         self.add_exception_handler(HttpError, self._http_error)
@@ -97,6 +114,8 @@ class PostroomAPI(NinjaAPI):
         detail = str(exc)
         if isinstance(exc, AuthenticationError):
             detail = "a valid API token is needed (Authorization: Bearer TOKEN)"
+        elif detail.startswith(UNPARSED):
+            detail = "the body must be a JSON object"
         response = self.create_response(request, _body(detail), status=exc.status_code)
         if exc.status_code == 401:
             response["WWW-Authenticate"] = 'Bearer realm="postroom", Basic realm="postroom"'

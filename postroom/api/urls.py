@@ -6,13 +6,16 @@ from django.urls import path, re_path
 from postroom.api.auth import operator_auth
 from postroom.api.errors import PostroomAPI
 from postroom.api.routes import (
+    bounces,
     campaign_delivery,
     campaigns,
     health,
+    imports,
     layouts,
     lists,
     public,
     segments,
+    senders,
     subscribers,
     tx,
     webhooks,
@@ -36,6 +39,9 @@ api.add_router("/segments", segments.router)
 api.add_router("/campaigns", campaigns.router)
 api.add_router("/campaigns", campaign_delivery.router)  # after: its /{id}/{action} catches all
 api.add_router("/layouts", layouts.router)
+api.add_router("/imports", imports.router)
+api.add_router("/senders", senders.router)
+api.add_router("/bounces", bounces.router)
 api.add_router("/webhooks", webhooks.router)
 api.add_router("/tx", tx.router)
 

@@ -24,7 +24,14 @@ from postroom.audience.models import MailingList
 from postroom.audience.services import resolve_lists
 from postroom.errors import InvalidInput, NotFound
 from postroom.imports import sources, tools
-from postroom.imports.detect import REPORT_COLUMNS, Layout, safeguard
+from postroom.imports.detect import (
+    FIELDS,
+    REPORT_COLUMNS,
+    Layout,
+    detect,
+    safeguard,
+    target_field,
+)
 from postroom.imports.models import Import
 from postroom.imports.pipeline import Parsed
 from postroom.imports.rows import Contact, Rejection
@@ -186,6 +193,40 @@ def relayout(imp: Import, layout: Layout) -> None:
     imp.save(update_fields=["layout"])
 
 
+def remap(
+    imp: Import,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    mapping: dict[str, str] | None = None,
+) -> Layout:
+    """Read a draft's file again with the settings chosen in the preview and keep them.
+
+    `mapping` maps a column (its 1-based number) to a field or an attribute's key;
+    it applies only when the delimiter stays, as the columns are those of this reading.
+    """
+    layout = Layout.from_dict(imp.layout)
+    if layout.members:
+        raise InvalidInput("the files of an archive are read as detected; import one alone")
+    overrides = {
+        column: target_field(target) if target in FIELDS else target
+        for column, target in (mapping or {}).items()
+        if target
+    }
+    new_layout = detect(
+        Path(layout.path or imp.file_path),
+        encoding=encoding or None,
+        delimiter=delimiter or None,
+        mapping=overrides if (delimiter or layout.delimiter) == layout.delimiter else None,
+        file_name=layout.file_name or imp.file_name,
+        status=layout.status,
+    )
+    new_layout.path, new_layout.member = layout.path, layout.member
+    safeguard(new_layout, imp.mode)
+    relayout(imp, new_layout)
+    return new_layout
+
+
 def start(imp: Import) -> None:
     """Queue a draft (or a failed import, to resume it) for a delivery worker's `run_pending`."""
     updated = Import.objects.filter(
@@ -266,6 +307,14 @@ def discard(imp: Import) -> None:
     """Forget a draft (or a dry run's record) and every file written for it."""
     sources.remove_parts(Layout.from_dict(imp.layout))
     imp.delete()
+
+
+def discard_draft(imp: Import) -> None:
+    """Discard an import that has not started, with its upload; nothing was written."""
+    if imp.status != Import.Status.DRAFT:
+        raise InvalidInput("only an import that has not started can be discarded")
+    Path(imp.file_path).unlink(missing_ok=True)
+    discard(imp)
 
 
 def run_pending() -> bool:

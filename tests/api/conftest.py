@@ -12,8 +12,9 @@ from postroom.api.models import ApiToken
 class Api:
     """A test client that sends one token with every call and speaks JSON."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, user=None) -> None:
         self.client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        self.user = user
 
     def _send(self, method: str, path: str, body=None, **extra):
         data = None if body is None else json.dumps(body)
@@ -45,7 +46,7 @@ def token_for(django_user_model):
         user = django_user_model.objects.create_user(name, f"{name}@example.org", is_staff=True)
         Profile.objects.create(user=user, role=role)
         made.append(user)
-        return Api(ApiToken.issue(user, "tests", scopes=scopes, lists=lists)[1])
+        return Api(ApiToken.issue(user, "tests", scopes=scopes, lists=lists)[1], user)
 
     return make
 

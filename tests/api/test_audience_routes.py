@@ -246,3 +246,12 @@ def test_a_viewer_reads_and_an_editor_may_change_the_audience(token_for, news, r
     else:
         assert [r.status_code for r in writes] == [200, 201, 201]
         assert export.status_code == 200
+
+
+def test_a_body_that_is_not_a_json_object_is_refused(api, news):
+    add(api, "ada@example.com", name="Ada")
+
+    answer = api.patch("/api/subscribers/ada@example.com", [None, None])
+
+    assert refused(answer, 400) == "the body must be a JSON object"
+    assert Subscriber.objects.get().name == "Ada"

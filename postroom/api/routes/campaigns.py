@@ -91,13 +91,13 @@ class TestOut(Schema):
     message: str
 
 
-class PreviewOut(Schema):
+class CampaignPreviewOut(Schema):
     subject: str
     html: str
     text: str
 
 
-class Filters(Schema):
+class CampaignFilters(Schema):
     status: CampaignStatus | None = None
 
 
@@ -147,7 +147,7 @@ def _lists(request: HttpRequest, names: list[str] | None) -> list[MailingList] |
 
 
 @router.get("", response={200: list[dict], **errors(400)})
-def all_campaigns(request: HttpRequest, filters: Query[Filters]) -> list[dict]:
+def all_campaigns(request: HttpRequest, filters: Query[CampaignFilters]) -> list[dict]:
     qs = Campaign.objects.filter(kind=Campaign.Kind.NEWSLETTER)
     qs = qs.select_related("segment", "sender", "layout").prefetch_related("lists")
     if filters.status:
@@ -216,7 +216,7 @@ def unschedule(request: HttpRequest, campaign_id: Id) -> dict:
     return detail(services.unschedule(campaign(request, campaign_id)))
 
 
-@router.get("/{campaign_id}/preview", response={200: PreviewOut, **errors(400, 404)})
+@router.get("/{campaign_id}/preview", response={200: CampaignPreviewOut, **errors(400, 404)})
 def preview(request: HttpRequest, campaign_id: Id, email: str = "") -> dict:
     """Subject, HTML and text as this subscriber (by address) or a sample reader gets them."""
     found = campaign(request, campaign_id)

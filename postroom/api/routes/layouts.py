@@ -33,7 +33,7 @@ class LayoutOut(Schema):
     updated_at: str
 
 
-class PreviewOut(Schema):
+class LayoutPreviewOut(Schema):
     html: str = Field(description="the layout around sample content")
 
 
@@ -59,7 +59,7 @@ def create(request: HttpRequest, data: LayoutIn):
     return Status(201, _json(layouts.create_layout(data.name, data.html)))
 
 
-@router.post("/preview", response={200: PreviewOut, **errors(400)})
+@router.post("/preview", response={200: LayoutPreviewOut, **errors(400)})
 def preview(request: HttpRequest, data: HtmlIn):
     """Unsaved HTML around sample content, as a reader would see it."""
     return {"html": layouts.preview_layout(data.html)}

@@ -15,7 +15,7 @@ from postroom.api.pages import Page, PageParams, keyset
 from postroom.audience import browse, bulk, services
 from postroom.audience.cli import subscriber_json
 from postroom.audience.models import MailingList, Segment, Subscriber
-from postroom.errors import InvalidInput, NotFound
+from postroom.errors import InvalidInput, NotAllowed, NotFound
 from postroom.integers import as_id
 from postroom.tracking import personal_data
 
@@ -54,7 +54,7 @@ class StatusIn(Schema):
     status: SubscriberStatus = Field(description="blocklisted: never mailed again")
 
 
-class Filters(Schema):
+class SubscriberFilters(Schema):
     q: str = Field("", max_length=200, description="part of the address or the name")
     list: str = Field("", description="a list's name or id")
     list_status: ListStatus | None = Field(None, description="with `list`: this status only")
@@ -68,7 +68,9 @@ class BulkIn(Schema):
 
     action: Literal["add_to_list", "tag", "untag", "blocklist", "delete"]
     ids: list[int] | None = Field(None, description="subscriber ids")
-    filter: Filters | None = Field(None, description="every subscriber matching these filters")
+    filter: SubscriberFilters | None = Field(
+        None, description="every subscriber matching these filters"
+    )
     list: str | None = Field(None, description="for add_to_list: the list's name")
     tag: str | None = Field(None, description="for tag and untag: the tag's name")
 
@@ -87,7 +89,7 @@ def _named(model: type[MailingList] | type[Segment], key: str, what: str) -> int
     return found.pk
 
 
-def _filtered(request: HttpRequest, filters: Filters):
+def _filtered(request: HttpRequest, filters: SubscriberFilters):
     chosen = browse.Filters(
         q=filters.q.strip(),
         list_id=_named(MailingList, filters.list, "list") if filters.list else None,
@@ -127,7 +129,9 @@ def _detail(subscriber: Subscriber) -> dict:
 
 
 @router.get("", response={200: Page, **errors(404)})
-def page(request: HttpRequest, filters: Query[Filters], paging: Query[PageParams]) -> dict:
+def page(
+    request: HttpRequest, filters: Query[SubscriberFilters], paging: Query[PageParams]
+) -> dict:
     """Subscribers in id order, filtered; keyset pages (see Pagination)."""
     return keyset(_relations(_filtered(request, filters)), paging, subscriber_json)
 
@@ -135,6 +139,8 @@ def page(request: HttpRequest, filters: Query[Filters], paging: Query[PageParams
 @router.post("", response={201: dict, **errors(400, 403, 404)})
 def add(request: HttpRequest, data: SubscriberIn):
     """Add a subscriber (or update the one with this address) and subscribe them."""
+    if scope.narrowed(request) and not data.lists:
+        raise NotAllowed("a token for some lists must name the lists to subscribe to")
     lists = scope.lists_to_mail(request, data.lists)
     subscriber = services.add_subscriber(
         data.email,
@@ -156,7 +162,7 @@ def bulk_action(request: HttpRequest, data: BulkIn) -> dict:
     if data.ids is not None:
         targets = scope.subscribers(request, services.subscribers_in(data.ids))
     else:
-        targets = _filtered(request, data.filter or Filters())
+        targets = _filtered(request, data.filter or SubscriberFilters())
     mailing_list = None
     if data.action == "add_to_list":
         if not data.list:

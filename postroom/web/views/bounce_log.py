@@ -3,11 +3,8 @@
 Also shows the bounce mailboxes the worker polls (web.views.mailboxes edits them).
 """
 
-from datetime import datetime, time
-
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -19,40 +16,9 @@ from postroom.campaigns.models import Campaign
 from postroom.delivery.models import Sender
 from postroom.errors import PostroomError
 from postroom.tracking import lifts, mailboxes
+from postroom.tracking.bounce_query import filtered
 from postroom.tracking.models import Bounce, BounceMailbox
 from postroom.web.permissions import OperatorRequest, operator_required
-
-
-def _day(raw: str, end: bool = False) -> datetime | None:
-    try:
-        day = datetime.strptime(raw, "%Y-%m-%d").date()
-    except ValueError:
-        return None
-    return timezone.make_aware(datetime.combine(day, time.max if end else time.min))
-
-
-def filtered(params) -> tuple[QuerySet[Bounce], dict]:
-    """The bounces the query string asks for; unknown or bad values are ignored, not errors."""
-    rows = Bounce.objects.select_related("campaign", "campaign__sender", "lifted_by")
-    f = {key: params.get(key, "").strip() for key in ("kind", "source", "q", "since", "until")}
-    f["campaign"] = params.get("campaign", "")
-    f["sender"] = params.get("sender", "")
-    if f["kind"] in Bounce.Kind.values:
-        rows = rows.filter(kind=f["kind"])
-    if f["source"]:
-        rows = rows.filter(source=f["source"])
-    if f["q"]:
-        rows = rows.filter(email__icontains=f["q"])
-    if (since := _day(f["since"])) is not None:
-        rows = rows.filter(at__gte=since)
-    if (until := _day(f["until"], end=True)) is not None:
-        rows = rows.filter(at__lte=until)
-    if f["campaign"].isdigit():
-        rows = rows.filter(campaign_id=int(f["campaign"]))
-    if f["sender"].isdigit():
-        rows = rows.filter(campaign__sender_id=int(f["sender"]))
-    f["active"] = any(f.values())
-    return rows, f
 
 
 @operator_required

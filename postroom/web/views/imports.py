@@ -17,11 +17,7 @@ from postroom.errors import PostroomError
 from postroom.imports import export, services
 from postroom.imports.detect import (
     DELIMITER_NAMES,
-    FIELDS,
     Layout,
-    detect,
-    safeguard,
-    target_field,
 )
 from postroom.imports.models import Import
 from postroom.imports.tools import TARGET_LABELS
@@ -261,23 +257,16 @@ def mapping(request: HttpRequest, import_id: int) -> HttpResponse:
             request, "The files of an archive are read as detected; import one alone to map it."
         )
         return redirect("import_detail", imp.pk)
-    overrides = {}
-    for index in range(len(layout.columns)):
-        target = request.POST.get(f"map-{index}", "")
-        if target:
-            overrides[str(index + 1)] = target_field(target) if target in FIELDS else target
+    overrides = {
+        str(index + 1): request.POST.get(f"map-{index}", "") for index in range(len(layout.columns))
+    }
     try:
-        new_layout = detect(
-            Path(layout.path or imp.file_path),
+        services.remap(
+            imp,
             encoding=request.POST.get("encoding") or None,
             delimiter=request.POST.get("delimiter") or None,
             mapping=overrides if request.POST.get("delimiter") == layout.delimiter else None,
-            file_name=layout.file_name or imp.file_name,
-            status=layout.status,
         )
-        new_layout.path, new_layout.member = layout.path, layout.member
-        safeguard(new_layout, imp.mode)
-        services.relayout(imp, new_layout)
     except PostroomError as exc:
         messages.error(request, f"These settings cannot read the file: {exc}.")
     else:
@@ -312,11 +301,11 @@ def start(request: HttpRequest, import_id: int) -> HttpResponse:
 @require_POST
 def discard(request: HttpRequest, import_id: int) -> HttpResponse:
     imp = _import(import_id)
-    if imp.status != Import.Status.DRAFT:
+    try:
+        services.discard_draft(imp)
+    except PostroomError:
         messages.error(request, "Only an import that has not started can be discarded.")
         return redirect("import_detail", imp.pk)
-    Path(imp.file_path).unlink(missing_ok=True)
-    services.discard(imp)
     messages.success(request, "Import discarded; nothing was written.")
     return redirect("imports")
 
