@@ -101,3 +101,27 @@ class SsoIdentity(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique")
         ]
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential (a passkey) a person registered to sign in without a password.
+
+    Only its public key is kept; `sign_count` is the authenticator's counter, which
+    must grow when the authenticator keeps one (a copied key would show as a repeat)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="postroom_passkeys"
+    )
+    name = models.CharField(max_length=100)
+    # base64url, as the browser names it; WebAuthn caps an ID at 1023 bytes.
+    credential_id = models.CharField(max_length=1400, unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"

@@ -30,7 +30,12 @@ ADMIN_ROUTES = frozenset(
 # Files of personal data: not for viewers.
 EXPORT_ROUTES = frozenset({"export", "import_rejects", "campaign_deliveries_csv", "outbox_raw"})
 # A person's own account: any role, even to change it.
-SELF_ROUTES = frozenset({"password_change", "logout", "two_factor", "two_factor_disable"})
+SELF_ROUTES = frozenset(
+    {
+        "password_change", "logout", "two_factor", "two_factor_disable",
+        "passkey_register_options", "passkey_add", "passkey_remove",
+    }
+)  # fmt: skip
 
 
 def role_of(user: AbstractBaseUser | AnonymousUser) -> Role | None:

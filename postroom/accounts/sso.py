@@ -22,10 +22,6 @@ from postroom.accounts.models import Profile, Role, SsoIdentity
 from postroom.accounts.roles import ORDER, stored_role
 from postroom.errors import InvalidInput, NotAllowed
 
-# Set in the session of a sign-in through the provider: its second factor is the
-# provider's business, so POSTROOM_REQUIRE_2FA (for password log-ins) does not apply.
-SESSION_FLAG = "postroom_signed_in_by_sso"
-
 
 class SignInRefused(NotAllowed):
     """The provider vouched for the person, but Postroom does not let them in."""

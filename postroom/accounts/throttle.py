@@ -22,11 +22,13 @@ def _key(username: str) -> str:
     return username.strip().casefold()
 
 
-def locked_for(username: str, ip: str | None) -> tuple[str, timedelta] | None:
-    """What is locked ("account" or "address") and for how much longer; None when it may try."""
+def locked_for(username: str | None, ip: str | None) -> tuple[str, timedelta] | None:
+    """What is locked ("account" or "address") and for how much longer; None when it may try.
+    With no user name (a passkey names its account only once it is checked), the address."""
     recent = LoginFailure.objects.filter(at__gte=_since())
+    by_name = recent.filter(username=_key(username)) if username is not None else recent.none()
     for what, rows, limit in (
-        ("account", recent.filter(username=_key(username)), settings.POSTROOM_LOGIN_MAX_FAILURES),
+        ("account", by_name, settings.POSTROOM_LOGIN_MAX_FAILURES),
         (
             "address",
             recent.filter(ip=ip) if ip else recent.none(),

@@ -19,6 +19,10 @@ from postroom.accounts.models import Role, TwoFactor
 from postroom.accounts.roles import role_of
 
 ISSUER = "Postroom"
+# How a session was opened when it was not by a password: "sso" (the provider's second
+# factor is the provider's business) or "passkey" (two factors in one). Such sessions
+# are not sent to enrolment: POSTROOM_REQUIRE_2FA is about password log-ins.
+STRONG_LOGIN = "postroom_strong_login"
 RECOVERY_CODES = 10
 
 

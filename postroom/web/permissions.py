@@ -18,7 +18,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django_htmx.middleware import HtmxDetails
 
-from postroom.accounts import roles, sso, twofactor
+from postroom.accounts import roles, twofactor
 from postroom.accounts.signals import SESSION_ROLE
 
 View = Callable[..., HttpResponseBase]
@@ -43,8 +43,8 @@ def operator_required(view: View) -> View:
             logout(request)
             return redirect_to_login(request.get_full_path())
         route = request.resolver_match.url_name if request.resolver_match else None
-        by_sso = bool(request.session.get(sso.SESSION_FLAG))
-        if route not in roles.SELF_ROUTES and not by_sso and twofactor.missing_for(request.user):
+        strong = request.session.get(twofactor.STRONG_LOGIN)
+        if route not in roles.SELF_ROUTES and not strong and twofactor.missing_for(request.user):
             return redirect("two_factor")
         needed = roles.required_role(route, request.method or "GET")
         if not roles.at_least(role, needed):

@@ -14,6 +14,8 @@ PUBLIC = {
     "login_code",
     "login_sso",
     "login_sso_callback",
+    "login_passkey_options",
+    "login_passkey",
     "password_forgot",
     "account_set_password",
     "public_unsubscribe",
@@ -37,7 +39,10 @@ ADMIN_AND_UP = {
     "webhooks", "webhook_detail", "webhook_test", "webhook_rotate", "webhook_delete",
 }  # fmt: skip
 PERSONAL_DATA_FILES = {"export", "import_rejects", "campaign_deliveries_csv", "outbox_raw"}
-ANY_ROLE_MAY_CHANGE = {"password_change", "logout", "two_factor", "two_factor_disable"}
+ANY_ROLE_MAY_CHANGE = {
+    "password_change", "logout", "two_factor", "two_factor_disable",
+    "passkey_register_options", "passkey_add", "passkey_remove",
+}  # fmt: skip
 
 RANK = {Role.OWNER: 0, Role.ADMIN: 1, Role.EDITOR: 2, Role.VIEWER: 3}
 

@@ -16,7 +16,7 @@ from django.shortcuts import redirect
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from postroom.accounts import audit, oidc, sso
+from postroom.accounts import audit, oidc, sso, twofactor
 
 
 def _not_reached(request: HttpRequest, exc: Exception) -> HttpResponse:
@@ -59,7 +59,7 @@ class Callback(OIDCAuthenticationCallbackView):
 
     def login_success(self) -> HttpResponse:
         response = super().login_success()
-        self.request.session[sso.SESSION_FLAG] = True
+        self.request.session[twofactor.STRONG_LOGIN] = "sso"
         return response
 
     def login_failure(self) -> HttpResponse:

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from postroom.accounts import audit, sso, throttle, twofactor
+from postroom.accounts import audit, passkeys, sso, throttle, twofactor
 from postroom.accounts.forms import ThrottledLoginForm
 from postroom.http import client_ip
 from postroom.web.permissions import OperatorRequest, operator_required
@@ -99,6 +99,7 @@ def enrol(request: OperatorRequest) -> HttpResponse:
         "form": form,
         "qr": twofactor.qr_svg(two_factor) if two_factor.confirmed_at is None else "",
         "required": twofactor.required_for(request.user),
+        "passkeys": passkeys.of(request.user),
     }
     return render(request, "web/account/two_factor.html", context)
 
