@@ -70,7 +70,7 @@ class AuditMiddleware:
         route = request.resolver_match.url_name if request.resolver_match else None
         if request.method in READ_METHODS and route not in AUDITED_READS:
             return response
-        if route in ("login", "logout"):
+        if route in ("login", "logout", "login_passkey"):
             return response  # the log-in receivers record these, with their outcome
         action, target = describe(request)
         status = response.status_code

@@ -114,6 +114,22 @@ def test_a_deactivated_user_is_refused_and_stays_deactivated(
 
 
 @pytest.mark.django_db
+def test_a_session_opened_through_the_provider_ends_on_deactivation_or_role_change(
+    client, sso_settings, provider, make_user
+):
+    make_user("boss", Role.OWNER)
+    person(provider, "erin", ["staff"])
+    sign_in(client, provider, "erin")
+    assert client.get("/campaigns/").status_code == 200
+    services.set_role("erin", Role.VIEWER)
+    assert client.get("/campaigns/").status_code == 302
+    sign_in(client, provider, "erin")  # the provider's groups give editor back
+    assert client.get("/campaigns/").status_code == 200
+    services.deactivate("erin")
+    assert client.get("/campaigns/")["Location"].startswith("/login/")
+
+
+@pytest.mark.django_db
 def test_an_existing_user_with_the_verified_email_is_linked_not_duplicated(
     client, sso_settings, provider, make_user
 ):
@@ -167,6 +183,6 @@ def test_a_provider_that_is_down_leaves_the_password_log_in_alone(client, settin
 
 @pytest.mark.django_db
 def test_without_an_issuer_there_is_no_button_and_no_sso_pages(client):
-    assert b"Sign in with" not in client.get("/login/").content
+    assert b"/login/sso/" not in client.get("/login/").content
     assert client.get("/login/sso/").status_code == 404
     assert client.get("/login/sso/callback/?code=x&state=y").status_code == 404
