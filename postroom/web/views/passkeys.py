@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from postroom.accounts import audit, passkeys, throttle, twofactor
 from postroom.errors import PostroomError
-from postroom.tracking.forms import client_ip
+from postroom.http import client_ip
 from postroom.web.permissions import OperatorRequest, operator_required
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
