@@ -1,0 +1,214 @@
+"""How many transactional requests a second does the API accept while a campaign sends?
+
+    python bench/tx.py [--requests 3000] [--clients 16] [--web-workers 2] [--threads 8]
+                       [--campaign 20000] [--template]
+
+A fresh SQLite database in a temporary folder (or DATABASE_URL, e.g. a throwaway
+PostgreSQL), Postfix's `smtp-sink` as the SMTP server, a campaign to --campaign
+subscribers started and a real `postroom worker` sending it, and the production
+web server (`postroom serve`, gunicorn) in front. --clients threads then POST
+/api/tx with a bearer token, each request one receipt rendered from a body in
+the request (or, with --template, a stored template by name), as fast as the
+server answers. Prints the accepted requests per second (202s over the wall
+time of the burst), the other answers, the campaign's messages sent meanwhile
+(so the campaign did send), the receipts sent by the end, and the load average
+before and after: the host is shared, so read the rate beside the load.
+Target: 1,000 requests/s.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def answers(port: int) -> bool:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection.request("GET", "/api/health")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def burst(args, make, headers) -> tuple[Counter[int], float]:
+    """args.requests requests from args.clients threads; the answers' codes and the wall time."""
+    codes: Counter[int] = Counter()
+    lock = threading.Lock()
+    todo = iter(range(args.requests))
+
+    def client() -> None:
+        while True:
+            with lock:
+                n = next(todo, None)
+            if n is None:
+                return
+            method, path, body = make(n)
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
+                connection.request(method, path, body, headers)
+                status = connection.getresponse().status
+                connection.close()
+            except OSError:
+                status = 0
+            with lock:
+                codes[status] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(args.clients)]
+    started = time.time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return codes, time.time() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--campaign", type=int, default=20000)
+    parser.add_argument("--template", action="store_true")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    folder = tempfile.mkdtemp(prefix="postroom-bench-tx-")
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{folder}/bench.sqlite3")
+    os.environ.update(POSTROOM_DATA_DIR=folder, DJANGO_SETTINGS_MODULE="postroom.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-" + os.urandom(8).hex())
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from postroom.api.models import ApiToken
+    from postroom.audience import services as audience
+    from postroom.campaigns import services as campaigns
+    from postroom.delivery import control
+    from postroom.delivery.models import Delivery, Sender
+    from postroom.testing.smtpsink import SmtpSink
+    from postroom.transactional.models import TxTemplate
+
+    call_command("migrate", verbosity=0)
+    user = get_user_model().objects.create_superuser("bench", "bench@example.org", "x" * 20)
+    _, token = ApiToken.issue(user, "bench")
+    sink = SmtpSink()
+    sink.start()
+    sender = Sender.objects.create(
+        name="sink", host=sink.host, port=sink.port, tls="none", max_connections=4,
+        envelope_from="bounces@example.org",
+    )  # fmt: skip
+    news = audience.create_list("News")
+    _add_readers(news, args.campaign)
+    campaign = campaigns.create_campaign(
+        name="Bench news", subject="News", body="# Hello {{ subscriber.name }}\n\nText.",
+        lists=[news], sender=sender, from_email="news@example.org",
+    )  # fmt: skip
+    TxTemplate.objects.create(
+        name="receipt",
+        subject="Order {{ data.order }}",
+        body="Thanks for order **{{ data.order }}**.",
+        from_email="shop@example.org",
+    )
+    control.start(campaign)
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    logs = open(Path(folder) / "processes.log", "w")  # noqa: SIM115
+    worker = subprocess.Popen([sys.executable, "-m", "postroom.cli", "worker"], env=env,
+                              stdout=logs, stderr=logs)  # fmt: skip
+    web = subprocess.Popen(
+        [sys.executable, "-m", "postroom.cli", "serve", "--port", str(args.port),
+         "--workers", str(args.web_workers), "--threads", str(args.threads)],
+        env=env, stdout=logs, stderr=logs,
+    )  # fmt: skip
+    try:
+        assert wait_for(lambda: answers(args.port), 60), "the web server never answered"
+        newsletter = Delivery.objects.filter(campaign=campaign, state="sent")
+        assert wait_for(lambda: newsletter.count() > 0, 60), "the campaign never sent"
+        load_before = os.getloadavg()
+        sent_before = newsletter.count()
+        content = (
+            {"template": "receipt"}
+            if args.template
+            else {
+                "subject": "Order {{ data.order }}",
+                "from": "shop@example.org",
+                "body": "Thanks for order **{{ data.order }}**.",
+            }
+        )
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+        def tx_request(n: int) -> tuple[str, str, str | None]:
+            payload = {"to": f"buyer{n}@example.net", "data": {"order": n},
+                       "idempotency_key": f"order-{n}", **content}  # fmt: skip
+            return "POST", "/api/tx", json.dumps(payload)
+
+        # The reference, in the same run: an authenticated read that writes nothing but
+        # the token's last use, through the same server, clients and campaign.
+        reference, reference_time = burst(args, lambda n: ("GET", "/api/tx?limit=1", None), headers)
+        codes, elapsed = burst(args, tx_request, headers)
+        load_after = os.getloadavg()
+        campaign_meanwhile = newsletter.count() - sent_before
+        receipts = Delivery.objects.filter(campaign__kind="transactional")
+        wait_for(lambda: not receipts.exclude(state__in=("sent", "failed")).exists(), 120)
+        receipts_sent = receipts.filter(state="sent").count()
+    finally:
+        web.terminate()
+        worker.terminate()
+        web.wait(30)
+        worker.wait(30)
+        sink.stop()
+    accepted = codes.get(202, 0)
+    reference_rate = reference.get(200, 0) / reference_time
+    others = {code: n for code, n in codes.items() if code != 202}
+    print(
+        f"tx accepted: {accepted / elapsed:,.0f} requests/s ({accepted} of {args.requests} in"
+        f" {elapsed:.2f} s; other answers: {others or 'none'}) with {args.clients} clients,"
+        f" {args.web_workers} web processes x {args.threads} threads,"
+        f" {'a stored template' if args.template else 'a body in the request'};"
+        f" campaign sent {campaign_meanwhile} meanwhile; receipts sent {receipts_sent};"
+        f" {os.environ['DATABASE_URL'].split(':', 1)[0]};"
+        f" reference (GET /api/tx?limit=1, same clients): {reference_rate:,.0f} requests/s,"
+        f" so tx = {accepted / elapsed / reference_rate:.2f} of it;"
+        f" load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
+    )
+
+
+def _add_readers(mailing_list, count: int) -> None:
+    from postroom.audience.emails import email_hash
+    from postroom.audience.models import Subscriber, Subscription
+
+    people = [Subscriber(email=f"reader{i}@example.net", email_hash=email_hash(
+        f"reader{i}@example.net"), name=f"Reader {i}") for i in range(count)]  # fmt: skip
+    Subscriber.objects.bulk_create(people, batch_size=2000)
+    Subscription.objects.bulk_create(
+        [Subscription(subscriber=s, mailing_list=mailing_list, status="confirmed",
+                      consent_source="admin") for s in Subscriber.objects.all()],
+        batch_size=2000,
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
