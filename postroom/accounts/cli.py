@@ -20,6 +20,14 @@ def register(cli: CLI) -> None:
     p.add_argument("username")
     p.add_argument("role", help="owner, admin, editor or viewer")
     p = cli.command(
+        "lists",
+        "let an editor or viewer see and mail only these lists (none given: every list)",
+        grant_lists,
+        group="users",
+    )
+    p.add_argument("username")
+    p.add_argument("lists", nargs="*", metavar="LIST")
+    p = cli.command(
         "deactivate", "stop a user from logging in (ends their sessions)", deactivate, group="users"
     )
     p.add_argument("username")
@@ -78,6 +86,7 @@ def list_users(args: argparse.Namespace) -> None:
             "\n".join(
                 f"{r.username:<20} {r.role:<7} {'active' if r.active else 'deactivated'}"
                 + ("  LOCKED" if r.locked else "")
+                + (f"  lists: {', '.join(r.lists)}" if r.lists else "")
                 for r in rows
             )
             or "no users"
@@ -91,6 +100,14 @@ def role(args: argparse.Namespace) -> None:
     new = services.parse_role(args.role)
     user = services.set_role(args.username, new)
     print(f"{user.username!r} is now {new.value}")
+
+
+def grant_lists(args: argparse.Namespace) -> None:
+    from postroom.accounts import services
+
+    user = services.set_lists(args.username, args.lists)
+    what = f"only {', '.join(args.lists)}" if args.lists else "every list"
+    print(f"{user.username!r} now sees and mails {what}")
 
 
 def deactivate(args: argparse.Namespace) -> None:

@@ -26,12 +26,16 @@ ROLE_HELP = {
 
 
 class Profile(models.Model):
-    """A user's role. Users from before roles existed have none: see roles.role_of."""
+    """A user's role and granted lists. Users from before roles existed have none: see
+    roles.role_of."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="postroom_profile"
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    # An editor or viewer granted these lists sees and mails only them (accounts.access);
+    # none granted means every list.
+    lists = models.ManyToManyField("audience.MailingList", blank=True, related_name="+")
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role})"

@@ -6,6 +6,7 @@ web/permissions.py and Django's inactive-user rule), so it takes effect at once.
 """
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,9 +18,10 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from postroom import credentials
-from postroom.accounts import throttle
+from postroom.accounts import roles, throttle
 from postroom.accounts.models import Profile, Role
 from postroom.accounts.roles import role_of, stored_role
+from postroom.audience.models import MailingList
 from postroom.delivery.models import Sender
 from postroom.errors import InvalidInput, NotFound
 from postroom.tracking.models import BounceMailbox
@@ -33,6 +35,7 @@ class UserRow:
     active: bool
     last_login: datetime | None
     locked: bool
+    lists: list[str]  # granted lists; empty: every list
 
 
 def parse_role(raw: str) -> Role:
@@ -98,6 +101,27 @@ def set_role(username: str, role: Role) -> AbstractUser:
     return user
 
 
+def set_lists(username: str, list_names: Iterable[str]) -> AbstractUser:
+    """Grant an editor or viewer these lists only (accounts.access); none: every list."""
+    user = find(username)
+    names = [name.strip() for name in list_names if name.strip()]
+    lists = list(MailingList.objects.filter(name__in=names))
+    missing = sorted(set(names) - {ml.name for ml in lists})
+    if missing:
+        raise InvalidInput(f"no list named {', '.join(repr(n) for n in missing)}")
+    if lists and roles.at_least(stored_role(user), Role.ADMIN):
+        raise InvalidInput(
+            f"{user.username!r} is {stored_role(user).label.lower()}: owners and admins see"
+            " every list; make them an editor or viewer first"
+        )
+    with transaction.atomic():
+        profile, _ = Profile.objects.get_or_create(
+            user_id=user.pk, defaults={"role": stored_role(user)}
+        )
+        profile.lists.set(lists)
+    return user
+
+
 def deactivate(username: str) -> AbstractUser:
     user = find(username)
     if role_of(user) == Role.OWNER and not _other_owners(user):
@@ -121,6 +145,11 @@ def unlock(username: str) -> int:
 
 def rows() -> list[UserRow]:
     locked = set(throttle.locked_usernames())
+    granted: dict[int, list[str]] = {}
+    for user_id, name in Profile.lists.through.objects.order_by("mailinglist__name").values_list(
+        "profile__user_id", "mailinglist__name"
+    ):
+        granted.setdefault(user_id, []).append(name)
     result = []
     for user in get_user_model().objects.filter(is_staff=True).order_by("username"):
         role = stored_role(user)
@@ -132,6 +161,7 @@ def rows() -> list[UserRow]:
                 active=user.is_active,
                 last_login=user.last_login,
                 locked=user.username.casefold() in locked,
+                lists=granted.get(user.pk, []),
             )
         )
     return result

@@ -9,18 +9,21 @@ demotion applies at once) and may be narrowed further:
 - lists: the token sees only these lists and their subscribers, and mails only
   them (a campaign to another list, or to a segment alone, is refused).
 
-A UI session is never narrowed. Nothing here can widen what the role allows.
+The user's own grant of lists (accounts.access) applies to the API as to the
+UI, and a token's lists only narrow it. Nothing here can widen what the role
+allows.
 """
 
 from collections.abc import Iterable
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from postroom.accounts.access import Access, access_for
 from postroom.accounts.roles import READ_METHODS
 from postroom.api.models import ApiToken
 from postroom.audience import services
-from postroom.audience.models import MailingList, Subscriber, Subscription
+from postroom.audience.models import MailingList, Subscriber
 from postroom.errors import NotAllowed
 
 # Paths each area reaches, and the read-only paths every area may read besides.
@@ -51,32 +54,33 @@ def refusal(token: ApiToken, method: str, path: str) -> str | None:
     return f"this token is for {' and '.join(sorted(areas))} only"
 
 
-def list_ids(request: HttpRequest) -> set[int] | None:
-    """The lists a token is narrowed to, or None when it is not."""
-    token = token_of(request)
-    if token is None:
-        return None
-    if not hasattr(token, "_list_ids"):
-        token._list_ids = set(token.lists.values_list("pk", flat=True))  # type: ignore[attr-defined]
-    return token._list_ids or None  # type: ignore[attr-defined]
+def access(request: HttpRequest) -> Access:
+    """The user's list grant (accounts.access), narrowed by the token's lists; per request."""
+    cached = getattr(request, "_postroom_access", None)
+    if cached is None:
+        token = token_of(request)
+        token_lists = set(token.lists.values_list("pk", flat=True)) if token else set()
+        cached = access_for(request.user).narrowed(token_lists or None)
+        request._postroom_access = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def list_ids(request: HttpRequest) -> frozenset[int] | None:
+    """The lists the caller is narrowed to, or None when it may reach every list."""
+    return access(request).list_ids
 
 
 def narrowed(request: HttpRequest) -> bool:
-    return list_ids(request) is not None
+    return access(request).restricted
 
 
 def lists(request: HttpRequest, qs: QuerySet[MailingList]) -> QuerySet[MailingList]:
-    ids = list_ids(request)
-    return qs if ids is None else qs.filter(pk__in=ids)
+    return access(request).lists(qs)
 
 
 def subscribers(request: HttpRequest, qs: QuerySet[Subscriber]) -> QuerySet[Subscriber]:
-    """Only subscribers with a subscription (in any state) to one of the token's lists."""
-    ids = list_ids(request)
-    if ids is None:
-        return qs
-    on_list = Subscription.objects.filter(subscriber=OuterRef("pk"), mailing_list__in=ids)
-    return qs.filter(Exists(on_list))
+    """Only subscribers with a subscription (in any state) to one of the caller's lists."""
+    return access(request).subscribers(qs)
 
 
 def lists_to_mail(request: HttpRequest, wanted: Iterable[MailingList | str]) -> list[MailingList]:
@@ -86,16 +90,13 @@ def lists_to_mail(request: HttpRequest, wanted: Iterable[MailingList | str]) -> 
     if ids is not None:
         for mailing_list in found:
             if mailing_list.pk not in ids:
-                raise NotAllowed(f"this token may not use the list {mailing_list.name!r}")
+                raise NotAllowed(f"you may not use the list {mailing_list.name!r}")
     return found
 
 
 def campaigns(request: HttpRequest, qs: QuerySet) -> QuerySet:
-    """Only campaigns whose every list is one of the token's (and that have a list at all)."""
-    ids = list_ids(request)
-    if ids is None:
-        return qs
-    return qs.filter(lists__isnull=False).exclude(lists__in=MailingList.objects.exclude(pk__in=ids))
+    """Only campaigns whose every list is one of the caller's (and that have a list at all)."""
+    return access(request).campaigns(qs)
 
 
 def check_audience(request: HttpRequest, lists: Iterable[MailingList], segment) -> None:

@@ -45,6 +45,9 @@ class Filters:
     tag: str = ""
     segment_id: int | None = None
     sort: str = DEFAULT_SORT
+    # Set by the caller, never from the query string: a person granted some lists only
+    # (accounts.access) browses the subscribers of those lists.
+    within: frozenset[int] | None = None
 
     @classmethod
     def from_query(cls, params) -> "Filters":
@@ -81,7 +84,7 @@ class Filters:
 
     @property
     def active(self) -> bool:
-        return bool(set(self.as_query()) - {"sort"})
+        return bool(set(self.as_query()) - {"sort"}) or self.within is not None
 
 
 def filtered(filters: Filters) -> QuerySet[Subscriber]:
@@ -90,6 +93,9 @@ def filtered(filters: Filters) -> QuerySet[Subscriber]:
     Written for reading a page in index order: membership tests are correlated EXISTS.
     """
     qs = Subscriber.objects.all()
+    if filters.within is not None:
+        granted = Subscription.objects.filter(mailing_list__in=filters.within)
+        qs = qs.filter(segments.has_row(granted, for_paging=True))
     if filters.q:
         needle = filters.q
         if "@" in needle:  # an address (or its start): one seek in the unique email index

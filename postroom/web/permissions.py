@@ -1,8 +1,11 @@
 """Who may see and change what in the admin UI: the role table in accounts.roles.
 
 Anonymous users are sent to log in; a user whose role does not reach what the
-route needs gets 403 with the reason. A session opened under another role (the
-role was changed since) is ended, so a demotion takes effect at once.
+route needs gets 403 with the reason, and one granted some lists only
+(accounts.access) gets 403 on whole-audience pages and 404 for an object
+outside those lists; views read the grant from `request.access`. A session
+opened under another role (the role was changed since) is ended, so a demotion
+takes effect at once.
 """
 
 from collections.abc import Callable
@@ -13,13 +16,15 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django_htmx.middleware import HtmxDetails
 
 from postroom.accounts import roles, twofactor
+from postroom.accounts.access import Access, access_for
 from postroom.accounts.signals import SESSION_ROLE
+from postroom.errors import NotAllowed, NotFound
 
 View = Callable[..., HttpResponseBase]
 
@@ -30,6 +35,7 @@ class OperatorRequest(HttpRequest):
 
     user: User
     htmx: HtmxDetails
+    access: Access
 
 
 def operator_required(view: View) -> View:
@@ -49,6 +55,13 @@ def operator_required(view: View) -> View:
         needed = roles.required_role(route, request.method or "GET")
         if not roles.at_least(role, needed):
             raise PermissionDenied(roles.refusal(role, needed))
+        request.access = access_for(request.user)  # type: ignore[attr-defined]
+        try:
+            request.access.check_route(route, kwargs)  # type: ignore[attr-defined]
+        except NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from None
+        except NotFound as exc:
+            raise Http404(str(exc)) from None
         return view(request, *args, **kwargs)
 
     return login_required(wrapper)

@@ -3,26 +3,21 @@
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.views.decorators.http import require_GET, require_POST
 
-from postroom.audience.models import MailingList, Segment
+from postroom.audience.models import Segment
 from postroom.campaigns import pools, services
 from postroom.campaigns.errors import TemplateError
 from postroom.campaigns.forms import CampaignForm, ScheduleForm, TestSendForm
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign
 from postroom.delivery import capacity, control, progress
-from postroom.errors import InvalidInput, NotFound, PostroomError
-from postroom.web.permissions import operator_required
+from postroom.errors import InvalidInput, NotAllowed, NotFound, PostroomError
+from postroom.web.permissions import OperatorRequest, operator_required
 from postroom.web.views.campaign_figures import list_figures
 
 LIST_SIZE = 500
 EMPTY_FIGURES = {"total": 0, "sent": 0, "done": 0, "opens": 0, "summary": None}
-
-# D's ledger and progress panel, shown on the detail page once it exists.
-DELIVERY_PANEL = "web/delivery/_campaign_panel.html"
 
 
 def _campaign(campaign_id: int) -> Campaign:
@@ -32,7 +27,7 @@ def _campaign(campaign_id: int) -> Campaign:
         raise Http404("No such campaign") from None
 
 
-def _problems(exc: InvalidInput) -> list[str]:
+def _problems(exc: InvalidInput | NotAllowed) -> list[str]:
     if isinstance(exc, TemplateError):
         return [str(p) for p in exc.problems]
     return [str(exc)]
@@ -40,9 +35,11 @@ def _problems(exc: InvalidInput) -> list[str]:
 
 @operator_required
 @require_GET
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: OperatorRequest) -> HttpResponse:
     campaigns = Campaign.objects.filter(kind=Campaign.Kind.NEWSLETTER)
-    campaigns = campaigns.select_related("segment").prefetch_related("lists")
+    campaigns = request.access.campaigns(
+        campaigns.select_related("segment").prefetch_related("lists")
+    )
     status = request.GET.get("status", "")
     if status in Campaign.Status.values:
         campaigns = campaigns.filter(status=status)
@@ -59,13 +56,15 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _editor(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
+def _editor(request: OperatorRequest, campaign: Campaign | None) -> HttpResponse:
     instance = campaign or Campaign(layout=default_layout())
     form = CampaignForm(request.POST or None, instance=instance)
+    form.fields["lists"].queryset = request.access.lists()  # type: ignore[attr-defined]
     problems: list[str] = []
     if request.method == "POST" and form.is_valid():
         lists = list(form.cleaned_data["lists"])
         try:
+            request.access.check_lists(lists)
             if campaign is None:
                 saved = services.create_campaign(
                     lists=lists, created_by=request.user, **form.service_fields()
@@ -77,7 +76,7 @@ def _editor(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
                 )
                 messages.success(request, "Campaign saved.")
             return redirect("campaign_detail", saved.pk)
-        except InvalidInput as exc:
+        except (InvalidInput, NotAllowed) as exc:
             problems = _problems(exc)
     return render(
         request,
@@ -88,12 +87,12 @@ def _editor(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
 
 
 @operator_required
-def new(request: HttpRequest) -> HttpResponse:
+def new(request: OperatorRequest) -> HttpResponse:
     return _editor(request, None)
 
 
 @operator_required
-def edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def edit(request: OperatorRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(campaign_id)
     if not campaign.is_editable:
         messages.error(request, f"This campaign is {campaign.status} and can no longer be edited.")
@@ -132,22 +131,16 @@ def live_preview(request: HttpRequest) -> HttpResponse:
 
 @operator_required
 @require_GET
-def audience_count(request: HttpRequest) -> HttpResponse:
+def audience_count(request: OperatorRequest) -> HttpResponse:
     """How many would receive a campaign to the chosen lists/segment now (htmx fragment)."""
     list_ids = [i for i in request.GET.getlist("lists") if i.isdigit()]
     segment_id = request.GET.get("segment", "")
     segment = Segment.objects.filter(pk=segment_id).first() if segment_id.isdigit() else None
-    lists = MailingList.objects.filter(pk__in=list_ids)
+    lists = request.access.lists().filter(pk__in=list_ids)
+    if request.access.restricted and not list_ids:
+        segment = None  # a segment alone spans every list
     count = services.mailable(lists, segment).count() if (list_ids or segment) else None
     return render(request, "web/campaigns/_audience_count.html", {"count": count})
-
-
-def _delivery_panel_exists() -> bool:
-    try:
-        get_template(DELIVERY_PANEL)
-    except TemplateDoesNotExist:
-        return False
-    return True
 
 
 @operator_required
@@ -163,7 +156,6 @@ def detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "problems": [],
         "schedule_form": ScheduleForm(initial={"timezone": campaign.send_at_timezone or "UTC"}),
         "test_form": TestSendForm(),
-        "delivery_panel": _delivery_panel_exists(),
         "unsubscribes": campaign.unsubscribe_events.count(),
         "pool": pools.members(campaign),
         # A running campaign may really be waiting or stalled: the heading says which.

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from postroom.audience.models import MailingList, Segment
 from postroom.audience.services import create_list
-from postroom.errors import PostroomError
+from postroom.errors import NotAllowed, PostroomError
 from postroom.imports import export, services
 from postroom.imports.detect import (
     DELIMITER_NAMES,
@@ -95,8 +95,10 @@ def _import(import_id: int) -> Import:
 
 
 @operator_required
-def index(request: HttpRequest) -> HttpResponse:
-    imports = Import.objects.select_related("created_by").prefetch_related("lists")[:100]
+def index(request: OperatorRequest) -> HttpResponse:
+    imports = request.access.imports(
+        Import.objects.select_related("created_by").prefetch_related("lists")
+    )[:100]
     return render(
         request, "web/imports/index.html", {"imports": imports, "export_form": ExportForm()}
     )
@@ -130,13 +132,14 @@ def _forget_upload(request: HttpRequest, delete: bool) -> None:
 
 
 @operator_required
-def new(request: HttpRequest) -> HttpResponse:
+def new(request: OperatorRequest) -> HttpResponse:
     """Step 1. A form refused for its choices keeps the file; a list can be created here."""
     kept = _kept_upload(request) if request.method == "POST" else None
     if request.method == "GET":
         _forget_upload(request, delete=True)
     form = UploadForm(request.POST or None, request.FILES or None)
     form.fields["file"].required = kept is None
+    form.fields["lists"].queryset = request.access.lists()  # type: ignore[attr-defined]
     if not MailingList.objects.exists():
         form.fields[
             "new_list"
@@ -165,12 +168,20 @@ def new(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _prepare(request: HttpRequest, form: "UploadForm", kept: dict) -> Import | None:
+def _prepare(request: OperatorRequest, form: "UploadForm", kept: dict) -> Import | None:
     """The draft import, or None with the form's errors said (the file kept when only a
     choice was wrong, deleted when the file itself was refused)."""
     data = form.cleaned_data
     lists = list(data["lists"])
     new_list = data["new_list"].strip()
+    try:
+        if new_list:
+            request.access.check_new_list()
+        else:
+            request.access.check_lists(lists)
+    except NotAllowed as exc:
+        form.add_error("new_list" if new_list else "lists", str(exc))
+        return None
     if data["mode"] == Import.Mode.SUBSCRIBE and not lists and not new_list:
         form.add_error(
             "lists" if MailingList.objects.exists() else "new_list",

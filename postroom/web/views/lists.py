@@ -3,6 +3,7 @@
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -11,9 +12,10 @@ from django.urls import reverse
 from postroom.audience import services
 from postroom.audience.forms import ListForm
 from postroom.audience.models import MailingList, Subscription
+from postroom.errors import NotAllowed
 from postroom.tracking.forms import list_key, public_lists
 from postroom.tracking.snippet import signup_snippet
-from postroom.web.permissions import operator_required
+from postroom.web.permissions import OperatorRequest, operator_required
 
 
 def _list(list_id: int) -> MailingList:
@@ -33,8 +35,13 @@ def _save(form: ListForm) -> MailingList | None:
 
 
 @operator_required
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: OperatorRequest) -> HttpResponse:
     form = ListForm(request.POST or None)
+    if request.method == "POST":
+        try:
+            request.access.check_new_list()
+        except NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from None
     if request.method == "POST" and form.is_valid():
         saved = _save(form)
         if saved is not None:
@@ -42,7 +49,7 @@ def index(request: HttpRequest) -> HttpResponse:
             return redirect("list_detail", saved.pk)
     counts = services.list_counts()
     empty = dict.fromkeys(Subscription.Status.values, 0)
-    rows = [(ml, counts.get(ml.pk, empty)) for ml in MailingList.objects.all()]
+    rows = [(ml, counts.get(ml.pk, empty)) for ml in request.access.lists()]
     status = 400 if form.errors else 200
     return render(request, "web/audience/lists.html", {"rows": rows, "form": form}, status=status)
 

@@ -1,24 +1,22 @@
 """Subscriber screens: the table (search, filters, sorting, keyset pages), one subscriber,
 adding one, and bulk actions on a selection or a whole filter result (always confirmed)."""
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.audience import browse, bulk, services
 from postroom.audience.forms import SubscriberEditForm, SubscriberForm
-from postroom.audience.models import MailingList, Segment, Subscriber, Subscription, Tag
+from postroom.audience.models import Segment, Subscriber, Subscription, Tag
 from postroom.errors import InvalidInput, PostroomError
+from postroom.integers import as_id
 from postroom.web.permissions import OperatorRequest, operator_required
-
-# D's per-subscriber delivery history, shown on the subscriber page once it exists.
-DELIVERIES_PANEL = "web/delivery/_subscriber_deliveries.html"
 
 BULK_ACTIONS = bulk.ACTIONS
 
@@ -30,6 +28,11 @@ def _subscriber(subscriber_id: int) -> Subscriber:
         raise Http404("No such subscriber") from None
 
 
+def _filters(request: OperatorRequest, params) -> browse.Filters:
+    """The filters asked for, within the lists the person may see."""
+    return replace(browse.Filters.from_query(params), within=request.access.list_ids)
+
+
 def _list_url(filters: browse.Filters) -> str:
     query = filters.as_query()
     return reverse("subscribers") + (f"?{urlencode(query)}" if query else "")
@@ -38,7 +41,7 @@ def _list_url(filters: browse.Filters) -> str:
 @operator_required
 @require_GET
 def index(request: OperatorRequest) -> HttpResponse:
-    filters = browse.Filters.from_query(request.GET)
+    filters = _filters(request, request.GET)
     try:
         result = browse.page(filters, request.GET.get("after", ""))
     except InvalidInput as exc:
@@ -52,8 +55,8 @@ def index(request: OperatorRequest) -> HttpResponse:
         "next_url": "?" + urlencode({**query, "after": result.next_cursor}),
         "first_url": "?" + urlencode(query),
         "sorts": _sort_links(filters),
-        "lists": MailingList.objects.all(),
-        "segments": Segment.objects.all(),
+        "lists": request.access.lists(),
+        "segments": Segment.objects.none() if request.access.restricted else Segment.objects.all(),
         "tags": Tag.objects.all()[:500],
         "statuses": Subscriber.Status.choices,
         "list_statuses": Subscription.Status.choices,
@@ -82,11 +85,13 @@ def _sort_links(filters: browse.Filters) -> dict[str, dict[str, str]]:
 
 
 @operator_required
-def new(request: HttpRequest) -> HttpResponse:
+def new(request: OperatorRequest) -> HttpResponse:
     form = SubscriberForm(request.POST or None)
+    form.fields["lists"].queryset = request.access.lists()  # type: ignore[attr-defined]
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
+            request.access.check_lists(data["lists"])
             subscriber, created = services.upsert_subscriber(
                 data["email"],
                 data["name"],
@@ -106,7 +111,7 @@ def new(request: HttpRequest) -> HttpResponse:
 
 
 @operator_required
-def detail(request: HttpRequest, subscriber_id: int) -> HttpResponse:
+def detail(request: OperatorRequest, subscriber_id: int) -> HttpResponse:
     subscriber = _subscriber(subscriber_id)
     tags = ", ".join(subscriber.tags.values_list("name", flat=True))
     initial = {"name": subscriber.name, "attributes": subscriber.attributes, "tags": tags}
@@ -123,47 +128,42 @@ def detail(request: HttpRequest, subscriber_id: int) -> HttpResponse:
     subscriptions = subscriber.subscriptions.select_related("mailing_list").order_by(
         "mailing_list__name"
     )
+    if request.access.restricted:
+        subscriptions = subscriptions.filter(mailing_list__in=request.access.list_ids)
     joined = {s.mailing_list_id for s in subscriptions}
     context = {
         "subscriber": subscriber,
         "form": form,
         "subscriptions": subscriptions,
-        "other_lists": MailingList.objects.exclude(pk__in=joined),
+        "other_lists": request.access.lists().exclude(pk__in=joined),
         "suppression": services.suppression_for(subscriber.email),
-        "deliveries_panel": _panel(DELIVERIES_PANEL),
     }
     status = 400 if form.errors else 200
     return render(request, "web/audience/subscriber_detail.html", context, status=status)
 
 
-def _panel(name: str) -> str | None:
-    try:
-        get_template(name)
-    except TemplateDoesNotExist:
-        return None
-    return name
-
-
 @operator_required
 @require_POST
-def subscriptions(request: HttpRequest, subscriber_id: int) -> HttpResponse:
+def subscriptions(request: OperatorRequest, subscriber_id: int) -> HttpResponse:
     """Subscribe to a list, unsubscribe from one, or from everything."""
     subscriber = _subscriber(subscriber_id)
     action = request.POST.get("action")
+    lists = request.access.lists()
     try:
         if action == "subscribe":
-            mailing_list = MailingList.objects.filter(pk=request.POST.get("list") or 0).first()
+            mailing_list = lists.filter(pk=as_id(request.POST.get("list") or "") or 0).first()
             if mailing_list is None:
                 raise InvalidInput("choose a list")
             services.join_lists(subscriber, [mailing_list], source="admin")
             messages.success(request, f"Subscribed to {mailing_list.name}.")
         elif action == "unsubscribe":
-            mailing_list = MailingList.objects.filter(pk=request.POST.get("list") or 0).first()
+            mailing_list = lists.filter(pk=as_id(request.POST.get("list") or "") or 0).first()
             if mailing_list is None:
                 raise InvalidInput("choose a list")
             services.unsubscribe(subscriber, [mailing_list], source="admin")
             messages.success(request, f"Unsubscribed from {mailing_list.name}.")
         elif action == "unsubscribe_all":
+            request.access.check_whole_person()
             services.unsubscribe(subscriber, None, source="admin")
             messages.success(request, "Unsubscribed from everything; the address is suppressed.")
         else:
@@ -175,8 +175,12 @@ def subscriptions(request: HttpRequest, subscriber_id: int) -> HttpResponse:
 
 @operator_required
 @require_POST
-def set_status(request: HttpRequest, subscriber_id: int) -> HttpResponse:
+def set_status(request: OperatorRequest, subscriber_id: int) -> HttpResponse:
     subscriber = _subscriber(subscriber_id)
+    try:
+        request.access.check_whole_person()
+    except PostroomError as exc:
+        raise PermissionDenied(str(exc)) from None
     if request.POST.get("action") == "unblocklist":
         services.set_status(subscriber, Subscriber.Status.ACTIVE, source="admin")
         messages.success(request, f"{subscriber.email} is active again.")
@@ -187,8 +191,12 @@ def set_status(request: HttpRequest, subscriber_id: int) -> HttpResponse:
 
 
 @operator_required
-def erase(request: HttpRequest, subscriber_id: int) -> HttpResponse:
+def erase(request: OperatorRequest, subscriber_id: int) -> HttpResponse:
     subscriber = _subscriber(subscriber_id)
+    try:
+        request.access.check_whole_person()
+    except PostroomError as exc:
+        raise PermissionDenied(str(exc)) from None
     if request.method == "POST":
         services.erase(subscriber)
         messages.success(request, f"{subscriber.email} was erased.")
@@ -198,10 +206,10 @@ def erase(request: HttpRequest, subscriber_id: int) -> HttpResponse:
 
 @operator_required
 @require_POST
-def bulk_action(request: HttpRequest) -> HttpResponse:
+def bulk_action(request: OperatorRequest) -> HttpResponse:
     """First POST: show what will happen to how many; second POST (confirm=1): do it."""
     post = request.POST
-    filters = browse.Filters.from_query(post)
+    filters = _filters(request, post)
     action = post.get("action", "")
     scope = "all" if post.get("scope") == "all" else "selected"
     ids = [int(i) for i in post.getlist("ids") if i.isdigit()]
@@ -212,8 +220,16 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     if scope == "selected" and not ids:
         messages.error(request, "Select some subscribers, or choose “all matching”.")
         return redirect(back)
+    if action in ("blocklist", "delete") and request.access.restricted:
+        messages.error(
+            request, "Blocklisting or erasing changes every list a person is on; ask an admin."
+        )
+        return redirect(back)
     targets = browse.filtered(filters) if scope == "all" else services.subscribers_in(ids)
-    target_list = MailingList.objects.filter(pk=post.get("target_list") or 0).first()
+    targets = request.access.subscribers(targets)
+    target_list = (
+        request.access.lists().filter(pk=as_id(post.get("target_list") or "") or 0).first()
+    )
     tag_name = post.get("tag_name", "").strip()
     if action == "add_to_list" and target_list is None:
         messages.error(request, "Choose the list to add them to.")

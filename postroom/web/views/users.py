@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from postroom.accounts import audit, mail, services
 from postroom.accounts.models import ROLE_HELP, Role
 from postroom.alerts.services import notification_sender
+from postroom.audience.models import MailingList
 from postroom.errors import PostroomError
 from postroom.web.permissions import OperatorRequest, operator_required
 
@@ -37,7 +38,13 @@ def index(request: OperatorRequest) -> HttpResponse:
                 request, f"Invited {user.email} as {user.username!r}: the link is on its way."
             )
             return redirect("users")
-    context = {"rows": services.rows(), "form": form, "roles": list(Role), "me": request.user}
+    context = {
+        "rows": services.rows(),
+        "form": form,
+        "roles": list(Role),
+        "me": request.user,
+        "all_lists": MailingList.objects.order_by("name"),
+    }
     return render(request, "web/users.html", context)
 
 
@@ -51,6 +58,11 @@ def edit(request: OperatorRequest) -> HttpResponse:
             role = services.parse_role(request.POST.get("role", ""))
             services.set_role(username, role)
             messages.success(request, f"{username!r} is now {role.label.lower()}.")
+        elif operation == "lists":
+            services.set_lists(username, request.POST.getlist("lists"))
+            granted = request.POST.getlist("lists")
+            what = f"only {', '.join(granted)}" if granted else "every list"
+            messages.success(request, f"{username!r} now sees and mails {what}.")
         elif operation == "deactivate":
             services.deactivate(username)
             messages.success(request, f"{username!r} can no longer log in.")

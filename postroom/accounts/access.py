@@ -1,0 +1,150 @@
+"""Per-list access: which lists a person may see and mail.
+
+An editor or viewer may be granted some lists only (Profile.lists); owners,
+admins and anyone granted nothing in particular see every list. A restricted
+person sees the subscribers of their lists, the campaigns and imports that
+target only their lists, and none of the pages that show the whole audience
+at once (segments, the outbox, the bounce log, exports). Views get the rule
+from `request.access`, set by the permission check (web.permissions,
+api.auth), and the check also covers every object a route names by id.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Exists, OuterRef, QuerySet
+
+from postroom.accounts import roles
+from postroom.accounts.models import Profile, Role
+from postroom.audience import segments
+from postroom.audience.models import MailingList, Subscriber, Subscription
+from postroom.campaigns.models import Campaign
+from postroom.errors import NotAllowed, NotFound
+from postroom.imports.models import Import
+
+# Pages that show the whole audience at once, whatever list it is on.
+WHOLE_AUDIENCE_ROUTES = frozenset(
+    {
+        "segments", "segment_new", "segment_count", "segment_edit", "segment_row_count",
+        "segment_delete", "export",
+        "outbox", "outbox_message", "outbox_raw",
+        "bounces", "bounce_detail", "bounce_lift",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Access:
+    """The lists a person may see and mail; `list_ids` None means every list."""
+
+    list_ids: frozenset[int] | None = None
+
+    @property
+    def restricted(self) -> bool:
+        return self.list_ids is not None
+
+    def narrowed(self, list_ids: Iterable[int] | None) -> "Access":
+        """This access further limited (an API token granted some lists only)."""
+        if list_ids is None:
+            return self
+        wanted = frozenset(list_ids)
+        return Access(wanted if self.list_ids is None else self.list_ids & wanted)
+
+    # -- what a restricted person sees ---------------------------------------------
+
+    def lists(self, rows: QuerySet[MailingList] | None = None) -> QuerySet[MailingList]:
+        rows = MailingList.objects.all() if rows is None else rows
+        return rows if self.list_ids is None else rows.filter(pk__in=self.list_ids)
+
+    def subscribers(self, rows: QuerySet[Subscriber]) -> QuerySet[Subscriber]:
+        """Those with a subscription (in any state) on one of the lists."""
+        if self.list_ids is None:
+            return rows
+        return rows.filter(
+            segments.has_row(Subscription.objects.filter(mailing_list_id__in=self.list_ids))
+        )
+
+    def campaigns(self, rows: QuerySet[Campaign]) -> QuerySet[Campaign]:
+        """Those that target at least one list, all of them granted."""
+        if self.list_ids is None:
+            return rows
+        outside = Campaign.lists.through.objects.filter(campaign_id=OuterRef("pk")).exclude(
+            mailinglist_id__in=self.list_ids
+        )
+        targeted = Campaign.lists.through.objects.filter(campaign_id=OuterRef("pk"))
+        return rows.filter(Exists(targeted)).exclude(Exists(outside))
+
+    def imports(self, rows: QuerySet[Import]) -> QuerySet[Import]:
+        """Those that load only into granted lists (and at least one)."""
+        if self.list_ids is None:
+            return rows
+        outside = Import.lists.through.objects.filter(import_id=OuterRef("pk")).exclude(
+            mailinglist_id__in=self.list_ids
+        )
+        targeted = Import.lists.through.objects.filter(import_id=OuterRef("pk"))
+        return rows.filter(Exists(targeted)).exclude(Exists(outside))
+
+    # -- checks ----------------------------------------------------------------------
+
+    def check_lists(self, lists: Iterable[MailingList | int]) -> None:
+        """Refuse lists outside the grant; a restricted person must name at least one."""
+        if self.list_ids is None:
+            return
+        ids = {item if isinstance(item, int) else item.pk for item in lists}
+        if not ids:
+            raise NotAllowed("choose at least one of your lists: you may mail only those")
+        others = ids - self.list_ids
+        if others:
+            names = ", ".join(
+                MailingList.objects.filter(pk__in=others).values_list("name", flat=True)
+            )
+            raise NotAllowed(f"you have no access to the list {names or sorted(others)}")
+
+    def check_whole_person(self) -> None:
+        """Blocklisting, erasing or unsubscribing from everything reaches every list."""
+        if self.list_ids is not None:
+            raise NotAllowed(
+                "this changes the person on every list they are on, and your access is"
+                " limited to some lists; ask an admin"
+            )
+
+    def check_new_list(self) -> None:
+        if self.list_ids is not None:
+            raise NotAllowed("your access is limited to some lists; an admin creates new ones")
+
+    def check_route(self, route: str | None, ids: Mapping[str, object]) -> None:
+        """The route and every object it names by id must be within the grant.
+
+        An object outside it is NotFound, as if it did not exist: a restricted
+        person does not learn which other subscribers or campaigns there are.
+        """
+        if self.list_ids is None:
+            return
+        if route in WHOLE_AUDIENCE_ROUTES:
+            raise NotAllowed("this page shows every list; your access is limited to some lists")
+        visible: dict[str, QuerySet] = {
+            "list_id": self.lists(),
+            "subscriber_id": self.subscribers(Subscriber.objects.all()),
+            "campaign_id": self.campaigns(Campaign.objects.all()),
+            "import_id": self.imports(Import.objects.all()),
+        }
+        for name, rows in visible.items():
+            if name in ids and not rows.filter(pk=ids[name]).exists():
+                raise NotFound(f"no such {name.removesuffix('_id')}")
+
+
+EVERYTHING = Access()
+
+
+def access_for(user: AbstractBaseUser | AnonymousUser) -> Access:
+    """Owners and admins see every list; others the lists granted, if any are."""
+    role = roles.role_of(user)
+    if role is None or roles.at_least(role, Role.ADMIN) or user.pk is None:
+        return EVERYTHING
+    granted = frozenset(
+        Profile.lists.through.objects.filter(profile__user_id=user.pk).values_list(
+            "mailinglist_id", flat=True
+        )
+    )
+    return Access(granted) if granted else EVERYTHING
