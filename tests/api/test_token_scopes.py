@@ -90,7 +90,7 @@ def test_a_token_for_some_lists_sees_and_mails_only_those(token_for, lists):
     assert [s["email"] for s in seen["items"]] == ["ada@example.com"]
     assert refused(other, 404) == "no subscriber 'bob@example.com'"
     assert [ml["name"] for ml in api.get("/api/lists").json()] == ["news"]
-    assert refused(add_elsewhere, 403) == "this token may not use the list 'offers'"
+    assert refused(add_elsewhere, 403) == "you may not use the list 'offers'"
     refused(add_nowhere, 403)
     refused(join_elsewhere, 403)
     refused(mail_elsewhere, 403)
