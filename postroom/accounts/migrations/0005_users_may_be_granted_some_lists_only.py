@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_single_sign_on_identities'),
+        ('accounts', '0004_passkeys_for_signing_in_without_a_password'),
         ('audience', '0002_lists_get_uuid_origins_captcha_fields'),
     ]
 
