@@ -1,6 +1,6 @@
 """Import a generated contact file and print rows/s and peak memory, on SQLite and PostgreSQL.
 
-    python bench/import.py [--rows 1000000] [--small 100000] [--db sqlite,postgres]
+    python bench/import.py [--rows 1000000] [--small 100000] [--db sqlite,postgres] [--runs 2]
 
 Each import runs as `postroom import FILE --list bench --json` in a fresh
 process against a fresh database, so its peak RSS (from wait4) is the import's
@@ -10,7 +10,8 @@ imported too: similar peaks mean memory is flat in the file's size.
 Before each import the same file is merely read and split into records (the
 importer's own reader, no validation, no database) in a fresh process: that
 floor, measured in the same run, is what to compare the import with, since
-wall times on a shared 2-core machine move with the load (printed too).
+wall times on a shared 2-core machine move with the load (printed too, before
+and after). Each file is measured `--runs` times (floor and import each time).
 """
 
 import argparse
@@ -80,23 +81,24 @@ def run_import(path: Path, env: dict[str, str]) -> tuple[dict, float, int, float
     return json.loads(output), elapsed, peak, cpu
 
 
-def bench(label: str, files: list[Path], database_url: str, work: Path) -> None:
+def bench(label: str, files: list[Path], database_url: str, work: Path, run: int) -> None:
     for path in files:
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
-            "POSTROOM_DATA_DIR": str(work / f"var-{label}-{path.stem}"),
+            "POSTROOM_DATA_DIR": str(work / f"var-{label}-{path.stem}-{run}"),
             "PYTHONPATH": str(ROOT),
         }
         if label == "SQLite":  # a fresh database file per run
-            env["DATABASE_URL"] = f"sqlite:///{work / f'{label}-{path.stem}.sqlite3'}"
+            env["DATABASE_URL"] = f"sqlite:///{work / f'{label}-{path.stem}-{run}.sqlite3'}"
         records, floor_seconds, floor_cpu = floor(path, env)
         before = load()
         summary, seconds, peak, cpu = run_import(path, env)
         rows = summary["rows"]
         assert rows == records, (rows, records)
         print(
-            f"{label:<10} {rows:>9} rows  {seconds:6.1f} s  {rows / seconds:9,.0f} rows/s  "
+            f"{label:<10} run {run}: {rows:>9} rows  {seconds:6.1f} s  "
+            f"{rows / seconds:9,.0f} rows/s  "
             f"CPU {cpu:5.1f} s  peak RSS {peak:4d} MB  (created {summary['created']}, "
             f"duplicates {summary['duplicates']}, rejected {summary['rejected']})\n"
             f"{'':<10} floor, read and CSV-split only: {floor_seconds:5.1f} s "
@@ -111,16 +113,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="postroom-bench-import-") as tmp:
         work = Path(tmp)
         files = [make_file(n, work) for n in (args.small, args.rows) if n]
-        if "sqlite" in args.db:
-            bench("SQLite", files, "", work)
-        if "postgres" in args.db:
-            for path in files:
-                with pg_cluster() as url:
-                    bench("PostgreSQL", [path], url, work)
+        for run in range(1, args.runs + 1):
+            if "sqlite" in args.db:
+                bench("SQLite", files, "", work, run)
+            if "postgres" in args.db:
+                for path in files:
+                    with pg_cluster() as url:
+                        bench("PostgreSQL", [path], url, work, run)
 
 
 if __name__ == "__main__":

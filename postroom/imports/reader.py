@@ -7,9 +7,11 @@ with a length cap and the csv module's field limit stops a runaway quote.
 
 import csv
 import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from postroom.imports.detect import Layout
 
@@ -52,15 +54,34 @@ class _Lines:
 
 
 class Reader:
-    """Records of a file read with a layout; `position` tells how far the bytes went."""
+    """Records of a file read with a layout; `position` tells how far the bytes went.
 
-    def __init__(self, path: Path, layout: Layout) -> None:
+    `span` (first byte, end byte, lines before it) reads from a record boundary on:
+    with a `sentinel`, only up to the end byte (one range of chunks.py, read whole,
+    then the sentinel as one more line); without, to the end of the file.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        layout: Layout,
+        span: tuple[int, int, int] | None = None,
+        sentinel: str = "",
+    ) -> None:
         self.raw = path.open("rb")
-        self.text = io.TextIOWrapper(self.raw, encoding=layout.encoding, newline="")
+        stream: BinaryIO = self.raw
+        start, end, before = span or (0, 0, 0)
+        if start:
+            self.raw.seek(start)
+        if sentinel:
+            stream = io.BytesIO(self.raw.read(end - start))
+        self.text = io.TextIOWrapper(stream, encoding=layout.encoding, newline="")
         self.lines = _Lines(self.text)
+        self.lines.number = before
         csv.field_size_limit(MAX_FIELD)
-        self.csv = csv.reader(self.lines, delimiter=layout.delimiter)
-        self.skip_header = layout.has_header
+        source = itertools.chain(self.lines, [sentinel + "\n"]) if sentinel else self.lines
+        self.csv = csv.reader(source, delimiter=layout.delimiter)
+        self.skip_header = layout.has_header and start == 0
 
     @property
     def position(self) -> int:
@@ -68,6 +89,7 @@ class Reader:
 
     def close(self) -> None:
         self.text.close()
+        self.raw.close()
 
     def __enter__(self) -> "Reader":
         return self

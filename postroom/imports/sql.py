@@ -93,11 +93,18 @@ def json_hole() -> str:
     return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
 
 
-def insert_subscribers(contacts: list, now) -> None:
+NewRows = tuple[str, list]  # a condition on the subscriber id naming the rows just inserted
+
+
+def insert_subscribers(contacts: list, now) -> NewRows:
     """New subscribers (Contact rows), active, set-based; ON CONFLICT: someone may have
-    signed up with the same address since the lookup."""
+    signed up with the same address since the lookup.
+
+    Returns which rows are the new ones, so that their subscriptions are inserted by
+    id rather than by looking every address up again (measured: ~2 µs a row).
+    """
     if not contacts:
-        return
+        return "1 = 0", []
     contacts = sorted(contacts, key=lambda c: c.email)  # index pages in order
     moment = stamp(now)
     columns = ["email", "email_hash", "name", "attributes", "status", "created_at", "updated_at"]
@@ -105,21 +112,33 @@ def insert_subscribers(contacts: list, now) -> None:
     target = table(Subscriber)
     active = Subscriber.Status.ACTIVE
     if connection.vendor == "postgresql":
-        _insert_by_copy(target, names, contacts, active, moment)
-        return
+        return "id = ANY(%s)", [_insert_by_copy(target, names, contacts, active, moment)]
     sql = f"INSERT INTO {target} ({names}) VALUES ({holes(columns)}) ON CONFLICT DO NOTHING"
     rows = [
         (c.email, c.email_hash, c.name, c.attributes_json, active, moment, moment) for c in contacts
     ]
     with connection.cursor() as cursor:
+        # Inside a transaction begun IMMEDIATE this connection holds SQLite's one write
+        # lock, so every id above the highest one before is a row inserted here.
+        locked = connection.in_atomic_block and _immediate()
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {target}")
+        (before,) = cursor.fetchone()
         cursor.executemany(sql, rows)
+    if locked:
+        return "id > %s", [before]
+    return any_of("email"), [array([c.email for c in contacts])]
+
+
+def _immediate() -> bool:
+    return connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") == "IMMEDIATE"
 
 
 STAGING = "postroom_import_staging"
 
 
-def _insert_by_copy(target: str, names: str, contacts: list, status: str, moment) -> None:
-    """PostgreSQL: COPY the batch into a session's temporary table, then one INSERT…SELECT.
+def _insert_by_copy(target: str, names: str, contacts: list, status: str, moment) -> list[int]:
+    """PostgreSQL: COPY the batch into a session's temporary table, then one INSERT…SELECT;
+    the ids of the rows it inserted.
 
     Binding 10,000-element arrays (the previous unnest insert) cost ~50 µs a row
     of this process's CPU in psycopg's client-side quoting; COPY's text rows are
@@ -138,6 +157,7 @@ def _insert_by_copy(target: str, names: str, contacts: list, status: str, moment
         cursor.execute(
             f"INSERT INTO {target} ({names}) "
             f"SELECT email, email_hash, name, attributes::jsonb, %s, %s, %s FROM {STAGING} "
-            "ORDER BY email ON CONFLICT DO NOTHING",
+            "ORDER BY email ON CONFLICT DO NOTHING RETURNING id",
             [status, moment, moment],
         )
+        return [row[0] for row in cursor.fetchall()]

@@ -25,6 +25,7 @@ from postroom.imports import states, tools
 from postroom.imports.rows import Contact
 from postroom.imports.sql import (
     SUBSCRIPTION_COLUMNS,
+    NewRows,
     any_of,
     array,
     existing,
@@ -127,7 +128,6 @@ class Upserter:
                 lifted.append(hashes[contact.email])
             if row is None:
                 new.append(contact)
-                to_subscribe.append(contact.email)
                 written.append(contact)
                 outcome.created += 1
                 outcome.resubscribed += reason is not None
@@ -166,9 +166,9 @@ class Upserter:
                 Suppression.objects.filter(
                     email_hash__in=lifted, reason=Suppression.Reason.UNSUBSCRIBED
                 ).delete()
-            insert_subscribers(new, now)
+            inserted = insert_subscribers(new, now)
             self._update(changed, now)
-            self._add_subscriptions(to_subscribe, now)
+            self._add_subscriptions(to_subscribe, inserted, now)
             states.record_consent(written, statuses, now, promote=state == tools.SUBSCRIBED)
             if self.mode != "skip-existing":
                 self.tags.add(written)
@@ -213,32 +213,33 @@ class Upserter:
         with connection.cursor() as cursor:
             cursor.executemany(sql, params)
 
-    def _add_subscriptions(self, emails: list[str], now) -> None:
-        """Subscribe the active ones, set-based; ON CONFLICT keeps every existing
-        subscription (even an unsubscribed one) as it is, but for the override."""
-        if not emails or not self.statuses:
+    def _add_subscriptions(self, emails: list[str], inserted: NewRows, now) -> None:
+        """Subscribe the new subscribers (`inserted`) and the existing ones among `emails`,
+        set-based; ON CONFLICT keeps every existing subscription (even an unsubscribed
+        one) as it is, but for the override."""
+        if not self.statuses:
             return
         stamp = connection.ops.adapt_datetimefield_value(now)
+        new_condition, new_params = inserted
         subscribers = f"FROM {table(Subscriber)} WHERE status = %s AND {any_of('email')}"
-        insert = (
-            f"INSERT INTO {table(Subscription)} ({', '.join(SUBSCRIPTION_COLUMNS)}) "
-            f"SELECT id, {holes(SUBSCRIPTION_COLUMNS[1:])} {subscribers} ON CONFLICT DO NOTHING"
-        )
+
+        def insert(source: str) -> str:
+            return (
+                f"INSERT INTO {table(Subscription)} ({', '.join(SUBSCRIPTION_COLUMNS)}) "
+                f"SELECT id, {holes(SUBSCRIPTION_COLUMNS[1:])} {source} ON CONFLICT DO NOTHING"
+            )
+
+        new_rows = f"FROM {table(Subscriber)} WHERE {new_condition}"
         targets: list[Any] = [Subscriber.Status.ACTIVE, array(emails)]
         with connection.cursor() as cursor:
             for list_id, status in self.statuses.items():
                 confirmed_at = stamp if status == Subscription.Status.CONFIRMED else None
-                values: list[Any] = [
-                    list_id,
-                    status,
-                    "import",
-                    stamp,
-                    confirmed_at,
-                    "",
-                    stamp,
-                    stamp,
-                ]
-                cursor.execute(insert, [*values, *targets])
+                values = [list_id, status, "import", stamp, confirmed_at, "", stamp, stamp]
+                if new_params:
+                    cursor.execute(insert(new_rows), [*values, *new_params])
+                if not emails:
+                    continue
+                cursor.execute(insert(subscribers), [*values, *targets])
                 if self.resubscribe:
                     cursor.execute(
                         f"UPDATE {table(Subscription)} SET status = %s, consent_source = %s, "
