@@ -18,9 +18,10 @@ from postroom.imports.detect import Layout
 from postroom.imports.reader import Reader
 from postroom.imports.rows import Contact, Rejection, RowParser
 
-# ~7,000 rows of a typical file: small enough that the ranges in flight (WINDOW per
-# worker) hold little memory, big enough that a range's overhead does not count.
-CHUNK_BYTES = 512 * 1024
+# ~3,500 rows of a typical file: small enough that the ranges in flight (WINDOW per
+# worker, held parsed by the pool until taken) hold little memory, big enough that a
+# range's overhead (a task, a pickle) does not count.
+CHUNK_BYTES = 256 * 1024
 # A line end must come within this many bytes, or the file is read in order.
 MAX_CHUNK_BYTES = 8 * CHUNK_BYTES
 WINDOW = 2  # ranges queued per worker: one being parsed, one waiting

@@ -81,7 +81,12 @@ def register(cli: CLI) -> None:
     )
     p.add_argument("id", type=record_id)
     add_json_flag(p)
-    p = cli.command("report", "The rejected rows of an import as CSV.", report_cmd, group="imports")
+    p = cli.command(
+        "report",
+        "The rows an import did not import (rejected, duplicates) as CSV, to fix and re-import.",
+        report_cmd,
+        group="imports",
+    )
     p.add_argument("id", type=record_id)
     p.add_argument("--out", type=output_file, metavar="FILE")
 
@@ -226,8 +231,8 @@ def _summary_text(s: dict, dry_run: bool = False) -> str:
         text += f"\n{s['resubscribed']} people who had unsubscribed subscribed again (override)"
     if s.get("error"):
         text += f"\n{s['error']}"
-    if s.get("id") and s.get("rejected"):
-        text += f"\nrejected rows: postroom imports report {s['id']}"
+    if s.get("id") and (s.get("rejected") or s.get("duplicates")):
+        text += f"\nrejected and duplicate rows: postroom imports report {s['id']}"
     return text
 
 

@@ -234,7 +234,16 @@ class Upserter:
         with connection.cursor() as cursor:
             for list_id, status in self.statuses.items():
                 confirmed_at = stamp if status == Subscription.Status.CONFIRMED else None
-                values = [list_id, status, "import", stamp, confirmed_at, "", stamp, stamp]
+                values: list[Any] = [
+                    list_id,
+                    status,
+                    "import",
+                    stamp,
+                    confirmed_at,
+                    "",
+                    stamp,
+                    stamp,
+                ]
                 if new_params:
                     cursor.execute(insert(new_rows), [*values, *new_params])
                 if not emails:

@@ -80,3 +80,31 @@ def test_a_file_of_leavers_asks_for_a_status_and_the_override_is_shown_with_who(
     expect(page.get_by_text("Read from the sheet “Contacts”.")).to_be_visible()
     expect(page.locator("#override")).to_contain_text(f"chosen by {owner.username} at")
     expect(page.get_by_text("1 person will be imported as subscribed")).to_be_visible()
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_finished_import_lists_its_duplicates_and_offers_the_rows_as_csv(
+    make_page, owner, media, size
+):
+    audience.create_list("News")
+    imp = services.prepare(DATA / "contacts-2100-semicolon.csv", lists=["News"])
+    services.start(imp)
+    services.execute(services.claim(imp.pk))
+    page = make_page(
+        **(DESKTOP if size == "desktop" else PHONE), user=owner, mobile=size == "phone"
+    )
+    page.goto(f"/imports/{imp.pk}/")
+    duplicates = page.locator("#duplicates")
+    expect(duplicates.get_by_role("heading")).to_have_text("Duplicates within the file (5)")
+    first = imp.duplicate_rows.first()
+    row = duplicates.locator("tbody tr").first
+    expect(row).to_contain_text(first.raw)
+    expect(row.locator("td").last).to_have_text(str(first.first_line))
+    ARTIFACTS.mkdir(exist_ok=True)
+    duplicates.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / f"imports-duplicates-{size}.png"), full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download as CSV").click()
+    lines = download.value.path().read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "email,first_name,last_name,city,plan,signup_date,line,reason"
+    assert len(lines) == 1 + 22 + 5

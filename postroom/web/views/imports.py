@@ -239,6 +239,7 @@ def detail(request: HttpRequest, import_id: int) -> HttpResponse:
     else:
         context.update(
             rejected_rows=imp.rejected_rows.all()[:200],
+            duplicate_rows=imp.duplicate_rows.all()[:200],
             repaired_rows=imp.repaired_rows.all()[:50],
         )
     return render(request, "web/imports/detail.html", context)
