@@ -5,7 +5,7 @@
 Prints messages per CPU-second on one core for:
   - stock dkimpy (`dkim.sign`, which parses the PEM key on every call),
   - dkimpy with its key parser cached (to see what caching the key alone buys),
-  - postroom.delivery.dkim (key parsed once, RSA by OpenSSL through `cryptography`),
+  - postroom.mail.dkim (key parsed once, RSA by OpenSSL through `cryptography`),
 and where our time goes (RSA signature vs canonicalising and hashing). Every
 signature of the sample is checked with dkimpy's verifier. The target is at
 least 1,000 messages/s end to end with DKIM on (see bench/send.py --dkim).
@@ -40,8 +40,8 @@ def setup() -> None:
 def messages(count: int, body_size: int) -> list[bytes]:
     from render import make_body  # bench/render.py
 
-    from postroom.campaigns.compose import CampaignSpec, Recipient, compile_campaign
-    from postroom.tracking.links import LinkSigner
+    from postroom.mail.compose import CampaignSpec, Recipient, compile_campaign
+    from postroom.mail.links import LinkSigner
 
     spec = CampaignSpec(
         campaign_id=42,
@@ -87,7 +87,7 @@ def main() -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
 
-    from postroom.delivery.dkim import (
+    from postroom.mail.dkim import (
         SIGNED_HEADERS,
         Signer,
         crlf,
@@ -125,7 +125,7 @@ def main() -> None:
         measure("dkimpy, key parsed once", stock, few)
     finally:
         dkimpy.parse_pem_private_key = original
-    ours = measure("postroom.delivery.dkim", signer.sign, data)
+    ours = measure("postroom.mail.dkim", signer.sign, data)
 
     digest = b"x" * 600  # about what the signed headers come to
     measure(

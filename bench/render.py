@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from postroom.campaigns.compose import CampaignSpec, Recipient, compile_campaign
-from postroom.tracking.links import LinkSigner
+from postroom.mail.compose import CampaignSpec, Recipient, compile_campaign
+from postroom.mail.links import LinkSigner
 
 SECTION = """
 ## {title}

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from postroom.delivery.smtp import OutgoingMessage, SmtpPool
+from postroom.mail.smtp import OutgoingMessage, SmtpPool
 from postroom.testing.smtpsink import SmtpSink
 
 

@@ -6,11 +6,11 @@ from django.conf import settings
 
 from postroom.alerts.models import Alert
 from postroom.alerts.services import admins, notification_sender
-from postroom.campaigns.compose import BuiltMessage
 from postroom.delivery.models import Sender
 from postroom.delivery.outgoing import send_now
 from postroom.delivery.system_mail import plain_message
 from postroom.errors import PostroomError
+from postroom.mail.compose import BuiltMessage
 
 log = logging.getLogger("postroom.alerts")
 

@@ -2,14 +2,15 @@
 
 from django.db import IntegrityError, transaction
 
-from postroom.campaigns.compose import CampaignSpec, compile_campaign
-from postroom.campaigns.content import DEFAULT_LAYOUT
-from postroom.campaigns.errors import RenderError, TemplateError
 from postroom.campaigns.models import Campaign, Layout
 from postroom.campaigns.naming import copy_name
 from postroom.campaigns.spec import SAMPLE_RECIPIENT, template_budget
 from postroom.errors import InvalidInput, NotFound
 from postroom.integers import as_id
+from postroom.mail.compose import CampaignSpec, compile_campaign
+from postroom.mail.content import DEFAULT_LAYOUT
+from postroom.mail.errors import RenderError, TemplateError
+from postroom.tracking.links import default_signer
 
 # What a layout preview shows inside the frame.
 SAMPLE_BODY = """# A headline for {{ subscriber.first_name | default("you") }}
@@ -75,7 +76,9 @@ def _sample_spec(html: str) -> CampaignSpec:
 def preview_layout(html: str) -> str:
     """The layout around sample content, as a reader would see it; TemplateError if broken."""
     try:
-        _, rendered, _ = compile_campaign(_sample_spec(html)).render_preview(SAMPLE_RECIPIENT)
+        _, rendered, _ = compile_campaign(_sample_spec(html), default_signer()).render_preview(
+            SAMPLE_RECIPIENT
+        )
     except RenderError as exc:
         raise TemplateError.from_render_error(exc) from None
     return rendered
@@ -89,7 +92,7 @@ def _clean(name: str, html: str) -> tuple[str, str]:
         raise InvalidInput("a layout name is at most 200 characters")
     # Compiling with sample content runs every check a campaign would: the
     # {{ content }} slot, syntax, unknown variables, CSS inlining, the template budget.
-    compile_campaign(_sample_spec(html)).sample_check(SAMPLE_RECIPIENT)
+    compile_campaign(_sample_spec(html), default_signer()).sample_check(SAMPLE_RECIPIENT)
     return name, html
 
 

@@ -19,19 +19,20 @@ from postroom.audience.eligibility import mailable_subscribers
 from postroom.audience.emails import normalize_email
 from postroom.audience.models import MailingList, Segment, Subscriber
 from postroom.campaigns import lifecycle, pools
-from postroom.campaigns.compose import (
-    BuiltMessage,
-    CompiledCampaign,
-    Recipient,
-    compile_campaign,
-)
-from postroom.campaigns.errors import RenderError, TemplateError
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign, CampaignSender
 from postroom.campaigns.naming import copy_name
 from postroom.campaigns.spec import SAMPLE_RECIPIENT, recipient_for, spec_for
 from postroom.errors import InvalidInput, NotFound
 from postroom.integers import as_id, check_fields
+from postroom.mail.compose import (
+    BuiltMessage,
+    CompiledCampaign,
+    Recipient,
+    compile_campaign,
+)
+from postroom.mail.errors import RenderError, TemplateError
+from postroom.tracking.links import default_signer
 
 # Fields a caller may set on a campaign; everything else is the engine's.
 EDITABLE_FIELDS = {
@@ -73,7 +74,7 @@ def default_from_email(sender: Any = None) -> str:
 
 def check(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> CompiledCampaign:
     """Compile the campaign as it would be sent: TemplateError (with lines) or HeaderError."""
-    return compile_campaign(spec_for(campaign, lists))
+    return compile_campaign(spec_for(campaign, lists), default_signer())
 
 
 def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:

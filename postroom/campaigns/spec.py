@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from django.conf import settings
 
 from postroom.audience.models import MailingList, Subscriber
-from postroom.campaigns.budget import Budget
-from postroom.campaigns.compose import CampaignSpec, CompiledCampaign, Recipient, compile_campaign
-from postroom.campaigns.content import DEFAULT_LAYOUT
 from postroom.campaigns.links import number_links
 from postroom.campaigns.models import Campaign, Layout
+from postroom.mail.budget import Budget
+from postroom.mail.compose import CampaignSpec, CompiledCampaign, Recipient, compile_campaign
+from postroom.mail.content import DEFAULT_LAYOUT
+from postroom.tracking.links import default_signer
 
 # A made-up reader for previews when no real subscriber is chosen.
 SAMPLE_RECIPIENT = Recipient(
@@ -96,7 +97,7 @@ def compiled_for(campaign: Campaign) -> CompiledCampaign:
     Compiling costs a few milliseconds (Markdown, CSS inlining, Jinja): callers
     that send keep the result per (campaign id, updated_at).
     """
-    compiled = compile_campaign(spec_for(campaign))
+    compiled = compile_campaign(spec_for(campaign), default_signer())
     if compiled.tracking.urls and campaign.pk:
         # Click tokens carry each link's stored number, so a redirect only leads to these.
         compiled.tracking.use_numbers(number_links(campaign.pk, compiled.tracking.urls))

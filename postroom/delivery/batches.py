@@ -9,14 +9,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from postroom.audience.models import Subscriber, Subscription, Suppression
-from postroom.campaigns.compose import BuiltMessage, CompiledCampaign, Recipient
-from postroom.campaigns.errors import RenderError, TemplateBudgetError
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control, ledger, results
 from postroom.delivery.journal import WorkerJournal
 from postroom.delivery.ledger import Claimed
 from postroom.delivery.scheduler import Grant
-from postroom.delivery.smtp import OutgoingMessage
+from postroom.mail.compose import BuiltMessage, CompiledCampaign, Recipient
+from postroom.mail.errors import RenderError, TemplateBudgetError
+from postroom.mail.smtp import OutgoingMessage
 
 log = logging.getLogger("postroom.delivery")
 

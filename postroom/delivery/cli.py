@@ -281,7 +281,8 @@ def _dkim_arguments(p: argparse.ArgumentParser, prefix: str) -> None:
 
 
 def sender_dkim(args: argparse.Namespace) -> None:
-    from postroom.delivery import dkim, senders
+    from postroom.delivery import senders
+    from postroom.mail import dkim
 
     sender = senders.get_sender(args.name)
     if args.off:
@@ -312,7 +313,7 @@ def sender_dkim(args: argparse.Namespace) -> None:
 
 
 def sender_dkim_keygen(args: argparse.Namespace) -> None:
-    from postroom.delivery import dkim
+    from postroom.mail import dkim
 
     key = dkim.generate_key_file(args.file, args.bits)
     value = dkim.public_key_record(key)

@@ -23,9 +23,9 @@ import dns.reversename
 from django.conf import settings
 
 from postroom.campaigns.models import Campaign
-from postroom.delivery import dkim
 from postroom.delivery.models import Sender
 from postroom.errors import InvalidInput
+from postroom.mail import dkim
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 SPF_LOOKUP_LIMIT = 10  # RFC 7208 4.6.4: more DNS-querying terms than this is a permanent error

@@ -40,7 +40,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from postroom.delivery.smtp import SendResult
+from postroom.mail.smtp import SendResult
 
 VERSION = "1"
 SEGMENT_BYTES = 1 << 20  # ~7,000 messages: rotated every few seconds at full speed
@@ -92,7 +92,7 @@ class WorkerJournal:
     """The writing side, one per worker process.
 
     `handed` runs on the worker's thread; `dot` and `reply` on the SMTP pool's
-    thread (it implements `postroom.delivery.smtp.Journal`). A lock orders them
+    thread (it implements `postroom.mail.smtp.Journal`). A lock orders them
     against rotation; uncontended it costs well under a microsecond.
     """
 

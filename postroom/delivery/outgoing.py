@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from postroom.campaigns.compose import BuiltMessage
 from postroom.delivery import ratelimit
 from postroom.delivery.models import QueuedMessage, Sender
-from postroom.delivery.smtp import OutgoingMessage, SendResult
 from postroom.delivery.transports import transport_for
+from postroom.mail.compose import BuiltMessage
+from postroom.mail.smtp import OutgoingMessage, SendResult
 
 log = logging.getLogger("postroom.delivery")
 

@@ -36,7 +36,7 @@ from postroom.delivery import results
 from postroom.delivery.journal import BUSY, DeadJournal, open_dead
 from postroom.delivery.ledger import Claimed, dead_workers
 from postroom.delivery.models import Delivery, OutboxMessage, Worker
-from postroom.delivery.smtp import ACCEPTED, SendResult
+from postroom.mail.smtp import ACCEPTED, SendResult
 
 PENDING, SENDING, IN_DOUBT = Delivery.State.PENDING, Delivery.State.SENDING, Delivery.State.IN_DOUBT
 DOUBT_NOTE = (

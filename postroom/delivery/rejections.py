@@ -30,8 +30,8 @@ from django.utils import timezone
 from postroom.delivery import events
 from postroom.delivery.ledger import Claimed
 from postroom.delivery.models import Sender
-from postroom.delivery.smtp import SendResult
 from postroom.errors import ConfigurationError
+from postroom.mail.smtp import SendResult
 from postroom.tracking import bounces
 
 log = logging.getLogger("postroom.delivery")

@@ -25,7 +25,7 @@ from postroom.campaigns.models import Campaign
 from postroom.delivery import rejections
 from postroom.delivery.ledger import TABLE, Claimed, mark_handed
 from postroom.delivery.models import CampaignRun, Delivery
-from postroom.delivery.smtp import ACCEPTED, ERROR, PERMANENT, SendResult
+from postroom.mail.smtp import ACCEPTED, ERROR, PERMANENT, SendResult
 from postroom.webhooks.events import emit_many
 
 State = Delivery.State

@@ -12,11 +12,12 @@ from django.db import IntegrityError, transaction
 from email_validator import EmailNotValidError, validate_email
 
 from postroom import credentials
-from postroom.delivery import dkim, scheduler, waiting
+from postroom.delivery import scheduler, waiting
 from postroom.delivery.models import Sender
-from postroom.delivery.smtp import CheckReport
 from postroom.errors import InvalidInput, NotFound
 from postroom.integers import as_id
+from postroom.mail import dkim
+from postroom.mail.smtp import CheckReport
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FIELDS = (

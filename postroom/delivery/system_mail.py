@@ -8,10 +8,10 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import make_msgid
 
-from postroom.campaigns.compose import BuiltMessage
 from postroom.campaigns.services import PLACEHOLDER_FROM, default_from_email
 from postroom.delivery.models import Sender
 from postroom.errors import PostroomError
+from postroom.mail.compose import BuiltMessage
 
 # CRLF for the wire; headers unfolded up to RFC 5322's hard limit, so the outbox
 # (which reads single-line headers) shows the subject.

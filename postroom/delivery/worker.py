@@ -46,10 +46,10 @@ from postroom.delivery import (
 from postroom.delivery.batches import Batch, CampaignContext, prepare
 from postroom.delivery.journal import WorkerJournal
 from postroom.delivery.models import Delivery, Sender
-from postroom.delivery.smtp import CONNECT, DATA, SmtpError
 from postroom.delivery.transports import Transport, transport_for
 from postroom.delivery.transports.base import done
 from postroom.errors import PostroomError
+from postroom.mail.smtp import CONNECT, DATA, SmtpError
 from postroom.tracking import mailboxes
 
 log = logging.getLogger("postroom.delivery")

@@ -15,7 +15,8 @@ from postroom.audience.services import unsubscribe
 from postroom.campaigns.models import Campaign
 from postroom.campaigns.spec import compiled_for, recipient_for
 from postroom.errors import NotFound
-from postroom.tracking.links import BadToken, verify
+from postroom.mail.links import BadToken
+from postroom.tracking.links import verify
 from postroom.tracking.models import UnsubscribeEvent
 
 

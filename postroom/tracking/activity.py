@@ -21,8 +21,9 @@ from postroom.campaigns.models import Campaign, TrackedLink
 from postroom.delivery.models import Delivery
 from postroom.delivery.progress import campaign_counts
 from postroom.errors import NotFound
+from postroom.mail.links import BadToken
 from postroom.tracking import machines
-from postroom.tracking.links import BadToken, verify
+from postroom.tracking.links import verify
 from postroom.tracking.models import Bounce, EngagementEvent
 
 Kind = EngagementEvent.Kind

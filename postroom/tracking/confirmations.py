@@ -36,15 +36,15 @@ from django.template.loader import render_to_string
 from postroom.audience import services as audience
 from postroom.audience.emails import normalize_email
 from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression
-from postroom.campaigns import content, mime
-from postroom.campaigns.compose import BuiltMessage
 from postroom.campaigns.services import default_from_email
 from postroom.campaigns.spec import list_id_label
 from postroom.delivery.models import Sender
 from postroom.delivery.outgoing import send_soon
 from postroom.errors import InvalidInput, NotFound, PostroomError
+from postroom.mail import content, mime
+from postroom.mail.compose import BuiltMessage
+from postroom.mail.links import BadToken
 from postroom.tracking import links
-from postroom.tracking.links import BadToken
 
 log = logging.getLogger(__name__)
 

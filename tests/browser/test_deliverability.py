@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from postroom.delivery import dkim
 from postroom.delivery.models import Sender
+from postroom.mail import dkim
 from postroom.testing.dnsserver import DnsServer
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_shell import overflows_horizontally

@@ -10,10 +10,10 @@ from django.urls import reverse
 
 from postroom.api.models import ApiToken
 from postroom.campaigns import layouts, services
-from postroom.campaigns.errors import TemplateError
 from postroom.campaigns.models import Campaign, Layout
 from postroom.cli import main
-from tests.campaigns.test_budget import DOUBLING_MACRO
+from postroom.mail.errors import TemplateError
+from tests.mail.test_budget import DOUBLING_MACRO
 
 # A bomb for every reader but the sample one: it passes the check on save.
 HOSTILE = (

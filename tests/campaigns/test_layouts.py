@@ -3,10 +3,10 @@
 import pytest
 
 from postroom.campaigns import layouts
-from postroom.campaigns.content import DEFAULT_LAYOUT
-from postroom.campaigns.errors import TemplateError
 from postroom.campaigns.models import Campaign, Layout
 from postroom.errors import InvalidInput
+from postroom.mail.content import DEFAULT_LAYOUT
+from postroom.mail.errors import TemplateError
 
 
 def test_the_default_layout_is_created_once_on_first_use(db):

@@ -9,9 +9,9 @@ from django.utils import timezone
 from postroom.audience import services as audience
 from postroom.audience.models import MailingList, Segment
 from postroom.campaigns import services
-from postroom.campaigns.errors import HeaderError, TemplateError
 from postroom.campaigns.models import Campaign, Layout
 from postroom.errors import InvalidInput, NotFound
+from postroom.mail.errors import HeaderError, TemplateError
 
 
 def test_a_new_campaign_is_a_draft_in_the_default_layout(campaign, news):

@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-from postroom.delivery import deliverability, dkim
+from postroom.delivery import deliverability
 from postroom.delivery.deliverability import FAIL, OK, SKIP
 from postroom.delivery.models import Sender
 from postroom.errors import InvalidInput
+from postroom.mail import dkim
 from postroom.testing.dnsserver import DnsServer, _free_udp_port
 
 GOOD = """

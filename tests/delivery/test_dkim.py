@@ -13,15 +13,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from postroom.campaigns.compose import CampaignSpec, Recipient, compile_campaign
 from postroom.campaigns.models import Campaign
 from postroom.cli import main
 from postroom.delivery import control, progress, senders
-from postroom.delivery.dkim import Signer, generate_key_file, relaxed_body
 from postroom.delivery.models import Delivery, Sender
 from postroom.delivery.outgoing import send_now
 from postroom.delivery.worker import DeliveryWorker
+from postroom.mail.compose import CampaignSpec, Recipient, compile_campaign
+from postroom.mail.dkim import Signer, generate_key_file, relaxed_body
 from postroom.testing.smtpserver import CaptureServer
+from postroom.tracking.links import default_signer
 from tests.delivery.helpers import make_audience, make_campaign, run_until_settled, smtp_sender
 
 REQUIRED = {
@@ -69,7 +70,7 @@ def campaign_message(email: str = "ann@example.net", **spec) -> bytes:
         "body": "# Hello\n\n" + "A long paragraph of news for you. " * 300 + "\n\n. a dot line\n",
     }
     values.update(spec)
-    compiled = compile_campaign(CampaignSpec(**values))
+    compiled = compile_campaign(CampaignSpec(**values), default_signer())
     recipient = Recipient(1, email, "Ånn Smith-Jones, Jr.", {"first_name": "Ånn"})
     return compiled.build(recipient).data
 
@@ -272,7 +273,8 @@ def test_a_test_send_is_signed_too(key_file, signer):
     with CaptureServer() as server:
         sender = smtp_sender(server, **dkim_fields(key_file))
         compiled = compile_campaign(
-            CampaignSpec(campaign_id=1, name="t", subject="Test", from_email="news@example.org")
+            CampaignSpec(campaign_id=1, name="t", subject="Test", from_email="news@example.org"),
+            default_signer(),
         )
         built = compiled.build(Recipient(1, "me@example.net", "Me"))
 

@@ -17,14 +17,14 @@ from django.utils import timezone
 
 from postroom.delivery import control, journal, ledger, recovery
 from postroom.delivery.models import Delivery, OutboxMessage, Worker
-from postroom.delivery.smtp import ACCEPTED, PERMANENT
+from postroom.mail.smtp import ACCEPTED, PERMANENT
 from tests.delivery.helpers import make_audience, make_campaign
 
 WRITER = """
 import json, os, signal, socket, sys
 from pathlib import Path
 from postroom.delivery.journal import WorkerJournal
-from postroom.delivery.smtp import SendResult
+from postroom.mail.smtp import SendResult
 
 worker_id = f"{socket.gethostname()}:{os.getpid()}:test00"
 print(worker_id, flush=True)

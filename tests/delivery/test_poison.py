@@ -11,11 +11,11 @@ import sys
 
 import pytest
 
-from postroom.campaigns.compose import CompiledCampaign
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control, recovery
 from postroom.delivery.models import Delivery
 from postroom.delivery.worker import DeliveryWorker
+from postroom.mail.compose import CompiledCampaign
 from tests.delivery.helpers import make_audience, make_campaign, run_until_settled, states
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,7 +63,7 @@ def test_an_unexpected_error_on_one_row_spends_its_attempts_and_fails_it_alone(
 def test_an_error_inside_the_smtp_client_for_one_message_spends_an_attempt(
     monkeypatch, settings, tmp_path
 ):
-    from postroom.delivery.smtp import SmtpConnection
+    from postroom.mail.smtp import SmtpConnection
     from postroom.testing.smtpserver import CaptureServer
     from tests.delivery.helpers import smtp_sender
 
@@ -96,7 +96,7 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postroom.settings")
 django.setup()
 from postroom import cli
-from postroom.campaigns.compose import CompiledCampaign
+from postroom.mail.compose import CompiledCampaign
 
 real = CompiledCampaign.build
 

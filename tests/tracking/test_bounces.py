@@ -86,7 +86,7 @@ def test_a_message_id_is_ours_only_with_our_installation_tag(campaign, ann):
 
 
 def test_our_message_ids_are_recognised_whatever_the_secret_key(settings):
-    from postroom.campaigns import mime
+    from postroom.mail import mime
     from postroom.tracking.links import default_signer
 
     # A base64 tag once held "-" for about one secret key in eight, and then no

@@ -12,15 +12,16 @@ from postroom.audience import services as audience
 from postroom.audience.eligibility import mailable_subscribers
 from postroom.audience.models import Segment
 from postroom.audience.segments import describe, subscribers_matching
-from postroom.campaigns.compose import CampaignSpec, Recipient, compile_campaign
 from postroom.campaigns.models import TrackedLink
 from postroom.campaigns.spec import compiled_for, recipient_for
 from postroom.delivery import control
 from postroom.delivery.models import Delivery, OutboxMessage
 from postroom.errors import InvalidInput
+from postroom.mail.compose import CampaignSpec, Recipient, compile_campaign
+from postroom.mail.engagement import Tracking
+from postroom.mail.links import LinkSigner
 from postroom.tracking import activity
-from postroom.tracking.engagement import Tracking
-from postroom.tracking.links import LinkSigner, default_signer
+from postroom.tracking.links import default_signer
 from postroom.tracking.models import EngagementEvent
 from tests.delivery.helpers import run_until_idle
 
@@ -408,7 +409,7 @@ def test_a_sent_campaign_is_tracked_end_to_end(client, campaign, ann, bob):
 
 
 def test_click_urls_are_exactly_the_signers_click_tokens():
-    from postroom.tracking.engagement import ClickUrls
+    from postroom.mail.engagement import ClickUrls
 
     signer = LinkSigner("k", "https://t.example/")
     urls = ClickUrls(signer, 42, 7, [3, 9])

@@ -2,8 +2,8 @@
 
 import pytest
 
+from postroom.mail.links import BadToken, LinkSigner
 from postroom.tracking import links
-from postroom.tracking.links import BadToken, LinkSigner
 
 SIGNER = LinkSigner("a-secret", "https://news.example.com/")
 

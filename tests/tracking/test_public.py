@@ -7,6 +7,7 @@ import pytest
 from postroom.audience import services as audience
 from postroom.audience.models import MailingList, Subscription, Suppression
 from postroom.campaigns import services
+from postroom.mail.links import LinkSigner
 from postroom.tracking import links
 from postroom.tracking.models import UnsubscribeEvent
 
@@ -83,7 +84,7 @@ def forged_tokens(campaign, ann, bob) -> list[str]:
         f"{payload}.{flipped}",  # altered signature
         payload,  # no signature
         f"u.{campaign.pk}.{ann.pk}.",  # empty signature
-        links.LinkSigner("another-secret", "http://x").token("u", campaign.pk, ann.pk),
+        LinkSigner("another-secret", "http://x").token("u", campaign.pk, ann.pk),
         links.default_signer().token("v", campaign.pk, ann.pk),  # a view link is no unsubscribe
         "u.1.1.." + signature,
         "not-a-token",

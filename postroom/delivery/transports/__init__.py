@@ -6,11 +6,12 @@ one line in TRANSPORTS.
 """
 
 from postroom.delivery.models import Sender
-from postroom.delivery.smtp import Journal
 from postroom.delivery.transports.base import Transport
 from postroom.delivery.transports.outbox import OutboxTransport
+from postroom.delivery.transports.signing import SigningTransport
 from postroom.delivery.transports.smtp import SmtpTransport
 from postroom.errors import InvalidInput
+from postroom.mail.smtp import Journal
 
 TRANSPORTS: dict[str, type] = {
     "smtp": SmtpTransport,
@@ -30,8 +31,6 @@ def transport_for(sender: Sender | None, journal: Journal | None = None) -> Tran
     except KeyError:
         raise InvalidInput(f"sender {sender.name!r} has an unknown kind {sender.kind!r}") from None
     if sender.dkim_domain:  # every message through it is signed here, once
-        from postroom.delivery.dkim import SigningTransport
-
         return SigningTransport(cls(sender, journal=journal), sender)
     return cls(sender, journal=journal)
 

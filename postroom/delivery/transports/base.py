@@ -3,7 +3,7 @@
 import concurrent.futures
 from typing import Protocol
 
-from postroom.delivery.smtp import CheckReport, OutgoingMessage, SendResult
+from postroom.mail.smtp import CheckReport, OutgoingMessage, SendResult
 
 
 class Transport(Protocol):

@@ -10,8 +10,8 @@ import re
 from django.db import transaction
 
 from postroom.delivery.models import OutboxMessage
-from postroom.delivery.smtp import ACCEPTED, CheckReport, OutgoingMessage, SendResult
 from postroom.delivery.transports.base import done
+from postroom.mail.smtp import ACCEPTED, CheckReport, OutgoingMessage, SendResult
 
 _SUBJECT = re.compile(rb"^Subject:[ \t]*(.*?)\r?$", re.IGNORECASE | re.MULTILINE)
 _MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(.*?)\r?$", re.IGNORECASE | re.MULTILINE)

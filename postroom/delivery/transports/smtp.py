@@ -4,8 +4,8 @@ import concurrent.futures
 
 from postroom import credentials
 from postroom.delivery.models import Sender
-from postroom.delivery.smtp import CheckReport, Journal, OutgoingMessage, SmtpPool
 from postroom.errors import InvalidInput
+from postroom.mail.smtp import CheckReport, Journal, OutgoingMessage, SmtpPool
 
 
 class SmtpTransport:

@@ -7,12 +7,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from postroom.audience.models import Segment
 from postroom.campaigns import pools, services
-from postroom.campaigns.errors import TemplateError
 from postroom.campaigns.forms import CampaignForm, ScheduleForm, TestSendForm
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign
 from postroom.delivery import capacity, control, progress
 from postroom.errors import InvalidInput, NotAllowed, NotFound, PostroomError
+from postroom.mail.errors import TemplateError
 from postroom.web.permissions import OperatorRequest, operator_required
 from postroom.web.views.campaign_figures import list_figures
 

@@ -8,10 +8,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.campaigns import layouts
-from postroom.campaigns.errors import TemplateError
 from postroom.campaigns.forms import LayoutForm
 from postroom.campaigns.models import Layout
 from postroom.errors import InvalidInput, NotFound
+from postroom.mail.errors import TemplateError
 from postroom.web.permissions import operator_required
 
 

@@ -13,10 +13,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from postroom.delivery import dkim, senders
+from postroom.delivery import senders
 from postroom.delivery.capacity import sender_report
 from postroom.delivery.models import Sender
 from postroom.errors import PostroomError
+from postroom.mail import dkim
 from postroom.web.permissions import operator_required
 
 

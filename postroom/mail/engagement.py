@@ -20,8 +20,8 @@ import html
 import re
 from typing import Any
 
-from postroom.campaigns.content import _JINJA  # the one definition of a template tag
-from postroom.tracking.links import PATHS, LinkSigner
+from postroom.mail.content import TEMPLATE_TAG
+from postroom.mail.links import PATHS, LinkSigner
 
 CLICK_VARIABLE = "tracking_click"
 OPEN_VARIABLE = "tracking_open"
@@ -49,7 +49,7 @@ def trackable(url: str) -> bool:
 
 def _masked(source: str) -> str:
     """`source` with every template tag blanked out, same length: positions still match."""
-    return _JINJA.sub(lambda m: _MASK * len(m.group()), source)
+    return TEMPLATE_TAG.sub(lambda m: _MASK * len(m.group()), source)
 
 
 class Tracking:

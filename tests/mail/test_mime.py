@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from postroom.campaigns import mime
-from postroom.campaigns.errors import HeaderError
+from postroom.mail import mime
+from postroom.mail.errors import HeaderError
 
 BOUNDARY = "==_postroom_test"
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from postroom.campaigns.errors import RenderError
-from postroom.campaigns.templating import (
+from postroom.mail.errors import RenderError
+from postroom.mail.templating import (
     TemplateProblem,
     check_template,
     compile_template,

@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import idna
 
-from postroom.campaigns.errors import HeaderError
+from postroom.mail.errors import HeaderError
 
 CRLF = "\r\n"
 MAX_LINE = 78  # RFC 5322 "SHOULD"; 998 is the hard limit
@@ -41,7 +41,7 @@ _CONTROL_OR_TAB = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 _ATEXT_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
 _HEADER_NAME = re.compile(r"[!-9;-~]{1,76}")
 _LIST_LABEL = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
-_ASCII = bytes(range(128))
+ASCII_BYTES = bytes(range(128))
 
 # Headers Postroom sets itself; a campaign's custom headers may not replace them.
 RESERVED_HEADERS = {
@@ -208,7 +208,7 @@ def date_header() -> str:
     return _date_cache[1]
 
 
-def _short_lines(data: bytes, limit: int = 998) -> bool:
+def short_lines(data: bytes, limit: int = 998) -> bool:
     """True when no line of `data` (LF line ends) is longer than `limit` bytes.
 
     Jumps from the last newline of one window of `limit + 1` bytes to the next:
@@ -224,7 +224,7 @@ def _short_lines(data: bytes, limit: int = 998) -> bool:
     return True
 
 
-def _quoted_printable(data: bytes) -> bytes:
+def quoted_printable(data: bytes) -> bytes:
     # b2a_qp keeps the input's LF endings and only ever emits LF for soft breaks.
     return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
 
@@ -242,13 +242,13 @@ def encode_body(text: str, boundary: bytes = b"", *, html: bool = False) -> tupl
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     data = text.encode("ascii", "xmlcharrefreplace") if html else text.encode("utf-8")
-    if data.isascii() and b"\x00" not in data and _short_lines(data):
+    if data.isascii() and b"\x00" not in data and short_lines(data):
         if not boundary or boundary not in data:
             return "7bit", data.replace(b"\n", b"\r\n")
-        return "quoted-printable", _quoted_printable(data)
-    non_ascii = len(data.translate(None, _ASCII))
+        return "quoted-printable", quoted_printable(data)
+    non_ascii = len(data.translate(None, ASCII_BYTES))
     if non_ascii * 6 < len(data):
-        return "quoted-printable", _quoted_printable(data)
+        return "quoted-printable", quoted_printable(data)
     encoded = binascii.b2a_base64(data, newline=False)
     return "base64", b"\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
 
@@ -313,14 +313,34 @@ class MessageTemplate:
         subject: str | None = None,
     ) -> bytes:
         """The whole message as bytes; `subject` is needed only if it was not static."""
+        return self.assemble(
+            to=to,
+            message_id=message_id,
+            list_unsubscribe_header=list_unsubscribe_header,
+            text_part=encode_body(text, self.boundary_bytes),
+            html_part=encode_body(html, self.boundary_bytes, html=self.html_charrefs),
+            subject=subject,
+        )
+
+    def assemble(
+        self,
+        *,
+        to: Mailbox,
+        message_id: str,
+        list_unsubscribe_header: str,
+        text_part: tuple[str, bytes],
+        html_part: tuple[str, bytes],
+        subject: str | None = None,
+    ) -> bytes:
+        """The message from parts already encoded: (Content-Transfer-Encoding, body)."""
         if subject is None:
             if self.static_subject is None:
                 raise ValueError("this campaign's subject is personalised: pass subject=")
             subject_header = self.static_subject
         else:
             subject_header = unstructured("Subject", clean_subscriber_value(subject))
-        text_cte, text_body = encode_body(text, self.boundary_bytes)
-        html_cte, html_body = encode_body(html, self.boundary_bytes, html=self.html_charrefs)
+        text_cte, text_body = text_part
+        html_cte, html_body = html_part
         head = (
             date_header()
             + self.from_header

@@ -7,16 +7,16 @@ Each result says accepted / temporary / permanent / error, at which stage, and
 whether the fault is the sender's (see `replies`).
 """
 
-from postroom.delivery.smtp.client import (
+from postroom.mail.smtp.client import (
     ServerSettings,
     SmtpConnection,
     encode_body,
     make_ssl_context,
     never_answered,
 )
-from postroom.delivery.smtp.journal import Journal
-from postroom.delivery.smtp.pool import CheckReport, SmtpPool, check
-from postroom.delivery.smtp.replies import (
+from postroom.mail.smtp.journal import Journal
+from postroom.mail.smtp.pool import CheckReport, SmtpPool, check
+from postroom.mail.smtp.replies import (
     ACCEPTED,
     AUTH,
     CONNECT,

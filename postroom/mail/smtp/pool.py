@@ -20,14 +20,14 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from postroom.delivery.smtp.client import (
+from postroom.mail.smtp.client import (
     ServerSettings,
     SmtpConnection,
     make_ssl_context,
     never_answered,
 )
-from postroom.delivery.smtp.journal import Journal
-from postroom.delivery.smtp.replies import OutgoingMessage, SendResult, SmtpError
+from postroom.mail.smtp.journal import Journal
+from postroom.mail.smtp.replies import OutgoingMessage, SendResult, SmtpError
 
 
 @dataclass

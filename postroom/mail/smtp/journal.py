@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from postroom.delivery.smtp.replies import SendResult
+from postroom.mail.smtp.replies import SendResult
 
 
 class Journal(Protocol):

@@ -4,14 +4,14 @@ import asyncio
 
 import pytest
 
-from postroom.delivery.smtp import (
+from postroom.mail.smtp import (
     ServerSettings,
     SmtpConnection,
     SmtpError,
     encode_body,
     make_ssl_context,
 )
-from postroom.delivery.smtp.replies import OutgoingMessage, SendResult
+from postroom.mail.smtp.replies import OutgoingMessage, SendResult
 from postroom.testing.smtpserver import CaptureServer
 
 BODY = b"From: a@example.org\r\nSubject: hi\r\nMessage-ID: <1@example.org>\r\n\r\nHello\r\n"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from postroom.delivery.smtp import OutgoingMessage, SmtpPool
+from postroom.mail.smtp import OutgoingMessage, SmtpPool
 from postroom.testing.smtpserver import CaptureServer
 from postroom.testing.smtpsink import SmtpSink
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from postroom.campaigns.content import (
+from postroom.mail.content import (
     DEFAULT_LAYOUT,
     body_to_html,
     html_to_text,
@@ -11,8 +11,8 @@ from postroom.campaigns.content import (
     plain_to_html,
     wrap_in_layout,
 )
-from postroom.campaigns.errors import TemplateError
-from postroom.campaigns.templating import check_template, compile_template, render
+from postroom.mail.errors import TemplateError
+from postroom.mail.templating import check_template, compile_template, render
 
 
 def test_markdown_becomes_commonmark_html():

@@ -16,24 +16,20 @@ the file's path, so the key never enters the database, a page, or a log.
 """
 
 import base64
-import concurrent.futures
-import dataclasses
 import hashlib
 import os
 import re
 import time
 from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from postroom.delivery.smtp import CheckReport, OutgoingMessage, SmtpError
 from postroom.errors import InvalidInput
-
-if TYPE_CHECKING:  # the transports package needs Django's models; the signer does not
-    from postroom.delivery.transports.base import Transport
+from postroom.mail.errors import HeaderError
+from postroom.mail.mime import ascii_domain
 
 # Signed when present, in this order. RFC 8058 requires both List-Unsubscribe
 # headers to be signed for one-click unsubscribe to be honoured.
@@ -180,9 +176,6 @@ def txt_strings(value: str) -> str:
 
 
 def check_domain(domain: str) -> str:
-    from postroom.campaigns.errors import HeaderError
-    from postroom.campaigns.mime import ascii_domain
-
     try:
         ascii_name = ascii_domain(domain.strip().rstrip(".")).lower()
     except HeaderError:
@@ -300,48 +293,3 @@ def check_sender(sender: DkimSetup) -> None:
     sender.dkim_selector = check_selector(sender.dkim_selector)
     sender.dkim_key_file = os.path.abspath(sender.dkim_key_file)
     load_private_key(sender.dkim_key_file)
-
-
-class SigningTransport:
-    """Wraps a sender's transport and signs each message once, just before it is handed over.
-
-    A key that cannot be loaded fails every message as a sender-level error, so
-    the campaigns wait with that reason instead of sending unsigned; each try
-    loads the key again, so putting the file back is enough.
-    """
-
-    def __init__(self, inner: "Transport", sender: DkimSetup) -> None:
-        self.inner = inner
-        self.sender = sender
-        self.error = ""
-        self.signer: Signer | None = None
-        self._load()
-
-    def _load(self) -> None:
-        try:
-            self.signer = signer_for(self.sender)
-        except InvalidInput as exc:
-            self.error = str(exc)
-
-    def submit(
-        self, messages: list[OutgoingMessage], campaign_id: int | None = None
-    ) -> concurrent.futures.Future:
-        if self.signer is None:
-            self._load()
-        if self.signer is None:
-            from postroom.delivery.transports.base import done
-
-            error = SmtpError("dkim", f"cannot sign: {self.error}")
-            return done([error.result(m.key) for m in messages])
-        sign = self.signer.sign
-        now = time.time()
-        signed = [dataclasses.replace(m, data=sign(m.data, now)) for m in messages]
-        return self.inner.submit(signed, campaign_id)
-
-    def check(self) -> CheckReport:
-        if self.signer is None:
-            return CheckReport(False, "dkim", self.error)
-        return self.inner.check()
-
-    def close(self) -> None:
-        self.inner.close()

@@ -7,14 +7,14 @@ import html as htmlmod
 
 import pytest
 
-from postroom.campaigns.compose import (
+from postroom.mail.compose import (
     BuiltMessage,
     CampaignSpec,
     Recipient,
     compile_campaign,
 )
-from postroom.campaigns.errors import HeaderError, RenderError, TemplateError
-from postroom.tracking.links import LinkSigner
+from postroom.mail.errors import HeaderError, RenderError, TemplateError
+from postroom.mail.links import LinkSigner
 
 LINKS = LinkSigner("compose-secret", "https://news.example.com")
 

@@ -5,10 +5,10 @@ import tracemalloc
 
 import pytest
 
-from postroom.campaigns.budget import DEFAULT_BUDGET, Budget
-from postroom.campaigns.errors import RenderError, TemplateBudgetError
-from postroom.campaigns.templating import compile_template, render
-from tests.campaigns.test_templating import CONTEXT
+from postroom.mail.budget import DEFAULT_BUDGET, Budget
+from postroom.mail.errors import RenderError, TemplateBudgetError
+from postroom.mail.templating import compile_template, render
+from tests.mail.test_templating import CONTEXT
 
 DOUBLING_MACRO = (
     "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(22) }}"

@@ -16,10 +16,10 @@ from html.parser import HTMLParser
 import css_inline
 from markdown_it import MarkdownIt
 
-from postroom.campaigns.errors import TemplateError
-from postroom.campaigns.templating import TemplateProblem
+from postroom.mail.errors import TemplateError
+from postroom.mail.templating import TemplateProblem
 
-_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+TEMPLATE_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 # A line holding only statements (`{% for … %}`) must not become a <p>: it stays its own block.
 _STATEMENT = r"(?:\{%.*?%\}|\{#.*?#\})"
 _STATEMENT_LINE = re.compile(rf"^[ \t]*{_STATEMENT}(?:[ \t]*{_STATEMENT})*[ \t]*$", re.M)
@@ -31,7 +31,7 @@ _markdown = MarkdownIt("commonmark", {"html": False}).enable(["table", "striketh
 
 def has_template_tags(source: str) -> bool:
     """True when `source` has any Jinja tag, i.e. it may differ per recipient."""
-    return _JINJA.search(source) is not None
+    return TEMPLATE_TAG.search(source) is not None
 
 
 _RAW_TEXT = re.compile(r"<(style|script)\b[^>]*>(.*?)</\1", re.S | re.I)
@@ -51,7 +51,7 @@ class _Protected:
         index: dict[str, int] = {}
         out: list[str] = []
         pos = 0
-        for match in _JINJA.finditer(source):
+        for match in TEMPLATE_TAG.finditer(source):
             out.append(source[pos : match.start()])
             tag = match.group()
             if tag not in index:

@@ -20,9 +20,9 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from postroom.campaigns import budget
-from postroom.campaigns.budget import DEFAULT_BUDGET, Budget, OverBudget
-from postroom.campaigns.errors import RenderError, TemplateBudgetError, TemplateProblem
+from postroom.mail import budget
+from postroom.mail.budget import DEFAULT_BUDGET, Budget, OverBudget
+from postroom.mail.errors import RenderError, TemplateBudgetError, TemplateProblem
 
 # The variables a campaign template may use. For a namespace, the set lists its
 # allowed attributes; None means "anything below is allowed" (free-form data).
@@ -359,6 +359,13 @@ def render(
     a loop that prints a big value a thousand times is stopped at the budget,
     before the whole of it exists.
     """
+    return "".join(render_pieces(template, context, limits, part))
+
+
+def render_pieces(
+    template: Any, context: Mapping[str, Any], limits: Budget = DEFAULT_BUDGET, part: str = ""
+) -> list[str]:
+    """`render`, as the pieces the template printed: one per output and constant run."""
     budget.start(limits)
     try:
         pieces: list[str] = []
@@ -369,7 +376,7 @@ def render(
             if size > cap:
                 raise OverBudget("size")
             append(piece)
-        return "".join(pieces)
+        return pieces
     except OverBudget as exc:
         line = _line_of(template, exc.__traceback__)
         raise TemplateBudgetError(
@@ -400,5 +407,6 @@ __all__ = [
     "check_template",
     "compile_template",
     "render",
+    "render_pieces",
     "uses_variable",
 ]

@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from postroom.delivery.smtp.journal import Journal
-from postroom.delivery.smtp.replies import (
+from postroom.mail.smtp.journal import Journal
+from postroom.mail.smtp.replies import (
     AUTH,
     CONNECT,
     DATA,

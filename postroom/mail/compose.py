@@ -16,10 +16,13 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from postroom.campaigns import content, mime
-from postroom.campaigns.budget import DEFAULT_BUDGET, Budget
-from postroom.campaigns.errors import HeaderError, RenderError, TemplateBudgetError, TemplateError
-from postroom.campaigns.templating import (
+from postroom.mail import content, mime
+from postroom.mail.budget import DEFAULT_BUDGET, Budget
+from postroom.mail.engagement import Tracking
+from postroom.mail.errors import HeaderError, RenderError, TemplateBudgetError, TemplateError
+from postroom.mail.links import LinkSigner
+from postroom.mail.slots import CompiledPart, NotLinear
+from postroom.mail.templating import (
     VARIABLES,
     TemplateProblem,
     check_template,
@@ -27,8 +30,6 @@ from postroom.campaigns.templating import (
     render,
     uses_variable,
 )
-from postroom.tracking.engagement import Tracking
-from postroom.tracking.links import LinkSigner, default_signer
 
 # A layout may also place the body and the preheader.
 LAYOUT_VARIABLES = {**VARIABLES, "content": set(), "preheader": set()}
@@ -133,6 +134,7 @@ class CompiledCampaign:
         if not uses_variable(text_source, "unsubscribe_url", html=False):
             text_source = text_source.rstrip("\n") + "\n" + content.TEXT_FOOTER
 
+        self.list = {"name": spec.list_name}
         # Opens and clicks are instrumented here, once, in the template source.
         self.tracking = Tracking(html_source, opens=spec.track_opens, clicks=spec.track_clicks)
         self.html_template = compile_template(self.tracking.html, html=True)
@@ -168,12 +170,23 @@ class CompiledCampaign:
                 mime.clean_subscriber_value(spec.subject) if self.subject_is_static else None
             ),
         )
-        self.list = {"name": spec.list_name}
 
-    def _context(self, recipient: Recipient) -> dict[str, Any]:
+        boundary = self.template.boundary_bytes
+        constants = {"list": self.list}
+        self.html_part = _compiled_part(self.tracking.html, True, constants, boundary)
+        if self.html_part is not None:
+            self.html_part.prepare(charrefs=self.template.html_charrefs)
+        self.text_part = _compiled_part(text_source, False, constants, boundary)
+        if self.text_part is not None:
+            self.text_part.prepare(charrefs=False)
+
+    def _context(self, recipient: Recipient) -> tuple[dict[str, Any], str | None]:
+        """The template's values for `recipient`, and the mailto: unsubscribe URL (signed
+        with the same token as the https one)."""
         attributes = recipient.attributes or {}
         first, last = _split_name(_text(recipient.name))
         cid, sid = self.spec.campaign_id, recipient.subscriber_id
+        unsubscribe, mailto = self.links.unsubscribe_urls(cid, sid, self.from_address)
         context = {
             "subscriber": {
                 "email": recipient.email,
@@ -184,26 +197,45 @@ class CompiledCampaign:
             },
             "list": self.list,
             "campaign": {"name": self.spec.name, "subject": ""},
-            "unsubscribe_url": self.links.unsubscribe_url(cid, sid),
+            "unsubscribe_url": unsubscribe,
             "preferences_url": self.links.preferences_url(sid) if self.uses_preferences else "",
             "view_url": self.links.view_url(cid, sid) if self.uses_view else "",
         }
         if self.tracking.active:
             context.update(self.tracking.context(self.links, cid, sid))
-        return context
+        return context, mailto
 
-    def _render(self, recipient: Recipient) -> tuple[str, str, str, dict[str, Any]]:
-        context = self._context(recipient)
-        limits = self.spec.budget
+    def _subject(self, context: dict[str, Any]) -> str:
         if self.subject_is_static:
             subject = self.spec.subject
         else:
-            subject = render(self.subject_template, context, limits, "subject")
+            subject = render(self.subject_template, context, self.spec.budget, "subject")
             subject = mime.clean_subscriber_value(subject)
         context["campaign"]["subject"] = subject
+        return subject
+
+    def _render(self, recipient: Recipient) -> tuple[str, str, str]:
+        context, _ = self._context(recipient)
+        subject = self._subject(context)
+        limits = self.spec.budget
         html = render(self.html_template, context, limits, "HTML part")
         text = render(self.text_template, context, limits, "text part")
-        return subject, html, text, context
+        return subject, html, text
+
+    def _encoded(
+        self, part: CompiledPart | None, template: Any, context: dict[str, Any], name: str
+    ) -> tuple[str, bytes]:
+        """(Content-Transfer-Encoding, body) of one part: from its slots when it has them,
+        else (or when this recipient needs it) from the full render."""
+        if part is not None:
+            values = part.values(context, self.spec.budget, name)
+            if values is not None:
+                encoded = part.encode(values)
+                if encoded is not None:
+                    return encoded
+        text = render(template, context, self.spec.budget, name)
+        html = template is self.html_template and self.template.html_charrefs
+        return mime.encode_body(text, self.template.boundary_bytes, html=html)
 
     def sample_check(self, recipient: Recipient) -> None:
         """Render every field alone, then the message, for `recipient` (a sample reader).
@@ -220,7 +252,7 @@ class CompiledCampaign:
             ("text body", spec.text_body, False),
             ("layout", self.layout, True),
         )
-        context = self._context(recipient)
+        context, _ = self._context(recipient)
         context.update(content="", preheader="")
         problems = []
         for field_name, source, html in fields:
@@ -245,8 +277,7 @@ class CompiledCampaign:
 
     def render_preview(self, recipient: Recipient) -> tuple[str, str, str]:
         """(subject, html, text) exactly as `build()` would send them."""
-        subject, html, text, _ = self._render(recipient)
-        return subject, html, text
+        return self._render(recipient)
 
     def build(self, recipient: Recipient, *, test_prefix: str | None = None) -> BuiltMessage:
         """The full message for one recipient; RenderError when this recipient cannot be built.
@@ -254,25 +285,27 @@ class CompiledCampaign:
         With `test_prefix` (even ""), a test send: its own Message-ID, and the
         prefix ("[Test] ") before the subject.
         """
-        subject, html, text, context = self._render(recipient)
+        context, mailto = self._context(recipient)
+        subject = self._subject(context)
+        html_part = self._encoded(self.html_part, self.html_template, context, "HTML part")
+        text_part = self._encoded(self.text_part, self.text_template, context, "text part")
         cid, sid = self.spec.campaign_id, recipient.subscriber_id
         if test_prefix is not None:
             subject = test_prefix + subject
         try:
             to = mime.mailbox(recipient.email, mime.clean_subscriber_value(_text(recipient.name)))
-            mailto = self.links.unsubscribe_mailto(cid, sid, self.from_address)
             unsubscribe = mime.list_unsubscribe(context["unsubscribe_url"], mailto)
         except HeaderError as exc:
             raise RenderError(str(exc)) from None
         make_id = mime.message_id if test_prefix is None else mime.test_message_id
         message_id = make_id(cid, sid, self.domain, self.links.install_tag)
         static = self.subject_is_static and test_prefix is None
-        data = self.template.build(
+        data = self.template.assemble(
             to=to,
             message_id=message_id,
             list_unsubscribe_header=unsubscribe,
-            text=text,
-            html=html,
+            text_part=text_part,
+            html_part=html_part,
             subject=None if static else subject,
         )
         mail_from = self.mail_from
@@ -282,6 +315,19 @@ class CompiledCampaign:
         return BuiltMessage(data, message_id, mail_from, to.envelope, to.needs_smtputf8)
 
 
-def compile_campaign(spec: CampaignSpec, links: LinkSigner | None = None) -> CompiledCampaign:
-    """Check and prepare a campaign; TemplateError (all problems, with lines) or HeaderError."""
-    return CompiledCampaign(spec, links or default_signer())
+def compile_campaign(spec: CampaignSpec, links: LinkSigner) -> CompiledCampaign:
+    """Check and prepare a campaign; TemplateError (all problems, with lines) or HeaderError.
+
+    `links` signs its per-recipient links (the installation's: tracking.links.default_signer).
+    """
+    return CompiledCampaign(spec, links)
+
+
+def _compiled_part(
+    source: str, html: bool, constants: dict[str, Any], boundary: bytes
+) -> CompiledPart | None:
+    """The part as slots, or None when its template needs the full render per recipient."""
+    try:
+        return CompiledPart(source, html=html, constants=constants, boundary=boundary)
+    except NotLinear:
+        return None
