@@ -122,7 +122,7 @@ class TrackedLink(models.Model):
     """One address a campaign's HTML links to, stored once under a number.
 
     Click tokens carry the number, so the redirect can only ever lead to an
-    address the campaign itself contains (tracking.engagement). The numbers
+    address the campaign itself contains (mail.engagement). The numbers
     belong to the campaign's content, so compiling a campaign assigns them
     (campaigns.links) without reaching up into tracking.
     """

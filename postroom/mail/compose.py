@@ -55,7 +55,7 @@ class CampaignSpec:
     list_id: str = ""  # List-Id label, e.g. "news.example.com"; from the From domain when empty
     envelope_from: str = ""  # MAIL FROM (return path for bounces); From address when empty
     verp: bool = False  # MAIL FROM local+<tag>@domain per recipient (LinkSigner.verp_tag)
-    track_opens: bool = False  # a 1x1 pixel in the HTML (tracking.engagement)
+    track_opens: bool = False  # a 1x1 pixel in the HTML (mail.engagement)
     track_clicks: bool = False  # http(s) links in the HTML through signed redirects
     budget: Budget = DEFAULT_BUDGET  # time and size per rendered part (settings)
 

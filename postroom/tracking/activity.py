@@ -1,6 +1,6 @@
 """Opens and clicks in the database: link numbers, events, counts, segment fields.
 
-tracking.engagement instruments a campaign's HTML without a database; this
+mail.engagement instruments a campaign's HTML without a database; this
 module stores what that needs (each tracked URL once per campaign, under a
 number the click tokens carry), records what readers do through the signed
 URLs, counts it per campaign, and lets segments ask "opened campaign 12" or

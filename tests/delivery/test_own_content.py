@@ -3,12 +3,12 @@ by the same engine: the registered builder makes each row's message, and a row i
 cannot build fails alone."""
 
 import pytest
-from postroom.campaigns.compose import BuiltMessage
-from postroom.campaigns.errors import RenderError
 
 from postroom.campaigns.models import Campaign
 from postroom.delivery import batches
 from postroom.delivery.models import Delivery, OutboxMessage
+from postroom.mail.compose import BuiltMessage
+from postroom.mail.errors import RenderError
 from tests.delivery.helpers import run_until_idle
 
 pytestmark = pytest.mark.django_db(transaction=True)
