@@ -173,10 +173,10 @@ class CompiledCampaign:
 
         boundary = self.template.boundary_bytes
         constants = {"list": self.list}
-        self.html_part = _compiled_part(self.tracking.html, True, constants, boundary)
+        self.html_part = _compiled_part(self.tracking.html, True, constants, boundary, spec.budget)
         if self.html_part is not None:
             self.html_part.prepare(charrefs=self.template.html_charrefs)
-        self.text_part = _compiled_part(text_source, False, constants, boundary)
+        self.text_part = _compiled_part(text_source, False, constants, boundary, spec.budget)
         if self.text_part is not None:
             self.text_part.prepare(charrefs=False)
 
@@ -324,10 +324,12 @@ def compile_campaign(spec: CampaignSpec, links: LinkSigner) -> CompiledCampaign:
 
 
 def _compiled_part(
-    source: str, html: bool, constants: dict[str, Any], boundary: bytes
+    source: str, html: bool, constants: dict[str, Any], boundary: bytes, limits: Budget
 ) -> CompiledPart | None:
     """The part as slots, or None when its template needs the full render per recipient."""
     try:
-        return CompiledPart(source, html=html, constants=constants, boundary=boundary)
+        return CompiledPart(
+            source, html=html, constants=constants, boundary=boundary, limits=limits
+        )
     except NotLinear:
         return None

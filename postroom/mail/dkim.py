@@ -262,6 +262,15 @@ class Signer:
         return unsigned + b"\r\n " + folded + b"\r\n" + message
 
 
+def sign_all(
+    domain: str, selector: str, key_file: str, datas: list[bytes], now: float
+) -> list[bytes]:
+    """Sign many messages, in a signing process (delivery.transports.signing): this module
+    is all it imports, and the key is parsed once per process (cached by file)."""
+    sign = Signer.from_file(domain, selector, key_file).sign
+    return [sign(data, now) for data in datas]
+
+
 class DkimSetup(Protocol):
     """What the signer reads from a sender; the model satisfies it without this module
     importing Django's models."""

@@ -36,7 +36,7 @@ from typing import Any
 
 from jinja2 import nodes
 
-from postroom.mail.budget import Budget
+from postroom.mail.budget import DEFAULT_BUDGET, Budget
 from postroom.mail.mime import ASCII_BYTES, quoted_printable, short_lines
 from postroom.mail.templating import environment, render_pieces
 
@@ -65,13 +65,19 @@ class CompiledPart:
     """One text part (HTML or plain) of a campaign, ready to be filled per recipient."""
 
     def __init__(
-        self, source: str, *, html: bool, constants: Mapping[str, Any], boundary: bytes
+        self,
+        source: str,
+        *,
+        html: bool,
+        constants: Mapping[str, Any],
+        boundary: bytes,
+        limits: Budget = DEFAULT_BUDGET,
     ) -> None:
         """NotLinear when the template needs the full render for every recipient."""
         self.charrefs = html  # `prepare` settles it
         self.boundary = boundary
         env = environment(html)
-        body = _flatten(env.parse(source).body, env, constants)
+        body = _flatten(env.parse(source).body, env, constants, limits)
         segments: list[str | nodes.Expr] = []
         for output in body:
             segments.extend(
@@ -87,8 +93,10 @@ class CompiledPart:
                 pieces.append(segment)
                 continue
             if _names(segment) <= CAMPAIGN_CONSTANTS:  # settled now, like a constant
-                pieces.append(_evaluate(env, segment, constants))
-                continue
+                value = _evaluate(env, segment, constants, limits)
+                if value is not None:
+                    pieces.append(value)
+                    continue
             key = repr(segment)  # nodes compare by fields; repr names them all
             if key not in slots:
                 slots[key] = len(expressions)
@@ -238,32 +246,47 @@ def _names(expression: nodes.Expr) -> set[str]:
     return {n.name for n in found if isinstance(n, nodes.Name)}
 
 
-def _evaluate(env: Any, expression: nodes.Expr, constants: Mapping[str, Any]) -> str:
-    """An output that reads only campaign constants, printed as the template would print it."""
+def _evaluate(
+    env: Any, expression: nodes.Expr, constants: Mapping[str, Any], limits: Budget
+) -> str | None:
+    """An output that reads only campaign constants, printed as the template would print
+    it; None if it fails or runs over the budget (it stays a slot: the full render of each
+    recipient then reports it, as without slots)."""
     template = env.from_string(nodes.Template([nodes.Output([expression])]))
-    return "".join(template.root_render_func(template.new_context(dict(constants))))
+    try:
+        return "".join(render_pieces(template, dict(constants), limits))
+    except Exception:
+        return None
 
 
-def _flatten(body: list[nodes.Node], env: Any, constants: Mapping[str, Any]) -> list[nodes.Output]:
+def _flatten(
+    body: list[nodes.Node], env: Any, constants: Mapping[str, Any], limits: Budget
+) -> list[nodes.Output]:
     """The template's outputs in order, with `{% if %}` on campaign constants decided now."""
     outputs: list[nodes.Output] = []
     for node in body:
         if isinstance(node, nodes.Output):
             outputs.append(node)
         elif isinstance(node, nodes.If):
-            outputs.extend(_flatten(_branch(node, env, constants), env, constants))
+            outputs.extend(_flatten(_branch(node, env, constants, limits), env, constants, limits))
         else:
             raise NotLinear(type(node).__name__)
     return outputs
 
 
-def _branch(node: nodes.If, env: Any, constants: Mapping[str, Any]) -> list[nodes.Node]:
+def _branch(
+    node: nodes.If, env: Any, constants: Mapping[str, Any], limits: Budget
+) -> list[nodes.Node]:
     """The body an `{% if %}` / `{% elif %}` chain takes, its tests reading only constants."""
     for test, body in [(node.test, node.body), *((e.test, e.body) for e in node.elif_)]:
         if not _names(test) <= CAMPAIGN_CONSTANTS:
             raise NotLinear("a condition on the recipient")
         decided = nodes.If(test, [nodes.Output([nodes.TemplateData("1")])], [], [])
         template = env.from_string(nodes.Template([decided]))
-        if "".join(template.root_render_func(template.new_context(dict(constants)))):
+        try:
+            taken = "".join(render_pieces(template, dict(constants), limits))
+        except Exception:
+            raise NotLinear("a condition that fails") from None
+        if taken:
             return body
     return node.else_

@@ -20,7 +20,7 @@ import time
 
 from postroom.delivery.transports.base import Transport, done
 from postroom.errors import InvalidInput
-from postroom.mail.dkim import DkimSetup, Signer, signer_for
+from postroom.mail.dkim import DkimSetup, Signer, sign_all, signer_for
 from postroom.mail.smtp import CONNECT, CheckReport, OutgoingMessage, SendResult, SmtpError
 
 POOL_MIN = 8
@@ -38,12 +38,6 @@ def _signing_pool() -> concurrent.futures.ProcessPoolExecutor:
             context = multiprocessing.get_context("spawn")  # never fork a threaded worker
             _pool = concurrent.futures.ProcessPoolExecutor(SIGNING_PROCESSES, mp_context=context)
         return _pool
-
-
-def _sign_all(domain: str, selector: str, key_file: str, datas: list[bytes], now: float):
-    """In a pool process: the key is parsed once per process (mail.dkim caches it by file)."""
-    sign = Signer.from_file(domain, selector, key_file).sign
-    return [sign(data, now) for data in datas]
 
 
 class SigningTransport:
@@ -82,7 +76,7 @@ class SigningTransport:
             return self.inner.submit(signed, campaign_id)
         outer: concurrent.futures.Future = concurrent.futures.Future()
         signing = _signing_pool().submit(
-            _sign_all,
+            sign_all,
             signer.domain,
             signer.selector,
             self.sender.dkim_key_file,
