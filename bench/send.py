@@ -167,8 +167,11 @@ def _database_server_pid() -> int | None:
         return int(stat.read().rpartition(")")[2].split()[1])
 
 
-def run_workers(sink, workers: int, label: str, dkim: bool = False) -> tuple[float, int, float]:
-    """One send; (messages/s from the workers' start to their exit, messages, µs CPU each)."""
+def run_workers(
+    sink, workers: int, label: str, dkim: bool = False
+) -> tuple[float, int, float, float]:
+    """One send: messages/s from the workers' start to their exit, messages, µs of worker
+    CPU each, and the load average at the end."""
     sender = _sink_sender(sink, dkim)
     label += ", DKIM RSA-2048" if dkim else ""
     campaign = _campaign(f"bench {label} {workers}w", sender)
@@ -207,7 +210,7 @@ def run_workers(sink, workers: int, label: str, dkim: bool = False) -> tuple[flo
         f" {ledger_seconds:.2f} s",
         flush=True,
     )
-    return sent / wall, sent, cpu * per
+    return sent / wall, sent, cpu * per, os.getloadavg()[0]
 
 
 def profile(sink, count: int) -> None:
@@ -301,11 +304,11 @@ def child(args: argparse.Namespace) -> None:
         after = ceiling(sink, count, size)
         limit = (before + after) / 2
         print(f"  ceiling after: smtp-source {after:,.0f} msg/s; mean {limit:,.0f}", flush=True)
-        for workers, dkim, rate, _, cpu in measured:
+        for workers, dkim, rate, _, cpu, load in measured:
             what = f"{label}, {workers} worker(s){', DKIM' if dkim else ''}"
             print(
                 f"  RESULT {what}: {rate:,.0f} msg/s = {rate / limit:.3f} of the ceiling;"
-                f" {cpu:,.0f} µs worker CPU/msg; load average {os.getloadavg()[0]:.1f}",
+                f" {cpu:,.0f} µs worker CPU/msg; load average {load:.1f}",
                 flush=True,
             )
         if args.profile:
