@@ -2,10 +2,10 @@
 
 from collections.abc import Callable
 
-from postroom.campaigns.compose import BuiltMessage
-from postroom.campaigns.errors import RenderError
 from postroom.delivery.batches import CampaignContext
 from postroom.delivery.ledger import Claimed
+from postroom.mail.compose import BuiltMessage
+from postroom.mail.errors import RenderError
 from postroom.transactional import message
 from postroom.transactional.models import TxMessage
 

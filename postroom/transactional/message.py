@@ -15,7 +15,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from postroom.campaigns import mime
+from postroom.mail import mime
 
 
 @dataclass(frozen=True)

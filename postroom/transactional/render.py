@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from postroom.campaigns import content
-from postroom.campaigns.errors import RenderError, TemplateError
 from postroom.campaigns.spec import template_budget
-from postroom.campaigns.templating import check_template, compile_template, render
 from postroom.errors import InvalidInput
+from postroom.mail import content
+from postroom.mail.errors import RenderError, TemplateError
+from postroom.mail.templating import check_template, compile_template, render
 
 # What a transactional template may read: the request's `data` (any keys), the
 # recipient, and the subscriber with that address when there is one. A layout's

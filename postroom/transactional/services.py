@@ -20,13 +20,13 @@ from django.utils import timezone
 
 from postroom.audience.emails import InvalidEmail, email_hash, normalize_email
 from postroom.audience.models import Subscriber, Suppression
-from postroom.campaigns import mime
-from postroom.campaigns.errors import HeaderError
 from postroom.campaigns.models import Campaign, Layout
 from postroom.campaigns.services import default_from_email
 from postroom.delivery import scheduler
 from postroom.delivery.models import Delivery, Sender
 from postroom.errors import InvalidInput, NotFound
+from postroom.mail import mime
+from postroom.mail.errors import HeaderError
 from postroom.transactional import message, render
 from postroom.transactional.models import TxAttachment, TxMessage, TxTemplate
 
