@@ -12,9 +12,9 @@ import pytest
 from postroom.campaigns import pools, services
 from postroom.campaigns.models import Campaign, CampaignSender
 from postroom.delivery import control, progress, ratelimit, scheduler
-from postroom.delivery.dkim import Signer, generate_key_file
 from postroom.delivery.models import Delivery, Sender
 from postroom.delivery.worker import DeliveryWorker
+from postroom.mail.dkim import Signer, generate_key_file
 from postroom.testing.smtpserver import CaptureServer
 from tests.delivery.helpers import (
     make_audience,
