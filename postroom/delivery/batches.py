@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from postroom.audience.eligibility import mailable_subscribers
 from postroom.audience.models import Subscriber, Subscription, Suppression
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control, ledger, results
@@ -93,7 +94,6 @@ def _still_mailable(context: CampaignContext, subscriber_ids: list[int]) -> dict
     then are checked against that definition again (usually nobody). Running the
     full definition for every batch would cost a pass over all subscriptions.
     """
-    from postroom.audience.eligibility import mailable_subscribers
 
     since = (context.campaign.started_at or timezone.now()) - CLOCK_SLACK
     rows = Subscriber.objects.filter(id__in=subscriber_ids).values_list(

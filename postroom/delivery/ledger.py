@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from postroom.audience.eligibility import mailable_subscribers
 from postroom.campaigns.models import Campaign
 from postroom.delivery.models import Delivery, Worker
 
@@ -36,7 +37,6 @@ class Claimed:
 
 def recipients_queryset(campaign: Campaign):
     """Who the campaign goes to now, as the audience app defines it (audience.eligibility)."""
-    from postroom.audience.eligibility import mailable_subscribers
 
     lists = list(campaign.lists.all())
     return mailable_subscribers(lists, campaign.segment)

@@ -12,8 +12,10 @@ from django.db import IntegrityError, transaction
 from email_validator import EmailNotValidError, validate_email
 
 from postroom import credentials
-from postroom.delivery import scheduler, waiting
+from postroom.delivery import ratelimit, scheduler, waiting
 from postroom.delivery.models import Sender
+from postroom.delivery.ratelimit import format_rate, windows_for
+from postroom.delivery.transports import transport_for
 from postroom.errors import InvalidInput, NotFound
 from postroom.integers import as_id
 from postroom.mail import dkim
@@ -82,7 +84,6 @@ def _clean(values: dict) -> dict:
 
 def create_sender(rates: Iterable[str] = (), **values) -> Sender:
     """A new sender with its rate limits, all or nothing."""
-    from postroom.delivery import ratelimit
 
     cleaned = _clean(values)
     try:
@@ -98,7 +99,6 @@ def create_sender(rates: Iterable[str] = (), **values) -> Sender:
 
 def update_sender(sender: Sender, rates: Iterable[str] | None = None, **values) -> Sender:
     """Change a sender; running campaigns pick the change up with their next batch."""
-    from postroom.delivery import ratelimit
 
     cleaned = _clean(values)
     try:
@@ -131,7 +131,6 @@ def test_sender(sender: Sender) -> CheckReport:
     A success ends the sender's wait at once: the workers are woken and its
     campaigns carry on, without waiting for the next try.
     """
-    from postroom.delivery.transports import transport_for
 
     try:
         transport = transport_for(sender)
@@ -149,7 +148,6 @@ def test_sender(sender: Sender) -> CheckReport:
 
 def describe(sender: Sender) -> dict:
     """What may be shown of a sender: everything but secrets (the variable's name only)."""
-    from postroom.delivery.ratelimit import format_rate, windows_for
 
     return {
         "id": sender.pk,

@@ -32,6 +32,8 @@ from postroom.alerts.services import Kind as AlertKind
 from postroom.alerts.services import notify
 from postroom.campaigns import lifecycle
 from postroom.campaigns.models import Campaign
+from postroom.campaigns.services import due_campaigns
+from postroom.campaigns.spec import compiled_for
 from postroom.delivery import (
     autopause,
     control,
@@ -49,6 +51,7 @@ from postroom.delivery.models import Delivery, Sender
 from postroom.delivery.transports import Transport, transport_for
 from postroom.delivery.transports.base import done
 from postroom.errors import PostroomError
+from postroom.imports.services import run_pending
 from postroom.mail.smtp import CONNECT, DATA, SmtpError
 from postroom.tracking import mailboxes
 
@@ -147,13 +150,10 @@ class DeliveryWorker:
         leases run out."""
         if self._flight is not None:
             return False
-        from postroom.imports.services import run_pending
 
         return run_pending() or mailboxes.poll_due()
 
     def has_work(self) -> bool:
-        from postroom.campaigns.services import due_campaigns
-
         if due_campaigns().exists():
             return True
         running = Campaign.objects.filter(status=Campaign.Status.RUNNING).values("id")
@@ -226,8 +226,6 @@ class DeliveryWorker:
         )
 
     def _start_due_campaigns(self) -> None:
-        from postroom.campaigns.services import due_campaigns
-
         for campaign in due_campaigns():
             try:
                 control.start(campaign)
@@ -271,7 +269,6 @@ class DeliveryWorker:
         is the granted one (in memory only), so the envelope, VERP, DKIM, transport and
         the recorded rows follow the sender the scheduler chose.
         """
-        from postroom.campaigns.spec import compiled_for
 
         stamp = (
             Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.RUNNING)

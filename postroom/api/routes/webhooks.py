@@ -6,6 +6,7 @@ from ninja import Field, Query, Router, Schema, Status
 from postroom.api.errors import errors
 from postroom.webhooks import services
 from postroom.webhooks.events import EVENTS
+from postroom.webhooks.models import Endpoint
 
 router = Router(tags=["webhooks"])
 
@@ -64,8 +65,6 @@ class DeliveryOut(Schema):
 
 @router.get("", response={200: list[EndpointOut]})
 def all_endpoints(request: HttpRequest):
-    from postroom.webhooks.models import Endpoint
-
     return [services.endpoint_json(e) for e in Endpoint.objects.all()]
 
 
