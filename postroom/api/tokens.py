@@ -8,7 +8,7 @@ A token carries its user's role as it is at the time of each call: narrowing
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import transaction
 
 from postroom.accounts import roles
@@ -42,13 +42,13 @@ def create(
         return ApiToken.issue(user, name, scopes=chosen, lists=mailing_lists)
 
 
-def of(user: AbstractBaseUser | None = None):
+def of(user: User | None = None):
     """Tokens (of one user, or all), newest first, never their secrets."""
     qs = ApiToken.objects.select_related("user").prefetch_related("lists")
     return qs if user is None else qs.filter(user=user)
 
 
-def revoke(token_id: int, user: AbstractBaseUser | None = None) -> None:
+def revoke(token_id: int, user: User | None = None) -> None:
     """Revoke a token (one of `user`'s when given): its next call is 401."""
     deleted, _ = of(user).filter(pk=token_id).delete()
     if not deleted:

@@ -259,14 +259,14 @@ def test(args: argparse.Namespace) -> int:
     rows = [
         {
             "to": o.rcpt_to,
-            "outcome": "queued" if o.queued else o.result.outcome,
-            "reply": "" if o.queued else (o.result.reply or o.result.message),
+            "outcome": "queued" if o.result is None else o.result.outcome,
+            "reply": "" if o.result is None else (o.result.reply or o.result.message),
             "leaves_at": o.leaves_at,
             "message": o.describe(),
         }
         for o in outcomes
     ]
-    emit(args, rows, lambda: "\n".join(r["message"] for r in rows))
+    emit(args, rows, lambda: "\n".join(o.describe() for o in outcomes))
     return 0 if all(o.ok for o in outcomes) else 1
 
 

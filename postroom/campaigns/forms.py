@@ -108,7 +108,8 @@ class CampaignForm(forms.ModelForm):
         return [self[name] for name in self.pool_field_names]
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns (django-stubs: dict | None)
         weighted = [
             (int(name.removeprefix(POOL_PREFIX)), data.get(name) or 0)
             for name in self.pool_field_names

@@ -78,7 +78,8 @@ def members(campaign: Campaign) -> list[Member]:
     rows.sort(key=lambda row: row.sender_id != campaign.sender_id)  # stable: then by weight
     if rows:
         return [(row.sender, row.weight) for row in rows]
-    return [(campaign.sender, 1)] if campaign.sender_id else []
+    primary = campaign.sender  # no query when sender_id is None
+    return [(primary, 1)] if primary is not None else []
 
 
 def weights(campaigns: Iterable[tuple[int, int | None]]) -> dict[int, dict[int | None, int]]:
@@ -92,8 +93,8 @@ def weights(campaigns: Iterable[tuple[int, int | None]]) -> dict[int, dict[int |
     rows = CampaignSender.objects.filter(campaign_id__in=primaries).order_by("-weight", "id")
     for campaign_id, sender_id, weight in rows.values_list("campaign_id", "sender_id", "weight"):
         pools.setdefault(campaign_id, {})[sender_id] = weight
-    for campaign_id, sender_id in primaries.items():
-        pools.setdefault(campaign_id, {sender_id: 1})
+    for campaign_id, primary_id in primaries.items():
+        pools.setdefault(campaign_id, {primary_id: 1})
     return pools
 
 

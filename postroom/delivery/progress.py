@@ -1,7 +1,7 @@
 """What a campaign's delivery looks like right now: counts, rate, errors, stalls."""
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Count
 from django.utils import timezone
@@ -90,7 +90,13 @@ def waiting(campaign: Campaign, counts: dict[str, int] | None = None) -> dict | 
     members = list(Sender.objects.filter(id__in=[s for s in pool if s is not None]))
     if not members or not all(sender.is_waiting for sender in members):
         return None
-    return wait_state(min(members, key=lambda sender: sender.failing_since))
+    return wait_state(min(members, key=_outage_began))
+
+
+def _outage_began(sender: Sender) -> datetime:
+    if sender.failing_since is None:
+        raise ValueError(f"sender {sender.pk} is not waiting")
+    return sender.failing_since
 
 
 def stall_reason(

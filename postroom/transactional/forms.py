@@ -30,8 +30,11 @@ class TxTemplateForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["layout"].choices = _choices(Layout)
-        self.fields["sender"].choices = _choices(Sender)
+        layout = self.fields["layout"]
+        sender = self.fields["sender"]
+        assert isinstance(layout, forms.ChoiceField) and isinstance(sender, forms.ChoiceField)
+        layout.choices = _choices(Layout)
+        sender.choices = _choices(Sender)
 
     @classmethod
     def initial_for(cls, template: TxTemplate) -> dict:

@@ -38,7 +38,7 @@ MAX_RECIPIENTS = 100
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # Kept by a receipt: an unsubscribe is from newsletters. These stop it (the address
 # bounced for good, complained, or an operator blocked it).
-BLOCKING = {
+BLOCKING: dict[str, str] = {  # keyed by Suppression.Reason, looked up with the stored str
     Suppression.Reason.BOUNCED: "the address bounced",
     Suppression.Reason.COMPLAINED: "the recipient complained about mail from here",
     Suppression.Reason.BLOCKLISTED: "the address is blocklisted",
@@ -220,7 +220,8 @@ def _from(request: TxRequest, sender: Sender | None) -> tuple[str, str]:
 def _compiled(request: TxRequest) -> render.Compiled:
     template = request.template
     if template is not None:
-        layout = template.layout.html if template.layout_id is not None else None
+        chosen = template.layout  # no query when layout_id is None
+        layout = chosen.html if chosen is not None else None
         return render.compiled(
             request.subject or template.subject, template.body, template.body_format, layout
         )
@@ -316,8 +317,8 @@ def accept(request: TxRequest) -> Accepted:
     attachments = _attachments(request.attachments)
     compiled = _compiled(request)
     emails = [e for e, _ in recipients]
-    people = {
-        s["email"]: s
+    people: dict[str, dict[str, Any]] = {
+        s["email"]: dict(s)
         for s in Subscriber.objects.filter(email__in=emails).values(
             "id", "email", "name", "attributes", "status"
         )
@@ -335,13 +336,13 @@ def accept(request: TxRequest) -> Accepted:
     try:
         with transaction.atomic():
             messages = []
-            for position, (email, name, person, parts, blocked) in enumerate(built):
+            for position, (email, name, person, parts, block_reason) in enumerate(built):
                 row = Delivery.objects.create(
                     campaign=stream,
                     email=email,
-                    state=Delivery.State.SKIPPED if blocked else Delivery.State.PENDING,
-                    error=f"not sent: {blocked}" if blocked else "",
-                    updated_at=now if blocked else None,
+                    state=Delivery.State.SKIPPED if block_reason else Delivery.State.PENDING,
+                    error=f"not sent: {block_reason}" if block_reason else "",
+                    updated_at=now if block_reason else None,
                 )
                 tx = TxMessage.objects.create(
                     delivery=row,

@@ -10,7 +10,7 @@ from postroom.api import scope
 from postroom.api.errors import errors
 from postroom.api.pages import Id, Page, PageParams, keyset
 from postroom.audience.models import Subscriber
-from postroom.errors import NotFound
+from postroom.errors import NotAllowed, NotFound
 from postroom.tracking import lifts
 from postroom.tracking.bounce_query import filtered
 from postroom.tracking.models import Bounce
@@ -82,6 +82,9 @@ def get(request: HttpRequest, bounce_id: Id) -> dict:
 def lift(request: HttpRequest, bounce_id: Id, data: LiftIn) -> dict:
     """The address may be mailed again (after a bounce or complaint only); the reason is kept."""
     bounce = _bounce(request, bounce_id)
-    lifts.lift(bounce, request.user, data.reason)
+    user = request.user
+    if not user.is_authenticated:  # the API's auth lets no anonymous caller in
+        raise NotAllowed("lifting a bounce needs a signed-in user")
+    lifts.lift(bounce, user, data.reason)
     bounce.refresh_from_db()
     return _json(bounce)

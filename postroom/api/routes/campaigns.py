@@ -106,7 +106,7 @@ def campaign(request: HttpRequest, campaign_id: int) -> Campaign:
     found = services.get_campaign(campaign_id)
     if (
         scope.narrowed(request)
-        and not scope.campaigns(request, Campaign.objects).filter(pk=found.pk).exists()
+        and not scope.campaigns(request, Campaign.objects.all()).filter(pk=found.pk).exists()
     ):
         raise NotFound(f"campaign {campaign_id} does not exist")
     return found
@@ -221,7 +221,7 @@ def preview(request: HttpRequest, campaign_id: Id, email: str = "") -> dict:
     """Subject, HTML and text as this subscriber (by address) or a sample reader gets them."""
     found = campaign(request, campaign_id)
     recipient = services.recipient_by_email(email) if email else None
-    if recipient and not scope.subscribers(request, Subscriber.objects).filter(
+    if recipient and not scope.subscribers(request, Subscriber.objects.all()).filter(
         pk=recipient.subscriber_id
     ):
         raise NotFound(f"no subscriber with the address {email!r}")

@@ -55,12 +55,14 @@ class StatusIn(Schema):
 
 
 class SubscriberFilters(Schema):
-    q: str = Field("", max_length=200, description="part of the address or the name")
-    list: str = Field("", description="a list's name or id")
-    list_status: ListStatus | None = Field(None, description="with `list`: this status only")
+    q: str = Field(default="", max_length=200, description="part of the address or the name")
+    list: str = Field(default="", description="a list's name or id")
+    list_status: ListStatus | None = Field(
+        default=None, description="with `list`: this status only"
+    )
     status: SubscriberStatus | None = None
-    tag: str = Field("", max_length=100)
-    segment: str = Field("", description="a segment's name or id")
+    tag: str = Field(default="", max_length=100)
+    segment: str = Field(default="", description="a segment's name or id")
 
 
 class BulkIn(Schema):

@@ -146,12 +146,15 @@ MULTIPART_SCHEMA = {
 def _payload(request: HttpRequest) -> tuple[TxIn, list[services.Attachment]]:
     content_type = request.content_type or ""
     files: list[services.Attachment] = []
+    raw: str | bytes
     if content_type == "multipart/form-data":
         raw = request.POST.get("data", "")
         uploads = [f for name in request.FILES for f in request.FILES.getlist(name)]
         for upload in uploads:
             files.append(
-                services.Attachment(upload.name or "attachment", upload.read(), upload.content_type)
+                services.Attachment(
+                    upload.name or "attachment", upload.read(), upload.content_type or ""
+                )
             )
     elif content_type == "application/json":
         raw = request.body

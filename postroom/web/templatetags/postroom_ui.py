@@ -135,9 +135,9 @@ def state_badge(status: str, summary: dict | None = None) -> str:
     """The campaign's status badge; the reason (waiting for whom, why stalled) in its title."""
     css, words = shown_state(status, summary)
     title = ""
-    if css == "stalled":
+    if summary and css == "stalled":  # shown_state says stalled/waiting only with a summary
         title = summary["stalled"]
-    elif css == "waiting":
+    elif summary and css == "waiting":
         title = waiting.waiting_text(summary["waiting"])
     if title:
         return format_html('<span class="badge {}" title="{}">{}</span>', css, title, words)

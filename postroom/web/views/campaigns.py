@@ -43,9 +43,9 @@ def index(request: OperatorRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status in Campaign.Status.values:
         campaigns = campaigns.filter(status=status)
-    campaigns = list(campaigns[:LIST_SIZE])
-    figures = list_figures([c.pk for c in campaigns])
-    rows = [{"campaign": c, **figures.get(c.pk, EMPTY_FIGURES)} for c in campaigns]
+    shown = list(campaigns[:LIST_SIZE])
+    figures = list_figures([c.pk for c in shown])
+    rows = [{"campaign": c, **figures.get(c.pk, EMPTY_FIGURES)} for c in shown]
     for row in rows:  # a running campaign may be waiting or stalled: say so in the list too
         if row["campaign"].status == Campaign.Status.RUNNING:
             row["summary"] = progress.summary(row["campaign"])

@@ -148,7 +148,7 @@ def new(request: OperatorRequest) -> HttpResponse:
         upload = request.FILES.get("file")
         if upload is not None:  # a new file replaces a kept one
             _forget_upload(request, delete=True)
-            path = services.store_upload(upload.chunks(), upload.name)
+            path = services.store_upload(upload.chunks(), upload.name or "")
             kept = {"path": path, "name": upload.name}
         if form.is_valid():
             imp = _prepare(request, form, kept) if kept else None

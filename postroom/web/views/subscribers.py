@@ -128,7 +128,7 @@ def detail(request: OperatorRequest, subscriber_id: int) -> HttpResponse:
     subscriptions = subscriber.subscriptions.select_related("mailing_list").order_by(
         "mailing_list__name"
     )
-    if request.access.restricted:
+    if request.access.list_ids is not None:  # what `restricted` means
         subscriptions = subscriptions.filter(mailing_list__in=request.access.list_ids)
     joined = {s.mailing_list_id for s in subscriptions}
     context = {
