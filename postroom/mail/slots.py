@@ -233,14 +233,14 @@ class CompiledPart:
         out[1::2] = encoded.split(separator)
         return cte, b"".join(out)
 
-    def _crlf(self) -> list[bytes | None]:
-        return [c for constant in self.constants for c in (constant.crlf, None)][:-1]
+    def _crlf(self) -> list[bytes]:  # b"": a place for a run, filled in by the caller
+        return [c for constant in self.constants for c in (constant.crlf, b"")][:-1]
 
-    def _qp(self) -> list[bytes | None]:
-        return [c for constant in self.constants for c in (constant.qp, None)][:-1]
+    def _qp(self) -> list[bytes]:
+        return [c for constant in self.constants for c in (constant.qp, b"")][:-1]
 
 
-def _names(expression: nodes.Expr) -> set[str]:
+def _names(expression: nodes.Node) -> set[str]:
     """Every variable the expression reads (find_all skips the node itself)."""
     found = [expression, *expression.find_all(nodes.Name)]
     return {n.name for n in found if isinstance(n, nodes.Name)}
