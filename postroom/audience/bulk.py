@@ -8,6 +8,7 @@ Each takes a Subscriber queryset and returns how many rows it changed.
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -34,7 +35,10 @@ def insert_select(model: type[Model], columns: Sequence[str], qs: QuerySet, *con
     `qs` is a values_list() queryset giving the first columns; `consts` fill the rest.
     ON CONFLICT DO NOTHING makes every bulk action idempotent on both databases.
     """
-    select_sql, params = qs.order_by().query.sql_with_params()
+    try:
+        select_sql, params = qs.order_by().query.sql_with_params()
+    except EmptyResultSet:  # `pk__in=[]`: Django knows no row matches and writes no SQL
+        return 0
     quote = connection.ops.quote_name
     names = ", ".join(column_name(model, c) for c in columns)
     holes = "".join(", %s" for _ in consts)

@@ -255,3 +255,11 @@ def test_a_body_that_is_not_a_json_object_is_refused(api, news):
 
     assert refused(answer, 400) == "the body must be a JSON object"
     assert Subscriber.objects.get().name == "Ada"
+
+
+def test_a_bulk_action_over_no_ids_changes_nothing_and_says_so(api):
+    """Found by the schema fuzzer: `ids: []` made Django write no SQL for the INSERT…SELECT."""
+    for action in ("delete", "blocklist", "tag"):
+        answer = api.post("/api/subscribers/bulk", {"action": action, "ids": [], "tag": "x"})
+        assert answer.status_code == 200, answer.content
+        assert answer.json() == {"changed": 0}
