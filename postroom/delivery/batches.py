@@ -176,13 +176,14 @@ def prepare(
             if journal is not None:
                 journal.building(None)
             between()
+        subscriber_id = row.subscriber_id
         if build_own is None:
-            if row.subscriber_id is None:
+            if subscriber_id is None:
                 skipped[row.id] = "the subscriber was erased"
                 continue
-            person = people.get(row.subscriber_id)
+            person = people.get(subscriber_id)
             if person is None:
-                skipped[row.id] = reasons.get(row.subscriber_id, "no longer subscribed")
+                skipped[row.id] = reasons.get(subscriber_id, "no longer subscribed")
                 continue
             name, attributes = person
         if journal is not None:
@@ -191,9 +192,8 @@ def prepare(
             if build_own is not None:
                 built = build_own(row)
             else:
-                built = compiled.build(
-                    Recipient(row.subscriber_id, row.email, name, attributes or {})
-                )
+                assert subscriber_id is not None  # rows without one were skipped above
+                built = compiled.build(Recipient(subscriber_id, row.email, name, attributes or {}))
         except TemplateBudgetError as exc:
             broken[row.id] = f"could not build the message: {exc}"
             pause_reason = _count_over_budget(context, exc)

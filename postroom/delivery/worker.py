@@ -282,7 +282,10 @@ class DeliveryWorker:
             return context
         campaign = Campaign.objects.select_related("sender", "segment").get(pk=campaign_id)
         if campaign.sender_id != sender_id:
-            campaign.sender = Sender.objects.filter(pk=sender_id).first()
+            # None is the local outbox.
+            campaign.sender = (
+                None if sender_id is None else Sender.objects.filter(pk=sender_id).first()
+            )
         try:
             compiled = compiled_for(campaign)
         except PostroomError as exc:
