@@ -30,6 +30,9 @@ def test_an_operator_reads_the_log_filters_it_and_opens_a_message(make_page, own
     some_messages()
     page = make_page(**size, user=owner, mobile=size is PHONE)
     page.goto("/")
+    menu = page.get_by_role("button", name="Menu")
+    if menu.is_visible():  # on a phone the navigation sits behind it
+        menu.click()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Transactional").click()
 
     expect(page.get_by_role("heading", name="Transactional mail")).to_be_visible()
