@@ -83,7 +83,22 @@ class ObjectParser(Parser):
         data = super().parse_body(request)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
+        if _holds_nul(data):  # PostgreSQL cannot store one in text: refuse it up front
+            raise ValueError(NUL_REFUSAL)
         return data
+
+
+NUL_REFUSAL = "text in the body may not contain NUL characters (\\u0000)"
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 class PostroomAPI(NinjaAPI):
@@ -115,7 +130,7 @@ class PostroomAPI(NinjaAPI):
         if isinstance(exc, AuthenticationError):
             detail = "a valid API token is needed (Authorization: Bearer TOKEN)"
         elif detail.startswith(UNPARSED):
-            detail = "the body must be a JSON object"
+            detail = "the body must be a JSON object, with no NUL character (\\u0000) in its text"
         response = self.create_response(request, _body(detail), status=exc.status_code)
         if exc.status_code == 401:
             response["WWW-Authenticate"] = 'Bearer realm="postroom", Basic realm="postroom"'
