@@ -67,23 +67,19 @@ class Access:
 
     def campaigns(self, rows: QuerySet[Campaign]) -> QuerySet[Campaign]:
         """Those that target at least one list, all of them granted."""
-        if self.list_ids is None:
-            return rows
-        outside = Campaign.lists.through.objects.filter(campaign_id=OuterRef("pk")).exclude(
-            mailinglist_id__in=self.list_ids
-        )
-        targeted = Campaign.lists.through.objects.filter(campaign_id=OuterRef("pk"))
-        return rows.filter(Exists(targeted)).exclude(Exists(outside))
+        return self._only_granted(rows, Campaign.lists.through, "campaign_id")
 
     def imports(self, rows: QuerySet[Import]) -> QuerySet[Import]:
         """Those that load only into granted lists (and at least one)."""
+        return self._only_granted(rows, Import.lists.through, "import_id")
+
+    def _only_granted(self, rows: QuerySet, through: type, owner: str) -> QuerySet:
+        """Rows whose list links (`through`, keyed by `owner`) exist and are all granted."""
         if self.list_ids is None:
             return rows
-        outside = Import.lists.through.objects.filter(import_id=OuterRef("pk")).exclude(
-            mailinglist_id__in=self.list_ids
-        )
-        targeted = Import.lists.through.objects.filter(import_id=OuterRef("pk"))
-        return rows.filter(Exists(targeted)).exclude(Exists(outside))
+        links = through.objects.filter(**{owner: OuterRef("pk")})  # type: ignore[attr-defined]
+        outside = links.exclude(mailinglist_id__in=self.list_ids)
+        return rows.filter(Exists(links)).exclude(Exists(outside))
 
     # -- checks ----------------------------------------------------------------------
 
