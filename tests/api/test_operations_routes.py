@@ -122,10 +122,16 @@ def test_a_bad_sender_is_refused_and_changes_nothing(api):
     both = api.patch("/api/senders/relay", {"username": "u", "password": "p", "password_env": "X"})
     env = api.patch("/api/senders/relay", {"username": "u", "password_env": "SECRET_KEY"})
     port = api.patch("/api/senders/relay", {"port": 70000})
+    hosts = [
+        api.patch("/api/senders/relay", {"host": h}) for h in ("a..b", "-x.org", "é" * 70, "a b")
+    ]
 
     assert "not both" in refused(both, 400)
     assert "POSTROOM_SMTP_" in refused(env, 400)
     refused(port, 422)
+    assert all("host must be a host name or an IP address" in refused(h, 400) for h in hosts)
+    assert api.patch("/api/senders/relay", {"host": "smtp.bücher.example"}).status_code == 200
+    assert api.patch("/api/senders/relay", {"host": "[::1]"}).json()["host"] == "::1"
     stored = Sender.objects.get()
     assert (stored.username, stored.password_env, stored.port) == ("", "", 2525)
     assert refused(api.get("/api/senders/nope"), 404)

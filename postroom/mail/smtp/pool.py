@@ -221,8 +221,10 @@ async def check(settings: ServerSettings) -> CheckReport:
     try:
         async with asyncio.timeout(settings.timeout):
             await loop.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
-    except (OSError, TimeoutError) as e:
-        reason = getattr(e, "strerror", None) or "timed out"
+    except (OSError, TimeoutError, UnicodeError) as e:
+        reason = getattr(e, "strerror", None) or (
+            "not a valid host name" if isinstance(e, UnicodeError) else "timed out"
+        )
         return CheckReport(
             False, "dns", f"DNS lookup failed for {settings.host}: {reason}",
             seconds=time.monotonic() - started,
