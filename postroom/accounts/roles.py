@@ -36,6 +36,11 @@ SELF_ROUTES = frozenset(
         "passkey_register_options", "passkey_add", "passkey_remove",
     }
 )  # fmt: skip
+# A person's own API tokens: any role, since a token acts as its user and never does more
+# than their role allows. Unlike SELF_ROUTES they wait for a required second factor: a
+# token must not be a way round it. Admins and owners also see and revoke everyone's.
+TOKEN_ROUTES = frozenset({"api_tokens", "api_token_revoke"})
+EVERYONES_TOKENS = Role.ADMIN
 
 
 def role_of(user: AbstractBaseUser | AnonymousUser) -> Role | None:
@@ -70,7 +75,7 @@ def required_role(route: str | None, method: str) -> Role:
         return Role.OWNER
     if name in ADMIN_ROUTES:
         return Role.ADMIN
-    if name in SELF_ROUTES:
+    if name in SELF_ROUTES or name in TOKEN_ROUTES:
         return Role.VIEWER
     if name in EXPORT_ROUTES or method.upper() not in READ_METHODS:
         return Role.EDITOR

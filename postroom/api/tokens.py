@@ -13,6 +13,7 @@ from django.db import transaction
 
 from postroom.accounts import roles
 from postroom.api.models import SCOPES, ApiToken
+from postroom.audience.models import MailingList
 from postroom.audience.services import resolve_lists
 from postroom.errors import InvalidInput, NotFound
 
@@ -26,7 +27,10 @@ def clean_scopes(scopes: Iterable[str]) -> list[str]:
 
 
 def create(
-    user: AbstractBaseUser, name: str, scopes: Iterable[str] = (), lists: Iterable[str] = ()
+    user: AbstractBaseUser,
+    name: str,
+    scopes: Iterable[str] = (),
+    lists: Iterable[MailingList | str] = (),
 ) -> tuple[ApiToken, str]:
     """A new token for `user` (shown once); everything is checked before it exists."""
     name = (name or "").strip()

@@ -9,6 +9,7 @@ from django.urls import path
 
 from postroom.web.views import (
     alerts,
+    api_tokens,
     audit,
     bounce_log,
     bounces,
@@ -187,6 +188,8 @@ urlpatterns = [
     path("settings/password/", settings.change_password, name="password_change"),
     path("settings/notifications/", alerts.notification_sender, name="notification_sender"),
     path("settings/ui/", settings.ui_kit, name="ui_kit"),
+    path("settings/tokens/", api_tokens.index, name="api_tokens"),
+    path("settings/tokens/<int:token_id>/revoke/", api_tokens.revoke, name="api_token_revoke"),
     path("settings/webhooks/", webhooks.index, name="webhooks"),
     path("settings/webhooks/<int:endpoint_id>/", webhooks.detail, name="webhook_detail"),
     path("settings/webhooks/<int:endpoint_id>/test/", webhooks.test, name="webhook_test"),

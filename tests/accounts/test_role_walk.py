@@ -42,6 +42,7 @@ PERSONAL_DATA_FILES = {"export", "import_rejects", "campaign_deliveries_csv", "o
 ANY_ROLE_MAY_CHANGE = {
     "password_change", "logout", "two_factor", "two_factor_disable",
     "passkey_register_options", "passkey_add", "passkey_remove",
+    "api_tokens", "api_token_revoke",  # their own: a token never exceeds its user's role
 }  # fmt: skip
 
 RANK = {Role.OWNER: 0, Role.ADMIN: 1, Role.EDITOR: 2, Role.VIEWER: 3}

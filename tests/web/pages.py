@@ -2,17 +2,19 @@
 
 `world()` builds one of everything (a running campaign that waits for its
 sender, a cancelled one, a finished one, an alert, an import, a bounce, a
-webhook…) with times in the past and the future; `page_urls(world)` walks the
+webhook, an API token…) with times in the past and the future; `page_urls(world)` walks the
 URL table and returns a URL for every page, so a page added later is walked
 too — or fails `test_every_page_is_walked` until it gets a sample here.
 """
 
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from postroom.alerts.services import notify
+from postroom.api.models import ApiToken
 from postroom.audience import services as audience
 from postroom.audience.models import MailingList, Segment
 from postroom.campaigns.models import Campaign, Layout
@@ -41,7 +43,7 @@ NOT_PAGES = {
     "bounce_webhook", "provider_webhook", "metrics", "health", "login_code",
     "account_set_password", "two_factor_disable", "user_edit", "notification_sender",
     "login_sso", "login_sso_callback",  # hand over to the identity provider
-    "passkey_remove",
+    "passkey_remove", "api_token_revoke",
 }  # fmt: skip
 # Pages for people who are not logged in (they redirect a logged-in admin, or not).
 PUBLIC = {
@@ -106,6 +108,11 @@ def world() -> dict:
         last_polled_at=now - timedelta(minutes=2), next_poll_at=now + timedelta(minutes=3)
     )
     endpoint, _ = webhooks.create_endpoint("CRM", "https://hooks.example/in", ["import.finished"])
+    script = get_user_model().objects.create_user("script", is_staff=True)
+    token, _ = ApiToken.issue(script, "shop", scopes=["send"], lists=[news])
+    ApiToken.objects.filter(pk=token.pk).update(
+        last_used_at=now - timedelta(minutes=5, microseconds=4321)
+    )
     alert = notify("campaign_paused", f"x:{draft.pk}", "campaign paused itself", "because",
                    campaign_id=draft.pk)  # fmt: skip
     template = TxTemplate.objects.create(name="receipt", subject="Your receipt", body="Thanks")
