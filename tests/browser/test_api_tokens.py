@@ -43,7 +43,7 @@ def test_an_owner_makes_a_token_sees_it_once_and_revokes_it(
     expect(page.get_by_role("row", name="nightly export")).to_contain_text("script")
 
     page.get_by_label("Name").fill("shop")
-    page.get_by_label("send: campaigns and transactional mail", exact=False).check()
+    page.get_by_label("send — campaigns and transactional mail", exact=False).check()
     page.get_by_label("News").check()
     page.get_by_role("button", name="Create token").click()
 

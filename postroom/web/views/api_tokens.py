@@ -25,7 +25,7 @@ class TokenForm(forms.Form):
         max_length=100, help_text="What it is for, so you can tell it apart: “shop”, “backups”."
     )
     scopes = forms.MultipleChoiceField(
-        choices=[(key, f"{key}: {text}") for key, text in SCOPES.items()],
+        choices=[(key, f"{key} — {text}") for key, text in SCOPES.items()],
         widget=forms.CheckboxSelectMultiple,
         required=False,
         label="Only for",
