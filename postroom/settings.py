@@ -346,6 +346,7 @@ INSTALLED_APPS = [
     "postroom.accounts",
     "postroom.webhooks",
     "postroom.transactional",
+    "postroom.public",
     "postroom.web",
     "postroom.api",
 ]

@@ -16,7 +16,7 @@ ORDER = [Role.OWNER, Role.ADMIN, Role.EDITOR, Role.VIEWER]
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Users and installation-wide settings: owners only.
-OWNER_ROUTES = frozenset({"users", "user_edit", "notification_sender"})
+OWNER_ROUTES = frozenset({"users", "user_edit", "notification_sender", "branding"})
 # Senders, bounce mailboxes and webhooks (their credentials and URLs decide where mail
 # and data go, and what is read) and the audit log: admins.
 ADMIN_ROUTES = frozenset(

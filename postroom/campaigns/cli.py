@@ -1,4 +1,4 @@
-"""`postroom campaign create|list|show|preview|test|schedule|unschedule|duplicate`.
+"""`postroom campaign create|archive|list|show|preview|test|schedule|unschedule|duplicate`.
 
 Starting, pausing and the rest of a send are the delivery app's commands in the
 same `campaign` group.
@@ -37,7 +37,21 @@ def register(cli: CLI) -> None:
     p.add_argument("--layout", metavar="NAME", help="default: the Default layout")
     p.add_argument("--header", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--priority", type=int, default=1)
+    p.add_argument(
+        "--archive", action="store_true",
+        help="once sent, show it in the public archive of its public lists",
+    )  # fmt: skip
     _threshold_arguments(p, required=False)
+    add_json_flag(p)
+
+    p = cli.command(
+        "archive",
+        "show a campaign in its public lists' archives, or take it out (any state)",
+        archive,
+        group="campaign",
+    )
+    p.add_argument("id")
+    p.add_argument("--off", action="store_true", help="take it out of the archive")
     add_json_flag(p)
 
     p = cli.command(
@@ -150,6 +164,7 @@ def create(args: argparse.Namespace) -> None:
         layout=layouts.layout_by_name(args.layout),
         headers=_headers(args.header),
         priority=args.priority,
+        in_archive=args.archive,
         error_threshold_percent=args.error_threshold,
         error_window=args.error_window,
     )
@@ -174,6 +189,7 @@ def as_json(campaign: Any, audience: int | None = None) -> dict[str, Any]:
         "sender": campaign.sender.name if campaign.sender_id else None,
         "pool": [{"sender": s.name, "weight": w} for s, w in pools.members(campaign)],
         "layout": campaign.layout.name if campaign.layout_id else None,
+        "in_archive": campaign.in_archive,
         "priority": campaign.priority,
         "error_threshold": {
             "percent": campaign.error_threshold_percent,
@@ -203,6 +219,19 @@ def error_threshold(args: argparse.Namespace) -> None:
         f"campaign {campaign.pk} pauses itself when"
         f" {thresholds_text(campaign.error_threshold_percent, campaign.error_window)}"
         " fail permanently",
+    )
+
+
+def archive(args: argparse.Namespace) -> None:
+    from postroom.campaigns import services
+
+    campaign = services.set_in_archive(services.get_campaign(args.id), not args.off)
+    where = "in" if campaign.in_archive else "out of"
+    emit(
+        args,
+        {"id": campaign.pk, "in_archive": campaign.in_archive},
+        f"campaign {campaign.pk} is {where} the public archive"
+        + ("" if campaign.status == "finished" or args.off else " (shown once it is sent)"),
     )
 
 

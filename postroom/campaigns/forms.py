@@ -17,7 +17,7 @@ POOL_PREFIX = "pool_"
 CAMPAIGN_FIELDS = [
     "name", "subject", "preheader", "from_name", "from_email", "reply_to", "body_format",
     "body", "text_body", "layout", "lists", "segment", "sender", "track_opens", "track_clicks",
-    "priority", "in_doubt_policy", "error_threshold_percent", "error_window",
+    "in_archive", "priority", "in_doubt_policy", "error_threshold_percent", "error_window",
 ]  # fmt: skip
 
 
@@ -62,6 +62,7 @@ class CampaignForm(forms.ModelForm):
             "from_email": "From address",
             "track_opens": "Track opens",
             "track_clicks": "Track clicks",
+            "in_archive": "Show in the public archive",
             "error_threshold_percent": "Pause when more than (%)",
             "error_window": "…of the last (recipients)",
         }
@@ -70,6 +71,8 @@ class CampaignForm(forms.ModelForm):
             "layout": "Empty: the default layout.",
             "sender": "Empty: the local capture outbox. The main sender: test sends go"
             " through it, and it shares the campaign with the senders weighted below.",
+            "in_archive": "Once sent, anyone can read it on the archive page of each of its"
+            " public lists, rendered for nobody in particular (no names, no personal links).",
             "priority": "A bigger number gets a bigger share of a shared sender.",
             "error_threshold_percent": "The campaign pauses itself when this share of its most"
             " recent recipients failed for good (5xx: bad addresses), counted across every"

@@ -70,6 +70,9 @@ class Campaign(models.Model):
     headers = models.JSONField(default=dict, blank=True)
     track_opens = models.BooleanField(default=False)
     track_clicks = models.BooleanField(default=False)
+    # Shown, once finished, in the public archive of each of its public lists
+    # (postroom.public.archive), rendered for nobody in particular.
+    in_archive = models.BooleanField(default=False)
     priority = models.PositiveSmallIntegerField(default=1)
     in_doubt_policy = models.CharField(
         max_length=16, choices=InDoubtPolicy.choices, default=InDoubtPolicy.HOLD

@@ -38,7 +38,7 @@ from postroom.tracking.links import default_signer
 EDITABLE_FIELDS = {
     "name", "subject", "preheader", "from_name", "from_email", "reply_to", "body_format",
     "body", "text_body", "layout", "sender", "headers", "track_opens", "track_clicks",
-    "priority", "in_doubt_policy", "error_threshold_percent", "error_window",
+    "in_archive", "priority", "in_doubt_policy", "error_threshold_percent", "error_window",
 }  # fmt: skip
 # The auto-pause window is read twice from the claim index per check: keep it bounded.
 ERROR_WINDOW_RANGE = (10, 10_000)
@@ -117,6 +117,17 @@ def set_error_threshold(campaign: Campaign, percent: int, window: int) -> Campai
         error_threshold_percent=percent, error_window=window
     )
     campaign.error_threshold_percent, campaign.error_window = percent, window
+    return campaign
+
+
+def set_in_archive(campaign: Campaign, in_archive: bool) -> Campaign:
+    """Show the campaign in its lists' public archives, or not, in any state: a sent
+    campaign is the usual one to archive. Only the flag is written, so a running
+    campaign's message is not rebuilt."""
+    if not isinstance(in_archive, bool):
+        raise InvalidInput(f"in_archive is true or false, not {in_archive!r}")
+    Campaign.objects.filter(pk=campaign.pk).update(in_archive=in_archive)
+    campaign.in_archive = in_archive
     return campaign
 
 

@@ -73,13 +73,16 @@ def request_subscription(
     name: str = "",
     ip: str | None = None,
     attributes: dict | None = None,
+    public_only: bool = True,
 ) -> str:
     """Subscribe `email` to a public list as asked through a form; what happened.
 
     Raises InvalidEmail for an address that is not valid and NotFound for a
     list that is not public; everything else ends in one of the outcomes above.
+    `public_only=False` is for a person back through a signed link to a list
+    they left ("subscribe again"), which may be private.
     """
-    if not mailing_list.is_public:
+    if public_only and not mailing_list.is_public:
         raise NotFound("no such list")
     address = normalize_email(email)
     suppression = audience.suppression_for(address)

@@ -214,6 +214,9 @@ class SignupRequest(models.Model):
     list_ids = models.JSONField(default=list)
     attributes = models.JSONField(default=dict, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
+    # Asked through a signed link in an email ("subscribe again"), not a form: the
+    # person was on these lists, so they need not be public (tracking.actions.resubscribe).
+    from_link = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     # Epoch seconds before which no worker takes it: a worker holds a row by moving this.
     not_before = models.FloatField(default=0, db_index=True)

@@ -146,7 +146,12 @@ def _carry_out(row: SignupRequest) -> None:
     for mailing_list in MailingList.objects.filter(pk__in=row.list_ids):
         try:
             outcome = confirmations.request_subscription(
-                row.email, mailing_list, row.name, row.ip, attributes=row.attributes
+                row.email,
+                mailing_list,
+                row.name,
+                row.ip,
+                attributes=row.attributes,
+                public_only=not row.from_link,
             )
         except PostroomError as exc:  # the list became private since, the address is refused
             log.info("sign-up request %s to list %s: %s", row.pk, mailing_list.pk, exc)

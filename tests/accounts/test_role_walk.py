@@ -19,6 +19,7 @@ PUBLIC = {
     "password_forgot",
     "account_set_password",
     "public_unsubscribe",
+    "public_resubscribe",
     "public_preferences",
     "public_view",
     "public_subscribe_index",
@@ -26,13 +27,16 @@ PUBLIC = {
     "public_confirm",
     "public_open",
     "public_click",
+    "public_archive",
+    "public_archive_feed",
+    "public_archive_entry",
     "bounce_webhook",
     "provider_webhook",
     "metrics",
     "health",
 }
 # What the issue asks, written out independently of accounts/roles.py.
-OWNER_ONLY = {"users", "user_edit", "notification_sender"}
+OWNER_ONLY = {"users", "user_edit", "notification_sender", "branding"}
 ADMIN_AND_UP = {
     "sender_new", "sender_edit", "sender_test", "sender_delete",
     "mailbox_new", "mailbox_edit", "mailbox_poll", "mailbox_delete", "audit", "audit_csv",

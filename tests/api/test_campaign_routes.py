@@ -176,3 +176,22 @@ def test_a_viewer_reads_campaigns_but_neither_changes_nor_exports(token_for, rea
         assert Campaign.objects.get().status == "draft" and not OutboxMessage.objects.exists()
     else:
         assert [r.status_code for r in writes] == [200, 200, 200] and csv.status_code == 200
+
+
+def test_the_archive_flag_is_set_at_creation_and_after_the_send(api, readers):
+    made = create(api, in_archive=True)
+    plain = create(api, name="Plain")
+    Campaign.objects.filter(pk=plain["id"]).update(status="finished")
+    base = f"/api/campaigns/{plain['id']}"
+
+    archived = api.patch(base, {"in_archive": True})
+    with_content = api.patch(base, {"in_archive": False, "subject": "late"})
+    not_a_bool = api.patch(base, {"in_archive": "maybe"})
+
+    assert made["in_archive"] is True and plain["in_archive"] is False
+    assert archived.status_code == 200 and archived.json()["in_archive"] is True
+    # Content of a sent campaign cannot change, and the flag with it stays as it was.
+    assert "only a draft or scheduled campaign can be edited" in refused(with_content, 400)
+    refused(not_a_bool, 422)
+    assert Campaign.objects.get(pk=plain["id"]).in_archive is True
+    assert "only a draft" in refused(api.patch(base, {}), 400)  # as before: nothing to change

@@ -10,8 +10,9 @@ Fixtures
                      `page.goto("/campaigns/")` — relative URLs work
     logged_in_page   the same, logged in as `owner` (a superuser)
     phone_page       a logged-in phone-sized page (390x844, touch)
-    make_page        make_page(width=..., height=..., user=None|User, mobile=False)
-                     for anything else; each call gives a new, separate context
+    make_page        make_page(width=..., height=..., user=None|User, mobile=False,
+                     ignore_https_errors=False) for anything else; each call gives a
+                     new, separate context
     live_server      pytest-django's server; the database is transactional, so
                      rows a test creates are visible to the server
 
@@ -86,12 +87,20 @@ def make_page(browser, live_server, request) -> Iterator[Callable]:
     contexts = []
     pages = []
 
-    def make(width: int = 1280, height: int = 800, user=None, mobile: bool = False):
+    def make(
+        width: int = 1280,
+        height: int = 800,
+        user=None,
+        mobile: bool = False,
+        ignore_https_errors: bool = False,
+    ):
         context = browser.new_context(
             base_url=live_server.url,
             viewport={"width": width, "height": height},
             is_mobile=mobile,
             has_touch=mobile,
+            # For a test's own HTTPS server, whose certificate is self-signed.
+            ignore_https_errors=ignore_https_errors,
         )
         context.set_default_timeout(TIMEOUT_MS)
         if user is not None:

@@ -132,3 +132,19 @@ def test_the_real_command_exits_non_zero_with_one_line(subprocess_env, tmp_path)
     )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr == "postroom: list 'Nope' does not exist\n"
+
+
+def test_a_campaign_goes_into_the_archive_at_creation_or_later(capsys, body_file, news):
+    marked = create(capsys, body_file, "--archive")
+    plain = create(capsys, body_file)
+    Campaign.objects.filter(pk=plain).update(status="finished")
+
+    code, out, _ = run(capsys, "campaign", "archive", str(plain), "--json")
+    assert (code, json.loads(out)) == (0, {"id": plain, "in_archive": True})
+    code, out, _ = run(capsys, "campaign", "archive", str(marked), "--off")
+    assert (code, out) == (0, f"campaign {marked} is out of the public archive\n")
+    assert dict(Campaign.objects.values_list("pk", "in_archive")) == {plain: True, marked: False}
+    shown = json.loads(run(capsys, "campaign", "show", str(plain), "--json")[1])
+    assert shown["in_archive"] is True
+    code, _, err = run(capsys, "campaign", "archive", "999")
+    assert (code, err) == (1, "postroom: campaign 999 does not exist\n")

@@ -43,12 +43,14 @@ NOT_PAGES = {
     "bounce_webhook", "provider_webhook", "metrics", "health", "login_code",
     "account_set_password", "two_factor_disable", "user_edit", "notification_sender",
     "login_sso", "login_sso_callback",  # hand over to the identity provider
-    "passkey_remove", "api_token_revoke",
+    "passkey_remove", "api_token_revoke", "public_resubscribe", "public_archive_feed", "branding", "list_branding",
+    "campaign_archive",
 }  # fmt: skip
 # Pages for people who are not logged in (they redirect a logged-in admin, or not).
 PUBLIC = {
     "login", "password_forgot", "public_unsubscribe", "public_preferences", "public_view",
-    "public_subscribe_index", "public_subscribe", "public_confirm",
+    "public_subscribe_index", "public_subscribe", "public_confirm", "public_archive",
+    "public_archive_entry",
 }  # fmt: skip
 
 
@@ -75,6 +77,7 @@ def world() -> dict:
     control.start(finished)
     Delivery.objects.filter(campaign=finished).update(state=Delivery.State.SENT, sent_at=now)
     control.finish_if_done(finished.pk)
+    Campaign.objects.filter(pk=finished.pk).update(in_archive=True)
     scheduled = make_campaign(news, name="Scheduled news")
     Campaign.objects.filter(pk=scheduled.pk).update(
         status=Campaign.Status.SCHEDULED, send_at=now + timedelta(days=2, microseconds=5)
@@ -137,6 +140,8 @@ def world() -> dict:
         "endpoint_id": endpoint.pk,
         "alert_id": alert.pk if alert else 0,
         "key": str(news.pk),
+        "list_uuid": news.uuid,
+        "entry_id": finished.pk,
         "tx_id": tx.pk,
         "template_id": template.pk,
         "tokens": {

@@ -90,11 +90,14 @@ def test_static_files_are_served_without_collectstatic(client, db):
     assert b"htmx" in b"".join(response.streaming_content)
 
 
-def test_the_public_layout_has_no_admin_navigation(rf):
+def test_the_public_layout_has_no_admin_navigation(rf, db):
     from django.template.loader import render_to_string
 
+    from postroom.public import branding
+
+    branding.save(None, {"name": "The Weekly <Digest>"})
     html = render_to_string(
-        "web/public_base.html", {"site_name": "The Weekly <Digest>"}, request=rf.get("/")
+        "web/public_base.html", {"brand": branding.brand_for(None)}, request=rf.get("/")
     )
     assert "The Weekly &lt;Digest&gt;" in html
     assert "nav-link" not in html

@@ -6,6 +6,7 @@ campaigns' services, the functions the UI's editor and the CLI call.
 
 from typing import Any, Literal
 
+from django.db import transaction
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
@@ -54,6 +55,11 @@ class CampaignFields(Schema):
     headers: dict[str, str] | None = None
     track_opens: bool | None = None
     track_clicks: bool | None = None
+    in_archive: bool | None = Field(
+        None,
+        description="once finished, shown in the public archive of each of its public lists;"
+        " changeable in any state, also after the send",
+    )
     priority: int | None = Field(None, ge=1, le=100)
     # Pause itself when more than this share of the last `error_window` recipients fail for
     # good (counted across every worker); a sender that cannot be reached never pauses it.
@@ -69,6 +75,7 @@ class CampaignIn(CampaignFields):
     format: Format = "markdown"
     from_email: str = ""
     from_name: str = ""
+    in_archive: bool = False
     priority: int = Field(1, ge=1, le=100)
     error_threshold_percent: int = Field(20, ge=1, le=100)
     error_window: int = Field(200, ge=10, le=10_000)
@@ -124,7 +131,7 @@ def _fields(data: CampaignFields, given: set[str]) -> dict[str, Any]:
     """The service's keyword arguments for the keys the caller gave."""
     plain = {
         "name", "subject", "body", "text_body", "preheader", "from_email", "from_name",
-        "reply_to", "headers", "track_opens", "track_clicks", "priority",
+        "reply_to", "headers", "track_opens", "track_clicks", "in_archive", "priority",
         "error_threshold_percent", "error_window",
     }  # fmt: skip
     values = data.dict()
@@ -175,9 +182,13 @@ def get(request: HttpRequest, campaign_id: Id) -> dict:
 
 @router.patch("/{campaign_id}", response={200: dict, **errors(400, 403, 404)})
 def change(request: HttpRequest, campaign_id: Id, data: CampaignFields) -> dict:
-    """Change a draft or scheduled campaign (only the keys given); refused once it started."""
+    """Change a draft or scheduled campaign (only the keys given); refused once it started.
+
+    `in_archive` alone may change in any state (a sent campaign is the one to archive).
+    """
     found = campaign(request, campaign_id)
     fields = _fields(data, data.model_fields_set)
+    in_archive = fields.pop("in_archive", None)
     lists = _lists(request, data.lists)
     if lists is not None or "segment" in fields:
         scope.check_audience(
@@ -185,7 +196,12 @@ def change(request: HttpRequest, campaign_id: Id, data: CampaignFields) -> dict:
             found.lists.all() if lists is None else lists,
             fields.get("segment", found.segment),
         )
-    return detail(services.update_campaign(found, lists=lists, **fields))
+    with transaction.atomic():
+        if fields or lists is not None or in_archive is None:
+            found = services.update_campaign(found, lists=lists, **fields)
+        if in_archive is not None:
+            services.set_in_archive(found, in_archive)
+    return detail(found)
 
 
 @router.delete("/{campaign_id}", response={204: None, **errors(400, 404)})

@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 from django.http import HttpRequest
-from django.shortcuts import render
 from ninja import Field, Router, Schema
 
 from postroom.api.errors import errors, status_for
@@ -20,6 +19,7 @@ from postroom.errors import InvalidInput, PostroomError
 from postroom.http import client_ip
 from postroom.tracking import captcha, confirmations, signups
 from postroom.tracking.forms import HONEYPOTS
+from postroom.web.branded import render_public
 
 router = Router(tags=["public sign-ups"], auth=None)
 
@@ -136,7 +136,9 @@ def subscription(request: HttpRequest):
         if not _wants_page(request):
             raise
         refused: dict[str, Any] = {"detail": str(exc)}
-        return render(request, "web/public/signup_refused.html", refused, status=status_for(exc))
+        return render_public(
+            request, "web/public/signup_refused.html", refused, status=status_for(exc)
+        )
     if _wants_page(request):
         double = any(ml.optin == MailingList.Optin.DOUBLE for ml in lists)
         context: dict[str, Any] = {
@@ -144,7 +146,7 @@ def subscription(request: HttpRequest):
             "double": double,
             "days": confirmations.CONFIRM_DAYS,
         }
-        return render(request, "web/public/subscribe_thanks.html", context)
+        return render_public(request, "web/public/subscribe_thanks.html", context, lists[0])
     return {"data": True, "message": message(lists)}
 
 

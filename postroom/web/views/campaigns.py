@@ -13,6 +13,7 @@ from postroom.campaigns.models import Campaign
 from postroom.delivery import capacity, control, progress
 from postroom.errors import InvalidInput, NotAllowed, NotFound, PostroomError
 from postroom.mail.errors import TemplateError
+from postroom.public import archive
 from postroom.web.permissions import OperatorRequest, operator_required
 from postroom.web.views.campaign_figures import list_figures
 
@@ -157,6 +158,7 @@ def detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "schedule_form": ScheduleForm(initial={"timezone": campaign.send_at_timezone or "UTC"}),
         "test_form": TestSendForm(),
         "unsubscribes": campaign.unsubscribe_events.count(),
+        "archives": [(ml, archive.archive_url(ml)) for ml in archive.archives_of(campaign)],
         "pool": pools.members(campaign),
         # A running campaign may really be waiting or stalled: the heading says which.
         "summary": progress.summary(campaign)
@@ -228,6 +230,27 @@ def unschedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
     except InvalidInput as exc:
         messages.error(request, str(exc))
     return redirect("campaign_detail", campaign_id)
+
+
+@operator_required
+@require_POST
+def set_archive(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """In or out of the public archive, in any state (a sent campaign is the usual one)."""
+    campaign = _campaign(campaign_id)
+    wanted = request.POST.get("in_archive")
+    if wanted not in ("on", "off"):
+        messages.error(request, "Choose whether the campaign is in the archive.")
+        return redirect("campaign_detail", campaign.pk)
+    services.set_in_archive(campaign, wanted == "on")
+    if not campaign.in_archive:
+        messages.success(request, "Taken out of the public archive.")
+    elif archive.archives_of(campaign):
+        messages.success(request, "Shown in the public archive.")
+    else:
+        messages.info(
+            request, "Marked for the public archive: shown once it is sent to a public list."
+        )
+    return redirect("campaign_detail", campaign.pk)
 
 
 @operator_required

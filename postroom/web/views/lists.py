@@ -13,12 +13,14 @@ from postroom.audience import services
 from postroom.audience.forms import ListForm
 from postroom.audience.models import MailingList, Subscription
 from postroom.errors import NotAllowed
+from postroom.public import archive, branding
+from postroom.public.forms import BrandingForm
 from postroom.tracking.forms import list_key, public_lists
 from postroom.tracking.snippet import signup_snippet
 from postroom.web.permissions import OperatorRequest, operator_required
 
 
-def _list(list_id: int) -> MailingList:
+def get_list(list_id: int) -> MailingList:
     try:
         return MailingList.objects.get(pk=list_id)
     except MailingList.DoesNotExist:
@@ -56,11 +58,23 @@ def index(request: OperatorRequest) -> HttpResponse:
 
 @operator_required
 def detail(request: HttpRequest, list_id: int) -> HttpResponse:
-    mailing_list = _list(list_id)
+    mailing_list = get_list(list_id)
     form = ListForm(request.POST or None, instance=mailing_list)
     if request.method == "POST" and form.is_valid() and _save(form) is not None:
         messages.success(request, "List saved.")
         return redirect("list_detail", mailing_list.pk)
+    return detail_page(request, mailing_list, form=form)
+
+
+def detail_page(
+    request: HttpRequest,
+    mailing_list: MailingList,
+    form: ListForm | None = None,
+    branding_form: BrandingForm | None = None,
+    status: int | None = None,
+) -> HttpResponse:
+    """A list's page; with whichever of its forms was posted and refused."""
+    form = form or ListForm(instance=mailing_list)
     mailing_list.refresh_from_db()
     counts = services.list_counts().get(
         mailing_list.pk, dict.fromkeys(Subscription.Status.values, 0)
@@ -78,14 +92,19 @@ def detail(request: HttpRequest, list_id: int) -> HttpResponse:
         "links": links,
         "snippet": signup_snippet(mailing_list) if mailing_list.is_public else "",
         "form_url": reverse("public_subscribe", args=[list_key(mailing_list, public_lists())]),
+        "archive_url": archive.archive_url(mailing_list) if mailing_list.is_public else "",
+        "archived": archive.entries(mailing_list).count(),
+        "branding_form": branding_form
+        or BrandingForm.of(branding.stored(mailing_list), inherit=True),
     }
-    status = 400 if form.errors else 200
+    if status is None:
+        status = 400 if form.errors else 200
     return render(request, "web/audience/list_detail.html", context, status=status)
 
 
 @operator_required
 def delete(request: HttpRequest, list_id: int) -> HttpResponse:
-    mailing_list = _list(list_id)
+    mailing_list = get_list(list_id)
     if request.method == "POST":
         name = mailing_list.name
         services.delete_list(mailing_list)

@@ -16,11 +16,20 @@ import postroom
 from postroom.accounts import roles
 from postroom.alerts import services as alerts
 from postroom.delivery.models import Sender
+from postroom.public import branding
+from postroom.public.forms import BrandingForm
 from postroom.web.permissions import OperatorRequest, operator_required
 
 
 @operator_required
 def index(request: HttpRequest) -> HttpResponse:
+    return index_page(request)
+
+
+def index_page(
+    request: HttpRequest, branding_form: BrandingForm | None = None, status: int = 200
+) -> HttpResponse:
+    """The Settings page; with the branding form as posted when it was refused."""
     role = roles.role_of(request.user)
     context = {
         "facts": effective_configuration(),
@@ -30,8 +39,10 @@ def index(request: HttpRequest) -> HttpResponse:
         "waiting_minutes": conf.POSTROOM_ALERT_SENDER_WAITING_MINUTES,
         "can_manage_users": roles.at_least(role, roles.required_role("users", "GET")),
         "can_audit": roles.at_least(role, roles.required_role("audit", "GET")),
+        "can_brand": roles.at_least(role, roles.required_role("branding", "POST")),
+        "branding_form": branding_form or BrandingForm.of(branding.stored(None)),
     }
-    return render(request, "web/settings.html", context)
+    return render(request, "web/settings.html", context, status=status)
 
 
 def effective_configuration() -> list[tuple[str, str]]:

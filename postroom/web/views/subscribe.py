@@ -7,7 +7,6 @@ subscribed, suppressed, blocklisted): see tracking.confirmations.
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from postroom.audience.emails import InvalidEmail
@@ -22,6 +21,7 @@ from postroom.tracking.forms import (
     list_key,
     public_lists,
 )
+from postroom.web.branded import render_public
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -35,7 +35,7 @@ def _private(response: HttpResponse) -> HttpResponse:
 def index(request: HttpRequest) -> HttpResponse:
     lists = public_lists()
     entries = [(ml, list_key(ml, lists)) for ml in lists]
-    return render(request, "web/public/subscribe_index.html", {"entries": entries})
+    return render_public(request, "web/public/subscribe_index.html", {"entries": entries})
 
 
 @require_http_methods(["GET", "POST"])
@@ -46,7 +46,7 @@ def subscribe(request: HttpRequest, key: str) -> HttpResponse:
     context: dict[str, Any] = {"list": mailing_list, "honeypot": HONEYPOT}
     if request.method == "GET":
         context["form"] = SubscribeForm()
-        return render(request, "web/public/subscribe.html", context)
+        return render_public(request, "web/public/subscribe.html", context, mailing_list)
 
     form = SubscribeForm(request.POST)
     context["form"] = form
@@ -67,19 +67,27 @@ def subscribe(request: HttpRequest, key: str) -> HttpResponse:
         signups.accept(signup, client_ip(request), origin=None)
     except TooMany:
         context["limited"] = True
-        return _private(render(request, "web/public/subscribe.html", context, status=429))
+        return _private(
+            render_public(request, "web/public/subscribe.html", context, mailing_list, 429)
+        )
     except InvalidEmail:  # the form shows it under the field, in its own words
-        return _private(render(request, "web/public/subscribe.html", context, status=400))
+        return _private(
+            render_public(request, "web/public/subscribe.html", context, mailing_list, 400)
+        )
     except InvalidInput as exc:
         context["problem"] = str(exc)
-        return _private(render(request, "web/public/subscribe.html", context, status=400))
+        return _private(
+            render_public(request, "web/public/subscribe.html", context, mailing_list, 400)
+        )
     return _thanks(request, mailing_list)
 
 
 def _thanks(request: HttpRequest, mailing_list: MailingList) -> HttpResponse:
     double = mailing_list.optin == MailingList.Optin.DOUBLE
     context = {"list": mailing_list, "double": double, "days": confirmations.CONFIRM_DAYS}
-    return _private(render(request, "web/public/subscribe_thanks.html", context))
+    return _private(
+        render_public(request, "web/public/subscribe_thanks.html", context, mailing_list)
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -88,9 +96,11 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         pending = confirmations.pending(token)
     except confirmations.Expired:
         expired = {"expired": True, "days": confirmations.CONFIRM_DAYS}
-        return _private(render(request, "web/public/confirm_invalid.html", expired, status=410))
+        return _private(
+            render_public(request, "web/public/confirm_invalid.html", expired, status=410)
+        )
     except (InvalidInput, NotFound):
-        return _private(render(request, "web/public/confirm_invalid.html", {}, status=404))
+        return _private(render_public(request, "web/public/confirm_invalid.html", {}, status=404))
 
     context: dict[str, Any] = {
         "pending": pending,
@@ -100,6 +110,10 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "GET":
         # Link scanners follow GET links: only the button (a POST) confirms.
         context["done"] = pending.is_done
-        return _private(render(request, "web/public/confirm.html", context))
+        return _private(
+            render_public(request, "web/public/confirm.html", context, pending.mailing_list)
+        )
     context["confirmed"] = confirmations.confirm_subscription(pending, client_ip(request))
-    return _private(render(request, "web/public/confirm_done.html", context))
+    return _private(
+        render_public(request, "web/public/confirm_done.html", context, pending.mailing_list)
+    )
