@@ -47,7 +47,7 @@ def test_an_owner_brands_the_public_pages_on_settings(make_page, owner, gazette,
     card = page.locator("section", has=page.get_by_role("heading", name="Public pages"))
     card.get_by_label("Name").fill("Riverside Residents")
     card.get_by_label("Colour").fill("teal")
-    card.get_by_role("button", name="Save").click()
+    card.get_by_role("button", name="Save branding").click()
 
     expect(page.get_by_text("not a colour: write it as #rrggbb")).to_be_visible()
     assert not Branding.objects.exists()
@@ -56,7 +56,7 @@ def test_an_owner_brands_the_public_pages_on_settings(make_page, owner, gazette,
 
     card = page.locator("section", has=page.get_by_role("heading", name="Public pages"))
     card.get_by_label("Colour").fill("#0F766E")
-    card.get_by_role("button", name="Save").click()
+    card.get_by_role("button", name="Save branding").click()
     expect(page.get_by_text("The public pages' branding was saved.")).to_be_visible()
     assert Branding.objects.get(mailing_list=None).colour == "#0f766e"
 
@@ -71,7 +71,7 @@ def test_a_list_page_gives_its_archive_and_its_own_brand(make_page, owner, gazet
         "section", has=page.get_by_role("heading", name="Public pages of this list")
     )
     card.get_by_label("Colour").fill("#ffcc00")
-    card.get_by_role("button", name="Save").click()
+    card.get_by_role("button", name="Save branding").click()
     expect(page.get_by_text("This list's branding was saved.")).to_be_visible()
     assert fits_the_screen(page)
     shot(page, f"list-branding-{size}")

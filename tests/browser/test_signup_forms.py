@@ -158,6 +158,6 @@ def test_the_list_page_hands_out_the_uuid_and_the_snippet(make_page, owner, base
     page.get_by_label("Websites allowed to post sign-ups").fill(
         "https://shop.example\nhttps://blog.example"
     )
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("List saved.")).to_be_visible()
     expect(section.get_by_text("https://shop.example, https://blog.example")).to_be_visible()
