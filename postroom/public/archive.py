@@ -13,6 +13,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import replace
+from typing import Any
 
 from django.conf import settings
 from django.core.paginator import InvalidPage, Page, Paginator
@@ -125,10 +126,11 @@ class _NeutralLinks(LinkSigner):
         raise NotFound(f"an archived copy has no {kind} link")
 
 
-def render(mailing_list: MailingList, campaign: Campaign) -> tuple[str, str, str]:
+def render(mailing_list: MailingList, campaign: Campaign, **changes: Any) -> tuple[str, str, str]:
     """(subject, html, text) of the archived copy; NotFound when it can no longer render
-    (its layout was broken since, say): the page is then missing, never half-personal."""
-    spec = replace(spec_for(campaign), track_opens=False, track_clicks=False)
+    (its layout was broken since, say): the page is then missing, never half-personal.
+    `changes` replace parts of the campaign's CampaignSpec (see `title`)."""
+    spec = replace(spec_for(campaign), **changes, track_opens=False, track_clicks=False)
     links = _NeutralLinks(
         entry_url(mailing_list, campaign),
         f"{archive_url(mailing_list)}#{PERSONAL_LINKS_ANCHOR}",
@@ -140,11 +142,16 @@ def render(mailing_list: MailingList, campaign: Campaign) -> tuple[str, str, str
 
 
 def title(mailing_list: MailingList, campaign: Campaign) -> str:
-    """The subject as an anonymous reader gets it (rendered only when it is a template)."""
+    """The subject as an anonymous reader gets it (rendered only when it is a template).
+
+    Only the subject is wanted, so the campaign is compiled without its body and
+    layout: no Markdown, no CSS inlining (measured 14 ms a campaign in full).
+    """
     if not has_template_tags(campaign.subject):
         return campaign.subject
+    bare = {"body": "", "text_body": "", "preheader": "", "layout_html": "", "body_format": "plain"}
     try:
-        return render(mailing_list, campaign)[0] or campaign.name
+        return render(mailing_list, campaign, **bare)[0] or campaign.name
     except NotFound:
         return campaign.name
 
