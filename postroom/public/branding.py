@@ -179,6 +179,16 @@ class Brand:
         return self.updated_at.isoformat() if self.updated_at else "-"
 
 
+def _still_valid(clean: Any, value: str) -> str:
+    """A stored value checked again: it goes into CSS and a response header, where
+    escaping does not help, so one written past the checks (by hand, in the database)
+    is dropped rather than trusted."""
+    try:
+        return clean(value)
+    except InvalidInput:
+        return ""
+
+
 def brand_for(mailing_list: MailingList | None = None) -> Brand:
     """The list's own values where it has them, the installation's for the rest."""
     wanted = Q(mailing_list__isnull=True)
@@ -194,11 +204,14 @@ def brand_for(mailing_list: MailingList | None = None) -> Brand:
                 return getattr(row, name)
         return ""
 
-    colour = pick("colour")
+    colour, logo_url = (
+        _still_valid(clean_colour, pick("colour")),
+        _still_valid(clean_logo_url, pick("logo_url")),
+    )
     stamps = [row.updated_at for row in (own, base) if row is not None and row.updated_at]
     return Brand(
         name=pick("name"),
-        logo_url=pick("logo_url"),
+        logo_url=logo_url,
         colour=colour or DEFAULT_COLOUR,
         text_colour=text_on(colour or DEFAULT_COLOUR),
         postal_address=pick("postal_address"),

@@ -193,3 +193,15 @@ def test_a_name_with_markup_is_escaped_everywhere(client, weekly, send):
         html = client.get(url).content.decode()
         assert "<img src=x" not in html and "&lt;img src=x" in html, url
     assert client.get(f"/archive/{weekly.uuid}/{campaign.pk}/").status_code == 200
+
+
+def test_a_value_written_past_the_checks_is_never_used(client, weekly):
+    """Into CSS and a header, where escaping does not help: checked again when shown."""
+    Branding.objects.create(
+        mailing_list=None, colour="red;}body{display:none", logo_url="https://a;script-src *"
+    )
+    brand = branding.brand_for(weekly)
+    assert (brand.colour, brand.logo_url, brand.chosen) == (branding.DEFAULT_COLOUR, "", False)
+    response = client.get(f"/subscribe/{weekly.pk}/")
+    assert "display:none" not in response.content.decode()
+    assert img_src(response) == "img-src 'self'"

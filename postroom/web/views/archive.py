@@ -40,7 +40,9 @@ def archive_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 def _index_etag(request: HttpRequest, list_uuid: uuid.UUID) -> str:
     mailing_list = archive.public_list(list_uuid)
     page = request.GET.get("page", "")
-    return archive.version(mailing_list, "index", page, brand_for(mailing_list).stamp)
+    # The form's address is the list's slug unless another list's name makes it ambiguous.
+    subscribe = _subscribe_path(mailing_list)
+    return archive.version(mailing_list, "index", page, subscribe, brand_for(mailing_list).stamp)
 
 
 def _entry_etag(request: HttpRequest, list_uuid: uuid.UUID, entry_id: int) -> str:
