@@ -43,7 +43,8 @@ NOT_PAGES = {
     "bounce_webhook", "provider_webhook", "metrics", "health", "login_code",
     "account_set_password", "two_factor_disable", "user_edit", "notification_sender",
     "login_sso", "login_sso_callback",  # hand over to the identity provider
-    "passkey_remove", "api_token_revoke", "public_resubscribe", "public_archive_feed", "branding", "list_branding",
+    "passkey_remove", "api_token_revoke", "public_resubscribe", "public_archive_feed", "branding",
+    "list_branding",
     "campaign_archive",
 }  # fmt: skip
 # Pages for people who are not logged in (they redirect a logged-in admin, or not).
