@@ -21,7 +21,7 @@ from postroom.mail.budget import DEFAULT_BUDGET, Budget
 from postroom.mail.engagement import Tracking
 from postroom.mail.errors import HeaderError, RenderError, TemplateBudgetError, TemplateError
 from postroom.mail.links import LinkSigner
-from postroom.mail.slots import CompiledPart, NotLinear
+from postroom.mail.slots import CompiledPart, NotLinear, SlotRender
 from postroom.mail.templating import (
     VARIABLES,
     TemplateProblem,
@@ -179,6 +179,12 @@ class CompiledCampaign:
         self.text_part = _compiled_part(text_source, False, constants, boundary, spec.budget)
         if self.text_part is not None:
             self.text_part.prepare(charrefs=False)
+        subject_part = None
+        if not self.subject_is_static:
+            subject_part = _compiled_part(spec.subject, False, constants, b"", spec.budget)
+        self.slots: SlotRender | None = None
+        if subject_part or self.html_part or self.text_part:
+            self.slots = SlotRender(subject_part, [self.html_part, self.text_part])
 
     def _context(self, recipient: Recipient) -> tuple[dict[str, Any], str | None]:
         """The template's values for `recipient`, and the mailto: unsubscribe URL (signed
@@ -222,17 +228,40 @@ class CompiledCampaign:
         text = render(self.text_template, context, limits, "text part")
         return subject, html, text
 
+    def _filled(self, context: dict[str, Any]) -> tuple[str, list[str] | None, list[str] | None]:
+        """(subject, HTML slot values, text slot values): one render of all the slots; a
+        part without values (None) takes the full render, as does everything if that fails."""
+        slots = self.slots
+        limits = self.spec.budget
+        if slots is None or slots.subject is None:
+            subject = self._subject(context)
+            filled = slots.render(context, limits) if slots is not None else None
+            if filled is None:
+                return subject, None, None
+            _, (html, text) = filled
+            return subject, html, text
+        filled = slots.render(context, limits)
+        rendered = filled[0] if filled is not None else None
+        if filled is None or rendered is None:
+            return self._subject(context), None, None
+        _, (html, text) = filled
+        context["campaign"]["subject"] = rendered
+        return rendered, html, text
+
     def _encoded(
-        self, part: CompiledPart | None, template: Any, context: dict[str, Any], name: str
+        self,
+        part: CompiledPart | None,
+        values: list[str] | None,
+        template: Any,
+        context: dict[str, Any],
+        name: str,
     ) -> tuple[str, bytes]:
-        """(Content-Transfer-Encoding, body) of one part: from its slots when it has them,
-        else (or when this recipient needs it) from the full render."""
-        if part is not None:
-            values = part.values(context, self.spec.budget, name)
-            if values is not None:
-                encoded = part.encode(values)
-                if encoded is not None:
-                    return encoded
+        """(Content-Transfer-Encoding, body) of one part: from its slot values when it has
+        them, else (or when this recipient needs it) from the full render."""
+        if part is not None and values is not None:
+            encoded = part.encode(values)
+            if encoded is not None:
+                return encoded
         text = render(template, context, self.spec.budget, name)
         html = template is self.html_template and self.template.html_charrefs
         return mime.encode_body(text, self.template.boundary_bytes, html=html)
@@ -286,9 +315,13 @@ class CompiledCampaign:
         prefix ("[Test] ") before the subject.
         """
         context, mailto = self._context(recipient)
-        subject = self._subject(context)
-        html_part = self._encoded(self.html_part, self.html_template, context, "HTML part")
-        text_part = self._encoded(self.text_part, self.text_template, context, "text part")
+        subject, html_values, text_values = self._filled(context)
+        html_part = self._encoded(
+            self.html_part, html_values, self.html_template, context, "HTML part"
+        )
+        text_part = self._encoded(
+            self.text_part, text_values, self.text_template, context, "text part"
+        )
         cid, sid = self.spec.campaign_id, recipient.subscriber_id
         if test_prefix is not None:
             subject = test_prefix + subject

@@ -1,4 +1,4 @@
-"""A message part compiled once per campaign: constant text encoded once, slots per recipient.
+"""A message compiled once per campaign: constant text encoded once, slots per recipient.
 
 Rendering the whole 17 KB HTML and 9.5 KB text templates for every recipient
 and quoted-printable-encoding the whole text part again cost about half of a
@@ -8,11 +8,12 @@ same for every recipient. So a part whose template is *linear* — constant
 text and `{{ expression }}` outputs, with `{% if %}` only on campaign constants
 such as `list.name` — is split here into constant lines and slots:
 
-- the distinct slot expressions are rendered per recipient by one small
-  template made of exactly those expression nodes, in the same sandboxed
-  environment (same escaping, `default`, undefined values, budget), so each
-  value is the string the full template would have printed at that place
-  (only the time budget is spent once per distinct expression, not per print);
+- the distinct slot expressions of the subject and both parts are rendered per
+  recipient by one small template made of exactly those expression nodes
+  (`SlotRender`), in the same sandboxed environment (same escaping, `default`,
+  undefined values, budget), so each value is the string the full template
+  would have printed at that place (only the time budget is spent once per
+  distinct expression, not per print, and once for the three together);
   `{{ subscriber.first_name | default("friend") }}` written 30 times is
   rendered once;
 - whole constant lines are encoded (character references, quoted-printable,
@@ -30,14 +31,15 @@ error messages, with their lines.
 """
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import nodes
+from markupsafe import escape
 
 from postroom.mail.budget import DEFAULT_BUDGET, Budget
-from postroom.mail.mime import ASCII_BYTES, quoted_printable, short_lines
+from postroom.mail.mime import ASCII_BYTES, clean_subscriber_value, quoted_printable, short_lines
 from postroom.mail.templating import environment, render_pieces
 
 # Names whose value is the same for every recipient of a campaign: a condition
@@ -62,7 +64,8 @@ class _Lines:
 
 
 class CompiledPart:
-    """One text part (HTML or plain) of a campaign, ready to be filled per recipient."""
+    """One text part (HTML or plain) or the subject of a campaign, ready to be filled per
+    recipient."""
 
     def __init__(
         self,
@@ -74,6 +77,7 @@ class CompiledPart:
         limits: Budget = DEFAULT_BUDGET,
     ) -> None:
         """NotLinear when the template needs the full render for every recipient."""
+        self.html = html
         self.charrefs = html  # `prepare` settles it
         self.boundary = boundary
         env = environment(html)
@@ -106,12 +110,11 @@ class CompiledPart:
             pieces.append(slots[key])
         if any("\r" in p for p in pieces if isinstance(p, str)):
             raise NotLinear("a CR in the template text")  # normalised across pieces
+        self.expressions = expressions
         self.slot_count = len(expressions)
         self.constant_chars = sum(len(p) for p in pieces if isinstance(p, str))
-        template = nodes.Template([nodes.Output([e]).set_lineno(e.lineno) for e in expressions])
-        self.slot_template = env.from_string(template)
-        self.slot_template.postroom_lines = source.splitlines()  # type: ignore[attr-defined]
         self._pieces = pieces
+        self._text_format = "".join(_format_piece(p) for p in pieces)
 
     def prepare(self, charrefs: bool) -> None:
         """Encode the constant lines once (after the caller decides on character references).
@@ -149,13 +152,7 @@ class CompiledPart:
         self.constants = [self._lines(text) for text in constants]
         self.separator = secrets.token_hex(16) + "\n"
         self.runs = len(runs)
-        self.format = self.separator.join(
-            "".join(
-                p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else f"{{{p}}}"
-                for p in run
-            )
-            for run in runs
-        )
+        self.format = self.separator.join("".join(map(_format_piece, run)) for run in runs)
         self.whole = _Lines(
             crlf=b"".join(c.crlf for c in self.constants),
             qp=b"".join(c.qp for c in self.constants),
@@ -179,28 +176,20 @@ class CompiledPart:
             has_boundary=bool(self.boundary) and self.boundary in data,
         )
 
-    def values(self, context: Mapping[str, Any], limits: Budget, part: str) -> list[str] | None:
-        """Each slot's value for this recipient, or None: take the full render instead.
+    def fits(self, values: list[str], limits: Budget) -> bool:
+        """Whether the text stays within the size budget.
 
         The full render counts every printed value against the size budget; a slot is
-        printed once here, so the size is counted with each slot's repeats. The time
-        budget applies to this render: a value printed 30 times is computed once.
+        printed once in `SlotRender`, so the size is counted with each slot's repeats.
         """
-        if not self.slot_count:
-            return []
-        try:
-            values = render_pieces(self.slot_template, context, limits, part)
-        except Exception:  # the full render reports it, with the right line
-            return None
-        if len(values) != self.slot_count:
-            return None
         size = self.constant_chars + sum(
             len(v) * n for v, n in zip(values, self.multiplicity, strict=True)
         )
-        if size > limits.max_chars:
-            return None
-        # Plain strings: str.format takes a Markup (the escaped HTML values) the slow way.
-        return [str(v) for v in values]
+        return size <= limits.max_chars
+
+    def text(self, values: list[str]) -> str:
+        """The part's whole text with these slot values (the subject line)."""
+        return self._text_format.format(*values)
 
     def encode(self, values: list[str]) -> tuple[str, bytes] | None:
         """(Content-Transfer-Encoding, body) exactly as `mime.encode_body` of the rendered text;
@@ -238,6 +227,109 @@ class CompiledPart:
 
     def _qp(self) -> list[bytes]:
         return [c for constant in self.constants for c in (constant.qp, b"")][:-1]
+
+
+class SlotRender:
+    """The slots of a message's subject and parts, rendered for a recipient in one pass.
+
+    Three renders a message (subject, HTML, text) each paid for a Jinja context, the
+    budget's clock and the render loop: 12% of building one (bench/send.py). Here the
+    slot expressions of all three form one template of the HTML environment; those of
+    the subject and of the plain-text part sit in an `autoescape false` scope, which
+    is all that tells the text environment apart, so every value is printed as before.
+
+    `{{ campaign.subject }}` in a part reads the subject being rendered in the same
+    pass: its value is the subject itself, escaped in HTML, filled in afterwards. Any
+    other use of `campaign` in a part needs the subject first: then the subject takes
+    its own full render before this one (`subject` is None).
+    """
+
+    def __init__(self, subject: CompiledPart | None, parts: Sequence[CompiledPart | None]) -> None:
+        if subject is not None and any(
+            "campaign" in _names(e) and not _is_subject(e)
+            for part in parts
+            if part is not None
+            for e in part.expressions
+        ):
+            subject = None
+        self.subject = subject
+        self.parts = list(parts)
+        self.derived: list[tuple[int, bool]] = []  # (position, html) of the subject's copies
+        body: list[nodes.Node] = []
+        position = 0
+        for part in [subject, *parts]:
+            if part is None:
+                continue
+            outputs: list[nodes.Node] = []
+            for expression in part.expressions:
+                if subject is not None and part is not subject and _is_subject(expression):
+                    self.derived.append((position, part.html))
+                else:
+                    outputs.append(nodes.Output([expression]).set_lineno(expression.lineno))
+                position += 1
+            if part.html:
+                body.extend(outputs)
+            elif outputs:
+                plain = nodes.Keyword("autoescape", nodes.Const(False))
+                body.append(nodes.ScopedEvalContextModifier([plain], outputs).set_lineno(1))
+        self.rendered = position - len(self.derived)
+        self.count = sum(part is not None for part in [subject, *parts])
+        env = environment(html=True)
+        template = nodes.Template(body, lineno=1)
+        template.set_environment(env)
+        self.template = env.from_string(template)
+
+    def render(
+        self, context: Mapping[str, Any], limits: Budget
+    ) -> tuple[str | None, list[list[str] | None]] | None:
+        """(the subject, or None if not among the slots; each part's slot values, or None
+        where that part must take the full render), or None: everything does."""
+        if not self.rendered:
+            values: list[str] = []
+        else:
+            both = Budget(limits.seconds, limits.max_chars * self.count)
+            try:
+                pieces = render_pieces(self.template, context, both)
+            except Exception:  # the full render reports it, with the right line
+                return None
+            if len(pieces) != self.rendered:
+                return None
+            # Plain strings: str.format takes a Markup (the escaped HTML values) the slow way.
+            values = [str(v) for v in pieces]
+        subject = None
+        start = 0
+        if self.subject is not None:
+            start = self.subject.slot_count
+            own = values[:start]
+            if not self.subject.fits(own, limits):
+                return None
+            subject = clean_subscriber_value(self.subject.text(own))
+            for position, html in self.derived:
+                values.insert(position, str(escape(subject)) if html else subject)
+        filled: list[list[str] | None] = []
+        for part in self.parts:
+            if part is None:
+                filled.append(None)
+                continue
+            own = values[start : start + part.slot_count]
+            start += part.slot_count
+            filled.append(own if part.fits(own, limits) else None)
+        return subject, filled
+
+
+def _is_subject(expression: nodes.Expr) -> bool:
+    """`{{ campaign.subject }}` exactly, as layouts put it in <title>."""
+    return (
+        isinstance(expression, nodes.Getattr)
+        and expression.attr == "subject"
+        and isinstance(expression.node, nodes.Name)
+        and expression.node.name == "campaign"
+    )
+
+
+def _format_piece(piece: str | int) -> str:
+    """A piece of text as `str.format` source: constant text escaped, a slot as its field."""
+    return piece.replace("{", "{{").replace("}", "}}") if isinstance(piece, str) else f"{{{piece}}}"
 
 
 def _names(expression: nodes.Node) -> set[str]:
