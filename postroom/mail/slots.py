@@ -30,6 +30,8 @@ any error or budget trouble — takes the full render, which also produces the
 error messages, with their lines.
 """
 
+from __future__ import annotations
+
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +47,10 @@ from postroom.mail.templating import environment, render_pieces
 # Names whose value is the same for every recipient of a campaign: a condition
 # or an output that reads only these is settled when the campaign is compiled.
 CAMPAIGN_CONSTANTS = frozenset({"list"})
+# Filled runs kept per group of runs, for readers with the same values (`_RunGroup`),
+# and after how many readers the groups whose values seldom repeat are merged.
+FILLED_KEPT = 128
+REGROUP_AFTER = 200
 
 
 class NotLinear(Exception):
@@ -120,10 +126,11 @@ class CompiledPart:
         """Encode the constant lines once (after the caller decides on character references).
 
         The part becomes constant lines C0 R0 C1 R1 … Cn, where each R is a run of lines
-        holding slots. Per recipient the runs are filled by one `str.format` call, joined by
-        a line of this compile's random SEPARATOR, and encoded in one pass; splitting the
-        result at the separator gives each run's bytes. The separator is a line of letters
-        and digits, which every encoding leaves as it is, and unguessable.
+        holding slots. The runs are grouped by the slots they hold (`_RunGroup`): a
+        group's runs are filled by one `str.format` call, joined by a line of this
+        compile's random SEPARATOR, and encoded in one pass; splitting the result at the
+        separator gives each run's bytes. The separator is a line of letters and digits,
+        which every encoding leaves as it is, and unguessable.
         """
         self.charrefs = charrefs
         constants: list[str] = []
@@ -151,8 +158,14 @@ class CompiledPart:
         constants.append(constant)  # the last line may lack its LF
         self.constants = [self._lines(text) for text in constants]
         self.separator = secrets.token_hex(16) + "\n"
+        self.crlf_separator = self.separator.encode("ascii").replace(b"\n", b"\r\n")
         self.runs = len(runs)
-        self.format = self.separator.join("".join(map(_format_piece, run)) for run in runs)
+        self._runs = [
+            (2 * number + 1, "".join(map(_format_piece, run)), _held(run))
+            for number, run in enumerate(runs)
+        ]
+        self.groups = self._grouped(self._runs, keep=True)
+        self._regrouped = False
         self.whole = _Lines(
             crlf=b"".join(c.crlf for c in self.constants),
             qp=b"".join(c.qp for c in self.constants),
@@ -161,6 +174,32 @@ class CompiledPart:
             clean=all(c.clean for c in self.constants),
             has_boundary=any(c.has_boundary for c in self.constants),
         )
+        # The constant lines at the even places; each run goes in between.
+        self._crlf = [c for constant in self.constants for c in (constant.crlf, b"")][:-1]
+        self._qp = [c for constant in self.constants for c in (constant.qp, b"")][:-1]
+
+    def _grouped(self, runs: list[tuple[int, str, tuple[int, ...]]], keep: bool) -> list[_RunGroup]:
+        """The runs (place, format, slots held) grouped by the slots they hold."""
+        groups: dict[tuple[int, ...], _RunGroup] = {}
+        for place, source, held in runs:
+            group = groups.get(held) or groups.setdefault(held, _RunGroup(self, held, keep))
+            group.place(place, source)
+        for group in groups.values():
+            group.seal()
+        return list(groups.values())
+
+    def _regroup(self) -> None:
+        """Once the groups have seen enough readers: the runs of groups whose values seldom
+        repeat (names, links) are filled together, in one pass, and never kept."""
+        self._regrouped = True
+        cold = {g.held for g in self.groups if g.hits * 4 < g.lookups}
+        warm = [g for g in self.groups if g.held not in cold]
+        rest = [run for run in self._runs if run[2] in cold]
+        merged = []
+        if rest:
+            held = tuple(sorted({i for run in rest for i in run[2]}))
+            merged = self._grouped([(place, source, held) for place, source, _ in rest], False)
+        self.groups = warm + merged
 
     def _data(self, text: str) -> bytes:
         return text.encode("ascii", "xmlcharrefreplace") if self.charrefs else text.encode()
@@ -195,38 +234,121 @@ class CompiledPart:
         """(Content-Transfer-Encoding, body) exactly as `mime.encode_body` of the rendered text;
         None when the text would need base64 (rare: mostly non-Latin text), left to it."""
         whole = self.whole
-        if not self.runs:
-            data = b""
-        else:
-            text = self.format.format(*values)
-            if "\r" in text:
-                text = text.replace("\r\n", "\n").replace("\r", "\n")
-            data = self._data(text)
+        groups = self.groups
+        if not self._regrouped and groups and groups[0].lookups >= REGROUP_AFTER:
+            self._regroup()
+            groups = self.groups
+        filled = [group.filled(values) for group in groups]
         # The separators are ASCII, short lines and no boundary: they change no verdict.
-        length = whole.length + len(data) - len(self.separator) * (self.runs - 1)
-        ascii_data = data.isascii()
-        clean = whole.clean and ascii_data and b"\x00" not in data and short_lines(data)
-        if clean and not (whole.has_boundary or (self.boundary and self.boundary in data)):
-            cte, encoded, pieces = "7bit", data.replace(b"\n", b"\r\n"), self._crlf
+        clean = whole.clean and all(f.clean for f in filled)
+        if clean and not (whole.has_boundary or any(f.has_boundary for f in filled)):
+            cte, out, qp = "7bit", list(self._crlf), False
         else:
-            non_ascii = whole.non_ascii + (
-                0 if ascii_data else len(data.translate(None, ASCII_BYTES))
-            )
+            length = whole.length + sum(f.length for f in filled)
+            non_ascii = whole.non_ascii + sum(f.non_ascii for f in filled)
             if not clean and non_ascii * 6 >= length:
                 return None
-            cte, encoded, pieces = "quoted-printable", quoted_printable(data), self._qp
-        if not self.runs:
-            return cte, pieces()[0]
-        separator = self.separator.encode("ascii").replace(b"\n", b"\r\n")
-        out = pieces()
-        out[1::2] = encoded.split(separator)
+            cte, out, qp = "quoted-printable", list(self._qp), True
+        for group, runs in zip(groups, filled, strict=True):
+            encoded = runs.encoded(qp)
+            for place, index in group.places:
+                out[place] = encoded[index]
         return cte, b"".join(out)
 
-    def _crlf(self) -> list[bytes]:  # b"": a place for a run, filled in by the caller
-        return [c for constant in self.constants for c in (constant.crlf, b"")][:-1]
 
-    def _qp(self) -> list[bytes]:
-        return [c for constant in self.constants for c in (constant.qp, b"")][:-1]
+class _Filled:
+    """One group's runs filled with one recipient's values: their bytes and counts."""
+
+    __slots__ = ("_crlf", "_qp", "clean", "data", "has_boundary", "length", "non_ascii", "part")
+
+    def __init__(self, part: CompiledPart, data: bytes, counts: list[int]) -> None:
+        self.part = part
+        self.data = data
+        self._crlf: list[bytes] | None = None
+        self._qp: list[bytes] | None = None
+        ascii_data = data.isascii()
+        self.clean = ascii_data and b"\x00" not in data and short_lines(data)
+        self.has_boundary = bool(part.boundary) and part.boundary in data
+        if len(counts) == 1:
+            self.length = len(data) * counts[0]
+            self.non_ascii = 0 if ascii_data else len(data.translate(None, ASCII_BYTES))
+            self.non_ascii *= counts[0]
+        else:  # each distinct run as often as it is placed
+            runs = data.split(part.separator.encode("ascii"))
+            self.length = sum(len(r) * n for r, n in zip(runs, counts, strict=True))
+            self.non_ascii = 0
+            if not ascii_data:
+                self.non_ascii = sum(
+                    len(r.translate(None, ASCII_BYTES)) * n
+                    for r, n in zip(runs, counts, strict=True)
+                )
+
+    def encoded(self, qp: bool) -> list[bytes]:
+        """Each distinct run's bytes, quoted-printable or 7bit (CRLF), computed once."""
+        if qp:
+            if self._qp is None:
+                self._qp = quoted_printable(self.data).split(self.part.crlf_separator)
+            return self._qp
+        if self._crlf is None:
+            self._crlf = self.data.replace(b"\n", b"\r\n").split(self.part.crlf_separator)
+        return self._crlf
+
+
+class _RunGroup:
+    """The runs of a part that hold the same slots, filled and encoded together.
+
+    Their bytes depend on those slots' values alone, so they are kept for the next
+    recipient with the same values: a part's `{{ subscriber.first_name | default(...) }}`
+    lines cost nothing again for the next reader called Ann, or without a first name,
+    while the lines that hold the unsubscribe link are encoded for everyone.
+    Identical runs (the same line of text and slots, repeated) are encoded once.
+    A group whose values seldom repeat would only pay for being kept apart: after
+    REGROUP_AFTER readers, such groups become one that is never kept (`_regroup`).
+    """
+
+    def __init__(self, part: CompiledPart, held: tuple[int, ...], keep: bool) -> None:
+        self.part = part
+        self.held = held
+        self.keep = keep
+        self.lookups = 0
+        self.hits = 0
+        self.places: list[tuple[int, int]] = []  # (place in the part, distinct run)
+        self._formats: list[str] = []
+        self._counts: list[int] = []
+        self._format = ""
+        self._cache: dict[tuple[str, ...], _Filled] = {}
+
+    def place(self, place: int, format_source: str) -> None:
+        if format_source in self._formats:
+            index = self._formats.index(format_source)
+            self._counts[index] += 1
+        else:
+            index = len(self._formats)
+            self._formats.append(format_source)
+            self._counts.append(1)
+        self.places.append((place, index))
+
+    def seal(self) -> None:
+        """Every run is placed: one format for them all."""
+        self._format = self.part.separator.join(self._formats)
+
+    def filled(self, values: list[str]) -> _Filled:
+        if self.keep:
+            self.lookups += 1
+            key = tuple([values[i] for i in self.held])
+            found = self._cache.get(key)
+            if found is not None:
+                self.hits += 1
+                return found
+        text = self._format.format(*values)
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        found = _Filled(self.part, self.part._data(text), self._counts)
+        if self.keep:
+            if len(self._cache) >= FILLED_KEPT:
+                self._cache.clear()
+            self._cache[key] = found
+        return found
 
 
 class SlotRender:
@@ -325,6 +447,10 @@ def _is_subject(expression: nodes.Expr) -> bool:
         and isinstance(expression.node, nodes.Name)
         and expression.node.name == "campaign"
     )
+
+
+def _held(run: list[str | int]) -> tuple[int, ...]:
+    return tuple(sorted({p for p in run if isinstance(p, int)}))
 
 
 def _format_piece(piece: str | int) -> str:

@@ -232,3 +232,24 @@ def test_it_renders_the_subject_and_both_parts_in_one_pass(monkeypatch):
     assert calls == [1]
     assert b"<title>News for Ann &amp; Bob</title>" in message
     assert b"News for Ann & Bob: Ann & Bob https://" in message
+
+
+def test_lines_kept_for_readers_with_the_same_values_are_their_bytes(monkeypatch):
+    """Lines whose values repeat are kept, the others merged once enough readers passed;
+    every message stays the full render's, before and after."""
+    monkeypatch.setattr(slots, "REGROUP_AFTER", 20)
+    compiled = campaign(
+        "<p>Hi {{ subscriber.first_name }}, q=1 " + "x" * 90 + "</p>\n"
+        "<p>{{ subscriber.name }}</p>\n<p>Bye {{ subscriber.first_name }}</p>\n",
+        "Hi {{ subscriber.first_name }}, café\n{{ subscriber.name }}\n"
+        "Again {{ subscriber.first_name }} " + "y" * 80 + "\n",
+    )
+    firsts = ["Ann", "Zoë", "Bob = B"]
+    for i in range(60):
+        person = Recipient(i, "ann@example.org", f"Reader {i} ü", {"first_name": firsts[i % 3]})
+        fast, slow = both(compiled, person)
+        assert fast == slow, i
+    text = compiled.text_part
+    assert text is not None
+    kept = {group.held: group.keep for group in text.groups}
+    assert len(kept) == 2 and sorted(kept.values()) == [False, True]  # first_name is kept
