@@ -120,10 +120,21 @@ def hand_over(ids: list[int], worker_id: str) -> list[int]:
 
 
 def mark_handed(ids: list[int], worker_id: str, now: datetime) -> list[int]:
-    """hand_over() inside the caller's transaction."""
+    """hand_over() inside the caller's transaction.
+
+    Plain SQL: it runs for every part of 50, and Django builds an `id IN (…)` at ~1 µs
+    an id. The time is adapted as the ORM stores it, so the check below finds it.
+    """
+    marks = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TABLE} SET handed_at = %s WHERE id IN ({marks})"
+            " AND state = %s AND worker = %s",
+            [connection.ops.adapt_datetimefield_value(now), *ids, SENDING, worker_id],
+        )
+        if cursor.rowcount == len(ids):
+            return ids
     rows = Delivery.objects.filter(id__in=ids, state=SENDING, worker=worker_id)
-    if rows.update(handed_at=now) == len(ids):
-        return ids
     mine = set(rows.filter(handed_at=now).values_list("id", flat=True))
     return [i for i in ids if i in mine]
 
