@@ -207,7 +207,9 @@ def prepare(
             continue
         batch.rows.append(row)
         batch.messages.append(
-            OutgoingMessage(row.id, built.mail_from, built.rcpt_to, built.data, crlf=True)
+            OutgoingMessage(
+                row.id, built.mail_from, built.rcpt_to, built.data, crlf=True, dotted=built.dotted
+            )
         )
         batch.message_ids[row.id] = built.message_id
     if journal is not None:

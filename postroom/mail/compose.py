@@ -75,6 +75,8 @@ class BuiltMessage:
     mail_from: str
     rcpt_to: str
     needs_smtputf8: bool
+    # False only when known: no line of `data` starts with a dot (nothing to dot-stuff).
+    dotted: bool = True
 
 
 def _checked_address(address: str, what: str) -> str:
@@ -255,16 +257,17 @@ class CompiledCampaign:
         template: Any,
         context: dict[str, Any],
         name: str,
-    ) -> tuple[str, bytes]:
-        """(Content-Transfer-Encoding, body) of one part: from its slot values when it has
-        them, else (or when this recipient needs it) from the full render."""
+    ) -> tuple[str, bytes, bool]:
+        """(Content-Transfer-Encoding, body, maybe a line starting with a dot) of one part:
+        from its slot values when it has them, else (or when this recipient needs it)
+        from the full render."""
         if part is not None and values is not None:
             encoded = part.encode(values)
             if encoded is not None:
                 return encoded
         text = render(template, context, self.spec.budget, name)
         html = template is self.html_template and self.template.html_charrefs
-        return mime.encode_body(text, self.template.boundary_bytes, html=html)
+        return (*mime.encode_body(text, self.template.boundary_bytes, html=html), True)
 
     def sample_check(self, recipient: Recipient) -> None:
         """Render every field alone, then the message, for `recipient` (a sample reader).
@@ -337,15 +340,18 @@ class CompiledCampaign:
             to=to,
             message_id=message_id,
             list_unsubscribe_header=unsubscribe,
-            text_part=text_part,
-            html_part=html_part,
+            text_part=text_part[:2],
+            html_part=html_part[:2],
             subject=None if static else subject,
         )
         mail_from = self.mail_from
         if self.spec.verp and test_prefix is None:
             local, _, domain = mail_from.rpartition("@")
             mail_from = f"{local}+{self.links.verp_tag(cid, sid)}@{domain}"
-        return BuiltMessage(data, message_id, mail_from, to.envelope, to.needs_smtputf8)
+        # No header line starts with a dot (a name, or the white space of a fold): the
+        # parts tell (see CompiledPart.encode).
+        dotted = text_part[2] or html_part[2]
+        return BuiltMessage(data, message_id, mail_from, to.envelope, to.needs_smtputf8, dotted)
 
 
 def compile_campaign(spec: CampaignSpec, links: LinkSigner) -> CompiledCampaign:

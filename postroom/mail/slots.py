@@ -32,6 +32,7 @@ error messages, with their lines.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ from postroom.mail.templating import environment, render_pieces
 # Names whose value is the same for every recipient of a campaign: a condition
 # or an output that reads only these is settled when the campaign is compiled.
 CAMPAIGN_CONSTANTS = frozenset({"list"})
+# The regex engine finds this two-byte pattern ~3x faster than `in` does.
+_DOT_AFTER_NEWLINE = re.compile(rb"\n\.")
 # Filled runs kept per group of runs, for readers with the same values (`_RunGroup`),
 # and after how many readers the groups whose values seldom repeat are merged.
 FILLED_KEPT = 128
@@ -177,6 +180,8 @@ class CompiledPart:
         # The constant lines at the even places; each run goes in between.
         self._crlf = [c for constant in self.constants for c in (constant.crlf, b"")][:-1]
         self._qp = [c for constant in self.constants for c in (constant.qp, b"")][:-1]
+        self._crlf_dots = any(map(_dotted, self._crlf))
+        self._qp_dots = any(map(_dotted, self._qp))
 
     def _grouped(self, runs: list[tuple[int, str, tuple[int, ...]]], keep: bool) -> list[_RunGroup]:
         """The runs (place, format, slots held) grouped by the slots they hold."""
@@ -230,9 +235,14 @@ class CompiledPart:
         """The part's whole text with these slot values (the subject line)."""
         return self._text_format.format(*values)
 
-    def encode(self, values: list[str]) -> tuple[str, bytes] | None:
-        """(Content-Transfer-Encoding, body) exactly as `mime.encode_body` of the rendered text;
-        None when the text would need base64 (rare: mostly non-Latin text), left to it."""
+    def encode(self, values: list[str]) -> tuple[str, bytes, bool] | None:
+        """(Content-Transfer-Encoding, body, whether a line of it starts with a dot) with the
+        body exactly as `mime.encode_body` of the rendered text; None when the text would
+        need base64 (rare: mostly non-Latin text), left to it.
+
+        The SMTP client must double a line's leading dot, and searching 29 KB for one
+        cost it 13 µs a message; here every constant line and run starts a line, so
+        their own answers, found once, add up to the message's."""
         whole = self.whole
         groups = self.groups
         if not self._regrouped and groups and groups[0].lookups >= REGROUP_AFTER:
@@ -242,30 +252,43 @@ class CompiledPart:
         # The separators are ASCII, short lines and no boundary: they change no verdict.
         clean = whole.clean and all(f.clean for f in filled)
         if clean and not (whole.has_boundary or any(f.has_boundary for f in filled)):
-            cte, out, qp = "7bit", list(self._crlf), False
+            cte, out, qp, dots = "7bit", list(self._crlf), False, self._crlf_dots
         else:
             length = whole.length + sum(f.length for f in filled)
             non_ascii = whole.non_ascii + sum(f.non_ascii for f in filled)
             if not clean and non_ascii * 6 >= length:
                 return None
-            cte, out, qp = "quoted-printable", list(self._qp), True
+            cte, out, qp, dots = "quoted-printable", list(self._qp), True, self._qp_dots
         for group, runs in zip(groups, filled, strict=True):
             encoded = runs.encoded(qp)
+            dots = dots or runs.dots(qp)
             for place, index in group.places:
                 out[place] = encoded[index]
-        return cte, b"".join(out)
+        return cte, b"".join(out), dots
 
 
 class _Filled:
     """One group's runs filled with one recipient's values: their bytes and counts."""
 
-    __slots__ = ("_crlf", "_qp", "clean", "data", "has_boundary", "length", "non_ascii", "part")
+    __slots__ = (
+        "_crlf",
+        "_crlf_dots",
+        "_qp",
+        "_qp_dots",
+        "clean",
+        "data",
+        "has_boundary",
+        "length",
+        "non_ascii",
+        "part",
+    )
 
     def __init__(self, part: CompiledPart, data: bytes, counts: list[int]) -> None:
         self.part = part
         self.data = data
         self._crlf: list[bytes] | None = None
         self._qp: list[bytes] | None = None
+        self._crlf_dots = self._qp_dots = False
         ascii_data = data.isascii()
         self.clean = ascii_data and b"\x00" not in data and short_lines(data)
         self.has_boundary = bool(part.boundary) and part.boundary in data
@@ -287,11 +310,19 @@ class _Filled:
         """Each distinct run's bytes, quoted-printable or 7bit (CRLF), computed once."""
         if qp:
             if self._qp is None:
-                self._qp = quoted_printable(self.data).split(self.part.crlf_separator)
+                encoded = quoted_printable(self.data)
+                self._qp_dots = _dotted(encoded)
+                self._qp = encoded.split(self.part.crlf_separator)
             return self._qp
         if self._crlf is None:
-            self._crlf = self.data.replace(b"\n", b"\r\n").split(self.part.crlf_separator)
+            encoded = self.data.replace(b"\n", b"\r\n")
+            self._crlf_dots = _dotted(encoded)
+            self._crlf = encoded.split(self.part.crlf_separator)
         return self._crlf
+
+    def dots(self, qp: bool) -> bool:
+        """Whether a line of `encoded(qp)` starts with a dot (after calling it)."""
+        return self._qp_dots if qp else self._crlf_dots
 
 
 class _RunGroup:
@@ -447,6 +478,12 @@ def _is_subject(expression: nodes.Expr) -> bool:
         and isinstance(expression.node, nodes.Name)
         and expression.node.name == "campaign"
     )
+
+
+def _dotted(data: bytes) -> bool:
+    """Whether a line of `data`, which starts a line, starts with a dot (a separator line
+    between runs never does)."""
+    return data[:1] == b"." or _DOT_AFTER_NEWLINE.search(data) is not None
 
 
 def _held(run: list[str | int]) -> tuple[int, ...]:

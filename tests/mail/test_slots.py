@@ -86,9 +86,12 @@ RECIPIENT = st.builds(
 def outcome(compiled: CompiledCampaign, recipient: Recipient) -> bytes | str:
     """The message, Date line aside (it follows the clock), or the error that refused it."""
     try:
-        return DATE.sub(b"", compiled.build(recipient).data)
+        built = compiled.build(recipient)
     except RenderError as exc:
         return f"RenderError: {exc}"
+    if not built.dotted:  # the SMTP client will not look for lines to dot-stuff
+        assert not built.data.startswith(b".") and b"\n." not in built.data
+    return DATE.sub(b"", built.data)
 
 
 def both(compiled: CompiledCampaign, recipient: Recipient) -> tuple[bytes | str, bytes | str]:

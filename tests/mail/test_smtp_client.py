@@ -66,6 +66,11 @@ def test_crlf_data_skips_normalising_but_is_still_dot_stuffed(data):
     assert encode_body(data, crlf=True) == encode_body(data)
 
 
+@pytest.mark.parametrize("data", [b"a\r\nb\r\n", b"x\r\n\r\n", b"no final line end", b""])
+def test_data_vouched_free_of_leading_dots_is_ended_as_the_search_would(data):
+    assert encode_body(data, crlf=True, dotted=False) == encode_body(data)
+
+
 def test_a_crlf_message_is_delivered_byte_exact(server):
     data = BODY + b".starts with a dot\r\nend\r\n"
     [result] = send(server, [OutgoingMessage(1, "from@example.org", "to@example.org", data, True)])

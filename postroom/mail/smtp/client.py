@@ -81,10 +81,11 @@ def make_ssl_context(verify: bool = True) -> ssl.SSLContext:
     return context
 
 
-def encode_body(data: bytes, crlf: bool = False) -> bytes:
+def encode_body(data: bytes, crlf: bool = False, dotted: bool = True) -> bytes:
     """CRLF-normalise and dot-stuff `data`, ending with the <CRLF>.<CRLF> terminator.
 
-    With `crlf` the caller vouches that every line already ends with CRLF.
+    With `crlf` the caller vouches that every line already ends with CRLF, with
+    `dotted=False` that no line starts with a dot.
     """
     if crlf and data:
         body = data[:-2] if data.endswith(b"\r\n") else data
@@ -95,6 +96,8 @@ def encode_body(data: bytes, crlf: bool = False) -> bytes:
         if not lines:
             return b".\r\n"
         body = b"\r\n".join(lines)
+    if not dotted:
+        return body + b"\r\n.\r\n"
     if body.startswith(b"."):
         body = b"." + body
     if _DOT_AFTER_NEWLINE.search(body):
@@ -437,7 +440,7 @@ class SmtpConnection:
         commands = [b"MAIL FROM:<%s>%s\r\n" % (msg.mail_from.encode(encoding), params)]
         commands += [b"RCPT TO:<%s>\r\n" % r.encode(encoding) for r in rcpts]
         commands.append(b"DATA\r\n")
-        return _Prepared(token, msg, rcpts, commands, encode_body(data, msg.crlf))
+        return _Prepared(token, msg, rcpts, commands, encode_body(data, msg.crlf, msg.dotted))
 
     def _pull(
         self,

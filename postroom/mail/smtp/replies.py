@@ -36,6 +36,9 @@ class OutgoingMessage:
     # True when `data` has CRLF line ends only, as Postroom's MIME builder makes
     # them: the client then skips normalising them (two passes over the message).
     crlf: bool = False
+    # False when the builder knows that no line of `data` starts with a dot: the client
+    # then skips searching it for lines to dot-stuff (13 µs for 29 KB).
+    dotted: bool = True
 
     @property
     def recipients(self) -> list[str]:
