@@ -50,27 +50,41 @@ def answers(port: int) -> bool:
 
 
 def burst(args, make, headers) -> tuple[Counter[int], float]:
-    """args.requests requests from args.clients threads; the answers' codes and the wall time."""
+    """args.requests requests from args.clients threads; the answers' codes and the wall time.
+
+    Each thread keeps one connection open (keep-alive, as a shop's HTTP client
+    does), unless --new-connections: then every request opens its own."""
     codes: Counter[int] = Counter()
     lock = threading.Lock()
     todo = iter(range(args.requests))
 
     def client() -> None:
+        connection = None
         while True:
             with lock:
                 n = next(todo, None)
             if n is None:
-                return
+                break
             method, path, body = make(n)
             try:
-                connection = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
+                if connection is None:
+                    connection = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
                 connection.request(method, path, body, headers)
-                status = connection.getresponse().status
-                connection.close()
-            except OSError:
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+                if args.new_connections or response.will_close:
+                    connection.close()
+                    connection = None
+            except (OSError, http.client.HTTPException):
                 status = 0
+                if connection is not None:
+                    connection.close()
+                connection = None
             with lock:
                 codes[status] += 1
+        if connection is not None:
+            connection.close()
 
     threads = [threading.Thread(target=client) for _ in range(args.clients)]
     started = time.time()
@@ -81,15 +95,48 @@ def burst(args, make, headers) -> tuple[Counter[int], float]:
     return codes, time.time() - started
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and all its descendants (gunicorn's workers)."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += times.get(current, 0.0)
+        todo += children.get(current, [])
+    return total
+
+
+def measured(args, make, headers, processes: dict[str, int]):
+    """A burst, and the CPU seconds each process (and this client) spent during it."""
+    before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+    client_before = time.process_time()
+    codes, elapsed = burst(args, make, headers)
+    cpu = {name: cpu_seconds(pid) - before[name] for name, pid in processes.items()}
+    cpu["client"] = time.process_time() - client_before
+    return codes, elapsed, cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--campaign", type=int, default=20000)
+    parser.add_argument("--campaign", type=int, default=50000)
     parser.add_argument("--template", action="store_true")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--new-connections", action="store_true")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="postroom-bench-tx-")
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{folder}/bench.sqlite3")
@@ -148,7 +195,6 @@ def main() -> None:
         newsletter = Delivery.objects.filter(campaign=campaign, state="sent")
         assert wait_for(lambda: newsletter.count() > 0, 60), "the campaign never sent"
         load_before = os.getloadavg()
-        sent_before = newsletter.count()
         content = (
             {"template": "receipt"}
             if args.template
@@ -165,14 +211,21 @@ def main() -> None:
                        "idempotency_key": f"order-{n}", **content}  # fmt: skip
             return "POST", "/api/tx", json.dumps(payload)
 
-        # The reference, in the same run: an authenticated read that writes nothing but
-        # the token's last use, through the same server, clients and campaign.
-        reference, reference_time = burst(args, lambda n: ("GET", "/api/tx?limit=1", None), headers)
-        codes, elapsed = burst(args, tx_request, headers)
+        processes = {"web": web.pid, "worker": worker.pid}
+        pending = Delivery.objects.filter(campaign=campaign, state="pending")
+        sent_before = newsletter.count()
+        codes, elapsed, cpu = measured(args, tx_request, headers, processes)
         load_after = os.getloadavg()
         campaign_meanwhile = newsletter.count() - sent_before
+        campaign_left = pending.count()
+        # References, in the same run, through the same server, clients and campaign:
+        # the cheapest view there is (one `SELECT 1`, no authentication), and an
+        # authenticated read of the transactional log.
+        trivial = measured(args, lambda n: ("GET", "/api/health", None), {}, processes)
+        reference = measured(args, lambda n: ("GET", "/api/tx?limit=1", None), headers, processes)
+        references_left = pending.count()
         receipts = Delivery.objects.filter(campaign__kind="transactional")
-        wait_for(lambda: not receipts.exclude(state__in=("sent", "failed")).exists(), 120)
+        wait_for(lambda: not receipts.exclude(state__in=("sent", "failed")).exists(), 300)
         receipts_sent = receipts.filter(state="sent").count()
     finally:
         web.terminate()
@@ -181,18 +234,42 @@ def main() -> None:
         worker.wait(30)
         sink.stop()
     accepted = codes.get(202, 0)
-    reference_rate = reference.get(200, 0) / reference_time
+    rate = accepted / elapsed
     others = {code: n for code, n in codes.items() if code != 202}
     print(
-        f"tx accepted: {accepted / elapsed:,.0f} requests/s ({accepted} of {args.requests} in"
-        f" {elapsed:.2f} s; other answers: {others or 'none'}) with {args.clients} clients,"
+        f"tx accepted: {rate:,.0f} requests/s ({accepted} of {args.requests} in {elapsed:.2f} s;"
+        f" other answers: {others or 'none'}) with {args.clients} clients"
+        f" ({'a connection per request' if args.new_connections else 'keep-alive'}),"
         f" {args.web_workers} web processes x {args.threads} threads,"
-        f" {'a stored template' if args.template else 'a body in the request'};"
-        f" campaign sent {campaign_meanwhile} meanwhile; receipts sent {receipts_sent};"
+        f" {'a stored template' if args.template else 'a body in the request'},"
         f" {os.environ['DATABASE_URL'].split(':', 1)[0]};"
-        f" reference (GET /api/tx?limit=1, same clients): {reference_rate:,.0f} requests/s,"
-        f" so tx = {accepted / elapsed / reference_rate:.2f} of it;"
         f" load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
+    )
+    print(
+        f"  campaign sent {campaign_meanwhile} meanwhile ({campaign_left} still pending at the"
+        f" end of the burst, {references_left} after the references); receipts sent"
+        f" {receipts_sent} of {accepted}"
+    )
+    for name, (ref_codes, ref_elapsed, ref_cpu) in (
+        ("GET /api/health (SELECT 1, no auth)", trivial),
+        ("GET /api/tx?limit=1 (token, one read)", reference),
+    ):
+        ref_rate = ref_codes.get(200, 0) / ref_elapsed
+        print(
+            f"  reference {name}: {ref_rate:,.0f} requests/s, so tx = {rate / ref_rate:.2f} of"
+            f" it; CPU a request: {_per_request(ref_cpu, ref_codes.get(200, 0))}"
+        )
+    print(f"  tx CPU a request: {_per_request(cpu, accepted)}")
+    cores = os.cpu_count() or 1
+    print(
+        f"  CPU during the tx burst, in cores (of {cores}): "
+        + ", ".join(f"{name} {seconds / elapsed:.2f}" for name, seconds in cpu.items())
+    )
+
+
+def _per_request(cpu: dict[str, float], count: int) -> str:
+    return ", ".join(
+        f"{name} {seconds / max(count, 1) * 1000:.2f} ms" for name, seconds in cpu.items()
     )
 
 
