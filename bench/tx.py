@@ -137,12 +137,24 @@ def main() -> None:
     parser.add_argument("--template", action="store_true")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--new-connections", action="store_true")
+    parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    if not args.postgres:
+        run(args)
+        return
+    from postroom.testing.pgcluster import pg_cluster
+
+    with pg_cluster(fast=False) as url:  # durable, as in production: a 202 is a commit
+        os.environ["DATABASE_URL"] = url
+        run(args)
+
+
+def run(args) -> None:
     folder = tempfile.mkdtemp(prefix="postroom-bench-tx-")
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{folder}/bench.sqlite3")
     os.environ.update(POSTROOM_DATA_DIR=folder, DJANGO_SETTINGS_MODULE="postroom.settings")
     os.environ.setdefault("SECRET_KEY", "bench-" + os.urandom(8).hex())
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -242,7 +254,7 @@ def main() -> None:
         f" ({'a connection per request' if args.new_connections else 'keep-alive'}),"
         f" {args.web_workers} web processes x {args.threads} threads,"
         f" {'a stored template' if args.template else 'a body in the request'},"
-        f" {os.environ['DATABASE_URL'].split(':', 1)[0]};"
+        f" {'PostgreSQL' if os.environ['DATABASE_URL'].startswith('postgres') else 'SQLite'};"
         f" load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
     )
     print(

@@ -56,6 +56,13 @@ def describe(request: HttpRequest) -> tuple[str, str]:
     return action, f"{request.method} {request.path}" + (f" ({target})" if target else "")
 
 
+def recorded_elsewhere(request: HttpRequest) -> None:
+    """This change is its own record, with who made it and when (a transactional message
+    in its log): no audit entry when it succeeds; a refusal is still one. At a shop's
+    rate of receipts the audit log would be that traffic, and a second write each."""
+    request._postroom_recorded_elsewhere = True  # type: ignore[attr-defined]
+
+
 class AuditMiddleware:
     """Records each change (and each personal-data download) by a logged-in user."""
 
@@ -72,8 +79,10 @@ class AuditMiddleware:
             return response
         if route in ("login", "logout", "login_passkey"):
             return response  # the log-in receivers record these, with their outcome
-        action, target = describe(request)
         status = response.status_code
+        if status < 400 and getattr(request, "_postroom_recorded_elsewhere", False):
+            return response
+        action, target = describe(request)
         if status in (401, 403):
             detail = f"refused ({status})"
         else:

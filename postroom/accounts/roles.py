@@ -7,6 +7,7 @@ every role against this table.
 """
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Model
 
 from postroom.accounts.models import Profile, Role
 
@@ -56,9 +57,16 @@ def role_of(user: AbstractBaseUser | AnonymousUser) -> Role | None:
 
 def stored_role(user: AbstractBaseUser | AnonymousUser) -> Role:
     """The role on record, also for a deactivated user (what they get back if reactivated)."""
-    if user.pk is None:
+    if user.pk is None or not isinstance(user, Model):
         return Role.VIEWER
-    profile = Profile.objects.filter(user_id=int(user.pk)).only("role").first()
+    # Joined in when the user was read (the API's token query): no second query.
+    if Profile._meta.get_field("user").remote_field.is_cached(user):
+        try:
+            profile: Profile | None = user.postroom_profile  # type: ignore[attr-defined]
+        except Profile.DoesNotExist:
+            profile = None
+    else:
+        profile = Profile.objects.filter(user_id=int(user.pk)).only("role").first()
     if profile is not None:
         return Role(profile.role)
     return Role.OWNER if getattr(user, "is_superuser", False) else Role.ADMIN

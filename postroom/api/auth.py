@@ -10,6 +10,8 @@ the password, and the user part must name the token's user or the token
 itself, so a leaked Basic header says no more than the bearer form would.
 """
 
+from datetime import timedelta
+
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.errors import HttpError
@@ -30,6 +32,10 @@ AREA_ROLES: list[tuple[str, frozenset[str] | None, Role]] = [
 ]
 # Files of personal data: not for viewers (accounts.roles.EXPORT_ROUTES).
 EXPORT_SUFFIXES = ("/export", ".csv")
+# A token's `last_used_at` is rewritten only once it is this old: a write on every call
+# would make each read a write and queue a busy token's calls on SQLite's one write
+# lock (bench/tx.py). "Last used" is so true to within a minute.
+LAST_USED_PRECISION = timedelta(seconds=60)
 
 
 def needed_role(method: str, path: str) -> Role:
@@ -61,16 +67,30 @@ def user_for_token(request: HttpRequest, secret: str, username: str | None = Non
     """The active staff user a token belongs to, or None; notes when it was last used."""
     if not secret:
         return None
-    found = ApiToken.objects.select_related("user").filter(token_hash=hash_token(secret)).first()
+    found = (
+        ApiToken.objects.select_related("user", "user__postroom_profile")  # the role, same query
+        .filter(token_hash=hash_token(secret))
+        .order_by()
+        .first()
+    )
     if found is None or not (found.user.is_active and found.user.is_staff):
         return None
     if username is not None and username not in (found.user.get_username(), found.name):
         return None
-    ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+    note_use(found)
     request.user = found.user
     request.api_token = found  # type: ignore[attr-defined]
     check_role(request, found.user)
     return found.user
+
+
+def note_use(token: ApiToken) -> None:
+    """Record that the token was used now, unless it was already within the precision."""
+    now = timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_PRECISION:
+        return
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now
 
 
 class TokenAuth(HttpBearer):

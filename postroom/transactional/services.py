@@ -107,12 +107,17 @@ def get_message(message_id: int) -> TxMessage:
     return found
 
 
-def stream_for(sender: Sender | None) -> Campaign:
-    """The sender's transactional stream, made the first time (the unique constraint
-    settles two first messages racing)."""
-    found = Campaign.objects.filter(kind=Campaign.Kind.TRANSACTIONAL, sender=sender).first()
+def stream_for(sender: Sender | None) -> tuple[int, bool]:
+    """The id of the sender's transactional stream, made the first time (the unique
+    constraint settles two first messages racing), and whether it has messages waiting."""
+    found = (
+        Campaign.objects.filter(kind=Campaign.Kind.TRANSACTIONAL, sender=sender)
+        .values_list("pk", flat=True)
+        .first()
+    )
     if found is not None:
-        return found
+        waiting = Delivery.objects.filter(campaign_id=found, state=Delivery.State.PENDING)
+        return found, waiting.exists()
     name = sender.name if sender is not None else "outbox"
     try:
         with transaction.atomic():
@@ -130,9 +135,8 @@ def stream_for(sender: Sender | None) -> Campaign:
                 started_at=timezone.now(),
             )
     except IntegrityError:
-        return Campaign.objects.get(kind=Campaign.Kind.TRANSACTIONAL, sender=sender)
-    scheduler.notify()
-    return stream
+        stream = Campaign.objects.get(kind=Campaign.Kind.TRANSACTIONAL, sender=sender)
+    return stream.pk, False
 
 
 def _stream_from(sender: Sender) -> str:
@@ -144,13 +148,17 @@ def _stream_from(sender: Sender) -> str:
 
 def _sender(request: TxRequest) -> Sender | None:
     if request.sender:
-        found = Sender.objects.filter(name=request.sender).first()
+        found = (
+            Sender.objects.filter(name=request.sender).only("id", "name", "envelope_from").first()
+        )
         if found is None:
             raise InvalidInput(f"no sender named {request.sender!r}")
         return found
     if request.template is not None and request.template.sender_id is not None:
         return request.template.sender
-    senders = list(Sender.objects.all()[:2])
+    # What a request needs of its sender: which (for the stream) and its return path
+    # (the default From); the engine reads the rest when it sends.
+    senders = list(Sender.objects.only("id", "name", "envelope_from")[:2])
     if len(senders) > 1:
         raise InvalidInput("there are several senders: name one with `sender`")
     return senders[0] if senders else None  # none: the local outbox
@@ -331,55 +339,68 @@ def accept(request: TxRequest) -> Accepted:
         values = render.context(email, name or (person or {}).get("name", ""), request.data, person)
         built.append((email, name, person, render.render_for(compiled, values), blocked.get(email)))
 
-    stream = stream_for(sender)
+    # Every row is made before the transaction, which then only writes them: the write
+    # lock (SQLite's one, PostgreSQL's on the rows) is held as briefly as can be.
     now = timezone.now()
+    creator = request.user if getattr(request.user, "pk", None) else None
+    stream_id, waiting = stream_for(sender)
+    rows = [
+        Delivery(
+            campaign_id=stream_id,
+            email=email,
+            state=Delivery.State.SKIPPED if block_reason else Delivery.State.PENDING,
+            error=f"not sent: {block_reason}" if block_reason else "",
+            updated_at=now if block_reason else None,
+        )
+        for email, _, _, _, block_reason in built
+    ]
+    messages = [
+        TxMessage(
+            to_email=email,
+            to_name=name,
+            subscriber_id=person["id"] if person else None,
+            from_email=from_email,
+            from_name=from_name,
+            subject=parts.subject,
+            html=parts.html,
+            text=parts.text,
+            headers=headers,
+            message_id=message.new_message_id(from_email),
+            template=request.template,
+            data=request.data,
+            idempotency_key=key,
+            key_position=position,
+            fingerprint=digest,
+            source=request.source,
+            created_by=creator,
+            created_at=now,
+        )
+        for position, (email, name, person, parts, _) in enumerate(built)
+    ]
     try:
         with transaction.atomic():
-            messages = []
-            for position, (email, name, person, parts, block_reason) in enumerate(built):
-                row = Delivery.objects.create(
-                    campaign=stream,
-                    email=email,
-                    state=Delivery.State.SKIPPED if block_reason else Delivery.State.PENDING,
-                    error=f"not sent: {block_reason}" if block_reason else "",
-                    updated_at=now if block_reason else None,
-                )
-                tx = TxMessage.objects.create(
-                    delivery=row,
-                    to_email=email,
-                    to_name=name,
-                    subscriber_id=person["id"] if person else None,
-                    from_email=from_email,
-                    from_name=from_name,
-                    subject=parts.subject,
-                    html=parts.html,
-                    text=parts.text,
-                    headers=headers,
-                    message_id=message.new_message_id(from_email),
-                    template=request.template,
-                    data=request.data,
-                    idempotency_key=key,
-                    key_position=position,
-                    fingerprint=digest,
-                    source=request.source,
-                    created_by=request.user if getattr(request.user, "pk", None) else None,
-                    created_at=now,
-                )
+            Delivery.objects.bulk_create(rows)  # one INSERT per table, however many recipients
+            for tx, row in zip(messages, rows, strict=True):
                 tx.delivery = row
-                TxAttachment.objects.bulk_create(
-                    [
-                        TxAttachment(
-                            message=tx,
-                            filename=a.filename,
-                            content_type=message.guess_type(a.filename, a.content_type),
-                            data=a.data,
-                            size=len(a.data),
-                        )
-                        for a in attachments
-                    ]
-                )
-                messages.append(tx)
-            scheduler.notify()  # in the same commit: one write transaction per request
+            TxMessage.objects.bulk_create(messages)
+            TxAttachment.objects.bulk_create(
+                [
+                    TxAttachment(
+                        message=tx,
+                        filename=a.filename,
+                        content_type=message.guess_type(a.filename, a.content_type),
+                        data=a.data,
+                        size=len(a.data),
+                    )
+                    for tx in messages
+                    for a in attachments
+                ]
+            )
+            # A stream with messages waiting has a worker on it (or one that looks within
+            # a second, its longest sleep): the wake-up is for an idle one. Bumping that
+            # one shared row on every message would queue all requests behind it.
+            if not waiting:
+                scheduler.notify()  # in the same commit: one write transaction per request
     except IntegrityError:
         if key is None:
             raise

@@ -3,6 +3,7 @@ the schema's error answers."""
 
 import base64
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -135,3 +136,19 @@ def test_the_api_docs_load_only_local_assets(client, db):
     for asset in assets:
         assert asset.startswith("/static/"), asset
         assert client.get(asset).status_code == 200, asset
+
+
+def test_a_tokens_last_use_is_noted_at_once_then_at_most_once_a_minute(client, owner, secret):
+    token = ApiToken.objects.get()
+    assert token.last_used_at is None
+    client.get("/api/lists", headers={"authorization": f"Bearer {secret}"})
+    token.refresh_from_db()
+    first = token.last_used_at
+    assert first is not None
+    client.get("/api/lists", headers={"authorization": f"Bearer {secret}"})
+    token.refresh_from_db()
+    assert token.last_used_at == first  # within the minute: no write
+    ApiToken.objects.update(last_used_at=first - timedelta(seconds=61))
+    client.get("/api/lists", headers={"authorization": f"Bearer {secret}"})
+    token.refresh_from_db()
+    assert token.last_used_at >= first

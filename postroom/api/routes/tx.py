@@ -23,6 +23,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
+from postroom.accounts import audit
 from postroom.api import scope
 from postroom.api.errors import errors
 from postroom.audience.models import Subscriber
@@ -271,6 +272,7 @@ def send(request: HttpRequest):
     blocklisted (an unsubscribe is from newsletters, not from receipts); to
     those it is recorded as failed with the reason.
     """
+    audit.recorded_elsewhere(request)  # the message itself says who queued it, and when
     data, files = _payload(request)
     try:
         accepted = services.accept(request_from(request, data, files))
