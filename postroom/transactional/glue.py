@@ -5,7 +5,7 @@ from collections.abc import Callable
 from postroom.delivery.batches import CampaignContext
 from postroom.delivery.ledger import Claimed
 from postroom.mail.compose import BuiltMessage
-from postroom.mail.errors import RenderError
+from postroom.mail.errors import HeaderError, RenderError
 from postroom.transactional import message
 from postroom.transactional.models import TxMessage
 
@@ -48,7 +48,7 @@ def build_rows(context: CampaignContext, rows: list[Claimed]) -> Callable[[Claim
             raise RenderError("the transactional message was deleted before it was sent")
         try:
             data = message.build(content_of(tx))
-        except ValueError as exc:  # refused on acceptance; a stored value that became invalid
+        except HeaderError as exc:  # refused on acceptance; a stored value that became invalid
             raise RenderError(f"the message cannot be built: {exc}") from None
         return BuiltMessage(
             data,
