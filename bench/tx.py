@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from pathlib import Path
 
@@ -115,6 +116,22 @@ def cpu_seconds(pid: int) -> float:
         total += times.get(current, 0.0)
         todo += children.get(current, [])
     return total
+
+
+def database_server(url: str) -> int | None:
+    """The PostgreSQL postmaster of a cluster on a unix socket (pgcluster's), whose
+    backends do each query's work; None for SQLite, which runs inside the processes."""
+    if not url.startswith("postgres"):
+        return None
+    socket = urllib.parse.unquote(url.split("@", 1)[1].rsplit("/", 1)[0])
+    for entry in os.listdir("/proc"):
+        try:
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        if socket in command and "postgres" in command and "pg_ctl" not in command:
+            return int(entry)
+    return None
 
 
 def measured(args, make, headers, processes: dict[str, int]):
@@ -224,6 +241,9 @@ def run(args) -> None:
             return "POST", "/api/tx", json.dumps(payload)
 
         processes = {"web": web.pid, "worker": worker.pid}
+        server = database_server(os.environ["DATABASE_URL"])
+        if server is not None:
+            processes["database"] = server
         pending = Delivery.objects.filter(campaign=campaign, state="pending")
         sent_before = newsletter.count()
         codes, elapsed, cpu = measured(args, tx_request, headers, processes)
