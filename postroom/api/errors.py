@@ -18,6 +18,7 @@ from ninja.main import Exc
 from ninja.openapi.schema import OpenAPISchema
 from ninja.parser import Parser
 
+from postroom.api.openapi import forms_without_null
 from postroom.errors import Conflict, NotAllowed, NotFound, PostroomError, TooMany
 
 
@@ -138,6 +139,7 @@ class PostroomAPI(NinjaAPI):
 
     def get_openapi_schema(self, *args, **kwargs) -> OpenAPISchema:
         schema = super().get_openapi_schema(*args, **kwargs)
+        forms_without_null(schema)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["ErrorOut"] = ErrorOut.model_json_schema(
             ref_template="#/components/schemas/{model}"

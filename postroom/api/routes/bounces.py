@@ -1,6 +1,5 @@
 """/api/bounces: every bounce and complaint, filtered like the Bounces page; lifting one."""
 
-from datetime import date
 from typing import Literal
 
 from django.http import HttpRequest
@@ -8,6 +7,7 @@ from ninja import Field, Query, Router, Schema
 
 from postroom.api import scope
 from postroom.api.errors import errors
+from postroom.api.fields import Day
 from postroom.api.pages import Id, Page, PageParams, keyset
 from postroom.audience.models import Subscriber
 from postroom.errors import NotAllowed, NotFound
@@ -22,8 +22,8 @@ class BounceFilters(Schema):
     kind: Literal["hard", "soft", "complaint"] | None = None
     source: str = Field("", max_length=64, description="where it came from (a mailbox, …)")
     q: str = Field("", max_length=320, description="part of the address")
-    since: date | None = None
-    until: date | None = None
+    since: Day | None = None
+    until: Day | None = None
     campaign: int | None = Field(None, ge=1, description="a campaign's id")
     sender: int | None = Field(None, ge=1, description="a sender's id")
 
