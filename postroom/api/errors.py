@@ -7,6 +7,11 @@ a session without its CSRF token) wherever a credential is needed, 400 and
 422 wherever there is input to refuse, and what a route declares itself
 (404 for a name that does not exist, 409, …) — so a client, or a schema
 fuzzer, never meets an answer the documentation did not promise.
+
+One answer is not the API's: a request line over 4094 bytes (long query
+parameters) is refused by the web server (gunicorn) before any Python code
+reads it, with 414 and a short HTML page. The schema says so where there are
+parameters to make a URL long.
 """
 
 from typing import Any
@@ -39,9 +44,13 @@ DESCRIPTIONS = {
     409: "Conflicts with the current state",
     413: "Too large",
     422: "The request does not match the schema (`errors` names each field)",
+    414: "The URL is longer than the web server reads (4094 bytes): it answers this, in HTML",
     429: "Too many requests: wait and try again",
     503: "Not available now",
 }
+
+
+URI_TOO_LONG = 414
 
 
 def errors(*codes: int) -> dict[int, type[ErrorOut]]:
@@ -152,6 +161,8 @@ class PostroomAPI(NinjaAPI):
                     codes |= {401, 403}
                 if operation.get("parameters") or operation.get("requestBody"):
                     codes |= {400, 422}
+                if operation.get("parameters"):
+                    codes.add(URI_TOO_LONG)
                 responses = operation["responses"]
                 for code in sorted(codes):
                     responses.setdefault(code, {})
@@ -159,4 +170,6 @@ class PostroomAPI(NinjaAPI):
                     if int(code) >= 400:
                         answer["description"] = DESCRIPTIONS.get(int(code), "Refused")
                         answer["content"] = {"application/json": {"schema": reference}}
+                        if int(code) == URI_TOO_LONG:
+                            answer["content"] = {"text/html": {"schema": {"type": "string"}}}
         return schema

@@ -1,15 +1,18 @@
 """Input types the routes share, each validated exactly as the published schema says.
 
-pydantic reads more than the schema promises: `date` takes `0` (a Unix time),
-so a query the schema calls malformed would be answered 200. These types
-refuse what their schema refuses.
+pydantic reads more than a schema promises: `date` takes `0` (a Unix time), `bool`
+takes `"yes"`, `int` takes `true`; a request the schema calls malformed would be
+answered 200. These refuse what their schema refuses.
 """
 
 import re
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from ninja import Schema
+from pydantic import BeforeValidator, ConfigDict, Field
+
+from postroom.integers import ID_MAX
 
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -22,3 +25,27 @@ def _iso_day(value: Any) -> Any:
 
 # A calendar day, `YYYY-MM-DD` (OpenAPI's `format: date`) and nothing else.
 Day = Annotated[date, BeforeValidator(_iso_day)]
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON has one kind of number: 51.0 is the integer 51 (JSON Schema agrees), 51.5 is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer in a Body accepts a whole number written 51 or 51.0, never true or "51":
+# `Annotated[int, Field(ge=1, le=9), WHOLE]`. It goes after the bounds: put before them,
+# pydantic would publish them as `ge`/`le`, which OpenAPI does not read.
+WHOLE = BeforeValidator(_whole_number)
+
+# A row's id in a body: beyond the databases' integers it names nothing and would make the
+# query fail (a 500), so the schema bounds it as it bounds an id in a path.
+RowId = Annotated[int, Field(ge=1, le=ID_MAX), WHOLE]
+
+
+class Body(Schema):
+    """A JSON request body, read as strictly as its schema is written: `0` is not `false`
+    and `"5"` is not 5 (pydantic's lax reading would take both). Its integers carry `WHOLE`."""
+
+    model_config = ConfigDict(strict=True)

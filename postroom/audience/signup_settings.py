@@ -8,17 +8,19 @@ too (server-side: a browser's `required` is a courtesy, not a guarantee).
 import re
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from postroom.errors import InvalidInput
 
-FIELD_TYPES = ("text", "number", "checkbox", "choice", "date")
+FieldType = Literal["text", "number", "checkbox", "choice", "date"]
+FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
 # Attribute names a form field may not take: they are the subscriber's own columns.
 RESERVED = {"email", "name", "lists", "list_uuids", "attributes", "altcha", "website"}
 MAX_FIELDS = 20
 MAX_TEXT = 500
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+_NAME = re.compile(NAME_PATTERN)
 
 
 def clean_origin(value: str) -> str:

@@ -7,10 +7,11 @@ from ninja import Field, Query, Router, Schema
 
 from postroom.api import scope
 from postroom.api.errors import errors
-from postroom.api.fields import Day
+from postroom.api.fields import Body, Day
 from postroom.api.pages import Id, Page, PageParams, keyset
 from postroom.audience.models import Subscriber
 from postroom.errors import NotAllowed, NotFound
+from postroom.integers import ID_MAX
 from postroom.tracking import lifts
 from postroom.tracking.bounce_query import filtered
 from postroom.tracking.models import Bounce
@@ -24,11 +25,11 @@ class BounceFilters(Schema):
     q: str = Field("", max_length=320, description="part of the address")
     since: Day | None = None
     until: Day | None = None
-    campaign: int | None = Field(None, ge=1, description="a campaign's id")
-    sender: int | None = Field(None, ge=1, description="a sender's id")
+    campaign: int | None = Field(None, ge=1, le=ID_MAX, description="a campaign's id")
+    sender: int | None = Field(None, ge=1, le=ID_MAX, description="a sender's id")
 
 
-class LiftIn(Schema):
+class LiftIn(Body):
     reason: str = Field(description="why the address may be mailed again; kept on record")
 
 

@@ -13,6 +13,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Query, Router, Schema
 
 from postroom.api.errors import errors
+from postroom.api.fields import Body, RowId
 from postroom.api.pages import Id, Page, PageParams, keyset
 from postroom.api.routes.campaigns import campaign, detail
 from postroom.campaigns.models import Campaign
@@ -120,10 +121,10 @@ class InDoubtPage(Schema):
     next: int | None = Field(description="pass as `after` for the next page")
 
 
-class ResolveIn(Schema):
+class ResolveIn(Body):
     outcome: Literal["delivered", "resend"]
     emails: list[str] | None = Field(None, description="recipients to settle, by address")
-    ids: list[int] | None = Field(None, description="recipients to settle, by delivery id")
+    ids: list[RowId] | None = Field(None, description="recipients to settle, by delivery id")
     all: bool = Field(False, description="settle every recipient in doubt")
 
 

@@ -4,7 +4,7 @@ Sending control and the ledger are in campaign_delivery. Every route calls the
 campaigns' services, the functions the UI's editor and the CLI call.
 """
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -12,6 +12,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from postroom.api import scope
 from postroom.api.errors import errors
+from postroom.api.fields import WHOLE, Body
 from postroom.api.pages import Id
 from postroom.audience.models import MailingList, Subscriber
 from postroom.campaigns import layouts, pools, services
@@ -28,12 +29,12 @@ Format = Literal["markdown", "html", "plain"]
 CampaignStatus = Literal["draft", "scheduled", "running", "paused", "cancelled", "finished"]
 
 
-class PoolMemberIn(Schema):
+class PoolMemberIn(Body):
     sender: str
-    weight: int = Field(1, ge=1, le=pools.MAX_WEIGHT)
+    weight: Annotated[int, Field(ge=1, le=pools.MAX_WEIGHT), WHOLE] = 1
 
 
-class CampaignFields(Schema):
+class CampaignFields(Body):
     """What a campaign is made of; names of lists, segment, sender and layout."""
 
     name: str | None = None
@@ -60,11 +61,11 @@ class CampaignFields(Schema):
         description="once finished, shown in the public archive of each of its public lists;"
         " changeable in any state, also after the send",
     )
-    priority: int | None = Field(None, ge=1, le=100)
+    priority: Annotated[int, Field(ge=1, le=100), WHOLE] | None = None
     # Pause itself when more than this share of the last `error_window` recipients fail for
     # good (counted across every worker); a sender that cannot be reached never pauses it.
-    error_threshold_percent: int | None = Field(None, ge=1, le=100)
-    error_window: int | None = Field(None, ge=10, le=10_000)
+    error_threshold_percent: Annotated[int, Field(ge=1, le=100), WHOLE] | None = None
+    error_window: Annotated[int, Field(ge=10, le=10_000), WHOLE] | None = None
 
 
 class CampaignIn(CampaignFields):
@@ -76,17 +77,17 @@ class CampaignIn(CampaignFields):
     from_email: str = ""
     from_name: str = ""
     in_archive: bool = False
-    priority: int = Field(1, ge=1, le=100)
-    error_threshold_percent: int = Field(20, ge=1, le=100)
-    error_window: int = Field(200, ge=10, le=10_000)
+    priority: Annotated[int, Field(ge=1, le=100), WHOLE] = 1
+    error_threshold_percent: Annotated[int, Field(ge=1, le=100), WHOLE] = 20
+    error_window: Annotated[int, Field(ge=10, le=10_000), WHOLE] = 200
 
 
-class ScheduleIn(Schema):
+class ScheduleIn(Body):
     send_at: str = Field(description="ISO 8601; without an offset it is read in `timezone`")
     timezone: str = Field("", description="an IANA zone, e.g. Europe/Berlin")
 
 
-class TestIn(Schema):
+class TestIn(Body):
     emails: list[str] = Field(description="1 to 20 addresses")
     prefix: bool = Field(True, description='put "[Test] " before the subject')
 

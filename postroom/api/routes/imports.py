@@ -13,6 +13,7 @@ from ninja.files import UploadedFile
 
 from postroom.api import scope
 from postroom.api.errors import errors
+from postroom.api.fields import Body
 from postroom.api.pages import Id, Page, PageParams, keyset
 from postroom.errors import NotFound, PostroomError
 from postroom.imports import services
@@ -46,7 +47,7 @@ class UploadIn(Schema):
     delimiter: str | None = Field(None, description="auto, ',', ';', tab or '|'")
 
 
-class MappingIn(Schema):
+class MappingIn(Body):
     encoding: str | None = None
     delimiter: str | None = None
     mapping: dict[str, str] | None = Field(

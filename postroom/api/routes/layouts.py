@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from postroom.api.errors import errors
+from postroom.api.fields import Body
 from postroom.api.pages import Id
 from postroom.campaigns import layouts
 from postroom.campaigns.models import Layout
@@ -11,17 +12,17 @@ from postroom.campaigns.models import Layout
 router = Router(tags=["layouts"])
 
 
-class LayoutIn(Schema):
+class LayoutIn(Body):
     name: str
     html: str = Field(description="HTML with {{ content }} where the campaign's body goes")
 
 
-class LayoutChange(Schema):
+class LayoutChange(Body):
     name: str | None = None
     html: str | None = None
 
 
-class HtmlIn(Schema):
+class HtmlIn(Body):
     html: str
 
 

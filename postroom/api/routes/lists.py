@@ -1,14 +1,16 @@
 """/api/lists"""
 
-from typing import Any, Literal
+from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Router, Status
+from pydantic import ConfigDict
 
 from postroom.api import scope
 from postroom.api.errors import errors
+from postroom.api.fields import Body
 from postroom.api.pages import ListId
-from postroom.audience import services
+from postroom.audience import services, signup_settings
 from postroom.audience.cli import list_json
 from postroom.audience.models import MailingList, Subscription
 from postroom.errors import NotAllowed, NotFound
@@ -16,7 +18,23 @@ from postroom.errors import NotAllowed, NotFound
 router = Router(tags=["lists"])
 
 
-class ListIn(Schema):
+class FormFieldIn(Body):
+    """A custom sign-up field (the keys the domain knows, no other); a name that is one of
+    the subscriber's own columns (`email`, `name`, …) or taken twice is refused with 400."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        pattern=signup_settings.NAME_PATTERN,
+        description="the attribute it fills: lower-case letters, digits and _, at most 40",
+    )
+    label: str = Field("", description="what the form shows; the name when empty")
+    type: signup_settings.FieldType = "text"
+    required: bool = False
+    choices: list[str] = Field(default_factory=list, description="a choice field's options")
+
+
+class ListIn(Body):
     name: str
     optin: Literal["single", "double"] = "single"
     description: str = ""
@@ -25,12 +43,14 @@ class ListIn(Schema):
         default_factory=list, description="websites whose pages may post sign-ups (CORS)"
     )
     captcha: bool = False
-    form_fields: list[dict[str, Any]] = Field(
-        default_factory=list, description="custom sign-up fields: name, label, type, …"
+    form_fields: list[FormFieldIn] = Field(
+        default_factory=list,
+        max_length=signup_settings.MAX_FIELDS,
+        description="custom sign-up fields, in form order",
     )
 
 
-class ListChange(Schema):
+class ListChange(Body):
     """Only the keys given change."""
 
     name: str | None = None
@@ -39,7 +59,7 @@ class ListChange(Schema):
     public: bool | None = None
     allowed_origins: list[str] | None = None
     captcha: bool | None = None
-    form_fields: list[dict[str, Any]] | None = None
+    form_fields: list[FormFieldIn] | None = Field(None, max_length=signup_settings.MAX_FIELDS)
 
 
 def _list(request: HttpRequest, list_id: int) -> MailingList:
@@ -70,7 +90,7 @@ def create_list(request: HttpRequest, data: ListIn):
         data.public,
         allowed_origins=data.allowed_origins,
         captcha=data.captcha,
-        form_fields=data.form_fields,
+        form_fields=[f.dict() for f in data.form_fields],
     )
     return Status(201, list_json(ml))
 

@@ -11,6 +11,7 @@ from ninja import Field, Router, Schema, Status
 
 from postroom.api import scope
 from postroom.api.errors import errors
+from postroom.api.fields import Body
 from postroom.api.pages import Id
 from postroom.audience import segments, services
 from postroom.audience.models import Segment
@@ -19,13 +20,13 @@ from postroom.errors import InvalidInput, NotFound
 router = Router(tags=["segments"])
 
 
-class SegmentIn(Schema):
+class SegmentIn(Body):
     name: str
     definition: dict[str, Any] = Field(description='e.g. {"all": [{"field": "tag", "op": …}]}')
     description: str = ""
 
 
-class SegmentChange(Schema):
+class SegmentChange(Body):
     """Only the keys given change."""
 
     name: str | None = None
@@ -33,7 +34,7 @@ class SegmentChange(Schema):
     description: str | None = None
 
 
-class DefinitionIn(Schema):
+class DefinitionIn(Body):
     definition: dict[str, Any]
 
 

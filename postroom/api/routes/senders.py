@@ -5,27 +5,28 @@ returned: answers say only `password_set`, and the variable's name for one
 given as `password_env`.
 """
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from postroom.api.errors import errors
+from postroom.api.fields import WHOLE, Body
 from postroom.delivery import senders
 
 router = Router(tags=["senders"])
 
 
-class SenderFields(Schema):
+class SenderFields(Body):
     name: str | None = None
     host: str | None = None
-    port: int | None = Field(None, ge=1, le=65535)
+    port: Annotated[int, Field(ge=1, le=65535), WHOLE] | None = None
     tls: Literal["none", "starttls", "tls"] | None = None
     username: str | None = None
     password: str | None = Field(None, description="write only: stored sealed, never returned")
     password_env: str | None = Field(None, description="or: the variable holding it")
     clear_password: bool = Field(False, description="forget the stored password")
-    max_connections: int | None = Field(None, ge=1, le=100)
+    max_connections: Annotated[int, Field(ge=1, le=100), WHOLE] | None = None
     envelope_from: str | None = None
     verify_certificate: bool | None = None
     verp: bool | None = None
@@ -38,7 +39,7 @@ class SenderFields(Schema):
 class SenderIn(SenderFields):
     name: str
     host: str
-    port: int = Field(587, ge=1, le=65535)
+    port: Annotated[int, Field(ge=1, le=65535), WHOLE] = 587
 
 
 class SenderOut(Schema):

@@ -11,6 +11,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from postroom.api import scope
 from postroom.api.errors import errors
+from postroom.api.fields import Body, RowId
 from postroom.api.pages import Page, PageParams, keyset
 from postroom.audience import browse, bulk, services
 from postroom.audience.cli import subscriber_json
@@ -25,7 +26,7 @@ SubscriberStatus = Literal["active", "blocklisted"]
 ListStatus = Literal["unconfirmed", "confirmed", "unsubscribed"]
 
 
-class SubscriberIn(Schema):
+class SubscriberIn(Body):
     email: str
     name: str = ""
     lists: list[str] = Field(default_factory=list, description="list names")
@@ -33,7 +34,7 @@ class SubscriberIn(Schema):
     preconfirmed: bool = Field(False, description="consent already confirmed (no opt-in mail)")
 
 
-class SubscriberChange(Schema):
+class SubscriberChange(Body):
     """Only the keys given change; `attributes` and `tags` are replaced whole."""
 
     name: str | None = None
@@ -41,16 +42,16 @@ class SubscriberChange(Schema):
     tags: list[str] | None = None
 
 
-class ListsIn(Schema):
+class ListsIn(Body):
     lists: list[str] = Field(description="list names")
     preconfirmed: bool = False
 
 
-class UnsubscribeIn(Schema):
+class UnsubscribeIn(Body):
     lists: list[str] | None = Field(None, description="list names; null: from everything")
 
 
-class StatusIn(Schema):
+class StatusIn(Body):
     status: SubscriberStatus = Field(description="blocklisted: never mailed again")
 
 
@@ -65,11 +66,11 @@ class SubscriberFilters(Schema):
     segment: str = Field(default="", description="a segment's name or id")
 
 
-class BulkIn(Schema):
+class BulkIn(Body):
     """Act on the subscribers named by `ids`, or on everyone matching `filter`."""
 
     action: Literal["add_to_list", "tag", "untag", "blocklist", "delete"]
-    ids: list[int] | None = Field(None, description="subscriber ids")
+    ids: list[RowId] | None = Field(None, description="subscriber ids")
     filter: SubscriberFilters | None = Field(
         None, description="every subscriber matching these filters"
     )

@@ -26,6 +26,7 @@ from pydantic import ValidationError as PydanticValidationError
 from postroom.accounts import audit
 from postroom.api import scope
 from postroom.api.errors import errors
+from postroom.api.fields import RowId
 from postroom.audience.models import Subscriber
 from postroom.delivery.models import Delivery
 from postroom.errors import InvalidInput, NotFound
@@ -65,9 +66,9 @@ class TxIn(Schema):
     # listmonk's names
     subscriber_email: str | None = None
     subscriber_emails: list[str] | None = None
-    subscriber_id: int | None = None
-    subscriber_ids: list[int] | None = None
-    template_id: int | None = Field(None, description="listmonk: a stored template's id")
+    subscriber_id: RowId | None = None
+    subscriber_ids: list[RowId] | None = None
+    template_id: RowId | None = Field(None, description="listmonk: a stored template's id")
     from_email: str | None = None
     content_type: Format | None = Field(None, description="listmonk's name for `format`")
     messenger: str | None = Field(None, description="listmonk: only `email` is known")

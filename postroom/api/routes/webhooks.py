@@ -1,9 +1,14 @@
 """/api/webhooks: outgoing webhook endpoints, their test button and their delivery log."""
 
+from typing import Annotated
+
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import AfterValidator, WithJsonSchema
 
 from postroom.api.errors import errors
+from postroom.api.fields import Body
+from postroom.api.pages import Id
 from postroom.webhooks import services
 from postroom.webhooks.events import EVENTS
 from postroom.webhooks.models import Endpoint
@@ -11,16 +16,30 @@ from postroom.webhooks.models import Endpoint
 router = Router(tags=["webhooks"])
 
 
-class EndpointIn(Schema):
+def _known(event: str) -> str:
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}: use one of {', '.join(EVENTS)}")
+    return event
+
+
+# One of the catalogue's events; the catalogue is known at run time, hence no Literal.
+Event = Annotated[
+    str, AfterValidator(_known), WithJsonSchema({"type": "string", "enum": list(EVENTS)})
+]
+
+
+class EndpointIn(Body):
     name: str
     url: str
-    events: list[str] = Field(description=f"any of: {', '.join(EVENTS)}")
+    events: list[Event] = Field(
+        description="the events it is sent (`/api/webhooks/events` says each)"
+    )
 
 
-class EndpointChange(Schema):
+class EndpointChange(Body):
     name: str | None = None
     url: str | None = None
-    events: list[str] | None = None
+    events: list[Event] | None = None
     active: bool | None = None
 
 
@@ -81,37 +100,37 @@ def create(request: HttpRequest, data: EndpointIn):
 
 
 @router.get("/{endpoint_id}", response={200: EndpointOut, **errors(404)})
-def get(request: HttpRequest, endpoint_id: int):
+def get(request: HttpRequest, endpoint_id: Id):
     return services.endpoint_json(services.get_endpoint(endpoint_id))
 
 
 @router.patch("/{endpoint_id}", response={200: EndpointOut, **errors(400, 404)})
-def change(request: HttpRequest, endpoint_id: int, data: EndpointChange):
+def change(request: HttpRequest, endpoint_id: Id, data: EndpointChange):
     endpoint = services.get_endpoint(endpoint_id)
     changes = {k: v for k, v in data.dict().items() if v is not None}
     return services.endpoint_json(services.update_endpoint(endpoint, **changes))
 
 
 @router.delete("/{endpoint_id}", response={204: None, **errors(404)})
-def remove(request: HttpRequest, endpoint_id: int):
+def remove(request: HttpRequest, endpoint_id: Id):
     services.delete_endpoint(services.get_endpoint(endpoint_id))
     return Status(204, None)
 
 
 @router.post("/{endpoint_id}/test", response={200: DeliveryOut, **errors(404)})
-def test(request: HttpRequest, endpoint_id: int):
+def test(request: HttpRequest, endpoint_id: Id):
     """POST a test event now; the answer is in the returned delivery (`state`, `last_status`)."""
     return services.delivery_json(services.send_test(services.get_endpoint(endpoint_id)))
 
 
 @router.post("/{endpoint_id}/rotate-secret", response={200: SecretOut, **errors(404)})
-def rotate(request: HttpRequest, endpoint_id: int):
+def rotate(request: HttpRequest, endpoint_id: Id):
     endpoint = services.get_endpoint(endpoint_id)
     return {"id": endpoint.pk, "secret": services.rotate_secret(endpoint)}
 
 
 @router.get("/{endpoint_id}/deliveries", response={200: list[DeliveryOut], **errors(404)})
-def deliveries(request: HttpRequest, endpoint_id: int, limit: int = Query(50, ge=1, le=500)):
+def deliveries(request: HttpRequest, endpoint_id: Id, limit: int = Query(50, ge=1, le=500)):
     """The latest deliveries, newest first, each with every attempt's answer."""
     endpoint = services.get_endpoint(endpoint_id)
     return [services.delivery_json(d) for d in services.log(endpoint, limit)]
