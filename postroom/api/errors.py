@@ -17,6 +17,7 @@ parameters to make a URL long.
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.datastructures import MultiValueDict
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.main import Exc
@@ -87,27 +88,37 @@ UNPARSED = "Cannot parse request body"
 class ObjectParser(Parser):
     """Every request body of the API is a JSON object. Anything else is refused here:
     ninja's schemas read attributes (from_attributes), so `[null]` would otherwise pass
-    as an object whose keys are all left out."""
+    as an object whose keys are all left out. Text anywhere in a request (body, query,
+    form, a file's name) may not hold NUL: PostgreSQL can neither store nor compare it."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
         data = super().parse_body(request)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        if _holds_nul(data):  # PostgreSQL cannot store one in text: refuse it up front
+        if holds_nul(data):
             raise ValueError(NUL_REFUSAL)
         return data
 
+    def parse_querydict(
+        self, data: MultiValueDict, list_fields: list[str], request: HttpRequest
+    ) -> dict[str, Any]:
+        for key, values in data.lists():
+            if holds_nul([key, *(getattr(v, "name", v) for v in values)]):
+                raise HttpError(400, NUL_REFUSAL)
+        return super().parse_querydict(data, list_fields, request)
 
-NUL_REFUSAL = "text in the body may not contain NUL characters (\\u0000)"
+
+NUL_REFUSAL = "text in the request may not contain NUL characters (\\u0000)"
 
 
-def _holds_nul(value: Any) -> bool:
+def holds_nul(value: Any) -> bool:
+    """Whether any text in a decoded JSON value (keys too) holds U+0000."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
+        return any(holds_nul(v) for v in value)
     return False
 
 

@@ -9,7 +9,7 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from ninja import Schema
+from ninja import Path, Schema
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from postroom.integers import ID_MAX
@@ -42,6 +42,10 @@ WHOLE = BeforeValidator(_whole_number)
 # A row's id in a body: beyond the databases' integers it names nothing and would make the
 # query fail (a 500), so the schema bounds it as it bounds an id in a path.
 RowId = Annotated[int, Field(ge=1, le=ID_MAX), WHOLE]
+
+# A name, an address or an id in a path: any text but NUL, which PostgreSQL can neither
+# store nor compare (a query, a form or a body with one is refused by the API's parser).
+Key = Annotated[str, Path(pattern=r"^[^\x00]*$")]
 
 
 class Body(Schema):

@@ -13,7 +13,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
-from postroom.api.errors import errors, status_for
+from postroom.api.errors import NUL_REFUSAL, errors, holds_nul, status_for
 from postroom.audience.models import MailingList
 from postroom.errors import InvalidInput, PostroomError
 from postroom.http import client_ip
@@ -78,6 +78,8 @@ def _signup(request: HttpRequest) -> signups.Signup:
         bot = any(str(raw.get(name) or "").strip() for name in HONEYPOTS)
     else:
         raise InvalidInput("send JSON (application/json) or a form post")
+    if holds_nul(raw):  # parsed here, not by ninja's parser: the same refusal
+        raise InvalidInput(NUL_REFUSAL)
     lists = raw.get("lists") or raw.get("list_uuids") or []
     attributes = raw.get("attributes")
     attributes = {} if attributes is None else attributes

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from postroom.api.errors import errors
-from postroom.api.fields import WHOLE, Body
+from postroom.api.fields import WHOLE, Body, Key
 from postroom.delivery import senders
 
 router = Router(tags=["senders"])
@@ -94,27 +94,27 @@ def create(request: HttpRequest, data: SenderIn):
 
 
 @router.get("/{sender}", response={200: SenderOut, **errors(404)})
-def get(request: HttpRequest, sender: str):
+def get(request: HttpRequest, sender: Key):
     """A sender by name or id."""
     return senders.describe(senders.get_sender(sender))
 
 
 @router.patch("/{sender}", response={200: SenderOut, **errors(400, 404)})
-def change(request: HttpRequest, sender: str, data: SenderFields):
+def change(request: HttpRequest, sender: Key, data: SenderFields):
     """Only the keys given change; running campaigns pick it up with their next batch."""
     found = senders.get_sender(sender)
     return senders.describe(senders.update_sender(found, rates=data.rates, **_values(data)))
 
 
 @router.delete("/{sender}", response={204: None, **errors(400, 404)})
-def delete(request: HttpRequest, sender: str):
+def delete(request: HttpRequest, sender: Key):
     """Refused while campaigns use it."""
     senders.delete_sender(senders.get_sender(sender))
     return Status(204, None)
 
 
 @router.post("/{sender}/test", response={200: CheckOut, **errors(404)})
-def test(request: HttpRequest, sender: str):
+def test(request: HttpRequest, sender: Key):
     """Connect, go through TLS and AUTH, and say which step failed."""
     report = senders.test_sender(senders.get_sender(sender))
     return {

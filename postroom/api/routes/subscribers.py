@@ -11,7 +11,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from postroom.api import scope
 from postroom.api.errors import errors
-from postroom.api.fields import Body, RowId
+from postroom.api.fields import Body, Key, RowId
 from postroom.api.pages import Page, PageParams, keyset
 from postroom.audience import browse, bulk, services
 from postroom.audience.cli import subscriber_json
@@ -178,33 +178,33 @@ def bulk_action(request: HttpRequest, data: BulkIn) -> dict:
 
 
 @router.get("/{subscriber}", response={200: dict, **errors(404)})
-def get(request: HttpRequest, subscriber: str) -> dict:
+def get(request: HttpRequest, subscriber: Key) -> dict:
     """One subscriber with every subscription's consent record."""
     return _detail(_find(request, subscriber))
 
 
 @router.patch("/{subscriber}", response={200: dict, **errors(400, 404)})
-def change(request: HttpRequest, subscriber: str, data: SubscriberChange) -> dict:
+def change(request: HttpRequest, subscriber: Key, data: SubscriberChange) -> dict:
     found = _find(request, subscriber)
     services.update_subscriber(found, name=data.name, attributes=data.attributes, tags=data.tags)
     return _detail(found)
 
 
 @router.delete("/{subscriber}", response={204: None, **errors(404)})
-def erase(request: HttpRequest, subscriber: str):
+def erase(request: HttpRequest, subscriber: Key):
     """Erase the subscriber (GDPR): only a hash is kept, for those who withdrew consent."""
     services.erase(_find(request, subscriber))
     return Status(204, None)
 
 
 @router.get("/{subscriber}/export", response={200: dict, **errors(404)})
-def export(request: HttpRequest, subscriber: str) -> dict:
+def export(request: HttpRequest, subscriber: Key) -> dict:
     """Everything held about this person: profile, consent, messages, opens, clicks, bounces."""
     return personal_data.export(_find(request, subscriber))
 
 
 @router.post("/{subscriber}/lists", response={200: dict, **errors(400, 403, 404)})
-def join(request: HttpRequest, subscriber: str, data: ListsIn) -> dict:
+def join(request: HttpRequest, subscriber: Key, data: ListsIn) -> dict:
     """Subscribe to more lists (double opt-in lists wait for confirmation unless preconfirmed)."""
     found = _find(request, subscriber)
     lists = scope.lists_to_mail(request, data.lists)
@@ -213,7 +213,7 @@ def join(request: HttpRequest, subscriber: str, data: ListsIn) -> dict:
 
 
 @router.post("/{subscriber}/unsubscribe", response={200: Changed, **errors(400, 404)})
-def unsubscribe(request: HttpRequest, subscriber: str, data: UnsubscribeIn) -> dict:
+def unsubscribe(request: HttpRequest, subscriber: Key, data: UnsubscribeIn) -> dict:
     """From the lists named, or from everything (which also suppresses the address)."""
     found = _find(request, subscriber)
     lists = None if data.lists is None else services.resolve_lists(data.lists)
@@ -225,7 +225,7 @@ def unsubscribe(request: HttpRequest, subscriber: str, data: UnsubscribeIn) -> d
 
 
 @router.put("/{subscriber}/status", response={200: dict, **errors(400, 404)})
-def set_status(request: HttpRequest, subscriber: str, data: StatusIn) -> dict:
+def set_status(request: HttpRequest, subscriber: Key, data: StatusIn) -> dict:
     """Blocklist the subscriber, or make a blocklisted one active again."""
     found = _find(request, subscriber)
     services.set_status(found, data.status, source="api")

@@ -25,7 +25,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from postroom.accounts import audit
 from postroom.api import scope
-from postroom.api.errors import errors
+from postroom.api.errors import NUL_REFUSAL, errors, holds_nul
 from postroom.api.fields import RowId
 from postroom.audience.models import Subscriber
 from postroom.delivery.models import Delivery
@@ -168,6 +168,8 @@ def _payload(request: HttpRequest) -> tuple[TxIn, list[services.Attachment]]:
         raise InvalidInput("the body is not valid JSON") from None
     if not isinstance(decoded, dict):
         raise InvalidInput("send a JSON object")
+    if holds_nul([decoded, *([f.filename, f.content_type] for f in files)]):
+        raise InvalidInput(NUL_REFUSAL)
     try:
         data = TxIn.model_validate(decoded, strict=True)
     except PydanticValidationError as exc:
