@@ -1,25 +1,37 @@
 """How many transactional requests a second does the API accept while a campaign sends?
 
     python bench/tx.py [--requests 3000] [--clients 16] [--web-workers 2] [--threads 8]
-                       [--campaign 20000] [--template]
+                       [--campaign 50000] [--template] [--new-connections] [--postgres]
 
-A fresh SQLite database in a temporary folder (or DATABASE_URL, e.g. a throwaway
-PostgreSQL), Postfix's `smtp-sink` as the SMTP server, a campaign to --campaign
-subscribers started and a real `postroom worker` sending it, and the production
-web server (`postroom serve`, gunicorn) in front. --clients threads then POST
-/api/tx with a bearer token, each request one receipt rendered from a body in
-the request (or, with --template, a stored template by name), as fast as the
-server answers. Prints the accepted requests per second (202s over the wall
-time of the burst), the other answers, the campaign's messages sent meanwhile
-(so the campaign did send), the receipts sent by the end, and the load average
-before and after: the host is shared, so read the rate beside the load.
-Target: 1,000 requests/s.
+A fresh SQLite database in a temporary folder (or, with --postgres, a throwaway
+durable PostgreSQL cluster: fsync and synchronous commit on, as in production;
+or DATABASE_URL), Postfix's `smtp-sink` as the SMTP server, a campaign to
+--campaign subscribers started and a real `postroom worker` sending it, and the
+production web server (`postroom serve`, gunicorn) in front. --clients threads
+then POST /api/tx with a bearer token, each request one receipt rendered from a
+body in the request (or, with --template, a stored template by name), as fast
+as the server answers, each thread on one keep-alive connection as a shop's
+HTTP client keeps it (--new-connections: a connection per request).
+
+Prints the accepted requests per second (202s over the wall time of the burst),
+the other answers, the campaign's messages sent meanwhile and still pending (so
+the campaign was sending all along), the receipts sent by the end, the load
+average before and after (the host is shared: read the rate beside the load),
+and the CPU each process spent per request (web server, worker, PostgreSQL's
+server, this client) and in cores: on a busy 2-core host the rate is the CPU
+share the bench gets divided by the CPU a request costs. Two references follow
+in the same run, through the same server, clients and still-sending campaign:
+`GET /api/health` (one `SELECT 1`, no credential: the cheapest Django view
+there is, the ceiling of this server on this host) and an authenticated read
+of the log, each with its rate, tx's ratio to it and its CPU per request.
+Target: 1,000 requests/s (docs/transactional.md says how far it is, and why).
 """
 
 import argparse
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -97,7 +109,8 @@ def burst(args, make, headers) -> tuple[Counter[int], float]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time used so far by a process and all its descendants (gunicorn's workers)."""
+    """CPU time used so far by a process and all its descendants (gunicorn's workers),
+    living or exited."""
     children: dict[int, list[int]] = {}
     times: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
@@ -109,7 +122,8 @@ def cpu_seconds(pid: int) -> float:
         except OSError:
             continue  # gone meanwhile
         children.setdefault(int(fields[1]), []).append(int(entry))
-        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+        # Its own time and that of its children already gone (PostgreSQL's backends).
+        times[int(entry)] = sum(int(f) for f in fields[11:15]) / tick
     total, todo = 0.0, [pid]
     while todo:
         current = todo.pop()
@@ -152,7 +166,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--campaign", type=int, default=50000)
     parser.add_argument("--template", action="store_true")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="default: a free one")
     parser.add_argument("--new-connections", action="store_true")
     parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args()
@@ -168,6 +182,10 @@ def main() -> None:
 
 
 def run(args) -> None:
+    if not args.port:  # a fixed default clashed with another bench on a shared host
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            args.port = probe.getsockname()[1]
     folder = tempfile.mkdtemp(prefix="postroom-bench-tx-")
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{folder}/bench.sqlite3")
     os.environ.update(POSTROOM_DATA_DIR=folder, DJANGO_SETTINGS_MODULE="postroom.settings")
@@ -212,12 +230,13 @@ def run(args) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     logs = open(Path(folder) / "processes.log", "w")  # noqa: SIM115
+    # `python -m` puts the current folder first on the path: run from this checkout.
     worker = subprocess.Popen([sys.executable, "-m", "postroom.cli", "worker"], env=env,
-                              stdout=logs, stderr=logs)  # fmt: skip
+                              stdout=logs, stderr=logs, cwd=ROOT)  # fmt: skip
     web = subprocess.Popen(
         [sys.executable, "-m", "postroom.cli", "serve", "--port", str(args.port),
          "--workers", str(args.web_workers), "--threads", str(args.threads)],
-        env=env, stdout=logs, stderr=logs,
+        env=env, stdout=logs, stderr=logs, cwd=ROOT,
     )  # fmt: skip
     try:
         assert wait_for(lambda: answers(args.port), 60), "the web server never answered"
