@@ -5,6 +5,7 @@ recipients in Python. The only PostgreSQL-specific path is the keyset claim
 with `FOR UPDATE SKIP LOCKED`, behind `connection.vendor` (see docs/delivery.md).
 """
 
+import itertools
 import os
 import socket
 from dataclasses import dataclass
@@ -160,8 +161,16 @@ def renew_leases(worker_id: str, ids: list[int]) -> None:
 # -- workers and recovery ---------------------------------------------------
 
 
+_WORKERS_IN_THIS_PROCESS = itertools.count(1)
+
+
 def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+    """host:pid:suffix, unique on this host. The counter keeps workers of one
+    process apart (random bits alone collided in a long test run, and a second
+    worker would then find the first one's journal lock taken); the random
+    bits keep apart two processes that got the same pid across a restart."""
+    number = next(_WORKERS_IN_THIS_PROCESS)
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}{number:x}"
 
 
 def heartbeat(worker_id: str, sent: int = 0) -> None:

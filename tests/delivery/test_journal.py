@@ -276,3 +276,14 @@ def test_rows_handed_to_the_outbox_are_sent_when_the_outbox_holds_them(journal_d
     assert found.message() == (
         "1 recipients back in the queue, 2 settled from the worker's journal after a worker stopped"
     )
+
+
+def test_worker_ids_of_one_process_never_collide(tmp_path, monkeypatch):
+    """The same random bits twice in one process must still give two ids, each with its own lock."""
+    monkeypatch.setattr(ledger.os, "urandom", lambda n: b"\x00" * n)
+    first, second = ledger.new_worker_id(), ledger.new_worker_id()
+    assert first != second
+    assert first.rsplit(":", 2)[:2] == [socket.gethostname(), str(os.getpid())]
+    held = [journal.WorkerJournal(tmp_path, first), journal.WorkerJournal(tmp_path, second)]
+    for writer in held:
+        writer.close()
