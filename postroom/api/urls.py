@@ -25,7 +25,8 @@ api = PostroomAPI(
     title="Postroom API",
     version="1",
     description="Subscribers, lists and campaigns. Authenticate with "
-    "`Authorization: Bearer <token>` (create one with `postroom token create`), or HTTP Basic "
+    "`Authorization: Bearer <token>` (make one on the page Settings → API tokens or with "
+    "`postroom token create`), or HTTP Basic "
     "with the token as the password, as listmonk clients do. Every refusal is "
     '`{"detail": "…"}`.',
     auth=operator_auth(),
