@@ -140,3 +140,30 @@ def _add_pixel(source: str) -> str:
         return source + PIXEL
     at = ends[-1].start()
     return source[:at] + PIXEL + source[at:]
+
+
+_LINK_END = re.compile(r"</a\s*>", re.I)
+
+
+def annotate_links(rendered: str, notes: dict[str, str]) -> str:
+    """Rendered HTML with `notes[url]` (already HTML) after each link to `url`: a click map.
+
+    The campaign's HTML rendered without tracking holds the addresses as stored,
+    so each `<a href>` is matched to its tracked link by the same rule that
+    numbered it (unescaped, stripped).
+    """
+    out: list[str] = []
+    pos = 0
+    for match in _HREF.finditer(rendered):
+        if match.start() < pos:  # inside a link already annotated
+            continue
+        value = match.group(2) if match.group(2) is not None else match.group(3)
+        note = notes.get(html.unescape(value).strip())
+        end = _LINK_END.search(rendered, match.end())
+        if note is None or end is None:
+            continue
+        out.append(rendered[pos : end.end()])
+        out.append(note)
+        pos = end.end()
+    out.append(rendered[pos:])
+    return "".join(out)
