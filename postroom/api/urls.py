@@ -16,6 +16,7 @@ from postroom.api.routes import (
     public,
     segments,
     senders,
+    statistics,
     subscribers,
     tx,
     webhooks,
@@ -37,6 +38,7 @@ api.add_router("/public", public.router)
 api.add_router("/lists", lists.router)
 api.add_router("/subscribers", subscribers.router)
 api.add_router("/segments", segments.router)
+api.add_router("/campaigns", statistics.router)  # first: /timeseries is no campaign id
 api.add_router("/campaigns", campaigns.router)
 api.add_router("/campaigns", campaign_delivery.router)  # after: its /{id}/{action} catches all
 api.add_router("/layouts", layouts.router)

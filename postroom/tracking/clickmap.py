@@ -6,6 +6,7 @@ machine (tracking.machines), counted apart on the campaign page.
 """
 
 from copy import copy
+from typing import Any
 
 from django.db.models import Count, Q
 from django.utils.html import format_html
@@ -23,7 +24,7 @@ def link_clicks(campaign: Campaign) -> list[dict]:
 
     `share` is the link's part of the campaign's clicks, in percent (None with none).
     """
-    rows = list(
+    found = (
         TrackedLink.objects.filter(campaign=campaign)
         .annotate(
             clicks=Count("events", filter=PEOPLE),
@@ -32,6 +33,7 @@ def link_clicks(campaign: Campaign) -> list[dict]:
         .order_by("-clicks", "number")
         .values("number", "url", "clicks", "people")
     )
+    rows: list[dict[str, Any]] = [dict(r) for r in found]
     total = sum(r["clicks"] for r in rows)
     for r in rows:
         r["share"] = round(100.0 * r["clicks"] / total, 1) if total else None

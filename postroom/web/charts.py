@@ -69,7 +69,7 @@ def chart(
     highest = max((max(line.values, default=0) for line in lines), default=0)
     top, step = nice_top(highest)
     height = TOP + PLOT_HEIGHT + BOTTOM
-    parts = [
+    parts: list[str] = [
         format_html(
             '<svg class="chart" id="{0}" role="img" aria-labelledby="{0}-title {0}-desc"'
             ' width="100%" height="{1}" xmlns="http://www.w3.org/2000/svg">'
@@ -124,12 +124,12 @@ def chart(
     parts.append("</svg>")
     parts.append('<g class="axis" aria-hidden="true">')
     for n, i in enumerate(tick_positions(count)):
-        where = 100 * (i + 0.5) / count
-        anchor = "start" if where < 8 else "end" if where > 92 else "middle"
-        x = "0" if anchor == "start" else "100%" if anchor == "end" else f"{where:.2f}%"
+        at = 100 * (i + 0.5) / count
+        anchor = "start" if at < 8 else "end" if at > 92 else "middle"
+        tx = "0" if anchor == "start" else "100%" if anchor == "end" else f"{at:.2f}%"
         minor = ' class="minor"' if n % 2 else ""  # hidden on a phone (app.css)
         parts.append(
-            f'<text{minor} x="{x}" y="{height - 8}" text-anchor="{anchor}">'
+            f'<text{minor} x="{tx}" y="{height - 8}" text-anchor="{anchor}">'
             f"{escape(labels[i])}</text>"
         )
     parts.append("</g></svg>")

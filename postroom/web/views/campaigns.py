@@ -18,7 +18,10 @@ from postroom.web.permissions import OperatorRequest, operator_required
 from postroom.web.views.campaign_figures import list_figures
 
 LIST_SIZE = 500
-EMPTY_FIGURES = {"total": 0, "sent": 0, "done": 0, "opens": 0, "summary": None}
+EMPTY_FIGURES = {
+    "total": 0, "sent": 0, "done": 0, "opens": 0, "clicks": 0, "bounces": 0, "unsubscribes": 0,
+    "summary": None,
+}  # fmt: skip
 
 
 def _campaign(campaign_id: int) -> Campaign:

@@ -14,7 +14,7 @@ from postroom.campaigns.models import Campaign
 from postroom.errors import InvalidInput, NotFound
 from postroom.mail.errors import TemplateError
 from postroom.tracking import clickmap, timeseries
-from postroom.tracking.timeseries import HOUR, METRICS, Scope, Series
+from postroom.tracking.timeseries import DAY, HOUR, METRICS, Scope, Series
 from postroom.web.charts import Line, chart
 from postroom.web.permissions import OperatorRequest, operator_required
 
@@ -94,12 +94,10 @@ def overall(request: OperatorRequest) -> HttpResponse:
     now = timezone.now()
     start = now - timedelta(days=span)
     wanted = _bucket(request)
+    bucket = timeseries.choose_bucket(wanted, start, now)
     problem = ""
-    try:
-        bucket = timeseries.choose_bucket(wanted, start, now)
-        timeseries.check_window(start, now, bucket)
-    except InvalidInput as exc:
-        problem, bucket = str(exc), timeseries.DAY
+    if bucket == HOUR and now - start > timedelta(hours=timeseries.MAX_HOURS):
+        problem, bucket = f"per hour covers at most {timeseries.MAX_HOURS // 24} days", DAY
     scope = Scope.overall(
         request.access.campaigns(Campaign.objects.all()), unattached=not request.access.restricted
     )
