@@ -21,7 +21,7 @@ PLOT_HEIGHT = 160
 TOP = 18  # room for the highest grid line's label
 BOTTOM = 26  # room for the time axis
 BARS_UP_TO = 48
-MAX_TICKS = 6
+MAX_TICKS = 5
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,10 @@ def nice_top(highest: int) -> tuple[int, int]:
 
 
 def tick_positions(count: int, most: int = MAX_TICKS) -> list[int]:
-    """Indices of the buckets that get a label on the time axis, evenly spread."""
-    if count <= most:
-        return list(range(count))
-    step = math.ceil(count / most)
-    return list(range(0, count, step))
+    """Indices of the buckets that get a label on the time axis: evenly spread and away
+    from the edges, so every label can be centred under its bucket."""
+    ticks = min(count, most)
+    return sorted({round((k + 0.5) * count / ticks - 0.5) for k in range(ticks)})
 
 
 def _fmt(n: int) -> str:
@@ -125,11 +124,9 @@ def chart(
     parts.append('<g class="axis" aria-hidden="true">')
     for n, i in enumerate(tick_positions(count)):
         at = 100 * (i + 0.5) / count
-        anchor = "start" if at < 8 else "end" if at > 92 else "middle"
-        tx = "0" if anchor == "start" else "100%" if anchor == "end" else f"{at:.2f}%"
         minor = ' class="minor"' if n % 2 else ""  # hidden on a phone (app.css)
         parts.append(
-            f'<text{minor} x="{tx}" y="{height - 8}" text-anchor="{anchor}">'
+            f'<text{minor} x="{at:.2f}%" y="{height - 8}" text-anchor="middle">'
             f"{escape(labels[i])}</text>"
         )
     parts.append("</g></svg>")
