@@ -6,7 +6,7 @@ answered 200. These refuse what their schema refuses.
 """
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from ninja import Path, Schema
@@ -25,6 +25,21 @@ def _iso_day(value: Any) -> Any:
 
 # A calendar day, `YYYY-MM-DD` (OpenAPI's `format: date`) and nothing else.
 Day = Annotated[date, BeforeValidator(_iso_day)]
+
+
+ISO_INSTANT = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?"
+)
+
+
+def _iso_instant(value: Any) -> Any:
+    if isinstance(value, datetime) or (isinstance(value, str) and ISO_INSTANT.fullmatch(value)):
+        return value
+    raise ValueError("a time is ISO 8601: YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]")
+
+
+# An instant, ISO 8601 text (OpenAPI's `format: date-time`), never a number (a Unix time).
+Instant = Annotated[datetime, BeforeValidator(_iso_instant)]
 
 
 def _whole_number(value: Any) -> Any:

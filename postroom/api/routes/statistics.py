@@ -15,6 +15,7 @@ from ninja import Field, Query, Router, Schema
 
 from postroom.api import scope
 from postroom.api.errors import errors
+from postroom.api.fields import Instant
 from postroom.api.pages import Id
 from postroom.api.routes.campaigns import campaign
 from postroom.campaigns.models import Campaign
@@ -39,8 +40,8 @@ class SeriesQuery(Schema):
 
 
 class OverallQuery(SeriesQuery):
-    start: datetime | None = Field(None, description="default: 30 days before `end`")
-    end: datetime | None = Field(None, description="default: now")
+    start: Instant | None = Field(None, description="default: 30 days before `end`")
+    end: Instant | None = Field(None, description="default: now")
 
 
 class PointOut(Schema):
@@ -83,6 +84,9 @@ def _out(found: Series) -> dict:
 
 
 def _aware(value: datetime, where: tzinfo) -> datetime:
+    # Far from any send, a window only risks overflowing the calendar (year 1, 9999).
+    if not 1970 <= value.year <= 9000:
+        raise InvalidInput("start and end must lie between the years 1970 and 9000")
     return value if timezone.is_aware(value) else timezone.make_aware(value, where)
 
 
