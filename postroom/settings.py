@@ -348,6 +348,7 @@ INSTALLED_APPS = [
     "postroom.tracking",
     "postroom.accounts",
     "postroom.webhooks",
+    "postroom.feeds",
     "postroom.transactional",
     "postroom.public",
     "postroom.web",

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class FeedsConfig(AppConfig):
+    name = "postroom.feeds"
+    label = "feeds"
+
+    def ready(self) -> None:
+        from postroom import background
+        from postroom.feeds import services
+
+        background.register("feeds", services.background_step)
