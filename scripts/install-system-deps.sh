@@ -2,7 +2,8 @@
 # Install the system packages Postroom's tests need, and only those missing:
 # PostgreSQL server binaries (the suite starts a throwaway cluster), chromium
 # (browser tests), Postfix's smtp-sink (benchmarks), Dovecot (the bounce mailbox tests start
-# a throwaway one) and Python's venv module.
+# a throwaway one), gettext (tests/languages extracts the translatable strings with its
+# xgettext) and Python's venv module.
 # Debian/Ubuntu; installing needs root. Repeated runs install nothing and are fast.
 set -euo pipefail
 
@@ -18,6 +19,9 @@ if ! command -v smtp-sink >/dev/null && [ ! -x /usr/sbin/smtp-sink ]; then
 fi
 if ! command -v dovecot >/dev/null && [ ! -x /usr/sbin/dovecot ]; then
     missing+=(dovecot-imapd dovecot-pop3d)
+fi
+if ! command -v xgettext >/dev/null; then
+    missing+=(gettext)
 fi
 if ! python3.11 -c "import ensurepip, venv" 2>/dev/null; then
     missing+=(python3.11-venv)

@@ -36,6 +36,9 @@ class Profile(models.Model):
     # An editor or viewer granted these lists sees and mails only them (accounts.access);
     # none granted means every list.
     lists = models.ManyToManyField("audience.MailingList", blank=True, related_name="+")
+    # The admin's language, chosen in Settings (a code from settings.LANGUAGES); empty: the
+    # browser's.
+    language = models.CharField(max_length=16, blank=True, default="")
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role})"

@@ -33,7 +33,7 @@ EXPORT_ROUTES = frozenset({"export", "import_rejects", "campaign_deliveries_csv"
 # A person's own account: any role, even to change it.
 SELF_ROUTES = frozenset(
     {
-        "password_change", "logout", "two_factor", "two_factor_disable",
+        "password_change", "language", "logout", "two_factor", "two_factor_disable",
         "passkey_register_options", "passkey_add", "passkey_remove",
     }
 )  # fmt: skip

@@ -4,8 +4,12 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from postroom.accounts import audit, roles, throttle
+from postroom.accounts.languages import language_of
 
 SESSION_ROLE = "postroom_role"
+# The language the user chose (Profile.language), kept in the session so that reading it
+# costs no query a request: web.languages.UserLanguageMiddleware activates it.
+SESSION_LANGUAGE = "postroom_language"
 
 
 @receiver(user_logged_in)
@@ -14,6 +18,7 @@ def _logged_in(sender, request, user, **kwargs) -> None:
     if request is not None and hasattr(request, "session"):
         # A role change ends the session: permissions.operator_required compares.
         request.session[SESSION_ROLE] = role.value if role else ""
+        request.session[SESSION_LANGUAGE] = language_of(user)
     throttle.forget(user.get_username())
     audit.record(request, "login", user=user)
     audit.purge_old()

@@ -80,6 +80,9 @@ class MailingList(models.Model):
     # Extra fields its forms ask for, stored as subscriber attributes:
     # [{"name", "label", "type", "required", "choices"}], see audience.signup_settings.
     form_fields = models.JSONField(default=list, blank=True)
+    # The language of its public pages and confirmation emails (a code from
+    # settings.LANGUAGES, checked by audience.languages); empty: each reader's own.
+    language = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         ordering = ["name"]

@@ -48,6 +48,12 @@ def list_id_label(lists: Sequence[MailingList], campaign_name: str, from_email: 
     return f"{label}.{domain}" if domain else label
 
 
+def shared_language(lists: Sequence[MailingList]) -> str:
+    """The language all of a campaign's lists have, or "" (none, or they differ)."""
+    found = {ml.language for ml in lists}
+    return found.pop() if len(found) == 1 else ""
+
+
 def template_budget() -> Budget:
     """The installation's budget for each rendered part of a user template."""
     return Budget(
@@ -82,6 +88,8 @@ def spec_for(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> 
         layout_html=layout_html,
         headers=dict(campaign.headers or {}),
         list_name=", ".join(ml.name for ml in lists),
+        languages=tuple(code for code, _ in settings.LANGUAGES),
+        list_language=shared_language(lists),
         list_id=list_id_label(lists, campaign.name, campaign.from_email),
         envelope_from=campaign.sender.envelope_from if campaign.sender else "",
         verp=bool(campaign.sender and campaign.sender.verp),

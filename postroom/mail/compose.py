@@ -52,6 +52,10 @@ class CampaignSpec:
     layout_html: str | None = None  # None: DEFAULT_LAYOUT; "" : the body alone
     headers: dict[str, str] = field(default_factory=dict)
     list_name: str = ""  # shown as {{ list.name }} and in List-Id
+    # {{ subscriber.language }}: a subscriber's `language` attribute as one of these codes
+    # (the installation's languages), else the lists' language (list_language).
+    languages: tuple[str, ...] = ()
+    list_language: str = ""
     list_id: str = ""  # List-Id label, e.g. "news.example.com"; from the From domain when empty
     envelope_from: str = ""  # MAIL FROM (return path for bounces); From address when empty
     verp: bool = False  # MAIL FROM local+<tag>@domain per recipient (LinkSigner.verp_tag)
@@ -99,6 +103,20 @@ def _template_problems(spec: CampaignSpec, layout: str) -> list[TemplateProblem]
 def _split_name(name: str) -> tuple[str, str]:
     words = name.split()
     return (words[0], " ".join(words[1:])) if words else ("", "")
+
+
+def language_code(value: Any, known: tuple[str, ...]) -> str:
+    """A language as people write it ("de-AT", "zh_CN", "FR") as one of `known` ("de",
+    "zh-hans"), or "" when it is none of them; with nothing known, lower-cased as given."""
+    code = _text(value).strip().lower().replace("_", "-")
+    if not code or not known or code in known:
+        return code
+    primary, *rest = code.split("-")
+    if primary == "zh":  # Chinese is told apart by its script, or the region that implies it
+        traditional = any(part in ("hant", "tw", "hk", "mo") for part in rest)
+        code = "zh-hant" if traditional else "zh-hans"
+        return code if code in known else ""
+    return primary if primary in known else ""
 
 
 def _text(value: Any) -> str:
@@ -202,6 +220,8 @@ class CompiledCampaign:
                 "first_name": _text(attributes.get("first_name")) or first,
                 "last_name": _text(attributes.get("last_name")) or last,
                 "attributes": attributes,
+                "language": language_code(attributes.get("language"), self.spec.languages)
+                or self.spec.list_language,
             },
             "list": self.list,
             "campaign": {"name": self.spec.name, "subject": ""},

@@ -27,7 +27,7 @@ from postroom.mail.errors import RenderError, TemplateBudgetError, TemplateProbl
 # The variables a campaign template may use. For a namespace, the set lists its
 # allowed attributes; None means "anything below is allowed" (free-form data).
 VARIABLES: dict[str, set[str] | None] = {
-    "subscriber": {"email", "name", "first_name", "last_name", "attributes"},
+    "subscriber": {"email", "name", "first_name", "last_name", "attributes", "language"},
     "list": {"name"},
     "campaign": {"name", "subject"},
     "unsubscribe_url": set(),

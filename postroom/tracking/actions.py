@@ -133,7 +133,7 @@ class Resubscribed:
 
 
 def resubscribe(
-    target: LinkTarget, ip: str | None = None, now: datetime | None = None
+    target: LinkTarget, ip: str | None = None, now: datetime | None = None, language: str = ""
 ) -> Resubscribed:
     """Back on the campaign's lists the person left through this link: what happened.
 
@@ -168,6 +168,7 @@ def resubscribe(
                 list_ids=[ml.pk for ml in double],
                 ip=ip,
                 from_link=True,
+                language=language,
             )
     return Resubscribed(single, double)
 

@@ -29,10 +29,14 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
 
+from postroom.audience import languages
 from postroom.audience import services as audience
 from postroom.audience.emails import normalize_email
 from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression
@@ -74,13 +78,15 @@ def request_subscription(
     ip: str | None = None,
     attributes: dict | None = None,
     public_only: bool = True,
+    language: str = "",
 ) -> str:
     """Subscribe `email` to a public list as asked through a form; what happened.
 
     Raises InvalidEmail for an address that is not valid and NotFound for a
     list that is not public; everything else ends in one of the outcomes above.
     `public_only=False` is for a person back through a signed link to a list
-    they left ("subscribe again"), which may be private.
+    they left ("subscribe again"), which may be private. `language` is the sign-up
+    page's, for the email when neither the subscriber nor the list has one.
     """
     if public_only and not mailing_list.is_public:
         raise NotFound("no such list")
@@ -111,10 +117,10 @@ def request_subscription(
     if not double and not said_no:
         return SUBSCRIBED
     # Sent after the commit: a write transaction must not wait on a mail server.
-    return send_confirmation(subscriber, mailing_list)
+    return send_confirmation(subscriber, mailing_list, language)
 
 
-def send_confirmation(subscriber: Subscriber, mailing_list: MailingList) -> str:
+def send_confirmation(subscriber: Subscriber, mailing_list: MailingList, language: str = "") -> str:
     """Mail the confirmation link, unless one went out in the last RESEND_MINUTES."""
     key = f"postroom:confirmation-sent:{subscriber.pk}:{mailing_list.pk}"
     if not cache.add(key, 1, RESEND_MINUTES * 60):
@@ -122,7 +128,7 @@ def send_confirmation(subscriber: Subscriber, mailing_list: MailingList) -> str:
     sender = confirmation_sender()
     outcome = None
     try:
-        message = build_confirmation(subscriber, mailing_list, sender)
+        message = build_confirmation(subscriber, mailing_list, sender, language=language)
         # Within the sender's limits: what has no slot now waits in the database for one.
         outcome = send_soon(sender, [message])[0]
     except PostroomError as exc:  # no From address, or a bad one
@@ -153,21 +159,36 @@ def confirmation_sender():
 
 
 def build_confirmation(
-    subscriber: Subscriber, mailing_list: MailingList, sender=None, issued_ms: int | None = None
+    subscriber: Subscriber,
+    mailing_list: MailingList,
+    sender=None,
+    issued_ms: int | None = None,
+    language: str = "",
 ) -> BuiltMessage:
-    """The confirmation email through `sender`, assembled by the campaigns' MIME builder."""
+    """The confirmation email through `sender`, assembled by the campaigns' MIME builder.
+
+    In the subscriber's language, else the list's, else `language` (the sign-up page's),
+    else the installation's.
+    """
 
     issued_ms = int(time.time() * 1000) if issued_ms is None else issued_ms
     signer = links.default_signer()
     from_email = default_from_email(sender)
-    html = render_to_string(
-        "web/public/confirm_email.html",
-        {
-            "list": mailing_list,
-            "confirm_url": signer.confirm_url(subscriber.pk, mailing_list.pk, issued_ms),
-            "days": CONFIRM_DAYS,
-        },
+    speaks = (
+        languages.for_reader(subscriber, mailing_list)
+        or languages.supported(language)
+        or settings.LANGUAGE_CODE
     )
+    with translation.override(speaks):
+        html = render_to_string(
+            "web/public/confirm_email.html",
+            {
+                "list": mailing_list,
+                "confirm_url": signer.confirm_url(subscriber.pk, mailing_list.pk, issued_ms),
+                "days": CONFIRM_DAYS,
+            },
+        )
+        subject = _("Confirm your subscription to %(list)s") % {"list": mailing_list.name}
     from_box = mime.mailbox(from_email, mime.clean_subscriber_value(mailing_list.name))
     template = mime.MessageTemplate(
         from_box=from_box,
@@ -175,9 +196,7 @@ def build_confirmation(
             list_id_label([mailing_list], mailing_list.name, from_email), mailing_list.name
         ),
         boundary="==_postroom_" + secrets.token_hex(12),
-        static_subject=mime.clean_subscriber_value(
-            f"Confirm your subscription to {mailing_list.name}"
-        ),
+        static_subject=mime.clean_subscriber_value(subject),
     )
     # Campaign 0: "didn't ask for this?" one-click unsubscribes the address from everything.
     unsubscribe = mime.list_unsubscribe(signer.unsubscribe_url(0, subscriber.pk), None)

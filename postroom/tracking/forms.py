@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
 
 from postroom.audience.emails import InvalidEmail, normalize_email
 from postroom.audience.models import MailingList
@@ -28,8 +29,10 @@ LIMIT_WINDOW = 3600  # seconds
 
 
 class SubscribeForm(forms.Form):
-    email = forms.CharField(max_length=320, widget=forms.EmailInput(attrs={"autofocus": True}))
-    name = forms.CharField(max_length=255, required=False, label="Name (optional)")
+    email = forms.CharField(
+        max_length=320, label=_("Email address"), widget=forms.EmailInput(attrs={"autofocus": True})
+    )
+    name = forms.CharField(max_length=255, required=False, label=_("Name (optional)"))
 
     def clean_email(self) -> str:
         try:

@@ -217,6 +217,9 @@ class SignupRequest(models.Model):
     # Asked through a signed link in an email ("subscribe again"), not a form: the
     # person was on these lists, so they need not be public (tracking.actions.resubscribe).
     from_link = models.BooleanField(default=False)
+    # The language of the page the person signed up on, for the confirmation email when
+    # neither they nor the list have one (audience.languages); empty: the installation's.
+    language = models.CharField(max_length=16, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     # Epoch seconds before which no worker takes it: a worker holds a row by moving this.
     not_before = models.FloatField(default=0, db_index=True)

@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from postroom.audience.emails import normalize_email
+from postroom.audience.languages import supported
 from postroom.audience.models import MailingList
 from postroom.audience.signup_settings import clean_origin, clean_submission
 from postroom.errors import InvalidInput, NotAllowed, NotFound, PostroomError, TooMany
@@ -45,6 +46,7 @@ class Signup:
     attributes: dict[str, Any] = field(default_factory=dict)
     bot: bool = False  # the honeypot was filled in
     captcha: str | None = None
+    language: str = ""  # the language of the page or browser it came from
 
 
 def own_origin() -> str:
@@ -115,6 +117,7 @@ def accept(signup: Signup, ip: str | None, origin: str | None) -> list[MailingLi
         list_ids=[ml.pk for ml in lists],
         attributes=attributes,
         ip=ip,
+        language=supported(signup.language) or "",
     )
     return lists
 
@@ -152,6 +155,7 @@ def _carry_out(row: SignupRequest) -> None:
                 row.ip,
                 attributes=row.attributes,
                 public_only=not row.from_link,
+                language=row.language,
             )
         except PostroomError as exc:  # the list became private since, the address is refused
             log.info("sign-up request %s to list %s: %s", row.pk, mailing_list.pk, exc)

@@ -197,6 +197,7 @@ urlpatterns = [
     # Settings
     path("settings/", settings.index, name="settings"),
     path("settings/password/", settings.change_password, name="password_change"),
+    path("settings/language/", settings.language, name="language"),
     path("settings/notifications/", alerts.notification_sender, name="notification_sender"),
     path("settings/branding/", branding.installation, name="branding"),
     path("settings/ui/", settings.ui_kit, name="ui_kit"),

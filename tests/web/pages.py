@@ -45,7 +45,7 @@ NOT_PAGES = {
     "login_sso", "login_sso_callback",  # hand over to the identity provider
     "passkey_remove", "api_token_revoke", "public_resubscribe", "public_archive_feed", "branding",
     "list_branding",
-    "campaign_archive",
+    "campaign_archive", "language",
 }  # fmt: skip
 # Pages for people who are not logged in (they redirect a logged-in admin, or not).
 PUBLIC = {

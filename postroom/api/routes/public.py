@@ -11,6 +11,8 @@ import json
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import translation
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
 from postroom.api.errors import NUL_REFUSAL, errors, holds_nul, status_for
@@ -95,6 +97,9 @@ def _signup(request: HttpRequest) -> signups.Signup:
         attributes=attributes,
         bot=bot,
         captcha=raw.get("altcha"),
+        # The visitor's browser asked the website's page for this (a fetch sends its
+        # Accept-Language): their confirmation email speaks it unless their list has one.
+        language=translation.get_language_from_request(request),
     )
 
 
@@ -105,12 +110,13 @@ def _wants_page(request: HttpRequest) -> bool:
 
 
 def message(lists: list[MailingList]) -> str:
+    """What the sign-up snippet shows the visitor, in their browser's language."""
     if any(ml.optin == MailingList.Optin.DOUBLE for ml in lists):
-        return (
+        return _(
             "Thank you! Check your inbox: we have sent a link to confirm your subscription "
-            f"(it works for {confirmations.CONFIRM_DAYS} days)."
-        )
-    return "Thank you for subscribing!"
+            "(it works for %(days)s days)."
+        ) % {"days": confirmations.CONFIRM_DAYS}
+    return _("Thank you for subscribing!")
 
 
 @router.post(

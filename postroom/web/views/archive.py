@@ -11,6 +11,7 @@ from functools import wraps
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.http import condition, require_safe
 
 from postroom.audience.models import MailingList
@@ -18,7 +19,7 @@ from postroom.errors import NotFound
 from postroom.public import archive, feed
 from postroom.public.branding import brand_for
 from postroom.tracking.forms import list_key, public_lists
-from postroom.web.branded import render_public
+from postroom.web.branded import public_language, render_public
 from postroom.web.views.public import archive_banner, campaign_page
 
 
@@ -42,12 +43,15 @@ def _index_etag(request: HttpRequest, list_uuid: uuid.UUID) -> str:
     page = request.GET.get("page", "")
     # The form's address is the list's slug unless another list's name makes it ambiguous.
     subscribe = _subscribe_path(mailing_list)
-    return archive.version(mailing_list, "index", page, subscribe, brand_for(mailing_list).stamp)
+    language = public_language(request, mailing_list)  # the page's words, not only its issues
+    stamp = brand_for(mailing_list).stamp
+    return archive.version(mailing_list, "index", page, subscribe, stamp, language)
 
 
 def _entry_etag(request: HttpRequest, list_uuid: uuid.UUID, entry_id: int) -> str:
     mailing_list = archive.public_list(list_uuid)
-    return archive.version(mailing_list, "entry", entry_id, brand_for(mailing_list).stamp)
+    language = public_language(request, mailing_list)
+    return archive.version(mailing_list, "entry", entry_id, brand_for(mailing_list).stamp, language)
 
 
 def _feed_etag(request: HttpRequest, list_uuid: uuid.UUID) -> str:
@@ -85,7 +89,9 @@ def entry(request: HttpRequest, list_uuid: uuid.UUID, entry_id: int) -> HttpResp
     mailing_list = archive.public_list(list_uuid)
     campaign = archive.entry(mailing_list, entry_id)
     _, html, _ = archive.render(mailing_list, campaign)
-    return campaign_page(archive.with_banner(html, archive_banner(mailing_list, "entry", campaign)))
+    with translation.override(public_language(request, mailing_list)):
+        banner = archive_banner(mailing_list, "entry", campaign)
+    return campaign_page(archive.with_banner(html, banner))
 
 
 @require_safe

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -23,7 +24,7 @@ from postroom.public import archive
 from postroom.public.branding import brand_for
 from postroom.tracking import actions, links
 from postroom.tracking.models import UnsubscribeEvent
-from postroom.web.branded import list_of, render_public
+from postroom.web.branded import list_of, public_language, render_public
 
 # Campaign HTML is author-written: shown on our own origin it may not run
 # scripts or submit forms; images and styles still load as in a mail client.
@@ -77,13 +78,21 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     brand_list = list_of(target.campaign)
     if request.method == "GET":
         # Link scanners follow GET links: they must never unsubscribe anyone.
-        return render_public(request, "web/public/unsubscribe.html", context, brand_list)
+        return render_public(
+            request,
+            "web/public/unsubscribe.html",
+            context,
+            brand_list,
+            subscriber=target.subscriber,
+        )
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     method = UnsubscribeEvent.Method.ONE_CLICK if one_click else UnsubscribeEvent.Method.LINK
     actions.unsubscribe_everything(target, method)
     # A way back, should the click have been a mistake (a CSRF-checked POST: resubscribe).
     context["rejoin"] = actions.lists_left(target)
-    return render_public(request, "web/public/unsubscribed.html", context, brand_list)
+    return render_public(
+        request, "web/public/unsubscribed.html", context, brand_list, subscriber=target.subscriber
+    )
 
 
 @require_POST
@@ -93,12 +102,15 @@ def resubscribe(request: HttpRequest, token: str) -> HttpResponse:
     target = actions.resolve(token, "unsubscribe")
     context = _context(target, token)
     brand_list = list_of(target.campaign)
+    page = "web/public/resubscribed.html"
+    # A confirmation email this sends speaks the language this page does.
+    language = public_language(request, brand_list, target.subscriber)
     try:
-        context["done"] = actions.resubscribe(target, client_ip(request))
+        context["done"] = actions.resubscribe(target, client_ip(request), language=language)
     except NotAllowed as exc:
         context["problem"] = str(exc)
-        return render_public(request, "web/public/resubscribed.html", context, brand_list, 403)
-    return render_public(request, "web/public/resubscribed.html", context, brand_list)
+        return render_public(request, page, context, brand_list, 403, subscriber=target.subscriber)
+    return render_public(request, page, context, brand_list, subscriber=target.subscriber)
 
 
 @require_http_methods(["GET", "POST"])
@@ -108,7 +120,12 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     left = []
     if request.method == "POST" and request.POST.get("everything"):
         actions.unsubscribe_everything(target, UnsubscribeEvent.Method.PREFERENCES)
-        return render_public(request, "web/public/unsubscribed.html", {"target": target})
+        return render_public(
+            request,
+            "web/public/unsubscribed.html",
+            {"target": target},
+            subscriber=target.subscriber,
+        )
     if request.method == "POST":
         wanted = [int(i) for i in request.POST.getlist("lists") if i.isdigit()]
         left = actions.keep_only(target, wanted)
@@ -119,7 +136,9 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         "saved": request.method == "POST",
         "left": left,
     }
-    return render_public(request, "web/public/preferences.html", context)
+    return render_public(
+        request, "web/public/preferences.html", context, subscriber=target.subscriber
+    )
 
 
 @require_http_methods(["GET"])
@@ -129,7 +148,9 @@ def view_in_browser(request: HttpRequest, token: str) -> HttpResponse:
     _, html = actions.view_in_browser(target)
     archives = archive.archives_of(target.campaign) if target.campaign else []
     if archives:  # a campaign in the public archive says where to find the others
-        html = archive.with_banner(html, archive_banner(archives[0], "view"))
+        with translation.override(public_language(request, archives[0], target.subscriber)):
+            banner = archive_banner(archives[0], "view")
+        html = archive.with_banner(html, banner)
     return campaign_page(html)
 
 

@@ -1,4 +1,5 @@
-"""Settings: the effective configuration (never its secrets), and the operator's password."""
+"""Settings: the effective configuration (never its secrets), the operator's password and
+language."""
 
 import platform
 from collections.abc import Mapping
@@ -11,13 +12,21 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 import postroom
 from postroom.accounts import roles
+from postroom.accounts.languages import choose_language, language_of
+from postroom.accounts.signals import SESSION_LANGUAGE
 from postroom.alerts import services as alerts
 from postroom.delivery.models import Sender
+from postroom.errors import InvalidInput
 from postroom.public import branding
 from postroom.public.forms import BrandingForm
+from postroom.web.languages import browser_language
 from postroom.web.permissions import OperatorRequest, operator_required
 
 
@@ -41,6 +50,8 @@ def index_page(
         "can_audit": roles.at_least(role, roles.required_role("audit", "GET")),
         "can_brand": roles.at_least(role, roles.required_role("branding", "POST")),
         "branding_form": branding_form or BrandingForm.of(branding.stored(None)),
+        "languages": conf.LANGUAGES,
+        "my_language": language_of(request.user),
     }
     return render(request, "web/settings.html", context, status=status)
 
@@ -48,18 +59,24 @@ def index_page(
 def effective_configuration() -> list[tuple[str, str]]:
     """What an operator needs to know to debug a deployment; no keys or passwords."""
     return [
-        ("Postroom version", postroom.__version__),
-        ("Database", describe_database(conf.DATABASES["default"])),
-        ("Base URL", conf.POSTROOM_BASE_URL),
-        ("Data directory", str(conf.DATA_DIR)),
-        ("Allowed hosts", ", ".join(conf.ALLOWED_HOSTS)),
-        ("CSRF trusted origins", ", ".join(conf.CSRF_TRUSTED_ORIGINS)),
-        ("Secure cookies", "on" if conf.SESSION_COOKIE_SECURE else "off (base URL is not https)"),
-        ("Behind a proxy", "yes" if conf.POSTROOM_BEHIND_PROXY else "no"),
-        ("Debug", "on" if conf.DEBUG else "off"),
-        ("Time zone", conf.TIME_ZONE),
-        ("Health check /health", "token required" if conf.POSTROOM_HEALTH_TOKEN else "public"),
-        ("Log level", conf.LOG_LEVEL),
+        (_("Postroom version"), postroom.__version__),
+        (_("Database"), describe_database(conf.DATABASES["default"])),
+        (_("Base URL"), conf.POSTROOM_BASE_URL),
+        (_("Data directory"), str(conf.DATA_DIR)),
+        (_("Allowed hosts"), ", ".join(conf.ALLOWED_HOSTS)),
+        (_("CSRF trusted origins"), ", ".join(conf.CSRF_TRUSTED_ORIGINS)),
+        (
+            _("Secure cookies"),
+            _("on") if conf.SESSION_COOKIE_SECURE else _("off (base URL is not https)"),
+        ),
+        (_("Behind a proxy"), _("yes") if conf.POSTROOM_BEHIND_PROXY else _("no")),
+        (_("Debug"), _("on") if conf.DEBUG else _("off")),
+        (_("Time zone"), conf.TIME_ZONE),
+        (
+            _("Health check /health"),
+            _("token required") if conf.POSTROOM_HEALTH_TOKEN else _("public"),
+        ),
+        (_("Log level"), conf.LOG_LEVEL),
         ("Django / Python", f"{django.get_version()} / {platform.python_version()}"),
     ]
 
@@ -79,9 +96,25 @@ def change_password(request: OperatorRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = form.save()
         update_session_auth_hash(request, user)  # stay logged in after the change
-        messages.success(request, "Your password was changed.")
+        messages.success(request, _("Your password was changed."))
         return redirect("settings")
     return render(request, "web/password_change.html", {"form": form})
+
+
+@require_POST
+@operator_required
+def language(request: OperatorRequest) -> HttpResponse:
+    """The language this user reads the admin in; empty: as their browser asks."""
+    try:
+        chosen = choose_language(request.user, request.POST.get("language", ""))
+    except InvalidInput as exc:
+        messages.error(request, capfirst(str(exc)) + ".")
+        return index_page(request, status=400)
+    request.session[SESSION_LANGUAGE] = chosen
+    # The confirmation already speaks the new language.
+    translation.activate(chosen or browser_language(request))
+    messages.success(request, _("Your language was saved."))
+    return redirect("settings")
 
 
 @operator_required

@@ -21,7 +21,7 @@ from postroom.tracking.forms import (
     list_key,
     public_lists,
 )
-from postroom.web.branded import render_public
+from postroom.web.branded import public_language, render_public
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -61,6 +61,7 @@ def subscribe(request: HttpRequest, key: str) -> HttpResponse:
         },
         bot=form.is_bot,
         captcha=request.POST.get(captcha.FIELD),
+        language=public_language(request, mailing_list),
     )
     try:
         # The CSRF check already tied this post to this site: no origin to check.
@@ -110,10 +111,10 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "GET":
         # Link scanners follow GET links: only the button (a POST) confirms.
         context["done"] = pending.is_done
-        return _private(
-            render_public(request, "web/public/confirm.html", context, pending.mailing_list)
-        )
-    context["confirmed"] = confirmations.confirm_subscription(pending, client_ip(request))
+        page = "web/public/confirm.html"
+    else:
+        context["confirmed"] = confirmations.confirm_subscription(pending, client_ip(request))
+        page = "web/public/confirm_done.html"
     return _private(
-        render_public(request, "web/public/confirm_done.html", context, pending.mailing_list)
+        render_public(request, page, context, pending.mailing_list, subscriber=pending.subscriber)
     )

@@ -1,0 +1,204 @@
+"""Public pages and system emails in the reader's language, the admin in the user's own."""
+
+import email
+import email.policy
+import html
+from urllib.parse import urlsplit
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from postroom.accounts.models import Profile
+from postroom.audience import services as audience
+from postroom.audience.languages import supported
+from postroom.audience.models import MailingList
+from postroom.delivery.models import OutboxMessage
+from postroom.tracking import links, signups
+
+GERMAN = "de-DE,de;q=0.9,en;q=0.5"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    cache.clear()  # sign-up counts and resend pauses
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def news(db) -> MailingList:
+    return audience.create_list("News", optin="double", public=True)
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+def test_a_public_page_follows_the_browser(client, news):
+    response = client.get(f"/subscribe/{news.pk}/", HTTP_ACCEPT_LANGUAGE=GERMAN)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert '<html lang="de">' in page
+    assert "News abonnieren" in page
+    assert "E-Mail-Adresse" in page  # the form's own label
+    assert "Subscribe" not in page
+    assert response["Content-Language"] == "de"
+    assert "Accept-Language" in response["Vary"]
+
+
+def test_without_a_language_the_page_is_in_english(client, news):
+    page = client.get(f"/subscribe/{news.pk}/").content.decode()
+
+    assert '<html lang="en">' in page
+    assert "Subscribe to News" in page
+
+
+def test_a_language_postroom_does_not_speak_falls_back_to_english(client, news):
+    page = client.get(f"/subscribe/{news.pk}/", HTTP_ACCEPT_LANGUAGE="ja,ko;q=0.8").content
+    assert b"Subscribe to News" in page
+
+
+def test_the_subscribers_own_language_wins_over_the_browser(client, news):
+    ann = audience.add_subscriber("ann@example.com", lists=[news], attributes={"language": "fr"})
+    url = path_of(links.default_signer().unsubscribe_url(0, ann.pk))
+
+    response = client.get(url, HTTP_ACCEPT_LANGUAGE=GERMAN)
+
+    page = response.content.decode()
+    assert '<html lang="fr">' in page
+    assert "Ne plus envoyer aucun e-mail à <strong>ann@example.com</strong> ?" in page
+    assert response["Content-Language"] == "fr"
+    # And after the click, the page that says it is done.
+    done = client.post(url, HTTP_ACCEPT_LANGUAGE=GERMAN).content.decode()
+    assert "Vous êtes désabonné" in done
+
+
+def test_the_lists_language_wins_over_the_browser(client, news):
+    news.language = "es"
+    news.save()
+
+    page = client.get(f"/subscribe/{news.pk}/", HTTP_ACCEPT_LANGUAGE=GERMAN).content.decode()
+
+    assert "Suscribirse a News" in page
+
+
+def test_a_subscribers_language_is_read_as_people_write_it():
+    assert supported("de-AT") == "de"
+    assert supported("zh_CN") == "zh-hans"
+    assert supported("zh-Hans") == "zh-hans"
+    assert supported(" FR ") == "fr"
+    assert supported("ja") is None
+    assert supported("") is None
+    assert supported(42) is None
+    assert supported("x" * 100) is None
+
+
+def test_the_confirmation_email_speaks_the_sign_up_pages_language(client, news):
+    response = client.post(
+        f"/subscribe/{news.pk}/",
+        {"email": "zoe@example.com", "name": "Zoé"},
+        HTTP_ACCEPT_LANGUAGE="fr-FR,fr;q=0.9",
+    )
+    assert "Consultez votre boîte de réception" in response.content.decode()
+    signups.process_pending()  # the worker's step sends it, after the request is gone
+
+    stored = OutboxMessage.objects.get()
+    message = email.message_from_bytes(bytes(stored.data), policy=email.policy.default)
+    assert message["Subject"] == "Confirmez votre abonnement à News"
+    page = html.unescape(message.get_body(("html",)).get_content())
+    assert '<html lang="fr">' in page
+    assert "Veuillez confirmer que vous souhaitez recevoir <strong>News</strong>" in page
+    assert "Confirmer mon abonnement" in page
+    text = message.get_body(("plain",)).get_content()
+    assert "Le lien est valable 7 jours." in text
+
+
+def test_the_confirmation_email_is_in_the_subscribers_language_whatever_the_browser(client, news):
+    audience.add_subscriber("zoe@example.com", attributes={"language": "zh-CN"})
+    client.post(f"/subscribe/{news.pk}/", {"email": "zoe@example.com"}, HTTP_ACCEPT_LANGUAGE=GERMAN)
+    signups.process_pending()
+
+    message = email.message_from_bytes(
+        bytes(OutboxMessage.objects.get().data), policy=email.policy.default
+    )
+    assert message["Subject"] == "确认订阅 News"
+    # The HTML part writes non-ASCII text as character references: read it as a browser does.
+    assert "请确认您希望在此地址接收" in html.unescape(message.get_body(("html",)).get_content())
+
+
+def test_the_archive_tells_languages_apart_in_its_etag(client, db):
+    public = audience.create_list("Letters", public=True)
+    url = reverse("public_archive", args=[public.uuid])
+
+    english = client.get(url)
+    german = client.get(url, HTTP_ACCEPT_LANGUAGE=GERMAN)
+
+    assert "Frühere Ausgaben" in german.content.decode()
+    assert english["ETag"] != german["ETag"]
+    again = client.get(url, HTTP_ACCEPT_LANGUAGE=GERMAN, HTTP_IF_NONE_MATCH=english["ETag"])
+    assert again.status_code == 200  # an English copy is no answer to a German reader
+
+
+def test_the_admin_is_in_the_language_the_user_picked(client, owner):
+    client.force_login(owner)
+    assert "Dashboard" in client.get(reverse("dashboard")).content.decode()
+
+    response = client.post(reverse("language"), {"language": "zh-hans"}, follow=True)
+
+    assert response.status_code == 200
+    assert "您的语言设置已保存。" in response.content.decode()
+    assert Profile.objects.get(user=owner).language == "zh-hans"
+    page = client.get(reverse("dashboard"), HTTP_ACCEPT_LANGUAGE=GERMAN)
+    text = page.content.decode()
+    assert '<html lang="zh-hans">' in text
+    assert "概览" in text and "营销活动" in text
+    assert page["Content-Language"] == "zh-hans"
+
+
+def test_the_chosen_language_comes_back_at_the_next_log_in(client, owner):
+    Profile.objects.create(user=owner, role="owner", language="de")
+
+    client.post(reverse("login"), {"username": "owner", "password": "pw-owner-1"})
+
+    assert "Abmelden" in client.get(reverse("dashboard")).content.decode()
+
+
+def test_public_pages_ignore_the_admins_own_language(client, owner, news):
+    Profile.objects.create(user=owner, role="owner", language="zh-hans")
+    client.post(reverse("login"), {"username": "owner", "password": "pw-owner-1"})
+
+    page = client.get(f"/subscribe/{news.pk}/", HTTP_ACCEPT_LANGUAGE=GERMAN).content.decode()
+
+    assert "News abonnieren" in page
+
+
+def test_an_unknown_language_is_refused_and_changes_nothing(client, owner):
+    Profile.objects.create(user=owner, role="owner", language="fr")
+    client.force_login(owner)
+
+    response = client.post(reverse("language"), {"language": "klingon"})
+
+    assert response.status_code == 400
+    assert "pas une langue que Postroom parle" in response.content.decode()
+    assert Profile.objects.get(user=owner).language == "fr"
+
+
+def test_back_to_the_browsers_language(client, owner):
+    Profile.objects.create(user=owner, role="owner", language="fr")
+    client.force_login(owner)
+
+    client.post(reverse("language"), {"language": ""})
+
+    assert Profile.objects.get(user=owner).language == ""
+    assert (
+        "Übersicht"
+        in client.get(reverse("dashboard"), HTTP_ACCEPT_LANGUAGE=GERMAN).content.decode()
+    )
+
+
+def test_choosing_a_language_needs_a_log_in(client, db):
+    response = client.post(reverse("language"), {"language": "de"})
+    assert response.status_code == 302
+    assert reverse("login") in response["Location"]
