@@ -3,7 +3,8 @@
 # PostgreSQL server binaries (the suite starts a throwaway cluster), chromium
 # (browser tests), Postfix's smtp-sink (benchmarks), Dovecot (the bounce mailbox tests start
 # a throwaway one), gettext (tests/languages extracts the translatable strings with its
-# xgettext) and Python's venv module.
+# xgettext), a Chinese font (the zh-hans screenshots show boxes without one) and Python's
+# venv module.
 # Debian/Ubuntu; installing needs root. Repeated runs install nothing and are fast.
 set -euo pipefail
 
@@ -22,6 +23,9 @@ if ! command -v dovecot >/dev/null && [ ! -x /usr/sbin/dovecot ]; then
 fi
 if ! command -v xgettext >/dev/null; then
     missing+=(gettext)
+fi
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+    missing+=(fonts-wqy-microhei)
 fi
 if ! python3.11 -c "import ensurepip, venv" 2>/dev/null; then
     missing+=(python3.11-venv)

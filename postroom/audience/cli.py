@@ -13,6 +13,11 @@ from typing import Any
 from postroom.cli import CLI, COUNT, add_json_flag, emit
 from postroom.errors import InvalidInput
 
+LANGUAGE_HELP = (
+    "language of its pages and confirmations (de, en, es, fr, zh-hans); "
+    "subscribers with their own keep theirs"
+)
+
 
 def register(cli: CLI) -> None:
     p = cli.command("add", "create a mailing list", add_list, group="lists")
@@ -20,6 +25,7 @@ def register(cli: CLI) -> None:
     p.add_argument("--optin", choices=["single", "double"], default="single")
     p.add_argument("--description", default="")
     p.add_argument("--public", action="store_true", help="shown on public subscription forms")
+    p.add_argument("--language", default="", help=LANGUAGE_HELP)
     _signup_flags(p)
     add_json_flag(p)
     p = cli.command("edit", "change a list's settings", edit_list, group="lists")
@@ -30,6 +36,7 @@ def register(cli: CLI) -> None:
     visibility = p.add_mutually_exclusive_group()
     visibility.add_argument("--public", action="store_true", default=None)
     visibility.add_argument("--private", action="store_false", dest="public")
+    p.add_argument("--language", help=LANGUAGE_HELP + '; "" for none')
     _signup_flags(p)
     p.add_argument(
         "--no-origins", action="store_true", help="allow no other website (before --allow-origin)"
@@ -112,6 +119,7 @@ def list_json(mailing_list, counts: dict[str, int] | None = None) -> dict[str, A
         "allowed_origins": mailing_list.allowed_origins,
         "captcha": mailing_list.captcha,
         "form_fields": mailing_list.form_fields,
+        "language": mailing_list.language,
     }
     if counts is not None:
         data["counts"] = counts
@@ -170,6 +178,7 @@ def add_list(args: argparse.Namespace) -> None:
         allowed_origins=args.origins,
         captcha=bool(args.captcha),
         form_fields=_form_fields(args),
+        language=args.language,
     )
     emit(args, list_json(ml), f"list {ml.name!r} created ({ml.optin} opt-in, {ml.visibility})")
 
@@ -186,6 +195,7 @@ def edit_list(args: argparse.Namespace) -> None:
         ("public", args.public),
         ("captcha", args.captcha),
         ("form_fields", _form_fields(args)),
+        ("language", args.language),
     ):
         if value is not None:
             changes[key] = value

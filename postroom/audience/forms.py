@@ -3,6 +3,8 @@
 import json
 
 from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from postroom.audience import signup_settings
 from postroom.audience.models import MailingList
@@ -70,9 +72,18 @@ class ListForm(forms.ModelForm):
         "choice, date. Stored as subscriber attributes.",
     )
 
+    language = forms.ChoiceField(
+        required=False,
+        label=_("Language"),
+        help_text=_(
+            "Of its sign-up form, confirmation emails and archive. Subscribers whose own "
+            "language is known still get theirs."
+        ),
+    )
+
     class Meta:
         model = MailingList
-        fields = ["name", "description", "optin", "captcha"]
+        fields = ["name", "description", "optin", "captcha", "language"]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
         labels = {"optin": "Opt-in", "captcha": "Captcha on sign-ups"}
         help_texts = {
@@ -102,6 +113,9 @@ class ListForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        language = self.fields["language"]
+        assert isinstance(language, forms.ChoiceField)
+        language.choices = [("", _("Each reader's own")), *settings.LANGUAGES]
         self.fields["public"].initial = self.instance.is_public if self.instance.pk else False
         if self.instance.pk:
             self.fields["origins"].initial = "\n".join(self.instance.allowed_origins)

@@ -17,6 +17,7 @@ from postroom.audience import segments, signup_settings
 from postroom.audience.bulk import blocklist, erase_many
 from postroom.audience.consent import clean_source, initial_status
 from postroom.audience.emails import email_hash, normalize_email
+from postroom.audience.languages import clean_language
 from postroom.audience.models import (
     MailingList,
     Segment,
@@ -112,6 +113,7 @@ def create_list(
     allowed_origins: Iterable[str] = (),
     captcha: bool = False,
     form_fields: list | None = None,
+    language: str = "",
 ) -> MailingList:
     name = clean_list_name(name)
     if optin not in MailingList.Optin.values:
@@ -119,6 +121,7 @@ def create_list(
     visibility = MailingList.Visibility.PUBLIC if public else MailingList.Visibility.PRIVATE
     origins = signup_settings.clean_origins(allowed_origins)
     fields = signup_settings.clean_form_fields(form_fields or [])
+    language = clean_language(language)
     try:
         with transaction.atomic():
             return MailingList.objects.create(
@@ -129,6 +132,7 @@ def create_list(
                 allowed_origins=origins,
                 captcha=captcha,
                 form_fields=fields,
+                language=language,
             )
     except IntegrityError:
         raise InvalidInput(f"a list named {name!r} already exists") from None
@@ -137,7 +141,7 @@ def create_list(
 def update_list(mailing_list: MailingList, **changes: Any) -> MailingList:
     """Change a list's settings; only the keys given change, all are checked before any write.
 
-    Keys: name, description, optin, public, allowed_origins, captcha, form_fields.
+    Keys: name, description, optin, public, allowed_origins, captcha, form_fields, language.
     """
     unknown = set(changes) - {
         "name",
@@ -147,6 +151,7 @@ def update_list(mailing_list: MailingList, **changes: Any) -> MailingList:
         "allowed_origins",
         "captcha",
         "form_fields",
+        "language",
     }
     if unknown:
         raise InvalidInput(f"a list has no setting {sorted(unknown)[0]!r}")
@@ -168,6 +173,8 @@ def update_list(mailing_list: MailingList, **changes: Any) -> MailingList:
         mailing_list.captcha = bool(changes["captcha"])
     if "form_fields" in changes:
         mailing_list.form_fields = signup_settings.clean_form_fields(changes["form_fields"])
+    if "language" in changes:
+        mailing_list.language = clean_language(changes["language"] or "")
     try:
         with transaction.atomic():
             mailing_list.save()

@@ -6,7 +6,9 @@ import html
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.test import Client
 from django.urls import reverse
 
 from postroom.accounts.models import Profile
@@ -15,8 +17,10 @@ from postroom.audience.languages import supported
 from postroom.audience.models import MailingList
 from postroom.delivery.models import OutboxMessage
 from postroom.tracking import links, signups
+from tests.web.pages import PUBLIC, page_urls, world
 
 GERMAN = "de-DE,de;q=0.9,en;q=0.5"
+CAMPAIGN_PAGES = {"public_view", "public_archive_entry"}
 
 
 @pytest.fixture(autouse=True)
@@ -202,3 +206,26 @@ def test_choosing_a_language_needs_a_log_in(client, db):
     response = client.post(reverse("language"), {"language": "de"})
     assert response.status_code == 302
     assert reverse("login") in response["Location"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_page_renders_in_every_shipped_language(owner):
+    """A translation with a broken placeholder fails only when rendered in its language."""
+    urls = page_urls(world())
+    for code, _ in settings.LANGUAGES:
+        Profile.objects.update_or_create(user=owner, defaults={"role": "owner", "language": code})
+        admin, anonymous = Client(), Client(HTTP_ACCEPT_LANGUAGE=code)
+        admin.force_login(owner)
+        seen = 0
+        for name, paths in urls.items():
+            for path in paths:
+                response = (anonymous if name in PUBLIC else admin).get(path)
+                if response.status_code == 405:  # an action (POST only), not a page
+                    continue
+                assert response.status_code in (200, 302), f"{code} {path}: {response.status_code}"
+                if name in CAMPAIGN_PAGES:  # the author's email, in the author's language
+                    continue
+                if response.status_code == 200 and "<html" in response.content.decode()[:300]:
+                    assert f'lang="{code}"' in response.content.decode()[:300], f"{code} {path}"
+                    seen += 1
+        assert seen >= 40, code

@@ -2,6 +2,7 @@
 
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from postroom.alerts.services import unacknowledged
 from postroom.audience.models import Subscriber
@@ -48,12 +49,13 @@ def dashboard_context() -> dict:
 def checklist() -> list[dict] | None:
     """The first steps, each ticked once done; None once all are (then it leaves the page)."""
     steps = [
-        {"done": Sender.objects.exists(), "text": "Add a sender", "url": "sender_new",
-         "help": "the SMTP server your mail goes out through (until then it lands in the outbox)"},
-        {"done": Subscriber.objects.exists(), "text": "Import contacts", "url": "import_new",
-         "help": "a CSV or spreadsheet, or the export of another newsletter tool"},
-        {"done": Campaign.objects.exists(), "text": "Write a campaign", "url": "campaign_new",
-         "help": "then send yourself a test before starting it"},
+        {"done": Sender.objects.exists(), "text": _("Add a sender"), "url": "sender_new",
+         "help": _("the SMTP server your mail goes out through (until then it lands in the "
+                   "outbox)")},
+        {"done": Subscriber.objects.exists(), "text": _("Import contacts"), "url": "import_new",
+         "help": _("a CSV or spreadsheet, or the export of another newsletter tool")},
+        {"done": Campaign.objects.exists(), "text": _("Write a campaign"), "url": "campaign_new",
+         "help": _("then send yourself a test before starting it")},
     ]  # fmt: skip
     return None if all(step["done"] for step in steps) else steps
 
