@@ -55,21 +55,25 @@ class SubscriberEditForm(forms.Form):
 
 class ListForm(forms.ModelForm):
     public = forms.BooleanField(
-        required=False, help_text="Public lists are offered on subscription and preference pages."
+        required=False,
+        label=_("Public"),
+        help_text=_("Public lists are offered on subscription and preference pages."),
     )
     origins = forms.CharField(
         required=False,
-        label="Websites allowed to post sign-ups",
+        label=_("Websites allowed to post sign-ups"),
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "https://example.org"}),
-        help_text="One per line. Pages on these sites may sign people up from a browser.",
+        help_text=_("One per line. Pages on these sites may sign people up from a browser."),
     )
     fields_json = forms.CharField(
         required=False,
-        label="Custom form fields",
+        label=_("Custom form fields"),
         widget=forms.Textarea(attrs={"rows": 3, "class": "code"}),
-        help_text='JSON, e.g. [{"name": "plan", "label": "Plan", "type": "choice", '
-        '"required": true, "choices": ["free", "pro"]}]. Types: text, number, checkbox, '
-        "choice, date. Stored as subscriber attributes.",
+        help_text=_(
+            'JSON, e.g. [{"name": "plan", "label": "Plan", "type": "choice", '
+            '"required": true, "choices": ["free", "pro"]}]. Types: text, number, checkbox, '
+            "choice, date. Stored as subscriber attributes."
+        ),
     )
 
     language = forms.ChoiceField(
@@ -85,9 +89,14 @@ class ListForm(forms.ModelForm):
         model = MailingList
         fields = ["name", "description", "optin", "captcha", "language"]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
-        labels = {"optin": "Opt-in", "captcha": "Captcha on sign-ups"}
+        labels = {
+            "name": _("Name"),
+            "description": _("Description"),
+            "optin": _("Opt-in"),
+            "captcha": _("Captcha on sign-ups"),
+        }
         help_texts = {
-            "captcha": "A proof-of-work puzzle the visitor's browser solves; no third party."
+            "captcha": _("A proof-of-work puzzle the visitor's browser solves; no third party.")
         }
 
     def clean_name(self) -> str:
