@@ -44,7 +44,7 @@ ADMIN_AND_UP = {
 }  # fmt: skip
 PERSONAL_DATA_FILES = {"export", "import_rejects", "campaign_deliveries_csv", "outbox_raw"}
 ANY_ROLE_MAY_CHANGE = {
-    "password_change", "logout", "two_factor", "two_factor_disable",
+    "password_change", "language", "logout", "two_factor", "two_factor_disable",
     "passkey_register_options", "passkey_add", "passkey_remove",
     "api_tokens", "api_token_revoke",  # their own: a token never exceeds its user's role
 }  # fmt: skip
