@@ -14,7 +14,8 @@ PostgreSQL server separately) and the peak RSS of
 one worker. With --dkim the same run is repeated with every message signed
 (RSA-2048). --ledger N times building the ledger for the list of N*2/3
 subscribers (1,500,000 → 1,000,000 rows). --profile N sends N messages with
-one in-process worker under cProfile and prints where the time goes.
+one in-process worker under cProfile and prints where the time goes; with
+BENCH_PY_SPY=DIR each worker runs under py-spy (collapsed stacks in DIR).
 
 The ceiling: before and after the workers, Postfix's C client `smtp-source`
 sends the same number of messages of the same size (one campaign message's
@@ -182,14 +183,21 @@ def run_workers(
     servers_before = _cpu_seconds(sink.pid), _cpu_seconds(server)
     received_before = sink.received()
     started = time.perf_counter()
+    command = [sys.executable, "-m", "postroom.cli", "worker", "--until-idle"]
+    spy = os.environ.get("BENCH_PY_SPY")
     processes = [
-        subprocess.Popen([sys.executable, "-m", "postroom.cli", "worker", "--until-idle"], env=env)
-        for _ in range(workers)
+        subprocess.Popen(
+            [*_py_spy(spy, f"{label} {workers}w {i}"), *command] if spy else command, env=env
+        )
+        for i in range(workers)
     ]
     peak_kb = 0
-    while any(p.poll() is None for p in processes):
-        peak_kb = max([peak_kb, *(_peak_rss_kb(p.pid) for p in processes)])
-        time.sleep(0.5)
+    polls = 0
+    while any(p.poll() is None for p in processes):  # 20 ms: the wall time's resolution
+        if polls % 25 == 0:
+            peak_kb = max([peak_kb, *(_peak_rss_kb(p.pid) for p in processes)])
+        polls += 1
+        time.sleep(0.02)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -211,6 +219,14 @@ def run_workers(
         flush=True,
     )
     return sent / wall, sent, cpu * per, os.getloadavg()[0]
+
+
+def _py_spy(directory: str, name: str) -> list[str]:
+    """py-spy in front of a worker: a raw (collapsed) profile per worker in `directory`
+    (its VmHWM and CPU figures are then the worker's plus py-spy's)."""
+    binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    out = Path(directory) / (name.replace(" ", "-").replace(",", "") + ".txt")
+    return [binary, "record", "-r", "250", "-f", "raw", "-o", str(out), "--"]
 
 
 def profile(sink, count: int) -> None:

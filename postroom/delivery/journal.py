@@ -10,7 +10,13 @@ not read. So the worker appends, with unbuffered `os.write` calls:
     H  id, Message-ID, id, Message-ID...   a part is about to go to the transport
     D  id                                  its final dot is about to be written
     R  id, outcome, code, stage, flags, reply, message    the server's answer
-    B  id, or nothing                      building this row's message; done building
+    B  id, or nothing                      (older workers: the row being built)
+
+and keeps, in a page of its lock file mapped into memory (`building`), the id
+of the row whose message it is building (0: none): set once per message, that
+costs a store instead of a system call and the lock. A store to a shared file
+mapping is in the page cache at once, so it survives the process as a write
+does; the page is written out at creation, so a full disk cannot fault it later.
 
 An `os.write` has reached the kernel when it returns, so every entry survives
 the process being killed (SIGKILL, OOM, a crash) and is visible at once to
@@ -33,8 +39,10 @@ bounded by what is in flight.
 from __future__ import annotations
 
 import fcntl
+import mmap
 import os
 import re
+import struct
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -47,6 +55,10 @@ SEGMENT_BYTES = 1 << 20  # ~7,000 messages: rotated every few seconds at full sp
 BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
 _UNESCAPE = re.compile(r"\\(.)")
 _ESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+# The lock file: the boot id from offset 0, the row being built at BUILDING_AT (an
+# aligned 64-bit integer: one store, never seen half-written).
+BUILDING_AT = mmap.ALLOCATIONGRANULARITY
+_BUILDING = struct.Struct("=q")
 
 
 def boot_id() -> str:
@@ -105,6 +117,8 @@ class WorkerJournal:
         self._lock_fd = os.open(lock_path(directory, worker_id), os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh id: always free
         os.write(self._lock_fd, self.boot.encode())
+        os.pwrite(self._lock_fd, bytes(BUILDING_AT), BUILDING_AT)  # fails here if disk full
+        self._building = mmap.mmap(self._lock_fd, BUILDING_AT, offset=BUILDING_AT)
         self._mutex = threading.Lock()
         # [segment number, parts handed while it was current and not yet recorded]
         self._open_parts: deque[list[int]] = deque()
@@ -170,8 +184,8 @@ class WorkerJournal:
 
         After a death, the row being built is the likely culprit (`recovery`).
         """
-        with self._mutex:
-            self._append(f"B\t{'' if key is None else key}\n")
+        if not self._broken:
+            _BUILDING.pack_into(self._building, 0, key or 0)
 
     def committed(self, token: int) -> None:
         """The part handed with this token is recorded in the database."""
@@ -197,6 +211,8 @@ class WorkerJournal:
         """Everything is recorded: remove the journal (a clean stop leaves nothing)."""
         with self._mutex:
             self._remove_files()
+            if not self._building.closed:
+                self._building.close()
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
@@ -240,8 +256,12 @@ class DeadJournal:
 
     def _read(self) -> Replay:
         boot = boot_id()
-        written = os.pread(self._fd, 200, 0).decode("utf-8", "replace").strip()
+        head = os.pread(self._fd, 200, 0).split(b"\0", 1)[0]
+        written = head.decode("utf-8", "replace").strip()
         replay = Replay(trusted=bool(boot) and written == boot)
+        slot = os.pread(self._fd, _BUILDING.size, BUILDING_AT)
+        if len(slot) == _BUILDING.size:
+            replay.building = _BUILDING.unpack(slot)[0] or None
         for _, path in _segments(self.directory, self.worker_id):
             try:
                 text = path.read_text("utf-8", "replace")

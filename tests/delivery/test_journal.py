@@ -38,6 +38,8 @@ for part in spec["parts"]:
         written.reply(SendResult(key, outcome, code, reply, "data"))
     if part.get("committed"):
         written.committed(token)
+    for key in part.get("building", []):
+        written.building(key)
 if spec.get("torn"):
     os.write(written._fd, spec["torn"].encode())
 print(json.dumps(written.segment_numbers()), flush=True)
@@ -120,6 +122,20 @@ def test_a_later_hand_over_of_the_same_row_forgets_its_earlier_dot_and_reply(tmp
 
     assert replay.dots == set() and replay.replies == {}
     assert replay.message_ids == {7: "<m7>"}
+
+
+@pytest.mark.parametrize(
+    ("building", "suspect"), [([8, None, 9], 9), ([8, None], None), ([], None)]
+)
+def test_the_row_being_built_at_the_kill_is_the_last_one_started_and_not_finished(
+    tmp_path, building, suspect
+):
+    writer = Writer()
+    writer.write(tmp_path, [{"handed": [[5, "<m5>"]], "building": building}])
+
+    replay = journal.open_dead(tmp_path, writer.id).replay
+
+    assert replay.trusted and replay.building == suspect
 
 
 def test_an_entry_cut_short_by_the_kill_says_nothing(tmp_path):
