@@ -79,7 +79,9 @@ def test_the_settings_page_chooses_where_alert_emails_go(logged_in_page):
     page = logged_in_page
     page.goto("/settings/")
     page.get_by_label("Send alert emails through").select_option(label="ops-relay")
-    page.get_by_role("button", name="Save", exact=True).click()
+    # Settings has a Save of its own per section (the language one too).
+    alerts = page.get_by_role("region", name="Alert emails")
+    alerts.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("Alert emails now go through “ops-relay”.")).to_be_visible()
     expect(page.get_by_label("Send alert emails through")).to_have_value(
         str(Sender.objects.get().pk)
