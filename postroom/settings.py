@@ -17,6 +17,7 @@ starts.
 
 import base64
 import hashlib
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -65,6 +66,18 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigurationError(
+                f"{name} must list networks such as 10.0.0.0/8 or ::1/128, not {item!r}"
+            ) from None
+    return networks
 
 
 # --- settings ------------------------------------------------------------------------
@@ -198,6 +211,10 @@ POSTROOM_FROM_EMAIL = env_str("POSTROOM_FROM_EMAIL", "")
 POSTROOM_SUBSCRIBE_LIMIT = env_int("POSTROOM_SUBSCRIBE_LIMIT", 10)
 # Seconds an outgoing webhook POST may take to connect, and for each read of its answer.
 POSTROOM_WEBHOOK_TIMEOUT_SECONDS = env_int("POSTROOM_WEBHOOK_TIMEOUT_SECONDS", 5)
+# Networks that webhook endpoints and feeds may reach although not globally routable
+# (postroom.outbound), e.g. "10.0.0.0/8,127.0.0.1/32"; by default none: no loopback,
+# private, link-local or metadata address.
+POSTROOM_OUTBOUND_ALLOW = env_networks("POSTROOM_OUTBOUND_ALLOW")
 # Bearer tokens; empty turns /metrics and the bounce webhook off (404).
 POSTROOM_METRICS_TOKEN = env_str("POSTROOM_METRICS_TOKEN", "").strip()
 POSTROOM_BOUNCE_TOKEN = env_str("POSTROOM_BOUNCE_TOKEN", "").strip()

@@ -45,6 +45,18 @@ def journal_dir(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def outbound_to_loopback():
+    """The tests' webhook receivers and feeds listen on 127.0.0.1, which a real
+    installation may not reach unless its operator allows it (postroom.outbound)."""
+    import ipaddress
+
+    from django.conf import settings
+
+    settings.POSTROOM_OUTBOUND_ALLOW = [ipaddress.ip_network("127.0.0.1/32")]
+    os.environ["POSTROOM_OUTBOUND_ALLOW"] = "127.0.0.1/32"
+
+
 @pytest.fixture
 def subprocess_env(transactional_db, tmp_path) -> dict[str, str]:
     """Environment for a `postroom` subprocess that shares this test's database."""

@@ -20,6 +20,7 @@ from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
 
+from postroom import outbound
 from postroom.audience.models import MailingList, Segment
 from postroom.campaigns import services as campaigns
 from postroom.campaigns.models import Campaign
@@ -78,7 +79,7 @@ def create_feed(
 def fetch(url: str) -> list[dict[str, str]]:
     """The feed's items, oldest first, as guid/title/link/summary."""
     request = urllib.request.Request(url, headers={"User-Agent": "Postroom feed reader"})
-    with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
+    with outbound.opener().open(request, timeout=FETCH_TIMEOUT) as response:
         data = response.read(MAX_FEED_BYTES + 1)
     if len(data) > MAX_FEED_BYTES:
         raise InvalidInput(f"the feed is larger than {MAX_FEED_BYTES} bytes")

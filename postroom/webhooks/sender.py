@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
+from postroom import outbound
 from postroom.webhooks import signing
 from postroom.webhooks.models import Endpoint, WebhookAttempt, WebhookDelivery
 
@@ -49,12 +50,7 @@ class Answer:
         return self.status is not None and 200 <= self.status < 300
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # a 3xx is an answer, not a new address
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
+_opener = outbound.opener(follow_redirects=False)
 
 
 def timeout() -> float:
