@@ -9,8 +9,11 @@ class TransactionalConfig(AppConfig):
     def ready(self) -> None:
         # The engine builds each transactional row's own message through this hook
         # (delivery.batches.row_builders), so delivery never imports this app.
+        from postroom.audience.signals import subscribers_erasing
         from postroom.campaigns.models import Campaign
         from postroom.delivery import batches
+        from postroom.transactional.erasure import forget_erased
         from postroom.transactional.glue import build_rows
 
         batches.row_builders[Campaign.Kind.TRANSACTIONAL] = build_rows
+        subscribers_erasing.connect(forget_erased, dispatch_uid="transactional.forget_erased")
