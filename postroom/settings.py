@@ -381,6 +381,7 @@ MIDDLEWARE = [
     # list's, on top (docs/languages.md).
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "postroom.http.RefuseNulMiddleware",
     # Before CSRF: a preflight is answered here; the public API needs no session anyway.
     "postroom.api.cors.PublicCorsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -26,6 +26,7 @@ from ninja.parser import Parser
 
 from postroom.api.openapi import forms_without_null
 from postroom.errors import Conflict, NotAllowed, NotFound, PostroomError, TooMany
+from postroom.http import NUL_REFUSAL, holds_nul
 
 
 class ErrorOut(Schema):
@@ -106,20 +107,6 @@ class ObjectParser(Parser):
             if holds_nul([key, *(getattr(v, "name", v) for v in values)]):
                 raise HttpError(400, NUL_REFUSAL)
         return super().parse_querydict(data, list_fields, request)
-
-
-NUL_REFUSAL = "text in the request may not contain NUL characters (\\u0000)"
-
-
-def holds_nul(value: Any) -> bool:
-    """Whether any text in a decoded JSON value (keys too) holds U+0000."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(holds_nul(v) for v in value)
-    return False
 
 
 class PostroomAPI(NinjaAPI):

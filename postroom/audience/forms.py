@@ -10,6 +10,7 @@ from postroom.audience import signup_settings
 from postroom.audience.models import MailingList
 from postroom.audience.services import clean_list_name
 from postroom.errors import InvalidInput
+from postroom.http import holds_nul
 
 
 class JSONObjectField(forms.CharField):
@@ -32,6 +33,8 @@ class JSONObjectField(forms.CharField):
             raise forms.ValidationError(f"This is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise forms.ValidationError('Write an object, e.g. {"plan": "pro"}.')
+        if holds_nul(data):
+            raise forms.ValidationError("Text may not contain NUL characters (\\u0000).")
         return data
 
 

@@ -48,6 +48,7 @@ from postroom.errors import InvalidInput, NotFound, PostroomError
 from postroom.mail import content, mime
 from postroom.mail.compose import BuiltMessage
 from postroom.mail.links import BadToken
+from postroom.public.branding import brand_for
 from postroom.tracking import links
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,7 @@ def build_confirmation(
                 "list": mailing_list,
                 "confirm_url": signer.confirm_url(subscriber.pk, mailing_list.pk, issued_ms),
                 "days": CONFIRM_DAYS,
+                "brand": brand_for(mailing_list),
             },
         )
         subject = _("Confirm your subscription to %(list)s") % {"list": mailing_list.name}

@@ -1,6 +1,8 @@
 """Branded public pages: values checked, text readable on the colour, applied per list,
 escaped, and a Content-Security-Policy that lets in the logo's host and nothing else."""
 
+import email
+import email.policy
 import itertools
 
 import pytest
@@ -10,7 +12,7 @@ from postroom.audience import services as audience
 from postroom.errors import InvalidInput
 from postroom.public import branding
 from postroom.public.models import Branding
-from postroom.tracking import links
+from postroom.tracking import confirmations, links
 from tests.public.conftest import BASE_URL
 
 LOGO = "https://cdn.example.net/brand/logo.png"
@@ -204,3 +206,27 @@ def test_a_value_written_past_the_checks_is_never_used(client, weekly):
     response = client.get(f"/subscribe/{weekly.pk}/")
     assert "0;}p{x:" not in response.content.decode()
     assert img_src(response) == "img-src 'self'"
+
+
+def html_of(built) -> str:
+    mail = email.message_from_bytes(built.data, policy=email.policy.default)
+    return mail.get_body(("html",)).get_content()
+
+
+def test_the_confirmation_email_wears_the_lists_brand(weekly):
+    branding.save(None, {"name": "Acme & Co", "postal_address": "1 High St\nLeeds"})
+    branding.save(weekly, {"colour": "#ffcc00", "logo_url": LOGO})
+    person = audience.add_subscriber("zoe@example.com")
+    html = html_of(confirmations.build_confirmation(person, weekly))
+
+    assert f'src="{LOGO}"' in html and "Acme &amp; Co" in html
+    assert "background:#ffcc00; color:#000000" in html  # the button in the brand, readable
+    assert "1 High St<br>Leeds" in html
+
+
+def test_without_a_brand_the_confirmation_keeps_postroom_s_colour(weekly):
+    body = html_of(
+        confirmations.build_confirmation(audience.add_subscriber("a@example.com"), weekly)
+    )
+    assert f"background:{branding.DEFAULT_COLOUR}; color:#ffffff" in body
+    assert "<img" not in body

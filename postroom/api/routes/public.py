@@ -15,10 +15,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
-from postroom.api.errors import NUL_REFUSAL, errors, holds_nul, status_for
+from postroom.api.errors import errors, status_for
 from postroom.audience.models import MailingList
 from postroom.errors import InvalidInput, PostroomError
-from postroom.http import client_ip
+from postroom.http import NUL_REFUSAL, client_ip, holds_nul
 from postroom.tracking import captcha, confirmations, signups
 from postroom.tracking.forms import HONEYPOTS
 from postroom.web.branded import render_public

@@ -25,11 +25,12 @@ from pydantic import ValidationError as PydanticValidationError
 
 from postroom.accounts import audit
 from postroom.api import scope
-from postroom.api.errors import NUL_REFUSAL, errors, holds_nul
+from postroom.api.errors import errors
 from postroom.api.fields import RowId
 from postroom.audience.models import Subscriber
 from postroom.delivery.models import Delivery
 from postroom.errors import InvalidInput, NotFound
+from postroom.http import NUL_REFUSAL, holds_nul
 from postroom.transactional import services
 from postroom.transactional.models import TxMessage, TxTemplate
 
