@@ -197,3 +197,21 @@ def test_the_page_waits_for_a_second_factor_the_role_requires(db, person, settin
 def test_the_settings_page_links_to_it(db, person):
     page = logged_in(person("vera", Role.VIEWER)).get("/settings/").content.decode()
     assert f'href="{PAGE}"' in page
+
+
+def test_a_reload_that_posts_the_form_again_makes_no_second_token(db, person):
+    vera = person("vera", Role.VIEWER)
+    client = logged_in(vera)
+    key = re.search(r'name="once" value="([^"]+)"', client.get(PAGE).content.decode()).group(1)
+
+    made = client.post(PAGE, {"name": "dashboard", "once": key})
+    again = client.post(PAGE, {"name": "dashboard", "once": key}, follow=True)
+
+    assert made.status_code == 201
+    assert ApiToken.objects.count() == 1
+    assert "sent already" in again.content.decode()
+    assert not SECRET.findall(again.content.decode())  # the secret is never shown twice
+    fresh = re.search(r'name="once" value="([^"]+)"', made.content.decode()).group(1)
+    assert fresh != key  # the page after it carries a new key: another token can be made
+    assert client.post(PAGE, {"name": "second", "once": fresh}).status_code == 201
+    assert ApiToken.objects.count() == 2

@@ -17,6 +17,8 @@ from postroom.api import tokens
 from postroom.api.models import SCOPES, ApiToken
 from postroom.audience.models import MailingList
 from postroom.errors import NotFound, PostroomError
+from postroom.web import once
+from postroom.web.once import OnceField
 from postroom.web.permissions import OperatorRequest, operator_required
 
 
@@ -38,6 +40,7 @@ class TokenForm(forms.Form):
         label="Only these lists",
         help_text="None ticked: every list you may see. Ticked: it sees and mails only these.",
     )
+    once = OnceField()
 
 
 def _sees_everyones(request: OperatorRequest) -> bool:
@@ -72,6 +75,13 @@ def index(request: OperatorRequest) -> HttpResponse:
     form = _form(request, request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        if not once.first_time(request, data["once"]):
+            messages.info(
+                request,
+                "That form was sent already and its token made (a reload sends it again). "
+                "Its secret was shown once: if it is lost, revoke the token and make a new one.",
+            )
+            return redirect("api_tokens")
         try:
             token, secret = tokens.create(
                 request.user, data["name"], data["scopes"], data.get("lists", ())
