@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from postroom.accounts import roles
 from postroom.accounts.models import Profile, Role
 from postroom.audience import segments
+from postroom.audience.emails import InvalidEmail, normalize_email
 from postroom.audience.models import MailingList, Subscriber, Subscription
 from postroom.campaigns.models import Campaign
 from postroom.errors import NotAllowed, NotFound
@@ -64,6 +65,18 @@ class Access:
         return rows.filter(
             segments.has_row(Subscription.objects.filter(mailing_list_id__in=self.list_ids))
         )
+
+    def someone_elses(self, email: str) -> bool:
+        """Whether `email` is a subscriber already, on lists outside the grant only: adding
+        them to a granted list may not change their name or fields (nor is it a way to
+        change them)."""
+        if self.list_ids is None:
+            return False
+        try:
+            existing = Subscriber.objects.filter(email=normalize_email(email))
+        except InvalidEmail:
+            return False  # refused with its own message by whatever adds it
+        return existing.exists() and not self.subscribers(existing).exists()
 
     def campaigns(self, rows: QuerySet[Campaign]) -> QuerySet[Campaign]:
         """Those that target at least one list, all of them granted."""

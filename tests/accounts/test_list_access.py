@@ -160,3 +160,17 @@ def test_the_api_applies_the_users_grant_and_a_token_only_narrows_it(client, wor
     assert names == {"Ours"}
     assert client.get(f"/api/subscribers/{world['bob'].pk}", **auth).status_code == 404
     assert client.get(f"/api/subscribers/{world['ann'].pk}", **auth).status_code == 200
+
+
+def test_adding_someone_elses_subscriber_to_a_granted_list_leaves_their_data_alone(client, world):
+    _login(client)
+    answer = client.post(
+        "/subscribers/new/",
+        {"email": "bob@example.org", "name": "Mallory", "lists": [world["ours"].pk],
+         "attributes": '{"plan": "none"}'},
+        follow=True,
+    )  # fmt: skip
+    bob = Subscriber.objects.get(email="bob@example.org")
+    assert bob.name == "Bob" and bob.attributes == {}
+    assert bob.subscriptions.filter(mailing_list=world["ours"]).exists()
+    assert "name and fields unchanged" in answer.content.decode()

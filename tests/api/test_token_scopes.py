@@ -103,6 +103,30 @@ def test_a_token_for_some_lists_sees_and_mails_only_those(token_for, lists):
     assert refused(api.get(f"/api/lists/{offers.pk}"), 404)
 
 
+def test_a_token_for_some_lists_adds_someone_elses_subscriber_without_changing_them(
+    token_for, lists
+):
+    news, _ = lists
+    audience.add_subscriber("bob@example.com", "Bob", ["offers"], attributes={"plan": "gold"})
+    api = token_for(Role.OWNER, lists=[news])
+
+    added = api.post(
+        "/api/subscribers",
+        {"email": "bob@example.com", "name": "Mallory", "attributes": {"plan": "none"},
+         "lists": ["news"], "preconfirmed": True},
+    )  # fmt: skip
+    mine = api.post(
+        "/api/subscribers", {"email": "ada@example.com", "name": "Ada L.", "lists": ["news"]}
+    )
+
+    assert added.status_code == 201
+    bob = Subscriber.objects.get(email="bob@example.com")
+    assert (bob.name, bob.attributes) == ("Bob", {"plan": "gold"})
+    assert bob.subscriptions.filter(mailing_list=news).exists()  # the add itself is allowed
+    assert mine.status_code == 201  # their own list's person is updated as before
+    assert Subscriber.objects.get(email="ada@example.com").name == "Ada L."
+
+
 def test_a_token_never_exceeds_its_users_role(token_for, lists):
     viewer = token_for(Role.VIEWER, scopes=["subscribers"])
     editor = token_for(Role.EDITOR)

@@ -145,13 +145,15 @@ def add(request: HttpRequest, data: SubscriberIn):
     if scope.narrowed(request) and not data.lists:
         raise NotAllowed("a token for some lists must name the lists to subscribe to")
     lists = scope.lists_to_mail(request, data.lists)
+    # Someone else's subscriber is added to these lists, but keeps their own name and fields.
+    theirs = scope.access(request).someone_elses(data.email)
     subscriber = services.add_subscriber(
         data.email,
-        data.name,
+        "" if theirs else data.name,
         lists,
         source="api",
         ip=request.META.get("REMOTE_ADDR"),
-        attributes=data.attributes,
+        attributes=None if theirs else data.attributes,
         preconfirmed=data.preconfirmed,
     )
     return Status(201, _detail(subscriber))

@@ -92,18 +92,21 @@ def new(request: OperatorRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             request.access.check_lists(data["lists"])
+            theirs = request.access.someone_elses(data["email"])
             subscriber, created = services.upsert_subscriber(
                 data["email"],
-                data["name"],
+                "" if theirs else data["name"],
                 list(data["lists"]),
                 source="admin",
                 ip=None,
-                attributes=data["attributes"],
+                attributes=None if theirs else data["attributes"],
             )
         except PostroomError as exc:
             form.add_error(None, str(exc))
         else:
             verb = "added" if created else "already existed and was updated"
+            if theirs:
+                verb = "already existed on other lists: added to yours, name and fields unchanged"
             messages.success(request, f"{subscriber.email} {verb}.")
             return redirect("subscriber_detail", subscriber.pk)
     status = 400 if form.errors else 200
