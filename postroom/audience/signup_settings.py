@@ -12,6 +12,8 @@ from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from postroom.errors import InvalidInput
+from postroom.mail.errors import HeaderError
+from postroom.mail.mime import ascii_domain
 
 FieldType = Literal["text", "number", "checkbox", "choice", "date"]
 FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
@@ -38,11 +40,10 @@ def clean_origin(value: str) -> str:
     except ValueError:
         raise InvalidInput(f"{raw!r} has an invalid port") from None
     default = {"http": 80, "https": 443}[parts.scheme]
-    host = (
-        parts.hostname.encode("idna").decode("ascii")
-        if not parts.hostname.isascii()
-        else parts.hostname
-    )
+    try:
+        host = ascii_domain(parts.hostname)
+    except HeaderError:
+        raise InvalidInput(f"{raw!r} does not name a valid host") from None
     host = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 

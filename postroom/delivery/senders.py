@@ -20,6 +20,8 @@ from postroom.delivery.transports import transport_for
 from postroom.errors import InvalidInput, NotFound
 from postroom.integers import as_id
 from postroom.mail import dkim
+from postroom.mail.errors import HeaderError
+from postroom.mail.mime import ascii_domain
 from postroom.mail.smtp import CheckReport
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -58,8 +60,8 @@ def _checked_host(raw: str) -> str:
     except ValueError:
         pass
     try:
-        ascii_name = host.encode("idna").decode("ascii") if not host.isascii() else host
-    except UnicodeError:
+        ascii_name = ascii_domain(host)
+    except HeaderError:
         ascii_name = ""
     labels = ascii_name.rstrip(".").split(".")
     if not ascii_name or len(ascii_name) > 253 or not all(_LABEL.match(x) for x in labels):

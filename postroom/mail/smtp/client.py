@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from postroom.mail.mime import ascii_domain
 from postroom.mail.smtp.journal import Journal
 from postroom.mail.smtp.replies import (
     AUTH,
@@ -269,7 +270,7 @@ class SmtpConnection:
                 sockname = self._wire.transport.get_extra_info("sockname")  # type: ignore[union-attr]
                 ip = sockname[0] if sockname else "127.0.0.1"
                 name = f"[IPv6:{ip}]" if ":" in ip else f"[{ip}]"
-        return name.encode() if name.isascii() else name.encode("idna")
+        return ascii_domain(name).encode()
 
     async def _hello(self, stage: str) -> None:
         name = self._local_name()
