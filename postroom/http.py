@@ -28,6 +28,7 @@ class RefuseNulMiddleware:
     shape, so its paths pass through here untouched."""
 
     FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+    KEEP_BODY_BYTES = 1024 * 1024
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -42,8 +43,14 @@ class RefuseNulMiddleware:
     def _holds_nul(self, request: HttpRequest) -> bool:
         if "\x00" in request.path or holds_nul(list(request.GET.lists())):
             return True
-        if request.method != "POST" or not (request.content_type or "").startswith(self.FORMS):
+        kind = request.content_type or ""
+        if request.method != "POST" or not kind.startswith(self.FORMS):
             return False
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if kind.startswith(self.FORMS[0]) or length <= self.KEEP_BODY_BYTES:
+            # Read (and kept) first, so a view that reads the raw body still can; a big
+            # multipart body is left to stream (an upload can be far larger than memory).
+            request.body  # noqa: B018
         names = [f.name for files in request.FILES.lists() for f in files[1]]
         return holds_nul(list(request.POST.lists())) or holds_nul(names)
 

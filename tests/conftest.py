@@ -45,6 +45,17 @@ def journal_dir(tmp_path_factory):
     return path
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the installation's language: Django's LocaleMiddleware leaves
+    the last request's language active in the thread, and the next test (a page
+    rendered without a request, an email) would be written in it."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def outbound_to_loopback():
     """The tests' webhook receivers and feeds listen on 127.0.0.1, which a real
