@@ -1,7 +1,8 @@
-"""Preparing one batch: claim rows under a grant, drop those who left, render the rest."""
+"""One batch, in two of the worker's steps: claim rows under a grant (`claim`), then
+drop those who left and render the rest (`render`)."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,9 +25,10 @@ log = logging.getLogger("postroom.delivery")
 
 # Changes this close to the start are checked again too (clocks of several machines).
 CLOCK_SLACK = timedelta(seconds=10)
-# prepare() calls back this often: a part comes back in milliseconds, a message
-# takes ~0.15 ms to build.
-BETWEEN_EVERY = 10
+# render() gives the worker its turn this often (to record the parts that came back
+# and hand over the next): a part comes back in milliseconds, a message takes
+# ~0.15 ms to build.
+YIELD_EVERY = 10
 
 
 @dataclass
@@ -56,10 +58,10 @@ row_builders: dict[str, RowBuilder] = {}
 class Batch:
     grant: Grant
     context: CampaignContext
+    claimed: list[Claimed] = field(default_factory=list)  # leased to this worker by `claim`
     rows: list[Claimed] = field(default_factory=list)  # rows to send, aligned with messages
     messages: list[OutgoingMessage] = field(default_factory=list)
     message_ids: dict[int, str] = field(default_factory=dict)
-    claimed: int = 0
 
     @property
     def campaign_id(self) -> int:
@@ -129,33 +131,33 @@ def _still_mailable(context: CampaignContext, subscriber_ids: list[int]) -> dict
     return people
 
 
-def prepare(
-    grant: Grant,
-    context: CampaignContext,
-    worker_id: str,
-    cursor: int,
-    between: Callable[[], None] | None = None,
-    journal: WorkerJournal | None = None,
-) -> tuple[Batch, int]:
-    """Claim up to grant.count rows and build their messages.
+def claim(grant: Grant, context: CampaignContext, worker_id: str, cursor: int) -> tuple[Batch, int]:
+    """Lease up to grant.count rows past the keyset cursor (wrapping round once).
 
-    `between` is called every few messages built (the worker records the parts
-    of the previous batch that came back meanwhile and hands over the next).
-    `journal` is told which row is being built, so a row that kills the process
-    is found out (`recovery`). An unexpected error while building one row spends
-    an attempt of that row only (`results.record_errors`): a poison row fails
-    after the maximum instead of crashing the worker for ever.
-    Returns the batch and the new keyset cursor.
+    Returns the batch (its `claimed` rows, nothing rendered yet) and the new cursor.
     """
     batch = Batch(grant, context)
     rows = ledger.claim(grant.campaign_id, grant.count, worker_id, after_id=cursor)
     if not rows and cursor:
         rows = ledger.claim(grant.campaign_id, grant.count, worker_id)  # wrap around
-    batch.claimed = len(rows)
-    if not rows:
-        return batch, 0
-    new_cursor = rows[-1].id
+    batch.claimed = rows
+    return batch, rows[-1].id if rows else 0
 
+
+def render(batch: Batch, worker_id: str, journal: WorkerJournal | None = None) -> Iterator[int]:
+    """Build the messages of the claimed rows into `batch.rows`/`messages`.
+
+    A generator: every YIELD_EVERY rows it yields how many it went through, and the
+    caller does what it must meanwhile (the worker records the parts of the previous
+    batch that came back). Rendering never calls back into its caller.
+    `journal` is told which row is being built, so a row that kills the process
+    is found out (`recovery`). An unexpected error while building one row spends
+    an attempt of that row only (`results.record_errors`): a poison row fails
+    after the maximum instead of crashing the worker for ever.
+    """
+    grant, context, rows = batch.grant, batch.context, batch.claimed
+    if not rows:
+        return
     own = row_builders.get(context.campaign.kind)
     build_own = own(context, rows) if own is not None else None
     # Rows with their own message were addressed one by one, not chosen from lists.
@@ -169,10 +171,10 @@ def prepare(
     compiled = context.compiled
     pause_reason = ""
     for built_count, row in enumerate(rows, 1):
-        if between is not None and built_count % BETWEEN_EVERY == 0:
+        if built_count % YIELD_EVERY == 0:
             if journal is not None:
                 journal.building(None)
-            between()
+            yield built_count
         subscriber_id = row.subscriber_id
         if build_own is None:
             if subscriber_id is None:
@@ -221,7 +223,6 @@ def prepare(
         results.record_errors(context.campaign, worker_id, poisoned)
     if pause_reason:
         control.auto_pause(grant.campaign_id, pause_reason)
-    return batch, new_cursor
 
 
 def _count_over_budget(context: CampaignContext, exc: TemplateBudgetError) -> str:

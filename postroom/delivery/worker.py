@@ -5,24 +5,28 @@
         pass
     worker.close()
 
-One step: ask the scheduler for a grant, claim and render that many rows
-while the previous batch is on the wire, then finish the previous batch and
-submit the new one. A batch goes to the transport in parts: each part that
-comes back is recorded in one transaction, which also marks the next part as
-handed over, and this happens during rendering too, so the transport never
-runs dry while the worker renders. Results are recorded within milliseconds
-of a part's return, and at most PARTS_IN_FLIGHT parts per worker are ever
-with the transport unrecorded. Of those, the worker's journal (`journal`)
-tells whoever recovers a killed worker which ones had their final dot
-written: at most one per open SMTP connection is then in doubt.
+One step, read top to bottom in `process_one_batch`:
+
+1. grant: the scheduler says which campaign, how many rows, when (`scheduler`);
+2. claim: lease that many rows of the ledger (`batches.claim`);
+3. render: build their messages (`batches.render`); it yields every few rows,
+   and the worker records the parts of the previous batch that came back
+   meanwhile (`advance_flight`), so the transport never runs dry;
+4. record: wait for the rest of the previous batch, recording each part;
+5. transport: hand the new batch over, in parts (`_send`).
+
+The in-doubt window, from a part's hand-over to its recorded replies, belongs
+to one object, `handover.HandOver`: at most PARTS_IN_FLIGHT parts per worker
+are ever with the transport unrecorded, and the worker's journal tells whoever
+recovers a killed worker which of those had their final dot written. A grant
+ends in one place, `_give_back`: what was never handed over goes back.
 """
 
 import logging
 import signal
 import sys
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 from django.db import close_old_connections
 
@@ -36,6 +40,7 @@ from postroom.campaigns.services import due_campaigns
 from postroom.campaigns.spec import compiled_for
 from postroom.delivery import (
     autopause,
+    batches,
     control,
     events,
     ledger,
@@ -45,24 +50,19 @@ from postroom.delivery import (
     scheduler,
     waiting,
 )
-from postroom.delivery.batches import Batch, CampaignContext, prepare
+from postroom.delivery.batches import Batch, CampaignContext
+from postroom.delivery.handover import HandOver
 from postroom.delivery.journal import WorkerJournal
 from postroom.delivery.models import Delivery, Sender
 from postroom.delivery.transports import Transport, transport_for
-from postroom.delivery.transports.base import done
 from postroom.errors import PostroomError
 from postroom.imports.services import run_pending
-from postroom.mail.smtp import CONNECT, DATA, SmtpError
 from postroom.tracking import mailboxes
 
 log = logging.getLogger("postroom.delivery")
 
 HEARTBEAT_SECONDS = 1.0
 MAINTENANCE_SECONDS = 2.0
-# Messages per transport submission, each recorded as soon as it completes;
-# at most PARTS_IN_FLIGHT of them are with the transport at any time.
-PART_SIZE = 50
-PARTS_IN_FLIGHT = 2
 # How long this thread may hold the GIL while another thread waits for it. The
 # SMTP pool's thread needs it for a moment at each server reply; with Python's
 # default of 5 ms its connections sat idle while this thread rendered, and a
@@ -70,17 +70,6 @@ PARTS_IN_FLIGHT = 2
 # none and sends 7% faster, for a little more switching.
 SWITCH_INTERVAL = 0.0005
 OPEN_STATES = (Delivery.State.PENDING, Delivery.State.SENDING, Delivery.State.RETRY)
-
-
-@dataclass
-class Flight:
-    """A batch being sent: parts with the transport (futures), and parts still waiting."""
-
-    batch: Batch
-    transport: Transport
-    parts: deque = field(default_factory=deque)  # (future, [Claimed], journal token), in order
-    waiting: list[tuple[int, int]] = field(default_factory=list)  # slices not yet handed over
-    submitted: int = 0
 
 
 class DeliveryWorker:
@@ -92,7 +81,7 @@ class DeliveryWorker:
         self._contexts: dict[tuple[int, int | None], CampaignContext] = {}
         self._cursors: dict[int, int] = {}
         self._failing: set[int] = set()  # senders waiting (a success ends it), from maintain
-        self._flight: Flight | None = None
+        self._flight: HandOver | None = None
         self._prepared: Batch | None = None
         self._last_heartbeat = 0.0
         self._last_maintenance = 0.0
@@ -134,14 +123,14 @@ class DeliveryWorker:
     def process_one_batch(self) -> bool:
         """One step; True when it found work (so the caller loops again at once)."""
         self.maintain()
-        batch = None if self.stopping else self._next_batch()
+        batch = None if self.stopping else self._next_batch()  # grant, claim, render
         worked = self._flight is not None
         self._prepared = batch  # its leases are renewed while the flight completes
-        self.complete_flight()
+        self.complete_flight()  # record the rest of the previous batch
         self._prepared = None
         if batch is not None:
             worked = True
-            self._launch(batch)
+            self._send(batch)
         return worked
 
     def run_background_task(self) -> bool:
@@ -234,33 +223,41 @@ class DeliveryWorker:
                 lifecycle.move(campaign.pk, "start_failed", status_reason=reason[:500])
                 events.record(campaign.pk, events.Kind.PAUSED, reason)
 
-    # -- one batch --------------------------------------------------------------
+    # -- one batch: grant → claim → render → transport → record ----------------
 
     def _next_batch(self) -> Batch | None:
-        """Claim and render the next batch the scheduler grants, or None."""
-        seen: set[int] = set()
-        while True:
-            grant = scheduler.next_grant(self.id)
-            if grant is None or grant.campaign_id in seen:
-                if grant is not None:
-                    scheduler.release(grant, grant.count)
+        """Grant, claim and render the next batch, or None when no grant gives one.
+
+        A grant that claims nothing is given back at once; a second grant for a
+        campaign already tried in this step ends the search (nothing more to do now).
+        """
+        tried: set[int] = set()
+        while (grant := scheduler.next_grant(self.id)) is not None:
+            again = grant.campaign_id in tried
+            tried.add(grant.campaign_id)
+            batch = None if again else self._claim(grant)
+            if batch is not None:
+                self._render(batch)
+                return batch
+            self._give_back(grant, handed=0)
+            if again:
                 return None
-            seen.add(grant.campaign_id)
-            context = self._context(grant.campaign_id, grant.sender_id)
-            if context is None:
-                scheduler.release(grant, grant.count)
-                continue
-            cursor = self._cursors.get(grant.campaign_id, 0)
-            batch, cursor = prepare(
-                grant, context, self.id, cursor, self.advance_flight, self.journal
-            )
-            self._cursors[grant.campaign_id] = cursor
-            if batch.claimed == 0:
-                scheduler.release(grant, grant.count)
-                continue
-            if not batch.messages:  # everyone in it was skipped or failed to build
-                scheduler.release(grant, grant.count)
-            return batch
+        return None
+
+    def _claim(self, grant: scheduler.Grant) -> Batch | None:
+        """Lease the granted rows of a campaign that can be sent, or None."""
+        context = self._context(grant.campaign_id, grant.sender_id)
+        if context is None:
+            return None
+        cursor = self._cursors.get(grant.campaign_id, 0)
+        batch, self._cursors[grant.campaign_id] = batches.claim(grant, context, self.id, cursor)
+        return batch if batch.claimed else None
+
+    def _render(self, batch: Batch) -> None:
+        """Build the batch's messages; between rows, record the parts of the previous
+        batch that came back and hand over its next ones, so the transport never runs dry."""
+        for _ in batches.render(batch, self.id, self.journal):
+            self.advance_flight()
 
     def _context(self, campaign_id: int, sender_id: int | None) -> CampaignContext | None:
         """The campaign compiled once per (id, updated_at) and sender; None if it cannot be sent.
@@ -307,27 +304,21 @@ class DeliveryWorker:
         self._transports[key] = (stamp, transport)
         return transport
 
-    def _launch(self, batch: Batch) -> None:
+    def _send(self, batch: Batch) -> None:
         """Hand the batch to its transport: in parts, or paced by the grant's send times."""
         grant = batch.grant
-        if not batch.messages:
+        if not (batch.messages and self._still_running(batch)) or self.stopping:
+            # Nothing to send, or paused or cancelled while rendering.
+            self._give_back(grant, handed=0, rows=[r.id for r in batch.rows])
             return
-        still_running = Campaign.objects.filter(
-            pk=batch.campaign_id, status=Campaign.Status.RUNNING
-        ).exists()
-        if not still_running or self.stopping:  # paused or cancelled while rendering
-            ledger.release([r.id for r in batch.rows], self.id)
-            scheduler.release(grant, grant.count)
-            return
-        flight = Flight(batch, self._transport(batch.context.campaign.sender))
+        flight = HandOver(
+            batch, self._transport(batch.context.campaign.sender), self.id, self.journal
+        )
         self._flight = flight
         times = grant.send_times
         if times is None:
-            flight.waiting = [
-                (first, min(first + PART_SIZE, len(batch.messages)))
-                for first in range(0, len(batch.messages), PART_SIZE)
-            ]
-            self._pump(flight)
+            flight.in_parts()
+            flight.fill()
             return
         start = 0
         while start < len(batch.messages) and not self.stopping:
@@ -338,7 +329,7 @@ class DeliveryWorker:
                 break
             now = time.time()
             if start < len(times) and now > times[start] + scheduler.LATE_SECONDS:
-                # Late for the slot (rate limits, R): take fresh slots for the rest.
+                # Late for the slot: take fresh slots for the rest.
                 times = scheduler.retime(grant, start, now) or []
                 if len(times) < len(batch.messages):  # no room for them now
                     ledger.release([r.id for r in batch.rows[len(times) :]], self.id)
@@ -347,44 +338,15 @@ class DeliveryWorker:
             end = start + 1
             while end < len(batch.messages) and end < len(times) and times[end] <= now:
                 end += 1
-            self._submit(flight, start, end)
+            flight.send(start, end)
             start = end
         if start < len(batch.messages):  # stopping while paced: these never left
             flight.waiting = [(start, len(batch.messages))]
 
-    def _submit(
-        self, flight: Flight, first: int, last: int, handed: list[int] | None = None
-    ) -> None:
-        batch = flight.batch
-        rows, messages = batch.rows[first:last], batch.messages[first:last]
-        if handed is None:
-            handed = ledger.hand_over([r.id for r in rows], self.id)
-        if len(handed) != len(rows):  # some were recovered by another worker: not ours
-            keep = set(handed)
-            pairs = [(r, m) for r, m in zip(rows, messages, strict=True) if r.id in keep]
-            rows, messages = [r for r, _ in pairs], [m for _, m in pairs]
-            if not rows:
-                return
-        # After the hand-over's commit, before the transport: a crash in between
-        # leaves rows the journal never saw leave, which go back to the queue.
-        token = self.journal.handed([(r.id, batch.message_ids.get(r.id, "")) for r in rows])
-        try:
-            future = flight.transport.submit(messages, batch.campaign_id)
-        except SmtpError as exc:  # the transport could not even start
-            future = done([exc.result(m.key) for m in messages])
-        except Exception as exc:  # a broken transport: nothing left, the sender is at fault
-            log.exception("transport refused a part")
-            error = SmtpError(CONNECT, f"the transport failed: {exc}")
-            future = done([error.result(m.key) for m in messages])
-        flight.parts.append((future, rows, token))
-        flight.submitted += len(rows)
-
-    def _pump(self, flight: Flight) -> None:
-        """Keep a few parts with the transport: enough to keep it busy, few enough that a
-        killed worker leaves only those in doubt (the rest was never handed over)."""
-        while flight.waiting and len(flight.parts) < PARTS_IN_FLIGHT and not self.stopping:
-            first, last = flight.waiting.pop(0)
-            self._submit(flight, first, last)
+    def _still_running(self, batch: Batch) -> bool:
+        return Campaign.objects.filter(
+            pk=batch.campaign_id, status=Campaign.Status.RUNNING
+        ).exists()
 
     def _renew_leases(self) -> None:
         ids = [r.id for r in self._flight.batch.rows] if self._flight else []
@@ -404,69 +366,44 @@ class DeliveryWorker:
     def advance_flight(self) -> None:
         """Record the parts already back and hand over the next ones, without waiting.
 
-        Called while the next batch renders, so the transport always has work.
+        Done between rows while the next batch renders, so the transport always has work.
         """
         flight = self._flight
-        while flight is not None and flight.parts and flight.parts[0][0].done():
-            self._record_part(flight)
+        while flight is not None and flight.ready():
+            self._record(flight)
 
     def complete_flight(self) -> None:
-        """Wait for each part on the wire, record its results, and hand over the next."""
+        """Wait for each part on the wire, record its results, then give back what the
+        batch did not use: rows never handed over and the grant's unused slots."""
         flight = self._flight
         if flight is None:
             return
         while flight.parts:
-            self._record_part(flight)
-        self._flight = None
-        batch = flight.batch
-        never_left = [r.id for first, last in flight.waiting for r in batch.rows[first:last]]
-        if never_left:  # stopping: give back what was never handed over
-            ledger.release(never_left, self.id)
-        unused = batch.grant.count - flight.submitted
-        if unused > 0:
-            scheduler.release(batch.grant, unused)
-
-    def _record_part(self, flight: Flight) -> None:
-        """Wait for the oldest part, record its results and hand over the next part
-        in the same commit."""
-        batch = flight.batch
-        campaign = batch.context.campaign
-        future, rows, token = flight.parts.popleft()
-        while True:
-            try:
-                sent_results = future.result(timeout=HEARTBEAT_SECONDS)
-                break
-            except TimeoutError:
+            while not flight.wait(HEARTBEAT_SECONDS):
                 # Keep the leases alive while a slow server answers.
                 ledger.heartbeat(self.id, self.sent)
                 self._last_heartbeat = time.time()
                 self._renew_leases()
-            except Exception as exc:  # the transport broke mid-way: maybe sent, say so
-                log.exception("transport failed while sending a part")
-                error = SmtpError(DATA, f"the transport failed: {exc}", maybe_delivered=True)
-                sent_results = [error.result(r.id) for r in rows]
-                break
-        following = None
-        if flight.waiting and not self.stopping:
-            following = flight.waiting.pop(0)
-        outcome = results.record(
-            batch.campaign_id,
-            campaign.started_at,
-            campaign.sender_id,
-            self.id,
-            rows,
-            sent_results,
-            batch.message_ids,
-            campaign.in_doubt_policy == Campaign.InDoubtPolicy.RESEND,
-            hand_over=[r.id for r in batch.rows[following[0] : following[1]]]
-            if following
-            else None,
-        )
-        self.journal.committed(token)
-        if following:
-            self._submit(flight, *following, handed=outcome.handed)
+            self._record(flight)
+        self._flight = None
+        grant = flight.batch.grant
+        # Requeued rows of a paced grant never left: their rate slots go back too.
+        used = flight.handed - (flight.requeued if grant.send_times is not None else 0)
+        self._give_back(grant, used, flight.never_left())
+
+    def _record(self, flight: HandOver) -> None:
+        """The record step: one part's replies, then sender health and error thresholds."""
+        outcome = flight.record(more=not self.stopping)
         self.sent += outcome.sent
-        self._after(batch, outcome)
+        self._after(flight.batch, outcome)
+
+    def _give_back(self, grant: scheduler.Grant, handed: int, rows: Sequence[int] = ()) -> None:
+        """The one place a grant ends: claimed rows that were never handed over go
+        back to the queue, and the slots the grant did not use go back to the sender."""
+        if rows:
+            ledger.release(list(rows), self.id)
+        if grant.count - handed > 0:
+            scheduler.release(grant, grant.count - handed)
 
     def _after(self, batch: Batch, outcome: results.Outcome) -> None:
         """Sender health and the campaign's error threshold, after each recorded part."""
@@ -487,9 +424,6 @@ class DeliveryWorker:
                 self._failing.discard(sender_id)
                 if waiting.recovered(sender_id):
                     scheduler.notify()  # every worker carries on at once
-            if outcome.requeued and batch.grant.send_times is not None:
-                # Those never left: their rate slots go back to the sender.
-                scheduler.release(batch.grant, outcome.requeued)
         if outcome.in_doubt:
             events.record(
                 campaign.pk,

@@ -5,8 +5,9 @@ import pytest
 from postroom.audience import services as audience
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control, progress
+from postroom.delivery.handover import PART_SIZE, PARTS_IN_FLIGHT
 from postroom.delivery.models import CampaignEvent, Delivery, OutboxMessage
-from postroom.delivery.worker import PART_SIZE, PARTS_IN_FLIGHT, DeliveryWorker
+from postroom.delivery.worker import DeliveryWorker
 from postroom.errors import InvalidInput
 from tests.delivery.helpers import make_audience, make_campaign, run_until_idle, states
 
