@@ -7,6 +7,9 @@ before Django is set up, and in AppConfig.ready() (apps.py: Django's app loading
 """
 
 import ast
+import io
+import re
+import tokenize
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "postroom"
@@ -144,3 +147,89 @@ def test_the_checks_see_the_code():
     """The walk finds the package and its imports (else every test above passes vacuously)."""
     assert len(MODULES) > 150
     assert "postroom.campaigns.models" in GRAPH["postroom.campaigns.lifecycle"]
+
+
+WRITES = ("update", "create", "get_or_create", "update_or_create")
+
+
+def _literal_status(value: ast.expr) -> bool:
+    """A status named in the code (`Status.RUNNING`, "running"), not one the lifecycle chose."""
+    text = ast.unparse(value)
+    return "Status." in text or isinstance(value, ast.Constant)
+
+
+def test_only_the_lifecycle_writes_a_campaigns_status():
+    """Every `Campaign.status` change goes through campaigns/lifecycle.py and its table."""
+    found = []
+    for module, path in MODULES.items():
+        if module == "postroom.campaigns.lifecycle":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            where = f"{path.relative_to(PACKAGE.parent)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if (
+                        isinstance(target, ast.Attribute)
+                        and target.attr == "status"
+                        and "campaign" in ast.unparse(target.value).lower()
+                        and _literal_status(node.value)
+                    ):
+                        found.append(where)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in WRITES
+                and "Campaign.objects" in ast.unparse(node.func.value)
+            ):
+                for keyword in node.keywords:
+                    if keyword.arg == "status" and _literal_status(keyword.value):
+                        found.append(where)
+    assert found == []
+
+
+PLANNING = re.compile(r"\((?:[A-Z]|[A-Z], [A-Z])\)|\binterface [0-9]\b|\b[A-Z]'s (?!own)")
+
+
+def test_no_comment_points_at_a_planning_letter():
+    """Comments and docstrings name modules and reasons, not the letters of a plan."""
+    found = []
+    for path in MODULES.values():
+        source = path.read_text()
+        texts = [
+            (token.start[0], token.string)
+            for token in tokenize.generate_tokens(io.StringIO(source).readline)
+            if token.type in (tokenize.COMMENT, tokenize.STRING)
+        ]
+        found += [
+            f"{path.relative_to(PACKAGE.parent)}:{line}: {match.group(0)}"
+            for line, text in texts
+            for match in PLANNING.finditer(text)
+        ]
+    assert found == []
+
+
+def test_no_code_checks_whether_its_own_modules_exist():
+    """A module imports what it needs; it does not probe for parts of its own package."""
+    probes = re.compile(r"find_spec\(|except (?:ImportError|ModuleNotFoundError)")
+    found = [
+        f"{path.relative_to(PACKAGE.parent)}:{number}"
+        for path in MODULES.values()
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if probes.search(line)
+    ]
+    assert found == []
+
+
+def test_each_import_at_app_loading_says_why():
+    """AppConfig.ready() may import (Django's app loading demands it), with a comment saying why."""
+    silent = []
+    for path in PACKAGE.rglob("apps.py"):
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef) and any(
+                isinstance(child, (ast.Import, ast.ImportFrom)) for child in ast.walk(node)
+            ):
+                lines = source.splitlines()[node.lineno - 1 : node.end_lineno]
+                if not any("#" in line for line in lines):
+                    silent.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert silent == []

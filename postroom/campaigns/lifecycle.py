@@ -45,6 +45,14 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
+# The status a campaign is created in: a newsletter starts as a draft; a transactional
+# stream stands open from its creation (it is made when its first message comes).
+BORN: dict[str, str] = {
+    Campaign.Kind.NEWSLETTER: Status.DRAFT,
+    Campaign.Kind.TRANSACTIONAL: Status.RUNNING,
+}
+
+
 def move(campaign_id: int, action: str, **fields: object) -> bool:
     """Apply `action` if the campaign's status allows it (with `fields` in the same UPDATE)."""
     step = TRANSITIONS[action]

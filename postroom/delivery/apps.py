@@ -6,6 +6,7 @@ class DeliveryConfig(AppConfig):
     label = "delivery"
 
     def ready(self) -> None:
+        # Signal receivers connect once the app registry is ready (erasure reads models).
         from postroom.audience.signals import subscribers_erasing
         from postroom.delivery.erasure import forget_erased
 

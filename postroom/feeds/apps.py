@@ -6,6 +6,7 @@ class FeedsConfig(AppConfig):
     label = "feeds"
 
     def ready(self) -> None:
+        # Registered once the app registry is ready: the step reads the models.
         from postroom import background
         from postroom.feeds import services
 

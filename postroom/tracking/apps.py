@@ -6,6 +6,7 @@ class TrackingConfig(AppConfig):
     label = "tracking"
 
     def ready(self) -> None:
+        # Registered once the app registry is ready: both read the models.
         from postroom import background
         from postroom.tracking import signups
         from postroom.tracking.activity import register_segment_fields

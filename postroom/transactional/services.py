@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from postroom.audience.emails import InvalidEmail, email_hash, normalize_email
 from postroom.audience.models import Subscriber, Suppression
+from postroom.campaigns import lifecycle
 from postroom.campaigns.models import Campaign, Layout
 from postroom.campaigns.services import default_from_email
 from postroom.delivery import scheduler
@@ -131,7 +132,7 @@ def stream_for(sender: Sender | None) -> tuple[int, bool]:
                 priority=PRIORITY,
                 # Failures are the requester's to see, per message; they never pause receipts.
                 error_threshold_percent=100,
-                status=Campaign.Status.RUNNING,
+                status=lifecycle.BORN[Campaign.Kind.TRANSACTIONAL],
                 started_at=timezone.now(),
             )
     except IntegrityError:

@@ -6,6 +6,7 @@ class WebhooksConfig(AppConfig):
     label = "webhooks"
 
     def ready(self) -> None:
+        # Signal receivers and the sender step need the models: after app loading.
         from postroom import background
         from postroom.webhooks import sender, triggers
 
