@@ -15,6 +15,9 @@ back to pending without spending an attempt, and the sender *waits*:
   and wakes every worker (the caller's `scheduler.notify()`).
 
 Everything lives in the Sender row, so every worker on every machine shares it.
+The back-off is read in one place, `blocked` (the scheduler, every grant); what
+it saw, and this process's own failures, tell `succeeded` whether a message
+that got through ends a wait, without a statement per part.
 """
 
 import time
@@ -35,6 +38,10 @@ PROBE_LEASE = 10.0
 PROBE_SIZE = 10
 
 
+# Per process: senders seen waiting by the last `blocked` read or by a failure here.
+_seen_waiting: set[int] = set()
+
+
 def backoff(failures: int) -> timedelta:
     """1, 2, 4 … seconds between tries, capped (30 s by default)."""
     base = float(getattr(settings, "POSTROOM_SENDER_BACKOFF_SECONDS", 1.0))
@@ -53,6 +60,7 @@ def failed(sender_id: int, error: str, probe: bool) -> bool:
     with bench/faults.py). The first failure drops the probe's claim
     (`probing_until`), so only it counts.
     """
+    _seen_waiting.add(sender_id)
     now = timezone.now()
     with transaction.atomic():
         sender = Sender.objects.select_for_update().filter(pk=sender_id).first()
@@ -72,6 +80,15 @@ def failed(sender_id: int, error: str, probe: bool) -> bool:
     return began
 
 
+def succeeded(sender_id: int, probe: bool) -> bool:
+    """A part got messages through: end the sender's wait if there may be one (a probe,
+    or a wait seen here). True when this ended an outage (wake the workers)."""
+    if not probe and sender_id not in _seen_waiting:
+        return False
+    _seen_waiting.discard(sender_id)
+    return recovered(sender_id)
+
+
 def recovered(sender_id: int) -> bool:
     """A message got through: the outage is over. True when there was one (wake the workers)."""
     return bool(
@@ -89,7 +106,9 @@ def blocked(sender_ids: list[int], now: float) -> dict[int, tuple[float, bool]]:
         "id", "backoff_until", "probing_until"
     )
     waiting = {}
+    _seen_waiting.difference_update(sender_ids)
     for sender_id, until, probing in rows:
+        _seen_waiting.add(sender_id)
         next_try = until.timestamp() if until else now
         if probing is not None and probing.timestamp() > now:
             waiting[sender_id] = (probing.timestamp(), False)  # another worker is trying

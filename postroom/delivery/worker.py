@@ -80,7 +80,6 @@ class DeliveryWorker:
         self._transports: dict[int | None, tuple[object, Transport]] = {}
         self._contexts: dict[tuple[int, int | None], CampaignContext] = {}
         self._cursors: dict[int, int] = {}
-        self._failing: set[int] = set()  # senders waiting (a success ends it), from maintain
         self._flight: HandOver | None = None
         self._prepared: Batch | None = None
         self._last_heartbeat = 0.0
@@ -208,11 +207,6 @@ class DeliveryWorker:
         ):
             control.skip_unsent(campaign_id)
         watch.check_waiting_senders()
-        # Which senders are waiting, so a success ends their wait without a statement per
-        # part; the scheduler reads the back-off itself, from the database, every grant.
-        self._failing = set(
-            Sender.objects.filter(failing_since__isnull=False).values_list("id", flat=True)
-        )
 
     def _start_due_campaigns(self) -> None:
         for campaign in due_campaigns():
@@ -411,7 +405,6 @@ class DeliveryWorker:
         sender_id = campaign.sender_id
         if sender_id is not None:
             if outcome.sender_error:
-                self._failing.add(sender_id)
                 if waiting.failed(sender_id, outcome.sender_error, probe=batch.grant.probe):
                     name = campaign.sender.name if campaign.sender else str(sender_id)
                     events.record(
@@ -420,10 +413,8 @@ class DeliveryWorker:
                         f"sender {name!r} cannot be reached:"
                         f" {outcome.sender_error}; waiting for it, trying again by itself",
                     )
-            elif outcome.sent and (sender_id in self._failing or batch.grant.probe):
-                self._failing.discard(sender_id)
-                if waiting.recovered(sender_id):
-                    scheduler.notify()  # every worker carries on at once
+            elif outcome.sent and waiting.succeeded(sender_id, probe=batch.grant.probe):
+                scheduler.notify()  # the outage is over: every worker carries on at once
         if outcome.in_doubt:
             events.record(
                 campaign.pk,
