@@ -6,6 +6,8 @@ from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from postroom.campaigns.windows import EVERY_DAY, ZONE_LENGTH, SendWindow
+
 
 class Layout(models.Model):
     """An HTML frame with a `{{ content }}` placeholder, shared by campaigns."""
@@ -92,6 +94,15 @@ class Campaign(models.Model):
     send_at = models.DateTimeField(null=True, blank=True)
     # The zone the operator scheduled in, so the time is shown back as they wrote it.
     send_at_timezone = models.CharField(max_length=64, blank=True, default="")
+    # The send window, on each reader's wall clock (campaigns.windows): daily hours on
+    # some weekdays, or one fixed local time; neither set: any time.
+    window_start = models.TimeField(null=True, blank=True)
+    window_end = models.TimeField(null=True, blank=True)
+    window_days = models.PositiveSmallIntegerField(default=EVERY_DAY, db_default=EVERY_DAY)
+    local_time = models.TimeField(null=True, blank=True)
+    local_date = models.DateField(null=True, blank=True)
+    # The zone of readers whose own is missing or not a zone; empty: the installation's.
+    window_timezone = models.CharField(max_length=ZONE_LENGTH, blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
@@ -119,6 +130,16 @@ class Campaign(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status in self.EDITABLE
+
+    def send_window(self) -> SendWindow:
+        return SendWindow(
+            start=self.window_start,
+            end=self.window_end,
+            days=self.window_days,
+            local_time=self.local_time,
+            local_date=self.local_date,
+            fallback=self.window_timezone or settings.TIME_ZONE,
+        )
 
 
 class TrackedLink(models.Model):

@@ -137,9 +137,10 @@ def claim(grant: Grant, context: CampaignContext, worker_id: str, cursor: int) -
     Returns the batch (its `claimed` rows, nothing rendered yet) and the new cursor.
     """
     batch = Batch(grant, context)
-    rows = ledger.claim(grant.campaign_id, grant.count, worker_id, after_id=cursor)
-    if not rows and cursor:
-        rows = ledger.claim(grant.campaign_id, grant.count, worker_id)  # wrap around
+    zones = grant.zones  # a send window's zones open now; None: any row
+    rows = ledger.claim(grant.campaign_id, grant.count, worker_id, after_id=cursor, zones=zones)
+    if not rows and cursor:  # wrap around
+        rows = ledger.claim(grant.campaign_id, grant.count, worker_id, zones=zones)
     batch.claimed = rows
     return batch, rows[-1].id if rows else 0
 

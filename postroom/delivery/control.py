@@ -43,8 +43,10 @@ def start(campaign: Campaign) -> int:
     with transaction.atomic():
         lifecycle.require(campaign, "start", status_reason="", started_at=now, finished_at=None)
         count = ledger.build(campaign)
+        zones = ledger.zones(campaign.pk) if campaign.send_window().limited else []
         CampaignRun.objects.update_or_create(
-            campaign=campaign, defaults={"rate_since": now.timestamp(), "last_progress": 0.0}
+            campaign=campaign,
+            defaults={"rate_since": now.timestamp(), "last_progress": 0.0, "zones": zones},
         )
         events.record(campaign.pk, events.Kind.STARTED, f"{count} recipients")
         if count == 0:

@@ -16,6 +16,7 @@ from django.db.models import Count, Q
 
 from postroom.campaigns import pools
 from postroom.campaigns.models import Campaign
+from postroom.campaigns.windows import SendWindow
 from postroom.delivery import ratelimit
 from postroom.delivery.models import Delivery, Sender
 
@@ -142,4 +143,23 @@ def campaign_eta(
     if not estimates or None in estimates:
         return None
     seconds = max(e for e in estimates if e is not None)
+    window = campaign.send_window()
+    if window.limited:
+        return _within_window(campaign, window, backlog / max(seconds, 1e-3), now)
     return datetime.fromtimestamp(now + seconds, tz=UTC)
+
+
+def _within_window(campaign: Campaign, window: SendWindow, rate: float, now: float):
+    """The finish when each zone's rows go only while its window is open, at `rate`.
+
+    The rate is what the campaign gets while it sends (its share of the sender),
+    so the ETA is the backlog over that rate spread across the open hours.
+    """
+    by_zone = dict(
+        Delivery.objects.filter(campaign_id=campaign.pk, state__in=BACKLOG_STATES)
+        .values("zone")
+        .annotate(n=Count("id"))
+        .values_list("zone", "n")
+    )
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    return window.finish(by_zone, rate, moment, campaign.started_at or moment)

@@ -8,10 +8,12 @@ with `FOR UPDATE SKIP LOCKED`, behind `connection.vendor` (see docs/delivery.md)
 import itertools
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from postroom.audience.eligibility import mailable_subscribers
@@ -47,57 +49,107 @@ def build(campaign: Campaign) -> int:
     """Insert one pending row per recipient with one INSERT…SELECT; the number of rows.
 
     Runs inside the caller's transaction (the one that marks the campaign running),
-    so a start either creates the whole ledger or nothing.
+    so a start either creates the whole ledger or nothing. A campaign with a send
+    window also keeps each reader's `timezone` attribute (the campaign's zone when
+    there is none); one without leaves `zone` empty and costs what it always did.
     """
-    qs = recipients_queryset(campaign).order_by().values("id", "email")
-    sql, params = qs.query.sql_with_params()
+    window = campaign.send_window()
+    qs = recipients_queryset(campaign).order_by()
+    if window.limited:
+        qs = qs.annotate(reader_zone=KT("attributes__timezone"))
+        sql, params = qs.values("id", "email", "reader_zone").query.sql_with_params()
+        columns, values = ", zone", ", SUBSTR(COALESCE(NULLIF(TRIM(r.reader_zone), ''), %s), 1, 64)"
+        extra = [window.fallback]
+    else:
+        sql, params = qs.values("id", "email").query.sql_with_params()
+        columns, values, extra = "", "", []
     insert = (
         f"INSERT INTO {TABLE} (campaign_id, subscriber_id, email, state, attempts, worker,"
-        " reply, message_id, error)"
-        f" SELECT %s, r.id, r.email, %s, 0, '', '', '', '' FROM ({sql}) r"
+        f" reply, message_id, error{columns})"
+        f" SELECT %s, r.id, r.email, %s, 0, '', '', '', ''{values} FROM ({sql}) r"
     )
     with connection.cursor() as cursor:
-        cursor.execute(insert, [campaign.pk, PENDING, *params])
+        cursor.execute(insert, [campaign.pk, PENDING, *extra, *params])
         return cursor.rowcount
+
+
+def zones(campaign_id: int) -> list[str]:
+    """The distinct reader zones of a windowed campaign's ledger (once, at the start)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT zone FROM {TABLE} WHERE campaign_id = %s AND zone <> ''",
+            [campaign_id],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 # -- claiming ---------------------------------------------------------------
 
 
-def claim(campaign_id: int, count: int, worker_id: str, after_id: int = 0) -> list[Claimed]:
+def claim(
+    campaign_id: int,
+    count: int,
+    worker_id: str,
+    after_id: int = 0,
+    zones: Sequence[str] | None = None,
+) -> list[Claimed]:
     """Lease up to `count` pending rows of a campaign to this worker, lowest ids first.
 
     `after_id` is the worker's keyset cursor (PostgreSQL): rows below it were
     already claimed, so the scan starts past the dead index entries they left.
+    `zones`: only rows of these reader zones (a send window; None: any row).
     """
-    if count <= 0:
+    if count <= 0 or (zones is not None and not zones):
         return []
     now = timezone.now()
     lease = now + LEASE
     returning = "RETURNING id, subscriber_id, email, attempts"
+    where, params = _pending(campaign_id, count, after_id, zones)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"WITH picked AS (SELECT id FROM {TABLE} WHERE campaign_id = %s AND state = %s"
-                " AND id > %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
+                f"WITH picked AS (SELECT id FROM {TABLE} WHERE {where}"
+                " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
                 f" UPDATE {TABLE} d SET state = %s, worker = %s, lease_until = %s,"
                 " handed_at = NULL, updated_at = %s FROM picked WHERE d.id = picked.id"
                 f" {returning.replace('id,', 'd.id,', 1)}",
-                [campaign_id, PENDING, after_id, count, SENDING, worker_id, lease, now],
+                [*params, count, SENDING, worker_id, lease, now],
             )
         else:
             # SQLite: the IMMEDIATE transaction holds the write lock, so the
             # sub-select and the update see the same rows.
             cursor.execute(
                 f"UPDATE {TABLE} SET state = %s, worker = %s, lease_until = %s,"
-                " handed_at = NULL, updated_at = %s WHERE id IN (SELECT id FROM"
-                f" {TABLE} WHERE campaign_id = %s AND state = %s AND id > %s"
-                f" ORDER BY id LIMIT %s) {returning}",
-                [SENDING, worker_id, lease, now, campaign_id, PENDING, after_id, count],
+                f" handed_at = NULL, updated_at = %s WHERE id IN (SELECT id FROM {TABLE}"
+                f" WHERE {where} ORDER BY id LIMIT %s) {returning}",
+                [SENDING, worker_id, lease, now, *params, count],
             )
         rows = cursor.fetchall()
     rows.sort()
     return [Claimed(*row) for row in rows]
+
+
+def _pending(
+    campaign_id: int, count: int, after_id: int, zones: Sequence[str] | None
+) -> tuple[str, list]:
+    """The WHERE of a claim: the campaign's pending rows past the cursor, in open zones.
+
+    With zones, one arm per zone, each a range of the zone index taking at most
+    `count` rows, so the claim never walks the rows of closed zones however many
+    there are; the caller takes the lowest `count` ids of their union.
+    """
+    if zones is None:
+        return "campaign_id = %s AND state = %s AND id > %s", [campaign_id, PENDING, after_id]
+    arm = (
+        f"SELECT id FROM (SELECT id FROM {TABLE} WHERE campaign_id = %s AND zone = %s"
+        " AND state = %s AND id > %s ORDER BY id LIMIT %s) z{n}"
+    )
+    arms, params = [], []
+    for n, zone in enumerate(zones):
+        arms.append(arm.format(n=n))
+        params += [campaign_id, zone, PENDING, after_id, count]
+    # State again outside: PostgreSQL re-checks it on each row it locks.
+    return f"id IN ({' UNION ALL '.join(arms)}) AND state = %s", [*params, PENDING]
 
 
 def promote_due_retries(campaign_id: int) -> int:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from postroom.campaigns import pools
 from postroom.campaigns.models import Campaign
+from postroom.delivery import sendwindows
 from postroom.delivery.autopause import min_outcomes
 from postroom.delivery.eta import campaign_eta
 from postroom.delivery.ledger import WORKER_STALE
@@ -100,12 +101,16 @@ def _outage_began(sender: Sender) -> datetime:
 
 
 def stall_reason(
-    campaign: Campaign, counts: dict[str, int] | None = None, waits: dict | None = None
+    campaign: Campaign,
+    counts: dict[str, int] | None = None,
+    waits: dict | None = None,
+    window: dict | None = None,
 ) -> str:
     """Why a running campaign is not moving although it should, or ''.
 
     Waiting for a sender that cannot be reached is not a stall: it heals by itself
-    and `waiting` says so.
+    and `waiting` says so. Nor is waiting for the send window (`window`, from
+    sendwindows.summary), and only recipients in zones open now count as due.
     """
     if campaign.status != Campaign.Status.RUNNING:
         return ""
@@ -116,7 +121,14 @@ def stall_reason(
         return "no worker is running — start `postroom worker`"
     if waits is not None or waiting(campaign, counts) is not None:
         return ""
+    if window is None:
+        window = sendwindows.summary(campaign, counts["pending"])
+    if window is not None and window["waiting"]:
+        return ""
     due = counts["pending"] - counts["retry"]
+    if window is not None:
+        zones = sendwindows.open_now(campaign)
+        due = sendwindows.due_rows(campaign, zones).filter(state=State.PENDING).count()
     if not due:
         return ""
     run = CampaignRun.objects.filter(campaign_id=campaign.pk).first()
@@ -143,6 +155,7 @@ def summary(campaign: Campaign) -> dict:
     eta = campaign_eta(campaign, rate(campaign))
     total = sum(counts[k] for k in ("pending", "sent", "failed", "skipped", "in_doubt"))
     waits = waiting(campaign, counts)
+    window = sendwindows.summary(campaign, counts["pending"])
     return {
         "status": campaign.status,
         "status_reason": campaign.status_reason,
@@ -150,8 +163,10 @@ def summary(campaign: Campaign) -> dict:
         "total": total,
         "rate": rate(campaign),
         "eta": eta.isoformat() if eta else None,
-        "stalled": stall_reason(campaign, counts, waits) or None,
+        "stalled": stall_reason(campaign, counts, waits, window) or None,
         "waiting": waits,
+        # The send window and whether the campaign waits for it (sendwindows.summary).
+        "window": window,
         "error_threshold": {
             "percent": campaign.error_threshold_percent,
             "window": campaign.error_window,

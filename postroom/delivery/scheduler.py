@@ -16,16 +16,16 @@ import math
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.db.models import F, Q, Value
+from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
 from postroom.campaigns import pools
 from postroom.campaigns.models import Campaign
-from postroom.delivery import ratelimit, waiting, wakeup
-from postroom.delivery.models import CampaignShare, Delivery
+from postroom.delivery import ratelimit, sendwindows, waiting, wakeup
+from postroom.delivery.models import CampaignShare
 
 # The most recipients one grant covers, and so one batch a worker claims and
 # renders at once: big enough to amortise a claim and a grant, small enough that
@@ -40,6 +40,10 @@ HORIZON = 2.0
 # A worker this much later than a message's slot takes a fresh slot (`retime`)
 # instead of sending late: half the limiter's safety margin stays for the wire.
 LATE_SECONDS = ratelimit.SAFETY_MARGIN / 2
+# What `_work` reads of a running campaign to know its send window.
+WINDOW_FIELDS = (
+    "window_start", "window_end", "window_days", "local_time", "local_date", "window_timezone",
+)  # fmt: skip
 # Sleeping workers look at the wake-up generation this often.
 POLL_SECONDS = 0.5
 
@@ -70,6 +74,8 @@ class Grant:
     probe: bool = False
     # The sender's weight in the campaign's pool (1 without a pool): what a release gives back.
     pool_weight: int = 1
+    # A campaign with a send window: the reader zones open now, the only ones to claim.
+    zones: list[str] | None = None
 
 
 @dataclass
@@ -83,6 +89,8 @@ class Work:
     # Senders that cannot be reached now: id → (when to look again, a probe is due).
     blocked: dict[int, tuple[float, bool]]
     now: float
+    # campaign id → its zones open now, only for campaigns with a send window.
+    zones: dict[int, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._free: dict[int, tuple[float, float]] = {}
@@ -119,29 +127,30 @@ def _work(now: float) -> Work:
     """Running campaigns that have recipients to send now, by sender, with their pools."""
     due = datetime.fromtimestamp(now, tz=UTC)
     running = list(
-        Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list(
-            "id", "sender_id", "priority"
+        Campaign.objects.filter(status=Campaign.Status.RUNNING).only(
+            "id", "sender_id", "priority", "started_at", *WINDOW_FIELDS
         )
     )
-    members = pools.weights((cid, sid) for cid, sid, _ in running)
+    members = pools.weights((c.pk, c.sender_id) for c in running)
     groups: dict[int | None, list[tuple[int, int]]] = {}
     pooled: dict[int, dict[int | None, int]] = {}
-    for campaign_id, _, priority in running:
+    open_zones: dict[int, list[str]] = {}
+    for campaign in running:
+        campaign_id, priority = campaign.pk, campaign.priority
         # One indexed EXISTS per running campaign (there are few) stays cheap
-        # however large the ledger; a DISTINCT over it would not.
-        has_work = Delivery.objects.filter(
-            Q(state=Delivery.State.PENDING)
-            | Q(state=Delivery.State.RETRY, next_attempt_at__lte=due),
-            campaign_id=campaign_id,
-        ).exists()
-        if not has_work:
+        # however large the ledger; a DISTINCT over it would not. A campaign with
+        # a send window has work only in the zones open now (delivery.sendwindows).
+        zones = sendwindows.open_now(campaign, due)
+        if zones == [] or not sendwindows.due_rows(campaign, zones, due).exists():
             continue
+        if zones is not None:
+            open_zones[campaign_id] = zones
         for sender_id in members[campaign_id]:
             groups.setdefault(sender_id, []).append((campaign_id, max(1, priority or 1)))
         if len(members[campaign_id]) > 1:
             pooled[campaign_id] = members[campaign_id]
     senders = [s for s in groups if s is not None]
-    return Work(groups, pooled, waiting.blocked(senders, now), now)
+    return Work(groups, pooled, waiting.blocked(senders, now), now, open_zones)
 
 
 def next_grant(worker_id: str, now: float | None = None) -> Grant | None:
@@ -326,7 +335,15 @@ def _grant_for_sender(
             )
         state.vtime = start_pass
         state.save(update_fields=["vtime"])
-    return Grant(chosen, sender_id, count, send_times, token, pool_weight=pool_weight)
+    return Grant(
+        chosen,
+        sender_id,
+        count,
+        send_times,
+        token,
+        pool_weight=pool_weight,
+        zones=work.zones.get(chosen),
+    )
 
 
 def release(grant: Grant, unused: int) -> None:

@@ -64,6 +64,10 @@ class Delivery(models.Model):
     reply = models.TextField(blank=True, default="")
     message_id = models.CharField(max_length=255, blank=True, default="")
     error = models.CharField(max_length=1000, blank=True, default="")
+    # The reader's time zone as it was at the start, only for a campaign with a send
+    # window (campaigns.windows): the claim takes only rows of zones open now. Empty
+    # for every other campaign, which keeps their ledger as cheap to build as before.
+    zone = models.CharField(max_length=64, blank=True, default="", db_default="")
     # When the row last changed state; NULL while it has never left pending.
     updated_at = models.DateTimeField(null=True, blank=True)
 
@@ -78,6 +82,13 @@ class Delivery(models.Model):
         indexes = [
             # The keyset claim and counts by state walk this index only.
             models.Index(fields=["campaign", "state", "id"], name="delivery_claim_idx"),
+            # A windowed campaign claims zone by zone; only its rows have a zone, so
+            # this index costs nothing to a campaign without a window.
+            models.Index(
+                fields=["campaign", "zone", "state", "id"],
+                name="delivery_zone_claim_idx",
+                condition=~models.Q(zone=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -134,3 +145,6 @@ class CampaignRun(models.Model):
     rate = models.FloatField(default=0.0)  # messages/s over the last completed window
     rate_since = models.FloatField(default=0.0)
     rate_base = models.BigIntegerField(default=0)
+    # The distinct reader zones of a windowed campaign's ledger, found once at the start
+    # (rows never change zone), so no claim or status poll scans the ledger for them.
+    zones = models.JSONField(default=list, blank=True)

@@ -1,0 +1,105 @@
+"""A running campaign's send window against its ledger: which reader zones may be sent now.
+
+The window itself is pure (campaigns.windows); this module gives it the zones
+the campaign's ledger holds (found once at the start, `CampaignRun.zones`) and
+answers the claim, the scheduler, the status and the ETA. A campaign whose
+open zones have nobody left waits for its window: running, not stalled, with
+the next opening shown, and no alert.
+"""
+
+from datetime import UTC, datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from postroom.campaigns import windows
+from postroom.campaigns.models import Campaign
+from postroom.delivery.models import CampaignRun, Delivery
+
+State = Delivery.State
+# Per process: campaign id → (its start, its ledger's zones). Rows never change zone
+# and a campaign starts once, so this never goes stale.
+_zones: dict[int, tuple[datetime | None, list[str]]] = {}
+
+
+def ledger_zones(campaign: Campaign) -> list[str]:
+    cached = _zones.get(campaign.pk)
+    if cached is not None and cached[0] == campaign.started_at:
+        return cached[1]
+    zones = CampaignRun.objects.filter(campaign_id=campaign.pk).values_list("zones", flat=True)
+    found = list(zones.first() or [])
+    _zones[campaign.pk] = (campaign.started_at, found)
+    return found
+
+
+def open_now(campaign: Campaign, now: datetime | None = None) -> list[str] | None:
+    """The ledger zones whose readers may get the campaign now; None: no window, all of them."""
+    window = campaign.send_window()
+    if not window.limited:
+        return None
+    now = now or timezone.now()
+    return list(window.state(ledger_zones(campaign), now, campaign.started_at or now).open)
+
+
+def due_rows(campaign: Campaign, zones: list[str] | None, now: datetime | None = None):
+    """Rows that could be claimed now (pending, or retries whose back-off is over)."""
+    now = now or timezone.now()
+    rows = Delivery.objects.filter(
+        Q(state=State.PENDING) | Q(state=State.RETRY, next_attempt_at__lte=now),
+        campaign_id=campaign.pk,
+    )
+    return rows if zones is None else rows.filter(zone__in=zones)
+
+
+def summary(campaign: Campaign, pending: int, now: datetime | None = None) -> dict | None:
+    """The window as `campaign status` and the pages show it; None without one.
+
+    `waiting`: running with recipients left, none of them in a zone open now, so
+    nothing can go until `next_opening`.
+    """
+    window = campaign.send_window()
+    if not window.limited:
+        return None
+    now = now or timezone.now()
+    data = describe(campaign) or {}
+    zones = ledger_zones(campaign) if campaign.started_at else []
+    state = window.state(zones, now, campaign.started_at or now)
+    waiting = False
+    if campaign.status == Campaign.Status.RUNNING and pending:
+        waiting = not due_rows(campaign, list(state.open), now).exists()
+    next_opening = state.next_opening
+    if not campaign.started_at:  # not started: when the installation's zone would open
+        next_opening = window.opens_at(window.fallback, now, now)
+    data.update(
+        {
+            "zones": len(zones),
+            "open_zones": len(state.open),
+            "waiting": waiting,
+            "next_opening": next_opening.astimezone(UTC).isoformat() if next_opening else None,
+        }
+    )
+    return data
+
+
+def describe(campaign: Campaign) -> dict | None:
+    """The window's settings as the API and the CLI write them; None without one."""
+    window = campaign.send_window()
+    if not window.limited:
+        return None
+    hours = None
+    if window.start is not None and window.end is not None:
+        hours = f"{window.start:%H:%M}-{window.end:%H:%M}"
+    return {
+        "hours": hours,
+        "days": windows.day_names(window.days),
+        "local_time": f"{window.local_time:%H:%M}" if window.local_time else None,
+        "local_date": window.local_date.isoformat() if window.local_date else None,
+        "timezone": window.fallback,
+        "description": window.describe(),
+    }
+
+
+def waiting_text(data: dict) -> str:
+    """`waiting for its send window (09:00-17:00 ...), opens 2026-12-04T08:00:00+00:00`."""
+    opens = f", next opening {data['next_opening']}" if data["next_opening"] else ""
+    return f"waiting for its send window ({data['description']}){opens}"
