@@ -42,6 +42,7 @@ def register(cli: CLI) -> None:
         help="once sent, show it in the public archive of its public lists",
     )  # fmt: skip
     _threshold_arguments(p, required=False)
+    _window_arguments(p)
     add_json_flag(p)
 
     p = cli.command(
@@ -115,6 +116,37 @@ def _threshold_arguments(p: argparse.ArgumentParser, required: bool) -> None:
     )  # fmt: skip
 
 
+def _window_arguments(p: argparse.ArgumentParser) -> None:
+    """The send window, on each reader's wall clock (their `timezone` attribute)."""
+    p.add_argument(
+        "--window", metavar="HH:MM-HH:MM",
+        help="send only between these hours in each reader's time zone (09:00-17:00)",
+    )  # fmt: skip
+    p.add_argument(
+        "--window-days", metavar="DAYS", help="with --window: the weekdays (mon-fri, sat,sun)"
+    )
+    p.add_argument(
+        "--local-time", metavar="HH:MM",
+        help="send at this time in each reader's time zone (on --local-date, or the first"
+        " after the start)",
+    )  # fmt: skip
+    p.add_argument("--local-date", metavar="YYYY-MM-DD", help="with --local-time: the day")
+    p.add_argument(
+        "--window-tz", metavar="ZONE", default="",
+        help="the zone of readers without one (default: the installation's TIME_ZONE)",
+    )  # fmt: skip
+
+
+def _window(args: argparse.Namespace) -> dict[str, Any]:
+    from postroom.campaigns import windows
+
+    if args.window_tz and not (args.window or args.local_time):
+        raise InvalidInput("--window-tz goes with --window or --local-time")
+    return windows.fields_from_text(
+        args.window, args.window_days, args.local_time, args.local_date, args.window_tz
+    )
+
+
 def _pool(senders: list[str], pool: str | None) -> list:
     """[(Sender, weight)] from `--sender NAME[:WEIGHT] ...` and `--pool A:2,B:1`."""
     from postroom.campaigns import pools
@@ -148,6 +180,7 @@ def create(args: argparse.Namespace) -> None:
 
     if not args.lists and not args.segment:
         raise InvalidInput("give at least one --list or a --segment")
+    window = _window(args)
     campaign = services.create_campaign(
         name=args.name,
         subject=args.subject,
@@ -167,6 +200,7 @@ def create(args: argparse.Namespace) -> None:
         in_archive=args.archive,
         error_threshold_percent=args.error_threshold,
         error_window=args.error_window,
+        **window,
     )
     emit(args, {"id": campaign.pk}, f"created campaign {campaign.pk} ({campaign.name}), a draft")
 
@@ -195,6 +229,7 @@ def as_json(campaign: Any, audience: int | None = None) -> dict[str, Any]:
             "percent": campaign.error_threshold_percent,
             "window": campaign.error_window,
         },
+        "window": campaign.send_window().as_dict(),
         "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
         "send_at_timezone": campaign.send_at_timezone or None,
         "created_at": campaign.created_at.isoformat(),
@@ -262,6 +297,8 @@ def show(args: argparse.Namespace) -> None:
     def text() -> str:
         width = max(len(k) for k in data)
         shown = {k: ", ".join(v) if isinstance(v, list) else v for k, v in data.items()}
+        if data["window"]:
+            shown["window"] = data["window"]["description"]
         return "\n".join(f"{k:<{width}}  {'' if v is None else v}" for k, v in shown.items())
 
     emit(args, data, text)

@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from postroom.audience.eligibility import mailable_subscribers
 from postroom.audience.emails import normalize_email
 from postroom.audience.models import MailingList, Segment, Subscriber
-from postroom.campaigns import lifecycle, pools
+from postroom.campaigns import lifecycle, pools, windows
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign, CampaignSender
 from postroom.campaigns.naming import copy_name
@@ -34,11 +34,16 @@ from postroom.mail.compose import (
 from postroom.mail.errors import RenderError, TemplateError
 from postroom.tracking.links import default_signer
 
+# The send window's fields (campaigns.windows); `windows.fields_from_text` makes them.
+WINDOW_FIELDS = (
+    "window_start", "window_end", "window_days", "local_time", "local_date", "window_timezone",
+)  # fmt: skip
 # Fields a caller may set on a campaign; everything else is the engine's.
 EDITABLE_FIELDS = {
     "name", "subject", "preheader", "from_name", "from_email", "reply_to", "body_format",
     "body", "text_body", "layout", "sender", "headers", "track_opens", "track_clicks",
     "in_archive", "priority", "in_doubt_policy", "error_threshold_percent", "error_window",
+    *WINDOW_FIELDS,
 }  # fmt: skip
 # The auto-pause window is read twice from the claim index per check: keep it bounded.
 ERROR_WINDOW_RANGE = (10, 10_000)
@@ -96,6 +101,14 @@ def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:
     if not isinstance(campaign.headers, dict):
         raise InvalidInput("custom headers must be a mapping of name to value")
     check_error_threshold(campaign.error_threshold_percent, campaign.error_window)
+    windows.check(
+        campaign.window_start,
+        campaign.window_end,
+        campaign.window_days,
+        campaign.local_time,
+        campaign.local_date,
+        campaign.window_timezone,
+    )
 
 
 def check_error_threshold(percent: Any, window: Any) -> None:

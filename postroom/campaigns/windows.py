@@ -176,6 +176,22 @@ class SendWindow:
             clock = day_end
         return None
 
+    def as_dict(self) -> dict | None:
+        """The window as the API and the CLI write it; None without one."""
+        if not self.limited:
+            return None
+        hours = None
+        if self.start is not None and self.end is not None:
+            hours = f"{self.start:%H:%M}-{self.end:%H:%M}"
+        return {
+            "hours": hours,
+            "days": day_names(self.days),
+            "local_time": f"{self.local_time:%H:%M}" if self.local_time else None,
+            "local_date": self.local_date.isoformat() if self.local_date else None,
+            "timezone": self.fallback,
+            "description": self.describe(),
+        }
+
     def describe(self) -> str:
         """One line for pages and the CLI, in English (the UI translates its own)."""
         if self.local_time is not None:
@@ -283,3 +299,36 @@ def check(
         raise InvalidInput("window days go with window hours (e.g. 09:00-17:00 mon-fri)")
     if zone_name and known_zone(zone_name) is None:
         raise InvalidInput(f"{zone_name!r} is not a known time zone (e.g. Europe/Berlin)")
+
+
+def fields_from_text(
+    hours: str | None = None,
+    days: str | None = None,
+    local_time: str | None = None,
+    local_date: str | None = None,
+    zone: str | None = None,
+) -> dict:
+    """The campaign fields of a window as the CLI and the API write it (`09:00-17:00`,
+    `mon-fri`, `09:00`, `2027-01-04`, `Europe/Berlin`); empty text: no window."""
+    start = end = at = None
+    on = None
+    if hours:
+        start, end = parse_hours(hours)
+    if local_time:
+        at = parse_time(local_time, "the local time")
+    if local_date:
+        try:
+            on = date.fromisoformat(local_date.strip())
+        except ValueError:
+            raise InvalidInput(f"the local date is YYYY-MM-DD, not {local_date!r}") from None
+    mask = parse_days(days) if days else EVERY_DAY
+    zone_name = (zone or "").strip()
+    check(start, end, mask, at, on, zone_name)
+    return {
+        "window_start": start,
+        "window_end": end,
+        "window_days": mask,
+        "local_time": at,
+        "local_date": on,
+        "window_timezone": zone_name,
+    }

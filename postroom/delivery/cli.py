@@ -446,7 +446,7 @@ def _operator() -> str:
 
 
 def status(args: argparse.Namespace) -> None:
-    from postroom.delivery import progress, waiting
+    from postroom.delivery import progress, sendwindows, waiting
     from postroom.delivery.autopause import thresholds_text
 
     campaign = _campaign(args)
@@ -463,6 +463,13 @@ def status(args: argparse.Namespace) -> None:
         ]
         if data["waiting"]:
             lines.append(f"  {waiting.waiting_text(data['waiting'])}")
+        if data["window"]:
+            window = data["window"]
+            lines.append(
+                f"  {sendwindows.waiting_text(window)}"
+                if window["waiting"]
+                else f"  send window: {window['description']}"
+            )
         if data["stalled"]:
             lines.append(f"  STALLED: {data['stalled']}")
         threshold = data["error_threshold"]

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from django.db.models import Q
 from django.utils import timezone
 
-from postroom.campaigns import windows
 from postroom.campaigns.models import Campaign
 from postroom.delivery.models import CampaignRun, Delivery
 
@@ -61,7 +60,7 @@ def summary(campaign: Campaign, pending: int, now: datetime | None = None) -> di
     if not window.limited:
         return None
     now = now or timezone.now()
-    data = describe(campaign) or {}
+    data = window.as_dict() or {}
     zones = ledger_zones(campaign) if campaign.started_at else []
     state = window.state(zones, now, campaign.started_at or now)
     waiting = False
@@ -79,24 +78,6 @@ def summary(campaign: Campaign, pending: int, now: datetime | None = None) -> di
         }
     )
     return data
-
-
-def describe(campaign: Campaign) -> dict | None:
-    """The window's settings as the API and the CLI write them; None without one."""
-    window = campaign.send_window()
-    if not window.limited:
-        return None
-    hours = None
-    if window.start is not None and window.end is not None:
-        hours = f"{window.start:%H:%M}-{window.end:%H:%M}"
-    return {
-        "hours": hours,
-        "days": windows.day_names(window.days),
-        "local_time": f"{window.local_time:%H:%M}" if window.local_time else None,
-        "local_date": window.local_date.isoformat() if window.local_date else None,
-        "timezone": window.fallback,
-        "description": window.describe(),
-    }
 
 
 def waiting_text(data: dict) -> str:

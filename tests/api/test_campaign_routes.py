@@ -195,3 +195,24 @@ def test_the_archive_flag_is_set_at_creation_and_after_the_send(api, readers):
     refused(not_a_bool, 422)
     assert Campaign.objects.get(pk=plain["id"]).in_archive is True
     assert "only a draft" in refused(api.patch(base, {}), 400)  # as before: nothing to change
+
+
+def test_a_send_window_is_set_shown_changed_and_removed(api, readers):
+    made = create(api, window={"hours": "09:00-17:00", "days": "mon-fri"})
+    assert made["window"]["hours"] == "09:00-17:00"
+    assert made["window"]["days"] == ["mon", "tue", "wed", "thu", "fri"]
+    assert made["progress"]["window"]["waiting"] is False  # a draft waits for nothing yet
+
+    local = api.patch(
+        f"/api/campaigns/{made['id']}",
+        {"window": {"local_time": "09:00", "timezone": "America/New_York"}},
+    )
+    assert local.json()["window"]["local_time"] == "09:00"
+    assert local.json()["window"]["hours"] is None
+    bad = api.patch(f"/api/campaigns/{made['id']}", {"window": {"hours": "18:00-08:00"}})
+    assert "must end after it starts" in refused(bad, 400)
+    assert Campaign.objects.get(pk=made["id"]).local_time is not None  # unchanged
+
+    cleared = api.patch(f"/api/campaigns/{made['id']}", {"window": None})
+    assert cleared.json()["window"] is None
+    assert cleared.json()["progress"]["window"] is None

@@ -148,3 +148,41 @@ def test_a_campaign_goes_into_the_archive_at_creation_or_later(capsys, body_file
     assert shown["in_archive"] is True
     code, _, err = run(capsys, "campaign", "archive", "999")
     assert (code, err) == (1, "postroom: campaign 999 does not exist\n")
+
+
+def test_create_with_a_send_window_shows_it_and_refuses_a_bad_one_in_one_line(
+    capsys, body_file, news
+):
+    campaign_id = create(
+        capsys, body_file, "--window", "09:00-17:00", "--window-days", "mon-fri",
+        "--window-tz", "Europe/Berlin",
+    )  # fmt: skip
+    code, out, _ = run(capsys, "campaign", "show", str(campaign_id), "--json")
+    window = json.loads(out)["window"]
+    assert (window["hours"], window["days"], window["timezone"]) == (
+        "09:00-17:00",
+        ["mon", "tue", "wed", "thu", "fri"],
+        "Europe/Berlin",
+    )
+    local = create(capsys, body_file, "--local-time", "09:00", "--local-date", "2027-01-04")
+    shown = json.loads(run(capsys, "campaign", "show", str(local), "--json")[1])["window"]
+    assert (shown["local_time"], shown["local_date"], shown["hours"]) == (
+        "09:00",
+        "2027-01-04",
+        None,
+    )
+    for extra, message in [
+        (["--window", "17:00-09:00"], "the window must end after it starts"),
+        (["--window", "9-5"], "the window's start is HH:MM"),
+        (["--window", "09:00-17:00", "--window-days", "weekdays"], "names from mon to sun"),
+        (["--window", "09:00-17:00", "--local-time", "09:00"], "not both"),
+        (["--window-days", "mon-fri"], "go with window hours"),
+        (["--local-time", "09:00", "--window-tz", "Mars/Base"], "not a known time zone"),
+        (["--local-date", "2027-01-04"], "needs the local time"),
+    ]:
+        code, _, err = run(
+            capsys, "campaign", "create", "--name", "Bad", "--subject", "S", "--list", "News",
+            "--body-file", str(body_file), *extra,
+        )  # fmt: skip
+        assert code == 1 and message in err and err.count("\n") == 1, (extra, err)
+    assert not Campaign.objects.filter(name="Bad").exists()

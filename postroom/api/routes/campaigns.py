@@ -15,7 +15,7 @@ from postroom.api.errors import errors
 from postroom.api.fields import WHOLE, Body
 from postroom.api.pages import Id
 from postroom.audience.models import MailingList, Subscriber
-from postroom.campaigns import layouts, pools, services
+from postroom.campaigns import layouts, pools, services, windows
 from postroom.campaigns.cli import as_json
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control, progress
@@ -32,6 +32,20 @@ CampaignStatus = Literal["draft", "scheduled", "running", "paused", "cancelled",
 class PoolMemberIn(Body):
     sender: str
     weight: Annotated[int, Field(ge=1, le=pools.MAX_WEIGHT), WHOLE] = 1
+
+
+class WindowIn(Body):
+    """A send window on each reader's wall clock (their `timezone` attribute)."""
+
+    hours: str | None = Field(None, description="send only between these hours: 09:00-17:00")
+    days: str | None = Field(None, description="with hours: the weekdays, mon-fri or sat,sun")
+    local_time: str | None = Field(
+        None, description="or send at this time (09:00) on local_date, or the first after the start"
+    )
+    local_date: str | None = Field(None, description="with local_time: YYYY-MM-DD")
+    timezone: str | None = Field(
+        None, description="the zone of readers without one; default the installation's"
+    )
 
 
 class CampaignFields(Body):
@@ -66,6 +80,9 @@ class CampaignFields(Body):
     # good (counted across every worker); a sender that cannot be reached never pauses it.
     error_threshold_percent: Annotated[int, Field(ge=1, le=100), WHOLE] | None = None
     error_window: Annotated[int, Field(ge=10, le=10_000), WHOLE] | None = None
+    window: WindowIn | None = Field(
+        None, description="when each reader may get it, in their time zone; null: any time"
+    )
 
 
 class CampaignIn(CampaignFields):
@@ -145,6 +162,15 @@ def _fields(data: CampaignFields, given: set[str]) -> dict[str, Any]:
         fields["sender"] = get_sender(data.sender) if data.sender else None
     if "layout" in given:
         fields["layout"] = layouts.layout_by_name(data.layout)
+    if "window" in given:
+        window = data.window
+        fields.update(
+            windows.fields_from_text(
+                window.hours, window.days, window.local_time, window.local_date, window.timezone
+            )
+            if window is not None
+            else windows.fields_from_text()
+        )
     if "pool" in given and data.pool is not None:
         fields["pool"] = pools.resolve([(m.sender, m.weight) for m in data.pool])
     return fields
