@@ -3,11 +3,13 @@
 import zoneinfo
 
 from django import forms
+from django.conf import settings
 from django.db import models
 
 from postroom.audience.models import MailingList
-from postroom.campaigns import pools
+from postroom.campaigns import pools, windows
 from postroom.campaigns.models import Campaign, Layout
+from postroom.campaigns.windows import EVERY_DAY
 from postroom.delivery.models import Sender
 from postroom.errors import InvalidInput
 
@@ -18,6 +20,11 @@ CAMPAIGN_FIELDS = [
     "name", "subject", "preheader", "from_name", "from_email", "reply_to", "body_format",
     "body", "text_body", "layout", "lists", "segment", "sender", "track_opens", "track_clicks",
     "in_archive", "priority", "in_doubt_policy", "error_threshold_percent", "error_window",
+    "window_start", "window_end", "local_time", "local_date", "window_timezone",
+]  # fmt: skip
+# The send window's fields, shown together in their own fieldset (_send_window.html).
+WINDOW_FIELD_NAMES = [
+    "window_start", "window_end", "window_weekdays", "local_time", "local_date", "window_timezone",
 ]  # fmt: skip
 
 
@@ -38,7 +45,24 @@ def format_headers(headers: dict[str, str]) -> str:
     return "\n".join(f"{name}: {value}" for name, value in (headers or {}).items())
 
 
+def _installation_zone_choice() -> list[tuple[str, str]]:
+    return [("", f"the installation's ({settings.TIME_ZONE})"), *time_zone_choices()]
+
+
 class CampaignForm(forms.ModelForm):
+    window_weekdays = forms.MultipleChoiceField(
+        choices=[(day, day.capitalize()) for day in windows.DAYS],
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "weekdays"}),
+        label="On",
+        initial=list(windows.DAYS),
+    )
+    window_timezone = forms.ChoiceField(
+        choices=_installation_zone_choice,
+        required=False,
+        label="Readers without a time zone",
+        help_text="Readers whose timezone attribute is missing or is not a zone follow this one.",
+    )
     lists = forms.ModelMultipleChoiceField(
         queryset=MailingList.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -55,6 +79,10 @@ class CampaignForm(forms.ModelForm):
             "body": forms.Textarea(attrs={"rows": 18, "class": "code", "spellcheck": "true"}),
             "text_body": forms.Textarea(attrs={"rows": 6, "class": "code"}),
             "subject": forms.TextInput(),
+            "window_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "window_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "local_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "local_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
         labels = {
             "body_format": "Format",
@@ -65,6 +93,10 @@ class CampaignForm(forms.ModelForm):
             "in_archive": "Show in the public archive",
             "error_threshold_percent": "Pause when more than (%)",
             "error_window": "…of the last (recipients)",
+            "window_start": "From",
+            "window_end": "Until",
+            "local_time": "At",
+            "local_date": "On the day (optional)",
         }
         help_texts = {
             "text_body": "Left empty, it is made from the HTML with the links listed.",
@@ -79,6 +111,8 @@ class CampaignForm(forms.ModelForm):
             " worker. A sender that cannot be reached never pauses it: it waits.",
             "error_window": "How many of the most recent recipients with an outcome count"
             " (at least 20 must have one).",
+            "local_date": "Empty: the first time it is that hour after the start. Readers"
+            " whose hour has already passed on that day get it at once.",
         }
 
     def __init__(self, *args, **kwargs) -> None:
@@ -87,6 +121,8 @@ class CampaignForm(forms.ModelForm):
         for name in ("error_threshold_percent", "error_window"):  # left out: the default
             self.fields[name].required = False
         self.fields["lists"].initial = list(self.instance.lists.all()) if self.instance.pk else []
+        self.fields["window_weekdays"].initial = windows.day_names(self.instance.window_days)
+        self.window_field_names = WINDOW_FIELD_NAMES
         if self.instance.pk:
             self.fields["custom_headers"].initial = format_headers(self.instance.headers)
         self._add_pool_fields()
@@ -144,6 +180,12 @@ class CampaignForm(forms.ModelForm):
             if data[name] is None and isinstance(field, models.Field):
                 data[name] = field.default
         data["headers"] = self.cleaned_data["custom_headers"]
+        # Weekdays only matter with hours; a window left empty is "any time" (services check).
+        days = self.cleaned_data.get("window_weekdays") or []
+        data["window_days"] = (
+            sum(1 << windows.DAYS.index(d) for d in days) if data["window_start"] else EVERY_DAY
+        )
+        data["window_timezone"] = data["window_timezone"] or ""
         data["pool"] = self.cleaned_data["pool"]  # the main sender first (campaigns.pools)
         return data
 

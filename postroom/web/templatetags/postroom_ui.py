@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from postroom.campaigns.models import Campaign
-from postroom.delivery import waiting
+from postroom.delivery import sendwindows, waiting
 from postroom.web import first_run
 
 register = template.Library()
@@ -124,6 +124,8 @@ def shown_state(status: str, summary: dict | None) -> tuple[str, str]:
             return "stalled", "Stalled"
         if summary.get("waiting"):
             return "waiting", "Waiting for sender"
+        if (summary.get("window") or {}).get("waiting"):
+            return "waiting", "Waiting for send window"
     try:
         return status, Campaign.Status(status).label
     except ValueError:
@@ -137,8 +139,10 @@ def state_badge(status: str, summary: dict | None = None) -> str:
     title = ""
     if summary and css == "stalled":  # shown_state says stalled/waiting only with a summary
         title = summary["stalled"]
-    elif summary and css == "waiting":
+    elif summary and css == "waiting" and summary.get("waiting"):
         title = waiting.waiting_text(summary["waiting"])
+    elif summary and css == "waiting":
+        title = sendwindows.waiting_text(summary["window"])
     if title:
         return format_html('<span class="badge {}" title="{}">{}</span>', css, title, words)
     return format_html('<span class="badge {}">{}</span>', css, words)
@@ -151,6 +155,8 @@ def sending_rate(summary: dict | None) -> str:
     if not summary or summary.get("status") != "running":
         return ""
     if summary.get("stalled") or summary.get("waiting") or not summary.get("rate"):
+        return ""
+    if (summary.get("window") or {}).get("waiting"):
         return ""
     return f"{summary['rate']:g} messages/s"
 
