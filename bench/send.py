@@ -2,6 +2,7 @@
 
     python bench/send.py [--subscribers 30000] [--db sqlite,postgres]
                          [--pg-workers 2] [--dkim] [--ledger 1500000] [--profile 20000]
+                         [--window]
 
 For each database (a fresh SQLite file; a throwaway PostgreSQL cluster) it
 fills the audience with bench/audience.py's generator (the "news" list holds
@@ -12,7 +13,10 @@ messages/s (from the ledger's first and last sent_at, and wall time from the
 workers' start to their exit), CPU per message (all worker processes; smtp-sink and the
 PostgreSQL server separately) and the peak RSS of
 one worker. With --dkim the same run is repeated with every message signed
-(RSA-2048). --ledger N times building the ledger for the list of N*2/3
+(RSA-2048). --window sends again with a send window open in all of 24 reader
+zones (every claim then a union of 24 zone ranges), between two plain sends, so a
+windowed campaign is measured against the plain one in the same run.
+--ledger N times building the ledger for the list of N*2/3
 subscribers (1,500,000 → 1,000,000 rows). --profile N sends N messages with
 one in-process worker under cProfile and prints where the time goes; with
 BENCH_PY_SPY=DIR each worker runs under py-spy (collapsed stacks in DIR).
@@ -168,14 +172,38 @@ def _database_server_pid() -> int | None:
         return int(stat.read().rpartition(")")[2].split()[1])
 
 
+def _spread_zones() -> None:
+    """Give the subscribers 24 different `timezone` attributes (Etc/GMT-11 … Etc/GMT+12)."""
+    from postroom.audience.models import Subscriber
+
+    people = list(Subscriber.objects.only("id", "attributes"))
+    for person in people:
+        offset = person.pk % 24 - 11
+        person.attributes = {**(person.attributes or {}), "timezone": f"Etc/GMT{offset:+d}"}
+    Subscriber.objects.bulk_update(people, ["attributes"], batch_size=2000)
+
+
+def _open_window(campaign) -> None:
+    """A fixed local time two days ago: open in every zone, so the send is as long as
+    without a window, but every claim goes through the zones' union (docs/send-windows.md)."""
+    import datetime
+
+    campaign.local_time = datetime.time(0)
+    campaign.local_date = datetime.date.today() - datetime.timedelta(days=2)
+    campaign.save(update_fields=["local_time", "local_date"])
+
+
 def run_workers(
-    sink, workers: int, label: str, dkim: bool = False
+    sink, workers: int, label: str, dkim: bool = False, window: bool = False
 ) -> tuple[float, int, float, float]:
     """One send: messages/s from the workers' start to their exit, messages, µs of worker
     CPU each, and the load average at the end."""
     sender = _sink_sender(sink, dkim)
     label += ", DKIM RSA-2048" if dkim else ""
+    label += ", send window (24 zones)" if window else ""
     campaign = _campaign(f"bench {label} {workers}w", sender)
+    if window:
+        _open_window(campaign)
     count, ledger_seconds = _start(campaign)
     env = {**os.environ, "LOG_LEVEL": "WARNING"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -313,15 +341,22 @@ def child(args: argparse.Namespace) -> None:
             runs.append((workers, False))
             if os.environ.get("BENCH_DKIM_KEY"):
                 runs.append((workers, True))
+        if args.window:
+            _spread_zones()
         count = round(args.subscribers * 2 / 3)
         before = ceiling(sink, count, size)
         print(f"  ceiling before: smtp-source {before:,.0f} msg/s ({size:,} bytes)", flush=True)
-        measured = [(w, dkim, *run_workers(sink, w, label, dkim)) for w, dkim in runs]
+        measured = [(w, dkim, False, *run_workers(sink, w, label, dkim)) for w, dkim in runs]
+        if args.window:  # the same sends again with an open send window, bracketed
+            windowed = [(w, d, True, *run_workers(sink, w, label, d, True)) for w, d in runs]
+            again = [(w, d, False, *run_workers(sink, w, label, d)) for w, d in runs]
+            measured += windowed + again
         after = ceiling(sink, count, size)
         limit = (before + after) / 2
         print(f"  ceiling after: smtp-source {after:,.0f} msg/s; mean {limit:,.0f}", flush=True)
-        for workers, dkim, rate, _, cpu, load in measured:
+        for workers, dkim, window, rate, _, cpu, load in measured:
             what = f"{label}, {workers} worker(s){', DKIM' if dkim else ''}"
+            what += ", send window (24 zones)" if window else ""
             print(
                 f"  RESULT {what}: {rate:,.0f} msg/s = {rate / limit:.3f} of the ceiling;"
                 f" {cpu:,.0f} µs worker CPU/msg; load average {load:.1f}",
@@ -340,6 +375,11 @@ def main() -> None:
     parser.add_argument("--ledger", type=int, default=0, help="also time a ledger this big")
     parser.add_argument("--profile", type=int, default=20_000)
     parser.add_argument("--dkim", action="store_true", help="sign every message (RSA-2048)")
+    parser.add_argument(
+        "--window",
+        action="store_true",
+        help="also send with a send window open in 24 reader zones (between two plain sends)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workers", default="1", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -356,7 +396,8 @@ def main() -> None:
             generate_key_file(env["BENCH_DKIM_KEY"])
         for db in args.db.split(","):
             workers = args.sqlite_workers if db == "sqlite" else args.pg_workers
-            runs = [[*base, "--workers", workers, "--profile", str(args.profile)]]
+            window = ["--window"] if args.window else []
+            runs = [[*base, "--workers", workers, "--profile", str(args.profile), *window]]
             if args.ledger:
                 runs.append([*base, "--ledger", str(args.ledger)])
             for command in runs:
