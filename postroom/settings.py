@@ -366,6 +366,7 @@ INSTALLED_APPS = [
     "postroom.accounts",
     "postroom.webhooks",
     "postroom.feeds",
+    "postroom.abtests",
     "postroom.transactional",
     "postroom.public",
     "postroom.web",

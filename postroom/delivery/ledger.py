@@ -8,11 +8,12 @@ with `FOR UPDATE SKIP LOCKED`, behind `connection.vendor` (see docs/delivery.md)
 import itertools
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
@@ -38,11 +39,26 @@ class Claimed:
     attempts: int
 
 
+Narrower = Callable[[Campaign, QuerySet], QuerySet]
+# Apps that send a campaign to part of its audience (an A/B test's variants and its
+# rest, postroom.abtests) register here in their AppConfig.ready, so this module
+# knows none of them. Each returns the queryset unchanged for other campaigns.
+_narrowers: list[Narrower] = []
+
+
+def narrow_with(narrower: Narrower) -> None:
+    if narrower not in _narrowers:
+        _narrowers.append(narrower)
+
+
 def recipients_queryset(campaign: Campaign):
     """Who the campaign goes to now, as the audience app defines it (audience.eligibility)."""
 
     lists = list(campaign.lists.all())
-    return mailable_subscribers(lists, campaign.segment)
+    recipients = mailable_subscribers(lists, campaign.segment)
+    for narrower in _narrowers:
+        recipients = narrower(campaign, recipients)
+    return recipients
 
 
 def build(campaign: Campaign) -> int:

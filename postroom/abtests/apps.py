@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class ABTestsConfig(AppConfig):
+    name = "postroom.abtests"
+    label = "abtests"
+
+    def ready(self) -> None:
+        from postroom import background
+        from postroom.abtests import audience, services
+        from postroom.delivery import ledger
+
+        ledger.narrow_with(audience.narrow)
+        background.register("abtests", services.background_step)

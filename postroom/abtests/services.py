@@ -1,0 +1,398 @@
+"""What can be done to an A/B test: make, change, start, decide, and its results.
+
+The web UI, the API and the CLI call these; each does everything it was asked
+or raises a PostroomError and changes nothing. The decision is one transaction
+that locks the test, checks it is still testing, creates and starts the rest
+campaign and records the winner: a worker killed before its commit left nothing
+behind, one killed after left it decided, so the rest is never sent twice.
+"""
+
+import logging
+import string
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from postroom.abtests.models import ABTest, Member, Variant
+from postroom.campaigns import services as campaigns
+from postroom.campaigns.models import Campaign
+from postroom.delivery import control
+from postroom.delivery.models import Delivery
+from postroom.errors import InvalidInput, NotFound
+from postroom.integers import as_id
+from postroom.tracking.models import EngagementEvent
+
+log = logging.getLogger("postroom.abtests")
+
+MIN_VARIANTS, MAX_VARIANTS = 2, 4
+# How the test group is drawn: subscribers ordered by (id * A + test * B) mod P, a
+# fixed permutation per test that SQLite and PostgreSQL compute alike in 64 bits.
+_HASH_A, _HASH_B, _HASH_P = 2_654_435_761, 40_503, 1_000_003
+SETTINGS = ("test_percent", "test_count", "metric", "window_minutes")
+Status = ABTest.Status
+# A variant still sending (or waiting for its time) holds the decision back.
+SENDING = (Campaign.Status.SCHEDULED, Campaign.Status.RUNNING, Campaign.Status.PAUSED)
+
+
+def get_test(campaign_id: int | str) -> ABTest:
+    """The test a campaign belongs to, as variant A or any other variant."""
+    pk = as_id(campaign_id) or 0
+    test = (
+        ABTest.objects.filter(Q(campaign_id=pk) | Q(variants__campaign_id=pk))
+        .select_related("campaign", "rest", "winner")
+        .first()
+    )
+    if test is None:
+        raise NotFound(f"campaign {campaign_id} is not an A/B test")
+    return test
+
+
+def variants(test: ABTest) -> list[Variant]:
+    return list(test.variants.select_related("campaign").order_by("label"))
+
+
+def _check_settings(test: ABTest) -> None:
+    if test.metric not in ABTest.Metric.values:
+        raise InvalidInput(f"the winner is chosen by opens, clicks or manual, not {test.metric!r}")
+    if not isinstance(test.test_percent, int) or not 1 <= test.test_percent <= 100:
+        raise InvalidInput(f"the test group is 1 to 100 percent, not {test.test_percent!r}")
+    if test.test_count is not None and (
+        not isinstance(test.test_count, int) or test.test_count < MIN_VARIANTS
+    ):
+        raise InvalidInput(f"the test group needs at least {MIN_VARIANTS} people")
+    if not isinstance(test.window_minutes, int) or not 1 <= test.window_minutes <= 60 * 24 * 30:
+        raise InvalidInput("the test window is 1 minute to 30 days")
+
+
+def _require_draft(test: ABTest) -> None:
+    if test.status != Status.DRAFT or not test.campaign.is_editable:
+        raise InvalidInput(f"the A/B test of campaign {test.campaign_id} has already started")
+
+
+def make_test(campaign: Campaign, count: int = 2, **settings: Any) -> ABTest:
+    """Make a draft campaign variant A of a new test, with copies of it as the others."""
+    campaigns.ensure_editable(campaign)
+    if hasattr(campaign, "abvariant") or ABTest.objects.filter(rest=campaign).exists():
+        raise InvalidInput(f"campaign {campaign.pk} is already part of an A/B test")
+    if not MIN_VARIANTS <= count <= MAX_VARIANTS:
+        raise InvalidInput(f"an A/B test has {MIN_VARIANTS} to {MAX_VARIANTS} variants")
+    unknown = set(settings) - set(SETTINGS)
+    if unknown:
+        raise InvalidInput(f"unknown A/B test setting(s): {', '.join(sorted(unknown))}")
+    test = ABTest(campaign=campaign, **settings)
+    _check_settings(test)
+    with transaction.atomic():
+        test.save()
+        Variant.objects.create(test=test, campaign=campaign, label="A")
+        for _ in range(count - 1):
+            add_variant(test)
+    return test
+
+
+def add_variant(test: ABTest) -> Variant:
+    """Another variant, a copy of variant A to change."""
+    _require_draft(test)
+    existing = variants(test)
+    if len(existing) >= MAX_VARIANTS:
+        raise InvalidInput(f"an A/B test has at most {MAX_VARIANTS} variants")
+    label = next(c for c in string.ascii_uppercase if c not in {v.label for v in existing})
+    with transaction.atomic():
+        copy = campaigns.duplicate_campaign(test.campaign)
+        copy.name = f"{test.campaign.name} — variant {label}"
+        copy.save(update_fields=["name"])
+        return Variant.objects.create(test=test, campaign=copy, label=label)
+
+
+def remove_variant(test: ABTest, label: str) -> None:
+    """Drop a variant (never A, the campaign the test belongs to) and its campaign."""
+    _require_draft(test)
+    existing = variants(test)
+    variant = next((v for v in existing if v.label == label.upper()), None)
+    if variant is None:
+        raise NotFound(f"the test has no variant {label!r}")
+    if variant.campaign_id == test.campaign_id:
+        raise InvalidInput("variant A is the campaign itself: delete the test instead")
+    if len(existing) <= MIN_VARIANTS:
+        raise InvalidInput(f"an A/B test has at least {MIN_VARIANTS} variants")
+    variant.campaign.delete()  # the variant goes with it
+
+
+def update_test(test: ABTest, shares: dict[str, int] | None = None, **settings: Any) -> ABTest:
+    """Change the settings, the shares ({"A": 1, "B": 2}) or send times of a draft test."""
+    _require_draft(test)
+    send_times: dict[str, datetime | None] = settings.pop("send_times", None) or {}
+    unknown = set(settings) - set(SETTINGS)
+    if unknown:
+        raise InvalidInput(f"unknown A/B test setting(s): {', '.join(sorted(unknown))}")
+    for name, value in settings.items():
+        setattr(test, name, value)
+    _check_settings(test)
+    by_label = {v.label: v for v in variants(test)}
+    for label in {*(shares or {}), *send_times}:
+        if label not in by_label:
+            raise NotFound(f"the test has no variant {label!r}")
+    for label, share in (shares or {}).items():
+        if not isinstance(share, int) or not 1 <= share <= 100:
+            raise InvalidInput(f"a variant's share is 1 to 100, not {share!r}")
+        by_label[label].share = share
+    for label, when in send_times.items():
+        if when is not None and timezone.is_naive(when):
+            raise InvalidInput("a variant's send time needs a time zone")
+        by_label[label].send_at = when
+    with transaction.atomic():
+        test.save()
+        for variant in by_label.values():
+            variant.save(update_fields=["share", "send_at"])
+    return test
+
+
+def delete_test(test: ABTest) -> None:
+    """Back to one campaign: the other variants' campaigns go, variant A stays."""
+    _require_draft(test)
+    with transaction.atomic():
+        others = [v.campaign for v in variants(test) if v.campaign_id != test.campaign_id]
+        test.delete()
+        for campaign in others:
+            campaign.delete()
+
+
+# -- starting -----------------------------------------------------------------
+
+
+def group_size(test: ABTest, audience: int) -> int:
+    if test.test_count is not None:
+        return min(test.test_count, audience)
+    return min(audience, round(audience * test.test_percent / 100))
+
+
+def _split(ids: list[int], parts: list[Variant]) -> list[tuple[int, Variant]]:
+    """The drawn ids cut by the shares (they are in a random order already)."""
+    total = sum(v.share for v in parts)
+    out: list[tuple[int, Variant]] = []
+    start = 0
+    for n, variant in enumerate(parts):
+        share = sum(v.share for v in parts[: n + 1])
+        end = len(ids) if n == len(parts) - 1 else round(len(ids) * share / total)
+        out.extend((pk, variant) for pk in ids[start:end])
+        start = end
+    return out
+
+
+def start_test(test: ABTest) -> int:
+    """Draw the test group, and start (or schedule) every variant; the group's size."""
+    with transaction.atomic():
+        test = ABTest.objects.select_for_update().select_related("campaign").get(pk=test.pk)
+        _require_draft(test)
+        base = test.campaign
+        lists, segment = list(base.lists.all()), base.segment
+        if not lists and segment is None:
+            raise InvalidInput("choose at least one list or a segment before starting")
+        parts = variants(test)
+        now = timezone.now()
+        for variant in parts:
+            if variant.send_at is not None and variant.send_at <= now:
+                raise InvalidInput(f"variant {variant.label}'s send time is in the past")
+            campaigns.check(variant.campaign, lists)  # a broken variant stops it all
+        audience = campaigns.mailable(lists, segment)
+        size = group_size(test, audience.count())
+        if size < len(parts):
+            raise InvalidInput(f"the test group of {size} is too small for {len(parts)} variants")
+        drawn = (
+            audience.order_by()
+            .annotate(draw=(F("id") * _HASH_A + test.pk * _HASH_B) % _HASH_P)
+            .order_by("draw", "id")
+            .values_list("id", flat=True)[:size]
+        )
+        Member.objects.bulk_create(
+            (Member(test=test, subscriber_id=pk, campaign=v.campaign) for pk, v in
+             _split(list(drawn), parts)),
+            batch_size=2000,
+        )  # fmt: skip
+        last = now
+        for variant in parts:
+            campaign = variant.campaign
+            if campaign.pk != base.pk:
+                campaign.lists.set(lists)
+                Campaign.objects.filter(pk=campaign.pk).update(segment=segment)
+                campaign.segment = segment
+            if variant.send_at is not None:
+                campaigns.schedule(campaign, variant.send_at)
+                last = max(last, variant.send_at)
+            else:
+                control.start(campaign)
+        ABTest.objects.filter(pk=test.pk).update(
+            status=Status.TESTING,
+            started_at=now,
+            decide_at=last + timedelta(minutes=test.window_minutes),
+        )
+    return size
+
+
+# -- results and the decision ---------------------------------------------------
+
+
+@dataclass
+class Result:
+    label: str
+    campaign: Campaign
+    share: int
+    members: int
+    sent: int
+    opens: int
+    clicks: int
+    winner: bool
+
+    @property
+    def open_rate(self) -> float:
+        return self.opens / self.sent if self.sent else 0.0
+
+    @property
+    def click_rate(self) -> float:
+        return self.clicks / self.sent if self.sent else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "campaign": self.campaign.pk,
+            "status": self.campaign.status,
+            "subject": self.campaign.subject,
+            "share": self.share,
+            "members": self.members,
+            "sent": self.sent,
+            "opens": self.opens,
+            "clicks": self.clicks,
+            "open_rate": round(self.open_rate, 4),
+            "click_rate": round(self.click_rate, 4),
+            "winner": self.winner,
+        }
+
+
+def _people(campaign_ids: list[int]) -> dict[tuple[int, str], int]:
+    """Distinct people who opened or clicked, per campaign; machines left out."""
+    rows = (
+        EngagementEvent.objects.filter(campaign_id__in=campaign_ids, machine="")
+        .order_by()
+        .values_list("campaign_id", "kind")
+        .annotate(n=Count("subscriber", distinct=True))
+    )
+    return {(c, k): n for c, k, n in rows}
+
+
+def results(test: ABTest) -> list[Result]:
+    parts = variants(test)
+    ids = [v.campaign_id for v in parts]
+    sent = dict(
+        Delivery.objects.filter(campaign_id__in=ids, state=Delivery.State.SENT)
+        .order_by()
+        .values_list("campaign_id")
+        .annotate(n=Count("id"))
+    )
+    members = dict(
+        Member.objects.filter(test=test)
+        .order_by()
+        .values_list("campaign_id")
+        .annotate(n=Count("id"))
+    )
+    people = _people(ids)
+    return [
+        Result(
+            label=v.label,
+            campaign=v.campaign,
+            share=v.share,
+            members=members.get(v.campaign_id, 0),
+            sent=sent.get(v.campaign_id, 0),
+            opens=people.get((v.campaign_id, EngagementEvent.Kind.OPEN), 0),
+            clicks=people.get((v.campaign_id, EngagementEvent.Kind.CLICK), 0),
+            winner=v.pk == test.winner_id,
+        )
+        for v in parts
+    ]
+
+
+def leader(test: ABTest, found: list[Result]) -> Result:
+    """The best rate by the test's metric; a tie goes to the earlier variant."""
+    rate = (lambda r: r.click_rate) if test.metric == ABTest.Metric.CLICKS else (
+        lambda r: r.open_rate)  # fmt: skip
+    return max(reversed(found), key=rate)
+
+
+def waiting_for(test: ABTest, now: datetime | None = None) -> str:
+    """Why an automatic decision is not made yet; empty when it is due."""
+    if test.status != Status.TESTING:
+        return f"the test is {test.status}"
+    if test.metric == ABTest.Metric.MANUAL:
+        return "the winner is chosen by hand"
+    if test.decide_at and test.decide_at > (now or timezone.now()):
+        return "the test window is still open"
+    busy = [v.label for v in variants(test) if v.campaign.status in SENDING]
+    if busy:
+        return f"variant {', '.join(busy)} is still sending"
+    return ""
+
+
+def _next_time_of_day(when: datetime, now: datetime) -> datetime:
+    """The winner's send time of day, on the next day it comes round."""
+    while when <= now:
+        when += timedelta(days=1)
+    return when
+
+
+def decide(test: ABTest, label: str | None = None, by_hand: bool = False) -> Campaign:
+    """Record the winner (given, or the leader) and send it to the rest; once only."""
+    with transaction.atomic():
+        test = ABTest.objects.select_for_update().select_related("campaign").get(pk=test.pk)
+        if test.status != Status.TESTING:
+            raise InvalidInput(f"the A/B test of campaign {test.campaign_id} is {test.status}")
+        waiting = [
+            v.label for v in variants(test) if v.campaign.status == Campaign.Status.SCHEDULED
+        ]
+        if waiting:
+            raise InvalidInput(f"variant {', '.join(waiting)} has not started yet")
+        found = results(test)
+        if label is not None:
+            chosen = next((r for r in found if r.label == label.upper()), None)
+            if chosen is None:
+                raise NotFound(f"the test has no variant {label!r}")
+        else:
+            chosen = leader(test, found)
+        winner = next(v for v in variants(test) if v.label == chosen.label)
+        rest = campaigns.duplicate_campaign(winner.campaign)
+        rest.name = f"{test.campaign.name} — winner {winner.label}, to the rest"
+        rest.save(update_fields=["name"])
+        rest.segment = test.campaign.segment
+        Campaign.objects.filter(pk=rest.pk).update(segment=test.campaign.segment)
+        rest.lists.set(test.campaign.lists.all())
+        now = timezone.now()
+        ABTest.objects.filter(pk=test.pk).update(
+            status=Status.DECIDED,
+            winner=winner,
+            rest=rest,
+            decided_at=now,
+            decided_by_hand=by_hand,
+        )
+        if winner.send_at is not None:
+            campaigns.schedule(rest, _next_time_of_day(winner.send_at, now))
+        else:
+            control.start(rest)
+    return rest
+
+
+def background_step() -> bool:
+    """Decide one test whose window is over and whose variants are all sent."""
+    now = timezone.now()
+    due = ABTest.objects.filter(status=Status.TESTING, decide_at__lte=now).exclude(
+        metric=ABTest.Metric.MANUAL
+    )
+    for test in due.order_by("decide_at", "pk"):
+        if waiting_for(test, now):
+            continue
+        try:
+            decide(test)
+        except InvalidInput as error:  # decided meanwhile by a person or another worker
+            log.info("A/B test %s: %s", test.pk, error)
+        return True
+    return False
