@@ -51,6 +51,16 @@ def get_test(campaign_id: int | str) -> ABTest:
     return test
 
 
+def test_of(campaign: Campaign) -> ABTest | None:
+    """The test the campaign is a variant of, if any."""
+    return ABTest.objects.filter(variants__campaign=campaign).select_related("winner").first()
+
+
+def rest_of(campaign: Campaign) -> ABTest | None:
+    """The test whose winner this campaign sends to the rest of the audience, if any."""
+    return ABTest.objects.filter(rest=campaign).first()
+
+
 def variants(test: ABTest) -> list[Variant]:
     return list(test.variants.select_related("campaign").order_by("label"))
 

@@ -8,6 +8,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from postroom.web.views import (
+    abtests,
     alerts,
     api_tokens,
     archive,
@@ -114,6 +115,24 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/archive/", campaigns.set_archive, name="campaign_archive"),
     path("campaigns/<int:campaign_id>/duplicate/", campaigns.duplicate, name="campaign_duplicate"),
     path("campaigns/<int:campaign_id>/delete/", campaigns.delete, name="campaign_delete"),
+    path("campaigns/<int:campaign_id>/abtest/", abtests.page, name="campaign_abtest"),
+    path("campaigns/<int:campaign_id>/abtest/new/", abtests.create, name="campaign_abtest_new"),
+    path(
+        "campaigns/<int:campaign_id>/abtest/variant/",
+        abtests.variant,
+        name="campaign_abtest_variant",
+    ),
+    path("campaigns/<int:campaign_id>/abtest/start/", abtests.start, name="campaign_abtest_start"),
+    path(
+        "campaigns/<int:campaign_id>/abtest/decide/",
+        abtests.decide,
+        name="campaign_abtest_decide",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/abtest/delete/",
+        abtests.delete,
+        name="campaign_abtest_delete",
+    ),
     path(
         "campaigns/<int:campaign_id>/statistics/",
         statistics.campaign,

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from postroom.abtests import services as abtests
 from postroom.alerts.services import notify
 from postroom.api.models import ApiToken
 from postroom.audience import services as audience
@@ -46,6 +47,8 @@ NOT_PAGES = {
     "passkey_remove", "api_token_revoke", "public_resubscribe", "public_archive_feed", "branding",
     "list_branding",
     "campaign_archive", "language",
+    "campaign_abtest_new", "campaign_abtest_variant", "campaign_abtest_start",
+    "campaign_abtest_decide", "campaign_abtest_delete",
 }  # fmt: skip
 # Pages for people who are not logged in (they redirect a logged-in admin, or not).
 PUBLIC = {
@@ -84,6 +87,8 @@ def world() -> dict:
         status=Campaign.Status.SCHEDULED, send_at=now + timedelta(days=2, microseconds=5)
     )
     draft = make_campaign(news, name="Draft news")
+    tested = abtests.make_test(make_campaign(news, name="Tested news"), test_percent=50)
+    abtests.start_test(tested)
     subscriber = audience.add_subscriber("zoe@example.com", name="Zoë", lists=[news])
     segment = Segment.objects.create(
         name="Everyone", definition={"all": [{"field": "email", "op": "contains", "value": "@"}]}
@@ -128,7 +133,14 @@ def world() -> dict:
     signer = default_signer()
     return {
         "campaign_id": running.pk,
-        "campaigns": [running.pk, cancelled.pk, finished.pk, scheduled.pk, draft.pk],
+        "campaigns": [
+            running.pk,
+            cancelled.pk,
+            finished.pk,
+            scheduled.pk,
+            draft.pk,
+            tested.campaign_id,
+        ],
         "subscriber_id": subscriber.pk,
         "list_id": news.pk,
         "segment_id": segment.pk,

@@ -5,6 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from postroom.abtests import services as abtests
 from postroom.audience.models import Segment
 from postroom.campaigns import pools, services
 from postroom.campaigns.forms import CampaignForm, ScheduleForm, TestSendForm
@@ -163,6 +164,8 @@ def detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "unsubscribes": campaign.unsubscribe_events.count(),
         "archives": [(ml, archive.archive_url(ml)) for ml in archive.archives_of(campaign)],
         "pool": pools.members(campaign),
+        "abtest": abtests.test_of(campaign),
+        "rest_of": abtests.rest_of(campaign),
         # A running campaign may really be waiting or stalled: the heading says which.
         "summary": progress.summary(campaign)
         if campaign.status == Campaign.Status.RUNNING
