@@ -356,7 +356,8 @@ def decide(test: ABTest, label: str | None = None, by_hand: bool = False) -> Cam
     with transaction.atomic():
         test = ABTest.objects.select_for_update().select_related("campaign").get(pk=test.pk)
         if test.status != Status.TESTING:
-            raise InvalidInput(f"the A/B test of campaign {test.campaign_id} is {test.status}")
+            state = "has not started" if test.status == Status.DRAFT else "is decided already"
+            raise InvalidInput(f"the A/B test of campaign {test.campaign_id} {state}")
         waiting = [
             v.label for v in variants(test) if v.campaign.status == Campaign.Status.SCHEDULED
         ]
@@ -406,3 +407,26 @@ def background_step() -> bool:
             log.info("A/B test %s: %s", test.pk, error)
         return True
     return False
+
+
+def as_json(test: ABTest) -> dict[str, Any]:
+    """The test as the API and `postroom campaign abtest status --json` show it."""
+    test = ABTest.objects.select_related("campaign", "rest", "winner").get(pk=test.pk)
+    return {
+        "campaign": test.campaign_id,
+        "status": test.status,
+        "metric": test.metric,
+        "test_percent": None if test.test_count is not None else test.test_percent,
+        "test_count": test.test_count,
+        "window_minutes": test.window_minutes,
+        "started_at": test.started_at.isoformat() if test.started_at else None,
+        "decide_at": test.decide_at.isoformat() if test.decide_at else None,
+        "waiting_for": waiting_for(test) or None,
+        "winner": test.winner.label if test.winner else None,
+        "decided_by_hand": test.decided_by_hand if test.decided_at else None,
+        "rest": test.rest_id,
+        "variants": [
+            {**r.as_dict(), "send_at": v.send_at.isoformat() if v.send_at else None}
+            for r, v in zip(results(test), variants(test), strict=True)
+        ],
+    }

@@ -6,6 +6,7 @@ from django.urls import path, re_path
 from postroom.api.auth import operator_auth
 from postroom.api.errors import PostroomAPI
 from postroom.api.routes import (
+    abtests,
     bounces,
     campaign_delivery,
     campaigns,
@@ -40,6 +41,7 @@ api.add_router("/subscribers", subscribers.router)
 api.add_router("/segments", segments.router)
 api.add_router("/campaigns", statistics.router)  # first: /timeseries is no campaign id
 api.add_router("/campaigns", campaigns.router)
+api.add_router("/campaigns", abtests.router)
 api.add_router("/campaigns", campaign_delivery.router)  # after: its /{id}/{action} catches all
 api.add_router("/layouts", layouts.router)
 api.add_router("/imports", imports.router)
