@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "postroom.audience.cli",
     "postroom.imports.cli",
     "postroom.campaigns.cli",
+    "postroom.abtests.cli",
     "postroom.delivery.cli",
     "postroom.tracking.cli",
     "postroom.webhooks.cli",

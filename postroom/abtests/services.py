@@ -78,7 +78,8 @@ def _check_settings(test: ABTest) -> None:
         raise InvalidInput("the test window is 1 minute to 30 days")
 
 
-def _require_draft(test: ABTest) -> None:
+def ensure_draft(test: ABTest) -> None:
+    """Refused once the test started: its settings and variants are no longer changed."""
     if test.status != Status.DRAFT or not test.campaign.is_editable:
         raise InvalidInput(f"the A/B test of campaign {test.campaign_id} has already started")
 
@@ -105,7 +106,7 @@ def make_test(campaign: Campaign, count: int = 2, **settings: Any) -> ABTest:
 
 def add_variant(test: ABTest) -> Variant:
     """Another variant, a copy of variant A to change."""
-    _require_draft(test)
+    ensure_draft(test)
     existing = variants(test)
     if len(existing) >= MAX_VARIANTS:
         raise InvalidInput(f"an A/B test has at most {MAX_VARIANTS} variants")
@@ -119,7 +120,7 @@ def add_variant(test: ABTest) -> Variant:
 
 def remove_variant(test: ABTest, label: str) -> None:
     """Drop a variant (never A, the campaign the test belongs to) and its campaign."""
-    _require_draft(test)
+    ensure_draft(test)
     existing = variants(test)
     variant = next((v for v in existing if v.label == label.upper()), None)
     if variant is None:
@@ -133,7 +134,7 @@ def remove_variant(test: ABTest, label: str) -> None:
 
 def update_test(test: ABTest, shares: dict[str, int] | None = None, **settings: Any) -> ABTest:
     """Change the settings, the shares ({"A": 1, "B": 2}) or send times of a draft test."""
-    _require_draft(test)
+    ensure_draft(test)
     send_times: dict[str, datetime | None] = settings.pop("send_times", None) or {}
     unknown = set(settings) - set(SETTINGS)
     if unknown:
@@ -162,7 +163,7 @@ def update_test(test: ABTest, shares: dict[str, int] | None = None, **settings: 
 
 def delete_test(test: ABTest) -> None:
     """Back to one campaign: the other variants' campaigns go, variant A stays."""
-    _require_draft(test)
+    ensure_draft(test)
     with transaction.atomic():
         others = [v.campaign for v in variants(test) if v.campaign_id != test.campaign_id]
         test.delete()
@@ -196,7 +197,7 @@ def start_test(test: ABTest) -> int:
     """Draw the test group, and start (or schedule) every variant; the group's size."""
     with transaction.atomic():
         test = ABTest.objects.select_for_update().select_related("campaign").get(pk=test.pk)
-        _require_draft(test)
+        ensure_draft(test)
         base = test.campaign
         lists, segment = list(base.lists.all()), base.segment
         if not lists and segment is None:
