@@ -10,6 +10,7 @@ import getpass
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ COMMAND_MODULES = [
     "postroom.imports.cli",
     "postroom.campaigns.cli",
     "postroom.abtests.cli",
+    "postroom.feeds.cli",
     "postroom.delivery.cli",
     "postroom.tracking.cli",
     "postroom.webhooks.cli",
@@ -80,6 +82,18 @@ def output_file(raw: str) -> str:
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise argparse.ArgumentTypeError(f"cannot write {raw}: permission denied")
     return raw
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|minutes?|h|hours?|d|days?)?\s*$", re.I)
+
+
+def duration_minutes(raw: str) -> int:
+    """`240`, `30m`, `4h` or `2d` as minutes."""
+    match = _DURATION.match(raw)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a duration such as 30m, 4h or 2d")
+    unit = (match.group(2) or "m")[0].lower()
+    return int(match.group(1)) * {"m": 1, "h": 60, "d": 1440}[unit]
 
 
 COUNT = whole_number(0, ID_MAX)  # a --limit: SQL's LIMIT takes a 64-bit integer

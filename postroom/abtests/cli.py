@@ -5,23 +5,11 @@ test as `GET /api/campaigns/{id}/abtest` does.
 """
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
-from postroom.cli import CLI, add_json_flag, emit, record_id
+from postroom.cli import CLI, add_json_flag, duration_minutes, emit, record_id
 from postroom.errors import InvalidInput
-
-_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|minutes?|h|hours?|d|days?)?\s*$", re.I)
-
-
-def duration_minutes(raw: str) -> int:
-    """`240`, `30m`, `4h` or `2d` as minutes."""
-    match = _DURATION.match(raw)
-    if not match:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a duration such as 30m, 4h or 2d")
-    unit = (match.group(2) or "m")[0].lower()
-    return int(match.group(1)) * {"m": 1, "h": 60, "d": 1440}[unit]
 
 
 def register(cli: CLI) -> None:

@@ -135,7 +135,9 @@ def remove_variant(test: ABTest, label: str) -> None:
 def update_test(test: ABTest, shares: dict[str, int] | None = None, **settings: Any) -> ABTest:
     """Change the settings, the shares ({"A": 1, "B": 2}) or send times of a draft test."""
     ensure_draft(test)
-    send_times: dict[str, datetime | None] = settings.pop("send_times", None) or {}
+    times = settings.pop("send_times", None) or {}
+    send_times: dict[str, datetime | None] = {k.upper(): v for k, v in times.items()}
+    shares = {k.upper(): v for k, v in (shares or {}).items()}
     unknown = set(settings) - set(SETTINGS)
     if unknown:
         raise InvalidInput(f"unknown A/B test setting(s): {', '.join(sorted(unknown))}")

@@ -31,6 +31,8 @@ WHOLE_AUDIENCE_ROUTES = frozenset(
         "segment_delete", "export",
         "outbox", "outbox_message", "outbox_raw",
         "bounces", "bounce_detail", "bounce_lift",
+        # A feed mails its lists or a segment on its own schedule, for whoever set it up.
+        "feeds", "feed_new", "feed_edit", "feed_check", "feed_delete",
     }
 )  # fmt: skip
 

@@ -10,6 +10,7 @@ from postroom.api.routes import (
     bounces,
     campaign_delivery,
     campaigns,
+    feeds,
     health,
     imports,
     layouts,
@@ -43,6 +44,7 @@ api.add_router("/campaigns", statistics.router)  # first: /timeseries is no camp
 api.add_router("/campaigns", campaigns.router)
 api.add_router("/campaigns", abtests.router)
 api.add_router("/campaigns", campaign_delivery.router)  # after: its /{id}/{action} catches all
+api.add_router("/feeds", feeds.router)
 api.add_router("/layouts", layouts.router)
 api.add_router("/imports", imports.router)
 api.add_router("/senders", senders.router)

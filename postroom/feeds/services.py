@@ -14,7 +14,7 @@ from typing import Any
 
 import feedparser
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -25,8 +25,9 @@ from postroom.audience.models import MailingList, Segment
 from postroom.campaigns import services as campaigns
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control
-from postroom.errors import InvalidInput
+from postroom.errors import InvalidInput, NotFound
 from postroom.feeds.models import Feed, FeedItem
+from postroom.integers import as_id
 
 log = logging.getLogger("postroom.feeds")
 
@@ -48,6 +49,35 @@ def _compile(source: str, what: str) -> Any:
         raise InvalidInput(f"the {what} is not a valid template: {error}") from None
 
 
+# Fields a caller may set on a feed (lists and segment are passed apart).
+EDITABLE_FIELDS = {
+    "name", "url", "template", "subject", "sender", "from_email", "from_name",
+    "interval_minutes", "minimum_items", "active",
+}  # fmt: skip
+
+
+def _checked(feed: Feed, lists: list[MailingList], segment: Segment | None) -> None:
+    """Everything a feed needs before it is saved; InvalidInput names the first problem."""
+    if not (feed.name or "").strip():
+        raise InvalidInput("a feed needs a name")
+    if not (feed.url or "").startswith(("http://", "https://")):
+        raise InvalidInput(f"the feed address must start with http:// or https://: {feed.url!r}")
+    if not lists and segment is None:
+        raise InvalidInput("choose at least one list or a segment for the feed")
+    if Feed.objects.filter(name=feed.name).exclude(pk=feed.pk).exists():
+        raise InvalidInput(f"a feed named {feed.name!r} already exists")
+    _compile(feed.template, "digest template")
+    _compile(feed.subject, "subject")
+    for what in ("minimum_items", "interval_minutes"):
+        value = getattr(feed, what)
+        if not isinstance(value, int) or not 1 <= value <= 1_000_000:
+            raise InvalidInput("the minimum number of items and the interval must be at least 1")
+    for field in ("name", "url", "subject", "from_email", "from_name"):
+        limit = getattr(Feed._meta.get_field(field), "max_length", 0) or 0
+        if len(getattr(feed, field) or "") > limit:
+            raise InvalidInput(f"the {field.replace('_', ' ')} is longer than {limit} characters")
+
+
 def create_feed(
     *,
     name: str,
@@ -58,22 +88,103 @@ def create_feed(
     **fields: Any,
 ) -> Feed:
     """A new feed; the address and templates are checked before anything is saved."""
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise InvalidInput(f"unknown feed field(s): {', '.join(sorted(unknown))}")
     lists = list(lists)
-    if not url.startswith(("http://", "https://")):
-        raise InvalidInput(f"the feed address must start with http:// or https://: {url!r}")
-    if not lists and segment is None:
-        raise InvalidInput("choose at least one list or a segment for the feed")
-    if Feed.objects.filter(name=name).exists():
-        raise InvalidInput(f"a feed named {name!r} already exists")
     feed = Feed(name=name, url=url, segment=segment, template=template, **fields)
-    _compile(feed.template, "digest template")
-    _compile(feed.subject, "subject")
-    if feed.minimum_items < 1 or feed.interval_minutes < 1:
-        raise InvalidInput("the minimum number of items and the interval must be at least 1")
+    _checked(feed, lists, segment)
     with transaction.atomic():
         feed.save()
         feed.lists.set(lists)
     return feed
+
+
+_UNSET: Any = object()
+
+
+def update_feed(
+    feed: Feed,
+    *,
+    lists: Iterable[MailingList] | None = None,
+    segment: Segment | None = _UNSET,
+    **fields: Any,
+) -> Feed:
+    """Change a feed; items already seen stay seen (a new address starts no resend)."""
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise InvalidInput(f"unknown feed field(s): {', '.join(sorted(unknown))}")
+    changed = Feed.objects.get(pk=feed.pk)
+    for name, value in fields.items():
+        setattr(changed, name, value)
+    if segment is not _UNSET:
+        changed.segment = segment
+    chosen = list(changed.lists.all()) if lists is None else list(lists)
+    _checked(changed, chosen, changed.segment)
+    with transaction.atomic():
+        changed.save()
+        changed.lists.set(chosen)
+    return changed
+
+
+def delete_feed(feed: Feed) -> None:
+    """The feed and its record of items; digests already sent stay as campaigns."""
+    feed.delete()
+
+
+def all_feeds() -> list[Feed]:
+    return list(
+        Feed.objects.select_related("segment", "sender").prefetch_related("lists").order_by("name")
+    )
+
+
+def get_feed(key: int | str) -> Feed:
+    """A feed by id or by name."""
+    pk = as_id(key) if str(key).isdigit() else None
+    found = Feed.objects.filter(Q(pk=pk) if pk else Q(name=str(key))).first()
+    if found is None:
+        raise NotFound(f"feed {key!r} does not exist")
+    return found
+
+
+def check_soon(feed: Feed) -> None:
+    """Due now: a worker's side thread checks it within a second or two."""
+    Feed.objects.filter(pk=feed.pk).update(last_checked=None)
+
+
+def items_seen(feeds: Iterable[Feed]) -> dict[int, dict[str, int]]:
+    """Per feed: items seen, and those waiting for the next digest."""
+    rows = (
+        FeedItem.objects.filter(feed__in=list(feeds))
+        .order_by()
+        .values("feed_id")
+        .annotate(seen=Count("id"), waiting=Count("id", filter=Q(campaign=None)))
+    )
+    return {r["feed_id"]: {"seen": r["seen"], "waiting": r["waiting"]} for r in rows}
+
+
+def as_json(feed: Feed) -> dict[str, Any]:
+    """The feed as the API and `postroom feed list --json` show it."""
+    counts = items_seen([feed]).get(feed.pk, {"seen": 0, "waiting": 0})
+    return {
+        "id": feed.pk,
+        "name": feed.name,
+        "url": feed.url,
+        "lists": [ml.name for ml in feed.lists.all()],
+        "segment": feed.segment.name if feed.segment else None,
+        "sender": feed.sender.name if feed.sender else None,
+        "from_email": feed.from_email,
+        "from_name": feed.from_name,
+        "subject": feed.subject,
+        "template": feed.template,
+        "interval_minutes": feed.interval_minutes,
+        "minimum_items": feed.minimum_items,
+        "active": feed.active,
+        "last_checked": feed.last_checked.isoformat() if feed.last_checked else None,
+        "last_error": feed.last_error or None,
+        "items_seen": counts["seen"],
+        "items_waiting": counts["waiting"],
+    }
 
 
 def fetch(url: str) -> list[dict[str, str]]:

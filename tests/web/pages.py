@@ -22,6 +22,8 @@ from postroom.campaigns.models import Campaign, Layout
 from postroom.delivery import control
 from postroom.delivery.models import Delivery, OutboxMessage, Sender
 from postroom.delivery.senders import create_sender
+from postroom.feeds import services as feeds
+from postroom.feeds.models import Feed, FeedItem
 from postroom.imports import services as imports
 from postroom.tracking import mailboxes
 from postroom.tracking.links import default_signer
@@ -48,7 +50,7 @@ NOT_PAGES = {
     "list_branding",
     "campaign_archive", "language",
     "campaign_abtest_new", "campaign_abtest_variant", "campaign_abtest_start",
-    "campaign_abtest_decide", "campaign_abtest_delete",
+    "campaign_abtest_decide", "campaign_abtest_delete", "feed_check", "feed_delete",
 }  # fmt: skip
 # Pages for people who are not logged in (they redirect a logged-in admin, or not).
 PUBLIC = {
@@ -87,6 +89,11 @@ def world() -> dict:
         status=Campaign.Status.SCHEDULED, send_at=now + timedelta(days=2, microseconds=5)
     )
     draft = make_campaign(news, name="Draft news")
+    feed = feeds.create_feed(name="Blog", url="https://blog.example.org/feed.xml", lists=[news])
+    Feed.objects.filter(pk=feed.pk).update(
+        last_checked=now - timedelta(minutes=7), last_error="HTTP Error 404: Not Found"
+    )
+    FeedItem.objects.create(feed=feed, guid="p1", title="First post", link="https://b.example/1")
     tested = abtests.make_test(make_campaign(news, name="Tested news"), test_percent=50)
     abtests.start_test(tested)
     subscriber = audience.add_subscriber("zoe@example.com", name="Zoë", lists=[news])
@@ -157,6 +164,7 @@ def world() -> dict:
         "entry_id": finished.pk,
         "tx_id": tx.pk,
         "template_id": template.pk,
+        "feed_id": feed.pk,
         "tokens": {
             "public_unsubscribe": signer.token("u", finished.pk, subscriber.pk),
             "public_preferences": signer.token("p", subscriber.pk),

@@ -12,9 +12,10 @@ from ninja import Field, Router, Status
 
 from postroom.abtests import services
 from postroom.api.errors import errors
-from postroom.api.fields import WHOLE, Body, Instant
+from postroom.api.fields import WHOLE, Body
 from postroom.api.pages import Id
 from postroom.api.routes.campaigns import campaign
+from postroom.campaigns.services import parse_send_at
 
 router = Router(tags=["A/B tests"])
 
@@ -26,15 +27,18 @@ class ABTestFields(Body):
     """Only the keys given change; `test_count` set counts people instead of a percentage."""
 
     test_percent: Annotated[int, Field(ge=1, le=100), WHOLE] | None = None
-    test_count: Annotated[int, Field(ge=2), WHOLE] | None = None
+    test_count: Annotated[int, Field(ge=2, le=2_147_483_647), WHOLE] | None = None
     metric: Metric | None = Field(None, description="how the winner is chosen")
     window_minutes: Annotated[int, Field(ge=1, le=43_200), WHOLE] | None = None
-    shares: dict[Label, Annotated[int, Field(ge=1, le=100), WHOLE]] | None = Field(
+    shares: dict[str, Annotated[int, Field(ge=1, le=100), WHOLE]] | None = Field(
         None, description='each variant\'s part of the test group: {"A": 1, "B": 2}'
     )
-    send_times: dict[Label, Instant | None] | None = Field(
-        None, description="a send-time test: when each variant goes (null: at the start)"
+    send_times: dict[str, str | None] | None = Field(
+        None,
+        description="a send-time test: when each variant goes, ISO 8601 (null: at the start);"
+        " without an offset it is read in `timezone`",
     )
+    timezone: str = Field("", description="an IANA zone for `send_times`, e.g. Europe/Berlin")
 
 
 class ABTestIn(ABTestFields):
@@ -51,13 +55,19 @@ def _test(request: HttpRequest, campaign_id: int):
 
 def _settings(data: ABTestFields) -> dict:
     """The keys given; `test_count: null` (back to a percentage) is the one null kept."""
-    given = data.model_fields_set - {"variants", "shares"}
+    given = data.model_fields_set - {"variants", "shares", "send_times", "timezone"}
     values = {k: getattr(data, k) for k in given}
-    return {k: v for k, v in values.items() if v is not None or k == "test_count"}
+    settings = {k: v for k, v in values.items() if v is not None or k == "test_count"}
+    if data.send_times is not None:
+        settings["send_times"] = {
+            label: parse_send_at(when, data.timezone)[0] if when else None
+            for label, when in data.send_times.items()
+        }
+    return settings
 
 
 def _shares(data: ABTestFields) -> dict[str, int] | None:
-    return None if data.shares is None else {str(k): v for k, v in data.shares.items()}
+    return None if data.shares is None else {k.upper(): v for k, v in data.shares.items()}
 
 
 @router.post("/{campaign_id}/abtest", response={201: dict, **errors(400, 404)})
