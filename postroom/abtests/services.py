@@ -330,7 +330,7 @@ def leader(test: ABTest, found: list[Result]) -> Result:
     """The best rate by the test's metric; a tie goes to the earlier variant."""
     rate = (lambda r: r.click_rate) if test.metric == ABTest.Metric.CLICKS else (
         lambda r: r.open_rate)  # fmt: skip
-    return max(reversed(found), key=rate)
+    return max(found, key=rate)  # max keeps the first of equals
 
 
 def waiting_for(test: ABTest, now: datetime | None = None) -> str:

@@ -76,6 +76,18 @@ def test_the_draw_is_the_same_for_the_same_test_and_different_for_another():
     assert drawn(ABTest.objects.get(pk=first.pk)) == once
 
 
+def test_the_leader_has_the_best_rate_and_a_tie_goes_to_the_earlier_variant():
+    def result(label, sent, opens, clicks):
+        return services.Result(label, Campaign(), 1, sent, sent, opens, clicks, False)
+
+    by_opens, by_clicks = ABTest(metric="opens"), ABTest(metric="clicks")
+    found = [result("A", 10, 2, 5), result("B", 5, 2, 1), result("C", 10, 4, 1)]
+    assert services.leader(by_opens, found).label == "B"  # B and C both 40 %: the earlier
+    assert services.leader(by_clicks, found).label == "A"
+    tie = [result("A", 10, 3, 0), result("B", 10, 3, 0)]
+    assert services.leader(by_opens, tie).label == "A"
+
+
 @pytest.mark.django_db
 def test_bad_settings_are_refused_and_nothing_changes():
     news = make_audience(4)

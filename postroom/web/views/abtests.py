@@ -56,7 +56,10 @@ def page(request: OperatorRequest, campaign_id: int) -> HttpResponse:
         "campaign": test.campaign,
         "form": form,
         "results": found,
-        "leader": services.leader(test, found) if test.status == "testing" else None,
+        # Nobody opened or clicked yet: no variant is ahead.
+        "leader": services.leader(test, found)
+        if test.status == ABTest.Status.TESTING and any(r.opens or r.clicks for r in found)
+        else None,
         "waiting": services.waiting_for(test),
         "draft": test.status == ABTest.Status.DRAFT,
     }
