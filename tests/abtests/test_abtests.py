@@ -180,3 +180,30 @@ def test_a_real_worker_sends_the_winner_by_human_opens_to_the_rest(subprocess_en
     assert len(recipients) == len(set(recipients)) == 40, "each person mailed exactly once"
     rest_subjects = [email.message_from_bytes(m.data)["Subject"] for m in server.messages]
     assert rest_subjects.count("Subject B") == 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_cut_short_leaves_nothing_and_the_next_step_decides_once(monkeypatch):
+    """A worker dying inside the decision (here: its start of the rest fails) rolls it all
+    back; the next side-work step decides, and no later step makes a second rest."""
+    test = make_test(audience=10, window_minutes=1)
+    services.start_test(test)
+    for variant in services.variants(test):
+        run_until_settled(variant.campaign)
+    ABTest.objects.filter(pk=test.pk).update(decide_at=timezone.now() - timedelta(seconds=1))
+    real_start = services.control.start
+
+    def dies(campaign):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(services.control, "start", dies)
+    with pytest.raises(RuntimeError):
+        services.background_step()
+    test.refresh_from_db()
+    assert test.status == "testing" and test.rest is None and test.winner is None
+    assert Campaign.objects.count() == 2, "no rest campaign left behind"
+    monkeypatch.setattr(services.control, "start", real_start)
+    assert services.background_step()
+    assert not services.background_step()
+    assert ABTest.objects.get(pk=test.pk).status == "decided"
+    assert Campaign.objects.filter(abtest_rest__isnull=False).count() == 1
