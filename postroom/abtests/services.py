@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -225,6 +225,12 @@ def start_test(test: ABTest) -> int:
              _split(list(drawn), parts)),
             batch_size=2000,
         )  # fmt: skip
+        if connection.vendor == "postgresql":
+            # The planner has no statistics of the rows just written and picks a nested
+            # loop over them: measured 34 s to build a 5,000-row variant ledger from a
+            # 100,000 audience, 0.25 s once analysed (ANALYZE may run in a transaction).
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {Member._meta.db_table}")
         last = now
         for variant in parts:
             campaign = variant.campaign
