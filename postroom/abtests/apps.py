@@ -6,6 +6,8 @@ class ABTestsConfig(AppConfig):
     label = "abtests"
 
     def ready(self) -> None:
+        # Once the app registry is ready: the narrower and the step read the models; the
+        # ledger takes the narrower as a hook, so delivery never imports this app.
         from postroom import background
         from postroom.abtests import audience, services
         from postroom.delivery import ledger
