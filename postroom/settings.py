@@ -368,6 +368,7 @@ INSTALLED_APPS = [
     "postroom.feeds",
     "postroom.abtests",
     "postroom.transactional",
+    "postroom.automations",
     "postroom.public",
     "postroom.web",
     "postroom.api",

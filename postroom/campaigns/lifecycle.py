@@ -36,9 +36,13 @@ TRANSITIONS: dict[str, Transition] = {
     "cancel": Transition(
         (Status.RUNNING, Status.PAUSED, Status.SCHEDULED), Status.CANCELLED, "cancelled"
     ),
-    # A transactional stream stands open for the next message: it never finishes.
+    # A transactional stream, or a sequence's step, stands open for the next message:
+    # it never finishes.
     "finish": Transition(
-        (Status.RUNNING,), Status.FINISHED, "finished", never_for=(Campaign.Kind.TRANSACTIONAL,)
+        (Status.RUNNING,),
+        Status.FINISHED,
+        "finished",
+        never_for=(Campaign.Kind.TRANSACTIONAL, Campaign.Kind.AUTOMATION),
     ),
     # Recipients queued again (retry failed, a resend of those in doubt) reopen a finished one.
     "reopen": Transition((Status.FINISHED,), Status.RUNNING, "reopened"),

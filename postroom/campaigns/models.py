@@ -45,6 +45,9 @@ class Campaign(models.Model):
         # A standing stream per sender whose ledger rows each carry their own message
         # (postroom.transactional): never listed with campaigns, never finished.
         TRANSACTIONAL = "transactional"
+        # One hidden campaign per send step of a sequence and cycle (postroom.automations):
+        # its rows are added as people reach the step, so it stands open like a stream.
+        AUTOMATION = "automation"
 
     class InDoubtPolicy(models.TextChoices):
         HOLD = "hold", "leave them for me to decide"
