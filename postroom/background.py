@@ -22,14 +22,27 @@ log = logging.getLogger("postroom.background")
 
 Step = Callable[[], bool]
 _steps: dict[str, Step] = {}
+# Per step, a cheap question "is work waiting for you now?", so a worker run
+# `--until-idle` does not leave while side work that leads to mail is due.
+_pending: dict[str, Step] = {}
 
 # With nothing to do the thread looks again after this long.
 IDLE_SECONDS = 1.0
 
 
-def register(name: str, step: Step) -> None:
-    """Run `step` in every worker's side thread (registering a name twice replaces it)."""
+def register(name: str, step: Step, pending: Step | None = None) -> None:
+    """Run `step` in every worker's side thread (registering a name twice replaces it);
+    `pending` tells whether it has work due (see `pending`)."""
     _steps[name] = step
+    if pending is not None:
+        _pending[name] = pending
+    else:
+        _pending.pop(name, None)
+
+
+def pending() -> bool:
+    """True when a step says work is due that will lead to mail (a worker's idle check)."""
+    return any(check() for check in list(_pending.values()))
 
 
 def steps() -> dict[str, Step]:

@@ -36,6 +36,23 @@ def not_suppressed() -> Q:
     return ~Q(Exists(Suppression.objects.filter(email_hash=OuterRef("email_hash"))))
 
 
+def not_withdrawn() -> Q:
+    """A mailable subscription to some list, or none at all (added without a list): who
+    has not unsubscribed from everything, nor left every double opt-in unconfirmed."""
+    rows = Subscription.objects.all()
+    every_list = MailingList.objects.only("pk", "optin")
+    mailable = segments.has_row(rows.filter(mailable_subscription(every_list)))
+    return mailable | segments.has_row(rows, present=False)
+
+
+def mailable_anyone() -> QuerySet[Subscriber]:
+    """Whoever may be mailed without a list to go by (a sequence entered by a date or the
+    API): active, unsuppressed, and not withdrawn."""
+    return Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).filter(
+        not_suppressed(), not_withdrawn()
+    )
+
+
 def mailable_subscribers(
     lists: Iterable[MailingList] | QuerySet | None, segment: Segment | None = None
 ) -> QuerySet[Subscriber]:
@@ -54,9 +71,7 @@ def mailable_subscribers(
         targeted = MailingList.objects.filter(pk__in=list_ids).only("pk", "optin")
         qs = qs.filter(segments.has_row(rows.filter(mailable_subscription(targeted))))
     elif segment is not None:
-        every_list = MailingList.objects.only("pk", "optin")
-        mailable = segments.has_row(rows.filter(mailable_subscription(every_list)))
-        qs = qs.filter(mailable | segments.has_row(rows, present=False))
+        qs = qs.filter(not_withdrawn())
     else:
         # Nothing targeted. A false WHERE rather than .none(): .none() cannot compile to SQL.
         return qs.filter(pk__isnull=True)

@@ -48,10 +48,17 @@ class CampaignContext:
 # the claimed rows (to load what they need in one query), a function from one row to
 # its message (RenderError: that row fails with the reason).
 RowBuilder = Callable[[CampaignContext, list[Claimed]], Callable[[Claimed], BuiltMessage]]
+# A RowBuilder's function raises NotMailable for a row whose person may no longer be
+# mailed: the row is skipped with the reason, as the campaign rule's re-check does.
+#
 # Campaign.kind → its RowBuilder. The app owning the kind registers it when it loads
 # (postroom.transactional), so the engine imports nothing of it; every other kind is
 # one campaign message personalised for each row's subscriber.
 row_builders: dict[str, RowBuilder] = {}
+
+
+class NotMailable(Exception):
+    """Raised by a row builder: skip this row, for the reason given."""
 
 
 @dataclass
@@ -194,6 +201,9 @@ def render(batch: Batch, worker_id: str, journal: WorkerJournal | None = None) -
             else:
                 assert subscriber_id is not None  # rows without one were skipped above
                 built = compiled.build(Recipient(subscriber_id, row.email, name, attributes or {}))
+        except NotMailable as exc:
+            skipped[row.id] = str(exc)
+            continue
         except TemplateBudgetError as exc:
             broken[row.id] = f"could not build the message: {exc}"
             pause_reason = _count_over_budget(context, exc)

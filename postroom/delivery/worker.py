@@ -142,7 +142,7 @@ class DeliveryWorker:
         return run_pending() or mailboxes.poll_due()
 
     def has_work(self) -> bool:
-        if due_campaigns().exists():
+        if due_campaigns().exists() or background.pending():  # e.g. a sequence's due steps
             return True
         running = Campaign.objects.filter(status=Campaign.Status.RUNNING).values("id")
         return Delivery.objects.filter(campaign_id__in=running, state__in=OPEN_STATES).exists()
