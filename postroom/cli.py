@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from postroom.errors import PostroomError
+from postroom.errors import InvalidInput, PostroomError
 from postroom.integers import ID_MAX, as_id
 
 # The one place that lists where commands come from, in the order `--help` shows them.
@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "postroom.tracking.cli",
     "postroom.webhooks.cli",
     "postroom.transactional.cli",
+    "postroom.automations.cli",
     "postroom.api.cli",
     "postroom.accounts.cli",
 ]
@@ -122,6 +123,23 @@ class CLI:
             parser.set_defaults(handler=lambda args, p=parser: p.print_help() or 2)
             self._groups[name] = parser.add_subparsers(dest=f"{name}_command", metavar="ACTION")
         return self._groups[name]
+
+
+def read_bytes(path: Path, what: str) -> bytes:
+    """A file given on the command line, or one line saying why it cannot be read."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise InvalidInput(f"{what} {path} cannot be read: {exc.strerror}") from None
+
+
+def read_text(path: Path, what: str) -> str:
+    try:
+        return read_bytes(path, what).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{what} {path} is not UTF-8 text") from None
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from postroom.cli import CLI, add_json_flag, emit, record_id
+from postroom.cli import CLI, add_json_flag, emit, read_bytes, read_text, record_id
 from postroom.errors import InvalidInput
 
 
@@ -47,22 +47,6 @@ def register(cli: CLI) -> None:
     add_json_flag(p)
 
 
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInput(f"{what} {path} does not exist") from None
-    except OSError as exc:
-        raise InvalidInput(f"{what} {path} cannot be read: {exc.strerror}") from None
-
-
-def _text(path: Path, what: str) -> str:
-    try:
-        return _read(path, what).decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{what} {path} is not UTF-8 text") from None
-
-
 def _data(raw: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
@@ -86,7 +70,7 @@ def send(args: argparse.Namespace) -> None:
     request = services.TxRequest(
         to=args.to,
         subject=args.subject,
-        body=_text(args.body_file, "body file") if args.body_file else "",
+        body=read_text(args.body_file, "body file") if args.body_file else "",
         body_format=args.format,
         template=services.get_template(args.template) if args.template else None,
         layout=args.layout,
@@ -94,7 +78,7 @@ def send(args: argparse.Namespace) -> None:
         from_address=args.from_address,
         sender=args.sender,
         idempotency_key=args.idempotency_key,
-        attachments=[services.Attachment(p.name, _read(p, "attachment")) for p in args.attach],
+        attachments=[services.Attachment(p.name, read_bytes(p, "attachment")) for p in args.attach],
         source=TxMessage.Source.CLI,
     )
     accepted = services.accept(request)
@@ -125,7 +109,7 @@ def template_add(args: argparse.Namespace) -> None:
     template = stored.create(
         name=args.name,
         subject=args.subject,
-        body=_text(args.body_file, "body file"),
+        body=read_text(args.body_file, "body file"),
         body_format=args.format,
         layout=args.layout,
         from_address=args.from_address,
