@@ -29,7 +29,7 @@ from postroom.errors import NotAllowed
 # Paths each area reaches, and the read-only paths every area may read besides.
 AREAS = {
     "subscribers": ("/api/subscribers",),
-    "send": ("/api/campaigns", "/api/tx", "/api/layouts"),
+    "send": ("/api/campaigns", "/api/tx", "/api/layouts", "/api/automations"),
 }
 SHARED_READS = ("/api/lists", "/api/segments", "/api/senders", "/api/layouts")
 

@@ -7,6 +7,7 @@ from postroom.api.auth import operator_auth
 from postroom.api.errors import PostroomAPI
 from postroom.api.routes import (
     abtests,
+    automations,
     bounces,
     campaign_delivery,
     campaigns,
@@ -51,6 +52,7 @@ api.add_router("/senders", senders.router)
 api.add_router("/bounces", bounces.router)
 api.add_router("/webhooks", webhooks.router)
 api.add_router("/tx", tx.router)
+api.add_router("/automations", automations.router)
 
 
 def unknown_path(request: HttpRequest, rest: str = "") -> JsonResponse:
