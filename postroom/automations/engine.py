@@ -13,7 +13,7 @@ import logging
 import time as clock
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -51,6 +51,10 @@ SCAN_SECONDS = 5.0
 MAX_HOPS = 20
 # People entered per scan and automation (the rest wait for the next scan).
 SCAN_LIMIT = 5000
+
+# A worker run `--until-idle` waits for steps due this soon (a short wait in a test, a
+# batch that became due while it sent); a wait of days is a live worker's.
+IDLE_HORIZON = timedelta(seconds=60)
 
 _last_scan: dict[int, float] = {}
 
@@ -441,9 +445,10 @@ def background_step(now: datetime | None = None) -> bool:
 
 
 def pending(now: datetime | None = None) -> bool:
-    """Whether people are due to move or waiting to enter (a worker's `--until-idle`)."""
+    """Whether people are due to move (within IDLE_HORIZON) or waiting to enter: a worker
+    run `--until-idle` stays for them, and leaves longer waits to a live worker."""
     now = now or timezone.now()
-    if _due(now).exists():
+    if _due(now + IDLE_HORIZON).exists():
         return True
     for automation in Automation.objects.filter(status=Automation.Status.ACTIVE):
         if candidates(automation, now, limit=1):
