@@ -29,7 +29,9 @@ ADMIN_ROUTES = frozenset(
     }
 )  # fmt: skip
 # Files of personal data: not for viewers.
-EXPORT_ROUTES = frozenset({"export", "import_rejects", "campaign_deliveries_csv", "outbox_raw"})
+EXPORT_ROUTES = frozenset(
+    {"export", "import_rejects", "campaign_deliveries_csv", "outbox_raw", "automation_positions"}
+)
 # A person's own account: any role, even to change it.
 SELF_ROUTES = frozenset(
     {

@@ -13,6 +13,7 @@ from postroom.web.views import (
     api_tokens,
     archive,
     audit,
+    automations,
     bounce_log,
     bounces,
     branding,
@@ -163,6 +164,25 @@ urlpatterns = [
     ),
     path("senders/<int:sender_id>/delete/", senders.delete, name="sender_delete"),
     # Transactional mail: the log and the stored templates
+    path("automations/", automations.index, name="automations"),
+    path("automations/new/", automations.new, name="automation_new"),
+    path("automations/<int:automation_id>/", automations.detail, name="automation_detail"),
+    path(
+        "automations/<int:automation_id>/steps/<int:position>/",
+        automations.step_edit,
+        name="automation_step",
+    ),
+    path(
+        "automations/<int:automation_id>/activate/",
+        automations.activate,
+        name="automation_activate",
+    ),
+    path("automations/<int:automation_id>/pause/", automations.pause, name="automation_pause"),
+    path(
+        "automations/<int:automation_id>/positions.csv",
+        automations.positions_csv,
+        name="automation_positions",
+    ),
     path("transactional/", transactional.log, name="tx_log"),
     path("transactional/<int:tx_id>/", transactional.detail, name="tx_detail"),
     path("transactional/templates/", transactional.template_list, name="tx_templates"),

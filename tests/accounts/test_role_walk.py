@@ -42,7 +42,9 @@ ADMIN_AND_UP = {
     "mailbox_new", "mailbox_edit", "mailbox_poll", "mailbox_delete", "audit", "audit_csv",
     "webhooks", "webhook_detail", "webhook_test", "webhook_rotate", "webhook_delete",
 }  # fmt: skip
-PERSONAL_DATA_FILES = {"export", "import_rejects", "campaign_deliveries_csv", "outbox_raw"}
+PERSONAL_DATA_FILES = {
+    "export", "import_rejects", "campaign_deliveries_csv", "outbox_raw", "automation_positions",
+}  # fmt: skip
 ANY_ROLE_MAY_CHANGE = {
     "password_change", "language", "logout", "two_factor", "two_factor_disable",
     "passkey_register_options", "passkey_add", "passkey_remove",

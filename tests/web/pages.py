@@ -18,6 +18,8 @@ from postroom.alerts.services import notify
 from postroom.api.models import ApiToken
 from postroom.audience import services as audience
 from postroom.audience.models import MailingList, Segment
+from postroom.automations import services as automations
+from postroom.automations.models import Enrolment
 from postroom.campaigns.models import Campaign, Layout
 from postroom.delivery import control
 from postroom.delivery.models import Delivery, OutboxMessage, Sender
@@ -51,6 +53,7 @@ NOT_PAGES = {
     "campaign_archive", "language",
     "campaign_abtest_new", "campaign_abtest_variant", "campaign_abtest_start",
     "campaign_abtest_decide", "campaign_abtest_delete", "feed_check", "feed_delete",
+    "automation_activate", "automation_pause", "automation_positions",
 }  # fmt: skip
 # Pages for people who are not logged in (they redirect a logged-in admin, or not).
 PUBLIC = {
@@ -137,6 +140,14 @@ def world() -> dict:
         from_email="shop@example.org", subject="Your receipt", message_id="<r1@example.org>",
         template=template,
     )  # fmt: skip
+    welcome = automations.create(name="Welcome", trigger=f"joined:{news.name}",
+                                 from_email="hello@example.org")  # fmt: skip
+    automations.add_step(welcome, subject="Welcome, {{ subscriber.name }}", body="Hello!")
+    automations.add_step(welcome, subject="A week in", body="How is it going?", wait="7d",
+                         wait_time="09:00", wait_weekdays="mon,tue,wed,thu,fri")  # fmt: skip
+    automations.activate(welcome)
+    Enrolment.objects.create(automation=welcome, subscriber=subscriber, position=2,
+                             next_at=now + timedelta(days=7, microseconds=7))  # fmt: skip
     signer = default_signer()
     return {
         "campaign_id": running.pk,
@@ -165,6 +176,8 @@ def world() -> dict:
         "tx_id": tx.pk,
         "template_id": template.pk,
         "feed_id": feed.pk,
+        "automation_id": welcome.pk,
+        "position": 2,
         "tokens": {
             "public_unsubscribe": signer.token("u", finished.pk, subscriber.pk),
             "public_preferences": signer.token("p", subscriber.pk),
