@@ -463,8 +463,8 @@ def describe_step(step: Step) -> str:
         }.get(c.get("if", ""), "?")
         where = f"go to step {step.goto}" if step.goto else "leave the sequence"
         what = f"if {test}: {where}"
-    else:
-        what = step.get_kind_display()
+    else:  # a step that only waits
+        return describe_wait(step) or "no wait"
     wait = describe_wait(step)
     return f"{wait}; {what}" if wait else what
 

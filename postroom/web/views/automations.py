@@ -70,7 +70,7 @@ def new(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, automation_id: int) -> HttpResponse:
     """The step list, the add-step form (POST adds), and who is where."""
     automation = _automation(request, automation_id)
-    form = StepForm(request.POST or None, initial={"wait": "0"})
+    form = StepForm(request.POST or None, initial={"wait": "0", "kind": "send"})
     if request.method == "POST" and form.is_valid():
         try:
             step = services.add_step(automation, form.cleaned_data["kind"], **form.values())
