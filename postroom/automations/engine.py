@@ -80,22 +80,35 @@ def _not_enrolled(automation: Automation, cycle: int = 0) -> Q:
     )
 
 
-def _list_candidates(automation: Automation) -> QuerySet[Subscriber]:
-    """Mailable members of the list who joined (or confirmed) since activation, not yet in."""
-    rows = Subscription.objects.filter(mailing_list_id=automation.mailing_list_id)
+def _list_candidates(automation: Automation) -> QuerySet[Subscription]:
+    """Subscriptions to the list made (or confirmed) since activation, mailable by the
+    list's opt-in, whose person is active and not in the sequence yet.
+
+    Straight from the subscriptions, not through `mailable_subscribers`: on freshly
+    bulk-loaded tables PostgreSQL's estimates made that plan a nested loop that took
+    12 s for 20,000 joiners; this one is one pass and an index probe per row. Who was
+    suppressed since joining is stopped, with the reason, at the first step.
+    """
+    rows = Subscription.objects.filter(
+        mailing_list_id=automation.mailing_list_id,
+        subscriber__status=Subscriber.Status.ACTIVE,
+    )
     if automation.trigger == Automation.Trigger.CONFIRMED:
         rows = rows.filter(status=Subscription.Status.CONFIRMED)
         if not automation.enrol_existing:
             rows = rows.filter(confirmed_at__gte=automation.activated_at)
     else:
-        rows = rows.exclude(status=Subscription.Status.UNSUBSCRIBED)
+        ml = MailingList.objects.get(pk=automation.mailing_list_id or 0)
+        statuses = [Subscription.Status.CONFIRMED]
+        if ml.optin == MailingList.Optin.SINGLE:
+            statuses.append(Subscription.Status.UNCONFIRMED)
+        rows = rows.filter(status__in=statuses)
         if not automation.enrol_existing:
             rows = rows.filter(created_at__gte=automation.activated_at)
-    return (
-        mailable_subscribers(MailingList.objects.filter(pk=automation.mailing_list_id or 0))
-        .filter(pk__in=rows.values("subscriber_id"))
-        .filter(_not_enrolled(automation))
+    entered = Enrolment.objects.filter(
+        automation_id=automation.pk, subscriber_id=OuterRef("subscriber_id"), cycle=0
     )
+    return rows.filter(~Exists(entered))
 
 
 def _segment_candidates(automation: Automation) -> QuerySet[Subscriber]:
@@ -152,8 +165,13 @@ def candidates(automation: Automation, now: datetime, limit: int = SCAN_LIMIT) -
     if trigger == Automation.Trigger.DATE:
         return _date_candidates(automation, now, limit)
     if trigger in (Automation.Trigger.JOINED, Automation.Trigger.CONFIRMED):
-        qs = _list_candidates(automation)
-    elif trigger == Automation.Trigger.SEGMENT:
+        subscriptions = (
+            _list_candidates(automation)
+            .order_by("subscriber_id")
+            .values_list("subscriber_id", "subscriber__attributes")[:limit]
+        )
+        return [Candidate(pk, 0, now, attributes or {}) for pk, attributes in subscriptions]
+    if trigger == Automation.Trigger.SEGMENT:
         qs = _segment_candidates(automation)
     else:
         return []
