@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('audience', '0002_lists_get_uuid_origins_captcha_fields'),
-        ('campaigns', '0008_campaign_kind_automation'),
+        ('campaigns', '0009_campaign_kind_automation'),
         ('delivery', '0013_fair_share_per_campaign_and_sender'),
         ('webhooks', '0001_endpoints_deliveries_and_attempts'),
     ]

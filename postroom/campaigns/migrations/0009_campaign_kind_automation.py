@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0007_campaigns_may_be_shown_in_the_public_archive'),
+        ('campaigns', '0008_campaigns_may_have_a_send_window'),
     ]
 
     operations = [
