@@ -34,6 +34,7 @@ from postroom.audience.segments import compile_q
 from postroom.automations import waits
 from postroom.automations.models import Automation, Enrolment, Step, StepCampaign
 from postroom.automations.services import allowed
+from postroom.campaigns import lifecycle
 from postroom.campaigns.models import Campaign
 from postroom.delivery import scheduler
 from postroom.delivery.models import Delivery
@@ -257,7 +258,7 @@ def step_campaign(step: Step, automation: Automation, cycle: int) -> int:
             sender=automation.sender,
             # Failures are each person's, recorded per row; they never pause a sequence.
             error_threshold_percent=100,
-            status=Campaign.Status.RUNNING,
+            status=lifecycle.BORN[Campaign.Kind.AUTOMATION],
             started_at=timezone.now(),
         )
         link, created = StepCampaign.objects.get_or_create(

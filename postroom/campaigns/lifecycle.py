@@ -50,10 +50,12 @@ TRANSITIONS: dict[str, Transition] = {
 
 
 # The status a campaign is created in: a newsletter starts as a draft; a transactional
-# stream stands open from its creation (it is made when its first message comes).
+# stream stands open from its creation (it is made when its first message comes), and
+# so does an automation step's hidden campaign (made when its first person is due).
 BORN: dict[str, str] = {
     Campaign.Kind.NEWSLETTER: Status.DRAFT,
     Campaign.Kind.TRANSACTIONAL: Status.RUNNING,
+    Campaign.Kind.AUTOMATION: Status.RUNNING,
 }
 
 
