@@ -32,6 +32,7 @@ from postroom.mail.compose import (
     compile_campaign,
 )
 from postroom.mail.errors import RenderError, TemplateError
+from postroom.mail.sanitize import clean_html
 from postroom.tracking.links import default_signer
 
 # The send window's fields (campaigns.windows); `windows.fields_from_text` makes them.
@@ -82,6 +83,14 @@ def check(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> Com
     return compile_campaign(spec_for(campaign, lists), default_signer())
 
 
+def stored_body(body_format: str, body: Any) -> Any:
+    """The body as it is kept: an HTML one (the visual editor's, an HTML textarea's, the
+    API's, the CLI's) cut down to the email allow-list (mail.sanitize)."""
+    if body_format == Campaign.Format.HTML and isinstance(body, str):
+        return clean_html(body)
+    return body
+
+
 def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:
     unknown = set(fields) - EDITABLE_FIELDS - {"lists", "segment"}
     if unknown:
@@ -98,6 +107,7 @@ def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:
         raise InvalidInput("a campaign needs a subject")
     if campaign.body_format not in Campaign.Format.values:
         raise InvalidInput(f"unknown body format {campaign.body_format!r}")
+    campaign.body = stored_body(campaign.body_format, campaign.body)
     if not isinstance(campaign.headers, dict):
         raise InvalidInput("custom headers must be a mapping of name to value")
     check_error_threshold(campaign.error_threshold_percent, campaign.error_window)

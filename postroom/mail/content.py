@@ -69,11 +69,14 @@ class _Protected:
         out.append(source[pos:])
         self.text = "".join(out)
 
-    def restore(self, text: str) -> str:
+    def restore(self, text: str, *, unwrap: bool = True) -> str:
+        """The text with the tags back; `unwrap`: a paragraph holding only a tag (Markdown
+        made it of a statement line) becomes the bare tag."""
         if not self.tags:
             return text
+        paragraph = rf"<p>{self.nonce}x(\d+)x</p>|" if unwrap else ""
         pattern = re.compile(
-            rf"<p>{self.nonce}x(\d+)x</p>|<!--{self.nonce}x(\d+)x-->|&lt;!--{self.nonce}x(\d+)x--&gt;|{self.nonce}x(\d+)x"
+            rf"{paragraph}<!--{self.nonce}x(\d+)x-->|&lt;!--{self.nonce}x(\d+)x--&gt;|{self.nonce}x(\d+)x"
         )
         found: set[int] = set()
 
@@ -88,6 +91,12 @@ class _Protected:
             message = f"template tag {lost[0]!r} was lost while converting the HTML"
             raise TemplateError([TemplateProblem(1, message)])
         return result
+
+
+def protect_template_tags(source: str, *, comments: bool) -> _Protected:
+    """`source` with its Jinja tags swapped for placeholders (`.text`) and `.restore()`
+    to put them back, for a parser outside this module (mail.sanitize)."""
+    return _Protected(source, comments=comments)
 
 
 def _statement_lines_as_blocks(source: str) -> str:

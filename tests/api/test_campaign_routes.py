@@ -216,3 +216,14 @@ def test_a_send_window_is_set_shown_changed_and_removed(api, readers):
     cleared = api.patch(f"/api/campaigns/{made['id']}", {"window": None})
     assert cleared.json()["window"] is None
     assert cleared.json()["progress"]["window"] is None
+
+
+def test_an_html_body_is_stored_cut_down_to_the_allow_list(api, readers):
+    made = create(api, format="html", body='<p>Hi</p><img src="x.png" onerror="steal()">')
+    assert Campaign.objects.get(pk=made["id"]).body == '<p>Hi</p><img src="x.png">'
+    changed = api.patch(f"/api/campaigns/{made['id']}", {"body": '<a href="javascript:x()">x</a>'})
+
+    assert changed.status_code == 200
+    assert Campaign.objects.get(pk=made["id"]).body == "<a>x</a>"
+    preview = api.get(f"/api/campaigns/{made['id']}/preview", {"email": "r1@example.com"})
+    assert ">x</a>" in preview.json()["html"] and "javascript" not in preview.json()["html"]

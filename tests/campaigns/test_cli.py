@@ -186,3 +186,10 @@ def test_create_with_a_send_window_shows_it_and_refuses_a_bad_one_in_one_line(
         )  # fmt: skip
         assert code == 1 and message in err and err.count("\n") == 1, (extra, err)
     assert not Campaign.objects.filter(name="Bad").exists()
+
+
+def test_an_html_body_file_is_stored_cut_down_to_the_allow_list(capsys, tmp_path, news):
+    body = tmp_path / "body.html"
+    body.write_text('<p onmouseover="x()">Hi {{ subscriber.first_name }}</p><script>x()</script>')
+    campaign_id = create(capsys, body, "--format", "html")
+    assert Campaign.objects.get(pk=campaign_id).body == "<p>Hi {{ subscriber.first_name }}</p>"

@@ -254,3 +254,20 @@ def test_test_messages_are_personalised_for_subscribers_and_samples(campaign, an
 def test_a_test_to_a_bad_address_is_refused(campaign):
     with pytest.raises(InvalidInput, match="not a valid address"):
         services.build_test_messages(campaign, ["not an address"])
+
+
+UNSAFE_HTML = '<p onclick="steal()">Hi {{ subscriber.first_name }}</p><script>steal()</script>'
+
+
+def test_an_html_body_is_stored_cut_down_to_the_allow_list(news):
+    made = services.create_campaign(
+        name="H", subject="S", body_format="html", body=UNSAFE_HTML, lists=[news]
+    )
+    assert made.body == "<p>Hi {{ subscriber.first_name }}</p>"
+    services.update_campaign(made, body='<a href="javascript:x()">x</a>')
+    assert Campaign.objects.get(pk=made.pk).body == "<a>x</a>"
+
+
+def test_a_markdown_body_is_stored_as_written(news):
+    made = services.create_campaign(name="M", subject="S", body="<b>shown as text</b>")
+    assert made.body == "<b>shown as text</b>"

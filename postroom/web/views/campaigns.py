@@ -120,13 +120,13 @@ def live_preview(request: HttpRequest) -> HttpResponse:
         from_email=data.get("from_email") or services.PLACEHOLDER_FROM,
         reply_to=data.get("reply_to") or "",
         body_format=data.get("body_format") or Campaign.Format.MARKDOWN,
-        body=data.get("body") or "",
         text_body=data.get("text_body") or "",
         layout=data.get("layout"),
         headers=data.get("custom_headers") or {},
     )
     context: dict = {"problems": [], "subject": "", "html": "", "text": ""}
-    try:
+    try:  # the body as it would be stored, so the preview shows what saving keeps
+        campaign.body = services.stored_body(campaign.body_format, data.get("body") or "")
         subject, html, text = services.preview(campaign, lists=list(data.get("lists") or []))
         context.update(subject=subject, html=html, text=text)
     except InvalidInput as exc:
