@@ -19,6 +19,7 @@ from postroom.audience.eligibility import mailable_subscribers
 from postroom.audience.emails import normalize_email
 from postroom.audience.models import MailingList, Segment, Subscriber
 from postroom.campaigns import lifecycle, pools, windows
+from postroom.campaigns.bodies import stored_body
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign, CampaignSender
 from postroom.campaigns.naming import copy_name
@@ -32,7 +33,6 @@ from postroom.mail.compose import (
     compile_campaign,
 )
 from postroom.mail.errors import RenderError, TemplateError
-from postroom.mail.sanitize import clean_html
 from postroom.tracking.links import default_signer
 
 # The send window's fields (campaigns.windows); `windows.fields_from_text` makes them.
@@ -81,14 +81,6 @@ def default_from_email(sender: Any = None) -> str:
 def check(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> CompiledCampaign:
     """Compile the campaign as it would be sent: TemplateError (with lines) or HeaderError."""
     return compile_campaign(spec_for(campaign, lists), default_signer())
-
-
-def stored_body(body_format: str, body: Any) -> Any:
-    """The body as it is kept: an HTML one (the visual editor's, an HTML textarea's, the
-    API's, the CLI's) cut down to the email allow-list (mail.sanitize)."""
-    if body_format == Campaign.Format.HTML and isinstance(body, str):
-        return clean_html(body)
-    return body
 
 
 def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:

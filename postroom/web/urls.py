@@ -105,6 +105,7 @@ urlpatterns = [
     path("campaigns/new/", campaigns.new, name="campaign_new"),
     path("campaigns/preview/", campaigns.live_preview, name="campaign_live_preview"),
     path("campaigns/audience-count/", campaigns.audience_count, name="campaign_audience_count"),
+    path("campaigns/convert/", campaigns.convert_body, name="campaign_convert"),
     path("campaigns/<int:campaign_id>/", campaigns.detail, name="campaign_detail"),
     path("campaigns/<int:campaign_id>/edit/", campaigns.edit, name="campaign_edit"),
     path("campaigns/<int:campaign_id>/test/", campaigns.test_send, name="campaign_test"),

@@ -1,13 +1,13 @@
 """Campaign screens: list, editor with live preview, detail, preview, test send, schedule."""
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.abtests import services as abtests
 from postroom.audience.models import Segment
-from postroom.campaigns import pools, services
+from postroom.campaigns import bodies, pools, services
 from postroom.campaigns.forms import CampaignForm, ScheduleForm, TestSendForm
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign
@@ -126,12 +126,24 @@ def live_preview(request: HttpRequest) -> HttpResponse:
     )
     context: dict = {"problems": [], "subject": "", "html": "", "text": ""}
     try:  # the body as it would be stored, so the preview shows what saving keeps
-        campaign.body = services.stored_body(campaign.body_format, data.get("body") or "")
+        campaign.body = bodies.stored_body(campaign.body_format, data.get("body") or "")
         subject, html, text = services.preview(campaign, lists=list(data.get("lists") or []))
         context.update(subject=subject, html=html, text=text)
     except InvalidInput as exc:
         context["problems"] = _problems(exc)
     return render(request, "web/campaigns/_preview.html", context)
+
+
+@operator_required
+@require_POST
+def convert_body(request: HttpRequest) -> JsonResponse:
+    """The editor's body in another format, for its mode switch: {"body"} or {"error"}."""
+    source, target = request.POST.get("from", ""), request.POST.get("to", "")
+    try:
+        body = bodies.convert_body(request.POST.get("body", ""), source, target)
+    except InvalidInput as exc:
+        return JsonResponse({"error": "; ".join(_problems(exc))}, status=400)
+    return JsonResponse({"body": body, "lossy": bodies.is_lossy(source, target)})
 
 
 @operator_required
