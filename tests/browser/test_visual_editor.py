@@ -98,6 +98,11 @@ def test_a_campaign_written_visually_is_saved_and_sent_with_its_blocks(make_page
     expect(surface.locator("b")).to_have_text("open")
     expect(surface.locator("table.pr-button a")).to_have_text("Visit the garden")
     expect(left).to_contain_text("Roses in the left column")
+    # A button typed into a column stays in it: the columns are not cut in two.
+    page.get_by_role("button", name="Button", exact=True).click()
+    dialog_insert(page, "https://example.org/roses", "See the roses")
+    expect(left.locator("table.pr-button a")).to_have_text("See the roses")
+    expect(surface.locator("table.pr-columns td.pr-column")).to_have_count(2)
 
     # The live preview shows the blocks, rendered for the sample reader.
     desktop = page.frame_locator("iframe.preview-desktop")
@@ -105,6 +110,8 @@ def test_a_campaign_written_visually_is_saved_and_sent_with_its_blocks(make_page
     expect(desktop.get_by_text("Roses in the left column")).to_be_visible()
     expect(desktop.get_by_text("Dear Ada, the garden is")).to_be_visible()
     shot(page, "writing-desktop")
+    page.get_by_role("toolbar", name="Formatting").scroll_into_view_if_needed()
+    shot(page, "writing-desktop-editor", full_page=False)
 
     page.get_by_role("button", name="Create draft").click()
     expect(page.get_by_role("heading", name="Visual news")).to_be_visible()
@@ -125,6 +132,7 @@ def test_a_campaign_written_visually_is_saved_and_sent_with_its_blocks(make_page
     assert "<h2" in sent and "Spring is here" in sent
     assert "Visit the garden</a>" in sent and 'bgcolor="#2563eb"' in sent
     assert "Roses in the left column" in sent and 'width="50%"' in sent
+    assert "See the roses</a>" in sent
     assert "<b>open</b> again." in sent and "{{" not in sent
     assert csp == []
 
@@ -223,3 +231,30 @@ def test_the_visual_editor_fits_the_screen(make_page, owner, width):
     surface.scroll_into_view_if_needed()
     shot(page, f"editing-{width}", full_page=False)
     shot(page, f"editing-{width}-page")
+
+
+def test_html_the_visual_editor_would_change_opens_as_html_and_asks_before_visual(make_page, owner):
+    news = MailingList.objects.create(name="News")
+    rows = (
+        "<table><tbody><tr><th>Item</th></tr>{% for item in ['tea', 'cake'] %}<tr><td>"
+        "{{ item }}</td></tr>{% endfor %}</tbody></table>"
+    )
+    campaign = services.create_campaign(
+        name="Rows", subject="S", from_email="news@example.org", lists=[news],
+        body_format="html", body=rows,
+    )  # fmt: skip
+    page = make_page(**DESKTOP, user=owner)
+    page.goto(f"/campaigns/{campaign.pk}/edit/")
+    expect(page.get_by_role("button", name="HTML", exact=True)).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    body = page.locator("textarea[name=body]")
+    assert body.input_value() == rows
+    questions: list[str] = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Visual", exact=True).click()
+    expect(page.get_by_role("button", name="HTML", exact=True)).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    assert questions and "cannot keep all of this HTML" in questions[0]
+    assert body.input_value() == rows

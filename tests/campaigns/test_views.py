@@ -14,6 +14,7 @@ ROUTES = [
     ("campaign_new", None, "get"),
     ("campaign_live_preview", None, "post"),
     ("campaign_audience_count", None, "get"),
+    ("campaign_convert", None, "post"),
     ("campaign_detail", "campaign", "get"),
     ("campaign_edit", "campaign", "get"),
     ("campaign_test", "campaign", "post"),
@@ -194,3 +195,38 @@ def test_a_layout_is_duplicated_and_deleted(owner_client, campaign):
     assert not Layout.objects.filter(pk=copy.pk).exists()
     owner_client.post(reverse("layout_delete", args=[campaign.layout_id]))
     assert Layout.objects.filter(pk=campaign.layout_id).exists()  # a draft still uses it
+
+
+def test_the_mode_switch_converts_markdown_to_clean_html_keeping_the_tags(owner_client):
+    response = owner_client.post(
+        reverse("campaign_convert"),
+        {"body": "# Hi {{ subscriber.first_name }}\n\n[go](javascript:alert(1)) **now**",
+         "from": "markdown", "to": "html"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert response.json() == {
+        "body": "<h1>Hi {{ subscriber.first_name }}</h1>\n<p>[go](javascript:alert(1)) "
+        "<strong>now</strong></p>\n",
+        "lossy": False,
+    }
+
+
+def test_the_mode_switch_to_markdown_keeps_the_text_and_links_and_says_it_is_lossy(owner_client):
+    response = owner_client.post(
+        reverse("campaign_convert"),
+        {"body": '<h2>News</h2><p>Read <a href="https://x.test/">this</a>, {{ subscriber.email }}'
+         "</p><script>x()</script>", "from": "html", "to": "markdown"},
+    )  # fmt: skip
+    data = response.json()
+    assert data["lossy"] is True
+    assert "News" in data["body"] and "https://x.test/" in data["body"]
+    assert "{{ subscriber.email }}" in data["body"] and "<" not in data["body"]
+    assert "x()" not in data["body"]
+
+
+def test_the_mode_switch_refuses_an_unknown_format_in_one_line(owner_client):
+    response = owner_client.post(
+        reverse("campaign_convert"), {"body": "x", "from": "markdown", "to": "docx"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "unknown body format 'docx': use markdown, html or plain"}

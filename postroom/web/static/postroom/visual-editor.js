@@ -114,13 +114,16 @@
     });
   }
 
-  // What a switch into the visual editor would drop: text or links that do not come back.
+  // Whether a switch into the visual editor would change the text or the links. The text
+  // is compared with the source's own, not with a browser parse of it: parsing already
+  // moves what sits between table rows ({% for %}), which is exactly what is lost.
   function lostInVisual(html) {
-    var before = document.createElement("div");
-    before.appendChild(sanitize(html));
+    var letters = function (text) { return text.replace(/\s+/g, ""); };
+    var stripped = html.replace(/<!--[\s\S]*?-->/g, "").replace(/<(style|script)\b[\s\S]*?<\/\1\s*>/gi, "")
+      .replace(/<[^>]*>/g, "");
+    var sourceText = new DOMParser().parseFromString(stripped, "text/html").body.textContent || "";
     var original = document.createElement("template");
     original.innerHTML = html;
-    var words = function (node) { return (node.textContent || "").replace(/\s+/g, " ").trim(); };
     var targets = function (node) {
       return Array.prototype.map.call(node.querySelectorAll("[href], [src]"), function (el) {
         return el.getAttribute("href") || el.getAttribute("src");
@@ -128,8 +131,8 @@
     };
     editor.setHTML(html);
     var after = editor.getRoot();
-    return words(original.content) !== words(after) || targets(original.content) !== targets(after)
-      || words(before) !== words(after);
+    return letters(sourceText) !== letters(after.textContent || "")
+      || targets(original.content) !== targets(after);
   }
 
   function switchTo(next) {
@@ -234,6 +237,38 @@
     }, [element("tbody", {}, [element("tr", {}, [column("left", "Left column"), column("right", "Right column")])])]);
   }
 
+  // A block (button, columns) goes after the paragraph the cursor is in, inside the
+  // column cell when the cursor is in one: Squire's own insertElement splits up to the
+  // top level, which would cut a column table in two.
+  function insertBlock(node) {
+    var range = editor.getSelection();
+    var at = range.startContainer;
+    if (at.nodeType !== 1) at = at.parentNode;
+    if (!surface.contains(at)) at = surface;
+    var block = at;
+    while (block !== surface && block.parentNode !== surface && block.parentNode.nodeName !== "TD") {
+      block = block.parentNode;
+    }
+    editor.saveUndoState();
+    var parent = block === surface || block.nodeName === "TD" ? block : block.parentNode;
+    if (block === surface || block.nodeName === "TD") {
+      parent.appendChild(node);
+    } else if (!block.textContent.trim() && !block.querySelector("img, table")) {
+      parent.replaceChild(node, block);  // an empty paragraph becomes the block
+    } else {
+      parent.insertBefore(node, block.nextSibling);
+    }
+    var next = node.nextElementSibling;
+    if (!next || next.nodeName === "TABLE") {
+      next = element("p", {}, [element("br")]);
+      parent.insertBefore(next, node.nextSibling);
+    }
+    var after = document.createRange();
+    after.setStart(next, 0);
+    after.collapse(true);
+    editor.setSelection(after);
+  }
+
   function insertImage(url, alt) {
     if (mode !== "visual") switchTo("visual");
     editor.insertImage(url, { alt: alt || "", style: "max-width:100%;height:auto" });
@@ -298,10 +333,10 @@
     },
     button: function () {
       ask("Button", "Button label", { text: "Read more" }, function (url, text) {
-        editor.insertElement(buttonBlock(url, text || "Read more"));
+        insertBlock(buttonBlock(url, text || "Read more"));
       });
     },
-    columns: function () { editor.insertElement(columnsBlock()); },
+    columns: function () { insertBlock(columnsBlock()); },
   };
 
   root.querySelectorAll("[data-command]").forEach(function (button) {
