@@ -11,8 +11,8 @@ Fixtures
     logged_in_page   the same, logged in as `owner` (a superuser)
     phone_page       a logged-in phone-sized page (390x844, touch)
     make_page        make_page(width=..., height=..., user=None|User, mobile=False,
-                     ignore_https_errors=False) for anything else; each call gives a
-                     new, separate context
+                     ignore_https_errors=False, bypass_csp=False) for anything else;
+                     each call gives a new, separate context
     live_server      pytest-django's server; the database is transactional, so
                      rows a test creates are visible to the server
 
@@ -93,6 +93,7 @@ def make_page(browser, live_server, request) -> Iterator[Callable]:
         user=None,
         mobile: bool = False,
         ignore_https_errors: bool = False,
+        bypass_csp: bool = False,
     ):
         context = browser.new_context(
             base_url=live_server.url,
@@ -101,6 +102,8 @@ def make_page(browser, live_server, request) -> Iterator[Callable]:
             has_touch=mobile,
             # For a test's own HTTPS server, whose certificate is self-signed.
             ignore_https_errors=ignore_https_errors,
+            # For a test that must run a script on a page whose CSP forbids all scripts.
+            bypass_csp=bypass_csp,
         )
         context.set_default_timeout(TIMEOUT_MS)
         if user is not None:
