@@ -330,8 +330,8 @@ DEFAULT_LAYOUT = """<!DOCTYPE html>
   .content table { border-collapse: collapse; }
   .content td, .content th { padding: 6px 10px; border: 1px solid #e5e7eb; }
   .footer { padding: 24px 40px; font-family: Helvetica, Arial, sans-serif; font-size: 12px;
-            line-height: 1.5; color: #6b7280; text-align: center; }
-  .footer a { color: #6b7280; text-decoration: underline; }
+            line-height: 1.5; color: #4b5563; text-align: center; }
+  .footer a { color: #4b5563; text-decoration: underline; }
   @media only screen and (max-width: 620px) {
     .container { width: 100% !important; border-radius: 0 !important; }
     .content { padding: 24px 20px !important; }

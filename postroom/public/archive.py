@@ -160,12 +160,20 @@ _BODY_OPEN = re.compile(r"<body\b[^>]*>", re.I)
 _BODY = re.compile(r"<body\b[^>]*>(.*)</body\s*>", re.I | re.S)
 
 
-def with_banner(html: str, banner: str) -> str:
-    """`banner` (trusted HTML) as the first thing in the document's body."""
+_BODY_CLOSE = re.compile(r"</body\s*>", re.I)
+_HAS_MAIN = re.compile(r"<main\b|role\s*=\s*[\"']?main\b", re.I)
+
+
+def as_web_page(html: str, banner: str = "") -> str:
+    """An email shown on the web: `banner` (trusted HTML) first in its body, and the email
+    itself the page's main landmark, so a screen reader can jump past the banner to it
+    (unless the author's HTML already has a main of its own)."""
+    main_open, main_close = ("", "") if _HAS_MAIN.search(html) else ("<main>", "</main>")
     found = _BODY_OPEN.search(html)
-    if found is None:
-        return banner + html
-    return html[: found.end()] + banner + html[found.end() :]
+    start = found.end() if found else 0
+    close = _BODY_CLOSE.search(html, start)
+    end = close.start() if close else len(html)
+    return html[:start] + banner + main_open + html[start:end] + main_close + html[end:]
 
 
 def body_of(html: str) -> str:

@@ -94,6 +94,9 @@ def test_every_page_passes_axe_and_fits_the_screen(make_page, owner, width, sche
         print(f"axe {width} {scheme} {path}", flush=True)  # the last line names a stuck page
         response = page.goto(path)
         assert response is not None and response.status == 200, path
+        # Parts that htmx loads after the page (the delivery panel) are in place, and made
+        # keyboard-reachable by behaviour.js, before axe looks.
+        page.wait_for_load_state("networkidle")
         for v in axe_violations(page):
             problems.append(f"{path} [{v['impact']}] {v['id']}: {v['help']}")
             problems.extend(f"    {node}" for node in v["nodes"])

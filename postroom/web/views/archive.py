@@ -91,7 +91,7 @@ def entry(request: HttpRequest, list_uuid: uuid.UUID, entry_id: int) -> HttpResp
     _, html, _ = archive.render(mailing_list, campaign)
     with translation.override(public_language(request, mailing_list)):
         banner = archive_banner(mailing_list, "entry", campaign)
-    return campaign_page(archive.with_banner(html, banner))
+    return campaign_page(archive.as_web_page(html, banner))
 
 
 @require_safe

@@ -147,11 +147,11 @@ def view_in_browser(request: HttpRequest, token: str) -> HttpResponse:
     target = actions.resolve(token, "view")
     _, html = actions.view_in_browser(target)
     archives = archive.archives_of(target.campaign) if target.campaign else []
+    banner = ""
     if archives:  # a campaign in the public archive says where to find the others
         with translation.override(public_language(request, archives[0], target.subscriber)):
             banner = archive_banner(archives[0], "view")
-        html = archive.with_banner(html, banner)
-    return campaign_page(html)
+    return campaign_page(archive.as_web_page(html, banner))
 
 
 def archive_banner(mailing_list: MailingList, kind: str, campaign: Campaign | None = None) -> str:

@@ -77,7 +77,8 @@
   function labelTables(root) {
     root.querySelectorAll("table.table").forEach(function (table) {
       var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
-        return th.textContent.trim();
+        // A heading only screen readers get (an actions column) labels no card row.
+        return th.querySelector(".visually-hidden") ? "" : th.textContent.trim();
       });
       table.classList.add("cards");
       table.querySelectorAll("tbody tr").forEach(function (row) {
