@@ -3,8 +3,9 @@
 # PostgreSQL server binaries (the suite starts a throwaway cluster), chromium
 # (browser tests), Postfix's smtp-sink (benchmarks), Dovecot (the bounce mailbox tests start
 # a throwaway one), gettext (tests/languages extracts the translatable strings with its
-# xgettext), a Chinese font (the zh-hans screenshots show boxes without one) and Python's
-# venv module.
+# xgettext), a Chinese font (the zh-hans screenshots show boxes without one), SpamAssassin
+# (tests/campaigns/test_gallery.py scores the gallery's layouts with its shipped rules) and
+# Python's venv module.
 # Debian/Ubuntu; installing needs root. Repeated runs install nothing and are fast.
 set -euo pipefail
 
@@ -26,6 +27,9 @@ if ! command -v xgettext >/dev/null; then
 fi
 if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
     missing+=(fonts-wqy-microhei)
+fi
+if ! command -v spamassassin >/dev/null; then
+    missing+=(spamassassin)
 fi
 if ! python3.11 -c "import ensurepip, venv" 2>/dev/null; then
     missing+=(python3.11-venv)

@@ -100,7 +100,7 @@ class CampaignForm(forms.ModelForm):
         }
         help_texts = {
             "text_body": "Left empty, it is made from the HTML with the links listed.",
-            "layout": "Empty: the default layout.",
+            "layout": "Empty: the default layout. More ready-made: the Layouts page's gallery.",
             "sender": "Empty: the local capture outbox. The main sender: test sends go"
             " through it, and it shares the campaign with the senders weighted below.",
             "in_archive": "Once sent, anyone can read it on the archive page of each of its"

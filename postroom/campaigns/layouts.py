@@ -2,6 +2,7 @@
 
 from django.db import IntegrityError, transaction
 
+from postroom.campaigns import gallery
 from postroom.campaigns.models import Campaign, Layout
 from postroom.campaigns.naming import copy_name
 from postroom.campaigns.spec import SAMPLE_RECIPIENT, template_budget
@@ -31,16 +32,22 @@ def default_layout() -> Layout:
     """The stock layout, created the first time anything needs it.
 
     Kept as an ordinary row so operators can restyle it; if they delete it,
-    the next campaign brings it back.
+    the next campaign brings it back. On a new installation (no layout at all yet)
+    the gallery's layouts come with it, so a first campaign has them to choose from.
     """
     layout = Layout.objects.filter(name=Layout.DEFAULT_NAME).first()
     if layout is not None:
         return layout
+    first = not Layout.objects.exists()
     try:
         with transaction.atomic():
-            return Layout.objects.create(name=Layout.DEFAULT_NAME, html=DEFAULT_LAYOUT)
+            layout = Layout.objects.create(name=Layout.DEFAULT_NAME, html=DEFAULT_LAYOUT)
     except IntegrityError:  # created by someone else a moment ago
         return Layout.objects.get(name=Layout.DEFAULT_NAME)
+    if first:
+        for entry in gallery.GALLERY:
+            gallery.add_to_layouts(entry.key)
+    return layout
 
 
 def get_layout(layout_id: int | str) -> Layout:

@@ -150,6 +150,7 @@ urlpatterns = [
     path("layouts/", layouts.index, name="layouts"),
     path("layouts/new/", layouts.new, name="layout_new"),
     path("layouts/preview/", layouts.preview, name="layout_preview"),
+    path("layouts/gallery/<slug:key>/", layouts.gallery_add, name="layout_gallery_add"),
     path("layouts/<int:layout_id>/", layouts.edit, name="layout_edit"),
     path("layouts/<int:layout_id>/duplicate/", layouts.duplicate, name="layout_duplicate"),
     path("layouts/<int:layout_id>/delete/", layouts.delete, name="layout_delete"),

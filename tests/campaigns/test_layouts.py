@@ -2,9 +2,9 @@
 
 import pytest
 
-from postroom.campaigns import layouts
+from postroom.campaigns import gallery, layouts
 from postroom.campaigns.models import Campaign, Layout
-from postroom.errors import InvalidInput
+from postroom.errors import InvalidInput, NotFound
 from postroom.mail.content import DEFAULT_LAYOUT
 from postroom.mail.errors import TemplateError
 
@@ -13,12 +13,30 @@ def test_the_default_layout_is_created_once_on_first_use(db):
     first = layouts.default_layout()
     assert (first.name, first.html) == ("Default", DEFAULT_LAYOUT)
     assert layouts.default_layout() == first
-    assert Layout.objects.count() == 1
+    # A new installation gets the gallery's layouts with it, once.
+    names = set(Layout.objects.values_list("name", flat=True))
+    assert names == {"Default"} | {entry.name for entry in gallery.GALLERY}
 
 
-def test_a_deleted_default_comes_back(db):
+def test_a_deleted_default_comes_back_alone(db):
+    layouts.default_layout()
+    Layout.objects.filter(name="Digest").delete()
     layouts.default_layout().delete()
     assert layouts.default_layout().html == DEFAULT_LAYOUT
+    assert not Layout.objects.filter(name="Digest").exists()  # what an operator deleted stays so
+
+
+def test_a_gallery_layout_is_added_once_and_a_taken_name_gets_a_copy_name(db):
+    Layout.objects.create(name="Digest", html="<html><body>{{ content }}</body></html>")
+    added = gallery.add_to_layouts("digest")
+    assert (added.name, added.html) == ("Copy of Digest", gallery.stock("digest").html)
+    assert gallery.add_to_layouts("digest") == added  # reused, not a third one
+
+
+def test_an_unknown_gallery_layout_is_refused(db):
+    with pytest.raises(NotFound, match="no layout 'fancy'"):
+        gallery.add_to_layouts("fancy")
+    assert not Layout.objects.exists()
 
 
 def test_a_layout_needs_the_content_placeholder(db):

@@ -28,6 +28,7 @@ ROUTES = [
     ("layout_edit", "layout", "get"),
     ("layout_duplicate", "layout", "post"),
     ("layout_delete", "layout", "post"),
+    ("layout_gallery_add", "gallery", "post"),
 ]
 
 
@@ -36,6 +37,8 @@ def url_for(name: str, needs: str | None, campaign: Campaign) -> str:
         return reverse(name, args=[campaign.pk])
     if needs == "layout":
         return reverse(name, args=[campaign.layout_id])
+    if needs == "gallery":
+        return reverse(name, args=["digest"])
     return reverse(name)
 
 

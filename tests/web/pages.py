@@ -42,7 +42,7 @@ NOT_PAGES = {
     "export", "campaign_live_preview", "campaign_convert", "campaign_audience_count",
     "campaign_test",
     "campaign_schedule", "campaign_unschedule", "campaign_duplicate", "layout_preview",
-    "layout_duplicate", "sender_test", "sender_deliverability", "outbox_raw",
+    "layout_duplicate", "layout_gallery_add", "sender_test", "sender_deliverability", "outbox_raw",
     "campaign_delivery_panel", "campaign_control", "campaign_resolve",
     "campaign_deliveries_csv", "subscriber_deliveries", "bounce_lift", "mailbox_poll",
     "webhook_test", "webhook_rotate", "audit_csv", "public_open", "public_click",

@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from postroom.campaigns import layouts
+from postroom.campaigns import gallery, layouts
 from postroom.campaigns.forms import LayoutForm
 from postroom.campaigns.models import Layout
 from postroom.errors import InvalidInput, NotFound
@@ -30,7 +30,22 @@ def _problems(exc: InvalidInput) -> list[str]:
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     layouts.default_layout()  # so there is always one to start from
-    return render(request, "web/campaigns/layouts.html", {"layouts": Layout.objects.all()})
+    stock = [(entry, gallery.added(entry)) for entry in gallery.GALLERY]
+    return render(
+        request, "web/campaigns/layouts.html", {"layouts": Layout.objects.all(), "gallery": stock}
+    )
+
+
+@operator_required
+@require_POST
+def gallery_add(request: HttpRequest, key: str) -> HttpResponse:
+    """One of the gallery's layouts among the operator's own, to choose and edit."""
+    try:
+        layout = gallery.add_to_layouts(key)
+    except NotFound:
+        raise Http404("No such layout in the gallery") from None
+    messages.success(request, f"“{layout.name}” is among your layouts.")
+    return redirect("layout_edit", layout.pk)
 
 
 def _editor(request: HttpRequest, layout: Layout | None) -> HttpResponse:
