@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from postroom.delivery.models import Sender
 
@@ -161,26 +162,42 @@ def state(sender: Sender | None, now: float | None = None) -> dict | None:
 
 
 def waiting_text(info: dict, now: float | None = None) -> str:
-    """ "waiting for sender 'relay' since 14:02 (3 min ago), next try in 12 s — refused"."""
+    """ "waiting for sender 'relay' since 14:02 (3 min ago), next try in 12 s — refused",
+    in the active language (the admin's; English for the CLI)."""
     now = time.time() if now is None else now
     since = datetime.fromisoformat(info["since"])
     local = timezone.localtime(since)
-    ago = _ago(now - since.timestamp())
-    text = f"waiting for sender {info['sender']!r} since {local:%H:%M} ({ago})"
+    values = {
+        "sender": repr(info["sender"]),
+        "clock": f"{local:%H:%M}",
+        "ago": ago(duration(max(0.0, now - since.timestamp()), days=False)),
+    }
+    text = gettext("waiting for sender %(sender)s since %(clock)s (%(ago)s)") % values
     if info["next_try"]:
         left = max(1, round(datetime.fromisoformat(info["next_try"]).timestamp() - now))
-        text += f", next try in {left} s"
+        text += gettext(", next try in %(seconds)s s") % {"seconds": left}
     else:
-        text += ", trying now"
+        text += gettext(", trying now")
     if info["error"]:
         text += f" — {info['error']}"
     return text
 
 
-def _ago(seconds: float) -> str:
+def duration(seconds: float, days: bool = True) -> str:
+    """ "3 s", "12 min", "2 h 5 min", "4 days" (hours past a day when `days` is False)."""
     if seconds < 60:
-        return f"{max(0, int(seconds))} s ago"
+        return gettext("%(seconds)s s") % {"seconds": int(seconds)}
     if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    hours, rest = divmod(int(seconds), 3600)
-    return f"{hours} h {rest // 60} min ago"
+        return gettext("%(minutes)s min") % {"minutes": int(seconds // 60)}
+    if seconds < 86400 or not days:
+        hours, minutes = int(seconds // 3600), int(seconds % 3600 // 60)
+        if minutes:
+            return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+        return gettext("%(hours)s h") % {"hours": hours}
+    count = int(seconds // 86400)
+    return ngettext("%(count)s day", "%(count)s days", count) % {"count": count}
+
+
+def ago(amount: str) -> str:
+    """ "3 min ago": a duration from duration(), in the past."""
+    return gettext("%(amount)s ago") % {"amount": amount}

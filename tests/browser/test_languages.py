@@ -1,11 +1,16 @@
 """Public pages and the admin in German and Simplified Chinese, in a real browser at 375
 and 1280 pixels: the words, the page's lang attribute, and nothing wider than the screen."""
 
+import re
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from postroom.accounts.models import Profile
 from postroom.audience import services as audience
+from postroom.delivery.models import Sender
 from postroom.tracking import links
 
 SIZES = {"phone": {"width": 375, "height": 812, "mobile": True}, "desktop": {"width": 1280}}
@@ -77,3 +82,75 @@ def test_the_admin_speaks_the_users_own_language(make_page, owner, language, siz
         language
     )
     fits(page)
+
+
+# Admin pages translated for issue 18: the h1 each shows in German and Chinese.
+ADMIN_PAGES = {
+    "/senders/": {"de": "Absender", "zh-hans": "发件服务器"},
+    "/outbox/": {"de": "Ausgang", "zh-hans": "发件箱"},
+    "/imports/": {"de": "Importe", "zh-hans": "导入"},
+    "/imports/new/": {"de": "Datei importieren", "zh-hans": "导入文件"},
+    "/bounces/": {"de": "Bounces", "zh-hans": "退信"},
+    "/settings/webhooks/": {"de": "Webhooks", "zh-hans": "Webhook"},
+    "/settings/users/": {"de": "Benutzer", "zh-hans": "用户"},
+    "/settings/tokens/": {"de": "API-Tokens", "zh-hans": "API 令牌"},
+    "/settings/audit/": {"de": "Audit-Protokoll", "zh-hans": "审计日志"},
+    "/transactional/": {"de": "Transaktionale E-Mails", "zh-hans": "事务邮件"},
+    "/settings/two-factor/": {"de": "Zwei-Faktor-Anmeldung", "zh-hans": "双重验证登录"},
+}
+# English words that would give away a string left untranslated in a heading, a table
+# header, a label or a button (the product names Webhooks, Token, Server, Status are the
+# same in German, and so are Name and Passkeys). A webhook event's or a token scope's description
+# ("delivery.failed — a recipient failed for good") is the API's own text: still English.
+ENGLISH = re.compile(
+    r"\b(the|and|of|yet|Add|Delete|Save|Cancel|Send|Search|Filter|Download|Export|Create|"
+    r"Remove|Poll|Test|Invite|Role|Lists|Last|When|Subject|Recipient|Address|Source|Type|"
+    r"Mailbox|Rows|File|Created|Events)\b"
+)
+
+EVENT = re.compile(r"[a-z_.]+ — ")
+
+
+@pytest.fixture
+def waiting_sender(transactional_db):
+    """A sender that has failed for three minutes, so its page shows why it waits."""
+    now = timezone.now()
+    return Sender.objects.create(
+        name="mx-eins",
+        host="smtp.example.org",
+        port=587,
+        failing_since=now - timedelta(minutes=3),
+        consecutive_failures=4,
+        backoff_until=now + timedelta(seconds=25),
+        last_error="connection refused",
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("language", BROWSERS)
+def test_the_admin_pages_are_translated_with_nothing_left_in_english(
+    make_page, owner, waiting_sender, language, size
+):
+    Profile.objects.create(user=owner, role="owner", language=language)
+    for path, headings in ADMIN_PAGES.items():
+        page = make_page(**SIZES[size], user=owner)
+
+        page.goto(path)
+
+        expect(page.locator("html")).to_have_attribute("lang", language)
+        expect(page.locator("main h1")).to_have_text(headings[language])
+        words = page.locator(
+            "main h1, main h2, main h3, main th, main label, main button, main legend, main a.btn"
+        ).all_inner_texts()
+        left = [w for w in words if ENGLISH.search(w) and not EVENT.match(w)]
+        assert not left, f"{language} {path}: still English: {left}"
+        fits(page)
+    senders = make_page(**SIZES[size], user=owner)
+    senders.goto("/senders/")
+    reason = senders.locator("[data-waiting]")
+    if language == "de":
+        expect(reason).to_contain_text("Wartet seit")
+        expect(reason).to_contain_text("(vor 3 Min.) auf Absender 'mx-eins', nächster Versuch in")
+    else:
+        # "(3 min ago) ... waiting for sender", in full-width brackets
+        expect(reason).to_contain_text("\uff083 分钟前\uff09起等待发件服务器 'mx-eins'")

@@ -7,8 +7,9 @@ from email.header import decode_header, make_header
 
 from django import template
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from postroom.campaigns.models import Campaign
 from postroom.delivery import sendwindows, waiting
@@ -51,7 +52,8 @@ def progress(done: int | None, total: int | None, tone: str = "", label: str = "
         '<div class="progress {}" role="progressbar" aria-label="{}" aria-valuemin="0"'
         ' aria-valuemax="100" aria-valuenow="{}"><span style="width: {}%"></span></div>',
         tone,
-        label or f"{done:,} of {total:,} done",
+        label
+        or gettext("%(done)s of %(total)s done") % {"done": f"{done:,}", "total": f"{total:,}"},
         f"{percent:.0f}",
         f"{percent:.1f}",
     )
@@ -82,9 +84,14 @@ def moment(value: datetime | str | None) -> str:
     if moment_at is None:
         return "" if value in (None, "") else str(value)
     local, now = timezone.localtime(moment_at), timezone.localtime()
-    clock = local.strftime("%H:%M" if local.date() == now.date() else "%-d %b %Y %H:%M")
+    # Django's date format, not strftime: the month's name in the reader's language.
+    clock = dateformat.format(local, "H:i" if local.date() == now.date() else "j M Y H:i")
     seconds = (now - local).total_seconds()
-    text = f"{_distance(seconds)} ({clock})" if seconds < 0 else f"{clock}, {_distance(seconds)}"
+    distance = _distance(seconds)
+    if seconds < 0:
+        text = gettext("%(distance)s (%(clock)s)") % {"distance": distance, "clock": clock}
+    else:
+        text = gettext("%(clock)s, %(distance)s") % {"distance": distance, "clock": clock}
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',
         moment_at.replace(microsecond=0).isoformat(),
@@ -96,17 +103,8 @@ def moment(value: datetime | str | None) -> str:
 def _distance(seconds: float) -> str:
     """ "in 12 min", "3 s ago", "2 h 5 min ago", "4 days ago"."""
     ahead, seconds = seconds < 0, abs(seconds)
-    if seconds < 60:
-        amount = f"{int(seconds)} s"
-    elif seconds < 3600:
-        amount = f"{int(seconds // 60)} min"
-    elif seconds < 86400:
-        hours, minutes = int(seconds // 3600), int(seconds % 3600 // 60)
-        amount = f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    else:
-        days = int(seconds // 86400)
-        amount = f"{days} day{'s' if days != 1 else ''}"
-    return f"in {amount}" if ahead else f"{amount} ago"
+    amount = waiting.duration(seconds)
+    return gettext("in %(amount)s") % {"amount": amount} if ahead else waiting.ago(amount)
 
 
 @register.filter
@@ -121,11 +119,11 @@ def shown_state(status: str, summary: dict | None) -> tuple[str, str]:
     for a sender or has stalled says so, on every page, instead of "running"."""
     if status == "running" and summary:
         if summary.get("stalled"):
-            return "stalled", "Stalled"
+            return "stalled", gettext("Stalled")
         if summary.get("waiting"):
-            return "waiting", "Waiting for sender"
+            return "waiting", gettext("Waiting for sender")
         if (summary.get("window") or {}).get("waiting"):
-            return "waiting", "Waiting for send window"
+            return "waiting", gettext("Waiting for send window")
     try:
         return status, Campaign.Status(status).label
     except ValueError:
@@ -158,7 +156,7 @@ def sending_rate(summary: dict | None) -> str:
         return ""
     if (summary.get("window") or {}).get("waiting"):
         return ""
-    return f"{summary['rate']:g} messages/s"
+    return gettext("%(rate)s messages/s") % {"rate": f"{summary['rate']:g}"}
 
 
 @register.filter

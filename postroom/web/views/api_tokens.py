@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from postroom.accounts import audit, roles
@@ -24,21 +25,23 @@ from postroom.web.permissions import OperatorRequest, operator_required
 
 class TokenForm(forms.Form):
     name = forms.CharField(
-        max_length=100, help_text="What it is for, so you can tell it apart: “shop”, “backups”."
+        max_length=100,
+        label=_("Name"),
+        help_text=_("What it is for, so you can tell it apart: “shop”, “backups”."),
     )
     scopes = forms.MultipleChoiceField(
         choices=[(key, f"{key} — {text}") for key, text in SCOPES.items()],
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        label="Only for",
-        help_text="None ticked: everything your role allows.",
+        label=_("Only for"),
+        help_text=_("None ticked: everything your role allows."),
     )
     lists = forms.ModelMultipleChoiceField(
         queryset=MailingList.objects.none(),
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        label="Only these lists",
-        help_text="None ticked: every list you may see. Ticked: it sees and mails only these.",
+        label=_("Only these lists"),
+        help_text=_("None ticked: every list you may see. Ticked: it sees and mails only these."),
     )
     once = OnceField()
 

@@ -6,16 +6,19 @@ from django import forms
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from postroom.accounts import audit
 from postroom.web.permissions import OperatorRequest, operator_required
 
 
 class AuditFilter(forms.Form):
-    user = forms.CharField(required=False, label="User")
-    action = forms.CharField(required=False, label="Action contains")
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
+    user = forms.CharField(required=False, label=_("User"))
+    action = forms.CharField(required=False, label=_("Action contains"))
+    since = forms.DateField(
+        required=False, label=_("From"), widget=forms.DateInput({"type": "date"})
+    )
+    until = forms.DateField(required=False, label=_("To"), widget=forms.DateInput({"type": "date"}))
 
 
 def _entries(request: OperatorRequest):
@@ -44,7 +47,7 @@ def index(request: OperatorRequest) -> HttpResponse:
 
 @operator_required
 def export(request: OperatorRequest) -> StreamingHttpResponse:
-    _, entries = _entries(request)
+    _form, entries = _entries(request)
     response = StreamingHttpResponse(audit.csv_rows(entries), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="postroom-audit.csv"'
     return response

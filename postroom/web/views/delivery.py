@@ -9,6 +9,8 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.campaigns import services
@@ -94,15 +96,20 @@ def act(request: HttpRequest, campaign_id: int, action: str) -> HttpResponse:
 
 class ThresholdForm(forms.Form):
     error_threshold_percent = forms.IntegerField(
-        min_value=1, max_value=100, label="Pause when more than (%)"
+        min_value=1, max_value=100, label=_("Pause when more than (%)")
     )
     error_window = forms.IntegerField(
         min_value=services.ERROR_WINDOW_RANGE[0],
         max_value=services.ERROR_WINDOW_RANGE[1],
-        label="…of the last (recipients)",
-        help_text="How many of the most recent recipients with an outcome count, across every"
-        f" worker (at least {autopause.MIN_OUTCOMES} must have one).",
+        label=_("…of the last (recipients)"),
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)  # the help text has a number in it: made per request
+        self.fields["error_window"].help_text = gettext(
+            "How many of the most recent recipients with an outcome count, across every"
+            " worker (at least %(count)s must have one)."
+        ) % {"count": autopause.MIN_OUTCOMES}
 
 
 @operator_required

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from postroom.audience.models import MailingList, Segment
@@ -46,45 +47,59 @@ ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1", "iso8859-15", 
 
 class UploadForm(forms.Form):
     file = forms.FileField(
-        help_text="CSV, .xlsx or .ods (the first sheet), or a ZIP of CSV files, such as the "
-        "audience export of Mailchimp."
+        label=_("File"),
+        help_text=_(
+            "CSV, .xlsx or .ods (the first sheet), or a ZIP of CSV files, such as the "
+            "audience export of Mailchimp."
+        ),
     )
     lists = forms.ModelMultipleChoiceField(
         queryset=MailingList.objects.all(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Everyone imported is subscribed to these lists.",
+        label=_("Lists"),
+        help_text=_("Everyone imported is subscribed to these lists."),
     )
     new_list = forms.CharField(
         max_length=200,
         required=False,
-        label="Or a new list",
-        help_text="Created with this import (single opt-in, private; change it later).",
+        label=_("Or a new list"),
+        help_text=_("Created with this import (single opt-in, private; change it later)."),
     )
-    mode = forms.ChoiceField(choices=Import.Mode.choices, initial=Import.Mode.SUBSCRIBE)
+    mode = forms.ChoiceField(
+        choices=Import.Mode.choices, initial=Import.Mode.SUBSCRIBE, label=_("Mode")
+    )
     confirmed = forms.BooleanField(
         required=False,
-        label="They already confirmed their consent",
-        help_text="Otherwise double opt-in lists wait for a confirmation.",
+        label=_("They already confirmed their consent"),
+        help_text=_("Otherwise double opt-in lists wait for a confirmation."),
     )
     status = forms.ChoiceField(
         choices=STATUS_CHOICES,
         required=False,
-        label="Status of everyone whose row gives none",
-        help_text="Exports of Mailchimp, listmonk, Keila, Sendy, Brevo, MailerLite and "
-        "Substack are recognised: people who left there are never made mailable here.",
+        label=_("Status of everyone whose row gives none"),
+        help_text=_(
+            "Exports of Mailchimp, listmonk, Keila, Sendy, Brevo, MailerLite and "
+            "Substack are recognised: people who left there are never made mailable here."
+        ),
     )
     resubscribe = forms.BooleanField(
         required=False,
-        label="Subscribe again people who had unsubscribed",
-        help_text="Only when they asked to come back. Never for bounces, complaints or "
-        "blocklisted addresses. Your name and the time are kept with this import.",
+        label=_("Subscribe again people who had unsubscribed"),
+        help_text=_(
+            "Only when they asked to come back. Never for bounces, complaints or "
+            "blocklisted addresses. Your name and the time are kept with this import."
+        ),
     )
 
 
 class ExportForm(forms.Form):
-    list = forms.ModelChoiceField(queryset=MailingList.objects.all(), required=False)
-    segment = forms.ModelChoiceField(queryset=Segment.objects.all(), required=False)
+    list = forms.ModelChoiceField(
+        queryset=MailingList.objects.all(), required=False, label=_("List")
+    )
+    segment = forms.ModelChoiceField(
+        queryset=Segment.objects.all(), required=False, label=_("Segment")
+    )
 
 
 def _import(import_id: int) -> Import:

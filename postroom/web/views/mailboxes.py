@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from postroom.delivery.models import Sender
@@ -21,7 +22,8 @@ class MailboxForm(forms.ModelForm):
     password = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Stored for the poller only, never shown again. Empty: keep the one stored.",
+        label=_("Password"),
+        help_text=_("Stored for the poller only, never shown again. Empty: keep the one stored."),
     )
 
     class Meta:
@@ -30,12 +32,26 @@ class MailboxForm(forms.ModelForm):
             "name", "protocol", "host", "port", "tls", "verify_certificate", "username",
             "password", "folder", "processed", "move_to", "sender", "interval_seconds", "enabled",
         ]  # fmt: skip
-        labels = {"tls": "TLS", "interval_seconds": "Poll every (seconds)", "move_to": "Move to"}
+        labels = {
+            "name": _("Name"),
+            "protocol": _("Protocol"),
+            "host": _("Host"),
+            "port": _("Port"),
+            "tls": _("TLS"),
+            "verify_certificate": _("Verify certificate"),
+            "username": _("User name"),
+            "folder": _("Folder"),
+            "processed": _("Processed messages"),
+            "move_to": _("Move to"),
+            "sender": _("Sender"),
+            "interval_seconds": _("Poll every (seconds)"),
+            "enabled": _("Enabled"),
+        }
         help_texts = {
-            "port": "993 IMAPS, 143 IMAP (STARTTLS), 995 POP3S, 110 POP3 (STARTTLS).",
-            "folder": "The IMAP folder bounces arrive in.",
-            "processed": "What to do with a message once recorded. POP3 can only delete.",
-            "move_to": "IMAP folder for processed messages; created when missing.",
+            "port": _("993 IMAPS, 143 IMAP (STARTTLS), 995 POP3S, 110 POP3 (STARTTLS)."),
+            "folder": _("The IMAP folder bounces arrive in."),
+            "processed": _("What to do with a message once recorded. POP3 can only delete."),
+            "move_to": _("IMAP folder for processed messages; created when missing."),
         }
 
     def __init__(self, *args, **kwargs) -> None:

@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from postroom.delivery import senders
@@ -22,79 +23,100 @@ from postroom.web.permissions import operator_required
 
 
 class SenderForm(forms.Form):
-    name = forms.CharField(max_length=100)
-    host = forms.CharField(max_length=255, help_text="The SMTP server's host name or address.")
+    name = forms.CharField(max_length=100, label=_("Name"))
+    host = forms.CharField(
+        max_length=255, label=_("Host"), help_text=_("The SMTP server's host name or address.")
+    )
     port = forms.IntegerField(
-        min_value=1, max_value=65535, initial=587, help_text="587 for STARTTLS, 465 for TLS."
+        min_value=1,
+        max_value=65535,
+        initial=587,
+        label=_("Port"),
+        help_text=_("587 for STARTTLS, 465 for TLS."),
     )
     tls = forms.ChoiceField(
         choices=Sender.Tls.choices,
         initial="starttls",
-        label="TLS",
-        help_text="STARTTLS upgrades a plain connection; TLS encrypts from the start.",
+        label=_("TLS"),
+        help_text=_("STARTTLS upgrades a plain connection; TLS encrypts from the start."),
     )
     verify_certificate = forms.BooleanField(
         required=False,
         initial=True,
-        help_text="Leave on unless the server has a self-signed certificate you trust.",
+        label=_("Verify certificate"),
+        help_text=_("Leave on unless the server has a self-signed certificate you trust."),
     )
-    username = forms.CharField(max_length=255, required=False, label="User name")
+    username = forms.CharField(max_length=255, required=False, label=_("User name"))
     password = forms.CharField(
         max_length=1000,
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Stored encrypted and never shown again. Leave empty to keep the current one.",
+        label=_("Password"),
+        help_text=_("Stored encrypted and never shown again. Leave empty to keep the current one."),
     )
-    clear_password = forms.BooleanField(required=False, label="Remove the stored password")
+    clear_password = forms.BooleanField(required=False, label=_("Remove the stored password"))
     password_env = forms.CharField(
         max_length=100,
         required=False,
-        label="Or: password variable",
-        help_text="Instead of a password, the name of an environment variable of the workers"
-        " holding it, starting with POSTROOM_SMTP_ (e.g. POSTROOM_SMTP_RELAY).",
+        label=_("Or: password variable"),
+        help_text=_(
+            "Instead of a password, the name of an environment variable of the workers"
+            " holding it, starting with POSTROOM_SMTP_ (e.g. POSTROOM_SMTP_RELAY)."
+        ),
     )
     max_connections = forms.IntegerField(
         min_value=1,
         max_value=100,
         initial=4,
-        help_text="Connections each worker keeps open. More is faster until the server's own"
-        " limit; many providers allow 2 to 10.",
+        label=_("Max connections"),
+        help_text=_(
+            "Connections each worker keeps open. More is faster until the server's own"
+            " limit; many providers allow 2 to 10."
+        ),
     )
     envelope_from = forms.CharField(
         max_length=320,
         required=False,
-        label="Envelope sender",
-        help_text="MAIL FROM, where bounces go. Empty: the campaign's From address.",
+        label=_("Envelope sender"),
+        help_text=_("MAIL FROM, where bounces go. Empty: the campaign's From address."),
     )
     verp = forms.BooleanField(
         required=False,
-        label="VERP",
-        help_text="A return path per recipient (bounces+b12-345-…@domain): a bounce then names"
-        " its recipient even when the report in it is mangled. The envelope sender's mailbox"
-        " must accept “+” addresses.",
+        label=_("VERP"),
+        help_text=_(
+            "A return path per recipient (bounces+b12-345-…@domain): a bounce then names"
+            " its recipient even when the report in it is mangled. The envelope sender's mailbox"
+            " must accept “+” addresses."
+        ),
     )
     dkim_domain = forms.CharField(
         max_length=253,
         required=False,
-        label="DKIM domain",
-        help_text="Sign every message for this domain (d=), usually the From address's."
-        " Empty: no DKIM signature.",
+        label=_("DKIM domain"),
+        help_text=_(
+            "Sign every message for this domain (d=), usually the From address's."
+            " Empty: no DKIM signature."
+        ),
     )
     dkim_selector = forms.CharField(
-        max_length=63, required=False, label="DKIM selector", help_text="e.g. news2025 (s=)."
+        max_length=63, required=False, label=_("DKIM selector"), help_text=_("e.g. news2025 (s=).")
     )
     dkim_key_file = forms.CharField(
         max_length=1024,
         required=False,
-        label="DKIM key file",
-        help_text="Path of the PEM private key on the worker machines; make one with"
-        " “postroom sender dkim-keygen FILE”. The key itself is never stored or shown.",
+        label=_("DKIM key file"),
+        help_text=_(
+            "Path of the PEM private key on the worker machines; make one with"
+            " “postroom sender dkim-keygen FILE”. The key itself is never stored or shown."
+        ),
     )
     rates = forms.CharField(
         required=False,
-        label="Rate limits",
-        help_text="Comma-separated windows the provider allows, e.g. “10/second, 35/hour,"
-        " 2000/day”. Every message through this sender counts. Empty: no limit.",
+        label=_("Rate limits"),
+        help_text=_(
+            "Comma-separated windows the provider allows, e.g. “10/second, 35/hour,"
+            " 2000/day”. Every message through this sender counts. Empty: no limit."
+        ),
     )
 
 
@@ -102,17 +124,17 @@ class SenderForm(forms.Form):
 # bottom. (legend, field names); a field missing from the form (no stored password to
 # clear) is left out.
 FIELD_GROUPS = (
-    ("Server", ("name", "host", "port", "tls", "verify_certificate")),
-    ("Speed and limits", ("rates", "max_connections")),
-    ("Log-in", ("username", "password", "clear_password", "password_env")),
-    ("Envelope and bounces", ("envelope_from", "verp")),
-    ("DKIM signing", ("dkim_domain", "dkim_selector", "dkim_key_file")),
+    (_("Server"), ("name", "host", "port", "tls", "verify_certificate")),
+    (_("Speed and limits"), ("rates", "max_connections")),
+    (_("Log-in"), ("username", "password", "clear_password", "password_env")),
+    (_("Envelope and bounces"), ("envelope_from", "verp")),
+    (_("DKIM signing"), ("dkim_domain", "dkim_selector", "dkim_key_file")),
 )
 
 
 def field_groups(form: forms.Form) -> list[tuple[str, list[forms.BoundField]]]:
     return [
-        (legend, [form[name] for name in names if name in form.fields])
+        (str(legend), [form[name] for name in names if name in form.fields])
         for legend, names in FIELD_GROUPS
     ]
 

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from postroom.accounts import audit, passkeys, sso, throttle, twofactor
@@ -50,7 +51,7 @@ class LoginView(auth_views.LoginView):
 
 class CodeForm(forms.Form):
     code = forms.CharField(
-        label="Code from your authenticator app (or a recovery code)",
+        label=_("Code from your authenticator app (or a recovery code)"),
         max_length=20,
         widget=forms.TextInput({"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )

@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from postroom.accounts import audit, mail, services
@@ -20,8 +21,8 @@ ROLE_CHOICES = [(role.value, f"{role.label}: {ROLE_HELP[role]}") for role in Rol
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField(label="Email address")
-    role = forms.ChoiceField(choices=ROLE_CHOICES, initial=Role.EDITOR.value)
+    email = forms.EmailField(label=_("Email address"))
+    role = forms.ChoiceField(choices=ROLE_CHOICES, initial=Role.EDITOR.value, label=_("Role"))
 
 
 @operator_required
@@ -80,7 +81,7 @@ def edit(request: OperatorRequest) -> HttpResponse:
 
 
 class ForgotForm(forms.Form):
-    email = forms.EmailField(label="Your email address")
+    email = forms.EmailField(label=_("Your email address"))
 
 
 def forgot_password(request: HttpRequest) -> HttpResponse:

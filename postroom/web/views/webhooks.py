@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from postroom.errors import NotFound, PostroomError
@@ -16,13 +17,14 @@ from postroom.webhooks.models import Endpoint, WebhookDelivery
 
 
 class EndpointForm(forms.Form):
-    name = forms.CharField(max_length=100)
-    url = forms.CharField(max_length=2000, label="URL", widget=forms.URLInput)
+    name = forms.CharField(max_length=100, label=_("Name"))
+    url = forms.CharField(max_length=2000, label=_("URL"), widget=forms.URLInput)
     events = forms.MultipleChoiceField(
         choices=[(k, f"{k} — {v}") for k, v in EVENTS.items()],
         widget=forms.CheckboxSelectMultiple,
+        label=_("Events"),
     )
-    active = forms.BooleanField(required=False, initial=True, label="Active")
+    active = forms.BooleanField(required=False, initial=True, label=_("Active"))
 
 
 def _endpoint(endpoint_id: int) -> Endpoint:
