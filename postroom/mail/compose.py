@@ -16,7 +16,8 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from postroom.mail import content, mime
+from postroom.mail import attachments, content, mime
+from postroom.mail.attachments import Part
 from postroom.mail.budget import DEFAULT_BUDGET, Budget
 from postroom.mail.engagement import Tracking
 from postroom.mail.errors import HeaderError, RenderError, TemplateBudgetError, TemplateError
@@ -62,6 +63,7 @@ class CampaignSpec:
     track_opens: bool = False  # a 1x1 pixel in the HTML (mail.engagement)
     track_clicks: bool = False  # http(s) links in the HTML through signed redirects
     budget: Budget = DEFAULT_BUDGET  # time and size per rendered part (settings)
+    attachments: tuple[Part, ...] = ()  # the same files attached to every message
 
 
 @dataclass
@@ -189,6 +191,7 @@ class CompiledCampaign:
             static_subject=(
                 mime.clean_subscriber_value(spec.subject) if self.subject_is_static else None
             ),
+            attachments=self._attachment_parts(spec.attachments),
         )
 
         boundary = self.template.boundary_bytes
@@ -205,6 +208,12 @@ class CompiledCampaign:
         self.slots: SlotRender | None = None
         if subject_part or self.html_part or self.text_part:
             self.slots = SlotRender(subject_part, [self.html_part, self.text_part])
+
+    @staticmethod
+    def _attachment_parts(files: tuple[Part, ...]) -> tuple[bytes, ...]:
+        """Each file encoded once for the whole campaign; HeaderError for a bad name or size."""
+        attachments.check_files([(f.filename, len(f.data)) for f in files])
+        return tuple(attachments.encode(f) for f in files)
 
     def _context(self, recipient: Recipient) -> tuple[dict[str, Any], str | None]:
         """The template's values for `recipient`, and the mailto: unsubscribe URL (signed

@@ -253,6 +253,20 @@ def encode_body(text: str, boundary: bytes = b"", *, html: bool = False) -> tupl
     return "base64", b"\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
 
 
+def mixed_boundary(boundary: str) -> str:
+    """The multipart/mixed boundary around an alternative with `boundary`: neither is a
+    prefix of the other, and "=_" keeps both out of any base64 or quoted-printable text."""
+    return "==_mixed_" + boundary.lstrip("=_")
+
+
+def _mixed_opening(boundary: str, attached: bool) -> str:
+    """The multipart/mixed head and first delimiter when there are attachments, else ""."""
+    if not attached:
+        return ""
+    mixed = mixed_boundary(boundary)
+    return f'Content-Type: multipart/mixed; boundary="{mixed}"{CRLF}{CRLF}--{mixed}{CRLF}'
+
+
 class MessageTemplate:
     """The constant part of every message of one campaign; `build()` adds the rest."""
 
@@ -266,8 +280,14 @@ class MessageTemplate:
         boundary: str,
         static_subject: str | None = None,
         html_charrefs: bool = True,
+        attachments: tuple[bytes, ...] = (),
     ) -> None:
-        """`html_charrefs`: False if <style>/<script> hold non-ASCII (references fail there)."""
+        """`html_charrefs`: False if <style>/<script> hold non-ASCII (references fail there).
+
+        `attachments`: parts encoded once (mail.attachments.encode): the text and HTML
+        alternative then goes inside a multipart/mixed with them after it. Without any,
+        the bytes are exactly those of a message that never had attachments.
+        """
         self.html_charrefs = html_charrefs
         self.from_header = address_header("From", from_box)
         self.reply_to_header = address_header("Reply-To", reply_to) if reply_to else ""
@@ -285,6 +305,7 @@ class MessageTemplate:
             + custom_headers
             + "MIME-Version: 1.0"
             + CRLF
+            + _mixed_opening(boundary, bool(attachments))
             + f'Content-Type: multipart/alternative; boundary="{boundary}"'
             + CRLF
             + CRLF
@@ -293,6 +314,11 @@ class MessageTemplate:
         self.text_part_head = self._part_head("plain", first=True)
         self.html_part_head = self._part_head("html", first=False)
         self.closing = f"{CRLF}--{boundary}--{CRLF}".encode("ascii")
+        if attachments:
+            mixed = mixed_boundary(boundary)
+            delimiter = f"{CRLF}--{mixed}{CRLF}".encode("ascii")
+            self.closing += b"".join(delimiter + part for part in attachments)
+            self.closing += f"{CRLF}--{mixed}--{CRLF}".encode("ascii")
 
     def _part_head(self, subtype: str, *, first: bool) -> str:
         return (

@@ -8,26 +8,15 @@ rate that was a worker's core, taken from the web server on a small machine
 `Auto-Submitted` keeps vacation replies from answering it (RFC 3834).
 """
 
-import binascii
-import mimetypes
-import re
 import secrets
-import urllib.parse
 from dataclasses import dataclass
 
-from postroom.mail import mime
+from postroom.mail import attachments, mime
+from postroom.mail.attachments import Part, guess_type
 from postroom.mail.content import raw_text_is_ascii
 from postroom.mail.mime import CRLF
 
-# RFC 2045's type/subtype, tokens only: the value becomes a header line.
-_MIME_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,64}/[A-Za-z0-9!#$&^_.+-]{1,64}")
-
-
-@dataclass(frozen=True)
-class Part:
-    filename: str
-    content_type: str
-    data: bytes
+__all__ = ["Content", "Part", "build", "guess_type", "new_message_id"]
 
 
 @dataclass(frozen=True)
@@ -52,13 +41,6 @@ def new_message_id(from_email: str) -> str:
     return f"<tx.{secrets.token_hex(12)}@{domain}>"
 
 
-def guess_type(filename: str, given: str = "") -> str:
-    """`given` when it is a MIME type (type/subtype, nothing more), else guessed from the name."""
-    if _MIME_TYPE.fullmatch(given):
-        return given.lower()
-    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
-
-
 def needs_smtputf8(email: str) -> bool:
     return not email.rpartition("@")[0].isascii()
 
@@ -80,7 +62,7 @@ def build(content: Content) -> bytes:
     utf8 = sender.needs_smtputf8 or to.needs_smtputf8
     body = _body(content, _boundary())
     if content.attachments:
-        parts = [body, *(_attachment(part) for part in content.attachments)]
+        parts = [body, *(attachments.encode(part) for part in content.attachments)]
         body = _multipart("mixed", _boundary(), parts)
     return (head.encode("utf-8") if utf8 else head.encode("ascii")) + body
 
@@ -115,34 +97,3 @@ def _multipart(subtype: str, boundary: str, parts: list[bytes]) -> bytes:
         + (CRLF.encode("ascii") + delimiter).join(parts)
         + f"{CRLF}--{boundary}--{CRLF}".encode("ascii")
     )
-
-
-def _attachment(part: Part) -> bytes:
-    """A base64 part named by its file name."""
-    data = binascii.b2a_base64(part.data, newline=False)
-    lines = b"\r\n".join(data[i : i + 76] for i in range(0, len(data), 76))
-    head = (
-        f"Content-Type: {guess_type(part.filename, part.content_type)};"
-        f"{_parameter('name', part.filename)}{CRLF}"
-        f"Content-Disposition: attachment;{_parameter('filename', part.filename)}{CRLF}"
-        f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
-    )
-    return head.encode("ascii") + lines
-
-
-def _parameter(name: str, value: str) -> str:
-    """`name="value"` on a folded line of its own; RFC 2231 (UTF-8, in pieces of at most
-    60 characters) for a value that is not ASCII or would make the line long."""
-    if value.isascii() and len(value) <= 60:
-        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'{CRLF} {name}="{quoted}"'
-    rest, pieces = urllib.parse.quote(value, safe=""), []
-    while rest:
-        cut = min(60, len(rest))
-        escape = rest.rfind("%", max(0, cut - 2), cut)  # never cut a %XX in two
-        if escape >= 0 and cut < len(rest):
-            cut = escape
-        pieces.append(rest[:cut])
-        rest = rest[cut:]
-    pieces[0] = "utf-8''" + pieces[0]
-    return ";".join(f"{CRLF} {name}*{i}*={piece}" for i, piece in enumerate(pieces))

@@ -27,6 +27,7 @@ from postroom.delivery import scheduler
 from postroom.delivery.models import Delivery, Sender
 from postroom.errors import InvalidInput, NotFound
 from postroom.mail import mime
+from postroom.mail.attachments import check_files
 from postroom.mail.errors import HeaderError
 from postroom.transactional import message, render
 from postroom.transactional.models import TxAttachment, TxMessage, TxTemplate
@@ -36,7 +37,6 @@ from postroom.transactional.models import TxAttachment, TxMessage, TxTemplate
 # limits still hold because it is granted slots like any campaign.
 PRIORITY = 1000
 MAX_RECIPIENTS = 100
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # Kept by a receipt: an unsubscribe is from newsletters. These stop it (the address
 # bounced for good, complained, or an operator blocked it).
 BLOCKING: dict[str, str] = {  # keyed by Suppression.Reason, looked up with the stored str
@@ -196,16 +196,7 @@ def _headers(headers: dict[str, str]) -> dict[str, str]:
 
 
 def _attachments(parts: list[Attachment]) -> list[Attachment]:
-    total = 0
-    for part in parts:
-        if not part.filename or "/" in part.filename or "\\" in part.filename:
-            raise InvalidInput(f"attachment name {part.filename!r}: give a plain file name")
-        mime.check_campaign_value(part.filename, "an attachment name")
-        total += len(part.data)
-    if total > MAX_ATTACHMENT_BYTES:
-        raise InvalidInput(
-            f"attachments of {total:,} bytes: at most {MAX_ATTACHMENT_BYTES:,} in one message"
-        )
+    check_files([(part.filename, len(part.data)) for part in parts])
     return parts
 
 
