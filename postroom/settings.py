@@ -21,6 +21,7 @@ import ipaddress
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from cryptography.fernet import Fernet
@@ -369,6 +370,7 @@ INSTALLED_APPS = [
     "postroom.abtests",
     "postroom.transactional",
     "postroom.automations",
+    "postroom.media",
     "postroom.public",
     "postroom.web",
     "postroom.api",
@@ -444,10 +446,45 @@ USE_TZ = True
 # collectstatic step and no STATIC_ROOT folder to keep in sync after upgrades.
 STATIC_URL = "static/"
 STATIC_ROOT = None
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# The media library (postroom.media, docs/media.md): files in the data directory, served
+# by Postroom at /m/…, unless a bucket is named: then an S3-compatible store through
+# django-storages, and images in emails link to the bucket (or POSTROOM_S3_PUBLIC_HOST).
+POSTROOM_MEDIA_DIR = Path(env_str("POSTROOM_MEDIA_DIR", str(DATA_DIR / "media")))
+POSTROOM_S3_BUCKET = env_str("POSTROOM_S3_BUCKET")
+if POSTROOM_S3_BUCKET:
+    STORAGES["media"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": POSTROOM_S3_BUCKET,
+            "endpoint_url": env_str("POSTROOM_S3_ENDPOINT_URL") or None,  # None: AWS itself
+            "region_name": env_str("POSTROOM_S3_REGION") or None,
+            # None: boto3's own chain (AWS_* variables, an instance role).
+            "access_key": env_str("POSTROOM_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("POSTROOM_S3_SECRET_ACCESS_KEY") or None,
+            "location": env_str("POSTROOM_S3_PREFIX", "postroom-media"),
+            "custom_domain": env_str("POSTROOM_S3_PUBLIC_HOST") or None,
+            # Images in sent emails are read for years: their URLs must not expire.
+            "querystring_auth": False,
+            "default_acl": env_str("POSTROOM_S3_ACL", "public-read") or None,
+            "file_overwrite": False,
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+        },
+    }
+else:
+    STORAGES["media"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": POSTROOM_MEDIA_DIR},
+    }
+# Uploads: images are refused past these sizes (the pixels are counted from the header,
+# before decoding: a decompression bomb is never opened) and scaled down to the width.
+POSTROOM_MEDIA_IMAGE_MAX_KB = env_int("POSTROOM_MEDIA_IMAGE_MAX_KB", 10_000)
+POSTROOM_MEDIA_IMAGE_MAX_PIXELS = env_int("POSTROOM_MEDIA_IMAGE_MAX_PIXELS", 40_000_000)
+POSTROOM_MEDIA_IMAGE_WIDTH = env_int("POSTROOM_MEDIA_IMAGE_WIDTH", 1200)
+POSTROOM_MEDIA_FILE_MAX_KB = env_int("POSTROOM_MEDIA_FILE_MAX_KB", 10_240)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = DATA_DIR / "uploads"

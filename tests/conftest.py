@@ -107,6 +107,20 @@ def run_cli(tmp_path):
 
 
 @pytest.fixture
+def media_dir(settings, tmp_path):
+    """The media library's files in a folder of this test's (the local storage, as by default)."""
+    folder = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": folder},
+        },
+    }
+    return folder
+
+
+@pytest.fixture
 def owner(django_user_model):
     return django_user_model.objects.create_superuser("owner", "owner@example.org", "pw-owner-1")
 

@@ -1,0 +1,102 @@
+"""Uploaded images checked and made fit for email with Pillow; no Django, no database.
+
+An upload is refused unless Pillow reads it as one of the allowed formats; its
+pixel count is checked from the header before any pixel is decoded, so a small
+file that would expand into gigabytes (a decompression bomb) is never loaded.
+What is kept is re-encoded: EXIF and other metadata (camera, GPS position) are
+dropped, the orientation it recorded is applied first, and an image wider than
+the limit is scaled down, since mail clients show at most ~600 px and every
+reader downloads the full file.
+"""
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from postroom.errors import InvalidInput
+
+# Formats every common mail client shows (SVG is left out: it can carry scripts).
+FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
+EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_pixels: int  # width times height, read from the header before decoding
+    max_width: int  # wider images are scaled down to this
+
+
+@dataclass(frozen=True)
+class Processed:
+    data: bytes
+    content_type: str
+    extension: str
+    width: int
+    height: int
+
+
+def process(data: bytes, limits: Limits) -> Processed:
+    """The image to store; InvalidInput with the reason for anything else."""
+    if len(data) > limits.max_bytes:
+        raise InvalidInput(f"the image is {len(data):,} bytes: at most {limits.max_bytes:,}")
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise InvalidInput("the image has far too many pixels to be opened") from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise InvalidInput("the file is not an image Postroom can read") from None
+    with image:
+        kind = image.format or ""
+        if kind not in FORMATS:
+            allowed = ", ".join(FORMATS)
+            raise InvalidInput(f"{kind or 'this'} images are not accepted: use {allowed}")
+        width, height = image.size
+        if width * height > limits.max_pixels:
+            raise InvalidInput(
+                f"the image is {width:,} by {height:,} pixels: at most "
+                f"{limits.max_pixels:,} pixels in all"
+            )
+        if getattr(image, "n_frames", 1) > 1:
+            return _animated(data, image, kind, limits)
+        try:
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            raise InvalidInput("the image is damaged: Pillow could not decode it") from None
+        if upright.width > limits.max_width:
+            scaled = round(upright.height * limits.max_width / upright.width) or 1
+            upright = upright.resize((limits.max_width, scaled), Image.Resampling.LANCZOS)
+        return Processed(
+            _encode(upright, kind), FORMATS[kind], EXTENSIONS[kind], upright.width, upright.height
+        )
+
+
+def _animated(data: bytes, image: Image.Image, kind: str, limits: Limits) -> Processed:
+    """Animations are kept as uploaded (re-encoding them frame by frame would lose timing
+    and grow them), so one wider than the limit is refused rather than scaled."""
+    if image.width > limits.max_width:
+        raise InvalidInput(
+            f"the animation is {image.width:,} pixels wide: at most {limits.max_width:,} "
+            "(scale it down before uploading)"
+        )
+    if kind != "GIF":  # an animated WebP or PNG may carry EXIF/XMP; GIF has nowhere for it
+        raise InvalidInput("animated images are accepted as GIF only")
+    return Processed(data, FORMATS[kind], EXTENSIONS[kind], image.width, image.height)
+
+
+def _encode(image: Image.Image, kind: str) -> bytes:
+    """Re-encoded without metadata (no `exif=`, no `icc_profile` beyond the colours)."""
+    out = io.BytesIO()
+    if kind == "JPEG":
+        if image.mode not in ("RGB", "L"):
+            image = image.convert("RGB")
+        image.save(out, "JPEG", quality=85, optimize=True, progressive=True)
+    elif kind == "PNG":
+        image.save(out, "PNG", optimize=True)
+    elif kind == "WEBP":
+        image.save(out, "WEBP", quality=85, method=4)
+    else:
+        image.save(out, "GIF", optimize=True)
+    return out.getvalue()
