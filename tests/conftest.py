@@ -107,6 +107,21 @@ def run_cli(tmp_path):
 
 
 @pytest.fixture
+def make_user(django_user_model):
+    """make_user("ed", Role.EDITOR): an active staff user with that role."""
+    from postroom.accounts.models import Profile
+
+    def make(username: str, role, password: str = "a long test passphrase"):
+        user = django_user_model.objects.create_user(
+            username, f"{username}@example.org", password, is_staff=True
+        )
+        Profile.objects.create(user=user, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
 def media_dir(settings, tmp_path):
     """The media library's files in a folder of this test's (the local storage, as by default)."""
     folder = tmp_path / "media"

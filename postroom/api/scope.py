@@ -29,9 +29,9 @@ from postroom.errors import NotAllowed
 # Paths each area reaches, and the read-only paths every area may read besides.
 AREAS = {
     "subscribers": ("/api/subscribers",),
-    "send": ("/api/campaigns", "/api/tx", "/api/layouts", "/api/automations"),
+    "send": ("/api/campaigns", "/api/tx", "/api/layouts", "/api/automations", "/api/media"),
 }
-SHARED_READS = ("/api/lists", "/api/segments", "/api/senders", "/api/layouts")
+SHARED_READS = ("/api/lists", "/api/segments", "/api/senders", "/api/layouts", "/api/media")
 
 
 def token_of(request: HttpRequest) -> ApiToken | None:

@@ -16,6 +16,7 @@ from postroom.api.routes import (
     imports,
     layouts,
     lists,
+    media,
     public,
     segments,
     senders,
@@ -47,6 +48,7 @@ api.add_router("/campaigns", abtests.router)
 api.add_router("/campaigns", campaign_delivery.router)  # after: its /{id}/{action} catches all
 api.add_router("/feeds", feeds.router)
 api.add_router("/layouts", layouts.router)
+api.add_router("/media", media.router)
 api.add_router("/imports", imports.router)
 api.add_router("/senders", senders.router)
 api.add_router("/bounces", bounces.router)

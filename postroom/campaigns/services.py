@@ -23,7 +23,7 @@ from postroom.campaigns.bodies import stored_body
 from postroom.campaigns.layouts import default_layout
 from postroom.campaigns.models import Campaign, CampaignSender
 from postroom.campaigns.naming import copy_name
-from postroom.campaigns.spec import SAMPLE_RECIPIENT, recipient_for, spec_for
+from postroom.campaigns.spec import SAMPLE_RECIPIENT, recipient_for, sending_spec, spec_for
 from postroom.errors import InvalidInput, NotFound
 from postroom.integers import as_id, check_fields
 from postroom.mail.compose import (
@@ -382,7 +382,7 @@ def build_test_messages(
         raise InvalidInput("give at least one address to send the test to")
     if len(addresses) > MAX_TEST_RECIPIENTS:
         raise InvalidInput(f"a test goes to at most {MAX_TEST_RECIPIENTS} addresses")
-    compiled = check(campaign)
+    compiled = compile_campaign(sending_spec(campaign), default_signer())
     messages = []
     for address in addresses:
         subscriber = Subscriber.objects.filter(email__iexact=address).first()

@@ -8,6 +8,7 @@ which layout, which List-Id, which envelope sender, which recipient values.
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import replace
 
 from django.conf import settings
 
@@ -17,6 +18,7 @@ from postroom.campaigns.models import Campaign, Layout
 from postroom.mail.budget import Budget
 from postroom.mail.compose import CampaignSpec, CompiledCampaign, Recipient, compile_campaign
 from postroom.mail.content import DEFAULT_LAYOUT
+from postroom.media import services as media
 from postroom.tracking.links import default_signer
 
 # A made-up reader for previews when no real subscriber is chosen.
@@ -99,13 +101,19 @@ def spec_for(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> 
     )
 
 
+def sending_spec(campaign: Campaign) -> CampaignSpec:
+    """The spec with the attachments, read from the media store for sending only (a
+    preview shows no attachment and need not read them)."""
+    return replace(spec_for(campaign), attachments=media.campaign_parts(campaign))
+
+
 def compiled_for(campaign: Campaign) -> CompiledCampaign:
     """The campaign compiled for sending: TemplateError/HeaderError if it can't be.
 
     Compiling costs a few milliseconds (Markdown, CSS inlining, Jinja): callers
     that send keep the result per (campaign id, updated_at).
     """
-    compiled = compile_campaign(spec_for(campaign), default_signer())
+    compiled = compile_campaign(sending_spec(campaign), default_signer())
     if compiled.tracking.urls and campaign.pk:
         # Click tokens carry each link's stored number, so a redirect only leads to these.
         compiled.tracking.use_numbers(number_links(campaign.pk, compiled.tracking.urls))

@@ -28,6 +28,7 @@ from postroom.web.views import (
     layouts,
     lists,
     mailboxes,
+    media,
     metrics,
     outbox,
     passkeys,
@@ -154,6 +155,11 @@ urlpatterns = [
     path("layouts/<int:layout_id>/", layouts.edit, name="layout_edit"),
     path("layouts/<int:layout_id>/duplicate/", layouts.duplicate, name="layout_duplicate"),
     path("layouts/<int:layout_id>/delete/", layouts.delete, name="layout_delete"),
+    # The media library: images for content, files for attachments
+    path("media/", media.index, name="media"),
+    path("media/upload/", media.upload, name="media_upload"),
+    path("media/picker/", media.picker, name="media_picker"),
+    path("media/<int:media_id>/delete/", media.delete, name="media_delete"),
     # Delivery: senders, outbox, deliveries
     path("senders/", senders.index, name="senders"),
     path("senders/new/", senders.new, name="sender_new"),
@@ -283,6 +289,7 @@ urlpatterns = [
     path("subscribe/", subscribe.index, name="public_subscribe_index"),
     path("subscribe/<str:key>/", subscribe.subscribe, name="public_subscribe"),
     path("c/<str:token>/", subscribe.confirm, name="public_confirm"),
+    path("m/<str:key>/<str:name>", media.public_file, name="media_file"),
     path("o/<str:token>.gif", engagement.open_pixel, name="public_open"),
     path("r/<str:token>/", engagement.click, name="public_click"),
     path("webhooks/bounce", bounces.webhook, name="bounce_webhook"),

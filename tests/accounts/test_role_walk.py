@@ -30,6 +30,7 @@ PUBLIC = {
     "public_archive",
     "public_archive_feed",
     "public_archive_entry",
+    "media_file",  # an image of the library, for the readers of the emails that show it
     "bounce_webhook",
     "provider_webhook",
     "metrics",

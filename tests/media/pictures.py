@@ -28,7 +28,7 @@ def png(width: int = 40, height: int = 30) -> bytes:
 
 
 def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that claims `width` × `height` pixels in a few hundred bytes: a decompression
+    """A PNG that claims `width` by `height` pixels in a few hundred bytes: a decompression
     bomb's header (its pixels would be gigabytes once decoded)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:

@@ -27,6 +27,7 @@ from postroom.delivery.senders import create_sender
 from postroom.feeds import services as feeds
 from postroom.feeds.models import Feed, FeedItem
 from postroom.imports import services as imports
+from postroom.media.models import MediaFile
 from postroom.tracking import mailboxes
 from postroom.tracking.links import default_signer
 from postroom.tracking.models import Bounce, BounceMailbox
@@ -55,6 +56,7 @@ NOT_PAGES = {
     "campaign_abtest_new", "campaign_abtest_variant", "campaign_abtest_start",
     "campaign_abtest_decide", "campaign_abtest_delete", "feed_check", "feed_delete",
     "automation_activate", "automation_pause", "automation_positions",
+    "media_upload", "media_file",  # an action; an image file for emails
 }  # fmt: skip
 # Pages for people who are not logged in (they redirect a logged-in admin, or not).
 PUBLIC = {
@@ -149,6 +151,10 @@ def world() -> dict:
     automations.activate(welcome)
     Enrolment.objects.create(automation=welcome, subscriber=subscriber, position=2,
                              next_at=now + timedelta(days=7, microseconds=7))  # fmt: skip
+    media = MediaFile.objects.create(
+        kind=MediaFile.Kind.IMAGE, name="banner.png", stored_as="k/banner.png",
+        content_type="image/png", size=2048, width=600, height=200,
+    )  # fmt: skip
     signer = default_signer()
     return {
         "campaign_id": running.pk,
@@ -179,6 +185,7 @@ def world() -> dict:
         "feed_id": feed.pk,
         "automation_id": welcome.pk,
         "position": 2,
+        "media_id": media.pk,
         "tokens": {
             "public_unsubscribe": signer.token("u", finished.pk, subscriber.pk),
             "public_preferences": signer.token("p", subscriber.pk),

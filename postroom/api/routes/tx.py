@@ -31,6 +31,7 @@ from postroom.audience.models import Subscriber
 from postroom.delivery.models import Delivery
 from postroom.errors import InvalidInput, NotFound
 from postroom.http import NUL_REFUSAL, holds_nul
+from postroom.media import services as media
 from postroom.transactional import services
 from postroom.transactional.models import TxMessage, TxTemplate
 
@@ -40,9 +41,13 @@ Format = Literal["markdown", "html", "plain"]
 
 
 class AttachmentIn(Schema):
-    filename: str = Field(description="the file name the recipient sees")
-    content: str = Field(description="the file, base64-encoded")
+    """A file given inline (`filename` and base64 `content`) or from the media library
+    (`media_id`, as /api/media lists them; its own name unless `filename` is given)."""
+
+    filename: str = Field("", description="the file name the recipient sees")
+    content: str | None = Field(None, description="the file, base64-encoded")
     content_type: str = Field("", description="e.g. application/pdf; guessed from the name")
+    media_id: RowId | None = Field(None, description="a file of the media library, by id")
 
 
 class TxIn(Schema):
@@ -178,12 +183,21 @@ def _payload(request: HttpRequest) -> tuple[TxIn, list[services.Attachment]]:
             [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
         ) from None
     for part in data.attachments:
-        try:
-            content = base64.b64decode(part.content, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidInput(f"attachment {part.filename!r}: content is not base64") from None
-        files.append(services.Attachment(part.filename, content, part.content_type))
+        files.append(_attachment(part))
     return data, files
+
+
+def _attachment(part: AttachmentIn) -> services.Attachment:
+    if (part.media_id is None) == (part.content is None):
+        raise InvalidInput("an attachment gives either `content` (base64) or `media_id`")
+    if part.media_id is not None:
+        found = media.tx_part(part.media_id)
+        return services.Attachment(part.filename or found.filename, found.data, found.content_type)
+    try:
+        content = base64.b64decode(part.content or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"attachment {part.filename!r}: content is not base64") from None
+    return services.Attachment(part.filename, content, part.content_type)
 
 
 def _recipients(request: HttpRequest, data: TxIn) -> list[str]:

@@ -1,6 +1,7 @@
 """Campaign screens: list, editor with live preview, detail, preview, test send, schedule."""
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -14,6 +15,8 @@ from postroom.campaigns.models import Campaign
 from postroom.delivery import capacity, control, progress
 from postroom.errors import InvalidInput, NotAllowed, NotFound, PostroomError
 from postroom.mail.errors import TemplateError
+from postroom.media import services as media
+from postroom.media.forms import AttachmentsForm
 from postroom.public import archive
 from postroom.web.permissions import OperatorRequest, operator_required
 from postroom.web.views.campaign_figures import list_figures
@@ -65,28 +68,32 @@ def _editor(request: OperatorRequest, campaign: Campaign | None) -> HttpResponse
     instance = campaign or Campaign(layout=default_layout())
     form = CampaignForm(request.POST or None, instance=instance)
     form.fields["lists"].queryset = request.access.lists()  # type: ignore[attr-defined]
+    attached = AttachmentsForm(request.POST or None, campaign=campaign)
     problems: list[str] = []
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and attached.is_valid():
         lists = list(form.cleaned_data["lists"])
         try:
-            request.access.check_lists(lists)
-            if campaign is None:
-                saved = services.create_campaign(
-                    lists=lists, created_by=request.user, **form.service_fields()
-                )
-                messages.success(request, f"Campaign “{saved.name}” created as a draft.")
-            else:
-                saved = services.update_campaign(
-                    _campaign(campaign.pk), lists=lists, **form.service_fields()
-                )
-                messages.success(request, "Campaign saved.")
+            with transaction.atomic():  # the campaign and its attachments, or neither
+                request.access.check_lists(lists)
+                if campaign is None:
+                    saved = services.create_campaign(
+                        lists=lists, created_by=request.user, **form.service_fields()
+                    )
+                    done = f"Campaign “{saved.name}” created as a draft."
+                else:
+                    saved = services.update_campaign(
+                        _campaign(campaign.pk), lists=lists, **form.service_fields()
+                    )
+                    done = "Campaign saved."
+                media.set_campaign_attachments(saved, [m.pk for m in attached.chosen()])
+            messages.success(request, done)
             return redirect("campaign_detail", saved.pk)
         except (InvalidInput, NotAllowed) as exc:
             problems = _problems(exc)
     return render(
         request,
         "web/campaigns/edit.html",
-        {"form": form, "campaign": campaign, "problems": problems},
+        {"form": form, "campaign": campaign, "problems": problems, "attachments_form": attached},
         status=400 if problems else 200,
     )
 
