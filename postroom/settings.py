@@ -481,7 +481,7 @@ else:
     }
 # Uploads: images are refused past these sizes (the pixels are counted from the header,
 # before decoding: a decompression bomb is never opened) and scaled down to the width.
-POSTROOM_MEDIA_IMAGE_MAX_KB = env_int("POSTROOM_MEDIA_IMAGE_MAX_KB", 10_000)
+POSTROOM_MEDIA_IMAGE_MAX_KB = env_int("POSTROOM_MEDIA_IMAGE_MAX_KB", 10_240)
 POSTROOM_MEDIA_IMAGE_MAX_PIXELS = env_int("POSTROOM_MEDIA_IMAGE_MAX_PIXELS", 40_000_000)
 POSTROOM_MEDIA_IMAGE_WIDTH = env_int("POSTROOM_MEDIA_IMAGE_WIDTH", 1200)
 POSTROOM_MEDIA_FILE_MAX_KB = env_int("POSTROOM_MEDIA_FILE_MAX_KB", 10_240)
