@@ -33,6 +33,7 @@ from postroom.mail.compose import (
     compile_campaign,
 )
 from postroom.mail.errors import RenderError, TemplateError
+from postroom.media.models import CampaignAttachment
 from postroom.tracking.links import default_signer
 
 # The send window's fields (campaigns.windows); `windows.fields_from_text` makes them.
@@ -238,6 +239,10 @@ def duplicate_campaign(campaign: Campaign, created_by: Any = None) -> Campaign:
         CampaignSender.objects.bulk_create(
             CampaignSender(campaign=copy, sender_id=row.sender_id, weight=row.weight)
             for row in campaign.pool.all()
+        )
+        CampaignAttachment.objects.bulk_create(  # the copy sends the same files
+            CampaignAttachment(campaign=copy, media_id=row.media_id)
+            for row in CampaignAttachment.objects.filter(campaign=campaign)
         )
     return copy
 

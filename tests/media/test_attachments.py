@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from postroom.api.models import ApiToken
+from postroom.campaigns import services as campaigns
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control
 from postroom.media import services
@@ -125,3 +126,13 @@ def test_a_bad_library_attachment_is_refused(client, owner, media_dir, attachmen
         HTTP_AUTHORIZATION=f"Bearer {secret}",
     )
     assert answer.status_code == code and says in answer.json()["detail"]
+
+
+def test_a_duplicate_attaches_the_same_files(media_dir):
+    leaflet = services.upload("leaflet.pdf", PDF, image=False)
+    original = campaigns.create_campaign(
+        name="Spring", subject="S", body="B", from_email="news@example.org"
+    )
+    services.set_campaign_attachments(original, [leaflet.pk])
+    copy = campaigns.duplicate_campaign(original)
+    assert [a.media_id for a in copy.attachments.all()] == [leaflet.pk]

@@ -63,6 +63,7 @@ def effective_configuration() -> list[tuple[str, str]]:
         (_("Database"), describe_database(conf.DATABASES["default"])),
         (_("Base URL"), conf.POSTROOM_BASE_URL),
         (_("Data directory"), str(conf.DATA_DIR)),
+        (_("Media storage"), describe_media_storage(conf.STORAGES["media"])),
         (_("Allowed hosts"), ", ".join(conf.ALLOWED_HOSTS)),
         (_("CSRF trusted origins"), ", ".join(conf.CSRF_TRUSTED_ORIGINS)),
         (
@@ -79,6 +80,15 @@ def effective_configuration() -> list[tuple[str, str]]:
         (_("Log level"), conf.LOG_LEVEL),
         ("Django / Python", f"{django.get_version()} / {platform.python_version()}"),
     ]
+
+
+def describe_media_storage(storage: Mapping[str, Any]) -> str:
+    """Where the media library keeps its files (docs/media.md); never the keys."""
+    options = storage.get("OPTIONS", {})
+    if "bucket_name" in options:
+        where = options.get("endpoint_url") or "AWS"
+        return f"s3://{options['bucket_name']}/{options.get('location', '')} ({where})"
+    return str(options.get("location", ""))
 
 
 def describe_database(db: Mapping[str, Any]) -> str:
