@@ -107,3 +107,32 @@ def test_the_editor_picks_an_image_into_the_body_and_attaches_a_file(
     draft.refresh_from_db()
     assert url in draft.body
     assert [a.media.name for a in draft.attachments.all()] == ["leaflet.pdf"]
+
+
+def test_in_the_visual_editor_the_toolbar_picks_an_image_into_the_editor(make_page, owner, library):
+    news = audience.create_list("News")
+    draft = campaigns.create_campaign(
+        name="Spring", subject="Spring", body="<p>Hello.</p>", body_format="html",
+        from_email="news@example.org", lists=[news],
+    )  # fmt: skip
+    logo = MediaFile.objects.get(name="logo.png")
+    page = make_page(**SIZES["desktop"], user=owner)
+    page.goto(f"/campaigns/{draft.pk}/edit/")
+    surface = page.get_by_role("textbox", name="Body (visual editor)")
+    surface.locator("p").first.click()
+    page.keyboard.press("End")
+    page.get_by_role("toolbar", name="Formatting").get_by_role(
+        "button", name="Media library"
+    ).click()
+    dialog = page.get_by_role("dialog", name="Insert an image")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Alt text").fill("Our logo")
+    dialog.get_by_role("button", name="logo.png").click()
+
+    url = services.public_url(logo)
+    expect(surface.locator(f'img[src="{url}"]')).to_have_attribute("alt", "Our logo")
+    shot(page, "media-visual-editor-desktop")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Campaign saved.")).to_be_visible()
+    draft.refresh_from_db()
+    assert f'src="{url}"' in draft.body and "Hello." in draft.body

@@ -22,6 +22,9 @@
     if (!dialog) return;
     var body = dialog.querySelector("[data-media-picker-body]");
     dialog._mediaOpener = opener;
+    // Where the image goes, taken now: the dialog's own fields take the focus meanwhile.
+    var target = document.getElementById(opener.getAttribute("data-media-target") || "");
+    dialog._mediaSelection = target ? [target.selectionStart, target.selectionEnd] : null;
     fetch(dialog.getAttribute("data-src"), {
       headers: { "HX-Request": "true" },
       credentials: "same-origin",
@@ -39,7 +42,7 @@
     return String(text).replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
   }
 
-  function insertInto(textarea, format, d) {
+  function insertInto(textarea, format, d, selection) {
     var markup;
     if (format === "html") {
       markup = '<img src="' + escapeAttr(d.url) + '" alt="' + escapeAttr(d.alt) + '" width="' +
@@ -47,8 +50,8 @@
     } else {
       markup = "![" + d.alt.replace(/[\[\]]/g, "") + "](" + d.url + ")";
     }
-    var start = textarea.selectionStart || 0;
-    var end = textarea.selectionEnd || 0;
+    var start = (selection ? selection[0] : textarea.selectionStart) || 0;
+    var end = (selection ? selection[1] : textarea.selectionEnd) || 0;
     var value = textarea.value;
     textarea.value = value.slice(0, start) + markup + value.slice(end);
     textarea.selectionStart = textarea.selectionEnd = start + markup.length;
@@ -77,7 +80,8 @@
     if (!opener.dispatchEvent(event)) return;
     var target = document.getElementById(opener.getAttribute("data-media-target") || "");
     var format = document.getElementById(opener.getAttribute("data-media-format") || "");
-    if (target) insertInto(target, format ? format.value : "markdown", detail);
+    var selection = dialog ? dialog._mediaSelection : null;
+    if (target) insertInto(target, format ? format.value : "markdown", detail, selection);
   }
 
   document.addEventListener("click", function (e) {

@@ -9,15 +9,16 @@
  * the links, and asks first. Whatever is saved, the server cleans again
  * (postroom.mail.sanitize): DOMPurify here only guards the editing page.
  *
- * Loaded as a static file, no inline script (the app's CSP). Hooks for others:
- *   [data-media-picker]  hidden until a media library listens: it gets a
- *                        `postroom:media-picker` event whose detail.insert(url, alt)
- *                        puts an image at the cursor (a listener calls
- *                        event.preventDefault() and shows the button).
- *   window.PostroomVisualEditor.insertImage(url, alt) does the same from anywhere.
+ * Loaded as a static file, no inline script (the app's CSP). With others:
+ *   [data-media-picker]  the toolbar's "Media library", shown when the form has the
+ *                        media picker's dialog (#media-picker-dialog, media-picker.js);
+ *                        in the visual mode every `postroom:media-picked` image goes
+ *                        in at the editor's cursor.
+ *   window.PostroomVisualEditor.insertImage(url, alt) puts an image in from anywhere.
  */
 (function () {
   "use strict";
+  var MEDIA_DIALOG = "media-picker-dialog";
 
   var root = document.querySelector("[data-body-editor]");
   if (!root || !window.Squire || !window.DOMPurify) return;
@@ -348,14 +349,21 @@
     });
   });
 
+  // The media library's picker (media-picker.js) fills its dialog when a button names
+  // it; in the visual mode the image it picks goes into this editor, whichever of the
+  // form's buttons opened it (the textarea it would go into is hidden then).
   var picker = root.querySelector("[data-media-picker]");
-  if (picker) {
-    picker.addEventListener("click", function () {
-      picker.dispatchEvent(new CustomEvent("postroom:media-picker", {
-        bubbles: true, detail: { insert: insertImage },
-      }));
-    });
+  var mediaDialog = document.getElementById(MEDIA_DIALOG);
+  if (picker && mediaDialog) {
+    picker.setAttribute("data-media-picker", MEDIA_DIALOG);
+    picker.hidden = false;
   }
+  document.addEventListener("postroom:media-picked", function (event) {
+    if (mode !== "visual" && event.target !== picker) return;
+    event.preventDefault();
+    insertImage(event.detail.url, event.detail.alt);
+    syncFromEditor();
+  });
   window.PostroomVisualEditor = { insertImage: insertImage, editor: editor };
 
   if (dialog) {
@@ -370,7 +378,9 @@
     });
   }
 
-  editor.addEventListener("input", syncFromEditor);
+  // Only while it is the editor shown: a hidden Squire still hears events (a field of
+  // another dialog being typed in) and would write its empty body over the textarea's.
+  editor.addEventListener("input", function () { if (mode === "visual") syncFromEditor(); });
   modeSwitch.addEventListener("click", function (event) {
     var button = event.target instanceof Element ? event.target.closest("[data-mode]") : null;
     if (button) switchTo(button.getAttribute("data-mode"));
