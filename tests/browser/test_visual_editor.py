@@ -221,7 +221,7 @@ def test_the_visual_editor_fits_the_screen(make_page, owner, width):
     assert wide <= width, f"the page is {wide} px wide on a {width} px screen"
     surface.locator("p").first.click()
     page.keyboard.press("End")
-    page.get_by_role("button", name="Image").click()
+    page.get_by_role("button", name="Image", exact=True).click()
     expect(page.locator("dialog[open]")).to_be_visible()
     shot(page, f"image-dialog-{width}", full_page=False)
     dialog_insert(page, "https://example.org/rose.png", "A rose")
