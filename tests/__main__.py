@@ -25,8 +25,10 @@ def main() -> int:
     if "sqlite" in wanted:
         results["SQLite"] = run_pytest("SQLite", {"DATABASE_URL": ""}, args)
     if "postgres" in wanted:
+        # Tests marked `once` already ran on SQLite (unless a -m of the caller's decides).
+        again = args if "sqlite" not in wanted or "-m" in args else ["-m", "not once", *args]
         with pg_cluster() as url:
-            results["PostgreSQL"] = run_pytest("PostgreSQL", {"DATABASE_URL": url}, args)
+            results["PostgreSQL"] = run_pytest("PostgreSQL", {"DATABASE_URL": url}, again)
     print()
     for label, code in results.items():
         print(f"{label}: {'passed' if code == 0 else f'FAILED (exit {code})'}")

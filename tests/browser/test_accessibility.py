@@ -70,6 +70,7 @@ def axe_violations(page) -> list[dict]:
 
 
 @pytest.mark.slow  # about a minute for each width and scheme
+@pytest.mark.once  # the pages' markup and styles, the same whichever database filled them
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", list(SIZES))
 def test_every_page_passes_axe_and_fits_the_screen(make_page, owner, width, scheme):
