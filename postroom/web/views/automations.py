@@ -133,30 +133,28 @@ def step_edit(request: HttpRequest, automation_id: int, position: int) -> HttpRe
     )
 
 
-@operator_required
-@require_POST
-def activate(request: HttpRequest, automation_id: int) -> HttpResponse:
+def _act(request: HttpRequest, automation_id: int, action, done: str) -> HttpResponse:
+    """Activate or pause: the refusal or `done` (with the name) as a message, then the page."""
     automation = _automation(request, automation_id)
     try:
-        services.activate(automation)
+        action(automation)
     except PostroomError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"“{automation.name}” is active.")
+        messages.success(request, done.format(name=automation.name))
     return redirect("automation_detail", automation.pk)
+
+
+@operator_required
+@require_POST
+def activate(request: HttpRequest, automation_id: int) -> HttpResponse:
+    return _act(request, automation_id, services.activate, "“{name}” is active.")
 
 
 @operator_required
 @require_POST
 def pause(request: HttpRequest, automation_id: int) -> HttpResponse:
-    automation = _automation(request, automation_id)
-    try:
-        services.pause(automation)
-    except PostroomError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"“{automation.name}” is paused: nobody moves on.")
-    return redirect("automation_detail", automation.pk)
+    return _act(request, automation_id, services.pause, "“{name}” is paused: nobody moves on.")
 
 
 @operator_required
