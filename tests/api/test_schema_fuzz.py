@@ -62,6 +62,7 @@ def test_the_fuzzer_finds_no_server_error_and_no_conformance_failure(
     finally:
         server.terminate()
         server.wait(30)
+    (tmp_path / "fuzz.out").write_text(run.stdout + run.stderr)
     summary = run.stdout[-6000:] + run.stderr[-2000:]
     assert run.returncode == 0, summary
     generated = re.search(r"(\d+) generated, (\d+) passed", run.stdout)

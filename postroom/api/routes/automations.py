@@ -6,14 +6,14 @@ lists (a token's lists, a user's list grant) cannot use sequences at all.
 """
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Router, Schema, Status
 
 from postroom.api import scope
 from postroom.api.errors import errors
-from postroom.api.fields import Body, RowId
+from postroom.api.fields import WHOLE, Body, RowId
 from postroom.api.pages import Id
 from postroom.audience import services as audience
 from postroom.audience.models import Subscriber
@@ -42,7 +42,7 @@ class AutomationIn(Body):
     sender: str | None = Field(None, max_length=100, description="a sender, by name")
     from_email: str = Field("", max_length=320)
     from_name: str = Field("", max_length=200)
-    hour: int = Field(9, ge=0, le=23, description="date triggers: the local hour")
+    hour: Annotated[int, Field(ge=0, le=23, description="date triggers: the local hour"), WHOLE] = 9
     enrol_existing: bool = False
 
 
@@ -99,7 +99,9 @@ class StepIn(Body):
         description='branch: {"if": "opened"|"clicked", "step": N}, {"if": "attribute", '
         '"name", "value"} or {"if": "segment", "segment": NAME}',
     )
-    goto: int = Field(0, ge=0, le=10_000, description="branch: the step when true (0: leave)")
+    goto: Annotated[
+        int, Field(ge=0, le=10_000, description="branch: the step when true (0: leave)"), WHOLE
+    ] = 0
 
 
 class EnrolIn(Body):
