@@ -77,8 +77,9 @@ class _HTTPHandler(urllib.request.HTTPHandler):
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
     def __init__(self, context: ssl.SSLContext | None = None) -> None:
-        super().__init__(context=context or ssl.create_default_context())
-        self._guarded_context = context or ssl.create_default_context()
+        context = context or ssl.create_default_context()
+        super().__init__(context=context)
+        self._guarded_context = context
 
     def https_open(self, req):
         return self.do_open(_HTTPSConnection, req, context=self._guarded_context)
