@@ -163,11 +163,14 @@ def test_a_server_that_refuses_connections_makes_the_campaign_wait_without_spend
 
 
 def test_too_many_permanent_failures_pause_the_campaign_with_the_reason(owner):
-    rejected = {f"user{i}@example.net": "550 5.1.1 unknown" for i in range(0, 40, 2)}
+    # Every other one of the first 60 of 120 is refused: the first part (50) already passes
+    # the threshold with 70 still to send. With all recipients in that one part, recording
+    # it could finish the campaign before the check after it ran (the pause came too late).
+    rejected = {f"user{i}@example.net": "550 5.1.1 unknown" for i in range(0, 60, 2)}
     with CaptureServer(rcpt_reply=rejected) as server:
         sender = smtp_sender(server)
         campaign = make_campaign(
-            make_audience(40), sender=sender, error_threshold_percent=30, error_window=20
+            make_audience(120), sender=sender, error_threshold_percent=30, error_window=20
         )
         control.start(campaign)
         run_until_settled(campaign)
