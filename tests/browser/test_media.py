@@ -13,6 +13,13 @@ from tests.media.pictures import jpeg, png
 
 SIZES = {"phone": {"width": 375, "height": 812, "mobile": True}, "desktop": {"width": 1280}}
 
+# The image's natural width once it has loaded or failed (0): a busy machine may
+# not have fetched it yet when the tile shows.
+WIDTH_ONCE_LOADED = """img => img.complete ? img.naturalWidth : new Promise(done => {
+  img.addEventListener("load", () => done(img.naturalWidth));
+  img.addEventListener("error", () => done(0));
+})"""
+
 
 def shot(page, name: str, full_page: bool = True) -> None:
     """`full_page=False` for a modal dialog: it sits in the viewport, not on the page."""
@@ -48,7 +55,8 @@ def test_an_image_is_uploaded_shown_in_the_grid_and_deleted(
     expect(page.get_by_text("Uploaded Harbour at dawn.jpg.")).to_be_visible()
     tile = page.locator(".media-tile", has_text="Harbour at dawn.jpg")
     expect(tile).to_contain_text("1200 \u00d7 800 px")
-    loaded = tile.locator("img").evaluate("img => img.complete && img.naturalWidth")
+    tile.scroll_into_view_if_needed()  # the grid loads its images lazily
+    loaded = tile.locator("img").evaluate(WIDTH_ONCE_LOADED)
     assert loaded == 1200  # served by Postroom at its public URL
     expect(page.locator(".media-tile", has_text="leaflet.pdf")).to_contain_text("attachment")
     assert fits_the_screen(page)
