@@ -4,7 +4,7 @@ The catalogue test sees only what is marked; this one finds what is not. From ea
 template it strips what no person reads as a sentence — comments, `{% %}` tags with
 everything a translation tag encloses, `{{ }}` values, `<script>`/`<style>` bodies, HTML
 tags, entities — but keeps the attribute values people do read (alt, title, placeholder,
-aria-label). Any word left is English that a German reader would see in English.
+aria-label, data-label, data-confirm). Any word left is English that a German reader would see in English.
 """
 
 import re
@@ -46,7 +46,8 @@ WAITING_FOR_THEIR_TRANSLATION = {
     "web/statistics/_charts.html",
     "web/tracking/_campaign_engagement.html",
 }
-READ_ATTRIBUTES = ("alt", "title", "placeholder", "aria-label")
+# data-label heads a table cell on a phone, data-confirm is the question before an action.
+READ_ATTRIBUTES = ("alt", "title", "placeholder", "aria-label", "data-label", "data-confirm")
 
 COMMENT = re.compile(r"\{#.*?#\}|\{%\s*comment\s*%\}.*?\{%\s*endcomment\s*%\}|<!--.*?-->", re.S)
 TRANSLATED = re.compile(r"\{%\s*blocktrans(?:late)?\b.*?\{%\s*endblocktrans(?:late)?\s*%\}", re.S)
