@@ -3,6 +3,8 @@
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from postroom.audience.models import MailingList, Segment
 from postroom.automations import services, waits
@@ -16,33 +18,38 @@ def _names(model) -> list[tuple[str, str]]:
 
 
 class AutomationForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(label=_("Name"), max_length=200)
     trigger = forms.ChoiceField(
-        label="Who enters", choices=Automation.Trigger.choices, initial="joined"
+        label=_("Who enters"), choices=Automation.Trigger.choices, initial="joined"
     )
     mailing_list = forms.ChoiceField(
-        label="List", required=False, help_text="for “joined” and “confirmed”"
+        label=_("List"), required=False, help_text=_("for “joined” and “confirmed”")
     )
-    segment = forms.ChoiceField(required=False, help_text="for “entered a segment”")
+    segment = forms.ChoiceField(
+        label=_("Segment"), required=False, help_text=_("for “entered a segment”")
+    )
     attribute = forms.CharField(
+        label=_("Attribute"),
         required=False,
         max_length=100,
-        help_text="for a yearly date: the attribute holding YYYY-MM-DD or MM-DD, e.g. birthday",
+        help_text=_("for a yearly date: the attribute holding YYYY-MM-DD or MM-DD, e.g. birthday"),
     )
     local_hour = forms.IntegerField(
-        label="Local hour",
+        label=_("Local hour"),
         min_value=0,
         max_value=23,
         initial=9,
-        help_text="a yearly date starts at this hour in the subscriber's time zone",
+        help_text=_("a yearly date starts at this hour in the subscriber's time zone"),
     )
-    sender = forms.ChoiceField(required=False, help_text="none: the local outbox")
-    from_email = forms.CharField(label="From address", required=False, max_length=320)
-    from_name = forms.CharField(label="From name", required=False, max_length=200)
+    sender = forms.ChoiceField(
+        label=_("Sender"), required=False, help_text=_("none: the local outbox")
+    )
+    from_email = forms.CharField(label=_("From address"), required=False, max_length=320)
+    from_name = forms.CharField(label=_("From name"), required=False, max_length=200)
     enrol_existing = forms.BooleanField(
-        label="Enrol existing members too",
+        label=_("Enrol existing members too"),
         required=False,
-        help_text="without it, only people who trigger after activation enter",
+        help_text=_("without it, only people who trigger after activation enter"),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -70,49 +77,60 @@ class AutomationForm(forms.Form):
 
 class StepForm(forms.Form):
     kind = forms.ChoiceField(
-        label="Step", choices=[(k, Step.Kind(k).label) for k in services.BUILT_KINDS]
+        label=_("Step"), choices=[(k, Step.Kind(k).label) for k in services.BUILT_KINDS]
     )
     wait = forms.CharField(
-        label="Wait first",
+        label=_("Wait first"),
         initial="0",
         max_length=40,
-        help_text="e.g. 3d, 12h, 1d12h, 90m; 0: none",
+        help_text=_("e.g. 3d, 12h, 1d12h, 90m; 0: none"),
     )
     wait_time = forms.CharField(
-        label="Then until", required=False, max_length=8, help_text="a local time, e.g. 09:00"
+        label=_("Then until"),
+        required=False,
+        max_length=8,
+        help_text=_("a local time, e.g. 09:00"),
     )
     wait_weekdays = forms.CharField(
-        label="On",
+        label=pgettext_lazy("the weekdays of a wait", "On"),
         required=False,
         max_length=40,
-        help_text="e.g. mon,tue,wed,thu,fri; empty: any day",
+        help_text=_("e.g. mon,tue,wed,thu,fri; empty: any day"),
     )
-    subject = forms.CharField(required=False, max_length=998, help_text="send steps")
-    body_format = forms.ChoiceField(label="Format", choices=Campaign.Format.choices)
+    subject = forms.CharField(
+        label=_("Subject"), required=False, max_length=998, help_text=_("send steps")
+    )
+    body_format = forms.ChoiceField(label=_("Format"), choices=Campaign.Format.choices)
     body = forms.CharField(
+        label=_("Body"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 8, "class": "code"}),
-        help_text="send steps; {{ subscriber.name }} and every attribute, as in campaigns",
+        help_text=_("send steps; {{ subscriber.name }} and every attribute, as in campaigns"),
     )
-    tag = forms.CharField(required=False, max_length=100, help_text="tag and untag steps")
-    mailing_list = forms.ChoiceField(label="List", required=False, help_text="list steps")
+    tag = forms.CharField(
+        label=_("Tag"), required=False, max_length=100, help_text=_("tag and untag steps")
+    )
+    mailing_list = forms.ChoiceField(label=_("List"), required=False, help_text=_("list steps"))
     condition = forms.ChoiceField(
-        label="Branch if",
+        label=_("Branch if"),
         required=False,
         choices=[
             ("", "—"),
-            ("opened", "opened a send step"),
-            ("clicked", "clicked in a send step"),
-            ("attribute", "an attribute has a value"),
-            ("segment", "is in a segment"),
+            ("opened", _("opened a send step")),
+            ("clicked", _("clicked in a send step")),
+            ("attribute", _("an attribute has a value")),
+            ("segment", _("is in a segment")),
         ],
     )
-    condition_step = forms.IntegerField(label="Send step", required=False, min_value=1)
-    condition_name = forms.CharField(label="Attribute", required=False, max_length=100)
-    condition_value = forms.CharField(label="Value", required=False, max_length=200)
-    condition_segment = forms.ChoiceField(label="Segment", required=False)
+    condition_step = forms.IntegerField(label=_("Send step"), required=False, min_value=1)
+    condition_name = forms.CharField(label=_("Attribute"), required=False, max_length=100)
+    condition_value = forms.CharField(label=_("Value"), required=False, max_length=200)
+    condition_segment = forms.ChoiceField(label=_("Segment"), required=False)
     goto = forms.IntegerField(
-        label="Then go to step", required=False, min_value=0, help_text="0 or empty: leave"
+        label=_("Then go to step"),
+        required=False,
+        min_value=0,
+        help_text=_("0 or empty: leave"),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

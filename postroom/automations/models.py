@@ -7,6 +7,7 @@ the same claim, hand-over and recovery, the same rate limits and fair share.
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Automation(models.Model):
@@ -16,11 +17,11 @@ class Automation(models.Model):
         PAUSED = "paused"
 
     class Trigger(models.TextChoices):
-        JOINED = "joined", "joined a list"
-        CONFIRMED = "confirmed", "confirmed a list"
-        SEGMENT = "segment", "entered a segment"
-        DATE = "date", "a yearly date"
-        API = "api", "enrolled by the API"
+        JOINED = "joined", _("joined a list")
+        CONFIRMED = "confirmed", _("confirmed a list")
+        SEGMENT = "segment", _("entered a segment")
+        DATE = "date", _("a yearly date")
+        API = "api", _("enrolled by the API")
 
     name = models.CharField(max_length=200, unique=True)
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
@@ -65,14 +66,14 @@ class Automation(models.Model):
 
 class Step(models.Model):
     class Kind(models.TextChoices):
-        WAIT = "wait"
-        SEND = "send", "send an email"
-        BRANCH = "branch"
-        TAG = "tag"
-        UNTAG = "untag"
-        ADD_LIST = "add_list", "add to a list"
-        REMOVE_LIST = "remove_list", "remove from a list"
-        WEBHOOK = "webhook", "call a webhook"
+        WAIT = "wait", _("Wait")
+        SEND = "send", _("send an email")
+        BRANCH = "branch", _("Branch")
+        TAG = "tag", _("Tag")
+        UNTAG = "untag", _("Untag")
+        ADD_LIST = "add_list", _("add to a list")
+        REMOVE_LIST = "remove_list", _("remove from a list")
+        WEBHOOK = "webhook", _("call a webhook")
 
     automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveIntegerField()  # 1, 2, 3 … in the order people take them

@@ -15,6 +15,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from postroom.audience import services as audience
 from postroom.audience.eligibility import mailable_anyone, mailable_subscribers
@@ -35,7 +37,7 @@ ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 BUILT_KINDS = [k for k in Step.Kind.values if k != Step.Kind.WEBHOOK]
 BRANCH_CONDITIONS = ("opened", "clicked", "attribute", "segment")
 # What editing a live sequence does to people already in it (shown in the UI and docs).
-LIVE_EDIT_WARNING = (
+LIVE_EDIT_WARNING = _(
     "This sequence is live. People already in it keep their place: whoever has passed a step"
     " is not sent it again, whoever has not reached it yet gets the new version, and a person"
     " now waiting keeps the wait they started (a new wait applies from their next step)."
@@ -434,39 +436,59 @@ def status(automation: Automation) -> dict[str, Any]:
 
 
 def describe_wait(step: Step) -> str:
+    # In the reader's language on a page (gettext); the CLI activates none: English.
     parts = []
     if step.wait_seconds:
-        parts.append(f"wait {waits.describe_duration(step.wait_seconds)}")
+        parts.append(
+            gettext("wait %(duration)s") % {"duration": waits.describe_duration(step.wait_seconds)}
+        )
     if step.wait_time is not None:
         days = [waits.WEEKDAYS[int(d)].capitalize() for d in step.wait_weekdays.split(",") if d]
-        when = "/".join(days) if days else "any day"
-        parts.append(f"until {when} {step.wait_time:%H:%M} local time")
-    return ", then ".join(parts)
+        when = "/".join(days) if days else gettext("any day")
+        parts.append(
+            gettext("until %(days)s %(time)s local time")
+            % {"days": when, "time": f"{step.wait_time:%H:%M}"}
+        )
+    return gettext(", then ").join(parts)
 
 
 def describe_step(step: Step) -> str:
     """One readable line for the step list."""
     kind = Step.Kind
     if step.kind == kind.SEND:
-        what = f"send “{step.subject}”"
-    elif step.kind in (kind.TAG, kind.UNTAG):
-        what = f"{step.kind} “{step.tag}”"
-    elif step.kind in (kind.ADD_LIST, kind.REMOVE_LIST):
-        what = f"{step.get_kind_display()} “{step.mailing_list}”"
+        what = gettext("send “%(subject)s”") % {"subject": step.subject}
+    elif step.kind == kind.TAG:
+        what = gettext("tag “%(tag)s”") % {"tag": step.tag}
+    elif step.kind == kind.UNTAG:
+        what = gettext("untag “%(tag)s”") % {"tag": step.tag}
+    elif step.kind == kind.ADD_LIST:
+        what = gettext("add to a list “%(list)s”") % {"list": step.mailing_list}
+    elif step.kind == kind.REMOVE_LIST:
+        what = gettext("remove from a list “%(list)s”") % {"list": step.mailing_list}
     elif step.kind == kind.BRANCH:
         c = step.condition
         test = {
-            "opened": f"opened step {c.get('step')}",
-            "clicked": f"clicked in step {c.get('step')}",
-            "attribute": f"{c.get('name')} is “{c.get('value')}”",
-            "segment": f"in segment {Segment.objects.filter(pk=c.get('segment')).first()}",
-        }.get(c.get("if", ""), "?")
-        where = f"go to step {step.goto}" if step.goto else "leave the sequence"
-        what = f"if {test}: {where}"
+            "opened": lambda: gettext("opened step %(step)s") % {"step": c.get("step")},
+            "clicked": lambda: gettext("clicked in step %(step)s") % {"step": c.get("step")},
+            "attribute": lambda: (
+                gettext("%(name)s is “%(value)s”")
+                % {"name": c.get("name"), "value": c.get("value")}
+            ),
+            "segment": lambda: (
+                gettext("in segment %(segment)s")
+                % {"segment": Segment.objects.filter(pk=c.get("segment")).first()}
+            ),
+        }.get(c.get("if", ""), lambda: "?")()
+        where = (
+            gettext("go to step %(step)s") % {"step": step.goto}
+            if step.goto
+            else gettext("leave the sequence")
+        )
+        what = gettext("if %(test)s: %(then)s") % {"test": test, "then": where}
     else:  # a step that only waits
-        return describe_wait(step) or "no wait"
+        return describe_wait(step) or gettext("no wait")
     wait = describe_wait(step)
-    return f"{wait}; {what}" if wait else what
+    return gettext("%(wait)s; %(then)s") % {"wait": wait, "then": what} if wait else what
 
 
 def positions(automation: Automation) -> Iterable[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from postroom.audience.models import MailingList
 from postroom.feeds.models import Feed
@@ -17,11 +18,14 @@ class FeedForm(forms.ModelForm):
     url = forms.URLField(
         max_length=2000,
         assume_scheme="https",
-        label="Feed address (RSS or Atom)",
+        label=_("Feed address (RSS or Atom)"),
         widget=forms.URLInput(attrs={"placeholder": "https://blog.example.org/feed.xml"}),
     )
     lists = forms.ModelMultipleChoiceField(
-        queryset=MailingList.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+        queryset=MailingList.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Lists"),
     )
 
     class Meta:
@@ -32,18 +36,25 @@ class FeedForm(forms.ModelForm):
             "subject": forms.TextInput(),
         }
         labels = {
-            "interval_minutes": "Check every (minutes)",
-            "minimum_items": "Send once this many new items wait",
-            "template": "Digest template",
-            "from_email": "From address",
-            "active": "Checked on schedule",
+            "name": _("Name"),
+            "segment": _("Segment"),
+            "interval_minutes": _("Check every (minutes)"),
+            "minimum_items": _("Send once this many new items wait"),
+            "subject": _("Subject"),
+            "template": _("Digest template"),
+            "sender": _("Sender"),
+            "from_email": _("From address"),
+            "from_name": _("From name"),
+            "active": _("Checked on schedule"),
         }
         help_texts = {
-            "template": "Jinja2, once per digest, with {{ feed }} and {{ items }} (each with "
-            "title, link, summary); feed text is shown as itself, never run as a template.",
-            "subject": "A template too: {{ feed }} and {{ items|length }} work.",
-            "from_email": "Empty: the campaigns' default From address.",
-            "sender": "Empty: the local capture outbox.",
+            "template": _(
+                "Jinja2, once per digest, with {{ feed }} and {{ items }} (each with "
+                "title, link, summary); feed text is shown as itself, never run as a template."
+            ),
+            "subject": _("A template too: {{ feed }} and {{ items|length }} work."),
+            "from_email": _("Empty: the campaigns' default From address."),
+            "sender": _("Empty: the local capture outbox."),
         }
 
     def service_fields(self) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 so the campaign form itself does not change."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from postroom.media.models import CampaignAttachment, MediaFile
 
@@ -17,8 +18,8 @@ class AttachmentsForm(forms.Form):
         queryset=MediaFile.objects.filter(kind=MediaFile.Kind.FILE).order_by("name", "id"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        label="Attachments",
-        help_text="Sent with every message of the campaign.",
+        label=_("Attachments"),
+        help_text=_("Sent with every message of the campaign."),
     )
 
     def __init__(self, *args, campaign=None, **kwargs):

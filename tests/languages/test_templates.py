@@ -4,7 +4,7 @@ The catalogue test sees only what is marked; this one finds what is not. From ea
 template it strips what no person reads as a sentence — comments, `{% %}` tags with
 everything a translation tag encloses, `{{ }}` values, `<script>`/`<style>` bodies, HTML
 tags, entities — but keeps the attribute values people do read (alt, title, placeholder,
-aria-label, data-label, data-confirm). Any word left is English that a German reader would see in English.
+aria-label, data-label, data-confirm). Any word left is English a German reader would see.
 """
 
 import re
@@ -89,8 +89,9 @@ def templates() -> list[str]:
 def test_the_check_finds_text_outside_the_tags():
     source = (
         '{% load i18n %}<h1 class="title">{% translate "Senders" %}</h1>{# a note #}'
-        '<p>{% blocktranslate with n=count %}{{ n }} sent{% endblocktranslate %}</p>'
-        '<img alt="A chart" src="{{ url }}"><button title="{% translate "Close" %}">×</button>'
+        "<p>{% blocktranslate with n=count %}{{ n }} sent{% endblocktranslate %}</p>"
+        '<img alt="A chart" src="{{ url }}">'
+        '<button title="{% translate "Close" %}">&times;</button>'
         "<p>Nobody yet.</p><script>const label = 'not read';</script>"
     )
 

@@ -1,10 +1,13 @@
 """Sequence screens: the list, a new sequence, its step list with add and edit, activate and
 pause, each person's place (and as CSV). The checking is `automations.services`'s."""
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.automations import engine, services
@@ -20,7 +23,9 @@ SHOWN = 100
 def _guard(request: HttpRequest) -> None:
     """A sequence can mail anyone its trigger reaches: not for a user limited to lists."""
     if request.access.restricted:  # type: ignore[attr-defined]
-        raise PermissionDenied("Sequences can reach any subscriber: your access is to some lists.")
+        raise PermissionDenied(
+            _("Sequences can reach any subscriber: your access is to some lists.")
+        )
 
 
 def _automation(request: HttpRequest, automation_id: int) -> Automation:
@@ -61,7 +66,9 @@ def new(request: HttpRequest) -> HttpResponse:
         except PostroomError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Sequence “{made.name}” created: add its steps.")
+            messages.success(
+                request, _("Sequence “%(name)s” created: add its steps.") % {"name": made.name}
+            )
             return redirect("automation_detail", made.pk)
     return render(request, "web/automations/new.html", {"form": form})
 
@@ -77,7 +84,11 @@ def detail(request: HttpRequest, automation_id: int) -> HttpResponse:
         except PostroomError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Step {step.position} added: {services.describe_step(step)}")
+            messages.success(
+                request,
+                _("Step %(position)s added: %(step)s")
+                % {"position": step.position, "step": services.describe_step(step)},
+            )
             return redirect("automation_detail", automation.pk)
     people = list(
         automation.enrolments.exclude(state=Enrolment.State.EXCLUDED)
@@ -115,7 +126,7 @@ def step_edit(request: HttpRequest, automation_id: int, position: int) -> HttpRe
         except PostroomError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Step {step.position} saved.")
+            messages.success(request, _("Step %(position)s saved.") % {"position": step.position})
             return redirect("automation_detail", automation.pk)
     return render(
         request,
@@ -133,28 +144,40 @@ def step_edit(request: HttpRequest, automation_id: int, position: int) -> HttpRe
     )
 
 
-def _act(request: HttpRequest, automation_id: int, action, done: str) -> HttpResponse:
-    """Activate or pause: the refusal or `done` (with the name) as a message, then the page."""
+def _act(
+    request: HttpRequest, automation_id: int, action, done: Callable[[str], str]
+) -> HttpResponse:
+    """Activate or pause: the refusal or `done(name)` as a message, then the page."""
     automation = _automation(request, automation_id)
     try:
         action(automation)
     except PostroomError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, done.format(name=automation.name))
+        messages.success(request, done(automation.name))
     return redirect("automation_detail", automation.pk)
 
 
 @operator_required
 @require_POST
 def activate(request: HttpRequest, automation_id: int) -> HttpResponse:
-    return _act(request, automation_id, services.activate, "“{name}” is active.")
+    return _act(
+        request,
+        automation_id,
+        services.activate,
+        lambda name: _("“%(name)s” is active.") % {"name": name},
+    )
 
 
 @operator_required
 @require_POST
 def pause(request: HttpRequest, automation_id: int) -> HttpResponse:
-    return _act(request, automation_id, services.pause, "“{name}” is paused: nobody moves on.")
+    return _act(
+        request,
+        automation_id,
+        services.pause,
+        lambda name: _("“%(name)s” is paused: nobody moves on.") % {"name": name},
+    )
 
 
 @operator_required

@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.errors import NotFound, PostroomError
@@ -40,10 +41,13 @@ def _editor(request: OperatorRequest, feed: Feed | None) -> HttpResponse:
         try:
             if feed is None:
                 saved = services.create_feed(**form.service_fields())
-                messages.success(request, f"Feed “{saved.name}” added: a worker checks it soon.")
+                messages.success(
+                    request,
+                    _("Feed “%(name)s” added: a worker checks it soon.") % {"name": saved.name},
+                )
             else:
                 saved = services.update_feed(feed, **form.service_fields())
-                messages.success(request, "Feed saved.")
+                messages.success(request, _("Feed saved."))
             return redirect("feed_edit", saved.pk)
         except PostroomError as exc:
             problem = str(exc)
@@ -77,7 +81,10 @@ def check(request: OperatorRequest, feed_id: int) -> HttpResponse:
     """Due now; the worker's side thread fetches it (a slow feed never holds up the page)."""
     feed = _feed(feed_id)
     services.check_soon(feed)
-    messages.info(request, f"“{feed.name}” is checked within seconds by a running worker.")
+    messages.info(
+        request,
+        _("“%(name)s” is checked within seconds by a running worker.") % {"name": feed.name},
+    )
     return redirect("feed_edit", feed.pk)
 
 
@@ -86,5 +93,8 @@ def check(request: OperatorRequest, feed_id: int) -> HttpResponse:
 def delete(request: OperatorRequest, feed_id: int) -> HttpResponse:
     feed = _feed(feed_id)
     services.delete_feed(feed)
-    messages.success(request, f"Deleted “{feed.name}”; digests already sent stay as campaigns.")
+    messages.success(
+        request,
+        _("Deleted “%(name)s”; digests already sent stay as campaigns.") % {"name": feed.name},
+    )
     return redirect("feeds")

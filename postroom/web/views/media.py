@@ -6,6 +6,7 @@ from django.core.files.storage import FileSystemStorage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.errors import InvalidInput, NotFound
@@ -56,15 +57,18 @@ def upload(request: OperatorRequest) -> HttpResponse:
     image = request.POST.get("kind", "image") != "file"
     chosen = request.FILES.getlist("file")
     if not chosen:
-        messages.error(request, "Choose a file to upload.")
+        messages.error(request, _("Choose a file to upload."))
     for uploaded in chosen:
         try:
             data = services.read_upload(uploaded, image=image)
             media = services.upload(uploaded.name or "", data, image=image, user=request.user)
         except InvalidInput as exc:
-            messages.error(request, f"{uploaded.name}: not uploaded: {exc}")
+            messages.error(
+                request,
+                _("%(file)s: not uploaded: %(reason)s") % {"file": uploaded.name, "reason": exc},
+            )
         else:
-            messages.success(request, f"Uploaded {media.name}.")
+            messages.success(request, _("Uploaded %(file)s.") % {"file": media.name})
     return redirect("media")
 
 
@@ -86,7 +90,7 @@ def delete(request: OperatorRequest, media_id: int) -> HttpResponse:
         except InvalidInput as exc:
             messages.error(request, str(exc))
             return redirect("media_delete", media.pk)
-        messages.success(request, f"Deleted {media.name}.")
+        messages.success(request, _("Deleted %(file)s.") % {"file": media.name})
         return redirect("media")
     return render(
         request, "web/media/delete.html", {"media": media, "usage": services.usage(media)}
