@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from postroom.alerts import services
@@ -18,7 +19,7 @@ def acknowledge(request: OperatorRequest, alert_id: int) -> HttpResponse:
     except PostroomError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Acknowledged: {alert.title}.")
+        messages.success(request, _("Acknowledged: %(alert)s.") % {"alert": alert.title})
     return redirect("dashboard")
 
 
@@ -33,6 +34,9 @@ def notification_sender(request: OperatorRequest) -> HttpResponse:
     except PostroomError as exc:
         messages.error(request, str(exc))
     else:
-        where = f"through “{row.sender.name}”" if row.sender else "to the local outbox"
-        messages.success(request, f"Alert emails now go {where}.")
+        if row.sender:
+            done = _("Alert emails now go through “%(sender)s”.") % {"sender": row.sender.name}
+        else:
+            done = _("Alert emails now go to the local outbox.")
+        messages.success(request, done)
     return redirect("settings")

@@ -81,8 +81,10 @@ def index(request: OperatorRequest) -> HttpResponse:
         if not once.first_time(request, data["once"]):
             messages.info(
                 request,
-                "That form was sent already and its token made (a reload sends it again). "
-                "Its secret was shown once: if it is lost, revoke the token and make a new one.",
+                _(
+                    "That form was sent already and its token made (a reload sends it again). "
+                    "Its secret was shown once: if it is lost, revoke the token and make a new one."
+                ),
             )
             return redirect("api_tokens")
         try:
@@ -95,7 +97,7 @@ def index(request: OperatorRequest) -> HttpResponse:
             audit.record(
                 request, "API token created", target=token.name, detail=tokens.summary(token)
             )
-            messages.success(request, f"Token “{token.name}” created.")
+            messages.success(request, _("Token “%(name)s” created.") % {"name": token.name})
             # The secret is in this answer only: never stored, never on a later page.
             response = _page(request, _form(request), status=201, secret=secret, new=token)
             add_never_cache_headers(response)
@@ -115,5 +117,9 @@ def revoke(request: OperatorRequest, token_id: int) -> HttpResponse:
         raise Http404("no such token") from None
     whose = token.user.get_username()
     audit.record(request, "API token revoked", target=f"{token.name} ({whose})")
-    messages.success(request, f"Token “{token.name}” of {whose} revoked: it no longer works.")
+    messages.success(
+        request,
+        _("Token “%(name)s” of %(user)s revoked: it no longer works.")
+        % {"name": token.name, "user": whose},
+    )
     return redirect("api_tokens")

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.audience.emails import email_hash
@@ -78,5 +79,8 @@ def lift(request: OperatorRequest, bounce_id: int) -> HttpResponse:
     except PostroomError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{bounce.email} may be mailed again; your reason is on record.")
+        messages.success(
+            request,
+            _("%(email)s may be mailed again; your reason is on record.") % {"email": bounce.email},
+        )
     return redirect("bounce_detail", bounce_id=bounce.pk)

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from postroom.public import branding
@@ -18,7 +19,7 @@ def installation(request: OperatorRequest) -> HttpResponse:
     if not form.is_valid():
         return settings.index_page(request, branding_form=form, status=400)
     branding.save(None, form.cleaned_data, request.user)
-    messages.success(request, "The public pages' branding was saved.")
+    messages.success(request, _("The public pages' branding was saved."))
     return redirect("settings")
 
 
@@ -30,5 +31,5 @@ def for_list(request: OperatorRequest, list_id: int) -> HttpResponse:
     if not form.is_valid():
         return lists.detail_page(request, mailing_list, branding_form=form, status=400)
     branding.save(mailing_list, form.cleaned_data, request.user)
-    messages.success(request, "This list's branding was saved.")
+    messages.success(request, _("This list's branding was saved."))
     return redirect("list_detail", mailing_list.pk)

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -191,7 +191,7 @@ def resolve(request: HttpRequest, campaign_id: int) -> HttpResponse:
     back = reverse("campaign_deliveries", args=[campaign.pk]) + "?state=in_doubt"
     outcome = request.POST.get("outcome", "")
     if outcome not in OUTCOMES:
-        messages.error(request, "Choose “Mark delivered” or “Resend”.")
+        messages.error(request, _("Choose “Mark delivered” or “Resend”."))
         return redirect(back)
     everyone = request.POST.get("scope") == "all"
     ids = None if everyone else [i for i in map(as_id, request.POST.getlist("id")) if i]
@@ -210,14 +210,27 @@ def resolve(request: HttpRequest, campaign_id: int) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect(back)
     campaign.refresh_from_db()
-    rows = f"{count} recipient{'s' if count != 1 else ''}"
     if outcome == "delivered":
-        messages.success(request, f"{rows} marked delivered; they will not be sent again.")
-    else:
-        waits = (
-            " It is paused: they go out once you resume it." if campaign.status == "paused" else ""
+        done = ngettext(
+            "%(count)s recipient marked delivered; they will not be sent again.",
+            "%(count)s recipients marked delivered; they will not be sent again.",
+            count,
         )
-        messages.success(request, f"{rows} queued to be sent again.{waits}")
+    elif campaign.status == "paused":
+        done = ngettext(
+            "%(count)s recipient queued to be sent again."
+            " It is paused: they go out once you resume it.",
+            "%(count)s recipients queued to be sent again."
+            " It is paused: they go out once you resume it.",
+            count,
+        )
+    else:
+        done = ngettext(
+            "%(count)s recipient queued to be sent again.",
+            "%(count)s recipients queued to be sent again.",
+            count,
+        )
+    messages.success(request, done % {"count": count})
     return redirect(back)
 
 

@@ -281,7 +281,8 @@ def mapping(request: HttpRequest, import_id: int) -> HttpResponse:
     layout = Layout.from_dict(imp.layout)
     if layout.members:
         messages.error(
-            request, "The files of an archive are read as detected; import one alone to map it."
+            request,
+            _("The files of an archive are read as detected; import one alone to map it."),
         )
         return redirect("import_detail", imp.pk)
     overrides = {
@@ -295,9 +296,11 @@ def mapping(request: HttpRequest, import_id: int) -> HttpResponse:
             mapping=overrides if request.POST.get("delimiter") == layout.delimiter else None,
         )
     except PostroomError as exc:
-        messages.error(request, f"These settings cannot read the file: {exc}.")
+        messages.error(
+            request, _("These settings cannot read the file: %(reason)s.") % {"reason": exc}
+        )
     else:
-        messages.success(request, "Settings applied; check the rows below.")
+        messages.success(request, _("Settings applied; check the rows below."))
     return redirect("import_detail", imp.pk)
 
 
@@ -331,9 +334,9 @@ def discard(request: HttpRequest, import_id: int) -> HttpResponse:
     try:
         services.discard_draft(imp)
     except PostroomError:
-        messages.error(request, "Only an import that has not started can be discarded.")
+        messages.error(request, _("Only an import that has not started can be discarded."))
         return redirect("import_detail", imp.pk)
-    messages.success(request, "Import discarded; nothing was written.")
+    messages.success(request, _("Import discarded; nothing was written."))
     return redirect("imports")
 
 

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from postroom.audience import services
 from postroom.audience.forms import ListForm
@@ -47,7 +48,7 @@ def index(request: OperatorRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         saved = _save(form)
         if saved is not None:
-            messages.success(request, f"List “{saved.name}” created.")
+            messages.success(request, _("List “%(name)s” created.") % {"name": saved.name})
             return redirect("list_detail", saved.pk)
     counts = services.list_counts()
     empty = dict.fromkeys(Subscription.Status.values, 0)
@@ -61,7 +62,7 @@ def detail(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = get_list(list_id)
     form = ListForm(request.POST or None, instance=mailing_list)
     if request.method == "POST" and form.is_valid() and _save(form) is not None:
-        messages.success(request, "List saved.")
+        messages.success(request, _("List saved."))
         return redirect("list_detail", mailing_list.pk)
     return detail_page(request, mailing_list, form=form)
 
@@ -108,7 +109,9 @@ def delete(request: HttpRequest, list_id: int) -> HttpResponse:
     if request.method == "POST":
         name = mailing_list.name
         services.delete_list(mailing_list)
-        messages.success(request, f"List “{name}” deleted; its subscribers were kept.")
+        messages.success(
+            request, _("List “%(name)s” deleted; its subscribers were kept.") % {"name": name}
+        )
         return redirect("lists")
     total = mailing_list.subscriptions.count()
     return render(request, "web/audience/list_delete.html", {"list": mailing_list, "total": total})

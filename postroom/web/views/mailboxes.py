@@ -78,10 +78,15 @@ def _edit(request: OperatorRequest, box: BounceMailbox | None) -> HttpResponse:
                 if not values["password"]:
                     raise PostroomError("give the mailbox's password")
                 box = mailboxes.create_mailbox(**values)
-                messages.success(request, f"Mailbox “{box.name}” added; a worker polls it next.")
+                messages.success(
+                    request,
+                    _("Mailbox “%(name)s” added; a worker polls it next.") % {"name": box.name},
+                )
             else:
                 box = mailboxes.update_mailbox(box, **values)
-                messages.success(request, f"Mailbox “{box.name}” saved; it is polled next.")
+                messages.success(
+                    request, _("Mailbox “%(name)s” saved; it is polled next.") % {"name": box.name}
+                )
             return redirect("bounces")
         except PostroomError as exc:
             form.add_error(None, str(exc))
@@ -108,12 +113,23 @@ def poll(request: OperatorRequest, mailbox_id: int) -> HttpResponse:
     try:
         summary = mailboxes.poll(box)
     except PostroomError as exc:
-        messages.error(request, f"“{box.name}” could not be read: {exc}")
+        messages.error(
+            request,
+            _("“%(name)s” could not be read: %(reason)s") % {"name": box.name, "reason": exc},
+        )
     else:
         messages.success(
             request,
-            f"“{box.name}”: {summary.messages} message(s), {summary.bounces} bounce(s) or "
-            f"complaint(s) recorded, {summary.suppressed} address(es) suppressed.",
+            _(
+                "“%(name)s”: %(messages)s message(s), %(bounces)s bounce(s) or complaint(s)"
+                " recorded, %(suppressed)s address(es) suppressed."
+            )
+            % {
+                "name": box.name,
+                "messages": summary.messages,
+                "bounces": summary.bounces,
+                "suppressed": summary.suppressed,
+            },
         )
     return redirect("bounces")
 
@@ -123,5 +139,7 @@ def poll(request: OperatorRequest, mailbox_id: int) -> HttpResponse:
 def delete(request: OperatorRequest, mailbox_id: int) -> HttpResponse:
     box = _mailbox(mailbox_id)
     box.delete()
-    messages.success(request, f"Mailbox “{box.name}” removed; its bounces stay recorded.")
+    messages.success(
+        request, _("Mailbox “%(name)s” removed; its bounces stay recorded.") % {"name": box.name}
+    )
     return redirect("bounces")

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from postroom.accounts import audit, passkeys, throttle, twofactor
@@ -47,7 +48,10 @@ def add(request: OperatorRequest) -> HttpResponse:
     except PostroomError as exc:
         return _refused(str(exc))
     audit.record(request, "passkey added", target=passkey.name)
-    messages.success(request, f"Passkey {passkey.name!r} added: you can sign in with it.")
+    messages.success(
+        request,
+        _("Passkey %(name)s added: you can sign in with it.") % {"name": repr(passkey.name)},
+    )
     return JsonResponse({"redirect": reverse("two_factor")})
 
 
@@ -60,7 +64,7 @@ def remove(request: OperatorRequest, passkey_id: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         audit.record(request, "passkey removed", target=name)
-        messages.success(request, f"Passkey {name!r} removed.")
+        messages.success(request, _("Passkey %(name)s removed.") % {"name": repr(name)})
     return redirect("two_factor")
 
 

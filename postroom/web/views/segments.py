@@ -5,6 +5,7 @@ import json
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.audience import builder, segments, services
@@ -76,7 +77,7 @@ def edit(request: HttpRequest, segment_id: int | None = None) -> HttpResponse:
                 problem = str(exc)
                 definition = None
             else:
-                messages.success(request, f"Segment “{saved.name}” saved.")
+                messages.success(request, _("Segment “%(name)s” saved.") % {"name": saved.name})
                 return redirect("segment_edit", saved.pk)
     else:
         name = segment.name if segment else ""
@@ -127,8 +128,8 @@ def delete(request: HttpRequest, segment_id: int) -> HttpResponse:
         try:
             services.delete_segment(segment)
         except PostroomError:
-            messages.error(request, "Campaigns use this segment; it cannot be deleted.")
+            messages.error(request, _("Campaigns use this segment; it cannot be deleted."))
             return redirect("segment_edit", segment.pk)
-        messages.success(request, f"Segment “{segment.name}” deleted.")
+        messages.success(request, _("Segment “%(name)s” deleted.") % {"name": segment.name})
         return redirect("segments")
     return render(request, "web/audience/segment_delete.html", {"segment": segment})

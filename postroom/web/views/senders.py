@@ -175,10 +175,13 @@ def _edit(request: HttpRequest, sender: Sender | None) -> HttpResponse:
         try:
             if sender is None:
                 sender = senders.create_sender(rates=rates, **values)
-                messages.success(request, f"Sender “{sender.name}” added. Test its connection.")
+                messages.success(
+                    request,
+                    _("Sender “%(name)s” added. Test its connection.") % {"name": sender.name},
+                )
             else:
                 senders.update_sender(sender, rates=rates, **values)
-                messages.success(request, "Sender saved; running campaigns use it from now on.")
+                messages.success(request, _("Sender saved; running campaigns use it from now on."))
             return redirect("senders")
         except PostroomError as exc:
             form.add_error(None, str(exc))
@@ -222,7 +225,7 @@ def delete(request: HttpRequest, sender_id: int) -> HttpResponse:
     except PostroomError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Sender “{sender.name}” deleted.")
+        messages.success(request, _("Sender “%(name)s” deleted.") % {"name": sender.name})
     return redirect("senders")
 
 
@@ -232,7 +235,15 @@ def test(request: HttpRequest, sender_id: int) -> HttpResponse:
     sender = _sender(sender_id)
     report = senders.test_sender(sender)
     if report.ok:
-        messages.success(request, f"“{sender.name}”: {report.message} ({report.seconds:.2f} s).")
+        messages.success(
+            request,
+            _("“%(name)s”: %(result)s (%(seconds)s s).")
+            % {"name": sender.name, "result": report.message, "seconds": f"{report.seconds:.2f}"},
+        )
     else:
-        messages.error(request, f"“{sender.name}”: {report.step} failed: {report.message}")
+        messages.error(
+            request,
+            _("“%(name)s”: %(step)s failed: %(reason)s")
+            % {"name": sender.name, "step": report.step, "reason": report.message},
+        )
     return redirect("senders")

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
@@ -22,7 +23,11 @@ from postroom.accounts import audit, oidc, sso, twofactor
 def _not_reached(request: HttpRequest, exc: Exception) -> HttpResponse:
     name = settings.POSTROOM_OIDC_NAME
     audit.record(request, "login failed", detail=f"{name}: {exc}"[:1000])
-    messages.error(request, f"Signing in with {name} did not work ({exc}). Try again later.")
+    messages.error(
+        request,
+        _("Signing in with %(provider)s did not work (%(reason)s). Try again later.")
+        % {"provider": name, "reason": exc},
+    )
     return redirect("login")
 
 
@@ -71,11 +76,18 @@ class Callback(OIDCAuthenticationCallbackView):
             audit.record(
                 self.request, "login refused", username=username, detail=f"{name}: {reason}"
             )
-            messages.error(self.request, f"Not signed in: {reason}.")
+            messages.error(self.request, _("Not signed in: %(reason)s.") % {"reason": reason})
         elif error:
-            messages.error(self.request, f"{name} did not sign you in ({error}).")
+            messages.error(
+                self.request,
+                _("%(provider)s did not sign you in (%(reason)s).")
+                % {"provider": name, "reason": error},
+            )
         else:
-            messages.error(self.request, f"Signing in with {name} did not finish: start again.")
+            messages.error(
+                self.request,
+                _("Signing in with %(provider)s did not finish: start again.") % {"provider": name},
+            )
         return redirect("login")
 
 

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.audience import browse, bulk, services
@@ -104,10 +105,16 @@ def new(request: OperatorRequest) -> HttpResponse:
         except PostroomError as exc:
             form.add_error(None, str(exc))
         else:
-            verb = "added" if created else "already existed and was updated"
             if theirs:
-                verb = "already existed on other lists: added to yours, name and fields unchanged"
-            messages.success(request, f"{subscriber.email} {verb}.")
+                done = _(
+                    "%(email)s already existed on other lists: added to yours,"
+                    " name and fields unchanged."
+                )
+            elif created:
+                done = _("%(email)s added.")
+            else:
+                done = _("%(email)s already existed and was updated.")
+            messages.success(request, done % {"email": subscriber.email})
             return redirect("subscriber_detail", subscriber.pk)
     status = 400 if form.errors else 200
     return render(request, "web/audience/subscriber_new.html", {"form": form}, status=status)
@@ -126,7 +133,7 @@ def detail(request: OperatorRequest, subscriber_id: int) -> HttpResponse:
             attributes=form.cleaned_data["attributes"],
             tags=form.cleaned_data["tags"],
         )
-        messages.success(request, "Subscriber saved.")
+        messages.success(request, _("Subscriber saved."))
         return redirect("subscriber_detail", subscriber.pk)
     subscriptions = subscriber.subscriptions.select_related("mailing_list").order_by(
         "mailing_list__name"
@@ -158,17 +165,19 @@ def subscriptions(request: OperatorRequest, subscriber_id: int) -> HttpResponse:
             if mailing_list is None:
                 raise InvalidInput("choose a list")
             services.join_lists(subscriber, [mailing_list], source="admin")
-            messages.success(request, f"Subscribed to {mailing_list.name}.")
+            messages.success(request, _("Subscribed to %(list)s.") % {"list": mailing_list.name})
         elif action == "unsubscribe":
             mailing_list = lists.filter(pk=as_id(request.POST.get("list") or "") or 0).first()
             if mailing_list is None:
                 raise InvalidInput("choose a list")
             services.unsubscribe(subscriber, [mailing_list], source="admin")
-            messages.success(request, f"Unsubscribed from {mailing_list.name}.")
+            messages.success(
+                request, _("Unsubscribed from %(list)s.") % {"list": mailing_list.name}
+            )
         elif action == "unsubscribe_all":
             request.access.check_whole_person()
             services.unsubscribe(subscriber, None, source="admin")
-            messages.success(request, "Unsubscribed from everything; the address is suppressed.")
+            messages.success(request, _("Unsubscribed from everything; the address is suppressed."))
         else:
             raise InvalidInput("unknown action")
     except PostroomError as exc:
@@ -186,10 +195,10 @@ def set_status(request: OperatorRequest, subscriber_id: int) -> HttpResponse:
         raise PermissionDenied(str(exc)) from None
     if request.POST.get("action") == "unblocklist":
         services.set_status(subscriber, Subscriber.Status.ACTIVE, source="admin")
-        messages.success(request, f"{subscriber.email} is active again.")
+        messages.success(request, _("%(email)s is active again.") % {"email": subscriber.email})
     else:
         services.set_status(subscriber, Subscriber.Status.BLOCKLISTED, source="admin")
-        messages.success(request, f"{subscriber.email} is blocklisted.")
+        messages.success(request, _("%(email)s is blocklisted.") % {"email": subscriber.email})
     return redirect("subscriber_detail", subscriber.pk)
 
 
@@ -202,7 +211,7 @@ def erase(request: OperatorRequest, subscriber_id: int) -> HttpResponse:
         raise PermissionDenied(str(exc)) from None
     if request.method == "POST":
         services.erase(subscriber)
-        messages.success(request, f"{subscriber.email} was erased.")
+        messages.success(request, _("%(email)s was erased.") % {"email": subscriber.email})
         return redirect("subscribers")
     return render(request, "web/audience/subscriber_erase.html", {"subscriber": subscriber})
 
@@ -218,14 +227,14 @@ def bulk_action(request: OperatorRequest) -> HttpResponse:
     ids = [int(i) for i in post.getlist("ids") if i.isdigit()]
     back = _list_url(filters)
     if action not in BULK_ACTIONS:
-        messages.error(request, "Choose an action.")
+        messages.error(request, _("Choose an action."))
         return redirect(back)
     if scope == "selected" and not ids:
-        messages.error(request, "Select some subscribers, or choose “all matching”.")
+        messages.error(request, _("Select some subscribers, or choose “all matching”."))
         return redirect(back)
     if action in ("blocklist", "delete") and request.access.restricted:
         messages.error(
-            request, "Blocklisting or erasing changes every list a person is on; ask an admin."
+            request, _("Blocklisting or erasing changes every list a person is on; ask an admin.")
         )
         return redirect(back)
     targets = browse.filtered(filters) if scope == "all" else services.subscribers_in(ids)
@@ -235,10 +244,10 @@ def bulk_action(request: OperatorRequest) -> HttpResponse:
     )
     tag_name = post.get("tag_name", "").strip()
     if action == "add_to_list" and target_list is None:
-        messages.error(request, "Choose the list to add them to.")
+        messages.error(request, _("Choose the list to add them to."))
         return redirect(back)
     if action in ("tag", "untag") and not tag_name:
-        messages.error(request, "Give the tag name.")
+        messages.error(request, _("Give the tag name."))
         return redirect(back)
     if post.get("confirm") != "1":
         count = targets.count()
@@ -260,5 +269,9 @@ def bulk_action(request: OperatorRequest) -> HttpResponse:
     except PostroomError as exc:
         messages.error(request, str(exc))
         return redirect(back)
-    messages.success(request, f"{BULK_ACTIONS[action]}: {changed:,} subscriber(s) changed.")
+    messages.success(
+        request,
+        _("%(action)s: %(count)s subscriber(s) changed.")
+        % {"action": BULK_ACTIONS[action], "count": f"{changed:,}"},
+    )
     return redirect(back)

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.errors import InvalidInput, NotFound
@@ -77,7 +78,10 @@ def _editor(request: HttpRequest, template: TxTemplate | None) -> HttpResponse:
         except InvalidInput as exc:
             problems = [str(p) for p in getattr(exc, "problems", [])] or [str(exc)]
         else:
-            messages.success(request, f"Template “{saved.name}” saved (id {saved.pk}).")
+            messages.success(
+                request,
+                _("Template “%(name)s” saved (id %(id)s).") % {"name": saved.name, "id": saved.pk},
+            )
             return redirect("tx_template_edit", saved.pk)
     return render(
         request,
@@ -109,5 +113,5 @@ def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
 def template_delete(request: HttpRequest, template_id: int) -> HttpResponse:
     template = _template(template_id)
     templates.delete(template)
-    messages.success(request, f"Deleted “{template.name}”.")
+    messages.success(request, _("Deleted “%(name)s”.") % {"name": template.name})
     return redirect("tx_templates")

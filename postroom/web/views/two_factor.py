@@ -61,7 +61,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
     pending = request.session.get(PENDING)
     if not pending or time.time() - pending["at"] > PENDING_SECONDS:
         request.session.pop(PENDING, None)
-        messages.info(request, "Log in again: the code page waits five minutes at most.")
+        messages.info(request, _("Log in again: the code page waits five minutes at most."))
         return redirect("login")
     user = get_user_model().objects.filter(pk=pending["user"], is_active=True).first()
     two_factor = twofactor.active_for(user) if user is not None else None
@@ -109,11 +109,11 @@ def enrol(request: OperatorRequest) -> HttpResponse:
 @operator_required
 def disable(request: OperatorRequest) -> HttpResponse:
     if twofactor.required_for(request.user):
-        messages.error(request, "Two-factor log-in is required for your role here.")
+        messages.error(request, _("Two-factor log-in is required for your role here."))
     elif not request.user.check_password(request.POST.get("password", "")):
-        messages.error(request, "That password is not right; two-factor log-in stays on.")
+        messages.error(request, _("That password is not right; two-factor log-in stays on."))
     else:
         twofactor.disable(request.user)
         audit.record(request, "two-factor disabled")
-        messages.success(request, "Two-factor log-in is off.")
+        messages.success(request, _("Two-factor log-in is off."))
     return redirect("two_factor")

@@ -36,7 +36,9 @@ def index(request: OperatorRequest) -> HttpResponse:
         else:
             mail.send_invitation(user, request.user.get_username(), notification_sender())
             messages.success(
-                request, f"Invited {user.email} as {user.username!r}: the link is on its way."
+                request,
+                _("Invited %(email)s as %(user)s: the link is on its way.")
+                % {"email": user.email, "user": repr(user.username)},
             )
             return redirect("users")
     context = {
@@ -58,23 +60,37 @@ def edit(request: OperatorRequest) -> HttpResponse:
         if operation == "role":
             role = services.parse_role(request.POST.get("role", ""))
             services.set_role(username, role)
-            messages.success(request, f"{username!r} is now {role.label.lower()}.")
+            messages.success(
+                request,
+                _("%(user)s is now %(role)s.")
+                % {"user": repr(username), "role": str(role.label).lower()},
+            )
         elif operation == "lists":
             services.set_lists(username, request.POST.getlist("lists"))
             granted = request.POST.getlist("lists")
-            what = f"only {', '.join(granted)}" if granted else "every list"
-            messages.success(request, f"{username!r} now sees and mails {what}.")
+            if granted:
+                done = _("%(user)s now sees and mails only %(lists)s.") % {
+                    "user": repr(username),
+                    "lists": ", ".join(granted),
+                }
+            else:
+                done = _("%(user)s now sees and mails every list.") % {"user": repr(username)}
+            messages.success(request, done)
         elif operation == "deactivate":
             services.deactivate(username)
-            messages.success(request, f"{username!r} can no longer log in.")
+            messages.success(
+                request, _("%(user)s can no longer log in.") % {"user": repr(username)}
+            )
         elif operation == "reactivate":
             services.reactivate(username)
-            messages.success(request, f"{username!r} may log in again.")
+            messages.success(request, _("%(user)s may log in again.") % {"user": repr(username)})
         elif operation == "unlock":
             services.unlock(username)
-            messages.success(request, f"{username!r} is unlocked.")
+            messages.success(request, _("%(user)s is unlocked.") % {"user": repr(username)})
         else:
-            messages.error(request, f"Unknown operation {operation!r}.")
+            messages.error(
+                request, _("Unknown operation %(operation)s.") % {"operation": repr(operation)}
+            )
     except PostroomError as exc:
         messages.error(request, str(exc))
     return redirect("users")
@@ -108,7 +124,7 @@ class SetPassword(auth_views.PasswordResetConfirmView):
     def form_valid(self, form):
         response = super().form_valid(form)
         audit.record(self.request, "password set from emailed link", user=form.user)
-        messages.success(self.request, "Your password is set: log in with it.")
+        messages.success(self.request, _("Your password is set: log in with it."))
         return response
 
 

@@ -71,7 +71,7 @@ def index(request: OperatorRequest) -> HttpResponse:
         except PostroomError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Endpoint “{endpoint.name}” added.")
+            messages.success(request, _("Endpoint “%(name)s” added.") % {"name": endpoint.name})
             # Shown in this answer only: never stored anywhere a later page could read it.
             return _detail(request, endpoint, secret=secret, status=201)
     endpoints = list(Endpoint.objects.all())
@@ -97,7 +97,7 @@ def detail(request: OperatorRequest, endpoint_id: int) -> HttpResponse:
         except PostroomError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Endpoint saved.")
+            messages.success(request, _("Endpoint saved."))
             return redirect("webhook_detail", endpoint.pk)
     endpoint.refresh_from_db()
     return _detail(request, endpoint, form=form, status=400)
@@ -109,10 +109,14 @@ def test(request: OperatorRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(endpoint_id)
     delivery = services.send_test(endpoint)
     if delivery.state == WebhookDelivery.State.DELIVERED:
-        messages.success(request, f"Test delivered: the endpoint answered {delivery.last_status}.")
+        messages.success(
+            request,
+            _("Test delivered: the endpoint answered %(status)s.")
+            % {"status": delivery.last_status},
+        )
     else:
         why = delivery.last_error or f"HTTP {delivery.last_status}"
-        messages.error(request, f"Test failed: {why}.")
+        messages.error(request, _("Test failed: %(reason)s.") % {"reason": why})
     return redirect("webhook_detail", endpoint.pk)
 
 
@@ -121,7 +125,7 @@ def test(request: OperatorRequest, endpoint_id: int) -> HttpResponse:
 def rotate(request: OperatorRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(endpoint_id)
     secret = services.rotate_secret(endpoint)
-    messages.success(request, "New secret made: the old one no longer signs.")
+    messages.success(request, _("New secret made: the old one no longer signs."))
     return _detail(request, endpoint, secret=secret)
 
 
@@ -130,6 +134,6 @@ def delete(request: OperatorRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(endpoint_id)
     if request.method == "POST":
         services.delete_endpoint(endpoint)
-        messages.success(request, f"Endpoint “{endpoint.name}” removed.")
+        messages.success(request, _("Endpoint “%(name)s” removed.") % {"name": endpoint.name})
         return redirect("webhooks")
     return render(request, "web/webhooks/delete.html", {"endpoint": endpoint})
