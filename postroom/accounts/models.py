@@ -6,22 +6,24 @@ All three live in the database so they hold across every web process and machine
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
     """From most to least powerful; each role can do everything the next one can."""
 
-    OWNER = "owner", "Owner"
-    ADMIN = "admin", "Admin"
-    EDITOR = "editor", "Editor"
-    VIEWER = "viewer", "Viewer"
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Admin")
+    EDITOR = "editor", _("Editor")
+    VIEWER = "viewer", _("Viewer")
 
 
+# Shown on the users page, in the admin's language.
 ROLE_HELP = {
-    Role.OWNER: "everything, including users and installation settings",
-    Role.ADMIN: "everything but users and installation settings",
-    Role.EDITOR: "audience and campaigns; cannot manage senders or users",
-    Role.VIEWER: "reads everything, changes nothing, no exports of personal data",
+    Role.OWNER: _("everything, including users and installation settings"),
+    Role.ADMIN: _("everything but users and installation settings"),
+    Role.EDITOR: _("audience and campaigns; cannot manage senders or users"),
+    Role.VIEWER: _("reads everything, changes nothing, no exports of personal data"),
 }
 
 

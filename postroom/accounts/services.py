@@ -111,7 +111,7 @@ def set_lists(username: str, list_names: Iterable[str]) -> AbstractUser:
         raise InvalidInput(f"no list named {', '.join(repr(n) for n in missing)}")
     if lists and roles.at_least(stored_role(user), Role.ADMIN):
         raise InvalidInput(
-            f"{user.username!r} is {stored_role(user).label.lower()}: owners and admins see"
+            f"{user.username!r} is {stored_role(user).value}: owners and admins see"
             " every list; make them an editor or viewer first"
         )
     with transaction.atomic():

@@ -6,14 +6,16 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 TOKEN_PREFIX = "pr_"
 
 # What a token may be narrowed to (api.scope reads them); none: all its user's role allows.
+# In English for the API and the audit log; the tokens page translates them (gettext_noop).
 SCOPES = {
-    "read": "read only: no change of any kind",
-    "subscribers": "subscribers (and reading lists and segments)",
-    "send": "campaigns and transactional mail (and reading what they use)",
+    "read": gettext_noop("read only: no change of any kind"),
+    "subscribers": gettext_noop("subscribers (and reading lists and segments)"),
+    "send": gettext_noop("campaigns and transactional mail (and reading what they use)"),
 }
 
 

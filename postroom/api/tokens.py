@@ -5,11 +5,12 @@ A token carries its user's role as it is at the time of each call: narrowing
 (scopes, lists) can only take away, never add.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from postroom.accounts import roles
 from postroom.api.models import SCOPES, ApiToken
@@ -72,10 +73,16 @@ def describe(token: ApiToken) -> dict[str, Any]:
     }
 
 
-def summary(token: ApiToken) -> str:
-    """What the token may do, in words: "everything its user's role allows" or narrower."""
-    parts = [SCOPES[s] for s in token.scopes] or ["everything its user's role allows"]
+def summary(token: ApiToken, translate: Callable[[str], str] = str) -> str:
+    """What the token may do, in words: "everything its user's role allows" or narrower.
+
+    In English for the audit log and the CLI; the tokens page passes gettext."""
+    parts = [translate(SCOPES[s]) for s in token.scopes] or [
+        translate(gettext_noop("everything its user's role allows"))
+    ]
     lists = sorted(ml.name for ml in token.lists.all())
     if lists:
-        parts.append("only the lists " + ", ".join(lists))
-    return "; ".join(parts)
+        parts.append(
+            translate(gettext_noop("only the lists %(lists)s")) % {"lists": ", ".join(lists)}
+        )
+    return translate(gettext_noop("; ")).join(parts)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import charset_normalizer
+from django.utils.translation import gettext_noop
 
 from postroom.audience.emails import InvalidEmail, normalize_email
 from postroom.errors import InvalidInput
@@ -24,7 +25,13 @@ from postroom.imports.tools import COLUMN_FIELDS, TARGET_LABELS, normal_header
 SAMPLE_BYTES = 256 * 1024
 SAMPLE_RECORDS = 200
 DELIMITERS = [",", ";", "\t", "|"]
-DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# The preview page shows them in the reader's language (gettext_noop marks them).
+DELIMITER_NAMES = {
+    ",": gettext_noop("comma"),
+    ";": gettext_noop("semicolon"),
+    "\t": gettext_noop("tab"),
+    "|": gettext_noop("pipe"),
+}
 BASIC_FIELDS = ("email", "name", "first_name", "last_name")
 # The last two columns of a rejects CSV (services.write_rejects): ignored when it is
 # imported again after fixing.

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Import(models.Model):
@@ -21,10 +22,10 @@ class Import(models.Model):
         FAILED = "failed"
 
     class Mode(models.TextChoices):
-        SUBSCRIBE = "subscribe", "Add new, subscribe everyone to the lists"
-        UPDATE = "update", "Add new, update existing subscribers' details and lists"
-        SKIP_EXISTING = "skip-existing", "Add new only, leave existing subscribers untouched"
-        BLOCKLIST = "blocklist", "Blocklist every address"
+        SUBSCRIBE = "subscribe", _("Add new, subscribe everyone to the lists")
+        UPDATE = "update", _("Add new, update existing subscribers' details and lists")
+        SKIP_EXISTING = "skip-existing", _("Add new only, leave existing subscribers untouched")
+        BLOCKLIST = "blocklist", _("Blocklist every address")
 
     file_name = models.CharField(max_length=255)
     file_path = models.CharField(max_length=1024)

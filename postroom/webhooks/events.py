@@ -14,24 +14,30 @@ from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from postroom.webhooks.models import Endpoint, WebhookDelivery
 
 log = logging.getLogger("postroom.webhooks")
 
+# In English for the API and the CLI; the webhooks page translates them (gettext_noop).
 EVENTS: dict[str, str] = {
-    "subscriber.created": "a subscriber was added (an import sends import.finished instead)",
-    "subscriber.confirmed": "a subscription was confirmed (the double opt-in click)",
-    "subscriber.unsubscribed": "a subscriber left lists, or everything",
-    "subscriber.bounced": "a bounce was recorded for an address",
-    "subscriber.complained": "an address reported a campaign as spam",
-    "campaign.started": "a campaign started sending",
-    "campaign.paused": "a campaign was paused, by someone or by itself",
-    "campaign.finished": "a campaign has no recipient left to send to",
-    "delivery.failed": "a recipient failed for good (the server refused it)",
-    "import.finished": "an import finished",
-    "alert.raised": "an alert for the admins: a campaign paused itself or finished, a sender"
-    " has been unreachable for a while, a worker died or was restarted",
+    "subscriber.created": gettext_noop(
+        "a subscriber was added (an import sends import.finished instead)"
+    ),
+    "subscriber.confirmed": gettext_noop("a subscription was confirmed (the double opt-in click)"),
+    "subscriber.unsubscribed": gettext_noop("a subscriber left lists, or everything"),
+    "subscriber.bounced": gettext_noop("a bounce was recorded for an address"),
+    "subscriber.complained": gettext_noop("an address reported a campaign as spam"),
+    "campaign.started": gettext_noop("a campaign started sending"),
+    "campaign.paused": gettext_noop("a campaign was paused, by someone or by itself"),
+    "campaign.finished": gettext_noop("a campaign has no recipient left to send to"),
+    "delivery.failed": gettext_noop("a recipient failed for good (the server refused it)"),
+    "import.finished": gettext_noop("an import finished"),
+    "alert.raised": gettext_noop(
+        "an alert for the admins: a campaign paused itself or finished, a sender"
+        " has been unreachable for a while, a worker died or was restarted"
+    ),
 }
 TEST = "webhook.test"  # sent by the "send test" button only
 

@@ -10,6 +10,8 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -30,7 +32,7 @@ class TokenForm(forms.Form):
         help_text=_("What it is for, so you can tell it apart: “shop”, “backups”."),
     )
     scopes = forms.MultipleChoiceField(
-        choices=[(key, f"{key} — {text}") for key, text in SCOPES.items()],
+        choices=[(key, format_lazy("{} — {}", key, _(text))) for key, text in SCOPES.items()],
         widget=forms.CheckboxSelectMultiple,
         required=False,
         label=_("Only for"),
@@ -66,7 +68,7 @@ def _page(request: OperatorRequest, form: TokenForm, status: int = 200, **extra)
     shown = tokens.of(None if everyone else request.user)
     context = {
         "form": form,
-        "rows": [(token, tokens.summary(token)) for token in shown],
+        "rows": [(token, tokens.summary(token, gettext)) for token in shown],
         "everyone": everyone,
         **extra,
     }

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -25,13 +26,13 @@ from postroom.imports.tools import TARGET_LABELS
 from postroom.web.permissions import OperatorRequest, operator_required
 
 STATUS_CHOICES = [
-    ("", "As the file says (its status columns, or the kind of export)"),
-    ("subscribed", "Subscribed: nobody in it left"),
-    ("pending", "Pending: they have not confirmed yet (double opt-in lists)"),
-    ("unsubscribed", "Unsubscribed"),
-    ("bounced", "Bounced: suppress these addresses"),
-    ("blocklisted", "Blocklisted"),
-    ("complained", "Complained (marked as spam): blocklist them"),
+    ("", _("As the file says (its status columns, or the kind of export)")),
+    ("subscribed", _("Subscribed: nobody in it left")),
+    ("pending", _("Pending: they have not confirmed yet (double opt-in lists)")),
+    ("unsubscribed", _("Unsubscribed")),
+    ("bounced", _("Bounced: suppress these addresses")),
+    ("blocklisted", _("Blocklisted")),
+    ("complained", _("Complained (marked as spam): blocklist them")),
 ]
 # The preview's mapping choices: the subscriber's fields, then what other tools export.
 TARGETS = [
@@ -248,8 +249,12 @@ def detail(request: HttpRequest, import_id: int) -> HttpResponse:
             columns=_columns(layout),
             samples=services.sample_rows(imp, limit=10),
             encodings=_choices(ENCODINGS, layout.encoding),
-            delimiters=[(d, DELIMITER_NAMES[d]) for d in DELIMITER_NAMES],
-            delimiter_name=DELIMITER_NAMES.get(layout.delimiter, layout.delimiter),
+            delimiters=[(d, gettext(name)) for d, name in DELIMITER_NAMES.items()],
+            delimiter_name=(
+                gettext(DELIMITER_NAMES[layout.delimiter])
+                if layout.delimiter in DELIMITER_NAMES
+                else layout.delimiter
+            ),
         )
     else:
         context.update(

@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -17,7 +18,7 @@ from postroom.audience.models import MailingList
 from postroom.errors import PostroomError
 from postroom.web.permissions import OperatorRequest, operator_required
 
-ROLE_CHOICES = [(role.value, f"{role.label}: {ROLE_HELP[role]}") for role in Role]
+ROLE_CHOICES = [(role.value, format_lazy("{}: {}", role.label, ROLE_HELP[role])) for role in Role]
 
 
 class InviteForm(forms.Form):

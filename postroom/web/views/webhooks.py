@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -20,7 +21,7 @@ class EndpointForm(forms.Form):
     name = forms.CharField(max_length=100, label=_("Name"))
     url = forms.CharField(max_length=2000, label=_("URL"), widget=forms.URLInput)
     events = forms.MultipleChoiceField(
-        choices=[(k, f"{k} — {v}") for k, v in EVENTS.items()],
+        choices=[(k, format_lazy("{} — {}", k, _(v))) for k, v in EVENTS.items()],
         widget=forms.CheckboxSelectMultiple,
         label=_("Events"),
     )
