@@ -143,6 +143,16 @@ def test_the_admin_pages_are_translated_with_nothing_left_in_english(
     make_page, owner, waiting_sender, language, size
 ):
     Profile.objects.create(user=owner, role="owner", language=language)
+    # First: the reason names how long ago the sender failed, in minutes.
+    senders = make_page(**SIZES[size], user=owner)
+    senders.goto("/senders/")
+    reason = senders.locator("[data-waiting]")
+    if language == "de":
+        expect(reason).to_contain_text("Wartet seit")
+        expect(reason).to_contain_text("(vor 3 Min.) auf Absender 'mx-eins', nächster Versuch in")
+    else:
+        # "(3 min ago) ... waiting for sender", in full-width brackets
+        expect(reason).to_contain_text("\uff083 分钟前\uff09起等待发件服务器 'mx-eins'")
     for path, headings in ADMIN_PAGES.items():
         page = make_page(**SIZES[size], user=owner)
 
@@ -156,15 +166,6 @@ def test_the_admin_pages_are_translated_with_nothing_left_in_english(
         left = [w for w in words if ENGLISH.search(w)]
         assert not left, f"{language} {path}: still English: {left}"
         fits(page)
-    senders = make_page(**SIZES[size], user=owner)
-    senders.goto("/senders/")
-    reason = senders.locator("[data-waiting]")
-    if language == "de":
-        expect(reason).to_contain_text("Wartet seit")
-        expect(reason).to_contain_text("(vor 3 Min.) auf Absender 'mx-eins', nächster Versuch in")
-    else:
-        # "(3 min ago) ... waiting for sender", in full-width brackets
-        expect(reason).to_contain_text("\uff083 分钟前\uff09起等待发件服务器 'mx-eins'")
 
 
 @pytest.fixture
