@@ -5,7 +5,8 @@ unique constraint), so a scan killed half-way is simply done again. Due
 enrolments move in one transaction per batch: the step's effect (for a send, a
 ledger row in the step's hidden campaign, unique per person and campaign) and
 the enrolment's new place commit together, so a SIGKILL at any moment neither
-skips a step nor takes it twice. The ordinary worker then sends the rows with
+skips a step nor takes it twice (a webhook step's delivery goes in the same
+transaction, automations.hooks). The ordinary worker then sends the rows with
 every campaign guarantee (claim, hand-over, in doubt, rate limits, fair share).
 """
 
@@ -31,7 +32,7 @@ from postroom.audience.models import (
     Tag,
 )
 from postroom.audience.segments import compile_q
-from postroom.automations import waits
+from postroom.automations import hooks, stepwindows, waits
 from postroom.automations.models import Automation, Enrolment, Step, StepCampaign
 from postroom.automations.services import allowed
 from postroom.campaigns import lifecycle
@@ -260,6 +261,7 @@ def step_campaign(step: Step, automation: Automation, cycle: int) -> int:
             error_threshold_percent=100,
             status=lifecycle.BORN[Campaign.Kind.AUTOMATION],
             started_at=timezone.now(),
+            **{f: getattr(step, f) for f in stepwindows.FIELDS},
         )
         link, created = StepCampaign.objects.get_or_create(
             step=step, cycle=cycle, defaults={"campaign": campaign}
@@ -296,6 +298,7 @@ class _Pass:
     def __init__(self, now: datetime) -> None:
         self.now = now
         self.deliveries: list[Delivery] = []
+        self.calls: list[hooks.Call] = []
         self.changed: list[Enrolment] = []
         self.people: dict[int, tuple[str, dict]] = {}
         self.steps: dict[int, dict[int, Step]] = {}
@@ -358,8 +361,11 @@ class _Pass:
                     subscriber_id=sid,
                     email=email,
                     state=Delivery.State.PENDING,
+                    zone=stepwindows.zone_for(step, attributes),
                 )
             )
+        elif step.kind == kind.WEBHOOK:
+            self.calls.append(hooks.Call(e.pk, sid, e.cycle, step, automation))
         elif step.kind == kind.TAG:
             tag, _ = Tag.objects.get_or_create(name=step.tag)
             Subscriber.tags.through.objects.bulk_create(
@@ -450,6 +456,8 @@ def advance(now: datetime | None = None, limit: int = BATCH) -> int:
             for e in group:
                 work.take(e, mailable, reasons)
         Delivery.objects.bulk_create(work.deliveries, ignore_conflicts=True)
+        stepwindows.note_zones(work.deliveries)
+        hooks.queue(work.calls)
         _save(work.changed)
         if work.deliveries:
             scheduler.notify()  # in the same commit: idle workers look for the new rows

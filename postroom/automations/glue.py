@@ -25,7 +25,7 @@ def build_rows(context: CampaignContext, rows: list[Claimed]) -> Callable[[Claim
     )
     ids = [r.subscriber_id for r in rows if r.subscriber_id is not None]
     mailable: set[int] = set()
-    if link is not None:
+    if link is not None and link.step is not None:
         mailable = set(
             allowed(link.step.automation).filter(pk__in=ids).values_list("pk", flat=True)
         )
@@ -42,7 +42,7 @@ def build_rows(context: CampaignContext, rows: list[Claimed]) -> Callable[[Claim
         sid = row.subscriber_id
         if sid is None:
             raise NotMailable("the subscriber was erased")
-        if link is None:
+        if link is None or link.step is None:
             raise NotMailable("the sequence step was deleted")
         if sid not in mailable:
             raise NotMailable(f"not sent: {reasons.get(sid, 'no longer subscribed')}")

@@ -9,6 +9,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from postroom.campaigns.windows import EVERY_DAY, ZONE_LENGTH
+
 
 class Automation(models.Model):
     class Status(models.TextChoices):
@@ -97,6 +99,12 @@ class Step(models.Model):
     # | {"if": "segment", "segment": ID}; true jumps to `goto` (0: leave), false goes on.
     condition = models.JSONField(default=dict, blank=True)
     goto = models.PositiveIntegerField(null=True, blank=True)
+    # Send steps: the hidden campaigns' send window (campaigns.windows), daily hours on
+    # each reader's wall clock; copied to every cycle's campaign.
+    window_start = models.TimeField(null=True, blank=True)
+    window_end = models.TimeField(null=True, blank=True)
+    window_days = models.PositiveSmallIntegerField(default=EVERY_DAY, db_default=EVERY_DAY)
+    window_timezone = models.CharField(max_length=ZONE_LENGTH, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -113,7 +121,10 @@ class StepCampaign(models.Model):
     """The hidden campaign that sends one step in one cycle (a year, for date triggers):
     the ledger's one row per subscriber and campaign then means once per person."""
 
-    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="campaigns")
+    # Empty once the step is deleted: the campaign and its ledger stay (who was sent what).
+    step = models.ForeignKey(
+        Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaigns"
+    )
     cycle = models.PositiveIntegerField(default=0)
     campaign = models.OneToOneField(
         "campaigns.Campaign", on_delete=models.CASCADE, related_name="automation_step"

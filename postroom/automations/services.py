@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from postroom.audience import services as audience
 from postroom.audience.eligibility import mailable_anyone, mailable_subscribers
 from postroom.audience.models import MailingList, Segment, Subscriber
-from postroom.automations import waits
+from postroom.automations import stepwindows, waits
 from postroom.automations.models import Automation, Enrolment, Step, StepCampaign
 from postroom.campaigns import lifecycle
 from postroom.campaigns.models import Campaign
@@ -30,11 +30,13 @@ from postroom.campaigns.spec import compiled_for
 from postroom.delivery import scheduler
 from postroom.delivery.models import Delivery, Sender
 from postroom.errors import Conflict, InvalidInput, NotFound, PostroomError
+from postroom.webhooks.models import Endpoint
+from postroom.webhooks.services import get_endpoint
 
 FORMATS = [f.value for f in Campaign.Format]
 ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
-# Step kinds a person can be given today (webhook steps wait for the integrations issue).
-BUILT_KINDS = [k for k in Step.Kind.values if k != Step.Kind.WEBHOOK]
+# Step kinds a person can be given (every kind the model knows).
+BUILT_KINDS = list(Step.Kind.values)
 BRANCH_CONDITIONS = ("opened", "clicked", "attribute", "segment")
 # What editing a live sequence does to people already in it (shown in the UI and docs).
 LIVE_EDIT_WARNING = _(
@@ -152,8 +154,6 @@ def update(automation: Automation, **changes: Any) -> Automation:
 def _step_fields(automation: Automation, kind: str, values: dict[str, Any]) -> dict[str, Any]:
     """Checked fields for a step of `kind` (InvalidInput names the first problem)."""
     if kind not in BUILT_KINDS:
-        if kind == Step.Kind.WEBHOOK:
-            raise InvalidInput("webhook steps are not available yet")
         raise InvalidInput(f"a step is one of {', '.join(BUILT_KINDS)}, not {kind!r}")
     wait = values.get("wait", "")
     at = values.get("wait_time")
@@ -174,6 +174,8 @@ def _step_fields(automation: Automation, kind: str, values: dict[str, Any]) -> d
         "mailing_list": None,
         "condition": {},
         "goto": None,
+        "endpoint": None,
+        **stepwindows.NO_WINDOW,
     }
     if fields["wait_weekdays"] and at is None:
         raise InvalidInput("waiting until a weekday needs a time of day too")
@@ -200,6 +202,12 @@ def _step_fields(automation: Automation, kind: str, values: dict[str, Any]) -> d
         except PostroomError as exc:
             raise InvalidInput(f"the message cannot be built: {exc}") from None
         fields.update(subject=subject, body=body, body_format=body_format)
+        fields.update(stepwindows.fields(values))
+    elif kind == Step.Kind.WEBHOOK:
+        chosen = values.get("endpoint")
+        if not chosen:
+            raise InvalidInput("a webhook step needs the endpoint to call (by name)")
+        fields["endpoint"] = chosen if isinstance(chosen, Endpoint) else get_endpoint(str(chosen))
     elif kind in (Step.Kind.TAG, Step.Kind.UNTAG):
         tag = (values.get("tag") or "").strip()
         if not tag or len(tag) > 100:
@@ -251,8 +259,10 @@ def _condition(automation: Automation, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def add_step(automation: Automation, kind: str = Step.Kind.SEND, **values: Any) -> Step:
-    """A new last step. Fields by kind: send (subject, body, body_format), tag/untag (tag),
-    add_list/remove_list (mailing_list), branch (condition, goto); every kind may wait first
+    """A new last step. Fields by kind: send (subject, body, body_format, and a window:
+    window_start, window_end, window_days, window_timezone), tag/untag (tag),
+    add_list/remove_list (mailing_list), branch (condition, goto), webhook (endpoint, a name
+    or an Endpoint); every kind may wait first
     (wait: a duration, wait_weekdays and wait_time: until a local weekday and time)."""
     fields = _step_fields(automation, kind, values)
     with transaction.atomic():
@@ -276,6 +286,7 @@ def edit_step(step: Step, **values: Any) -> Step:
                 body_format=step.body_format,
                 updated_at=timezone.now(),  # workers recompile on the new stamp
             )
+            stepwindows.apply(step)
     return step
 
 
@@ -418,8 +429,10 @@ def status(automation: Automation) -> dict[str, Any]:
             "waiting": at.get(step.position, 0),
             "sent": sent.get(step.position, 0),
             "text": describe_step(step),
+            "window": stepwindows.window_of(step).as_dict(),
+            "endpoint": step.endpoint.name if step.endpoint else None,
         }
-        for step in automation.steps.select_related("mailing_list")
+        for step in automation.steps.select_related("mailing_list", "endpoint")
     ]
     return {
         "id": automation.pk,
@@ -457,6 +470,12 @@ def describe_step(step: Step) -> str:
     kind = Step.Kind
     if step.kind == kind.SEND:
         what = gettext("send “%(subject)s”") % {"subject": step.subject}
+        if step.window_start is not None:
+            what += " " + gettext("within %(window)s") % {
+                "window": stepwindows.window_of(step).describe()
+            }
+    elif step.kind == kind.WEBHOOK:
+        what = gettext("call the webhook “%(endpoint)s”") % {"endpoint": step.endpoint}
     elif step.kind == kind.TAG:
         what = gettext("tag “%(tag)s”") % {"tag": step.tag}
     elif step.kind == kind.UNTAG:

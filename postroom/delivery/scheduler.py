@@ -128,7 +128,7 @@ def _work(now: float) -> Work:
     due = datetime.fromtimestamp(now, tz=UTC)
     running = list(
         Campaign.objects.filter(status=Campaign.Status.RUNNING).only(
-            "id", "sender_id", "priority", "started_at", *WINDOW_FIELDS
+            "id", "sender_id", "priority", "started_at", "updated_at", *WINDOW_FIELDS
         )
     )
     members = pools.weights((c.pk, c.sender_id) for c in running)

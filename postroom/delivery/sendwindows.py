@@ -16,18 +16,20 @@ from postroom.campaigns.models import Campaign
 from postroom.delivery.models import CampaignRun, Delivery
 
 State = Delivery.State
-# Per process: campaign id → (its start, its ledger's zones). Rows never change zone
-# and a campaign starts once, so this never goes stale.
-_zones: dict[int, tuple[datetime | None, list[str]]] = {}
+# Per process: campaign id → (its start and stamp, its ledger's zones). A campaign's
+# rows get their zones at the start; a sequence step's ledger grows, and a new zone
+# in it moves the campaign's stamp (automations.stepwindows), so this never goes stale.
+_zones: dict[int, tuple[tuple, list[str]]] = {}
 
 
 def ledger_zones(campaign: Campaign) -> list[str]:
+    key = (campaign.started_at, campaign.updated_at)
     cached = _zones.get(campaign.pk)
-    if cached is not None and cached[0] == campaign.started_at:
+    if cached is not None and cached[0] == key:
         return cached[1]
     zones = CampaignRun.objects.filter(campaign_id=campaign.pk).values_list("zones", flat=True)
     found = list(zones.first() or [])
-    _zones[campaign.pk] = (campaign.started_at, found)
+    _zones[campaign.pk] = (key, found)
     return found
 
 

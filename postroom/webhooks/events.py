@@ -40,6 +40,9 @@ EVENTS: dict[str, str] = {
     ),
 }
 TEST = "webhook.test"  # sent by the "send test" button only
+# Sent only to the endpoint a sequence's webhook step names, when a person reaches it
+# (automations.hooks), so no endpoint chooses it in its events.
+STEP = "automation.step"
 
 
 def envelope(kind: str, data: dict[str, Any], event_id: str | None = None) -> tuple[str, str]:

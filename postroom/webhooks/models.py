@@ -50,6 +50,15 @@ class WebhookDelivery(models.Model):
             models.Index(fields=["state", "next_attempt_at"], name="webhook_due_idx"),
             models.Index(fields=["endpoint", "-id"], name="webhook_endpoint_log_idx"),
         ]
+        constraints = [
+            # A sequence's webhook step derives the event id from the person, step and
+            # cycle: a pass run again after a crash queues nothing twice.
+            models.UniqueConstraint(
+                fields=["endpoint", "event_id"],
+                condition=models.Q(event="automation.step"),
+                name="webhook_step_once",
+            )
+        ]
 
 
 class WebhookAttempt(models.Model):
