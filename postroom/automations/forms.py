@@ -9,8 +9,15 @@ from django.utils.translation import pgettext_lazy
 from postroom.audience.models import MailingList, Segment
 from postroom.automations import services, waits
 from postroom.automations.models import Automation, Step
+from postroom.campaigns import windows
+from postroom.campaigns.forms import CampaignForm
 from postroom.campaigns.models import Campaign
 from postroom.delivery.models import Sender
+from postroom.webhooks.models import Endpoint
+
+# A send step's window: the campaign form's own fields (and its fieldset,
+# web/campaigns/_send_window.html), hours only.
+STEP_WINDOW_FIELDS = ["window_start", "window_end", "window_weekdays", "window_timezone"]
 
 
 def _names(model) -> list[tuple[str, str]]:
@@ -132,13 +139,29 @@ class StepForm(forms.Form):
         min_value=0,
         help_text=_("0 or empty: leave"),
     )
+    endpoint = forms.ChoiceField(
+        label="Webhook endpoint", required=False, help_text="webhook steps"
+    )
+    window_start = CampaignForm.base_fields["window_start"]
+    window_end = CampaignForm.base_fields["window_end"]
+    window_weekdays = CampaignForm.base_fields["window_weekdays"]
+    window_timezone = CampaignForm.base_fields["window_timezone"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name, model in (("mailing_list", MailingList), ("condition_segment", Segment)):
+        for name, model in (
+            ("mailing_list", MailingList),
+            ("condition_segment", Segment),
+            ("endpoint", Endpoint),
+        ):
             field = self.fields[name]
             assert isinstance(field, forms.ChoiceField)
             field.choices = _names(model)
+        self.window_field_names = STEP_WINDOW_FIELDS
+
+    def fields_but_window(self) -> list:
+        """The step's own fields; the template shows the window's in their fieldset."""
+        return [self[name] for name in self.fields if name not in STEP_WINDOW_FIELDS]
 
     def values(self) -> dict[str, Any]:
         """What services.add_step / edit_step take."""
@@ -161,6 +184,23 @@ class StepForm(forms.Form):
             "mailing_list": d.get("mailing_list") or None,
             "condition": condition,
             "goto": d.get("goto") or 0,
+            "endpoint": d.get("endpoint") or None,
+            **self._window(),
+        }
+
+    def _window(self) -> dict[str, Any]:
+        """Only a send step has a window: other kinds ignore what the fieldset holds."""
+        d = self.cleaned_data
+        if d.get("kind") != Step.Kind.SEND:
+            return {}
+        days = d.get("window_weekdays") or []
+        return {
+            "window_start": d.get("window_start"),
+            "window_end": d.get("window_end"),
+            "window_days": sum(1 << windows.DAYS.index(day) for day in days)
+            if d.get("window_start")
+            else windows.EVERY_DAY,
+            "window_timezone": d.get("window_timezone") or "",
         }
 
     @classmethod
@@ -185,4 +225,9 @@ class StepForm(forms.Form):
             "condition_value": c.get("value", ""),
             "condition_segment": segment.name if segment else "",
             "goto": step.goto,
+            "endpoint": step.endpoint.name if step.endpoint else "",
+            "window_start": step.window_start,
+            "window_end": step.window_end,
+            "window_weekdays": windows.day_names(step.window_days),
+            "window_timezone": step.window_timezone,
         }

@@ -42,7 +42,7 @@ def register(cli: CLI) -> None:
         help="once sent, show it in the public archive of its public lists",
     )  # fmt: skip
     _threshold_arguments(p, required=False)
-    _window_arguments(p)
+    window_arguments(p)
     add_json_flag(p)
 
     p = cli.command(
@@ -116,8 +116,9 @@ def _threshold_arguments(p: argparse.ArgumentParser, required: bool) -> None:
     )  # fmt: skip
 
 
-def _window_arguments(p: argparse.ArgumentParser) -> None:
-    """The send window, on each reader's wall clock (their `timezone` attribute)."""
+def window_arguments(p: argparse.ArgumentParser, local: bool = True) -> None:
+    """The send window, on each reader's wall clock (their `timezone` attribute); also a
+    sequence's send step's (`local=False`: hours only, a step waits for a local time)."""
     p.add_argument(
         "--window", metavar="HH:MM-HH:MM",
         help="send only between these hours in each reader's time zone (09:00-17:00)",
@@ -125,25 +126,32 @@ def _window_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--window-days", metavar="DAYS", help="with --window: the weekdays (mon-fri, sat,sun)"
     )
-    p.add_argument(
-        "--local-time", metavar="HH:MM",
-        help="send at this time in each reader's time zone (on --local-date, or the first"
-        " after the start)",
-    )  # fmt: skip
-    p.add_argument("--local-date", metavar="YYYY-MM-DD", help="with --local-time: the day")
+    if local:
+        _local_arguments(p)
     p.add_argument(
         "--window-tz", metavar="ZONE", default="",
         help="the zone of readers without one (default: the installation's TIME_ZONE)",
     )  # fmt: skip
 
 
-def _window(args: argparse.Namespace) -> dict[str, Any]:
+def _local_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--local-time", metavar="HH:MM",
+        help="send at this time in each reader's time zone (on --local-date, or the first"
+        " after the start)",
+    )  # fmt: skip
+    p.add_argument("--local-date", metavar="YYYY-MM-DD", help="with --local-time: the day")
+
+
+def window_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The campaign fields of the window flags (`window_arguments`), checked."""
     from postroom.campaigns import windows
 
-    if args.window_tz and not (args.window or args.local_time):
+    local_time, local_date = getattr(args, "local_time", None), getattr(args, "local_date", None)
+    if args.window_tz and not (args.window or local_time):
         raise InvalidInput("--window-tz goes with --window or --local-time")
     return windows.fields_from_text(
-        args.window, args.window_days, args.local_time, args.local_date, args.window_tz
+        args.window, args.window_days, local_time, local_date, args.window_tz
     )
 
 
@@ -180,7 +188,7 @@ def create(args: argparse.Namespace) -> None:
 
     if not args.lists and not args.segment:
         raise InvalidInput("give at least one --list or a --segment")
-    window = _window(args)
+    window = window_fields(args)
     campaign = services.create_campaign(
         name=args.name,
         subject=args.subject,

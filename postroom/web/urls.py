@@ -181,6 +181,16 @@ urlpatterns = [
         name="automation_step",
     ),
     path(
+        "automations/<int:automation_id>/steps/<int:position>/delete/",
+        automations.step_delete,
+        name="automation_step_delete",
+    ),
+    path(
+        "automations/<int:automation_id>/steps/<int:position>/move/",
+        automations.step_move,
+        name="automation_step_move",
+    ),
+    path(
         "automations/<int:automation_id>/activate/",
         automations.activate,
         name="automation_activate",

@@ -15,15 +15,17 @@ from postroom.api import scope
 from postroom.api.errors import errors
 from postroom.api.fields import WHOLE, Body, RowId
 from postroom.api.pages import Id
+from postroom.api.routes.campaigns import WindowIn
 from postroom.audience import services as audience
 from postroom.audience.models import Subscriber
-from postroom.automations import services
+from postroom.automations import reorder, services
 from postroom.automations.models import Automation
+from postroom.campaigns import windows
 from postroom.errors import InvalidInput, NotAllowed, NotFound
 
 router = Router(tags=["automations"])
 
-StepKind = Literal["send", "wait", "tag", "untag", "add_list", "remove_list", "branch"]
+StepKind = Literal["send", "wait", "tag", "untag", "add_list", "remove_list", "branch", "webhook"]
 CSV = {
     "responses": {
         200: {
@@ -69,6 +71,10 @@ class StepOut(Schema):
     waiting: int = Field(description="people due to take this step next")
     sent: int
     text: str = Field(description="the step in words")
+    window: dict[str, Any] | None = Field(
+        None, description="a send step's send window, as a campaign's (none: any time)"
+    )
+    endpoint: str | None = Field(None, description="a webhook step: the endpoint it calls")
 
 
 class StatusOut(Schema):
@@ -102,6 +108,16 @@ class StepIn(Body):
     goto: Annotated[
         int, Field(ge=0, le=10_000, description="branch: the step when true (0: leave)"), WHOLE
     ] = 0
+    endpoint: str = Field("", max_length=100, description="webhook: the endpoint, by name")
+    window: WindowIn | None = Field(
+        None,
+        description="send: only within these hours in each reader's zone (as a campaign's"
+        " window; local_time and local_date are not for steps: wait until a time instead)",
+    )
+
+
+class MoveIn(Body):
+    to: Annotated[int, Field(ge=1, le=10_000, description="the step's new number"), WHOLE]
 
 
 class EnrolIn(Body):
@@ -134,7 +150,18 @@ def _step_values(data: StepIn) -> dict[str, Any]:
         "mailing_list": data.list or None,
         "condition": data.condition,
         "goto": data.goto,
+        "endpoint": data.endpoint or None,
+        **_window(data.window),
     }
+
+
+def _window(window: WindowIn | None) -> dict[str, Any]:
+    """The same parsing and checks as a campaign's window (campaigns.windows)."""
+    if window is None:
+        return {}
+    return windows.fields_from_text(
+        window.hours, window.days, window.local_time, window.local_date, window.timezone
+    )
 
 
 @router.get("", response={200: list[AutomationOut], **errors(403)})
@@ -182,6 +209,26 @@ def edit_step(request: HttpRequest, automation_id: Id, position: Id, data: StepI
     step = services.get_step(automation, position)
     services.edit_step(step, kind=data.kind, **_step_values(data))
     return _step_json(automation, position)
+
+
+@router.delete(
+    "/{automation_id}/steps/{position}", response={200: StatusOut, **errors(400, 403, 404)}
+)
+def delete_step(request: HttpRequest, automation_id: Id, position: Id):
+    """Remove a step. On a live sequence, who waits for it goes on to the next step."""
+    automation = _automation(request, automation_id)
+    reorder.delete_step(automation, position)
+    return services.status(automation)
+
+
+@router.post(
+    "/{automation_id}/steps/{position}/move", response={200: StatusOut, **errors(400, 403, 404)}
+)
+def move_step(request: HttpRequest, automation_id: Id, position: Id, data: MoveIn):
+    """Give a step another number; everyone stays at the step they were at."""
+    automation = _automation(request, automation_id)
+    reorder.move_step(automation, position, data.to)
+    return services.status(automation)
 
 
 def _step_json(automation: Automation, position: int) -> dict[str, Any]:

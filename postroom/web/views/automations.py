@@ -1,5 +1,6 @@
-"""Sequence screens: the list, a new sequence, its step list with add and edit, activate and
-pause, each person's place (and as CSV). The checking is `automations.services`'s."""
+"""Sequence screens: the list, a new sequence, its step list with add, edit, move and delete,
+activate and pause, each person's place (and as CSV). The checking is `automations.services`'s
+(and `automations.reorder`'s)."""
 
 from collections.abc import Callable
 
@@ -10,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from postroom.automations import engine, services
+from postroom.automations import engine, reorder, services
 from postroom.automations.forms import AutomationForm, StepForm
 from postroom.automations.models import Automation, Enrolment
 from postroom.errors import NotFound, PostroomError
@@ -140,8 +141,37 @@ def step_edit(request: HttpRequest, automation_id: int, position: int) -> HttpRe
                 state=Enrolment.State.ACTIVE, position=step.position
             ).count(),
             "warning": services.LIVE_EDIT_WARNING,
+            "change_warning": reorder.LIVE_CHANGE_WARNING,
+            "step_count": automation.steps.count(),
         },
     )
+
+
+@operator_required
+@require_POST
+def step_delete(request: HttpRequest, automation_id: int, position: int) -> HttpResponse:
+    automation = _automation(request, automation_id)
+    try:
+        reorder.delete_step(automation, position)
+    except PostroomError as exc:
+        messages.error(request, str(exc))
+        return redirect("automation_step", automation.pk, position)
+    messages.success(request, _("Step %(position)s deleted.") % {"position": position})
+    return redirect("automation_detail", automation.pk)
+
+
+@operator_required
+@require_POST
+def step_move(request: HttpRequest, automation_id: int, position: int) -> HttpResponse:
+    automation = _automation(request, automation_id)
+    to = request.POST.get("to", "")
+    try:
+        reorder.move_step(automation, position, to)
+    except PostroomError as exc:
+        messages.error(request, str(exc))
+        return redirect("automation_step", automation.pk, position)
+    messages.success(request, _("Step %(position)s is now step %(to)s.") % {"position": position, "to": to})
+    return redirect("automation_detail", automation.pk)
 
 
 def _act(
