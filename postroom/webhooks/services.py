@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import ProtectedError, QuerySet
 
 from postroom.errors import InvalidInput, NotFound
 from postroom.webhooks import sender, signing
@@ -100,7 +100,14 @@ def rotate_secret(endpoint: Endpoint) -> str:
 
 
 def delete_endpoint(endpoint: Endpoint) -> None:
-    endpoint.delete()  # its deliveries and their log go with it
+    try:
+        with transaction.atomic():
+            endpoint.delete()  # its deliveries and their log go with it
+    except ProtectedError:  # a sequence's webhook step calls it
+        raise InvalidInput(
+            f"the endpoint {endpoint.name!r} is called by a sequence's webhook step:"
+            " delete or change that step first"
+        ) from None
 
 
 def send_test(endpoint: Endpoint) -> WebhookDelivery:

@@ -146,3 +146,12 @@ def test_an_inactive_endpoint_keeps_the_calls_until_it_is_active_again():
     run_engine()
     assert WebhookDelivery.objects.filter(event=STEP, state="pending").count() == 2
     assert sender.deliver_due() == 0
+
+
+def test_an_endpoint_a_step_calls_cannot_be_deleted(capsys):
+    _, endpoint, _ = crm_sequence("https://crm.example/in")
+    with pytest.raises(InvalidInput, match="called by a sequence's webhook step"):
+        webhooks.delete_endpoint(endpoint)
+    assert main(["webhook", "remove", "crm"]) == 1
+    assert "delete or change that step first" in capsys.readouterr().err
+    assert webhooks.get_endpoint("crm").pk == endpoint.pk

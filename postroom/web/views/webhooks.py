@@ -134,7 +134,11 @@ def rotate(request: OperatorRequest, endpoint_id: int) -> HttpResponse:
 def delete(request: OperatorRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(endpoint_id)
     if request.method == "POST":
-        services.delete_endpoint(endpoint)
+        try:
+            services.delete_endpoint(endpoint)
+        except PostroomError as exc:
+            messages.error(request, str(exc))
+            return redirect("webhooks")
         messages.success(request, _("Endpoint “%(name)s” removed.") % {"name": endpoint.name})
         return redirect("webhooks")
     return render(request, "web/webhooks/delete.html", {"endpoint": endpoint})
