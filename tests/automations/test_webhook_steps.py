@@ -149,6 +149,7 @@ def test_an_inactive_endpoint_keeps_the_calls_until_it_is_active_again():
 
 
 def test_an_endpoint_a_step_calls_cannot_be_deleted(capsys):
+    make_audience(0)
     _, endpoint, _ = crm_sequence("https://crm.example/in")
     with pytest.raises(InvalidInput, match="called by a sequence's webhook step"):
         webhooks.delete_endpoint(endpoint)
