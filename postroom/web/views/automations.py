@@ -170,7 +170,9 @@ def step_move(request: HttpRequest, automation_id: int, position: int) -> HttpRe
     except PostroomError as exc:
         messages.error(request, str(exc))
         return redirect("automation_step", automation.pk, position)
-    messages.success(request, _("Step %(position)s is now step %(to)s.") % {"position": position, "to": to})
+    messages.success(
+        request, _("Step %(position)s is now step %(to)s.") % {"position": position, "to": to}
+    )
     return redirect("automation_detail", automation.pk)
 
 
