@@ -169,6 +169,12 @@ def _status_text(data: dict) -> str:
         lines.append(
             f"  {s['position']:>2}. {s['text']}  — waiting {s['waiting']}, sent {s['sent']}"
         )
+    if data["skipped"]:
+        gap = data["skipped"]
+        lines.append(
+            f"  skipped {gap['people']} whose date came from {gap['from']} to {gap['until']}"
+            " (no scan then; too late to catch up)"
+        )
     return "\n".join(lines)
 
 

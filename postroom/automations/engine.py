@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from postroom.audience import services as audience
@@ -57,8 +58,15 @@ SCAN_LIMIT = 5000
 # A worker run `--until-idle` waits for steps due this soon (a short wait in a test, a
 # batch that became due while it sent); a wait of days is a live worker's.
 IDLE_HORIZON = timedelta(seconds=60)
+# A date trigger catches up on the moments its scans missed (a worker down for days) up to
+# this far back; older ones are skipped and reported (`Automation.skipped`): a birthday
+# greeting a few days late is still welcome, one weeks late reads as a mistake.
+CATCH_UP = timedelta(days=7)
+# Waiting people are looked at for who left (unsubscribed, bounced…) at most this often.
+STOP_SECONDS = 5.0
 
 _last_scan: dict[int, float] = {}
+_last_stop = 0.0
 
 
 @dataclass
@@ -118,16 +126,35 @@ def _segment_candidates(automation: Automation) -> QuerySet[Subscriber]:
     return mailable_subscribers(None, segment).filter(_not_enrolled(automation))
 
 
-def _date_candidates(automation: Automation, now: datetime, limit: int) -> list[Candidate]:
-    """People whose yearly date is today where they live and whose local hour has come.
+def date_window(automation: Automation, now: datetime) -> tuple[datetime, datetime]:
+    """The moments a date trigger's scan at `now` covers: (after, now].
 
-    The database narrows to dates ending in MM-DD of yesterday, today or tomorrow
-    (UTC): every local date on Earth is one of them. Each cycle is the local year.
+    `after` is the last moment scanned; at the first scan the activation (with
+    --enrol-existing a day back: whoever's date is today). Never more than CATCH_UP back.
     """
-    suffixes = waits.suffixes_around(now)
-    near = Q()
-    for suffix in suffixes:
-        near |= Q(_when__endswith=suffix)
+    after = automation.scanned_until or automation.activated_at or now
+    if automation.scanned_until is None and automation.enrol_existing:
+        after = now - timedelta(days=1)
+    return max(after, now - CATCH_UP), now
+
+
+def _date_candidates(
+    automation: Automation, after: datetime, until: datetime, limit: int | None
+) -> list[Candidate]:
+    """Who is not in the sequence yet for a yearly date whose local hour came in (after,
+    until], where they live; each cycle is that local year.
+
+    The database narrows to dates ending in the MM-DD of those days, a day either side
+    (UTC): every local date on Earth is one of them.
+    """
+    if until <= after:
+        return []
+    suffixes = waits.suffixes_between(after, until)
+    near = Q(_when__isnull=False)
+    if suffixes is not None:
+        near = Q()
+        for suffix in suffixes:
+            near |= Q(_when__endswith=suffix)
     people = (
         mailable_anyone()
         .annotate(_when=KeyTextTransform(automation.attribute, "attributes"))
@@ -137,18 +164,9 @@ def _date_candidates(automation: Automation, now: datetime, limit: int) -> list[
     found = []
     for pk, attributes in people.iterator(chunk_size=2000):
         zone = waits.zone_of(attributes)
-        local = now.astimezone(zone)
-        if not waits.occurs_on((attributes or {}).get(automation.attribute), local.date()):
-            continue
-        moment = datetime.combine(local.date(), datetime.min.time(), zone).replace(
-            hour=automation.local_hour
-        )
-        if local < moment:
-            continue
-        assert automation.activated_at is not None
-        if not automation.enrol_existing and moment < automation.activated_at:
-            continue
-        found.append(Candidate(pk, local.year, moment, attributes or {}))
+        value = (attributes or {}).get(automation.attribute)
+        for moment in waits.yearly_moments(value, zone, automation.local_hour, after, until):
+            found.append(Candidate(pk, moment.year, moment, attributes or {}))
     if not found:
         return []
     have = set(
@@ -161,11 +179,41 @@ def _date_candidates(automation: Automation, now: datetime, limit: int) -> list[
     return [c for c in found if (c.subscriber_id, c.cycle) not in have][:limit]
 
 
+def _scanned(automation: Automation, now: datetime) -> None:
+    """Remember that a date trigger's moments up to `now` are scanned. When the last scan
+    is more than CATCH_UP old (the workers were down), who reached their moment before
+    the catch-up window is not entered: say how many, and when, on the sequence."""
+    last = automation.scanned_until
+    if last is not None and now <= last:
+        return
+    fields: dict = {"scanned_until": now}
+    after, _ = date_window(automation, now)
+    if last is not None and after > last:
+        people = len(_date_candidates(automation, last, after, None))
+        fields["skipped"] = {
+            "from": last.isoformat(),
+            "until": after.isoformat(),
+            "people": people,
+        }
+        log.warning(
+            "automation %s: no scan from %s to %s; %d people whose date was then are skipped"
+            " (more than %s late)",
+            automation.pk,
+            last,
+            after,
+            people,
+            CATCH_UP,
+        )
+    Automation.objects.filter(pk=automation.pk).filter(
+        Q(scanned_until__isnull=True) | Q(scanned_until__lt=now)
+    ).update(**fields)
+
+
 def candidates(automation: Automation, now: datetime, limit: int = SCAN_LIMIT) -> list[Candidate]:
     """Who triggers this sequence now and is not in it yet (an empty list for API triggers)."""
     trigger = automation.trigger
     if trigger == Automation.Trigger.DATE:
-        return _date_candidates(automation, now, limit)
+        return _date_candidates(automation, *date_window(automation, now), limit)
     if trigger in (Automation.Trigger.JOINED, Automation.Trigger.CONFIRMED):
         subscriptions = (
             _list_candidates(automation)
@@ -221,9 +269,11 @@ def enrol_triggered(now: datetime | None = None, force: bool = False) -> int:
         if not force and clock.monotonic() - last < SCAN_SECONDS:
             continue
         found = candidates(automation, now)
+        entered += enter(automation, found, now)
         if len(found) < SCAN_LIMIT:  # a full scan: come back at once for the rest
             _last_scan[automation.pk] = clock.monotonic()
-        entered += enter(automation, found, now)
+            if automation.trigger == Automation.Trigger.DATE:
+                _scanned(automation, now)  # after the entries commit: a crash rescans
     return entered
 
 
@@ -271,25 +321,59 @@ def step_campaign(step: Step, automation: Automation, cycle: int) -> int:
     return link.campaign_id
 
 
+def _why() -> Case:
+    """Why a person (the Subscriber row at hand) may no longer be mailed by a sequence, in
+    SQL: one expression tells a batch's reasons and stops many waiting people in one UPDATE."""
+    suppression = Suppression.objects.filter(email_hash=OuterRef("email_hash"))
+    return Case(
+        When(status=Subscriber.Status.BLOCKLISTED, then=Value("blocklisted")),
+        When(
+            Exists(suppression),
+            then=Concat(
+                Value("suppressed ("), Subquery(suppression.values("reason")[:1]), Value(")")
+            ),
+        ),
+        default=Value("unsubscribed"),
+        output_field=CharField(),
+    )
+
+
 def why_not(subscriber_ids: list[int]) -> dict[int, str]:
     """Why each of these people may no longer be mailed by a sequence."""
-    rows = list(
-        Subscriber.objects.filter(pk__in=subscriber_ids).values_list("pk", "status", "email_hash")
+    return dict(
+        Subscriber.objects.filter(pk__in=subscriber_ids)
+        .annotate(why=_why())
+        .values_list("pk", "why")
     )
-    suppressed = dict(
-        Suppression.objects.filter(email_hash__in=[h for _, _, h in rows]).values_list(
-            "email_hash", "reason"
+
+
+def stop_departed(now: datetime | None = None, limit: int = SCAN_LIMIT) -> int:
+    """Stop, with the reason, waiting people their sequence may no longer mail (they
+    unsubscribed, bounced, were suppressed or blocklisted while waiting), so their place
+    says so at once rather than when their wait ends; how many.
+
+    Per sequence one read (an anti-join over its waiting people, no write lock) and, only
+    when someone left, one UPDATE for up to `limit` of them.
+    """
+    now = now or timezone.now()
+    stopped = 0
+    for automation in Automation.objects.exclude(status=Automation.Status.DRAFT):
+        waiting = Enrolment.objects.filter(automation=automation, state=Enrolment.State.ACTIVE)
+        gone = list(
+            waiting.filter(
+                ~Exists(allowed(automation).filter(pk=OuterRef("subscriber_id")))
+            ).values_list("pk", flat=True)[:limit]
         )
-    )
-    reasons = {}
-    for pk, status, email_hash in rows:
-        if status == Subscriber.Status.BLOCKLISTED:
-            reasons[pk] = "blocklisted"
-        elif email_hash in suppressed:
-            reasons[pk] = f"suppressed ({suppressed[email_hash]})"
-        else:
-            reasons[pk] = "unsubscribed"
-    return reasons
+        if not gone:
+            continue
+        reason = Subscriber.objects.filter(pk=OuterRef("subscriber_id")).annotate(why=_why())
+        stopped += waiting.filter(pk__in=gone).update(
+            state=Enrolment.State.STOPPED,
+            reason=Subquery(reason.values("why")[:1]),
+            next_at=None,
+            updated_at=now,
+        )
+    return stopped
 
 
 class _Pass:
@@ -480,23 +564,33 @@ def _save(changed: list[Enrolment]) -> None:
 
 
 def background_step(now: datetime | None = None) -> bool:
-    """Enter who triggered, then move one batch of due people; True when it did something."""
+    """Enter who triggered, stop who left while waiting (every STOP_SECONDS), then move one
+    batch of due people; True when it entered or moved someone."""
+    global _last_stop
     now = now or timezone.now()
     entered = enrol_triggered(now)
+    if clock.monotonic() - _last_stop >= STOP_SECONDS:
+        _last_stop = clock.monotonic()
+        stop_departed(now)
     moved = advance(now)
     return bool(entered or moved)
 
 
 def pending(now: datetime | None = None) -> bool:
-    """Whether people are due to move (within IDLE_HORIZON) or waiting to enter: a worker
-    run `--until-idle` stays for them, and leaves longer waits to a live worker."""
+    """Whether people are waiting to enter or due to move (within IDLE_HORIZON): a worker
+    run `--until-idle` stays for them, and leaves longer waits to a live worker.
+
+    Asked in the order the side thread moves people, each question after the commit that
+    ends the previous one's truth: waiting to enter, then due, then (the worker's
+    `has_work`) the ledger. Asked due-first, a worker could look for due people just before
+    the side thread entered some, find them entered, and look at the ledger before their
+    step was queued: three noes, and it left with a step about to be queued.
+    """
     now = now or timezone.now()
-    if _due(now + IDLE_HORIZON).exists():
-        return True
     for automation in Automation.objects.filter(status=Automation.Status.ACTIVE):
         if candidates(automation, now, limit=1):
             return True
-    return False
+    return _due(now + IDLE_HORIZON).exists()
 
 
 def next_due() -> datetime | None:

@@ -46,6 +46,11 @@ class Automation(models.Model):
     # Members at activation enter too (else only who triggers after it).
     enrol_existing = models.BooleanField(default=False)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # Date triggers: the last moment a scan covered (the next one starts there, at most
+    # engine.CATCH_UP back), and the last stretch skipped as too late to catch up
+    # ({"from", "until", "people"}; empty when none).
+    scanned_until = models.DateTimeField(null=True, blank=True)
+    skipped = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -445,6 +445,9 @@ def status(automation: Automation) -> dict[str, Any]:
         "stopped": states.get(Enrolment.State.STOPPED, 0),
         "excluded": states.get(Enrolment.State.EXCLUDED, 0),
         "steps": steps,
+        # Date triggers: scanned up to when, and the last stretch too old to catch up.
+        "scanned_until": automation.scanned_until.isoformat() if automation.scanned_until else None,
+        "skipped": automation.skipped or None,
     }
 
 

@@ -109,26 +109,39 @@ def month_day(value: object) -> tuple[int, int] | None:
     return None
 
 
-def occurs_on(value: object, day: date) -> bool:
-    """Whether a yearly date falls on `day`; 29 February is kept on the 28th in other years."""
+def yearly_moments(
+    value: object, zone: ZoneInfo, hour: int, after: datetime, until: datetime
+) -> list[datetime]:
+    """The moments in (after, until] a yearly date reaches local `hour` in `zone`, oldest
+    first (one per year; 29 February is kept on the 28th in other years)."""
     found = month_day(value)
-    if found is None:
-        return False
+    if found is None or until <= after:
+        return []
     month, dom = found
-    if (month, dom) == (2, 29) and not _leap(day.year):
-        dom = 28
-    return (day.month, day.day) == (month, dom)
+    moments = []
+    for year in range(after.astimezone(zone).year, until.astimezone(zone).year + 1):
+        day = date(year, month, 28 if (month, dom) == (2, 29) and not _leap(year) else dom)
+        moment = datetime.combine(day, time(hour), zone)
+        if after < moment <= until:
+            moments.append(moment)
+    return moments
 
 
-def suffixes_around(now: datetime) -> list[str]:
-    """The `MM-DD` endings a yearly date may have to fall today somewhere on Earth
-    (local dates run from yesterday to tomorrow of UTC's)."""
+def suffixes_between(after: datetime, until: datetime) -> list[str] | None:
+    """The `MM-DD` endings a yearly date may have to reach its moment somewhere on Earth
+    between `after` and `until` (local dates run from the day before UTC's to the day
+    after); None when that is every day of the year."""
+    first = (after.astimezone(UTC) - timedelta(days=1)).date()
+    last = (until.astimezone(UTC) + timedelta(days=1)).date()
+    if (last - first).days >= 366:
+        return None
     found: list[str] = []
-    for offset in (-1, 0, 1):
-        day = (now.astimezone(UTC) + timedelta(days=offset)).date()
+    day = first
+    while day <= last:
         found.append(f"{day.month:02d}-{day.day:02d}")
         if (day.month, day.day) == (2, 28) and not _leap(day.year):
             found.append("02-29")
+        day += timedelta(days=1)
     return found
 
 

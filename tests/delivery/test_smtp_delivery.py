@@ -184,6 +184,27 @@ def test_too_many_permanent_failures_pause_the_campaign_with_the_reason(owner):
     assert OutboxMessage.objects.filter(rcpt_to=owner.email, subject__contains="paused").exists()
 
 
+def test_a_campaign_sent_in_one_part_past_its_threshold_pauses_instead_of_finishing(owner):
+    # All 40 recipients in one part (PART_SIZE is 50), half of them refused: recording that
+    # part leaves nothing to send, and the campaign must still pause and alert, not finish.
+    rejected = {f"user{i}@example.net": "550 5.1.1 unknown" for i in range(0, 40, 2)}
+    with CaptureServer(rcpt_reply=rejected) as server:
+        campaign = make_campaign(
+            make_audience(40),
+            sender=smtp_sender(server),
+            error_threshold_percent=30,
+            error_window=20,
+        )
+        control.start(campaign)
+        run_until_settled(campaign)
+
+    assert campaign.status == Campaign.Status.PAUSED, campaign.status_reason
+    assert "failed permanently" in campaign.status_reason
+    assert not CampaignEvent.objects.filter(campaign=campaign, kind="finished").exists()
+    assert CampaignEvent.objects.filter(campaign=campaign, kind="auto_paused").count() == 1
+    assert OutboxMessage.objects.filter(rcpt_to=owner.email, subject__contains="paused").exists()
+
+
 def test_under_a_rate_limit_messages_leave_at_the_granted_times():
     from postroom.delivery import ratelimit
 

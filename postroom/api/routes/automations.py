@@ -77,6 +77,12 @@ class StepOut(Schema):
     endpoint: str | None = Field(None, description="a webhook step: the endpoint it calls")
 
 
+class SkippedOut(Schema):
+    from_: datetime = Field(alias="from")
+    until: datetime
+    people: int = Field(description="people whose date came then, not entered")
+
+
 class StatusOut(Schema):
     id: int
     name: str
@@ -88,6 +94,12 @@ class StatusOut(Schema):
     stopped: int
     excluded: int
     steps: list[StepOut]
+    scanned_until: datetime | None = Field(
+        description="date triggers: the last moment a scan covered"
+    )
+    skipped: SkippedOut | None = Field(
+        description="date triggers: the last stretch no scan covered, too late to catch up"
+    )
 
 
 class StepIn(Body):
