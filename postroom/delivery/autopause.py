@@ -6,13 +6,15 @@ reason and the thresholds. The count comes from the ledger, so it covers every
 worker on every machine; a sender that cannot be reached never pauses anything
 (delivery.waiting makes its campaigns wait).
 
-It only runs after a part with permanent failures: the happy path never looks.
+It runs after a part with permanent failures (the happy path never looks) and
+once more before a campaign finishes (`control.finish_if_done`): the part that
+passes the threshold may be the last, and a worker (this one or another) may
+find nothing left to send before that part's check has run.
 """
 
 from django.db.models import QuerySet
 
 from postroom.campaigns.models import Campaign
-from postroom.delivery import control
 from postroom.delivery.models import Delivery
 
 State = Delivery.State
@@ -52,17 +54,17 @@ def recent_failures(campaign_id: int, window: int) -> tuple[int, int]:
     return sum(1 for i in newest if i in failed), len(newest)
 
 
-def check(campaign: Campaign) -> bool:
-    """Pause the campaign if its recent permanent failures pass its threshold; True if so."""
-    percent, window = Campaign.objects.filter(pk=campaign.pk).values_list(
+def verdict(campaign_id: int) -> str:
+    """Why the campaign should pause itself: its recent permanent failures pass its
+    threshold (the reason, for the pause and its alert); "" when they do not."""
+    percent, window = Campaign.objects.filter(pk=campaign_id).values_list(
         "error_threshold_percent", "error_window"
-    ).first() or (campaign.error_threshold_percent, campaign.error_window)
-    failed, outcomes = recent_failures(campaign.pk, window)
+    ).first() or (100, 0)
+    failed, outcomes = recent_failures(campaign_id, window)
     if outcomes < min_outcomes(window) or failed * 100 <= percent * outcomes:
-        return False
-    reason = (
+        return ""
+    return (
         f"{failed} of the last {outcomes} recipients failed permanently;"
         f" it pauses itself when {thresholds_text(percent, window)} fail:"
         " check the list and the message, then resume"
     )
-    return control.auto_pause(campaign.pk, reason)

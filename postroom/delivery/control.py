@@ -24,7 +24,7 @@ from postroom.campaigns import lifecycle
 from postroom.campaigns.models import Campaign
 from postroom.campaigns.services import TEST_SUBJECT_PREFIX, build_test_messages
 from postroom.campaigns.spec import compiled_for
-from postroom.delivery import events, ledger, scheduler
+from postroom.delivery import autopause, events, ledger, scheduler
 from postroom.delivery.models import CampaignRun, Delivery
 from postroom.delivery.outgoing import Outcome, send_soon
 from postroom.errors import InvalidInput
@@ -204,13 +204,20 @@ def _finish(campaign_id: int, reason: str = "") -> bool:
     return bool(changed)
 
 
+def pause_if_failing(campaign_id: int) -> bool:
+    """Pause the campaign if its recent permanent failures pass its threshold; True if so."""
+    reason = autopause.verdict(campaign_id)
+    return bool(reason) and auto_pause(campaign_id, reason)
+
+
 def finish_if_done(campaign_id: int) -> bool:
-    """A running campaign with no row left to send is finished (in-doubt rows wait for a human)."""
+    """A running campaign with no row left to send is finished (in-doubt rows wait for a human),
+    unless its last failures pass its threshold: then it pauses itself, with the alert."""
     with transaction.atomic():
         open_rows = Delivery.objects.filter(
             campaign_id=campaign_id, state__in=(State.PENDING, State.SENDING, State.RETRY)
         )
-        if open_rows.exists():
+        if open_rows.exists() or pause_if_failing(campaign_id):
             return False
         return _finish(campaign_id)
 

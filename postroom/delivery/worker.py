@@ -39,7 +39,6 @@ from postroom.campaigns.models import Campaign
 from postroom.campaigns.services import due_campaigns
 from postroom.campaigns.spec import compiled_for
 from postroom.delivery import (
-    autopause,
     batches,
     control,
     events,
@@ -423,4 +422,4 @@ class DeliveryWorker:
                 " after the message was sent",
             )
         if outcome.failed:  # only a part with permanent failures looks at the ledger
-            autopause.check(campaign)
+            control.pause_if_failing(campaign.pk)

@@ -205,6 +205,28 @@ def test_a_campaign_sent_in_one_part_past_its_threshold_pauses_instead_of_finish
     assert OutboxMessage.objects.filter(rcpt_to=owner.email, subject__contains="paused").exists()
 
 
+def test_a_worker_that_finds_nothing_left_before_the_last_parts_check_pauses_it(owner):
+    # The moment between a worker's commit of the last part and its threshold check after
+    # it: the ledger holds every outcome, half of them permanent failures, and the campaign
+    # still runs. Another worker's housekeeping (or this one's) then finds nothing to send.
+    campaign = make_campaign(make_audience(40), error_threshold_percent=30, error_window=20)
+    control.start(campaign)
+    rows = Delivery.objects.filter(campaign=campaign).order_by("id")
+    ids = list(rows.values_list("id", flat=True))
+    rows.filter(id__in=ids[::2]).update(state=Delivery.State.FAILED, reply="550 5.1.1 unknown")
+    rows.filter(id__in=ids[1::2]).update(state=Delivery.State.SENT, reply="250 ok")
+
+    other = DeliveryWorker()
+    other.maintain(force=True)
+    other.close()
+
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.PAUSED
+    assert "10 of the last 20 recipients failed permanently" in campaign.status_reason
+    assert not CampaignEvent.objects.filter(campaign=campaign, kind="finished").exists()
+    assert OutboxMessage.objects.filter(rcpt_to=owner.email, subject__contains="paused").exists()
+
+
 def test_under_a_rate_limit_messages_leave_at_the_granted_times():
     from postroom.delivery import ratelimit
 
