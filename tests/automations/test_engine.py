@@ -175,3 +175,65 @@ def test_a_paused_sequence_moves_nobody_until_it_is_activated_again():
     services.activate(automation)
     run_engine(timezone.now() + timedelta(seconds=1))
     assert Delivery.objects.count() == 2, "who joined while paused enters on resume"
+
+
+def test_who_leaves_while_waiting_is_stopped_at_once_not_when_the_wait_ends():
+    news = make_audience(0)
+    automation = welcome(news, steps=2, wait="30d")
+    leaver, bouncer, blocked, kept = join(news, 4)
+    run_engine()  # step 1 sent; step 2 is a month away
+    audience.unsubscribe(leaver, [news], source="test")
+    audience.suppress(bouncer.email, Suppression.Reason.BOUNCED, "test")
+    audience.set_status(blocked, Subscriber.Status.BLOCKLISTED)
+
+    assert engine.stop_departed() == 3
+    places = {row["email"]: (row["state"], row["reason"]) for row in services.positions(automation)}
+    assert places == {
+        leaver.email: ("stopped", "unsubscribed"),
+        bouncer.email: ("stopped", "suppressed (bounced)"),
+        blocked.email: ("stopped", "blocklisted"),
+        kept.email: ("active", ""),
+    }
+    status = services.status(automation)
+    assert (status["active"], status["stopped"], status["steps"][1]["waiting"]) == (1, 3, 1)
+    assert "suppressed (bounced)" in "".join(services.positions_csv(automation))
+    assert engine.stop_departed() == 0, "a pass with nobody gone changes nothing"
+    fast_forward(automation, timezone.now())
+    run_engine()
+    assert Delivery.objects.count() == 5, "only the one still subscribed got step 2"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_worker_stays_while_the_side_thread_has_entered_people_and_not_queued_them():
+    """The side thread enters people (one commit), then queues their step (another). The
+    worker's idle check runs meanwhile: here the entry commits right after the check's first
+    look at the sequences' people, the worst moment, and the step is not queued yet."""
+    import threading
+
+    from django.db import connection
+
+    from postroom.delivery.worker import DeliveryWorker
+
+    news = make_audience(0)
+    automation = welcome(news, steps=1)
+    join(news, 2)
+    entered = []
+
+    def enter_once(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not entered and Enrolment._meta.db_table in sql:
+            entered.append(True)  # what the side thread does between two of our queries
+            side = threading.Thread(target=lambda: engine.enrol_triggered(force=True))
+            side.start()
+            side.join()
+        return result
+
+    worker = DeliveryWorker()
+    try:
+        with connection.execute_wrapper(enter_once):
+            busy = worker.has_work()
+    finally:
+        worker.close()
+    assert entered and Enrolment.objects.filter(automation=automation).count() == 2
+    assert not Delivery.objects.exists(), "their step is not queued yet"
+    assert busy, "idle now would leave two people's step 1 to a live worker"
