@@ -101,3 +101,49 @@ def test_birthdays_start_at_nine_local_time_in_each_zone_once_a_year(subprocess_
         f"{n}@example.net" for n in ("aroha", "haruto", "greta", "uma", "lucia", "tane")
     )
     assert any(b"Happy birthday, Haruto" in m.data for m in server.messages)
+
+
+def birthday_sequence():
+    automation = services.create(name="Birthday", trigger="date:birthday", from_email="hi@x.org")
+    services.add_step(automation, kind="tag", tag="birthday")
+    return automation
+
+
+def test_after_a_three_day_outage_the_dates_in_it_are_caught_up_once():
+    person("Uma", None, f"1990-{DAY:%m-%d}")  # 09:00 UTC on DAY
+    person("Haruto", "Asia/Tokyo", f"{(DAY + timedelta(days=1)):%m-%d}")  # 00:00 UTC, DAY+1
+    person("Later", None, f"{(DAY + timedelta(days=5)):%m-%d}")
+    automation = birthday_sequence()
+    services.activate(automation, now=at(0, days=-3))
+    tick(at(12, days=-2))  # the last scan before the workers went down
+    assert entered(automation) == set()
+
+    tick(at(12, days=1))  # three days later
+    assert entered(automation) == {"Uma", "Haruto"}
+    assert set(Enrolment.objects.values_list("cycle", flat=True)) == {DAY.year}
+    status = services.status(services.get(automation.pk))
+    assert status["skipped"] is None, "nothing was older than the catch-up limit"
+    assert status["scanned_until"] == at(12, days=1).isoformat()
+    tick(at(13, days=1))
+    assert Enrolment.objects.count() == 2, "caught up once"
+
+
+def test_after_a_thirty_day_outage_dates_older_than_a_week_are_skipped_and_said():
+    person("Uma", None, f"1990-{DAY:%m-%d}")  # 25 days before the return: skipped
+    person("Greta", "Europe/Berlin", f"{(DAY + timedelta(days=10)):%m-%d}")  # 15 days: skipped
+    person("Lucia", "America/Los_Angeles", f"{(DAY + timedelta(days=20)):%m-%d}")  # 5 days
+    automation = birthday_sequence()
+    services.activate(automation, now=at(0, days=-10))
+    tick(at(12, days=-5))
+    back = at(12, days=25)
+    tick(back)
+    assert entered(automation) == {"Lucia"}
+    skipped = services.status(services.get(automation.pk))["skipped"]
+    assert skipped == {
+        "from": at(12, days=-5).isoformat(),
+        "until": (back - engine.CATCH_UP).isoformat(),
+        "people": 2,
+    }
+    tick(back + timedelta(hours=1))
+    assert entered(automation) == {"Lucia"}, "the skipped stay skipped"
+    assert services.status(services.get(automation.pk))["skipped"] == skipped, "the note stays"
