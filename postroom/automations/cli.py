@@ -172,7 +172,7 @@ def _status_text(data: dict) -> str:
     if data["skipped"]:
         gap = data["skipped"]
         lines.append(
-            f"  skipped {gap['people']} whose date came from {gap['from']} to {gap['until']}"
+            f"  skipped {gap['people']} whose date came after {gap['after']}, to {gap['until']}"
             " (no scan then; too late to catch up)"
         )
     return "\n".join(lines)

@@ -198,7 +198,7 @@ def _scanned(automation: Automation, now: datetime) -> None:
     if last is not None and after > last:
         people = len(_date_candidates(automation, last, after, None))
         fields["skipped"] = {
-            "from": last.isoformat(),
+            "after": last.isoformat(),
             "until": after.isoformat(),
             "people": people,
         }

@@ -48,7 +48,7 @@ class Automation(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True)
     # Date triggers: the last moment a scan covered (the next one starts there, at most
     # engine.CATCH_UP back), and the last stretch skipped as too late to catch up
-    # ({"from", "until", "people"}; empty when none).
+    # ({"after", "until", "people"}; empty when none).
     scanned_until = models.DateTimeField(null=True, blank=True)
     skipped = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -38,6 +38,7 @@ def test_a_sequence_is_defined_activated_and_people_enrolled_by_the_api(api):
     run_engine()
     status = api.get(f"/api/automations/{ident}").json()
     assert (status["enrolled"], status["completed"]) == (2, 2)
+    assert (status["scanned_until"], status["skipped"]) == (None, None), "date triggers only"
     assert Delivery.objects.count() == 2
     csv = api.get(f"/api/automations/{ident}/positions.csv")
     lines = b"".join(csv.streaming_content).decode().splitlines()

@@ -128,7 +128,9 @@ def test_after_a_three_day_outage_the_dates_in_it_are_caught_up_once():
     assert Enrolment.objects.count() == 2, "caught up once"
 
 
-def test_after_a_thirty_day_outage_dates_older_than_a_week_are_skipped_and_said():
+def test_after_a_thirty_day_outage_dates_older_than_a_week_are_skipped_and_said(
+    run_cli, subprocess_env
+):
     person("Uma", None, f"1990-{DAY:%m-%d}")  # 25 days before the return: skipped
     person("Greta", "Europe/Berlin", f"{(DAY + timedelta(days=10)):%m-%d}")  # 15 days: skipped
     person("Lucia", "America/Los_Angeles", f"{(DAY + timedelta(days=20)):%m-%d}")  # 5 days
@@ -140,10 +142,13 @@ def test_after_a_thirty_day_outage_dates_older_than_a_week_are_skipped_and_said(
     assert entered(automation) == {"Lucia"}
     skipped = services.status(services.get(automation.pk))["skipped"]
     assert skipped == {
-        "from": at(12, days=-5).isoformat(),
+        "after": at(12, days=-5).isoformat(),
         "until": (back - engine.CATCH_UP).isoformat(),
         "people": 2,
     }
     tick(back + timedelta(hours=1))
     assert entered(automation) == {"Lucia"}, "the skipped stay skipped"
     assert services.status(services.get(automation.pk))["skipped"] == skipped, "the note stays"
+    shown = run_cli("automation", "status", str(automation.pk), env=subprocess_env)
+    assert shown.returncode == 0, shown.stderr
+    assert "skipped 2 whose date came after" in shown.stdout

@@ -78,7 +78,7 @@ class StepOut(Schema):
 
 
 class SkippedOut(Schema):
-    from_: datetime = Field(alias="from")
+    after: datetime
     until: datetime
     people: int = Field(description="people whose date came then, not entered")
 
