@@ -141,6 +141,9 @@ class DeliveryWorker:
         return run_pending() or mailboxes.poll_due()
 
     def has_work(self) -> bool:
+        # The side work first, the ledger last: side work that queues mail (a sequence's
+        # step) commits its rows after its own "pending" stops being true, so asked in
+        # this order one of the two questions sees it (see automations.engine.pending).
         if due_campaigns().exists() or background.pending():  # e.g. a sequence's due steps
             return True
         running = Campaign.objects.filter(status=Campaign.Status.RUNNING).values("id")
