@@ -25,7 +25,7 @@ from postroom.campaigns.models import Campaign
 from postroom.campaigns.services import TEST_SUBJECT_PREFIX, build_test_messages
 from postroom.campaigns.spec import compiled_for
 from postroom.delivery import autopause, events, ledger, scheduler
-from postroom.delivery.models import CampaignRun, Delivery
+from postroom.delivery.models import CampaignEvent, CampaignRun, Delivery
 from postroom.delivery.outgoing import Outcome, send_soon
 from postroom.errors import InvalidInput
 
@@ -212,12 +212,18 @@ def pause_if_failing(campaign_id: int) -> bool:
 
 def finish_if_done(campaign_id: int) -> bool:
     """A running campaign with no row left to send is finished (in-doubt rows wait for a human),
-    unless its last failures pass its threshold: then it pauses itself, with the alert."""
+    unless its last failures pass its threshold: then it pauses itself, with the alert. Not
+    twice: one that paused itself before runs because someone resumed it, failures seen."""
     with transaction.atomic():
         open_rows = Delivery.objects.filter(
             campaign_id=campaign_id, state__in=(State.PENDING, State.SENDING, State.RETRY)
         )
-        if open_rows.exists() or pause_if_failing(campaign_id):
+        if open_rows.exists():
+            return False
+        paused_before = CampaignEvent.objects.filter(
+            campaign_id=campaign_id, kind=events.Kind.AUTO_PAUSED
+        ).exists()
+        if not paused_before and pause_if_failing(campaign_id):
             return False
         return _finish(campaign_id)
 

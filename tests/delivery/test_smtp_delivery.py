@@ -225,6 +225,12 @@ def test_a_worker_that_finds_nothing_left_before_the_last_parts_check_pauses_it(
     assert "10 of the last 20 recipients failed permanently" in campaign.status_reason
     assert not CampaignEvent.objects.filter(campaign=campaign, kind="finished").exists()
     assert OutboxMessage.objects.filter(rcpt_to=owner.email, subject__contains="paused").exists()
+    control.resume(campaign)  # someone saw the failures: now it may finish
+    other = DeliveryWorker()
+    other.maintain(force=True)
+    other.close()
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FINISHED
 
 
 def test_under_a_rate_limit_messages_leave_at_the_granted_times():
