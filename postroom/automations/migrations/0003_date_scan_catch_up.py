@@ -19,7 +19,7 @@ def covered_so_far(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('automations', '0001_sequences_steps_enrolments'),
+        ('automations', '0002_step_windows_and_kept_campaigns'),
     ]
 
     operations = [
