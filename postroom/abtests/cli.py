@@ -121,6 +121,8 @@ def _show(args: argparse.Namespace, test: Any, done: str) -> None:
                 f"  human opens {v['opens']} ({v['open_rate']:.1%})"
                 f"  clicks {v['clicks']} ({v['click_rate']:.1%})  {v['subject']}{mark}"
             )
+            if v["confidence_summary"]:
+                lines.append(f"     {v['confidence_summary']}")
         if data["rest"]:
             lines.append(f"  the rest: campaign {data['rest']}")
         return "\n".join(lines)

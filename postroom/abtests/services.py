@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from postroom.abtests.confidence import Comparison, compare
 from postroom.abtests.models import ABTest, Member, Variant
 from postroom.campaigns import services as campaigns
 from postroom.campaigns.models import Campaign
@@ -332,11 +333,26 @@ def results(test: ABTest) -> list[Result]:
     ]
 
 
+def _did(test: ABTest, result: Result) -> int:
+    """People who did what the winner is chosen by: clicks, else (also by hand) human opens."""
+    return result.clicks if test.metric == ABTest.Metric.CLICKS else result.opens
+
+
 def leader(test: ABTest, found: list[Result]) -> Result:
     """The best rate by the test's metric; a tie goes to the earlier variant."""
-    rate = (lambda r: r.click_rate) if test.metric == ABTest.Metric.CLICKS else (
-        lambda r: r.open_rate)  # fmt: skip
-    return max(found, key=rate)  # max keeps the first of equals
+    return max(found, key=lambda r: _did(test, r) / r.sent if r.sent else 0.0)  # keeps the first
+
+
+def comparisons(test: ABTest, found: list[Result]) -> dict[str, Comparison]:
+    """Each variant but the leader against the leader, with how sure the lead is."""
+    if not found:
+        return {}
+    best = leader(test, found)
+    return {
+        r.label: compare(best.label, _did(test, best), best.sent, r.label, _did(test, r), r.sent)
+        for r in found
+        if r.label != best.label
+    }
 
 
 def waiting_for(test: ABTest, now: datetime | None = None) -> str:
@@ -379,6 +395,7 @@ def decide(test: ABTest, label: str | None = None, by_hand: bool = False) -> Cam
                 raise NotFound(f"the test has no variant {label!r}")
         else:
             chosen = leader(test, found)
+            _note_low_confidence(test, found)
         winner = next(v for v in variants(test) if v.label == chosen.label)
         rest = campaigns.duplicate_campaign(winner.campaign)
         rest.name = f"{test.campaign.name} — winner {winner.label}, to the rest"
@@ -401,6 +418,16 @@ def decide(test: ABTest, label: str | None = None, by_hand: bool = False) -> Cam
     return rest
 
 
+def _note_low_confidence(test: ABTest, found: list[Result]) -> None:
+    """Log an automatic pick whose lead could be chance; it still wins (the window is over)."""
+    doubtful = [c for c in comparisons(test, found).values() if not c.confident]
+    if doubtful:
+        log.warning(
+            "A/B test %s: variant %s picked at low confidence: %s",
+            test.pk, doubtful[0].leader, "; ".join(c.summary() for c in doubtful),
+        )  # fmt: skip
+
+
 def background_step() -> bool:
     """Decide one test whose window is over and whose variants are all sent."""
     now = timezone.now()
@@ -421,6 +448,9 @@ def background_step() -> bool:
 def as_json(test: ABTest) -> dict[str, Any]:
     """The test as the API and `postroom campaign abtest status --json` show it."""
     test = ABTest.objects.select_related("campaign", "rest", "winner").get(pk=test.pk)
+    found = results(test)
+    started = test.status != Status.DRAFT
+    versus = comparisons(test, found)
     return {
         "campaign": test.campaign_id,
         "status": test.status,
@@ -434,8 +464,25 @@ def as_json(test: ABTest) -> dict[str, Any]:
         "winner": test.winner.label if test.winner else None,
         "decided_by_hand": test.decided_by_hand if test.decided_at else None,
         "rest": test.rest_id,
+        "leader": leader(test, found).label if started else None,
         "variants": [
-            {**r.as_dict(), "send_at": v.send_at.isoformat() if v.send_at else None}
-            for r, v in zip(results(test), variants(test), strict=True)
+            {
+                **r.as_dict(),
+                "send_at": v.send_at.isoformat() if v.send_at else None,
+                **_compared(versus.get(r.label) if started else None),
+            }
+            for r, v in zip(found, variants(test), strict=True)
         ],
+    }
+
+
+def _compared(comparison: Comparison | None) -> dict[str, Any]:
+    """A variant's figure against the leader; all None for the leader and before the start."""
+    if comparison is None:
+        return dict.fromkeys(("compared_with", "behind_points", "confidence", "confidence_summary"))
+    return {
+        "compared_with": comparison.leader,
+        "behind_points": comparison.points,
+        "confidence": None if comparison.too_early else round(comparison.confidence or 0.0, 4),
+        "confidence_summary": comparison.summary(),
     }

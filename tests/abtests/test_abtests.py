@@ -14,6 +14,7 @@ from postroom.campaigns.models import Campaign
 from postroom.delivery.models import Delivery
 from postroom.errors import InvalidInput
 from postroom.testing.smtpserver import CaptureServer
+from postroom.tracking.models import EngagementEvent
 from tests.delivery.helpers import make_audience, make_campaign, run_until_settled, smtp_sender
 from tests.delivery.processes import start_worker, wait_for
 
@@ -207,3 +208,59 @@ def test_a_decision_cut_short_leaves_nothing_and_the_next_step_decides_once(monk
     assert not services.background_step()
     assert ABTest.objects.get(pk=test.pk).status == "decided"
     assert Campaign.objects.filter(abtest_rest__isnull=False).count() == 1
+
+
+def opened(campaign: Campaign, count: int) -> None:
+    """`count` of the campaign's recipients opened it (people, not machines)."""
+    for row in Delivery.objects.filter(campaign=campaign).order_by("pk")[:count]:
+        EngagementEvent.objects.create(campaign=campaign, subscriber_id=row.subscriber_id,
+                                       kind="open")  # fmt: skip
+
+
+def started_with_opens(a_opens: int, b_opens: int, audience: int = 120) -> ABTest:
+    test = make_test(audience=audience, test_percent=100)
+    services.start_test(test)
+    a, b = (v.campaign for v in services.variants(test))
+    for campaign in (a, b):
+        run_until_settled(campaign)
+    opened(a, a_opens)
+    opened(b, b_opens)
+    return test
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_results_say_how_sure_the_leader_is_against_each_variant():
+    """By hand: A 30 of 60 (50 %), B 12 of 60 (20 %); pooled 42/120 = 0.35, error
+    sqrt(0.35 * 0.65 * 2/60) = 0.08708, z = 0.30 / 0.08708 = 3.445: two-sided 0.9994."""
+    data = services.as_json(started_with_opens(30, 12))
+    a, b = data["variants"]
+    assert data["leader"] == "A"
+    assert (a["open_rate"], b["open_rate"]) == (0.5, 0.2)  # the keys there before stay
+    assert a["compared_with"] is None and a["confidence"] is None
+    assert (b["compared_with"], b["behind_points"]) == ("A", 30.0)
+    assert b["confidence"] == pytest.approx(0.9994, abs=0.0001)
+    assert b["confidence_summary"] == "A leads B by 30.0 points; 99 % confidence"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_small_group_is_too_early_to_tell_and_a_draft_has_no_figure():
+    data = services.as_json(started_with_opens(2, 6, audience=20))  # 10 people each
+    assert data["leader"] == "B"
+    a = data["variants"][0]
+    assert (a["compared_with"], a["confidence"]) == ("B", None)
+    assert a["confidence_summary"] == "B leads A by 40.0 points; too early to tell"
+    draft = services.as_json(make_test(audience=10))
+    assert draft["leader"] is None
+    assert {v["confidence_summary"] for v in draft["variants"]} == {None}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_automatic_pick_at_low_confidence_is_noted_and_still_wins(caplog):
+    test = started_with_opens(12, 10, audience=120)  # 20 % against 16.7 %: could be chance
+    ABTest.objects.filter(pk=test.pk).update(decide_at=timezone.now() - timedelta(seconds=1))
+    with caplog.at_level("WARNING", logger="postroom.abtests"):
+        assert services.background_step()
+    assert ABTest.objects.get(pk=test.pk).winner.label == "A"
+    assert "variant A picked at low confidence: A leads B by 3.3 points; 36 % confidence (could be chance)" in (
+        caplog.text
+    )

@@ -35,6 +35,8 @@ def test_a_test_is_made_varied_started_and_decided_from_the_command_line(
     assert cli("status", str(campaign.pk), "--json")["rest"] == decided["rest"]
     text = run_cli("campaign", "abtest", "status", str(campaign.pk), env=subprocess_env).stdout
     assert "B  campaign" in text and "(winner)" in text
+    assert "A and B are level so far; too early to tell" in text  # nothing sent: no figure yet
+    assert decided["leader"] == "A" and decided["variants"][1]["confidence"] is None
 
 
 @pytest.mark.django_db(transaction=True)

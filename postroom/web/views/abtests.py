@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from postroom.abtests import services
+from postroom.abtests import confidence, services
 from postroom.abtests.forms import ABTestForm
 from postroom.abtests.models import ABTest
 from postroom.campaigns.models import Campaign
@@ -60,6 +60,10 @@ def page(request: OperatorRequest, campaign_id: int) -> HttpResponse:
         "leader": services.leader(test, found)
         if test.status == ABTest.Status.TESTING and any(r.opens or r.clicks for r in found)
         else None,
+        "comparisons": list(services.comparisons(test, found).values())
+        if test.status != ABTest.Status.DRAFT and any(r.sent for r in found)
+        else [],
+        "rule": {"least": confidence.MIN_EACH, "sure": round(confidence.CONFIDENT * 100)},
         "waiting": services.waiting_for(test),
         "draft": test.status == ABTest.Status.DRAFT,
     }
