@@ -34,7 +34,12 @@ def test_a_test_is_made_changed_started_and_decided(api, draft):
     assert started.status_code == 200, started.content
     members = [v["members"] for v in started.json()["variants"]]
     assert members == [4, 8] and started.json()["status"] == "testing"
-    assert api.get(f"/api/campaigns/{c}/abtest").json()["campaign"] == draft.pk
+    shown = api.get(f"/api/campaigns/{c}/abtest").json()
+    assert shown["campaign"] == draft.pk and shown["leader"] == "A"  # nothing sent yet: a tie
+    a, c_figures = shown["variants"]
+    assert a["compared_with"] is None and c_figures["compared_with"] == "A"
+    assert c_figures["confidence"] is None and c_figures["behind_points"] == 0.0
+    assert c_figures["confidence_summary"] == "A and C are level so far; too early to tell"
     decided = api.post(f"{base}/decide", {"winner": "C"})
     assert decided.status_code == 200, decided.content
     rest = Campaign.objects.get(pk=decided.json()["rest"])
