@@ -12,6 +12,8 @@
  *                                                 column headings), so CSS can show each
  *                                                 row as a card on a phone
  *   <div class="table-wrap">                      reachable by keyboard when it scrolls
+ *   <div class="preview-frames"><iframe>          each campaign preview frame grows to its
+ *                                                 email's height once loaded (see fitFrame)
  *
  * It also tells the server the reader's time zone (the `tz` cookie), so times are
  * shown on their clock (postroom/web/timezones.py).
@@ -106,6 +108,38 @@
   labelTables(document);
   document.addEventListener("htmx:afterSettle", function () { labelTables(document); });
   window.addEventListener("resize", function () { labelTables(document); });
+
+  // A sandboxed frame of another origin is painted by chromium only where the window showed
+  // it, so in a full-page screenshot the rest of a preview stayed blank (and its inner
+  // scrollbar hid the email's end). Sized to its content, the whole email is part of the
+  // page. Reading the height needs sandbox="allow-same-origin", never with allow-scripts:
+  // nothing in the email runs, only this script reads it.
+  function fitFrame(frame) {
+    var doc = null;
+    try { doc = frame.contentDocument; } catch (e) { /* another origin after a click: leave it */ }
+    if (!doc || doc.URL !== "about:srcdoc" || !doc.documentElement) return;
+    var x = window.scrollX, y = window.scrollY;
+    // Measured at no height: in quirks mode (many emails) html and body fill the frame.
+    frame.style.height = "0px";
+    var height = (doc.scrollingElement || doc.documentElement).scrollHeight;
+    var border = frame.offsetHeight - frame.clientHeight;  // its CSS height includes them
+    frame.style.height = Math.ceil(height + border) + "px";
+    if (window.scrollX !== x || window.scrollY !== y) window.scrollTo(x, y);
+  }
+  function fitFrames() {
+    document.querySelectorAll(".preview-frames iframe").forEach(fitFrame);
+  }
+  document.addEventListener("load", function (event) {  // frame loads do not bubble: capture
+    if (event.target instanceof HTMLIFrameElement && event.target.closest(".preview-frames")) {
+      fitFrame(event.target);
+    }
+  }, true);
+  fitFrames();  // the frames that loaded before this script
+  var fitting = 0;
+  window.addEventListener("resize", function () {
+    cancelAnimationFrame(fitting);
+    fitting = requestAnimationFrame(fitFrames);
+  });
 
   document.addEventListener("change", function (event) {
     var select = event.target;
