@@ -61,3 +61,25 @@ def test_an_ab_test_is_set_up_started_and_decided_by_hand(make_page, owner, size
     assert rest.subject == "Spring, at last" and rest.status == Campaign.Status.RUNNING
     page.goto(f"/campaigns/{rest.pk}/")
     expect(page.locator("#abtest-panel")).to_contain_text("The winner of an A/B test")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["375", "1280"])
+def test_the_results_say_how_sure_the_lead_is(make_page, owner, size):
+    """A: 30 of 60 opened, B: 12 of 60 (z = 3.445, tests/abtests): 99 % confidence."""
+    campaign = make_campaign(make_audience(120), name="Autumn news", subject="Autumn")
+    test = services.make_test(campaign, test_percent=100)
+    services.start_test(test)
+    for variant, opens in zip(services.variants(test), (30, 12), strict=True):
+        run_until_settled(variant.campaign)
+        for row in Delivery.objects.filter(campaign=variant.campaign)[:opens]:
+            EngagementEvent.objects.create(
+                campaign=variant.campaign, subscriber_id=row.subscriber_id, kind="open"
+            )
+    page = make_page(**size, user=owner, mobile=size["width"] < 400)
+    page.goto(f"/campaigns/{campaign.pk}/abtest/")
+    figure = page.locator("#abtest-confidence")
+    expect(figure).to_have_text("A leads B by 30.0 points; 99 % confidence")
+    expect(figure.locator("strong")).to_be_visible()  # 95 % or more: shown as likely real
+    expect(page.get_by_text("at least 10 people who opened and 10 who did not")).to_be_visible()
+    shot = ARTIFACTS / f"abtest-confidence-{size['width']}.png"
+    page.screenshot(path=str(shot), full_page=True)
