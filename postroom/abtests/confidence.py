@@ -61,7 +61,9 @@ class Comparison:
         if self.too_early:
             if not self.points:
                 return f"{self.leader} and {self.other} are level so far; too early to tell"
-            return f"{self.leader} leads {self.other} by {self.points:.1f} points; too early to tell"
+            return (
+                f"{self.leader} leads {self.other} by {self.points:.1f} points; too early to tell"
+            )
         if not self.points:
             return f"{self.leader} and {self.other} are level"
         doubt = "" if self.confident else " (could be chance)"

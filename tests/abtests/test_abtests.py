@@ -261,6 +261,5 @@ def test_an_automatic_pick_at_low_confidence_is_noted_and_still_wins(caplog):
     with caplog.at_level("WARNING", logger="postroom.abtests"):
         assert services.background_step()
     assert ABTest.objects.get(pk=test.pk).winner.label == "A"
-    assert "variant A picked at low confidence: A leads B by 3.3 points; 36 % confidence (could be chance)" in (
-        caplog.text
-    )
+    noted = "variant A picked at low confidence: A leads B by 3.3 points; 36 % confidence"
+    assert noted + " (could be chance)" in caplog.text

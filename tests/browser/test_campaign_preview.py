@@ -57,14 +57,12 @@ def check_frames(page, name: str) -> None:
         found = page.evaluate(MEASURE, [page.locator(selector).element_handle(), LAST])
         assert found["fits"], f"{selector} scrolls inside: {found}"
         assert found["height"] > 800, f"{selector} is not sized to its long email: {found}"
-        assert 0 <= found["top"] and found["bottom"] <= found["page"], found
+        assert found["top"] >= 0 and found["bottom"] <= found["page"], found
         assert ink(shot, *found["line"]) > 30, f"{selector}'s last line is blank in {path.name}"
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["375", "1280"])
-def test_the_preview_frames_show_the_whole_email_in_a_full_page_screenshot(
-    make_page, owner, size
-):
+def test_the_preview_frames_show_the_whole_email_in_a_full_page_screenshot(make_page, owner, size):
     campaign = make_campaign(make_audience(2), body=BODY)
     page = make_page(**size, user=owner, mobile=size["width"] < 400)
     page.goto(f"/campaigns/{campaign.pk}/")
