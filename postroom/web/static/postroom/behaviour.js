@@ -134,7 +134,9 @@
       fitFrame(event.target);
     }
   }, true);
-  fitFrames();  // the frames that loaded before this script
+  document.querySelectorAll(".preview-frames iframe").forEach(function (frame) {
+    if (frame.contentDocument && frame.contentDocument.readyState === "complete") fitFrame(frame);
+  });  // those loaded before this script; a loading frame set to no height stalled the page's load
   var fitting = 0;
   window.addEventListener("resize", function () {
     cancelAnimationFrame(fitting);
