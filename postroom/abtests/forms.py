@@ -3,6 +3,8 @@
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from postroom.abtests.models import ABTest, Variant
 from postroom.campaigns.forms import time_zone_choices
@@ -11,18 +13,20 @@ from postroom.campaigns.services import parse_send_at
 
 class ABTestForm(forms.Form):
     size_kind = forms.ChoiceField(
-        choices=[("percent", "percent of the audience"), ("count", "people")],
-        label="Test group is counted in",
+        choices=[("percent", _("percent of the audience")), ("count", _("people"))],
+        label=_("Test group is counted in"),
     )
-    size = forms.IntegerField(min_value=1, label="Test group size")
-    metric = forms.ChoiceField(choices=ABTest.Metric.choices, label="The winner is chosen by")
+    size = forms.IntegerField(min_value=1, label=_("Test group size"))
+    metric = forms.ChoiceField(choices=ABTest.Metric.choices, label=_("The winner is chosen by"))
     window_minutes = forms.IntegerField(
         min_value=1,
-        label="Test window (minutes)",
-        help_text="after it (and once every variant is sent) the winner goes to the rest; "
-        "240 is four hours",
+        label=_("Test window (minutes)"),
+        help_text=_(
+            "after it (and once every variant is sent) the winner goes to the rest; "
+            "240 is four hours"
+        ),
     )
-    timezone = forms.ChoiceField(choices=time_zone_choices, label="Send times are in")
+    timezone = forms.ChoiceField(choices=time_zone_choices, label=_("Send times are in"))
 
     def __init__(self, *args: Any, test: ABTest, parts: list[Variant], **kwargs: Any) -> None:
         counted = test.test_count is not None
@@ -46,13 +50,15 @@ class ABTestForm(forms.Form):
         self.labels = [v.label for v in parts]
         for label in self.labels:
             self.fields[f"share_{label}"] = forms.IntegerField(
-                min_value=1, max_value=100, label=f"Variant {label}: share"
+                min_value=1,
+                max_value=100,
+                label=gettext("Variant %(label)s: share") % {"label": label},
             )
             self.fields[f"send_at_{label}"] = forms.CharField(
                 required=False,
                 widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-                label=f"Variant {label}: send at",
-                help_text="empty: when the test starts",
+                label=gettext("Variant %(label)s: send at") % {"label": label},
+                help_text=_("empty: when the test starts"),
             )
 
     def service_fields(self) -> dict[str, Any]:

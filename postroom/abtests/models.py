@@ -8,18 +8,19 @@ of the winner, a campaign whose ledger leaves out everyone in a variant's ledger
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class ABTest(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft"
-        TESTING = "testing"
-        DECIDED = "decided"
+        DRAFT = "draft", _("Draft")
+        TESTING = "testing", _("Testing")
+        DECIDED = "decided", _("Decided")
 
     class Metric(models.TextChoices):
-        OPENS = "opens", "human opens"
-        CLICKS = "clicks", "clicks"
-        MANUAL = "manual", "by hand"
+        OPENS = "opens", _("human opens")
+        CLICKS = "clicks", _("clicks")
+        MANUAL = "manual", _("by hand")
 
     # Variant A: the campaign that was made into a test.
     campaign = models.OneToOneField(

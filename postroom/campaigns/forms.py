@@ -5,6 +5,10 @@ import zoneinfo
 from django import forms
 from django.conf import settings
 from django.db import models
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from postroom.audience.models import MailingList
 from postroom.campaigns import pools, windows
@@ -36,7 +40,10 @@ def parse_headers(text: str) -> dict[str, str]:
             continue
         name, sep, value = line.partition(":")
         if not sep or not name.strip():
-            raise InvalidInput(f"custom headers, line {number}: write it as 'Name: value'")
+            raise InvalidInput(
+                gettext("custom headers, line %(number)s: write it as 'Name: value'")
+                % {"number": number}
+            )
         headers[name.strip()] = value.strip()
     return headers
 
@@ -46,30 +53,36 @@ def format_headers(headers: dict[str, str]) -> str:
 
 
 def _installation_zone_choice() -> list[tuple[str, str]]:
-    return [("", f"the installation's ({settings.TIME_ZONE})"), *time_zone_choices()]
+    own = gettext("the installation's (%(zone)s)") % {"zone": settings.TIME_ZONE}
+    return [("", own), *time_zone_choices()]
 
 
 class CampaignForm(forms.ModelForm):
     window_weekdays = forms.MultipleChoiceField(
-        choices=[(day, day.capitalize()) for day in windows.DAYS],
+        # Django's own abbreviations ("Mon", "Mo", "周一"), translated in its catalogues.
+        choices=[(day, WEEKDAYS_ABBR[n]) for n, day in enumerate(windows.DAYS)],
         required=False,
         widget=forms.CheckboxSelectMultiple(attrs={"class": "weekdays"}),
-        label="On",
+        label=pgettext_lazy("the weekdays of a send window", "On"),
         initial=list(windows.DAYS),
     )
     window_timezone = forms.ChoiceField(
         choices=_installation_zone_choice,
         required=False,
-        label="Readers without a time zone",
-        help_text="Readers whose timezone attribute is missing or is not a zone follow this one.",
+        label=_("Readers without a time zone"),
+        help_text=_("Readers whose timezone attribute is missing or is not a zone follow this one."),
     )
     lists = forms.ModelMultipleChoiceField(
-        queryset=MailingList.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+        queryset=MailingList.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Lists"),
     )
     custom_headers = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "X-Campaign-Tag: spring"}),
-        help_text="One 'Name: value' per line.",
+        label=_("Custom headers"),
+        help_text=_("One 'Name: value' per line."),
     )
 
     class Meta:
@@ -85,34 +98,55 @@ class CampaignForm(forms.ModelForm):
             "local_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
         labels = {
-            "body_format": "Format",
-            "text_body": "Plain-text part (optional)",
-            "from_email": "From address",
-            "track_opens": "Track opens",
-            "track_clicks": "Track clicks",
-            "in_archive": "Show in the public archive",
-            "error_threshold_percent": "Pause when more than (%)",
-            "error_window": "…of the last (recipients)",
-            "window_start": "From",
-            "window_end": "Until",
-            "local_time": "At",
-            "local_date": "On the day (optional)",
+            "name": _("Name"),
+            "subject": _("Subject"),
+            "preheader": _("Preheader"),
+            "from_name": _("From name"),
+            "reply_to": _("Reply to"),
+            "body": _("Body"),
+            "layout": _("Layout"),
+            "segment": _("Segment"),
+            "sender": _("Sender"),
+            "priority": _("Priority"),
+            "in_doubt_policy": _("In doubt policy"),
+            "body_format": _("Format"),
+            "text_body": _("Plain-text part (optional)"),
+            "from_email": _("From address"),
+            "track_opens": _("Track opens"),
+            "track_clicks": _("Track clicks"),
+            "in_archive": _("Show in the public archive"),
+            "error_threshold_percent": _("Pause when more than (%)"),
+            "error_window": _("…of the last (recipients)"),
+            "window_start": pgettext_lazy("a send window's hours", "From"),
+            "window_end": pgettext_lazy("a send window's hours", "Until"),
+            "local_time": pgettext_lazy("a time of day", "At"),
+            "local_date": _("On the day (optional)"),
         }
         help_texts = {
-            "text_body": "Left empty, it is made from the HTML with the links listed.",
-            "layout": "Empty: the default layout. More ready-made: the Layouts page's gallery.",
-            "sender": "Empty: the local capture outbox. The main sender: test sends go"
-            " through it, and it shares the campaign with the senders weighted below.",
-            "in_archive": "Once sent, anyone can read it on the archive page of each of its"
-            " public lists, rendered for nobody in particular (no names, no personal links).",
-            "priority": "A bigger number gets a bigger share of a shared sender.",
-            "error_threshold_percent": "The campaign pauses itself when this share of its most"
-            " recent recipients failed for good (5xx: bad addresses), counted across every"
-            " worker. A sender that cannot be reached never pauses it: it waits.",
-            "error_window": "How many of the most recent recipients with an outcome count"
-            " (at least 20 must have one).",
-            "local_date": "Empty: the first time it is that hour after the start. Readers"
-            " whose hour has already passed on that day get it at once.",
+            "text_body": _("Left empty, it is made from the HTML with the links listed."),
+            "layout": _("Empty: the default layout. More ready-made: the Layouts page's gallery."),
+            "sender": _(
+                "Empty: the local capture outbox. The main sender: test sends go"
+                " through it, and it shares the campaign with the senders weighted below."
+            ),
+            "in_archive": _(
+                "Once sent, anyone can read it on the archive page of each of its public"
+                " lists, rendered for nobody in particular (no names, no personal links)."
+            ),
+            "priority": _("A bigger number gets a bigger share of a shared sender."),
+            "error_threshold_percent": _(
+                "The campaign pauses itself when this share of its most recent recipients"
+                " failed for good (5xx: bad addresses), counted across every worker. A sender"
+                " that cannot be reached never pauses it: it waits."
+            ),
+            "error_window": _(
+                "How many of the most recent recipients with an outcome count"
+                " (at least 20 must have one)."
+            ),
+            "local_date": _(
+                "Empty: the first time it is that hour after the start. Readers whose hour"
+                " has already passed on that day get it at once."
+            ),
         }
 
     def __init__(self, *args, **kwargs) -> None:
@@ -156,7 +190,9 @@ class CampaignForm(forms.ModelForm):
         primary = data.get("sender")
         others = [(sid, w) for sid, w in weighted if w and (primary is None or sid != primary.pk)]
         if others and primary is None:
-            self.add_error("sender", "Pick the main sender: the weighted ones share with it.")
+            self.add_error(
+                "sender", gettext("Pick the main sender: the weighted ones share with it.")
+            )
             return data
         if primary is None:
             data["pool"] = []
@@ -199,19 +235,19 @@ def time_zone_choices() -> list[tuple[str, str]]:
 class ScheduleForm(forms.Form):
     # Read as text: the time belongs to the chosen zone, not the server's (services parse it).
     send_at = forms.CharField(
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Send at"
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label=_("Send at")
     )
-    timezone = forms.ChoiceField(choices=time_zone_choices, label="Time zone")
+    timezone = forms.ChoiceField(choices=time_zone_choices, label=_("Time zone"))
 
 
 class TestSendForm(forms.Form):
     addresses = forms.CharField(
         widget=forms.TextInput(attrs={"placeholder": "me@example.com, colleague@example.com"}),
-        label="Send a test to",
+        label=_("Send a test to"),
     )
     # Django's form metaclass takes declared fields off the class, so Form.prefix is intact.
     prefix = forms.BooleanField(  # type: ignore[assignment]
-        required=False, initial=True, label="Start the subject with “[Test] ”"
+        required=False, initial=True, label=_("Start the subject with “[Test] ”")
     )
 
     def address_list(self) -> list[str]:
@@ -224,8 +260,10 @@ class LayoutForm(forms.ModelForm):
         model = Layout
         fields = ["name", "html"]
         widgets = {"html": forms.Textarea(attrs={"rows": 28, "class": "code"})}
-        labels = {"html": "HTML"}
+        labels = {"name": _("Name"), "html": _("HTML")}
         help_texts = {
-            "html": "Put {{ content }} where the campaign goes; {{ preheader }}, "
-            "{{ unsubscribe_url }}, {{ view_url }} and {{ preferences_url }} are available."
+            "html": _(
+                "Put {{ content }} where the campaign goes; {{ preheader }}, "
+                "{{ unsubscribe_url }}, {{ view_url }} and {{ preferences_url }} are available."
+            )
         }

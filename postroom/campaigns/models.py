@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from postroom.campaigns.windows import EVERY_DAY, ZONE_LENGTH, SendWindow
 
@@ -28,17 +29,18 @@ class Layout(models.Model):
 
 class Campaign(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft"
-        SCHEDULED = "scheduled"
-        RUNNING = "running"
-        PAUSED = "paused"
-        CANCELLED = "cancelled"
-        FINISHED = "finished"
+        # The labels are the admin's words for each status (badges, filters), translated.
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Running")
+        PAUSED = "paused", _("Paused")
+        CANCELLED = "cancelled", _("Cancelled")
+        FINISHED = "finished", _("Finished")
 
     class Format(models.TextChoices):
-        MARKDOWN = "markdown"
-        HTML = "html"
-        PLAIN = "plain"
+        MARKDOWN = "markdown", _("Markdown")
+        HTML = "html", _("Html")
+        PLAIN = "plain", _("Plain")
 
     class Kind(models.TextChoices):
         NEWSLETTER = "newsletter"
@@ -50,8 +52,8 @@ class Campaign(models.Model):
         AUTOMATION = "automation"
 
     class InDoubtPolicy(models.TextChoices):
-        HOLD = "hold", "leave them for me to decide"
-        RESEND = "resend", "send them again"
+        HOLD = "hold", _("leave them for me to decide")
+        RESEND = "resend", _("send them again")
 
     EDITABLE = (Status.DRAFT, Status.SCHEDULED)
 

@@ -29,6 +29,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from django.db.models import BigIntegerField, Count, F, Func, Q, QuerySet
 from django.db.models.functions import TruncDate
 
+from django.utils.translation import gettext_lazy as _
+
 from postroom.campaigns.models import Campaign
 from postroom.delivery.models import Delivery
 from postroom.errors import InvalidInput
@@ -38,12 +40,12 @@ HOUR, DAY = "hour", "day"
 BUCKETS = (HOUR, DAY)
 # What each figure is called, in the order charts and tables show them.
 METRICS = {
-    "sent": "Sent",
-    "opens": "Opens",
-    "clicks": "Clicks",
-    "bounces": "Bounces",
-    "complaints": "Complaints",
-    "unsubscribes": "Unsubscribes",
+    "sent": _("Sent"),
+    "opens": _("Opens"),
+    "clicks": _("Clicks"),
+    "bounces": _("Bounces"),
+    "complaints": _("Complaints"),
+    "unsubscribes": _("Unsubscribes"),
 }
 # An hourly series longer than this is unreadable as a chart and heavy as a table.
 MAX_HOURS = 31 * 24

@@ -27,7 +27,7 @@ MAX_TICKS = 5
 @dataclass(frozen=True)
 class Line:
     key: str  # a figure's name; also its CSS class (`s-<key>`)
-    label: str
+    label: str  # as it reads after a number in the tooltips ("sent", "opens")
     values: Sequence[int]
 
 
@@ -114,7 +114,7 @@ def chart(
     # One invisible strip per bucket carries its figures as a tooltip.
     for i in range(count):
         tip = f"{long_labels[i]}: " + ", ".join(
-            f"{line.label.lower()} {_fmt(line.values[i])}" for line in lines
+            f"{line.label} {_fmt(line.values[i])}" for line in lines
         )
         parts.append(
             f'<rect class="hit" x="{i}" y="0" width="1" height="100">'

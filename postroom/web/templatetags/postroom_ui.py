@@ -1,6 +1,7 @@
 """Template tags for the admin UI shell: navigation links, progress bars, moments in time,
 campaign states as they really are, waiting senders, decoded headers."""
 
+import re
 from datetime import datetime
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
@@ -9,10 +10,11 @@ from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 
+from postroom.campaigns import windows
 from postroom.campaigns.models import Campaign
-from postroom.delivery import sendwindows, waiting
+from postroom.delivery import waiting
 from postroom.web import first_run
 
 register = template.Library()
@@ -130,6 +132,57 @@ def shown_state(status: str, summary: dict | None) -> tuple[str, str]:
         return status, status
 
 
+# The weekdays as a send window writes them ("mon-fri"), in the admin's language.
+DAY_WORDS = {
+    "mon": pgettext_lazy("a weekday in a send window", "mon"),
+    "tue": pgettext_lazy("a weekday in a send window", "tue"),
+    "wed": pgettext_lazy("a weekday in a send window", "wed"),
+    "thu": pgettext_lazy("a weekday in a send window", "thu"),
+    "fri": pgettext_lazy("a weekday in a send window", "fri"),
+    "sat": pgettext_lazy("a weekday in a send window", "sat"),
+    "sun": pgettext_lazy("a weekday in a send window", "sun"),
+}
+
+
+@register.filter
+def window_text(window: dict | None) -> str:
+    """A send window (SendWindow.as_dict, or the summary's) as its `description` says it,
+    in the admin's language: "09:00-17:00, mon-fri in each reader's time zone"."""
+    if not window:
+        return ""
+    if window.get("local_time"):
+        if window.get("local_date"):
+            return gettext("at %(time)s on %(date)s in each reader's time zone") % {
+                "time": window["local_time"],
+                "date": window["local_date"],
+            }
+        return gettext("at %(time)s in each reader's time zone") % {"time": window["local_time"]}
+    if window.get("hours"):
+        days = [d for d in window.get("days") or [] if d in windows.DAYS]
+        mask = sum(1 << windows.DAYS.index(d) for d in days)
+        if not days or mask == windows.EVERY_DAY:
+            return gettext("%(hours)s in each reader's time zone") % {"hours": window["hours"]}
+        named = re.sub(r"[a-z]+", lambda m: str(DAY_WORDS[m[0]]), windows.format_days(mask))
+        return gettext("%(hours)s, %(days)s in each reader's time zone") % {
+            "hours": window["hours"],
+            "days": named,
+        }
+    return gettext("any time")
+
+
+def _window_wait(window: dict) -> str:
+    """Why a campaign waits for its window, for a badge's title (plain text: no <time>)."""
+    opens = as_datetime(window.get("next_opening"))
+    if opens is None:
+        return gettext("waiting for its send window (%(window)s)") % {
+            "window": window_text(window)
+        }
+    return gettext("waiting for its send window (%(window)s), next opening %(opens)s") % {
+        "window": window_text(window),
+        "opens": dateformat.format(timezone.localtime(opens), "j M Y H:i"),
+    }
+
+
 @register.simple_tag
 def state_badge(status: str, summary: dict | None = None) -> str:
     """The campaign's status badge; the reason (waiting for whom, why stalled) in its title."""
@@ -140,7 +193,7 @@ def state_badge(status: str, summary: dict | None = None) -> str:
     elif summary and css == "waiting" and summary.get("waiting"):
         title = waiting.waiting_text(summary["waiting"])
     elif summary and css == "waiting":
-        title = sendwindows.waiting_text(summary["window"])
+        title = _window_wait(summary["window"])
     if title:
         return format_html('<span class="badge {}" title="{}">{}</span>', css, title, words)
     return format_html('<span class="badge {}">{}</span>', css, words)

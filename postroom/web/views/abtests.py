@@ -5,6 +5,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from postroom.abtests import confidence, services
@@ -43,12 +44,12 @@ def page(request: OperatorRequest, campaign_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             if not form.is_valid():
-                raise InvalidInput("check the fields marked below")
+                raise InvalidInput(_("check the fields marked below"))
             services.update_test(test, **form.service_fields())
-            messages.success(request, "A/B test saved.")
+            messages.success(request, _("A/B test saved."))
             return redirect("campaign_abtest", test.campaign_id)
         except PostroomError as exc:
-            messages.error(request, f"Not saved: {exc}")
+            messages.error(request, _("Not saved: %(problem)s") % {"problem": exc})
             status = 400
     found = services.results(test)
     context = {
@@ -86,9 +87,9 @@ def create(request: OperatorRequest, campaign_id: int) -> HttpResponse:
     try:
         services.make_test(campaign)
     except PostroomError as exc:
-        messages.error(request, f"Not made an A/B test: {exc}")
+        messages.error(request, _("Not made an A/B test: %(problem)s") % {"problem": exc})
         return redirect("campaign_detail", campaign_id)
-    messages.success(request, "Made an A/B test with a second variant to change.")
+    messages.success(request, _("Made an A/B test with a second variant to change."))
     return redirect("campaign_abtest", campaign.pk)
 
 
@@ -100,16 +101,16 @@ def variant(request: OperatorRequest, campaign_id: int) -> HttpResponse:
     if label:
         return _act(
             request, test.campaign_id, lambda: services.remove_variant(test, label),
-            f"Variant {label} removed.",
+            _("Variant %(label)s removed.") % {"label": label},
         )  # fmt: skip
-    return _act(request, test.campaign_id, lambda: services.add_variant(test), "Variant added.")
+    return _act(request, test.campaign_id, lambda: services.add_variant(test), _("Variant added."))
 
 
 @operator_required
 @require_POST
 def start(request: OperatorRequest, campaign_id: int) -> HttpResponse:
     test = _test(campaign_id)
-    return _act(request, test.campaign_id, lambda: services.start_test(test), "Test started.")
+    return _act(request, test.campaign_id, lambda: services.start_test(test), _("Test started."))
 
 
 @operator_required
@@ -119,7 +120,7 @@ def decide(request: OperatorRequest, campaign_id: int) -> HttpResponse:
     label = request.POST.get("winner", "")
     return _act(
         request, test.campaign_id, lambda: services.decide(test, label, by_hand=True),
-        f"Variant {label} chosen: it goes to the rest of the audience.",
+        _("Variant %(label)s chosen: it goes to the rest of the audience.") % {"label": label},
     )  # fmt: skip
 
 
@@ -132,5 +133,5 @@ def delete(request: OperatorRequest, campaign_id: int) -> HttpResponse:
     except PostroomError as exc:
         messages.error(request, str(exc))
         return redirect("campaign_abtest", test.campaign_id)
-    messages.success(request, "Not an A/B test any more; the other variants were deleted.")
+    messages.success(request, _("Not an A/B test any more; the other variants were deleted."))
     return redirect("campaign_detail", test.campaign_id)

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.abtests import services as abtests
@@ -79,12 +80,12 @@ def _editor(request: OperatorRequest, campaign: Campaign | None) -> HttpResponse
                     saved = services.create_campaign(
                         lists=lists, created_by=request.user, **form.service_fields()
                     )
-                    done = f"Campaign “{saved.name}” created as a draft."
+                    done = _("Campaign “%(name)s” created as a draft.") % {"name": saved.name}
                 else:
                     saved = services.update_campaign(
                         _campaign(campaign.pk), lists=lists, **form.service_fields()
                     )
-                    done = "Campaign saved."
+                    done = _("Campaign saved.")
                 media.set_campaign_attachments(saved, [m.pk for m in attached.chosen()])
             messages.success(request, done)
             return redirect("campaign_detail", saved.pk)
@@ -107,7 +108,11 @@ def new(request: OperatorRequest) -> HttpResponse:
 def edit(request: OperatorRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(campaign_id)
     if not campaign.is_editable:
-        messages.error(request, f"This campaign is {campaign.status} and can no longer be edited.")
+        messages.error(
+            request,
+            _("This campaign is %(status)s and can no longer be edited.")
+            % {"status": campaign.get_status_display().lower()},
+        )
         return redirect("campaign_detail", campaign.pk)
     return _editor(request, campaign)
 
@@ -120,7 +125,7 @@ def live_preview(request: HttpRequest) -> HttpResponse:
     form.is_valid()  # fills cleaned_data with whatever is valid; the rest stays default
     data = form.cleaned_data
     campaign = Campaign(
-        name=data.get("name") or "Untitled",
+        name=data.get("name") or _("Untitled"),
         subject=data.get("subject") or "",
         preheader=data.get("preheader") or "",
         from_name=data.get("from_name") or "",
@@ -207,13 +212,13 @@ def test_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(campaign_id)
     form = TestSendForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give at least one address for the test.")
+        messages.error(request, _("Give at least one address for the test."))
         return redirect("campaign_detail", campaign.pk)
     prefix = services.TEST_SUBJECT_PREFIX if form.cleaned_data["prefix"] else ""
     try:
         outcomes = control.send_test(campaign, form.address_list(), prefix)
     except PostroomError as exc:  # a bad address, a broken template
-        messages.error(request, f"Test not sent: {exc}")
+        messages.error(request, _("Test not sent: %(problem)s") % {"problem": exc})
         return redirect("campaign_detail", campaign.pk)
     for outcome in outcomes:
         text = outcome.describe()
@@ -233,16 +238,19 @@ def schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(campaign_id)
     form = ScheduleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a date, a time and a time zone.")
+        messages.error(request, _("Choose a date, a time and a time zone."))
         return redirect("campaign_detail", campaign.pk)
     try:
         when, zone = services.parse_send_at(
             form.cleaned_data["send_at"], form.cleaned_data["timezone"]
         )
         services.schedule(campaign, when, zone)
-        messages.success(request, f"Scheduled for {when:%Y-%m-%d %H:%M} ({zone}).")
+        messages.success(
+            request,
+            _("Scheduled for %(when)s (%(zone)s).") % {"when": f"{when:%Y-%m-%d %H:%M}", "zone": zone},
+        )
     except InvalidInput as exc:
-        messages.error(request, f"Not scheduled: {exc}")
+        messages.error(request, _("Not scheduled: %(problem)s") % {"problem": exc})
     return redirect("campaign_detail", campaign.pk)
 
 
@@ -251,7 +259,7 @@ def schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
 def unschedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
     try:
         services.unschedule(_campaign(campaign_id))
-        messages.success(request, "The campaign is a draft again.")
+        messages.success(request, _("The campaign is a draft again."))
     except InvalidInput as exc:
         messages.error(request, str(exc))
     return redirect("campaign_detail", campaign_id)
@@ -264,16 +272,16 @@ def set_archive(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(campaign_id)
     wanted = request.POST.get("in_archive")
     if wanted not in ("on", "off"):
-        messages.error(request, "Choose whether the campaign is in the archive.")
+        messages.error(request, _("Choose whether the campaign is in the archive."))
         return redirect("campaign_detail", campaign.pk)
     services.set_in_archive(campaign, wanted == "on")
     if not campaign.in_archive:
-        messages.success(request, "Taken out of the public archive.")
+        messages.success(request, _("Taken out of the public archive."))
     elif archive.archives_of(campaign):
-        messages.success(request, "Shown in the public archive.")
+        messages.success(request, _("Shown in the public archive."))
     else:
         messages.info(
-            request, "Marked for the public archive: shown once it is sent to a public list."
+            request, _("Marked for the public archive: shown once it is sent to a public list.")
         )
     return redirect("campaign_detail", campaign.pk)
 
@@ -282,7 +290,7 @@ def set_archive(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @require_POST
 def duplicate(request: HttpRequest, campaign_id: int) -> HttpResponse:
     copy = services.duplicate_campaign(_campaign(campaign_id), created_by=request.user)
-    messages.success(request, f"Created “{copy.name}”.")
+    messages.success(request, _("Created “%(name)s”.") % {"name": copy.name})
     return redirect("campaign_edit", copy.pk)
 
 
@@ -295,5 +303,5 @@ def delete(request: HttpRequest, campaign_id: int) -> HttpResponse:
     except InvalidInput as exc:
         messages.error(request, str(exc))
         return redirect("campaign_detail", campaign.pk)
-    messages.success(request, f"Deleted “{campaign.name}”.")
+    messages.success(request, _("Deleted “%(name)s”.") % {"name": campaign.name})
     return redirect("campaigns")

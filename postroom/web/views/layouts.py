@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from postroom.campaigns import gallery, layouts
@@ -44,7 +45,7 @@ def gallery_add(request: HttpRequest, key: str) -> HttpResponse:
         layout = gallery.add_to_layouts(key)
     except NotFound:
         raise Http404("No such layout in the gallery") from None
-    messages.success(request, f"“{layout.name}” is among your layouts.")
+    messages.success(request, _("“%(name)s” is among your layouts.") % {"name": layout.name})
     return redirect("layout_edit", layout.pk)
 
 
@@ -58,7 +59,7 @@ def _editor(request: HttpRequest, layout: Layout | None) -> HttpResponse:
                 saved = layouts.create_layout(name, html)
             else:
                 saved = layouts.update_layout(_layout(layout.pk), name, html)
-            messages.success(request, f"Layout “{saved.name}” saved.")
+            messages.success(request, _("Layout “%(name)s” saved.") % {"name": saved.name})
             return redirect("layout_edit", saved.pk)
         except InvalidInput as exc:
             problems = _problems(exc)
@@ -109,7 +110,7 @@ def preview(request: HttpRequest) -> HttpResponse:
 @require_POST
 def duplicate(request: HttpRequest, layout_id: int) -> HttpResponse:
     copy = layouts.duplicate_layout(_layout(layout_id))
-    messages.success(request, f"Created “{copy.name}”.")
+    messages.success(request, _("Created “%(name)s”.") % {"name": copy.name})
     return redirect("layout_edit", copy.pk)
 
 
@@ -122,5 +123,5 @@ def delete(request: HttpRequest, layout_id: int) -> HttpResponse:
     except InvalidInput as exc:
         messages.error(request, str(exc))
         return redirect("layout_edit", layout.pk)
-    messages.success(request, f"Deleted “{layout.name}”.")
+    messages.success(request, _("Deleted “%(name)s”.") % {"name": layout.name})
     return redirect("layouts")

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext, gettext_lazy, pgettext, pgettext_lazy
 from django.views.decorators.http import require_GET
 
 from postroom.campaigns import services
@@ -20,33 +21,58 @@ from postroom.web.permissions import OperatorRequest, operator_required
 
 # Charts of figures of like size: sent dwarfs the rest, bounces are few.
 GROUPS = (
-    ("sent", "Sent", ("sent",)),
-    ("engagement", "Opens and clicks by people", ("opens", "clicks")),
-    ("losses", "Bounces, complaints and unsubscribes", ("bounces", "complaints", "unsubscribes")),
+    ("sent", gettext_lazy("Sent"), ("sent",)),
+    ("engagement", gettext_lazy("Opens and clicks by people"), ("opens", "clicks")),
+    (
+        "losses",
+        gettext_lazy("Bounces, complaints and unsubscribes"),
+        ("bounces", "complaints", "unsubscribes"),
+    ),
 )
-BUCKET_CHOICES = (("auto", "Automatic"), ("hour", "Per hour"), ("day", "Per day"))
+BUCKET_CHOICES = (
+    ("auto", gettext_lazy("Automatic")),
+    ("hour", gettext_lazy("Per hour")),
+    ("day", gettext_lazy("Per day")),
+)
+# Each figure as it reads inside a sentence ("1,204 sent, 310 opens"), where English
+# lowers the word and German does not: its own message, not METRICS' label lowered.
+IN_TEXT = {
+    "sent": pgettext_lazy("a figure, after its number", "sent"),
+    "opens": pgettext_lazy("a figure, after its number", "opens"),
+    "clicks": pgettext_lazy("a figure, after its number", "clicks"),
+    "bounces": pgettext_lazy("a figure, after its number", "bounces"),
+    "complaints": pgettext_lazy("a figure, after its number", "complaints"),
+    "unsubscribes": pgettext_lazy("a figure, after its number", "unsubscribes"),
+}
 
 
 def _labels(found: Series) -> tuple[list[str], list[str]]:
-    """(axis labels, full labels) of the buckets, in the reader's zone."""
+    """(axis labels, full labels) of the buckets, in the reader's zone and language
+    (Django's date format names the days and months in it; strftime would not)."""
     if found.bucket == HOUR:
         several_days = found.starts[0].date() != found.starts[-1].date()
-        axis = [s.strftime("%-d %b %H:%M" if several_days else "%H:%M") for s in found.starts]
-        full = [s.strftime("%a %-d %b %Y, %H:%M %Z") for s in found.starts]
+        axis = [dateformat.format(s, "j M H:i" if several_days else "H:i") for s in found.starts]
+        full = [dateformat.format(s, "D j M Y, H:i T") for s in found.starts]
     else:
-        axis = [s.strftime("%-d %b") for s in found.starts]
-        full = [s.strftime("%a %-d %b %Y") for s in found.starts]
+        axis = [dateformat.format(s, "j M") for s in found.starts]
+        full = [dateformat.format(s, "D j M Y") for s in found.starts]
     return axis, full
 
 
 def _described(found: Series, keys: tuple[str, ...]) -> str:
-    per = "hour" if found.bucket == HOUR else "day"
     totals = found.totals
-    figures = ", ".join(f"{totals[k]:,} {METRICS[k].lower()}" for k in keys)
-    return (
-        f"Per {per} from {found.starts[0]:%-d %b %Y %H:%M} to"
-        f" {found.end.astimezone(found.zone):%-d %b %Y %H:%M} ({found.zone}): {figures} in all."
-    )
+    separator = pgettext("between the names of a list", ", ")
+    figures = separator.join(f"{totals[k]:,} {IN_TEXT[k]}" for k in keys)
+    if found.bucket == HOUR:
+        text = gettext("Per hour from %(start)s to %(end)s (%(zone)s): %(figures)s in all.")
+    else:
+        text = gettext("Per day from %(start)s to %(end)s (%(zone)s): %(figures)s in all.")
+    return text % {
+        "start": dateformat.format(found.starts[0], "j M Y H:i"),
+        "end": dateformat.format(found.end.astimezone(found.zone), "j M Y H:i"),
+        "zone": found.zone,
+        "figures": figures,
+    }
 
 
 def charts_context(found: Series, prefix: str) -> dict:
@@ -54,7 +80,7 @@ def charts_context(found: Series, prefix: str) -> dict:
     axis, full = _labels(found)
     charts = []
     for key, title, metrics in GROUPS:
-        lines = [Line(m, METRICS[m], found.values[m]) for m in metrics]
+        lines = [Line(m, str(IN_TEXT[m]), found.values[m]) for m in metrics]
         charts.append(
             {
                 "id": f"{prefix}-{key}",
@@ -97,7 +123,10 @@ def overall(request: OperatorRequest) -> HttpResponse:
     bucket = timeseries.choose_bucket(wanted, start, now)
     problem = ""
     if bucket == HOUR and now - start > timedelta(hours=timeseries.MAX_HOURS):
-        problem, bucket = f"per hour covers at most {timeseries.MAX_HOURS // 24} days", DAY
+        problem = gettext("per hour covers at most %(days)s days") % {
+            "days": timeseries.MAX_HOURS // 24
+        }
+        bucket = DAY
     scope = Scope.overall(
         request.access.campaigns(Campaign.objects.all()), unattached=not request.access.restricted
     )

@@ -34,6 +34,8 @@
   if (!select || !textarea || !surface) return;
   var formatField = select.closest(".field");
   var bodyLabel = root.querySelector("label[for=" + textarea.id + "]");
+  // The page's own words, in the admin's language (data-text-* on the editor); English without.
+  function say(key, english) { return root.dataset[key] || english; }
 
   var BUTTON_COLOUR = "#2563eb";
   var NAMES = { markdown: "Markdown", visual: "the visual editor", html: "HTML", plain: "plain text" };
@@ -86,7 +88,7 @@
     var isVisual = mode === "visual";
     visual.hidden = !isVisual;
     textarea.closest(".field").hidden = isVisual;
-    if (bodyLabel) bodyLabel.textContent = mode === "html" ? "Body (HTML):" : "Body:";
+    if (bodyLabel) bodyLabel.textContent = mode === "html" ? say("textBodyHtml", "Body (HTML):") : say("textBody", "Body:");
     modeSwitch.querySelectorAll("[data-mode]").forEach(function (button) {
       button.setAttribute("aria-pressed", button.getAttribute("data-mode") === mode ? "true" : "false");
     });
@@ -298,7 +300,7 @@
     var text = dialog.querySelector("[data-ve-text]").value.trim();
     var problem = dialog.querySelector("[data-ve-problem]");
     if (!DIALOG_URL.test(url)) {
-      problem.textContent = "Give an address starting with https://, http://, mailto: or tel:.";
+      problem.textContent = say("textBadUrl", "Give an address starting with https://, http://, mailto: or tel:.");
       problem.hidden = false;
       return;
     }
@@ -321,7 +323,7 @@
     redo: function () { editor.redo(); },
     link: function () {
       var selected = editor.getSelectedText();
-      ask("Link", selected ? null : "Link text", {}, function (url, text) {
+      ask(say("textLink", "Link"), selected ? null : say("textLinkText", "Link text"), {}, function (url, text) {
         if (selected) {
           editor.makeLink(url);
         } else {
@@ -330,10 +332,10 @@
       });
     },
     image: function () {
-      ask("Image", "Description (alt text)", { url: "https://" }, function (url, text) { insertImage(url, text); });
+      ask(say("textImage", "Image"), say("textAlt", "Description (alt text)"), { url: "https://" }, function (url, text) { insertImage(url, text); });
     },
     button: function () {
-      ask("Button", "Button label", { text: "Read more" }, function (url, text) {
+      ask(say("textButton", "Button"), say("textButtonLabel", "Button label"), { text: "Read more" }, function (url, text) {
         insertBlock(buttonBlock(url, text || "Read more"));
       });
     },
