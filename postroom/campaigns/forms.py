@@ -6,9 +6,8 @@ from django import forms
 from django.conf import settings
 from django.db import models
 from django.utils.dates import WEEKDAYS_ABBR
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from postroom.audience.models import MailingList
 from postroom.campaigns import pools, windows
@@ -70,7 +69,9 @@ class CampaignForm(forms.ModelForm):
         choices=_installation_zone_choice,
         required=False,
         label=_("Readers without a time zone"),
-        help_text=_("Readers whose timezone attribute is missing or is not a zone follow this one."),
+        help_text=_(
+            "Readers whose timezone attribute is missing or is not a zone follow this one."
+        ),
     )
     lists = forms.ModelMultipleChoiceField(
         queryset=MailingList.objects.all(),

@@ -28,7 +28,6 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from django.db.models import BigIntegerField, Count, F, Func, Q, QuerySet
 from django.db.models.functions import TruncDate
-
 from django.utils.translation import gettext_lazy as _
 
 from postroom.campaigns.models import Campaign

@@ -174,9 +174,7 @@ def _window_wait(window: dict) -> str:
     """Why a campaign waits for its window, for a badge's title (plain text: no <time>)."""
     opens = as_datetime(window.get("next_opening"))
     if opens is None:
-        return gettext("waiting for its send window (%(window)s)") % {
-            "window": window_text(window)
-        }
+        return gettext("waiting for its send window (%(window)s)") % {"window": window_text(window)}
     return gettext("waiting for its send window (%(window)s), next opening %(opens)s") % {
         "window": window_text(window),
         "opens": dateformat.format(timezone.localtime(opens), "j M Y H:i"),

@@ -247,7 +247,8 @@ def schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
         services.schedule(campaign, when, zone)
         messages.success(
             request,
-            _("Scheduled for %(when)s (%(zone)s).") % {"when": f"{when:%Y-%m-%d %H:%M}", "zone": zone},
+            _("Scheduled for %(when)s (%(zone)s).")
+            % {"when": f"{when:%Y-%m-%d %H:%M}", "zone": zone},
         )
     except InvalidInput as exc:
         messages.error(request, _("Not scheduled: %(problem)s") % {"problem": exc})

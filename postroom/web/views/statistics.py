@@ -34,15 +34,15 @@ BUCKET_CHOICES = (
     ("hour", gettext_lazy("Per hour")),
     ("day", gettext_lazy("Per day")),
 )
-# Each figure as it reads inside a sentence ("1,204 sent, 310 opens"), where English
+# Each figure as it reads beside its number ("1,204 sent", a tooltip's "opens 3"), where English
 # lowers the word and German does not: its own message, not METRICS' label lowered.
 IN_TEXT = {
-    "sent": pgettext_lazy("a figure, after its number", "sent"),
-    "opens": pgettext_lazy("a figure, after its number", "opens"),
-    "clicks": pgettext_lazy("a figure, after its number", "clicks"),
-    "bounces": pgettext_lazy("a figure, after its number", "bounces"),
-    "complaints": pgettext_lazy("a figure, after its number", "complaints"),
-    "unsubscribes": pgettext_lazy("a figure, after its number", "unsubscribes"),
+    "sent": pgettext_lazy("a figure, beside its number", "sent"),
+    "opens": pgettext_lazy("a figure, beside its number", "opens"),
+    "clicks": pgettext_lazy("a figure, beside its number", "clicks"),
+    "bounces": pgettext_lazy("a figure, beside its number", "bounces"),
+    "complaints": pgettext_lazy("a figure, beside its number", "complaints"),
+    "unsubscribes": pgettext_lazy("a figure, beside its number", "unsubscribes"),
 }
 
 
