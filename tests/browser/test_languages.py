@@ -224,3 +224,76 @@ def test_the_automation_feed_and_media_pages_are_in_german(make_page, owner, fil
     expect(steps.nth(1)).to_contain_text("3d warten, dann bis jeder Tag 09:00 Ortszeit")
     expect(steps.nth(2)).to_contain_text("wenn Schritt 1 geöffnet: die Sequenz verlassen")
     expect(detail.locator(".subtitle")).to_contain_text("Wer eintritt: ist einer Liste beigetreten")
+
+
+# The campaign pages (issue 18): the list, a sent campaign, the editor of a draft and the
+# sent one's statistics, each with words it must show in the user's language.
+CAMPAIGN_WORDS = {
+    "de": {
+        "list": ("Kampagnen", "Öffnungen", "Abgeschlossen"),
+        "detail": ("Test senden", "Betreff", "Duplizieren"),
+        "editor": ("Sendefenster", "Absenderadresse", "Entwurf"),
+        "statistics": ("Klickkarte", "Öffnungen und Klicks von Menschen", "Zurück zur Kampagne"),
+    },
+    "zh-hans": {
+        "list": ("营销活动", "打开", "已完成"),
+        "detail": ("发送测试邮件", "主题", "复制"),
+        "editor": ("发送时段", "发件地址", "草稿"),
+        "statistics": ("点击分布", "真人打开与点击", "返回营销活动"),
+    },
+}
+
+
+def campaigns_to_show() -> dict[str, str]:
+    """A campaign sent to three people (one opened and clicked) and a draft: their pages."""
+    from tests.delivery.helpers import make_audience, make_campaign
+
+    from postroom.campaigns.models import Campaign, TrackedLink
+    from postroom.delivery import control
+    from postroom.delivery.models import Delivery
+    from postroom.tracking.models import EngagementEvent
+
+    news = make_audience(3)
+    sent = make_campaign(news, name="Stadtteilzeitung", body="[Termine](https://example.com/t)")
+    control.start(sent)
+    started = timezone.now() - timedelta(hours=5)
+    Campaign.objects.filter(pk=sent.pk).update(
+        status="finished", started_at=started, finished_at=started + timedelta(minutes=2)
+    )
+    Delivery.objects.filter(campaign=sent).update(state="sent", sent_at=started)
+    link = TrackedLink.objects.create(campaign=sent, number=1, url="https://example.com/t")
+    reader = Delivery.objects.filter(campaign=sent).first().subscriber_id
+    for kind in ("open", "click"):
+        EngagementEvent.objects.create(
+            campaign=sent, subscriber_id=reader, kind=kind, at=started + timedelta(hours=1),
+            link=link if kind == "click" else None,
+        )  # fmt: skip
+    draft = make_campaign(news, name="Wochenbrief", window_start="09:00", window_end="17:00")
+    return {
+        "list": "/campaigns/",
+        "detail": f"/campaigns/{sent.pk}/",
+        "editor": f"/campaigns/{draft.pk}/edit/",
+        "statistics": f"/campaigns/{sent.pk}/statistics/",
+    }
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("language", BROWSERS)
+def test_the_campaign_pages_speak_the_users_language(
+    make_page, owner, transactional_db, language, size
+):
+    Profile.objects.create(user=owner, role="owner", language=language)
+    for name, path in campaigns_to_show().items():
+        page = make_page(**SIZES[size], user=owner)
+
+        page.goto(path)
+
+        expect(page.locator("html")).to_have_attribute("lang", language)
+        for words in CAMPAIGN_WORDS[language][name]:
+            expect(page.locator("main").get_by_text(words, exact=False).first).to_be_attached()
+        words = page.locator(
+            "main h1, main h2, main h3, main th, main label, main button, main legend, main a.btn"
+        ).all_inner_texts()
+        left = [w for w in words if ENGLISH.search(w)]
+        assert not left, f"{language} {path}: still English: {left}"
+        fits(page)
