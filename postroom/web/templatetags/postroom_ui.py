@@ -127,7 +127,7 @@ def shown_state(status: str, summary: dict | None) -> tuple[str, str]:
         if (summary.get("window") or {}).get("waiting"):
             return "waiting", gettext("Waiting for send window")
     try:
-        return status, Campaign.Status(status).label
+        return status, str(Campaign.Status(status).label)
     except ValueError:
         return status, status
 

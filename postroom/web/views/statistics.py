@@ -79,7 +79,8 @@ def charts_context(found: Series, prefix: str) -> dict:
     """The charts, legends and table rows a page shows for `found`."""
     axis, full = _labels(found)
     charts = []
-    for key, title, metrics in GROUPS:
+    for key, name, metrics in GROUPS:
+        title = str(name)
         lines = [Line(m, str(IN_TEXT[m]), found.values[m]) for m in metrics]
         charts.append(
             {
