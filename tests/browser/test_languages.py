@@ -11,13 +11,17 @@ from playwright.sync_api import expect
 from postroom.accounts.models import Profile
 from postroom.audience import services as audience
 from postroom.automations import services as automations
-from postroom.delivery.models import Sender
+from postroom.campaigns.models import Campaign, TrackedLink
+from postroom.delivery import control
+from postroom.delivery.models import Delivery, Sender
 from postroom.feeds import services as feeds
 from postroom.feeds.models import FeedItem
 from postroom.media import services as media
 from postroom.media.models import MediaFile
 from postroom.tracking import links
+from postroom.tracking.models import EngagementEvent
 from tests.browser.conftest import ARTIFACTS
+from tests.delivery.helpers import make_audience, make_campaign
 from tests.media.pictures import png
 
 SIZES = {"phone": {"width": 375, "height": 812, "mobile": True}, "desktop": {"width": 1280}}
@@ -246,13 +250,6 @@ CAMPAIGN_WORDS = {
 
 def campaigns_to_show() -> dict[str, str]:
     """A campaign sent to three people (one opened and clicked) and a draft: their pages."""
-    from tests.delivery.helpers import make_audience, make_campaign
-
-    from postroom.campaigns.models import Campaign, TrackedLink
-    from postroom.delivery import control
-    from postroom.delivery.models import Delivery
-    from postroom.tracking.models import EngagementEvent
-
     news = make_audience(3)
     sent = make_campaign(news, name="Stadtteilzeitung", body="[Termine](https://example.com/t)")
     control.start(sent)
