@@ -48,11 +48,21 @@ def panel_context(campaign: Campaign) -> dict:
         and CampaignEvent.objects.filter(campaign=campaign).values_list("kind", flat=True).first()
         == CampaignEvent.Kind.AUTO_PAUSED,
         "live": campaign.status == Campaign.Status.RUNNING,
-        "threshold_text": autopause.thresholds_text(
-            campaign.error_threshold_percent, campaign.error_window
-        ),
+        "threshold_text": _threshold_text(campaign),
         # The pre-send check shown next to "Start sending".
         "precheck": precheck(campaign) if campaign.is_editable else None,
+    }
+
+
+def _threshold_text(campaign: Campaign) -> str:
+    """autopause.thresholds_text in the admin's language (that one is the CLI's English)."""
+    return gettext(
+        "more than %(percent)s%% of the last %(window)s recipients"
+        " (once %(outcomes)s have an outcome)"
+    ) % {
+        "percent": campaign.error_threshold_percent,
+        "window": campaign.error_window,
+        "outcomes": autopause.min_outcomes(campaign.error_window),
     }
 
 
