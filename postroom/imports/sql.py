@@ -47,8 +47,18 @@ def any_of(column: str) -> str:
     return f"{column} IN (SELECT value FROM json_each(%s))"
 
 
-def array(values: list):
-    return list(values) if connection.vendor == "postgresql" else json.dumps(list(values))
+def array(values: list) -> str:
+    """A batch as one parameter: JSON text for SQLite's json_each, an array literal for
+    PostgreSQL (which takes its element type from the column it is compared with).
+
+    Not a Python list on PostgreSQL: Django's client-side binding has psycopg quote a
+    list element by element in Python, ~10 µs each (9 of the importing process's 32
+    CPU seconds for 300,000 rows); one string is escaped by libpq in one call.
+    """
+    if connection.vendor != "postgresql":
+        return json.dumps(list(values))
+    quoted = (str(v).replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
 
 
 def select_in(sql: str, values: list, params: list | None = None) -> list[tuple]:
@@ -112,7 +122,7 @@ def insert_subscribers(contacts: list, now) -> NewRows:
     target = table(Subscriber)
     active = Subscriber.Status.ACTIVE
     if connection.vendor == "postgresql":
-        return "id = ANY(%s)", [_insert_by_copy(target, names, contacts, active, moment)]
+        return any_of("id"), [array(_insert_by_copy(target, names, contacts, active, moment))]
     sql = f"INSERT INTO {target} ({names}) VALUES ({holes(columns)}) ON CONFLICT DO NOTHING"
     rows = [
         (c.email, c.email_hash, c.name, c.attributes_json, active, moment, moment) for c in contacts

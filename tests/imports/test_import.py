@@ -158,6 +158,19 @@ def test_a_second_import_counts_existing_subscribers_as_unchanged(news):
     assert (again.created, again.updated, again.unchanged, again.duplicates) == (0, 0, 2073, 5)
 
 
+def test_addresses_with_array_literal_characters_are_found_again(news, tmp_path):
+    # A batch is bound as one array literal on PostgreSQL (imports/sql.array): braces,
+    # quotes and the word NULL are legal in an address and must stay data.
+    emails = ["{brace}@example.com", "o'neil@example.com", "null@example.com", "a}b@example.com"]
+    path = write(tmp_path, "email,name\n" + "".join(f"{e},N\n" for e in emails))
+    first = run(path)
+    assert (first.created, first.rejected) == (4, 0)
+    Subscription.objects.filter(subscriber__email=emails[0]).delete()
+    again = run(path)
+    assert (again.created, again.updated, again.unchanged) == (0, 1, 3)
+    assert Subscription.objects.filter(mailing_list=news).count() == 4
+
+
 def test_subscribe_mode_adds_existing_subscribers_to_another_list(news, tmp_path):
     MailingList.objects.create(name="Other")
     path = write(tmp_path, "email,name\na@example.com,A\nb@example.com,B\n")
