@@ -7,6 +7,7 @@ The reading side (parsing, validation, de-duplication) is in pipeline.py.
 """
 
 import contextlib
+import gc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,9 +39,28 @@ def run_import(imp: Import, *, dry_run: bool = False, progress: Progress | None 
         dry_run=dry_run,
         resubscribe=imp.resubscribe,
     )
-    with _rare_checkpoints(enabled=not dry_run):
+    with _rare_checkpoints(enabled=not dry_run), _rare_collections():
         _run(imp, upserter, dry_run, progress)
     return imp
+
+
+@contextlib.contextmanager
+def _rare_collections():
+    """Fewer cyclic garbage collections, none over what was loaded before the import.
+
+    An import makes and drops tens of thousands of row tuples a batch, none of them
+    in a cycle; with the default thresholds the collector ran ~1,800 times for
+    300,000 rows and took 2.2 of the importing process's 12.9 CPU seconds, mostly
+    walking Django's own objects again and again (frozen here, so never walked).
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 @contextlib.contextmanager
