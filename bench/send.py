@@ -31,6 +31,7 @@ share: absolute figures move between runs, the ratio much less.
 
 import argparse
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -257,12 +258,11 @@ def _py_spy(directory: str, name: str) -> list[str]:
     return [binary, "record", "-r", "250", "-f", "raw", "-o", str(out), "--"]
 
 
-def profile(sink, count: int) -> None:
+def _limited_campaign(sink, name: str, count: int):
+    """A started campaign of which only the first `count` rows are left to send."""
     from postroom.delivery.models import Delivery
-    from postroom.delivery.worker import DeliveryWorker
 
-    sender = _sink_sender(sink)
-    campaign = _campaign("bench profile", sender)
+    campaign = _campaign(name, _sink_sender(sink))
     _start(campaign)
     keep = Delivery.objects.filter(campaign=campaign).order_by("id").values("id")[count : count + 1]
     first_skipped = keep.first()
@@ -270,6 +270,88 @@ def profile(sink, count: int) -> None:
         Delivery.objects.filter(campaign=campaign, id__gte=first_skipped["id"]).update(
             state="skipped", error="bench"
         )
+    return campaign
+
+
+class _GcClock:
+    """CPU time spent in the cyclic garbage collector while inside the `with` block."""
+
+    def __init__(self) -> None:
+        self.seconds, self.runs, self.full, self._started = 0.0, 0, 0, 0.0
+
+    def _tick(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+            return
+        self.seconds += time.thread_time() - self._started
+        self.runs += 1
+        self.full += info["generation"] == 2
+
+    def __enter__(self) -> "_GcClock":
+        gc.callbacks.append(self._tick)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._tick)
+
+
+def cpu_split(sink, count: int) -> None:
+    """Where a worker's CPU goes, in CPU time (a profile's wall time under load blames
+    whatever system call a preemption lands on): `count` messages sent by one in-process
+    worker (its own thread: building and the engine; the rest of the process: the SMTP
+    pool's thread), building the same messages alone, and a worker's start-up and exit
+    with nothing to send (a `postroom worker --until-idle` process)."""
+    from postroom.audience.models import Subscriber
+    from postroom.campaigns.spec import compiled_for
+    from postroom.delivery.models import Delivery
+    from postroom.delivery.worker import DeliveryWorker
+    from postroom.mail.compose import Recipient
+
+    campaign = _limited_campaign(sink, "bench cpu split", count)
+    ids = Delivery.objects.filter(campaign=campaign, state="pending").values("subscriber_id")
+    people = [
+        Recipient(pk, email, name, attributes or {})
+        for pk, email, name, attributes in Subscriber.objects.filter(id__in=ids).values_list(
+            "id", "email", "name", "attributes"
+        )
+    ]
+    compiled = compiled_for(campaign)
+    thread, process = time.thread_time(), time.process_time()
+    for person in people:
+        compiled.build(person)
+    build = time.thread_time() - thread
+    worker = DeliveryWorker()
+    collecting = _GcClock()
+    thread, process = time.thread_time(), time.process_time()
+    with collecting:
+        while worker.process_one_batch():
+            pass
+        worker.close()
+    main, total = time.thread_time() - thread, time.process_time() - process
+    sent, _ = _sent_span(campaign)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    command = [sys.executable, "-m", "postroom.cli", "worker", "--until-idle"]
+    subprocess.run(command, env={**os.environ, "LOG_LEVEL": "WARNING"}, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    idle = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    per = 1e6 / max(sent, 1)
+    print(
+        f"  CPU split ({sent:,} messages, in-process): {total * per:,.0f} µs/msg in all ="
+        f" {main * per:,.0f} worker thread (of which building alone {build * per:,.0f},"
+        f" the engine ~{(main - build) * per:,.0f}) + {(total - main) * per:,.0f} SMTP thread;"
+        f" the garbage collector {collecting.seconds * per:,.0f} in {collecting.runs:,} runs"
+        f" ({collecting.full} full);"
+        f" a worker process with nothing to send: {idle:.2f} s CPU"
+        f" ({idle * 1e6 / 20_000:,.0f} µs/msg over 20,000, {idle * 1e6 / 100_000:,.0f} over"
+        f" 100,000); load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
+def profile(sink, count: int) -> None:
+    from postroom.delivery.worker import DeliveryWorker
+
+    campaign = _limited_campaign(sink, "bench profile", count)
     worker = DeliveryWorker()
     profiler = cProfile.Profile()
     started = time.perf_counter()
@@ -363,6 +445,7 @@ def child(args: argparse.Namespace) -> None:
                 flush=True,
             )
         if args.profile:
+            cpu_split(sink, args.profile)
             profile(sink, args.profile)
 
 
