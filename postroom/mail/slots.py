@@ -121,6 +121,7 @@ class CompiledPart:
             raise NotLinear("a CR in the template text")  # normalised across pieces
         self.expressions = expressions
         self.slot_count = len(expressions)
+        self._most_repeated = max(self.multiplicity, default=0)
         self.constant_chars = sum(len(p) for p in pieces if isinstance(p, str))
         self._pieces = pieces
         self._text_format = "".join(_format_piece(p) for p in pieces)
@@ -226,6 +227,9 @@ class CompiledPart:
         The full render counts every printed value against the size budget; a slot is
         printed once in `SlotRender`, so the size is counted with each slot's repeats.
         """
+        printed = sum(map(len, values))
+        if self.constant_chars + printed * self._most_repeated <= limits.max_chars:
+            return True  # the usual answer, without a Python loop over the slots
         size = self.constant_chars + sum(
             len(v) * n for v, n in zip(values, self.multiplicity, strict=True)
         )
@@ -254,10 +258,12 @@ class CompiledPart:
         if clean and not (whole.has_boundary or any(f.has_boundary for f in filled)):
             cte, out, qp, dots = "7bit", list(self._crlf), False, self._crlf_dots
         else:
-            length = whole.length + sum(f.length for f in filled)
-            non_ascii = whole.non_ascii + sum(f.non_ascii for f in filled)
-            if not clean and non_ascii * 6 >= length:
-                return None
+            if not clean:  # sizes only matter here: base64 or quoted-printable
+                sizes = [f.sizes() for f in filled]
+                length = whole.length + sum(length for length, _ in sizes)
+                non_ascii = whole.non_ascii + sum(count for _, count in sizes)
+                if non_ascii * 6 >= length:
+                    return None
             cte, out, qp, dots = "quoted-printable", list(self._qp), True, self._qp_dots
         for group, runs in zip(groups, filled, strict=True):
             encoded = runs.encoded(qp)
@@ -271,40 +277,56 @@ class _Filled:
     """One group's runs filled with one recipient's values: their bytes and counts."""
 
     __slots__ = (
+        "_ascii",
         "_crlf",
         "_crlf_dots",
         "_qp",
         "_qp_dots",
+        "_sizes",
         "clean",
+        "counts",
         "data",
         "has_boundary",
-        "length",
-        "non_ascii",
         "part",
     )
 
     def __init__(self, part: CompiledPart, data: bytes, counts: list[int]) -> None:
         self.part = part
         self.data = data
+        self.counts = counts
         self._crlf: list[bytes] | None = None
         self._qp: list[bytes] | None = None
         self._crlf_dots = self._qp_dots = False
-        ascii_data = data.isascii()
-        self.clean = ascii_data and b"\x00" not in data and short_lines(data)
+        self._sizes: tuple[int, int] | None = None
+        self._ascii = data.isascii()
+        self.clean = self._ascii and b"\x00" not in data and short_lines(data)
         self.has_boundary = bool(part.boundary) and part.boundary in data
+
+    def sizes(self) -> tuple[int, int]:
+        """(length, non-ASCII bytes) of the runs as placed: each distinct run as often as
+        it is placed. Computed once, and only for a part that is not plain 7bit (the
+        choice between quoted-printable and base64 needs them)."""
+        if self._sizes is not None:
+            return self._sizes
+        data, counts = self.data, self.counts
         if len(counts) == 1:
-            self.length = len(data) * counts[0]
-            self.non_ascii = 0 if ascii_data else len(data.translate(None, ASCII_BYTES))
-            self.non_ascii *= counts[0]
-        else:  # each distinct run as often as it is placed
-            runs = data.split(part.separator.encode("ascii"))
-            self.length = sum(len(r) * n for r, n in zip(runs, counts, strict=True))
-            self.non_ascii = 0
-            if not ascii_data:
-                self.non_ascii = sum(
+            non_ascii = 0 if self._ascii else len(data.translate(None, ASCII_BYTES))
+            self._sizes = len(data) * counts[0], non_ascii * counts[0]
+        elif max(counts) == 1:  # every run once: the data less its separators
+            separators = len(self.part.separator) * (len(counts) - 1)
+            non_ascii = 0 if self._ascii else len(data.translate(None, ASCII_BYTES))
+            self._sizes = len(data) - separators, non_ascii
+        else:
+            runs = data.split(self.part.separator.encode("ascii"))
+            length = sum(len(r) * n for r, n in zip(runs, counts, strict=True))
+            non_ascii = 0
+            if not self._ascii:
+                non_ascii = sum(
                     len(r.translate(None, ASCII_BYTES)) * n
                     for r, n in zip(runs, counts, strict=True)
                 )
+            self._sizes = length, non_ascii
+        return self._sizes
 
     def encoded(self, qp: bool) -> list[bytes]:
         """Each distinct run's bytes, quoted-printable or 7bit (CRLF), computed once."""
