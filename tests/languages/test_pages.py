@@ -10,13 +10,15 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from postroom.accounts.models import Profile
 from postroom.audience import services as audience
 from postroom.audience.languages import supported
-from postroom.audience.models import MailingList
+from postroom.audience.models import MailingList, Subscriber, Subscription
 from postroom.delivery.models import OutboxMessage
 from postroom.tracking import links, signups
+from postroom.web.templatetags.postroom_ui import AUDIENCE_WORDS, audience_word
 from tests.web.pages import PUBLIC, page_urls, world
 
 GERMAN = "de-DE,de;q=0.9,en;q=0.5"
@@ -229,3 +231,25 @@ def test_every_page_renders_in_every_shipped_language(owner):
                     assert f'lang="{code}"' in response.content.decode()[:300], f"{code} {path}"
                     seen += 1
         assert seen >= 40, code
+
+
+def test_every_stored_state_and_source_has_a_word_in_each_language():
+    states = [*Subscriber.Status.values, *Subscription.Status.values]
+    assert set(states + Subscription.Source.values) <= set(AUDIENCE_WORDS)
+    for language in ("de", "fr", "es", "zh-hans"):
+        with translation.override(language):
+            words = {state: audience_word(state) for state in states}
+        assert all(word != state for state, word in words.items()), (language, words)
+
+
+def test_a_subscribers_page_shows_their_states_and_consent_in_the_users_language(client, owner):
+    Profile.objects.create(user=owner, role="owner", language="de")
+    news = audience.create_list("Nachrichten", optin="double")
+    lea = audience.add_subscriber("lea@example.org", lists=[news], source="import")
+    client.force_login(owner)
+
+    text = client.get(reverse("subscriber_detail", args=[lea.pk])).content.decode()
+
+    assert '<span class="badge active">aktiv</span>' in text
+    assert '<span class="badge unconfirmed">unbestätigt</span>' in text
+    assert "Import, " in text

@@ -181,6 +181,29 @@ def _window_wait(window: dict) -> str:
     }
 
 
+# A subscriber's or subscription's state and where a consent came from, as stored (the
+# API and CLI keep these codes), in the reader's language on pages.
+AUDIENCE_WORDS = {
+    "active": pgettext_lazy("a subscriber's state", "active"),
+    "blocklisted": pgettext_lazy("a subscriber's state", "blocklisted"),
+    "unconfirmed": pgettext_lazy("a subscription's state", "unconfirmed"),
+    "confirmed": pgettext_lazy("a subscription's state", "confirmed"),
+    "unsubscribed": pgettext_lazy("a subscription's state", "unsubscribed"),
+    "import": pgettext_lazy("where a consent came from", "import"),
+    "form": pgettext_lazy("where a consent came from", "form"),
+    "api": pgettext_lazy("where a consent came from", "api"),
+    "admin": pgettext_lazy("where a consent came from", "admin"),
+    "cli": pgettext_lazy("where a consent came from", "command line"),
+    "automation": pgettext_lazy("where a consent came from", "automation"),
+}
+
+
+@register.filter
+def audience_word(code: str) -> str:
+    """A stored state or source code as a word; an unknown code as it is."""
+    return str(AUDIENCE_WORDS.get(code, code))
+
+
 @register.simple_tag
 def state_badge(status: str, summary: dict | None = None) -> str:
     """The campaign's status badge; the reason (waiting for whom, why stalled) in its title."""
