@@ -19,6 +19,7 @@ from postroom.audience.models import MailingList, Subscriber, Subscription
 from postroom.delivery.models import OutboxMessage
 from postroom.tracking import links, signups
 from postroom.web.templatetags.postroom_ui import AUDIENCE_WORDS, audience_word
+from tests.delivery.helpers import make_audience, make_campaign
 from tests.web.pages import PUBLIC, page_urls, world
 
 GERMAN = "de-DE,de;q=0.9,en;q=0.5"
@@ -253,3 +254,18 @@ def test_a_subscribers_page_shows_their_states_and_consent_in_the_users_language
     assert '<span class="badge active">aktiv</span>' in text
     assert '<span class="badge unconfirmed">unbestätigt</span>' in text
     assert "Import, " in text
+
+
+def test_what_a_campaign_action_says_is_in_the_users_language(client, owner):
+    Profile.objects.create(user=owner, role="owner", language="fr")
+    campaign = make_campaign(make_audience(3))
+    client.force_login(owner)
+
+    started = client.post(reverse("campaign_control", args=[campaign.pk, "start"]), follow=True)
+    limit = {"error_threshold_percent": 25, "error_window": 100}
+    lowered = client.post(reverse("campaign_threshold", args=[campaign.pk]), limit, follow=True)
+
+    assert "Envoi lancé pour 3 destinataires." in started.content.decode()
+    assert "Elle se met désormais en pause d\u2019elle-même quand plus de 25" in html.unescape(
+        lowered.content.decode()
+    )

@@ -74,12 +74,35 @@ def panel(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return render(request, "web/delivery/_campaign_live.html", panel_context(campaign))
 
 
-ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
-    "start": (control.start, "Sending started for {} recipients."),
-    "pause": (control.pause, "Campaign paused."),
-    "resume": (control.resume, "Campaign resumed."),
-    "cancel": (control.cancel, "Campaign cancelled; {} recipients skipped."),
-    "retry-failed": (control.retry_failed, "{} recipients queued again."),
+def _started(count: int) -> str:
+    return ngettext(
+        "Sending started for %(count)s recipient.",
+        "Sending started for %(count)s recipients.",
+        count,
+    ) % {"count": count}
+
+
+def _cancelled(count: int) -> str:
+    return ngettext(
+        "Campaign cancelled; %(count)s recipient skipped.",
+        "Campaign cancelled; %(count)s recipients skipped.",
+        count,
+    ) % {"count": count}
+
+
+def _queued_again(count: int) -> str:
+    return ngettext(
+        "%(count)s recipient queued again.", "%(count)s recipients queued again.", count
+    ) % {"count": count}
+
+
+# Each action and what it says once done, given what it returned (a count or nothing).
+ACTIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], str]]] = {
+    "start": (control.start, _started),
+    "pause": (control.pause, lambda _: gettext("Campaign paused.")),
+    "resume": (control.resume, lambda _: gettext("Campaign resumed.")),
+    "cancel": (control.cancel, _cancelled),
+    "retry-failed": (control.retry_failed, _queued_again),
 }
 
 
@@ -100,7 +123,7 @@ def act(request: HttpRequest, campaign_id: int, action: str) -> HttpResponse:
     except PostroomError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, done.format(result))
+        messages.success(request, done(result))
     return redirect("campaign_detail", campaign.pk)
 
 
@@ -143,9 +166,8 @@ def threshold(request: HttpRequest, campaign_id: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                "It now pauses itself when "
-                + autopause.thresholds_text(campaign.error_threshold_percent, campaign.error_window)
-                + " fail permanently.",
+                gettext("It now pauses itself when %(threshold)s fail permanently.")
+                % {"threshold": _threshold_text(campaign)},
             )
             return redirect("campaign_detail", campaign.pk)
     status = 400 if form.errors else 200
