@@ -16,9 +16,9 @@ from postroom.accounts.models import Profile
 from postroom.audience import services as audience
 from postroom.audience.languages import supported
 from postroom.audience.models import MailingList, Subscriber, Subscription
-from postroom.delivery.models import OutboxMessage
+from postroom.delivery.models import CampaignEvent, OutboxMessage
 from postroom.tracking import links, signups
-from postroom.web.templatetags.postroom_ui import AUDIENCE_WORDS, audience_word
+from postroom.web.templatetags.postroom_ui import CODE_WORDS, code_word
 from tests.delivery.helpers import make_audience, make_campaign
 from tests.web.pages import PUBLIC, page_urls, world
 
@@ -235,11 +235,11 @@ def test_every_page_renders_in_every_shipped_language(owner):
 
 
 def test_every_stored_state_and_source_has_a_word_in_each_language():
-    states = [*Subscriber.Status.values, *Subscription.Status.values]
-    assert set(states + Subscription.Source.values) <= set(AUDIENCE_WORDS)
+    states = [*Subscriber.Status.values, *Subscription.Status.values, *CampaignEvent.Kind.values]
+    assert set(states + Subscription.Source.values) <= set(CODE_WORDS)
     for language in ("de", "fr", "es", "zh-hans"):
         with translation.override(language):
-            words = {state: audience_word(state) for state in states}
+            words = {state: code_word(state) for state in states}
         assert all(word != state for state, word in words.items()), (language, words)
 
 

@@ -181,9 +181,9 @@ def _window_wait(window: dict) -> str:
     }
 
 
-# A subscriber's or subscription's state and where a consent came from, as stored (the
-# API and CLI keep these codes), in the reader's language on pages.
-AUDIENCE_WORDS = {
+# Codes as stored (the API and CLI keep them) in the reader's language on pages: a
+# subscriber's or subscription's state, where a consent came from, a campaign event.
+CODE_WORDS = {
     "active": pgettext_lazy("a subscriber's state", "active"),
     "blocklisted": pgettext_lazy("a subscriber's state", "blocklisted"),
     "unconfirmed": pgettext_lazy("a subscription's state", "unconfirmed"),
@@ -195,13 +195,24 @@ AUDIENCE_WORDS = {
     "admin": pgettext_lazy("where a consent came from", "admin"),
     "cli": pgettext_lazy("where a consent came from", "command line"),
     "automation": pgettext_lazy("where a consent came from", "automation"),
+    "started": pgettext_lazy("a campaign event", "started"),
+    "paused": pgettext_lazy("a campaign event", "paused"),
+    "auto_paused": pgettext_lazy("a campaign event", "paused automatically"),
+    "resumed": pgettext_lazy("a campaign event", "resumed"),
+    "cancelled": pgettext_lazy("a campaign event", "cancelled"),
+    "finished": pgettext_lazy("a campaign event", "finished"),
+    "retried": pgettext_lazy("a campaign event", "failed recipients re-queued"),
+    "sender_error": pgettext_lazy("a campaign event", "sender error"),
+    "in_doubt": pgettext_lazy("a campaign event", "recipients in doubt"),
+    "resolved": pgettext_lazy("a campaign event", "in doubt resolved"),
+    "recovered": pgettext_lazy("a campaign event", "recovered from a stopped worker"),
 }
 
 
 @register.filter
-def audience_word(code: str) -> str:
+def code_word(code: str) -> str:
     """A stored state or source code as a word; an unknown code as it is."""
-    return str(AUDIENCE_WORDS.get(code, code))
+    return str(CODE_WORDS.get(code, code))
 
 
 @register.simple_tag
