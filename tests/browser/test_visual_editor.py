@@ -7,6 +7,7 @@ import email.policy
 import pytest
 from playwright.sync_api import expect
 
+from postroom.accounts.models import Profile
 from postroom.audience import services as audience
 from postroom.audience.models import MailingList
 from postroom.campaigns import services
@@ -258,3 +259,31 @@ def test_html_the_visual_editor_would_change_opens_as_html_and_asks_before_visua
     )
     assert questions and "cannot keep all of this HTML" in questions[0]
     assert body.input_value() == rows
+
+
+def test_what_the_visual_editor_inserts_and_asks_is_in_the_users_language(make_page, owner):
+    Profile.objects.create(user=owner, role="owner", language="de")
+    news = MailingList.objects.create(name="News")
+    campaign = services.create_campaign(
+        name="Deutsch", subject="S", from_email="news@example.org", lists=[news],
+        body_format="html", body="<p>Hallo</p>",
+    )  # fmt: skip
+    page = make_page(**DESKTOP, user=owner)
+    page.goto(f"/campaigns/{campaign.pk}/edit/")
+    surface = page.get_by_role("textbox", name="Inhalt (visueller Editor)")
+    surface.locator("p").first.click()
+    page.keyboard.press("End")
+
+    page.get_by_role("button", name="Schaltfläche", exact=True).click()
+    page.locator("dialog[open]").get_by_label("Adresse (URL)").fill("https://example.org/")
+    page.locator("dialog[open]").get_by_role("button", name="Einfügen").click()
+    page.get_by_role("button", name="Zwei Spalten").click()
+    questions: list[str] = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Markdown", exact=True).click()
+
+    expect(surface.get_by_role("link", name="Weiterlesen")).to_be_visible()
+    expect(surface.get_by_text("Linke Spalte")).to_be_visible()
+    expect(surface.get_by_text("Rechte Spalte")).to_be_visible()
+    assert questions and questions[0].startswith("Zu Markdown wechseln?"), questions
+    shot(page, "german-1280")

@@ -38,7 +38,6 @@
   function say(key, english) { return root.dataset[key] || english; }
 
   var BUTTON_COLOUR = "#2563eb";
-  var NAMES = { markdown: "Markdown", visual: "the visual editor", html: "HTML", plain: "plain text" };
 
   // DOMPurify tests every attribute value outside its URI-safe list against this:
   // its own default pattern, with only the schemes an email needs. Anything starting
@@ -148,25 +147,27 @@
     var toFormat = formatOf(next);
 
     if (fromFormat === "html" && toFormat !== "html") {
-      var question = "Switch to " + NAMES[next] + "? It keeps the text and lists the links, but the"
-        + " formatting, images, buttons and columns are lost.";
+      var target = modeSwitch.querySelector('[data-mode="' + next + '"]');
+      var question = say("textToText", "Switch to {mode}? It keeps the text and lists the links,"
+        + " but the formatting, images, buttons and columns are lost.")
+        .replace("{mode}", target ? target.textContent.trim() : next);
       if (body.trim() && !window.confirm(question)) return;
       convert(body, "html", toFormat).then(function (converted) {
         textarea.value = converted;
         show(next);
         textarea.dispatchEvent(new Event("input", { bubbles: true }));
-      }).catch(function (error) { announce("Not switched: " + error.message); });
+      }).catch(function (error) { announce(say("textNotSwitched", "Not switched:") + " " + error.message); });
       return;
     }
     if (toFormat === "html" && fromFormat !== "html") {
       convert(body, fromFormat, "html").then(function (html) {
         enter(next, html);
-      }).catch(function (error) { announce("Not switched: " + error.message); });
+      }).catch(function (error) { announce(say("textNotSwitched", "Not switched:") + " " + error.message); });
       return;
     }
     if (next === "visual") {  // from HTML
-      if (lostInVisual(body) && !window.confirm("The visual editor cannot keep all of this HTML as"
-          + " written (some text, links or markup would change). Switch anyway?")) {
+      if (lostInVisual(body) && !window.confirm(say("textToVisual", "The visual editor cannot keep"
+          + " all of this HTML as written (some text, links or markup would change). Switch anyway?"))) {
         return;
       }
       enter(next, body);
@@ -237,7 +238,7 @@
     return element("table", {
       class: "pr-columns", role: "presentation", width: "100%", cellpadding: "0", cellspacing: "0",
       border: "0", style: "width:100%;border-collapse:collapse;margin:0 0 16px",
-    }, [element("tbody", {}, [element("tr", {}, [column("left", "Left column"), column("right", "Right column")])])]);
+    }, [element("tbody", {}, [element("tr", {}, [column("left", say("textLeftColumn", "Left column")), column("right", say("textRightColumn", "Right column"))])])]);
   }
 
   // A block (button, columns) goes after the paragraph the cursor is in, inside the
@@ -335,8 +336,8 @@
       ask(say("textImage", "Image"), say("textAlt", "Description (alt text)"), { url: "https://" }, function (url, text) { insertImage(url, text); });
     },
     button: function () {
-      ask(say("textButton", "Button"), say("textButtonLabel", "Button label"), { text: "Read more" }, function (url, text) {
-        insertBlock(buttonBlock(url, text || "Read more"));
+      ask(say("textButton", "Button"), say("textButtonLabel", "Button label"), { text: say("textReadMore", "Read more") }, function (url, text) {
+        insertBlock(buttonBlock(url, text || say("textReadMore", "Read more")));
       });
     },
     columns: function () { insertBlock(columnsBlock()); },
