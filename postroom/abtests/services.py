@@ -16,6 +16,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from postroom.abtests.confidence import Comparison, compare
 from postroom.abtests.models import ABTest, Member, Variant
@@ -356,16 +357,22 @@ def comparisons(test: ABTest, found: list[Result]) -> dict[str, Comparison]:
 
 
 def waiting_for(test: ABTest, now: datetime | None = None) -> str:
-    """Why an automatic decision is not made yet; empty when it is due."""
+    """Why an automatic decision is not made yet (in the active language); empty when due."""
+    if test.status == Status.DRAFT:
+        return gettext("the test is a draft")
     if test.status != Status.TESTING:
-        return f"the test is {test.status}"
+        return gettext("the test is decided")
     if test.metric == ABTest.Metric.MANUAL:
-        return "the winner is chosen by hand"
+        return gettext("the winner is chosen by hand")
     if test.decide_at and test.decide_at > (now or timezone.now()):
-        return "the test window is still open"
+        return gettext("the test window is still open")
     busy = [v.label for v in variants(test) if v.campaign.status in SENDING]
     if busy:
-        return f"variant {', '.join(busy)} is still sending"
+        return ngettext(
+            "variant %(labels)s is still sending",
+            "variants %(labels)s are still sending",
+            len(busy),
+        ) % {"labels": ", ".join(busy)}
     return ""
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from postroom.abtests import services
 from postroom.abtests.models import ABTest, Member
@@ -263,3 +263,17 @@ def test_an_automatic_pick_at_low_confidence_is_noted_and_still_wins(caplog):
     assert ABTest.objects.get(pk=test.pk).winner.label == "A"
     noted = "variant A picked at low confidence: A leads B by 3.3 points; 36 % confidence"
     assert noted + " (could be chance)" in caplog.text
+
+
+@pytest.mark.django_db
+def test_why_a_test_is_not_decided_yet_is_said_in_the_active_language():
+    test = make_test(window_minutes=60)
+
+    with translation.override("de"):
+        draft = services.waiting_for(test)
+        services.start_test(test)
+        test.refresh_from_db()
+        window_open = services.waiting_for(test)
+
+    assert (draft, window_open) == ("der Test ist ein Entwurf", "das Testfenster ist noch offen")
+    assert services.waiting_for(test) == "the test window is still open"
