@@ -23,6 +23,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from postroom.automations import waits
 from postroom.automations.models import Automation, Enrolment, Step, StepCampaign
@@ -33,7 +34,8 @@ from postroom.errors import InvalidInput
 LIVE = (Campaign.Status.RUNNING, Campaign.Status.PAUSED)
 # A step's position while the others make room (above any real one).
 ASIDE = 1_000_000
-LIVE_CHANGE_WARNING = (
+# What deleting or moving a step of a live sequence does (shown on the step's page).
+LIVE_CHANGE_WARNING = _(
     "This sequence is live. Deleting a step moves the people waiting for it on to the next"
     " step (or completes them if it was the last); its messages not yet sent are not sent,"
     " and what was sent stays in its record. Moving a step keeps every person at the step"
