@@ -16,17 +16,17 @@ fair share is one half each. The machine is shared: rates are noisy, shares less
 """
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from django_setup import migrated_database  # noqa: E402  (bench/django_setup.py, beside this file)
 
 
 class Recorder:
@@ -66,15 +66,7 @@ def join(mailing_list, domain: str, count: int) -> None:
         )
 
 
-def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["POSTROOM_DATA_DIR"] = str(workdir / "var")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postroom.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
+def run(args: argparse.Namespace, workdir: Path) -> None:
     from postroom.audience.models import MailingList
     from postroom.automations import services as automations
     from postroom.automations.models import Enrolment
@@ -82,7 +74,6 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
     from postroom.delivery import control, ratelimit
     from postroom.delivery.models import Delivery, Sender
 
-    call_command("migrate", verbosity=0)
     server = Recorder(workdir / "received.jsonl")
     worker = None
     try:
@@ -169,16 +160,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-automations-") as tmp:
-        workdir = Path(tmp)
-        if args.db == "postgres":
-            from postroom.testing.pgcluster import pg_cluster
-
-            cluster = pg_cluster()
-        else:
-            cluster = contextlib.nullcontext(f"sqlite:///{workdir / 'bench.sqlite3'}")
-        with cluster as url:
-            run(args, url, workdir)
+    with migrated_database(args.db, prefix="bench-automations-") as workdir:
+        run(args, workdir)
 
 
 if __name__ == "__main__":

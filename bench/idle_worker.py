@@ -18,17 +18,18 @@ The machine is shared by several engineers: figures are noisy.
 """
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from django_setup import migrated_database  # noqa: E402  (bench/django_setup.py, beside this file)
+
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -86,19 +87,10 @@ def campaign_for(name: str, sender, domain: str, recipients: int):
     return campaign
 
 
-def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["POSTROOM_DATA_DIR"] = str(workdir / "var")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postroom.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
+def run(args: argparse.Namespace, workdir: Path) -> None:
     from postroom.delivery import control, ratelimit
     from postroom.delivery.models import Sender
 
-    call_command("migrate", verbosity=0)
     server = Recorder(workdir / "received.jsonl")
     worker = None
     try:
@@ -159,16 +151,8 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=30.0, help="seconds of idle CPU to measure")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="idle-worker-") as tmp:
-        workdir = Path(tmp)
-        if args.db == "postgres":
-            from postroom.testing.pgcluster import pg_cluster
-
-            cluster = pg_cluster()
-        else:
-            cluster = contextlib.nullcontext(f"sqlite:///{workdir / 'bench.sqlite3'}")
-        with cluster as url:
-            run(args, url, workdir)
+    with migrated_database(args.db, prefix="idle-worker-") as workdir:
+        run(args, workdir)
 
 
 if __name__ == "__main__":

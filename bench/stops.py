@@ -10,11 +10,8 @@ of 5) and the pass that stops who left (the read and its one UPDATE).
 """
 
 import argparse
-import contextlib
-import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -23,17 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from automations import join  # noqa: E402  (bench/automations.py, beside this file)
+from django_setup import migrated_database  # noqa: E402  (bench/django_setup.py, beside this file)
 
 
-def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["POSTROOM_DATA_DIR"] = str(workdir / "var")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postroom.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+def run(args: argparse.Namespace, workdir: Path) -> None:
     from django.db import connection
+    from django.db.models import Count
     from django.utils import timezone
 
     from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression
@@ -41,7 +33,6 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
     from postroom.automations import services as automations
     from postroom.automations.models import Enrolment
 
-    call_command("migrate", verbosity=0)
     welcome_list = MailingList.objects.create(name="welcome")
     welcome = automations.create(name="Welcome", trigger="joined:welcome", from_email="a@x.org")
     for n in (1, 2):
@@ -94,9 +85,7 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
           f" {statistics.median(quick) * 1000:.0f} ms (median of 5)")  # fmt: skip
     print(f"quick pass that stops {stopped:,} who left: {seconds * 1000:.0f} ms")
     reasons = dict(
-        Enrolment.objects.filter(state="stopped")
-        .values_list("reason")
-        .annotate(n=django.db.models.Count("id"))
+        Enrolment.objects.filter(state="stopped").values_list("reason").annotate(n=Count("id"))
     )
     print(f"reasons: {reasons}")
 
@@ -107,16 +96,8 @@ def main() -> None:
     parser.add_argument("--gone", type=int, default=1000)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-stops-") as tmp:
-        workdir = Path(tmp)
-        if args.db == "postgres":
-            from postroom.testing.pgcluster import pg_cluster
-
-            cluster = pg_cluster()
-        else:
-            cluster = contextlib.nullcontext(f"sqlite:///{workdir / 'bench.sqlite3'}")
-        with cluster as url:
-            run(args, url, workdir)
+    with migrated_database(args.db, prefix="bench-stops-") as workdir:
+        run(args, workdir)
 
 
 if __name__ == "__main__":
