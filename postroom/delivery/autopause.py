@@ -10,6 +10,11 @@ It runs after a part with permanent failures (the happy path never looks) and
 once more before a campaign finishes (`control.finish_if_done`): the part that
 passes the threshold may be the last, and a worker (this one or another) may
 find nothing left to send before that part's check has run.
+
+A part's check looks at the window that ends with that part in ledger order,
+not at the newest outcomes: parts sent side by side may be recorded in any
+order, and a later part of good addresses recorded first must not hide the
+earlier part's failures from its own check.
 """
 
 from django.db.models import QuerySet
@@ -34,8 +39,9 @@ def thresholds_text(percent: int, window: int) -> str:
     )
 
 
-def recent_failures(campaign_id: int, window: int) -> tuple[int, int]:
-    """(failed, outcomes) among the campaign's last `window` recipients sent or failed.
+def recent_failures(campaign_id: int, window: int, upto: int | None = None) -> tuple[int, int]:
+    """(failed, outcomes) among the campaign's last `window` recipients sent or failed
+    (up to ledger row `upto`, when given).
 
     "Last" is ledger order, the order recipients are claimed in. Two backward
     walks of the claim index (campaign, state, id), at most `window` entries
@@ -43,6 +49,8 @@ def recent_failures(campaign_id: int, window: int) -> tuple[int, int]:
     one query over both states would sort every sent row.
     """
     rows = Delivery.objects.filter(campaign_id=campaign_id)
+    if upto is not None:
+        rows = rows.filter(id__lte=upto)
 
     def last_ids(state: str) -> QuerySet:
         return rows.filter(state=state).order_by("-id").values_list("id", flat=True)[:window]
@@ -54,13 +62,13 @@ def recent_failures(campaign_id: int, window: int) -> tuple[int, int]:
     return sum(1 for i in newest if i in failed), len(newest)
 
 
-def verdict(campaign_id: int) -> str:
-    """Why the campaign should pause itself: its recent permanent failures pass its
-    threshold (the reason, for the pause and its alert); "" when they do not."""
+def verdict(campaign_id: int, upto: int | None = None) -> str:
+    """Why the campaign should pause itself: its recent permanent failures (up to ledger
+    row `upto`) pass its threshold (the reason, for the pause and its alert); "" if not."""
     percent, window = Campaign.objects.filter(pk=campaign_id).values_list(
         "error_threshold_percent", "error_window"
     ).first() or (100, 0)
-    failed, outcomes = recent_failures(campaign_id, window)
+    failed, outcomes = recent_failures(campaign_id, window, upto)
     if outcomes < min_outcomes(window) or failed * 100 <= percent * outcomes:
         return ""
     return (

@@ -204,9 +204,10 @@ def _finish(campaign_id: int, reason: str = "") -> bool:
     return bool(changed)
 
 
-def pause_if_failing(campaign_id: int) -> bool:
-    """Pause the campaign if its recent permanent failures pass its threshold; True if so."""
-    reason = autopause.verdict(campaign_id)
+def pause_if_failing(campaign_id: int, upto: int | None = None) -> bool:
+    """Pause the campaign if its recent permanent failures (up to ledger row `upto`, the
+    end of the part just recorded) pass its threshold; True if so."""
+    reason = autopause.verdict(campaign_id, upto)
     return bool(reason) and auto_pause(campaign_id, reason)
 
 

@@ -425,4 +425,6 @@ class DeliveryWorker:
                 " after the message was sent",
             )
         if outcome.failed:  # only a part with permanent failures looks at the ledger
-            control.pause_if_failing(campaign.pk)
+            control.pause_if_failing(
+                campaign.pk, upto=max((row.id for row in batch.rows), default=None)
+            )

@@ -205,6 +205,25 @@ def test_a_campaign_sent_in_one_part_past_its_threshold_pauses_instead_of_finish
     assert OutboxMessage.objects.filter(rcpt_to=owner.email, subject__contains="paused").exists()
 
 
+def test_a_part_is_judged_by_the_window_ending_with_it_not_by_later_parts_recorded_first():
+    # Two connections send two parts side by side: the second part (all delivered) may be
+    # recorded before the first part's check runs. The newest 20 outcomes are then clean,
+    # but the 20 ending with the first part hold 10 permanent failures.
+    campaign = make_campaign(make_audience(80), error_threshold_percent=30, error_window=20)
+    control.start(campaign)
+    rows = Delivery.objects.filter(campaign=campaign).order_by("id")
+    ids = list(rows.values_list("id", flat=True))
+    first, second = ids[:40], ids[40:]
+    rows.filter(id__in=first[::2]).update(state=Delivery.State.FAILED, reply="550 5.1.1 unknown")
+    rows.filter(id__in=first[1::2] + second).update(state=Delivery.State.SENT, reply="250 ok")
+
+    assert not control.pause_if_failing(campaign.pk)
+    assert control.pause_if_failing(campaign.pk, upto=first[-1])
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.PAUSED
+    assert "10 of the last 20 recipients failed permanently" in campaign.status_reason
+
+
 def test_a_worker_that_finds_nothing_left_before_the_last_parts_check_pauses_it(owner):
     # The moment between a worker's commit of the last part and its threshold check after
     # it: the ledger holds every outcome, half of them permanent failures, and the campaign

@@ -12,6 +12,7 @@ from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, pgettext_lazy
 
+from postroom import storedtext
 from postroom.campaigns import windows
 from postroom.campaigns.models import Campaign
 from postroom.delivery import waiting
@@ -213,6 +214,13 @@ CODE_WORDS = {
 def code_word(code: str) -> str:
     """A stored state or source code as a word; an unknown code as it is."""
     return str(CODE_WORDS.get(code, code))
+
+
+@register.filter
+def stored_text(text: str) -> str:
+    """A text stored in English (an event's message, a pause or rejection reason) in the
+    admin's language when a registered template made it (postroom.storedtext)."""
+    return storedtext.translated(str(text)) if text else text
 
 
 @register.simple_tag
