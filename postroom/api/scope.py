@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 from postroom.accounts.access import Access, access_for
 from postroom.accounts.roles import READ_METHODS
@@ -90,7 +91,9 @@ def lists_to_mail(request: HttpRequest, wanted: Iterable[MailingList | str]) -> 
     if ids is not None:
         for mailing_list in found:
             if mailing_list.pk not in ids:
-                raise NotAllowed(f"you may not use the list {mailing_list.name!r}")
+                raise NotAllowed(
+                    gettext("you may not use the list %(name)s") % {"name": repr(mailing_list.name)}
+                )
     return found
 
 
@@ -105,5 +108,5 @@ def check_audience(request: HttpRequest, lists: Iterable[MailingList], segment) 
         return
     chosen = list(lists)
     if not chosen:
-        raise NotAllowed("a token for some lists must name the lists it mails")
+        raise NotAllowed(gettext("a token for some lists must name the lists it mails"))
     lists_to_mail(request, chosen)

@@ -8,6 +8,7 @@ status) is refused at the upload and nothing is kept.
 from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -91,7 +92,7 @@ def _json(imp: Import) -> dict:
 def _import(import_id: int) -> Import:
     found = Import.objects.filter(pk=import_id).first()
     if found is None:
-        raise NotFound(f"no import with id {import_id}")
+        raise NotFound(gettext("no import with id %(import_id)s") % {"import_id": import_id})
     return found
 
 
