@@ -44,7 +44,7 @@ def refusal(token: ApiToken, method: str, path: str) -> str | None:
     scopes = set(token.scopes)
     reading = method.upper() in READ_METHODS
     if "read" in scopes and not reading:
-        return "this token is read-only"
+        return gettext("this token is read-only")
     areas = scopes & set(AREAS)
     if not areas:
         return None
@@ -52,7 +52,13 @@ def refusal(token: ApiToken, method: str, path: str) -> str | None:
         return None
     if reading and path.startswith(SHARED_READS):
         return None
-    return f"this token is for {' and '.join(sorted(areas))} only"
+    *first, last = sorted(areas)
+    if not first:
+        return gettext("this token is for %(area)s only") % {"area": last}
+    return gettext("this token is for %(areas)s and %(area)s only") % {
+        "areas": ", ".join(first),
+        "area": last,
+    }
 
 
 def access(request: HttpRequest) -> Access:

@@ -40,3 +40,13 @@ def test_a_missing_token_is_explained_in_the_callers_language(client):
 
     assert german == "ein gültiger API-Token ist nötig (Authorization: Bearer TOKEN)"
     assert english == "a valid API token is needed (Authorization: Bearer TOKEN)"
+
+
+def test_a_tokens_scope_refusal_is_said_in_the_callers_language(token_for):
+    reader = token_for(scopes=["read"])
+
+    german = refused(reader.post("/api/lists", {"name": "Weekly"}, **GERMAN), 403)
+    english = refused(reader.post("/api/lists", {"name": "Weekly"}), 403)
+
+    assert german == "Dieser Token darf nur lesen."
+    assert english == "This token is read-only."
