@@ -23,6 +23,7 @@ from markupsafe import Markup
 from postroom.mail import budget
 from postroom.mail.budget import DEFAULT_BUDGET, Budget, OverBudget
 from postroom.mail.errors import RenderError, TemplateBudgetError, TemplateProblem
+from postroom.mail.language import gettext
 
 # The variables a campaign template may use. For a namespace, the set lists its
 # allowed attributes; None means "anything below is allowed" (free-form data).
@@ -280,7 +281,8 @@ def check_template(
 
     problems: list[TemplateProblem] = []
     for unsafe, at in _unsafe_attributes(ast):
-        problems.append(TemplateProblem(at, f"access to {unsafe!r} is not allowed", field))
+        problem = gettext("access to %(name)s is not allowed") % {"name": repr(unsafe)}
+        problems.append(TemplateProblem(at, problem, field))
 
     try:
         undeclared = meta.find_undeclared_variables(ast)
@@ -306,7 +308,8 @@ def check_template(
             label = f"{name}.{attr}"
         if label not in reported:
             reported.add(label)
-            problems.append(TemplateProblem(line, f"unknown variable {label!r}", field))
+            problem = gettext("unknown variable %(name)s") % {"name": repr(label)}
+            problems.append(TemplateProblem(line, problem, field))
 
     return sorted(problems, key=lambda p: p.line)
 
@@ -384,14 +387,23 @@ def render_pieces(
         ) from None
     except SecurityError as exc:
         line = _line_of(template, exc.__traceback__)
-        raise RenderError(f"refused by the template sandbox: {exc}", line=line, part=part) from None
+        raise RenderError(
+            gettext("refused by the template sandbox: %(error)s") % {"error": exc},
+            line=line,
+            part=part,
+        ) from None
     except RecursionError:
         line = _line_of(template, sys.exc_info()[2])
-        raise RenderError("the template calls itself too deeply", line=line, part=part) from None
+        raise RenderError(
+            gettext("the template calls itself too deeply"), line=line, part=part
+        ) from None
     except Exception as exc:  # a user template may fail in any way; report it, don't crash
         line = _line_of(template, exc.__traceback__)
         raise RenderError(
-            f"template failed: {type(exc).__name__}: {exc}", line=line, part=part
+            gettext("template failed: %(kind)s: %(error)s")
+            % {"kind": type(exc).__name__, "error": exc},
+            line=line,
+            part=part,
         ) from None
     finally:
         budget.stop()
