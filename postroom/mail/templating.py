@@ -85,7 +85,7 @@ def _default(value: Any, fallback: Any = "", boolean: bool = True) -> Any:
 def _range(*args: int) -> range:
     result = range(*args)
     if len(result) > MAX_RANGE:
-        raise SecurityError(f"range() is limited to {MAX_RANGE} items")
+        raise SecurityError(gettext("range() is limited to %(most)s items") % {"most": MAX_RANGE})
     return result
 
 
@@ -173,7 +173,8 @@ class CampaignEnvironment(ImmutableSandboxedEnvironment):
         # The stock sandbox returns an Undefined, which our lenient Undefined
         # would print as "" — an escape attempt must fail loudly instead.
         raise SecurityError(
-            f"access to attribute {attribute!r} of {type(obj).__name__!r} is not allowed"
+            gettext("access to attribute %(attribute)s of %(kind)s is not allowed")
+            % {"attribute": repr(attribute), "kind": repr(type(obj).__name__)}
         )
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -277,7 +278,7 @@ def check_template(
     try:
         ast = env.parse(source)
     except TemplateSyntaxError as exc:
-        return [TemplateProblem(exc.lineno or 1, exc.message or "syntax error", field)]
+        return [TemplateProblem(exc.lineno or 1, exc.message or gettext("syntax error"), field)]
 
     problems: list[TemplateProblem] = []
     for unsafe, at in _unsafe_attributes(ast):
@@ -287,7 +288,9 @@ def check_template(
     try:
         undeclared = meta.find_undeclared_variables(ast)
     except TemplateSyntaxError as exc:  # e.g. an unknown filter, found by the code generator
-        problems.append(TemplateProblem(exc.lineno or 1, exc.message or "invalid template", field))
+        problems.append(
+            TemplateProblem(exc.lineno or 1, exc.message or gettext("invalid template"), field)
+        )
         # Fall back to a rougher answer so unknown variables are still reported.
         stored = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
         undeclared = {n.name for n in ast.find_all(nodes.Name) if n.name not in stored}
@@ -347,10 +350,16 @@ def _quoted(template: Any, line: int | None) -> str:
 
 def _over_budget(exc: OverBudget, limits: Budget) -> str:
     if exc.kind == "time":
-        return f"the template took longer than {limits.time_text} to render"
+        return gettext("the template took longer than %(limit)s to render") % {
+            "limit": limits.time_text
+        }
     if exc.kind == "number":
-        return "the template computes a number too large (an exponent above 100 or 4096 bits)"
-    return f"the template's output is too large: larger than {limits.size_text}"
+        return gettext(
+            "the template computes a number too large (an exponent above 100 or 4096 bits)"
+        )
+    return gettext("the template's output is too large: larger than %(limit)s") % {
+        "limit": limits.size_text
+    }
 
 
 def render(
