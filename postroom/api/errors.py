@@ -27,7 +27,7 @@ from ninja.parser import Parser
 
 from postroom.api.openapi import forms_without_null
 from postroom.errors import Conflict, NotAllowed, NotFound, PostroomError, TooMany
-from postroom.http import NUL_REFUSAL, holds_nul
+from postroom.http import holds_nul, nul_refusal
 
 
 class ErrorOut(Schema):
@@ -105,7 +105,7 @@ class ObjectParser(Parser):
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         if holds_nul(data):
-            raise ValueError(NUL_REFUSAL)
+            raise ValueError(nul_refusal())
         return data
 
     def parse_querydict(
@@ -113,7 +113,7 @@ class ObjectParser(Parser):
     ) -> dict[str, Any]:
         for key, values in data.lists():
             if holds_nul([key, *(getattr(v, "name", v) for v in values)]):
-                raise HttpError(400, NUL_REFUSAL)
+                raise HttpError(400, nul_refusal())
         return super().parse_querydict(data, list_fields, request)
 
 

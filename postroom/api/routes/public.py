@@ -18,7 +18,7 @@ from ninja import Field, Router, Schema
 from postroom.api.errors import errors, status_for
 from postroom.audience.models import MailingList
 from postroom.errors import InvalidInput, PostroomError
-from postroom.http import NUL_REFUSAL, client_ip, holds_nul
+from postroom.http import client_ip, holds_nul, nul_refusal
 from postroom.tracking import captcha, confirmations, signups
 from postroom.tracking.forms import HONEYPOTS
 from postroom.web.branded import render_public
@@ -81,7 +81,7 @@ def _signup(request: HttpRequest) -> signups.Signup:
     else:
         raise InvalidInput(gettext("send JSON (application/json) or a form post"))
     if holds_nul(raw):  # parsed here, not by ninja's parser: the same refusal
-        raise InvalidInput(NUL_REFUSAL)
+        raise InvalidInput(nul_refusal())
     lists = raw.get("lists") or raw.get("list_uuids") or []
     attributes = raw.get("attributes")
     attributes = {} if attributes is None else attributes

@@ -31,7 +31,7 @@ from postroom.api.fields import RowId
 from postroom.audience.models import Subscriber
 from postroom.delivery.models import Delivery
 from postroom.errors import InvalidInput, NotFound
-from postroom.http import NUL_REFUSAL, holds_nul
+from postroom.http import holds_nul, nul_refusal
 from postroom.media import services as media
 from postroom.transactional import services
 from postroom.transactional.models import TxMessage, TxTemplate
@@ -176,7 +176,7 @@ def _payload(request: HttpRequest) -> tuple[TxIn, list[services.Attachment]]:
     if not isinstance(decoded, dict):
         raise InvalidInput(gettext("send a JSON object"))
     if holds_nul([decoded, *([f.filename, f.content_type] for f in files)]):
-        raise InvalidInput(NUL_REFUSAL)
+        raise InvalidInput(nul_refusal())
     try:
         data = TxIn.model_validate(decoded, strict=True)
     except PydanticValidationError as exc:
