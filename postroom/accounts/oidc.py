@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
+from django.utils.translation import gettext
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 
@@ -51,14 +52,19 @@ def discovery() -> dict[str, Any]:
         answer.raise_for_status()
         document = answer.json()
     except (requests.RequestException, ValueError) as exc:
-        raise ProviderUnavailable(f"cannot read {url}: {exc}") from None
+        raise ProviderUnavailable(
+            gettext("cannot read %(url)s: %(error)s") % {"url": url, "error": exc}
+        ) from None
     if not isinstance(document, dict) or document.get("issuer", "").rstrip("/") != issuer:
         raise ProviderUnavailable(
-            f"{url} names another issuer; set POSTROOM_OIDC_ISSUER to the provider's own"
+            gettext("%(url)s names another issuer; set POSTROOM_OIDC_ISSUER to the provider's own")
+            % {"url": url}
         )
     missing = [key for key in DISCOVERED.values() if not document.get(key)]
     if missing:
-        raise ProviderUnavailable(f"{url} gives no {', '.join(missing)}")
+        raise ProviderUnavailable(
+            gettext("%(url)s gives no %(keys)s") % {"url": url, "keys": ", ".join(missing)}
+        )
     _cache[issuer] = (time.monotonic(), document)
     return document
 
