@@ -107,15 +107,17 @@ class ProviderBackend(OIDCAuthenticationBackend):
         audience = payload.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
         if str(payload.get("iss", "")).rstrip("/") != settings.POSTROOM_OIDC_ISSUER:
-            raise SuspiciousOperation("the ID token comes from another issuer")
+            raise SuspiciousOperation(gettext("the ID token comes from another issuer"))
         if settings.OIDC_RP_CLIENT_ID not in audiences:
-            raise SuspiciousOperation("the ID token is meant for another client")
+            raise SuspiciousOperation(gettext("the ID token is meant for another client"))
         return payload
 
     def get_or_create_user(self, access_token, id_token, payload):
         userinfo = self.get_userinfo(access_token, id_token, payload)
         if str(userinfo.get("sub", "")) != str(payload.get("sub", "")):
-            raise SuspiciousOperation("the user info is about someone else than the ID token")
+            raise SuspiciousOperation(
+                gettext("the user info is about someone else than the ID token")
+            )
         claims = {**payload, **userinfo}
         try:
             return sso.sign_in(claims)
