@@ -54,4 +54,4 @@ def test_an_object_outside_the_grant_is_named_whole_in_each_language():
     with pytest.raises(NotFound) as english:
         grant.check_route("list_detail", {"list_id": other.pk})
 
-    assert (str(german.value), str(english.value)) == ("keine solche Liste", "no such list")
+    assert (str(german.value), str(english.value)) == ("diese Liste gibt es nicht", "no such list")
