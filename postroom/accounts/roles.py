@@ -8,6 +8,7 @@ every role against this table.
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Model
+from django.utils.translation import gettext
 
 from postroom.accounts.models import Profile, Role
 
@@ -95,5 +96,8 @@ def required_role(route: str | None, method: str) -> Role:
 def refusal(role: Role | None, needed: Role) -> str:
     """Why a request was refused, in words the person can act on."""
     if role is None:
-        return "You have no access to Postroom's admin."
-    return f"Your role ({role.label}) cannot do this: it needs {Role(needed).label} or above."
+        return gettext("You have no access to Postroom's admin.")
+    return gettext("Your role (%(role)s) cannot do this: it needs %(needed)s or above.") % {
+        "role": role.label,
+        "needed": Role(needed).label,
+    }

@@ -163,3 +163,11 @@ def test_an_api_token_carries_its_users_role(client, make_user):
     assert "needs Editor" in refused.json()["detail"]
     made = client.post("/api/lists", {"name": "Weekly"}, "application/json", **as_editor)
     assert made.status_code in (200, 201), made.content
+
+
+def test_a_refusal_speaks_the_readers_language(client, make_user):
+    client.force_login(make_user("vera", Role.VIEWER))
+    response = client.post("/campaigns/new/", {"name": "x"}, HTTP_ACCEPT_LANGUAGE="de")
+    assert response.status_code == 403
+    text = response.content.decode()
+    assert "Ihre Rolle (Betrachter) darf das nicht: Dafür ist Editor oder höher nötig." in text

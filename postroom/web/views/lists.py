@@ -25,7 +25,7 @@ def get_list(list_id: int) -> MailingList:
     try:
         return MailingList.objects.get(pk=list_id)
     except MailingList.DoesNotExist:
-        raise Http404("No such list") from None
+        raise Http404(_("No such list")) from None
 
 
 def _save(form: ListForm) -> MailingList | None:
@@ -33,7 +33,7 @@ def _save(form: ListForm) -> MailingList | None:
         with transaction.atomic():
             return form.save()
     except IntegrityError:
-        form.add_error("name", "A list with this name already exists.")
+        form.add_error("name", _("A list with this name already exists."))
         return None
 
 
