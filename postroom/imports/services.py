@@ -299,11 +299,9 @@ def execute(imp: Import, progress: Progress | None = None) -> Import:
 
 
 def _stopped_message(imp: Import, exc: Exception | None) -> str:
-    cause = f": {exc}" if exc else " (interrupted)"
-    return (
-        f"stopped after row {imp.rows_done}{cause}. The first {imp.rows_done} rows are "
-        "imported; start it again to resume from there"
-    )
+    if exc is None:
+        return texts.INTERRUPTED % {"row": imp.rows_done}
+    return texts.STOPPED % {"row": imp.rows_done, "error": exc}
 
 
 def _finish(imp: Import, status: str, error: str) -> None:

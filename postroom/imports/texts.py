@@ -96,6 +96,20 @@ DUPLICATE_IN_MEMBER_APPLIED = template(
     )
 )
 
+# Why an import stopped (Import.error); it resumes from that row.
+STOPPED = template(
+    gettext_noop(
+        "stopped after row %(row)d: %(error)s. The first %(row)d rows are imported;"
+        " start it again to resume from there"
+    )
+)
+INTERRUPTED = template(
+    gettext_noop(
+        "stopped after row %(row)d (interrupted). The first %(row)d rows are imported;"
+        " start it again to resume from there"
+    )
+)
+
 # Repairs.
 FROM_DISPLAY_NAME = template(
     gettext_noop("took the address out of the display-name form: %(email)s")
