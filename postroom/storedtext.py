@@ -48,6 +48,7 @@ class _Shape:
 
 
 _shapes: dict[str, _Shape] = {}
+_ordered: list[_Shape] = []  # the most literal first, the order _match tries them in
 _discovered = False
 
 
@@ -55,8 +56,14 @@ def template(text: str) -> str:
     """Register `text` (an English template with %(name)s values) and return it."""
     if text not in _shapes:
         _shapes[text] = _shape(text)
-        _match.cache_clear()
+        forget()
     return text
+
+
+def forget() -> None:
+    """After a change to the templates: matches and their order are worked out again."""
+    _match.cache_clear()
+    _ordered.clear()
 
 
 def _shape(text: str) -> _Shape:
@@ -85,8 +92,13 @@ def _literal(text: str) -> str:
 @lru_cache(maxsize=4096)
 def _match(text: str) -> tuple[_Shape, tuple[tuple[str, str], ...]] | None:
     """The template `text` was made from and its values; the most literal one wins."""
-    candidates = [s for s in _shapes.values() if text.startswith(s.prefix)]
-    for shape in sorted(candidates, key=lambda s: -len(PLACEHOLDER.sub("", s.template))):
+    if not _ordered:
+        _ordered.extend(
+            sorted(_shapes.values(), key=lambda s: -len(_literal(PLACEHOLDER.sub("", s.template))))
+        )
+    for shape in _ordered:
+        if not text.startswith(shape.prefix):
+            continue
         found = shape.pattern.fullmatch(text)
         if found:
             return shape, tuple(found.groupdict().items())

@@ -19,7 +19,7 @@ def registry():
     yield
     storedtext._shapes.clear()
     storedtext._shapes.update(kept)
-    storedtext._match.cache_clear()
+    storedtext.forget()
 
 
 def test_a_text_made_from_a_template_is_translated_with_its_values_kept():
