@@ -12,6 +12,7 @@ import os
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.utils.translation import gettext
 
 from postroom.errors import ConfigurationError, InvalidInput
 
@@ -33,9 +34,11 @@ def unseal(stored: str) -> str:
         return _keys().decrypt(stored[len(PREFIX) :].encode()).decode()
     except InvalidToken:
         raise ConfigurationError(
-            "a stored password cannot be opened with POSTROOM_CREDENTIALS_KEY: was the key"
-            " (or SECRET_KEY, which it defaults to) changed without keeping the old one"
-            " after the new?"
+            gettext(
+                "a stored password cannot be opened with POSTROOM_CREDENTIALS_KEY: was the key"
+                " (or SECRET_KEY, which it defaults to) changed without keeping the old one"
+                " after the new?"
+            )
         ) from None
 
 
@@ -55,8 +58,11 @@ def check_password_env(name: str) -> None:
     prefix = settings.POSTROOM_SMTP_PASSWORD_ENV_PREFIX
     if prefix and not name.startswith(prefix):
         raise InvalidInput(
-            f"the password variable must be named {prefix}…, not {name!r}"
-            " (POSTROOM_SMTP_PASSWORD_ENV_PREFIX limits which variables a sender may read)"
+            gettext(
+                "the password variable must be named %(prefix)s…, not %(name)s"
+                " (POSTROOM_SMTP_PASSWORD_ENV_PREFIX limits which variables a sender may read)"
+            )
+            % {"prefix": prefix, "name": repr(name)}
         )
 
 

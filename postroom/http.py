@@ -6,8 +6,12 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.utils.translation import gettext
 
-NUL_REFUSAL = "text in the request may not contain NUL characters (\\u0000)"
+
+def nul_refusal() -> str:
+    """Why a request holding U+0000 is refused, in the reader's language."""
+    return gettext("text in the request may not contain NUL characters (\\u0000)")
 
 
 def holds_nul(value: Any) -> bool:
@@ -36,7 +40,8 @@ class RefuseNulMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith("/api/") and self._holds_nul(request):
             return HttpResponseBadRequest(
-                f"Bad request: {NUL_REFUSAL}.\n", content_type="text/plain; charset=utf-8"
+                gettext("Bad request: %(reason)s.") % {"reason": nul_refusal()} + "\n",
+                content_type="text/plain; charset=utf-8",
             )
         return self.get_response(request)
 

@@ -8,6 +8,7 @@ error everywhere instead of "unexpected OverflowError" or a database error.
 
 from django.db import models
 from django.db.backends.base.operations import BaseDatabaseOperations
+from django.utils.translation import gettext
 
 from postroom.errors import InvalidInput
 
@@ -32,7 +33,10 @@ def as_id(value: object) -> int | None:
 def check_range(value: int, what: str, low: int, high: int) -> int:
     """`value` itself, or InvalidInput saying which range it must be in."""
     if not low <= value <= high:
-        raise InvalidInput(f"{what} must be between {low:,} and {high:,}, not {value:,}")
+        raise InvalidInput(
+            gettext("%(what)s must be between %(low)s and %(high)s, not %(value)s")
+            % {"what": what, "low": f"{low:,}", "high": f"{high:,}", "value": f"{value:,}"}
+        )
     return value
 
 

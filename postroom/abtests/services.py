@@ -49,7 +49,7 @@ def get_test(campaign_id: int | str) -> ABTest:
         .first()
     )
     if test is None:
-        raise NotFound(f"campaign {campaign_id} is not an A/B test")
+        raise NotFound(gettext("campaign %(id)s is not an A/B test") % {"id": campaign_id})
     return test
 
 
@@ -69,33 +69,60 @@ def variants(test: ABTest) -> list[Variant]:
 
 def _check_settings(test: ABTest) -> None:
     if test.metric not in ABTest.Metric.values:
-        raise InvalidInput(f"the winner is chosen by opens, clicks or manual, not {test.metric!r}")
+        raise InvalidInput(
+            gettext("the winner is chosen by opens, clicks or manual, not %(metric)s")
+            % {"metric": repr(test.metric)}
+        )
     if not isinstance(test.test_percent, int) or not 1 <= test.test_percent <= 100:
-        raise InvalidInput(f"the test group is 1 to 100 percent, not {test.test_percent!r}")
+        raise InvalidInput(
+            gettext("the test group is 1 to 100 percent, not %(percent)s")
+            % {"percent": repr(test.test_percent)}
+        )
     if test.test_count is not None and (
         not isinstance(test.test_count, int) or test.test_count < MIN_VARIANTS
     ):
-        raise InvalidInput(f"the test group needs at least {MIN_VARIANTS} people")
+        raise InvalidInput(
+            gettext("the test group needs at least %(count)s people") % {"count": MIN_VARIANTS}
+        )
     if not isinstance(test.window_minutes, int) or not 1 <= test.window_minutes <= 60 * 24 * 30:
-        raise InvalidInput("the test window is 1 minute to 30 days")
+        raise InvalidInput(gettext("the test window is 1 minute to 30 days"))
 
 
 def ensure_draft(test: ABTest) -> None:
     """Refused once the test started: its settings and variants are no longer changed."""
     if test.status != Status.DRAFT or not test.campaign.is_editable:
-        raise InvalidInput(f"the A/B test of campaign {test.campaign_id} has already started")
+        raise InvalidInput(
+            gettext("the A/B test of campaign %(id)s has already started")
+            % {"id": test.campaign_id}
+        )
+
+
+def _refuse_unknown(settings: dict[str, Any]) -> None:
+    unknown = set(settings) - set(SETTINGS)
+    if unknown:
+        raise InvalidInput(
+            gettext("unknown A/B test setting(s): %(names)s")
+            % {"names": ", ".join(sorted(unknown))}
+        )
+
+
+def _no_variant(label: str) -> str:
+    return gettext("the test has no variant %(label)s") % {"label": repr(label)}
 
 
 def make_test(campaign: Campaign, count: int = 2, **settings: Any) -> ABTest:
     """Make a draft campaign variant A of a new test, with copies of it as the others."""
     campaigns.ensure_editable(campaign)
     if hasattr(campaign, "abvariant") or ABTest.objects.filter(rest=campaign).exists():
-        raise InvalidInput(f"campaign {campaign.pk} is already part of an A/B test")
+        raise InvalidInput(
+            gettext("campaign %(id)s is already part of an A/B test") % {"id": campaign.pk}
+        )
     if not MIN_VARIANTS <= count <= MAX_VARIANTS:
-        raise InvalidInput(f"an A/B test has {MIN_VARIANTS} to {MAX_VARIANTS} variants")
-    unknown = set(settings) - set(SETTINGS)
-    if unknown:
-        raise InvalidInput(f"unknown A/B test setting(s): {', '.join(sorted(unknown))}")
+        raise InvalidInput(
+            gettext("an A/B test has %(min)s to %(max)s variants")
+            % {"min": MIN_VARIANTS, "max": MAX_VARIANTS}
+        )
+    _refuse_unknown(settings)
     test = ABTest(campaign=campaign, **settings)
     _check_settings(test)
     with transaction.atomic():
@@ -111,7 +138,9 @@ def add_variant(test: ABTest) -> Variant:
     ensure_draft(test)
     existing = variants(test)
     if len(existing) >= MAX_VARIANTS:
-        raise InvalidInput(f"an A/B test has at most {MAX_VARIANTS} variants")
+        raise InvalidInput(
+            gettext("an A/B test has at most %(count)s variants") % {"count": MAX_VARIANTS}
+        )
     label = next(c for c in string.ascii_uppercase if c not in {v.label for v in existing})
     with transaction.atomic():
         copy = campaigns.duplicate_campaign(test.campaign)
@@ -126,11 +155,13 @@ def remove_variant(test: ABTest, label: str) -> None:
     existing = variants(test)
     variant = next((v for v in existing if v.label == label.upper()), None)
     if variant is None:
-        raise NotFound(f"the test has no variant {label!r}")
+        raise NotFound(_no_variant(label))
     if variant.campaign_id == test.campaign_id:
-        raise InvalidInput("variant A is the campaign itself: delete the test instead")
+        raise InvalidInput(gettext("variant A is the campaign itself: delete the test instead"))
     if len(existing) <= MIN_VARIANTS:
-        raise InvalidInput(f"an A/B test has at least {MIN_VARIANTS} variants")
+        raise InvalidInput(
+            gettext("an A/B test has at least %(count)s variants") % {"count": MIN_VARIANTS}
+        )
     variant.campaign.delete()  # the variant goes with it
 
 
@@ -140,23 +171,23 @@ def update_test(test: ABTest, shares: dict[str, int] | None = None, **settings: 
     times = settings.pop("send_times", None) or {}
     send_times: dict[str, datetime | None] = {k.upper(): v for k, v in times.items()}
     shares = {k.upper(): v for k, v in (shares or {}).items()}
-    unknown = set(settings) - set(SETTINGS)
-    if unknown:
-        raise InvalidInput(f"unknown A/B test setting(s): {', '.join(sorted(unknown))}")
+    _refuse_unknown(settings)
     for name, value in settings.items():
         setattr(test, name, value)
     _check_settings(test)
     by_label = {v.label: v for v in variants(test)}
     for label in {*(shares or {}), *send_times}:
         if label not in by_label:
-            raise NotFound(f"the test has no variant {label!r}")
+            raise NotFound(_no_variant(label))
     for label, share in (shares or {}).items():
         if not isinstance(share, int) or not 1 <= share <= 100:
-            raise InvalidInput(f"a variant's share is 1 to 100, not {share!r}")
+            raise InvalidInput(
+                gettext("a variant's share is 1 to 100, not %(share)s") % {"share": repr(share)}
+            )
         by_label[label].share = share
     for label, when in send_times.items():
         if when is not None and timezone.is_naive(when):
-            raise InvalidInput("a variant's send time needs a time zone")
+            raise InvalidInput(gettext("a variant's send time needs a time zone"))
         by_label[label].send_at = when
     with transaction.atomic():
         test.save()
@@ -205,17 +236,23 @@ def start_test(test: ABTest) -> int:
         base = test.campaign
         lists, segment = list(base.lists.all()), base.segment
         if not lists and segment is None:
-            raise InvalidInput("choose at least one list or a segment before starting")
+            raise InvalidInput(gettext("choose at least one list or a segment before starting"))
         parts = variants(test)
         now = timezone.now()
         for variant in parts:
             if variant.send_at is not None and variant.send_at <= now:
-                raise InvalidInput(f"variant {variant.label}'s send time is in the past")
+                raise InvalidInput(
+                    gettext("variant %(label)s's send time is in the past")
+                    % {"label": variant.label}
+                )
             campaigns.check(variant.campaign, lists)  # a broken variant stops it all
         audience = campaigns.mailable(lists, segment)
         size = group_size(test, audience.count())
         if size < len(parts):
-            raise InvalidInput(f"the test group of {size} is too small for {len(parts)} variants")
+            raise InvalidInput(
+                gettext("the test group of %(size)s is too small for %(count)s variants")
+                % {"size": size, "count": len(parts)}
+            )
         drawn = (
             audience.order_by()
             .annotate(draw=(F("id") * _HASH_A + test.pk * _HASH_B) % _HASH_P)
@@ -388,18 +425,24 @@ def decide(test: ABTest, label: str | None = None, by_hand: bool = False) -> Cam
     with transaction.atomic():
         test = ABTest.objects.select_for_update().select_related("campaign").get(pk=test.pk)
         if test.status != Status.TESTING:
-            state = "has not started" if test.status == Status.DRAFT else "is decided already"
-            raise InvalidInput(f"the A/B test of campaign {test.campaign_id} {state}")
+            refusal = (
+                gettext("the A/B test of campaign %(id)s has not started")
+                if test.status == Status.DRAFT
+                else gettext("the A/B test of campaign %(id)s is decided already")
+            )
+            raise InvalidInput(refusal % {"id": test.campaign_id})
         waiting = [
             v.label for v in variants(test) if v.campaign.status == Campaign.Status.SCHEDULED
         ]
         if waiting:
-            raise InvalidInput(f"variant {', '.join(waiting)} has not started yet")
+            raise InvalidInput(
+                gettext("variant %(labels)s has not started yet") % {"labels": ", ".join(waiting)}
+            )
         found = results(test)
         if label is not None:
             chosen = next((r for r in found if r.label == label.upper()), None)
             if chosen is None:
-                raise NotFound(f"the test has no variant {label!r}")
+                raise NotFound(_no_variant(label))
         else:
             chosen = leader(test, found)
             _note_low_confidence(test, found)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils.translation import gettext
 
 from postroom.accounts import roles
 from postroom.accounts.models import Profile, Role
@@ -104,25 +105,32 @@ class Access:
             return
         ids = {item if isinstance(item, int) else item.pk for item in lists}
         if not ids:
-            raise NotAllowed("choose at least one of your lists: you may mail only those")
+            raise NotAllowed(gettext("choose at least one of your lists: you may mail only those"))
         others = ids - self.list_ids
         if others:
             names = ", ".join(
                 MailingList.objects.filter(pk__in=others).values_list("name", flat=True)
             )
-            raise NotAllowed(f"you have no access to the list {names or sorted(others)}")
+            raise NotAllowed(
+                gettext("you have no access to the list %(names)s")
+                % {"names": names or sorted(others)}
+            )
 
     def check_whole_person(self) -> None:
         """Blocklisting, erasing or unsubscribing from everything reaches every list."""
         if self.list_ids is not None:
             raise NotAllowed(
-                "this changes the person on every list they are on, and your access is"
-                " limited to some lists; ask an admin"
+                gettext(
+                    "this changes the person on every list they are on, and your access is"
+                    " limited to some lists; ask an admin"
+                )
             )
 
     def check_new_list(self) -> None:
         if self.list_ids is not None:
-            raise NotAllowed("your access is limited to some lists; an admin creates new ones")
+            raise NotAllowed(
+                gettext("your access is limited to some lists; an admin creates new ones")
+            )
 
     def check_route(self, route: str | None, ids: Mapping[str, object]) -> None:
         """The route and every object it names by id must be within the grant.
@@ -133,7 +141,9 @@ class Access:
         if self.list_ids is None:
             return
         if route in WHOLE_AUDIENCE_ROUTES:
-            raise NotAllowed("this page shows every list; your access is limited to some lists")
+            raise NotAllowed(
+                gettext("this page shows every list; your access is limited to some lists")
+            )
         visible: dict[str, QuerySet] = {
             "list_id": self.lists(),
             "subscriber_id": self.subscribers(Subscriber.objects.all()),
@@ -142,7 +152,17 @@ class Access:
         }
         for name, rows in visible.items():
             if name in ids and not rows.filter(pk=ids[name]).exists():
-                raise NotFound(f"no such {name.removesuffix('_id')}")
+                raise NotFound(_no_such(name))
+
+
+def _no_such(name: str) -> str:
+    """A whole sentence per kind of object, so each reads as one in every language."""
+    return {
+        "list_id": gettext("no such list"),
+        "subscriber_id": gettext("no such subscriber"),
+        "campaign_id": gettext("no such campaign"),
+        "import_id": gettext("no such import"),
+    }[name]
 
 
 EVERYTHING = Access()

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
+from django.utils.translation import gettext
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 
@@ -51,14 +52,19 @@ def discovery() -> dict[str, Any]:
         answer.raise_for_status()
         document = answer.json()
     except (requests.RequestException, ValueError) as exc:
-        raise ProviderUnavailable(f"cannot read {url}: {exc}") from None
+        raise ProviderUnavailable(
+            gettext("cannot read %(url)s: %(error)s") % {"url": url, "error": exc}
+        ) from None
     if not isinstance(document, dict) or document.get("issuer", "").rstrip("/") != issuer:
         raise ProviderUnavailable(
-            f"{url} names another issuer; set POSTROOM_OIDC_ISSUER to the provider's own"
+            gettext("%(url)s names another issuer; set POSTROOM_OIDC_ISSUER to the provider's own")
+            % {"url": url}
         )
     missing = [key for key in DISCOVERED.values() if not document.get(key)]
     if missing:
-        raise ProviderUnavailable(f"{url} gives no {', '.join(missing)}")
+        raise ProviderUnavailable(
+            gettext("%(url)s gives no %(keys)s") % {"url": url, "keys": ", ".join(missing)}
+        )
     _cache[issuer] = (time.monotonic(), document)
     return document
 
@@ -101,15 +107,17 @@ class ProviderBackend(OIDCAuthenticationBackend):
         audience = payload.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
         if str(payload.get("iss", "")).rstrip("/") != settings.POSTROOM_OIDC_ISSUER:
-            raise SuspiciousOperation("the ID token comes from another issuer")
+            raise SuspiciousOperation(gettext("the ID token comes from another issuer"))
         if settings.OIDC_RP_CLIENT_ID not in audiences:
-            raise SuspiciousOperation("the ID token is meant for another client")
+            raise SuspiciousOperation(gettext("the ID token is meant for another client"))
         return payload
 
     def get_or_create_user(self, access_token, id_token, payload):
         userinfo = self.get_userinfo(access_token, id_token, payload)
         if str(userinfo.get("sub", "")) != str(payload.get("sub", "")):
-            raise SuspiciousOperation("the user info is about someone else than the ID token")
+            raise SuspiciousOperation(
+                gettext("the user info is about someone else than the ID token")
+            )
         claims = {**payload, **userinfo}
         try:
             return sso.sign_in(claims)

@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from webauthn import (
     base64url_to_bytes,
     generate_authentication_options,
@@ -59,7 +60,7 @@ def _take(session: SessionBase, purpose: str) -> bytes:
     """The challenge of this ceremony, removed so an answer cannot be replayed."""
     kept = session.pop(CHALLENGE, None)
     if not kept or kept.get("purpose") != purpose:
-        raise PasskeyRefused("this passkey request has expired: try again")
+        raise PasskeyRefused(gettext("this passkey request has expired: try again"))
     return base64url_to_bytes(kept["challenge"])
 
 
@@ -89,9 +90,12 @@ def register(
 ) -> Passkey:
     name = name.strip() or f"Passkey added {timezone.now():%-d %b %Y}"
     if len(name) > 100:
-        raise InvalidInput("a passkey's name is at most 100 characters")
+        raise InvalidInput(gettext("a passkey's name is at most 100 characters"))
     if Passkey.objects.filter(user_id=user.pk).count() >= MAX_PER_USER:
-        raise InvalidInput(f"you have {MAX_PER_USER} passkeys already: remove one first")
+        raise InvalidInput(
+            gettext("you have %(count)s passkeys already: remove one first")
+            % {"count": MAX_PER_USER}
+        )
     challenge = _take(session, "register")
     rp_id, origin = relying_party()
     try:
@@ -103,10 +107,12 @@ def register(
             require_user_verification=True,
         )
     except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
-        raise PasskeyRefused(f"the passkey could not be checked ({exc})") from None
+        raise PasskeyRefused(
+            gettext("the passkey could not be checked (%(error)s)") % {"error": exc}
+        ) from None
     credential_id = bytes_to_base64url(verified.credential_id)
     if Passkey.objects.filter(credential_id=credential_id).exists():
-        raise InvalidInput("this passkey is registered already")
+        raise InvalidInput(gettext("this passkey is registered already"))
     return Passkey.objects.create(
         user_id=user.pk,
         name=name,
@@ -135,9 +141,14 @@ def authenticate(session: SessionBase, credential: dict[str, Any]):
         .first()
     )
     if passkey is None:
-        raise PasskeyRefused("this passkey is not registered here (it may have been removed)")
+        raise PasskeyRefused(
+            gettext("this passkey is not registered here (it may have been removed)")
+        )
     if not passkey.user.is_active:
-        raise PasskeyRefused(f"the account {passkey.user.get_username()!r} is deactivated")
+        raise PasskeyRefused(
+            gettext("the account %(username)s is deactivated")
+            % {"username": repr(passkey.user.get_username())}
+        )
     rp_id, origin = relying_party()
     try:
         verified = verify_authentication_response(
@@ -150,21 +161,25 @@ def authenticate(session: SessionBase, credential: dict[str, Any]):
             require_user_verification=True,
         )
     except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
-        raise PasskeyRefused(f"the passkey's answer does not check out ({exc})") from None
+        raise PasskeyRefused(
+            gettext("the passkey's answer does not check out (%(error)s)") % {"error": exc}
+        ) from None
     with transaction.atomic():
         # Compare-and-set: two answers racing with the same counter cannot both pass.
         moved = Passkey.objects.filter(pk=passkey.pk, sign_count=passkey.sign_count).update(
             sign_count=verified.new_sign_count, last_used_at=timezone.now()
         )
     if not moved:
-        raise PasskeyRefused("this passkey was used at the same moment elsewhere: try again")
+        raise PasskeyRefused(
+            gettext("this passkey was used at the same moment elsewhere: try again")
+        )
     return passkey.user
 
 
 def remove(user: AbstractBaseUser, passkey_id: int) -> str:
     passkey = Passkey.objects.filter(user_id=user.pk, pk=passkey_id).first()
     if passkey is None:
-        raise InvalidInput("no such passkey of yours")
+        raise InvalidInput(gettext("no such passkey of yours"))
     passkey.delete()
     return passkey.name
 
@@ -178,7 +193,7 @@ def parse(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body or b"{}")
     except ValueError:
-        raise InvalidInput("the request is not JSON") from None
+        raise InvalidInput(gettext("the request is not JSON")) from None
     if not isinstance(data, dict) or not isinstance(data.get("credential", {}), dict):
-        raise InvalidInput("the request has no credential")
+        raise InvalidInput(gettext("the request has no credential"))
     return data

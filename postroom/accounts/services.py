@@ -16,6 +16,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils.translation import gettext
 
 from postroom import credentials
 from postroom.accounts import roles, throttle
@@ -43,14 +44,21 @@ def parse_role(raw: str) -> Role:
         return Role(raw.strip().lower())
     except ValueError:
         choices = ", ".join(r.value for r in Role)
-        raise InvalidInput(f"{raw!r} is not a role; choose one of {choices}") from None
+        raise InvalidInput(
+            gettext("%(role)s is not a role; choose one of %(choices)s")
+            % {"role": repr(raw), "choices": choices}
+        ) from None
 
 
 def find(username: str) -> AbstractUser:
     user = get_user_model().objects.filter(username=username.strip()).first()
     if user is None:
-        raise NotFound(f"no user named {username.strip()!r}")
+        raise NotFound(gettext("no user named %(username)s") % {"username": repr(username.strip())})
     return user
+
+
+def _not_an_address(email: str) -> str:
+    return gettext("%(email)s is not a valid email address") % {"email": repr(email)}
 
 
 def add_user(username: str, email: str, role: Role, password: str | None = None):
@@ -59,20 +67,24 @@ def add_user(username: str, email: str, role: Role, password: str | None = None)
     User = get_user_model()
     username = username.strip()
     if not username or any(c.isspace() for c in username) or len(username) > 150:
-        raise InvalidInput("a user name is 1 to 150 characters without spaces")
+        raise InvalidInput(gettext("a user name is 1 to 150 characters without spaces"))
     if User.objects.filter(username=username).exists():
-        raise InvalidInput(f"user {username!r} already exists")
+        raise InvalidInput(
+            gettext("user %(username)s already exists") % {"username": repr(username)}
+        )
     if email:
         try:
             validate_email(email)
         except ValidationError:
-            raise InvalidInput(f"{email!r} is not a valid email address") from None
+            raise InvalidInput(_not_an_address(email)) from None
     password = password or secrets.token_urlsafe(12)
     user = User(username=username, email=email, is_staff=True, is_active=True)
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise InvalidInput("password refused: " + " ".join(exc.messages)) from None
+        raise InvalidInput(
+            gettext("password refused: %(reasons)s") % {"reasons": " ".join(exc.messages)}
+        ) from None
     user.set_password(password)
     with transaction.atomic():
         user.save()
@@ -92,7 +104,10 @@ def _other_owners(user) -> bool:
 def set_role(username: str, role: Role) -> AbstractUser:
     user = find(username)
     if role_of(user) == Role.OWNER and role != Role.OWNER and not _other_owners(user):
-        raise InvalidInput(f"{user.username!r} is the last owner; make someone else owner first")
+        raise InvalidInput(
+            gettext("%(username)s is the last owner; make someone else owner first")
+            % {"username": repr(user.username)}
+        )
     with transaction.atomic():
         Profile.objects.update_or_create(user_id=user.pk, defaults={"role": role})
         if not user.is_staff:
@@ -108,11 +123,16 @@ def set_lists(username: str, list_names: Iterable[str]) -> AbstractUser:
     lists = list(MailingList.objects.filter(name__in=names))
     missing = sorted(set(names) - {ml.name for ml in lists})
     if missing:
-        raise InvalidInput(f"no list named {', '.join(repr(n) for n in missing)}")
+        raise InvalidInput(
+            gettext("no list named %(name)s") % {"name": ", ".join(repr(n) for n in missing)}
+        )
     if lists and roles.at_least(stored_role(user), Role.ADMIN):
         raise InvalidInput(
-            f"{user.username!r} is {stored_role(user).value}: owners and admins see"
-            " every list; make them an editor or viewer first"
+            gettext(
+                "%(username)s is %(role)s: owners and admins see every list;"
+                " make them an editor or viewer first"
+            )
+            % {"username": repr(user.username), "role": stored_role(user).value}
         )
     with transaction.atomic():
         profile, _ = Profile.objects.get_or_create(
@@ -125,7 +145,10 @@ def set_lists(username: str, list_names: Iterable[str]) -> AbstractUser:
 def deactivate(username: str) -> AbstractUser:
     user = find(username)
     if role_of(user) == Role.OWNER and not _other_owners(user):
-        raise InvalidInput(f"{user.username!r} is the last owner; it cannot be deactivated")
+        raise InvalidInput(
+            gettext("%(username)s is the last owner; it cannot be deactivated")
+            % {"username": repr(user.username)}
+        )
     user.is_active = False
     user.save(update_fields=["is_active"])
     return user
@@ -182,10 +205,12 @@ def invite(email: str, role: Role, username: str = ""):
     try:
         validate_email(email)
     except ValidationError:
-        raise InvalidInput(f"{email!r} is not a valid email address") from None
+        raise InvalidInput(_not_an_address(email)) from None
     User = get_user_model()
     if User.objects.filter(email__iexact=email, is_staff=True).exists():
-        raise InvalidInput(f"a user with the address {email} already exists")
+        raise InvalidInput(
+            gettext("a user with the address %(email)s already exists") % {"email": email}
+        )
     username = free_username(username or email.split("@", 1)[0])
     user = User(username=username, email=email, is_staff=True, is_active=True)
     user.set_unusable_password()

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from postroom.accounts import services
 from postroom.accounts.models import Profile, Role, SsoIdentity
@@ -91,7 +92,7 @@ def sign_in(claims: dict[str, Any]) -> AbstractUser:
     the person may not come in."""
     subject = str(claims.get("sub") or "")
     if not subject:
-        raise SignInRefused("the provider sent no subject (sub) for this person")
+        raise SignInRefused(gettext("the provider sent no subject (sub) for this person"))
     role = role_from_claims(claims)
     issuer = settings.POSTROOM_OIDC_ISSUER
     name = settings.POSTROOM_OIDC_NAME
@@ -100,11 +101,17 @@ def sign_in(claims: dict[str, Any]) -> AbstractUser:
     )
     user = identity.user if identity is not None else _linked_by_email(claims)
     if user is not None and not user.is_active:
-        raise SignInRefused(f"the Postroom account {user.get_username()!r} is deactivated")
+        raise SignInRefused(
+            gettext("the Postroom account %(username)s is deactivated")
+            % {"username": repr(user.get_username())}
+        )
     if role is None:
         raise SignInRefused(
-            f"your account at {name} gives you no role in Postroom"
-            f" (no {settings.POSTROOM_OIDC_ROLE_CLAIM!r} value that Postroom maps to a role)"
+            gettext(
+                "your account at %(provider)s gives you no role in Postroom"
+                " (no %(claim)s value that Postroom maps to a role)"
+            )
+            % {"provider": name, "claim": repr(settings.POSTROOM_OIDC_ROLE_CLAIM)}
         )
     try:
         with transaction.atomic():

@@ -12,6 +12,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from postroom.accounts import roles
 from postroom.accounts.models import Role
@@ -102,18 +103,22 @@ def acknowledge(alert_id: int, user) -> Alert:
     still going on stays open, so it does not alert again until it ends."""
     alert = Alert.objects.filter(pk=alert_id).first()
     if alert is None:
-        raise NotFound(f"alert {alert_id} does not exist")
+        raise NotFound(gettext("alert %(id)s does not exist") % {"id": alert_id})
     if alert.acknowledged_at is not None:
-        raise InvalidInput(f"alert {alert_id} was already acknowledged")
+        raise InvalidInput(_acknowledged_already(alert_id))
     now = timezone.now()
     fields = {"acknowledged_at": now, "acknowledged_by": user}
     if not alert.is_condition:
         fields["cleared_at"] = alert.cleared_at or now
     changed = Alert.objects.filter(pk=alert_id, acknowledged_at__isnull=True).update(**fields)
     if not changed:
-        raise InvalidInput(f"alert {alert_id} was already acknowledged")
+        raise InvalidInput(_acknowledged_already(alert_id))
     alert.refresh_from_db()
     return alert
+
+
+def _acknowledged_already(alert_id: int) -> str:
+    return gettext("alert %(id)s was already acknowledged") % {"id": alert_id}
 
 
 def unacknowledged() -> QuerySet[Alert]:
@@ -139,7 +144,9 @@ def set_notification_sender(sender_id: int | None, user=None) -> NotificationSet
     if sender_id is not None:
         sender = Sender.objects.filter(pk=sender_id).first()
         if sender is None:
-            raise InvalidInput(f"sender {sender_id} does not exist; nothing was changed")
+            raise InvalidInput(
+                gettext("sender %(id)s does not exist; nothing was changed") % {"id": sender_id}
+            )
     row = NotificationSettings.load()
     row.sender = sender
     row.updated_by = user

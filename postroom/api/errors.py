@@ -18,6 +18,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.datastructures import MultiValueDict
+from django.utils.translation import gettext
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.main import Exc
@@ -26,7 +27,7 @@ from ninja.parser import Parser
 
 from postroom.api.openapi import forms_without_null
 from postroom.errors import Conflict, NotAllowed, NotFound, PostroomError, TooMany
-from postroom.http import NUL_REFUSAL, holds_nul
+from postroom.http import holds_nul, nul_refusal
 
 
 class ErrorOut(Schema):
@@ -78,8 +79,15 @@ def _body(detail: str, field_errors: list | None = None) -> dict[str, Any]:
 def _field_summary(field_errors: list[dict[str, Any]]) -> str:
     first = field_errors[0] if field_errors else {}
     where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "data"))
-    more = f" (and {len(field_errors) - 1} more)" if len(field_errors) > 1 else ""
-    return f"{where or 'request'}: {first.get('msg', 'invalid')}{more}"
+    # pydantic's own text (first["msg"]) stays as it is: only postroom's words are translated.
+    values = {
+        "where": where or gettext("request"),
+        "problem": first["msg"] if "msg" in first else gettext("invalid"),
+        "count": len(field_errors) - 1,
+    }
+    if values["count"]:
+        return gettext("%(where)s: %(problem)s (and %(count)s more)") % values
+    return gettext("%(where)s: %(problem)s") % values
 
 
 # What ninja says when the parser refuses a body; said again as what to send instead.
@@ -97,7 +105,7 @@ class ObjectParser(Parser):
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         if holds_nul(data):
-            raise ValueError(NUL_REFUSAL)
+            raise ValueError(nul_refusal())
         return data
 
     def parse_querydict(
@@ -105,7 +113,7 @@ class ObjectParser(Parser):
     ) -> dict[str, Any]:
         for key, values in data.lists():
             if holds_nul([key, *(getattr(v, "name", v) for v in values)]):
-                raise HttpError(400, NUL_REFUSAL)
+                raise HttpError(400, nul_refusal())
         return super().parse_querydict(data, list_fields, request)
 
 
@@ -136,9 +144,11 @@ class PostroomAPI(NinjaAPI):
         assert isinstance(exc, HttpError)
         detail = str(exc)
         if isinstance(exc, AuthenticationError):
-            detail = "a valid API token is needed (Authorization: Bearer TOKEN)"
+            detail = gettext("a valid API token is needed (Authorization: Bearer TOKEN)")
         elif detail.startswith(UNPARSED):
-            detail = "the body must be a JSON object, with no NUL character (\\u0000) in its text"
+            detail = gettext(
+                "the body must be a JSON object, with no NUL character (\\u0000) in its text"
+            )
         response = self.create_response(request, _body(detail), status=exc.status_code)
         if exc.status_code == 401:
             response["WWW-Authenticate"] = 'Bearer realm="postroom", Basic realm="postroom"'

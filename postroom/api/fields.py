@@ -9,6 +9,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
+from django.utils.translation import gettext
 from ninja import Path, Schema
 from pydantic import BeforeValidator, ConfigDict, Field
 
@@ -20,7 +21,7 @@ ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 def _iso_day(value: Any) -> Any:
     if isinstance(value, date) or (isinstance(value, str) and ISO_DAY.fullmatch(value)):
         return value
-    raise ValueError("a day is YYYY-MM-DD")
+    raise ValueError(gettext("a day is YYYY-MM-DD"))
 
 
 # A calendar day, `YYYY-MM-DD` (OpenAPI's `format: date`) and nothing else.
@@ -35,7 +36,7 @@ ISO_INSTANT = re.compile(
 def _iso_instant(value: Any) -> Any:
     if isinstance(value, datetime) or (isinstance(value, str) and ISO_INSTANT.fullmatch(value)):
         return value
-    raise ValueError("a time is ISO 8601: YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]")
+    raise ValueError(gettext("a time is ISO 8601: YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]"))
 
 
 # An instant, ISO 8601 text (OpenAPI's `format: date-time`), never a number (a Unix time).

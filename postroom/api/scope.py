@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 from postroom.accounts.access import Access, access_for
 from postroom.accounts.roles import READ_METHODS
@@ -43,7 +44,7 @@ def refusal(token: ApiToken, method: str, path: str) -> str | None:
     scopes = set(token.scopes)
     reading = method.upper() in READ_METHODS
     if "read" in scopes and not reading:
-        return "this token is read-only"
+        return gettext("this token is read-only")
     areas = scopes & set(AREAS)
     if not areas:
         return None
@@ -51,7 +52,13 @@ def refusal(token: ApiToken, method: str, path: str) -> str | None:
         return None
     if reading and path.startswith(SHARED_READS):
         return None
-    return f"this token is for {' and '.join(sorted(areas))} only"
+    *first, last = sorted(areas)
+    if not first:
+        return gettext("this token is for %(area)s only") % {"area": last}
+    return gettext("this token is for %(areas)s and %(area)s only") % {
+        "areas": ", ".join(first),
+        "area": last,
+    }
 
 
 def access(request: HttpRequest) -> Access:
@@ -90,7 +97,9 @@ def lists_to_mail(request: HttpRequest, wanted: Iterable[MailingList | str]) -> 
     if ids is not None:
         for mailing_list in found:
             if mailing_list.pk not in ids:
-                raise NotAllowed(f"you may not use the list {mailing_list.name!r}")
+                raise NotAllowed(
+                    gettext("you may not use the list %(name)s") % {"name": repr(mailing_list.name)}
+                )
     return found
 
 
@@ -105,5 +114,5 @@ def check_audience(request: HttpRequest, lists: Iterable[MailingList], segment) 
         return
     chosen = list(lists)
     if not chosen:
-        raise NotAllowed("a token for some lists must name the lists it mails")
+        raise NotAllowed(gettext("a token for some lists must name the lists it mails"))
     lists_to_mail(request, chosen)

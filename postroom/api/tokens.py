@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import transaction
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from postroom.accounts import roles
 from postroom.api.models import SCOPES, ApiToken
@@ -23,7 +23,10 @@ def clean_scopes(scopes: Iterable[str]) -> list[str]:
     chosen = sorted({s.strip() for s in scopes if s and s.strip()})
     unknown = [s for s in chosen if s not in SCOPES]
     if unknown:
-        raise InvalidInput(f"unknown scope {unknown[0]!r}: use {', '.join(SCOPES)}")
+        raise InvalidInput(
+            gettext("unknown scope %(scope)s: use %(scopes)s")
+            % {"scope": repr(unknown[0]), "scopes": ", ".join(SCOPES)}
+        )
     return chosen
 
 
@@ -36,10 +39,11 @@ def create(
     """A new token for `user` (shown once); everything is checked before it exists."""
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise InvalidInput("a token needs a name of 1 to 100 characters")
+        raise InvalidInput(gettext("a token needs a name of 1 to 100 characters"))
     if roles.role_of(user) is None:
         raise InvalidInput(
-            f"{user.get_username()!r} is not an active staff user; the token would not work"
+            gettext("%(user)s is not an active staff user; the token would not work")
+            % {"user": repr(user.get_username())}
         )
     chosen = clean_scopes(scopes)
     mailing_lists = resolve_lists(list(lists))
@@ -57,7 +61,7 @@ def revoke(token_id: int, user: User | None = None) -> None:
     """Revoke a token (one of `user`'s when given): its next call is 401."""
     deleted, _ = of(user).filter(pk=token_id).delete()
     if not deleted:
-        raise NotFound(f"no token with id {token_id}")
+        raise NotFound(gettext("no token with id %(token_id)s") % {"token_id": token_id})
 
 
 def describe(token: ApiToken) -> dict[str, Any]:

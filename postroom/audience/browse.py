@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext
 
 from postroom.audience import segments
 from postroom.audience.models import Segment, Subscriber, Subscription
@@ -118,7 +119,7 @@ def filtered(filters: Filters) -> QuerySet[Subscriber]:
         segment = Segment.objects.filter(pk=filters.segment_id).first()
         try:
             if segment is None:
-                raise InvalidInput("no such segment")
+                raise InvalidInput(gettext("no such segment"))
             qs = qs.filter(segments.compile_q(segment.definition, for_paging=True))
         except InvalidInput:
             # A missing segment, or one broken by a later change (a deleted list), matches
@@ -192,4 +193,6 @@ def _decode(cursor: str, column: str):
         value = datetime.fromisoformat(raw) if column == "created_at" else str(raw)
         return value, int(pk)
     except (ValueError, TypeError):
-        raise InvalidInput("this page link is broken; start again from the first page") from None
+        raise InvalidInput(
+            gettext("this page link is broken; start again from the first page")
+        ) from None

@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
+
 from postroom.audience import segments
 from postroom.errors import InvalidInput
 
@@ -93,7 +95,9 @@ def definition_from_post(post) -> dict:
         try:
             definition = json.loads(post.get("definition") or "")
         except ValueError as exc:
-            raise InvalidInput(f"the definition is not valid JSON: {exc}") from None
+            raise InvalidInput(
+                gettext("the definition is not valid JSON: %(error)s") % {"error": exc}
+            ) from None
     else:
         definition = definition_from_rows(*rows_from_post(post))
     return segments.validate(definition)

@@ -12,6 +12,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from postroom.audience.consent import clean_source, initial_status
 from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression, Tag
@@ -61,10 +62,13 @@ def tag_names(names: Iterable[str]) -> list[str]:
     """Clean tag names: trimmed, non-empty, at most 100 characters, de-duplicated."""
     cleaned = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
     if not cleaned:
-        raise InvalidInput("give at least one tag name")
+        raise InvalidInput(gettext("give at least one tag name"))
     for name in cleaned:
         if len(name) > 100:
-            raise InvalidInput(f"tag {name[:20]!r}…: a tag name has at most 100 characters")
+            raise InvalidInput(
+                gettext("tag %(name)s…: a tag name has at most 100 characters")
+                % {"name": repr(name[:20])}
+            )
     return cleaned
 
 
@@ -195,10 +199,13 @@ def run(
 ) -> int:
     """One bulk action over `targets`; how many subscribers it changed."""
     if action not in ACTIONS:
-        raise InvalidInput(f"unknown bulk action {action!r}: use one of {', '.join(ACTIONS)}")
+        raise InvalidInput(
+            gettext("unknown bulk action %(action)s: use one of %(actions)s")
+            % {"action": repr(action), "actions": ", ".join(ACTIONS)}
+        )
     if action == "add_to_list":
         if mailing_list is None:
-            raise InvalidInput("choose the list to add them to")
+            raise InvalidInput(gettext("choose the list to add them to"))
         return add_to_list(targets, mailing_list, source=source)
     if action == "tag":
         return tag(targets, [tag_name])

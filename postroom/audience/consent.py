@@ -1,5 +1,7 @@
 """How a subscription starts: where the consent came from, and whether it needs confirming."""
 
+from django.utils.translation import gettext
+
 from postroom.audience.models import MailingList, Subscription
 from postroom.errors import InvalidInput
 
@@ -7,7 +9,8 @@ from postroom.errors import InvalidInput
 def clean_source(source: str) -> str:
     if source not in Subscription.Source.values:
         raise InvalidInput(
-            f"consent source must be one of {', '.join(Subscription.Source.values)}, not {source!r}"
+            gettext("consent source must be one of %(sources)s, not %(source)s")
+            % {"sources": ", ".join(Subscription.Source.values), "source": repr(source)}
         )
     return source
 

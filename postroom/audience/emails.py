@@ -19,6 +19,7 @@ import hashlib
 import re
 from typing import Any
 
+from django.utils.translation import gettext
 from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import ATEXT, EMAIL_MAX_LENGTH
 from email_validator.syntax import validate_email_domain_name
@@ -39,7 +40,7 @@ def normalize_email(raw: str) -> str:
     """Return the canonical form of `raw`, or raise InvalidEmail with the reason."""
     value = (raw or "").strip()
     if not value:
-        raise InvalidEmail("the email address is empty", "The email address is empty.")
+        raise InvalidEmail(gettext("the email address is empty"), "The email address is empty.")
     fast = _fast_normalize(value)
     if fast is not None:
         return fast
@@ -66,7 +67,11 @@ def reference_normalize(value: str) -> str:
     try:
         result = validate_email(value, **OPTIONS)
     except EmailNotValidError as exc:
-        raise InvalidEmail(f"{value!r} is not a valid email address: {exc}", str(exc)) from None
+        raise InvalidEmail(
+            gettext("%(email)s is not a valid email address: %(reason)s")
+            % {"email": repr(value), "reason": exc},
+            str(exc),
+        ) from None
     return result.normalized.lower()
 
 

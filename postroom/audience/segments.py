@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import StrIndex
@@ -32,6 +32,7 @@ from django.db.models.lookups import (
     LessThanOrEqual,
 )
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from postroom.audience.jsonattrs import (
     AttrDatePrefix,
@@ -95,7 +96,7 @@ def register_field(field: Field) -> None:
 def validate(definition: Any) -> dict:
     """Return a normalised copy of `definition`, or raise InvalidInput naming the bad part."""
     if not isinstance(definition, dict):
-        raise InvalidInput('a segment definition must be an object such as {"all": [...]}')
+        raise InvalidInput(gettext('a segment definition must be an object such as {"all": [...]}'))
     counter = [0]
     return _validate_group(definition, "", 1, counter)
 
@@ -126,7 +127,12 @@ def describe(definition: dict) -> str:
 
 
 def _where(path: str) -> str:
-    return f"condition {path}" if path else "the segment"
+    """The part a refusal names: a condition by its number, or the whole segment."""
+    return _condition(path) if path else gettext("the segment")
+
+
+def _condition(path: str) -> str:
+    return gettext("condition %(path)s") % {"path": path}
 
 
 def _validate_group(node: dict, path: str, depth: int, counter: list[int]) -> dict:
@@ -136,17 +142,29 @@ def _validate_group(node: dict, path: str, depth: int, counter: list[int]) -> di
             return {"all": [_validate_node(node, "1", depth, counter)]}
         return _validate_condition(node, path, counter)
     if len(keys) != 1 or len(node) != 1:
-        raise InvalidInput(f'{_where(path)}: a group needs exactly one of "all", "any" or "not"')
+        raise InvalidInput(
+            gettext('%(where)s: a group needs exactly one of "all", "any" or "not"')
+            % {"where": _where(path)}
+        )
     if depth > MAX_DEPTH:
-        raise InvalidInput(f"{_where(path)}: groups nest at most {MAX_DEPTH} deep")
+        raise InvalidInput(
+            gettext("%(where)s: groups nest at most %(depth)s deep")
+            % {"where": _where(path), "depth": MAX_DEPTH}
+        )
     kind = keys.pop()
     if kind == "not":
         return {"not": _validate_node(node["not"], path or "1", depth + 1, counter)}
     children = node[kind]
     if not isinstance(children, list):
-        raise InvalidInput(f'{_where(path)}: "{kind}" must be a list of conditions')
+        raise InvalidInput(
+            gettext('%(where)s: "%(kind)s" must be a list of conditions')
+            % {"where": _where(path), "kind": kind}
+        )
     if not children and (path or kind == "any"):
-        raise InvalidInput(f'{_where(path)}: "{kind}" needs at least one condition')
+        raise InvalidInput(
+            gettext('%(where)s: "%(kind)s" needs at least one condition')
+            % {"where": _where(path), "kind": kind}
+        )
     prefix = f"{path}." if path else ""
     return {
         kind: [
@@ -158,7 +176,10 @@ def _validate_group(node: dict, path: str, depth: int, counter: list[int]) -> di
 
 def _validate_node(node: Any, path: str, depth: int, counter: list[int]) -> dict:
     if not isinstance(node, dict):
-        raise InvalidInput(f"condition {path}: must be an object, not {type(node).__name__}")
+        raise InvalidInput(
+            gettext("%(where)s: must be an object, not %(type)s")
+            % {"where": _condition(path), "type": type(node).__name__}
+        )
     if "field" in node:
         return _validate_condition(node, path, counter)
     return _validate_group(node, path, depth, counter)
@@ -168,26 +189,44 @@ def _validate_condition(node: dict, path: str, counter: list[int]) -> dict:
     node = dict(node)  # checks may normalise extra keys; never touch the caller's data
     counter[0] += 1
     if counter[0] > MAX_CONDITIONS:
-        raise InvalidInput(f"a segment has at most {MAX_CONDITIONS} conditions")
+        raise InvalidInput(
+            gettext("a segment has at most %(count)s conditions") % {"count": MAX_CONDITIONS}
+        )
     name = node.get("field")
     if not isinstance(name, str) or not name:
-        raise InvalidInput(f'condition {path}: "field" must be a field name')
+        raise InvalidInput(
+            gettext('%(where)s: "field" must be a field name') % {"where": _condition(path)}
+        )
     field = field_for(name)
     if field is None:
         known = ", ".join([*FIELDS, "attributes.<key>"])
-        raise InvalidInput(f"condition {path}: unknown field {name!r} (known: {known})")
+        raise InvalidInput(
+            gettext("%(where)s: unknown field %(field)s (known: %(known)s)")
+            % {"where": _condition(path), "field": repr(name), "known": known}
+        )
     op = node.get("op")
     if op not in field.ops:
         raise InvalidInput(
-            f"condition {path}: unknown operator {op!r} for {name!r} (use {', '.join(field.ops)})"
+            gettext("%(where)s: unknown operator %(op)s for %(field)s (use %(ops)s)")
+            % {
+                "where": _condition(path),
+                "op": repr(op),
+                "field": repr(name),
+                "ops": ", ".join(field.ops),
+            }
         )
     extra = set(node) - {"field", "op", "value", "status", "list"}
     if extra:
-        raise InvalidInput(f"condition {path}: unexpected key {sorted(extra)[0]!r}")
+        raise InvalidInput(
+            gettext("%(where)s: unexpected key %(key)s")
+            % {"where": _condition(path), "key": repr(sorted(extra)[0])}
+        )
     try:
         value = field.check(op, node.get("value"), node)
     except ValueError as exc:
-        raise InvalidInput(f"condition {path}: {exc}") from None
+        raise InvalidInput(
+            gettext("%(where)s: %(reason)s") % {"where": _condition(path), "reason": exc}
+        ) from None
     result = {"field": name, "op": op}
     if value is not None:
         result["value"] = value
@@ -221,8 +260,12 @@ def _compile_node(node: dict) -> Q:
         return ~_compile_node(node["not"])
     field = field_for(node["field"])
     if field is None:  # validate() refuses it first; this is only for the type checker
-        raise InvalidInput(f"unknown field {node['field']!r}")
+        raise InvalidInput(_unknown_field(node["field"]))
     return field.compile(node["op"], node.get("value"), node)
+
+
+def _unknown_field(name: str) -> str:
+    return gettext("unknown field %(field)s") % {"field": repr(name)}
 
 
 def _describe_node(node: dict) -> str:
@@ -249,16 +292,25 @@ def _describe_child(node: dict) -> str:
 # --- value checks -----------------------------------------------------------------------
 
 
-def _names(value: Any, what: str, model) -> list[str]:
+def _names(value: Any, what: Literal["list", "tag"], model) -> list[str]:
     """A non-empty list of names that exist (a single name is accepted too)."""
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"the value must be a list of {what} names")
+        raise ValueError(
+            gettext("the value must be a list of list names")
+            if what == "list"
+            else gettext("the value must be a list of tag names")
+        )
     found = set(model.objects.filter(name__in=value).values_list("name", flat=True))
     for name in value:
         if name not in found:
-            raise ValueError(f"unknown {what} {name!r}")
+            unknown = (
+                gettext("unknown list %(name)s")
+                if what == "list"
+                else gettext("unknown tag %(name)s")
+            )
+            raise ValueError(unknown % {"name": repr(name)})
     return list(dict.fromkeys(value))
 
 
@@ -297,29 +349,33 @@ def _when(value: Any) -> str:
             return text
         except ValueError:
             pass
-    raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD) or date-time")
+    raise ValueError(
+        gettext("%(value)s is not an ISO date (YYYY-MM-DD) or date-time") % {"value": repr(value)}
+    )
 
 
 def _days(value: Any) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 36500:
-        raise ValueError(f"{value!r} is not a number of days (1 to 36500)")
+        raise ValueError(
+            gettext("%(value)s is not a number of days (1 to 36500)") % {"value": repr(value)}
+        )
     return value
 
 
 def _text(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError("the value must be text")
+        raise ValueError(gettext("the value must be text"))
     text = str(value).strip()
     if not text:
-        raise ValueError("the value must not be empty")
+        raise ValueError(gettext("the value must not be empty"))
     return text
 
 
 def _no_value(op: str, value: Any) -> None:
     if value not in (None, "", True):
-        raise ValueError(f"{op!r} takes no value")
+        raise ValueError(gettext("%(op)s takes no value") % {"op": repr(op)})
 
 
 # --- the built-in fields ----------------------------------------------------------------
@@ -333,7 +389,10 @@ def _check_list(op: str, value: Any, node: dict) -> list[str]:
     if status is not None and (
         not isinstance(status, list) or not status or set(status) - set(SUBSCRIPTION_STATUSES)
     ):
-        raise ValueError(f'"status" must be a list of {", ".join(SUBSCRIPTION_STATUSES)}')
+        raise ValueError(
+            gettext('"status" must be a list of %(statuses)s')
+            % {"statuses": ", ".join(SUBSCRIPTION_STATUSES)}
+        )
     return _names(value, "list", MailingList)
 
 
@@ -352,7 +411,10 @@ def _check_status(op: str, value: Any, node: dict) -> Any:
     allowed = [s.value for s in Subscriber.Status]
     values = value if op == "in" else [value]
     if not isinstance(values, list) or not values or any(v not in allowed for v in values):
-        raise ValueError(f"the status must be {' or '.join(allowed)}")
+        raise ValueError(
+            gettext("the status must be %(first)s or %(second)s")
+            % {"first": allowed[0], "second": allowed[1]}
+        )
     return value
 
 
@@ -490,13 +552,15 @@ def _check_attribute(op: str, value: Any, node: dict) -> Any:
         try:
             return _when(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not a number or an ISO date") from None
+            raise ValueError(
+                gettext("%(value)s is not a number or an ISO date") % {"value": repr(value)}
+            ) from None
     if op in ("eq", "neq"):
         if isinstance(value, (bool, int, float)):
             return value
         if isinstance(value, str):
             return value
-        raise ValueError("the value must be text, a number, true or false")
+        raise ValueError(gettext("the value must be text, a number, true or false"))
     return _text(value)
 
 
@@ -512,7 +576,7 @@ _COMPARE = {
 def _compile_attribute(op: str, value: Any, node: dict) -> Q:
     path = _attribute_path(node["field"])
     if path is None:  # validate() refuses it first
-        raise InvalidInput(f"unknown field {node['field']!r}")
+        raise InvalidInput(_unknown_field(node["field"]))
     if op in ("exists", "not_exists"):
         q = Q(IsNull(AttrType(path), False))
         return q if op == "exists" else ~q

@@ -7,11 +7,12 @@ Each one checks everything first and writes in one transaction, so bad input
 import ipaddress
 import unicodedata
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, ProtectedError, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from postroom.audience import segments, signup_settings
 from postroom.audience.bulk import blocklist, erase_many
@@ -69,7 +70,7 @@ def get_list(name: str) -> MailingList:
     try:
         return MailingList.objects.get(name=name)
     except MailingList.DoesNotExist:
-        raise NotFound(f"no list named {name!r}") from None
+        raise NotFound(gettext("no list named %(name)s") % {"name": repr(name)}) from None
 
 
 def resolve_lists(lists: Iterable[MailingList | str]) -> list[MailingList]:
@@ -81,7 +82,7 @@ def resolve_lists(lists: Iterable[MailingList | str]) -> list[MailingList]:
     for item in wanted:
         if isinstance(item, str):
             if item not in found:
-                raise NotFound(f"no list named {item!r}")
+                raise NotFound(gettext("no list named %(name)s") % {"name": repr(item)})
             item = found[item]
         if item not in result:
             result.append(item)
@@ -94,13 +95,22 @@ def clean_list_name(name: str | None) -> str:
     return _one_line_name(name, "list")
 
 
-def _one_line_name(name: str | None, what: str) -> str:
+def _one_line_name(name: str | None, what: Literal["list", "segment"]) -> str:
+    """The whole sentence per kind, so each reads as one in every language."""
     name = (name or "").strip()
     if not name or len(name) > 200:
-        raise InvalidInput(f"a {what} needs a name of 1 to 200 characters")
+        raise InvalidInput(
+            gettext("a list needs a name of 1 to 200 characters")
+            if what == "list"
+            else gettext("a segment needs a name of 1 to 200 characters")
+        )
     if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):
         raise InvalidInput(
-            f"a {what} name cannot contain line breaks, tabs or other control characters"
+            gettext("a list name cannot contain line breaks, tabs or other control characters")
+            if what == "list"
+            else gettext(
+                "a segment name cannot contain line breaks, tabs or other control characters"
+            )
         )
     return name
 
@@ -117,7 +127,7 @@ def create_list(
 ) -> MailingList:
     name = clean_list_name(name)
     if optin not in MailingList.Optin.values:
-        raise InvalidInput(f"opt-in must be single or double, not {optin!r}")
+        raise InvalidInput(_optin_refused(optin))
     visibility = MailingList.Visibility.PUBLIC if public else MailingList.Visibility.PRIVATE
     origins = signup_settings.clean_origins(allowed_origins)
     fields = signup_settings.clean_form_fields(form_fields or [])
@@ -135,7 +145,11 @@ def create_list(
                 language=language,
             )
     except IntegrityError:
-        raise InvalidInput(f"a list named {name!r} already exists") from None
+        raise InvalidInput(_list_exists(name)) from None
+
+
+def _optin_refused(optin: object) -> str:
+    return gettext("opt-in must be single or double, not %(optin)s") % {"optin": repr(optin)}
 
 
 def update_list(mailing_list: MailingList, **changes: Any) -> MailingList:
@@ -154,14 +168,16 @@ def update_list(mailing_list: MailingList, **changes: Any) -> MailingList:
         "language",
     }
     if unknown:
-        raise InvalidInput(f"a list has no setting {sorted(unknown)[0]!r}")
+        raise InvalidInput(
+            gettext("a list has no setting %(setting)s") % {"setting": repr(sorted(unknown)[0])}
+        )
     if "name" in changes:
         mailing_list.name = clean_list_name(changes["name"])
     if "description" in changes:
         mailing_list.description = changes["description"] or ""
     if "optin" in changes:
         if changes["optin"] not in MailingList.Optin.values:
-            raise InvalidInput(f"opt-in must be single or double, not {changes['optin']!r}")
+            raise InvalidInput(_optin_refused(changes["optin"]))
         mailing_list.optin = changes["optin"]
     if "public" in changes:
         mailing_list.visibility = (
@@ -179,8 +195,12 @@ def update_list(mailing_list: MailingList, **changes: Any) -> MailingList:
         with transaction.atomic():
             mailing_list.save()
     except IntegrityError:
-        raise InvalidInput(f"a list named {mailing_list.name!r} already exists") from None
+        raise InvalidInput(_list_exists(mailing_list.name)) from None
     return mailing_list
+
+
+def _list_exists(name: str) -> str:
+    return gettext("a list named %(name)s already exists") % {"name": repr(name)}
 
 
 def delete_list(mailing_list: MailingList) -> None:
@@ -204,7 +224,9 @@ def get_subscriber(email: str) -> Subscriber:
     try:
         return Subscriber.objects.get(email=normalize_email(email))
     except Subscriber.DoesNotExist:
-        raise NotFound(f"no subscriber {email.strip()!r}") from None
+        raise NotFound(
+            gettext("no subscriber %(email)s") % {"email": repr(email.strip())}
+        ) from None
 
 
 def _clean_ip(ip: str | None) -> str | None:
@@ -213,14 +235,14 @@ def _clean_ip(ip: str | None) -> str | None:
     try:
         return str(ipaddress.ip_address(ip))
     except ValueError:
-        raise InvalidInput(f"{ip!r} is not an IP address") from None
+        raise InvalidInput(gettext("%(ip)s is not an IP address") % {"ip": repr(ip)}) from None
 
 
 def clean_attributes(attributes: Any) -> dict:
     if attributes is None:
         return {}
     if not isinstance(attributes, dict) or not all(isinstance(k, str) for k in attributes):
-        raise InvalidInput("attributes must be an object with text keys")
+        raise InvalidInput(gettext("attributes must be an object with text keys"))
     return attributes
 
 
@@ -252,12 +274,13 @@ def upsert_subscriber(
     attributes = clean_attributes(attributes)
     name = (name or "").strip()
     if len(name) > 255:
-        raise InvalidInput("a name has at most 255 characters")
+        raise InvalidInput(gettext("a name has at most 255 characters"))
     mailing_lists = resolve_lists(lists)
     suppression = suppression_for(address)
     if suppression is not None:
         raise Suppressed(
-            f"{address} is on the suppression list ({suppression.reason}) and cannot be added"
+            gettext("%(email)s is on the suppression list (%(reason)s) and cannot be added")
+            % {"email": address, "reason": suppression.reason}
         )
     with transaction.atomic():
         subscriber, created = Subscriber.objects.get_or_create(
@@ -386,7 +409,9 @@ def unsubscribe(
 def suppress(address: str, reason: str, source: str = "") -> Suppression:
     """Keep `address` (already normalised) from ever being mailed; the first reason stays."""
     if reason not in Suppression.Reason.values:
-        raise InvalidInput(f"unknown suppression reason {reason!r}")
+        raise InvalidInput(
+            gettext("unknown suppression reason %(reason)s") % {"reason": repr(reason)}
+        )
     suppression, _ = Suppression.objects.get_or_create(
         email_hash=email_hash(address), defaults={"reason": reason, "source": source[:64]}
     )
@@ -434,7 +459,7 @@ def update_subscriber(
     if name is not None:
         name = name.strip()
         if len(name) > 255:
-            raise InvalidInput("a name has at most 255 characters")
+            raise InvalidInput(gettext("a name has at most 255 characters"))
     cleaned = None if attributes is None else clean_attributes(attributes)
     with transaction.atomic():
         if name is not None:
@@ -457,9 +482,9 @@ def join_lists(
     """Subscribe an existing subscriber to lists; a suppressed address is refused whole."""
     mailing_lists = resolve_lists(lists)
     if not mailing_lists:
-        raise InvalidInput("choose a list")
+        raise InvalidInput(gettext("choose a list"))
     if suppression_for(subscriber.email):
-        raise Suppressed("this address is suppressed; it cannot be subscribed")
+        raise Suppressed(gettext("this address is suppressed; it cannot be subscribed"))
     with transaction.atomic():
         return [
             subscribe(subscriber, ml, source, preconfirmed=preconfirmed) for ml in mailing_lists
@@ -473,7 +498,10 @@ def set_status(subscriber: Subscriber, status: str, source: str = "admin") -> Su
     elif status == Subscriber.Status.ACTIVE:
         unblocklist(subscriber)
     else:
-        raise InvalidInput(f"status must be active or blocklisted, not {status!r}")
+        raise InvalidInput(
+            gettext("status must be active or blocklisted, not %(status)s")
+            % {"status": repr(status)}
+        )
     subscriber.refresh_from_db()
     return subscriber
 
@@ -489,7 +517,7 @@ def get_segment(name: str) -> Segment:
     try:
         return Segment.objects.get(name=name)
     except Segment.DoesNotExist:
-        raise NotFound(f"no segment named {name!r}") from None
+        raise NotFound(gettext("no segment named %(name)s") % {"name": repr(name)}) from None
 
 
 def save_segment(
@@ -504,7 +532,9 @@ def save_segment(
         with transaction.atomic():
             segment.save()
     except IntegrityError:
-        raise InvalidInput(f"a segment named {name!r} already exists") from None
+        raise InvalidInput(
+            gettext("a segment named %(name)s already exists") % {"name": repr(name)}
+        ) from None
     return segment
 
 
@@ -512,4 +542,4 @@ def delete_segment(segment: Segment) -> None:
     try:
         segment.delete()
     except ProtectedError:
-        raise Conflict("campaigns use this segment; it cannot be deleted") from None
+        raise Conflict(gettext("campaigns use this segment; it cannot be deleted")) from None

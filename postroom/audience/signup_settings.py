@@ -11,6 +11,8 @@ from datetime import date
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext
+
 from postroom.errors import InvalidInput
 from postroom.mail.errors import HeaderError
 from postroom.mail.mime import ascii_domain
@@ -30,20 +32,30 @@ def clean_origin(value: str) -> str:
     raw = (value or "").strip()
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f"{raw!r} is not a website origin: write it as https://example.org")
+        raise InvalidInput(
+            gettext("%(origin)s is not a website origin: write it as https://example.org")
+            % {"origin": repr(raw)}
+        )
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
         raise InvalidInput(
-            f"{raw!r} is not an origin: give only scheme, host and port (https://example.org)"
+            gettext(
+                "%(origin)s is not an origin: give only scheme, host and port (https://example.org)"
+            )
+            % {"origin": repr(raw)}
         )
     try:
         port = parts.port
     except ValueError:
-        raise InvalidInput(f"{raw!r} has an invalid port") from None
+        raise InvalidInput(
+            gettext("%(origin)s has an invalid port") % {"origin": repr(raw)}
+        ) from None
     default = {"http": 80, "https": 443}[parts.scheme]
     try:
         host = ascii_domain(parts.hostname)
     except HeaderError:
-        raise InvalidInput(f"{raw!r} does not name a valid host") from None
+        raise InvalidInput(
+            gettext("%(origin)s does not name a valid host") % {"origin": repr(raw)}
+        ) from None
     host = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
@@ -63,36 +75,56 @@ def clean_origins(values: Iterable[str]) -> list[str]:
 def clean_form_fields(fields: Any) -> list[dict[str, Any]]:
     """A list's custom form fields, checked and in one canonical shape."""
     if not isinstance(fields, list):
-        raise InvalidInput("form fields must be a list of objects")
+        raise InvalidInput(gettext("form fields must be a list of objects"))
     if len(fields) > MAX_FIELDS:
-        raise InvalidInput(f"a form takes at most {MAX_FIELDS} custom fields")
+        raise InvalidInput(
+            gettext("a form takes at most %(count)s custom fields") % {"count": MAX_FIELDS}
+        )
     cleaned: list[dict[str, Any]] = []
     for position, field in enumerate(fields, 1):
         if not isinstance(field, dict):
-            raise InvalidInput(f"form field {position} must be an object")
+            raise InvalidInput(
+                gettext("form field %(position)s must be an object") % {"position": position}
+            )
         unknown = set(field) - {"name", "label", "type", "required", "choices"}
         if unknown:
-            raise InvalidInput(f"form field {position}: unknown key {sorted(unknown)[0]!r}")
+            raise InvalidInput(
+                gettext("form field %(position)s: unknown key %(key)s")
+                % {"position": position, "key": repr(sorted(unknown)[0])}
+            )
         name = str(field.get("name", "")).strip()
         if not _NAME.match(name) or name in RESERVED:
             raise InvalidInput(
-                f"form field {position}: the name {name!r} must be lower-case letters, digits "
-                "and _ (starting with a letter, at most 40) and not a reserved word"
+                gettext(
+                    "form field %(position)s: the name %(name)s must be lower-case letters, digits"
+                    " and _ (starting with a letter, at most 40) and not a reserved word"
+                )
+                % {"position": position, "name": repr(name)}
             )
         if any(other["name"] == name for other in cleaned):
-            raise InvalidInput(f"form field {position}: {name!r} is there twice")
+            raise InvalidInput(
+                gettext("form field %(position)s: %(name)s is there twice")
+                % {"position": position, "name": repr(name)}
+            )
         kind = field.get("type", "text")
         if kind not in FIELD_TYPES:
             raise InvalidInput(
-                f"form field {name!r}: type must be one of {', '.join(FIELD_TYPES)}, not {kind!r}"
+                gettext("form field %(name)s: type must be one of %(types)s, not %(type)s")
+                % {"name": repr(name), "types": ", ".join(FIELD_TYPES), "type": repr(kind)}
             )
         choices = field.get("choices") or []
         if kind == "choice":
             if not isinstance(choices, list) or not choices:
-                raise InvalidInput(f"form field {name!r}: a choice field needs its choices")
+                raise InvalidInput(
+                    gettext("form field %(name)s: a choice field needs its choices")
+                    % {"name": repr(name)}
+                )
             choices = [str(c).strip() for c in choices if str(c).strip()]
         elif choices:
-            raise InvalidInput(f"form field {name!r}: only a choice field has choices")
+            raise InvalidInput(
+                gettext("form field %(name)s: only a choice field has choices")
+                % {"name": repr(name)}
+            )
         label = str(field.get("label") or name.replace("_", " ").capitalize()).strip()[:100]
         cleaned.append(
             {
@@ -118,20 +150,32 @@ def _value(field: dict[str, Any], raw: Any) -> Any:
         try:
             number = float(text)
         except ValueError:
-            raise InvalidInput(f"{label}: {text!r} is not a number") from None
+            raise InvalidInput(_not_a_number(label, text)) from None
         if number != number or number in (float("inf"), float("-inf")):
-            raise InvalidInput(f"{label}: {text!r} is not a number")
+            raise InvalidInput(_not_a_number(label, text))
         return int(number) if number.is_integer() and abs(number) < 2**53 else number
     if kind == "date":
         try:
             return date.fromisoformat(text).isoformat()
         except ValueError:
-            raise InvalidInput(f"{label}: {text!r} is not a date (YYYY-MM-DD)") from None
+            raise InvalidInput(
+                gettext("%(label)s: %(value)s is not a date (YYYY-MM-DD)")
+                % {"label": label, "value": repr(text)}
+            ) from None
     if kind == "choice" and text not in field["choices"]:
-        raise InvalidInput(f"{label}: choose one of {', '.join(field['choices'])}")
+        raise InvalidInput(
+            gettext("%(label)s: choose one of %(choices)s")
+            % {"label": label, "choices": ", ".join(field["choices"])}
+        )
     if len(text) > MAX_TEXT:
-        raise InvalidInput(f"{label}: at most {MAX_TEXT} characters")
+        raise InvalidInput(
+            gettext("%(label)s: at most %(count)s characters") % {"label": label, "count": MAX_TEXT}
+        )
     return text
+
+
+def _not_a_number(label: str, text: str) -> str:
+    return gettext("%(label)s: %(value)s is not a number") % {"label": label, "value": repr(text)}
 
 
 def clean_submission(fields: list[dict[str, Any]], submitted: dict[str, Any]) -> dict[str, Any]:
@@ -143,18 +187,24 @@ def clean_submission(fields: list[dict[str, Any]], submitted: dict[str, Any]) ->
     by_name = {field["name"]: field for field in fields}
     unknown = sorted(set(submitted) - set(by_name))
     if unknown:
-        raise InvalidInput(f"{unknown[0]!r} is not a field of this sign-up form")
+        raise InvalidInput(
+            gettext("%(name)s is not a field of this sign-up form") % {"name": repr(unknown[0])}
+        )
     attributes: dict[str, Any] = {}
     for name, field in by_name.items():
         raw = submitted.get(name)
         if field["type"] == "checkbox":
             ticked = raw is not None and _value(field, raw)
             if field["required"] and not ticked:
-                raise InvalidInput(f"{field['label']}: this box must be ticked")
+                raise InvalidInput(
+                    gettext("%(label)s: this box must be ticked") % {"label": field["label"]}
+                )
             attributes[name] = bool(ticked)
         elif raw is None or (isinstance(raw, str) and not raw.strip()):
             if field["required"]:
-                raise InvalidInput(f"{field['label']}: this field is required")
+                raise InvalidInput(
+                    gettext("%(label)s: this field is required") % {"label": field["label"]}
+                )
         else:
             attributes[name] = _value(field, raw)
     return attributes

@@ -23,6 +23,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from postroom.automations import texts as T
@@ -58,14 +59,24 @@ def _lock(automation: Automation) -> None:
 
 
 def _position(steps: list[Step], raw: int | str, what: str = "step") -> int:
+    """`what` is "step" or "position": one whole sentence for each, so each translates whole."""
+    values = {"count": len(steps), "raw": raw}
     try:
         position = int(raw)
     except (TypeError, ValueError):
-        raise InvalidInput(f"a {what} is a number from 1 to {len(steps)}, not {raw!r}") from None
+        if what == "position":
+            message = gettext("a position is a number from 1 to %(count)s, not %(raw)s")
+        else:
+            message = gettext("a step is a number from 1 to %(count)s, not %(raw)s")
+        raise InvalidInput(message % {**values, "raw": repr(raw)}) from None
     if not 1 <= position <= len(steps):
         if not steps:
-            raise InvalidInput("the sequence has no steps")
-        raise InvalidInput(f"the sequence has steps 1 to {len(steps)}: there is no {what} {raw}")
+            raise InvalidInput(gettext("the sequence has no steps"))
+        if what == "position":
+            message = gettext("the sequence has steps 1 to %(count)s: there is no position %(raw)s")
+        else:
+            message = gettext("the sequence has steps 1 to %(count)s: there is no step %(raw)s")
+        raise InvalidInput(message % values)
     return position
 
 
@@ -99,18 +110,27 @@ def _check_branches(steps: list[Step], mapping: dict[int, int], gone: int = 0) -
         tested = int((step.condition or {}).get("step") or 0)
         if gone and step.goto == gone:
             raise InvalidInput(
-                f"step {step.position} (a branch) goes to step {gone}: change or delete that"
-                " branch first"
+                gettext(
+                    "step %(step)s (a branch) goes to step %(gone)s: change or delete that"
+                    " branch first"
+                )
+                % {"step": step.position, "gone": gone}
             )
         if tested and gone == tested:
             raise InvalidInput(
-                f"step {step.position} (a branch) tests step {gone}: change or delete that"
-                " branch first"
+                gettext(
+                    "step %(step)s (a branch) tests step %(gone)s: change or delete that"
+                    " branch first"
+                )
+                % {"step": step.position, "gone": gone}
             )
         if tested in mapping and mapping[tested] >= mapping[step.position]:
             raise InvalidInput(
-                f"step {step.position} (a branch) tests step {tested}, which would no longer"
-                " come before it: move the branch too, or change it first"
+                gettext(
+                    "step %(step)s (a branch) tests step %(tested)s, which would no longer"
+                    " come before it: move the branch too, or change it first"
+                )
+                % {"step": step.position, "tested": tested}
             )
 
 

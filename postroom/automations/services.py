@@ -54,7 +54,7 @@ def get(ident: int | str) -> Automation:
             pk=int(ident)
         )
     except (ValueError, Automation.DoesNotExist):
-        raise NotFound(f"no automation with id {ident}") from None
+        raise NotFound(gettext("no automation with id %(ident)s") % {"ident": ident}) from None
 
 
 def parse_trigger(raw: str) -> dict[str, Any]:
@@ -63,21 +63,29 @@ def parse_trigger(raw: str) -> dict[str, Any]:
     kind, target = kind.strip().lower(), target.strip()
     if kind not in Automation.Trigger.values:
         raise InvalidInput(
-            f"a trigger is joined:LIST, confirmed:LIST, segment:NAME, date:ATTRIBUTE or api,"
-            f" not {raw!r}"
+            gettext(
+                "a trigger is joined:LIST, confirmed:LIST, segment:NAME, date:ATTRIBUTE or "
+                "api, not %(raw)s"
+            )
+            % {"raw": repr(raw)}
         )
     if kind == Automation.Trigger.API:
         if target:
-            raise InvalidInput("the api trigger takes no name")
+            raise InvalidInput(gettext("the api trigger takes no name"))
         return {"trigger": kind}
     if not target:
-        raise InvalidInput(f"the {kind} trigger needs a name: {kind}:NAME")
+        raise InvalidInput(
+            gettext("the %(kind)s trigger needs a name: %(kind)s:NAME") % {"kind": kind}
+        )
     if kind in (Automation.Trigger.JOINED, Automation.Trigger.CONFIRMED):
         return {"trigger": kind, "mailing_list": audience.get_list(target)}
     if kind == Automation.Trigger.SEGMENT:
         return {"trigger": kind, "segment": audience.get_segment(target)}
     if not ATTRIBUTE.match(target):
-        raise InvalidInput(f"an attribute name is letters, digits and _, not {target!r}")
+        raise InvalidInput(
+            gettext("an attribute name is letters, digits and _, not %(target)s")
+            % {"target": repr(target)}
+        )
     return {"trigger": kind, "attribute": target}
 
 
@@ -86,7 +94,7 @@ def _sender(name: str | None) -> Sender | None:
         return None
     found = Sender.objects.filter(name=name).first()
     if found is None:
-        raise NotFound(f"no sender named {name!r}")
+        raise NotFound(gettext("no sender named %(name)s") % {"name": repr(name)})
     return found
 
 
@@ -103,15 +111,17 @@ def create(
     """A new draft sequence; nothing is saved when any part is wrong."""
     name = " ".join((name or "").split())
     if not name or len(name) > 200:
-        raise InvalidInput("a sequence needs a name of 1 to 200 characters")
+        raise InvalidInput(gettext("a sequence needs a name of 1 to 200 characters"))
     if Automation.objects.filter(name=name).exists():
-        raise Conflict(f"an automation named {name!r} already exists")
+        raise Conflict(
+            gettext("an automation named %(name)s already exists") % {"name": repr(name)}
+        )
     fields = parse_trigger(trigger)
     chosen = _sender(sender)
     from_email = (from_email or "").strip() or default_from_email(chosen)
     _check_from(from_email)
     if not 0 <= local_hour <= 23:
-        raise InvalidInput("the local hour of a date trigger is 0 to 23")
+        raise InvalidInput(gettext("the local hour of a date trigger is 0 to 23"))
     try:
         return Automation.objects.create(
             name=name,
@@ -123,12 +133,16 @@ def create(
             **fields,
         )
     except IntegrityError:
-        raise Conflict(f"an automation named {name!r} already exists") from None
+        raise Conflict(
+            gettext("an automation named %(name)s already exists") % {"name": repr(name)}
+        ) from None
 
 
 def _check_from(address: str) -> None:
     if "@" not in address or any(c.isspace() for c in address) or len(address) > 320:
-        raise InvalidInput(f"not an email address: {address!r}")
+        raise InvalidInput(
+            gettext("not an email address: %(address)s") % {"address": repr(address)}
+        )
 
 
 def update(automation: Automation, **changes: Any) -> Automation:
@@ -136,15 +150,17 @@ def update(automation: Automation, **changes: Any) -> Automation:
     if "name" in changes:
         name = " ".join((changes["name"] or "").split())
         if not name or len(name) > 200:
-            raise InvalidInput("a sequence needs a name of 1 to 200 characters")
+            raise InvalidInput(gettext("a sequence needs a name of 1 to 200 characters"))
         if Automation.objects.filter(name=name).exclude(pk=automation.pk).exists():
-            raise Conflict(f"an automation named {name!r} already exists")
+            raise Conflict(
+                gettext("an automation named %(name)s already exists") % {"name": repr(name)}
+            )
         changes["name"] = name
     if "from_email" in changes:
         _check_from(changes["from_email"].strip())
     if "trigger" in changes:
         if automation.status != Automation.Status.DRAFT:
-            raise InvalidInput("the trigger of a sequence that has run cannot change")
+            raise InvalidInput(gettext("the trigger of a sequence that has run cannot change"))
         changes.update(parse_trigger(changes.pop("trigger")))
     for field, value in changes.items():
         setattr(automation, field, value)
@@ -155,14 +171,19 @@ def update(automation: Automation, **changes: Any) -> Automation:
 def _step_fields(automation: Automation, kind: str, values: dict[str, Any]) -> dict[str, Any]:
     """Checked fields for a step of `kind` (InvalidInput names the first problem)."""
     if kind not in BUILT_KINDS:
-        raise InvalidInput(f"a step is one of {', '.join(BUILT_KINDS)}, not {kind!r}")
+        raise InvalidInput(
+            gettext("a step is one of %(kinds)s, not %(kind)s")
+            % {"kinds": ", ".join(BUILT_KINDS), "kind": repr(kind)}
+        )
     wait = values.get("wait", "")
     at = values.get("wait_time")
     if isinstance(at, str):
         try:
             at = time.fromisoformat(at.strip()) if at.strip() else None
         except ValueError:
-            raise InvalidInput(f"a time of day looks like 09:00, not {at!r}") from None
+            raise InvalidInput(
+                gettext("a time of day looks like 09:00, not %(at)s") % {"at": repr(at)}
+            ) from None
     fields: dict[str, Any] = {
         "kind": kind,
         "wait_seconds": wait if isinstance(wait, int) else waits.parse_duration(wait or "0"),
@@ -179,17 +200,20 @@ def _step_fields(automation: Automation, kind: str, values: dict[str, Any]) -> d
         **stepwindows.NO_WINDOW,
     }
     if fields["wait_weekdays"] and at is None:
-        raise InvalidInput("waiting until a weekday needs a time of day too")
+        raise InvalidInput(gettext("waiting until a weekday needs a time of day too"))
     if kind == Step.Kind.SEND:
         subject = (values.get("subject") or "").strip()
         body = values.get("body") or ""
         body_format = values.get("body_format") or Campaign.Format.MARKDOWN
         if not subject or len(subject) > 998:
-            raise InvalidInput("a send step needs a subject of 1 to 998 characters")
+            raise InvalidInput(gettext("a send step needs a subject of 1 to 998 characters"))
         if not body.strip():
-            raise InvalidInput("a send step needs a body")
+            raise InvalidInput(gettext("a send step needs a body"))
         if body_format not in FORMATS:
-            raise InvalidInput(f"the format is one of {', '.join(FORMATS)}, not {body_format!r}")
+            raise InvalidInput(
+                gettext("the format is one of %(formats)s, not %(format)s")
+                % {"formats": ", ".join(FORMATS), "format": repr(body_format)}
+            )
         probe = Campaign(
             subject=subject,
             body=body,
@@ -201,23 +225,25 @@ def _step_fields(automation: Automation, kind: str, values: dict[str, Any]) -> d
         try:
             compiled_for(probe)  # a broken template is refused here, not at the first send
         except PostroomError as exc:
-            raise InvalidInput(f"the message cannot be built: {exc}") from None
+            raise InvalidInput(
+                gettext("the message cannot be built: %(error)s") % {"error": exc}
+            ) from None
         fields.update(subject=subject, body=body, body_format=body_format)
         fields.update(stepwindows.fields(values))
     elif kind == Step.Kind.WEBHOOK:
         chosen = values.get("endpoint")
         if not chosen:
-            raise InvalidInput("a webhook step needs the endpoint to call (by name)")
+            raise InvalidInput(gettext("a webhook step needs the endpoint to call (by name)"))
         fields["endpoint"] = chosen if isinstance(chosen, Endpoint) else get_endpoint(str(chosen))
     elif kind in (Step.Kind.TAG, Step.Kind.UNTAG):
         tag = (values.get("tag") or "").strip()
         if not tag or len(tag) > 100:
-            raise InvalidInput("a tag step needs a tag of 1 to 100 characters")
+            raise InvalidInput(gettext("a tag step needs a tag of 1 to 100 characters"))
         fields["tag"] = tag
     elif kind in (Step.Kind.ADD_LIST, Step.Kind.REMOVE_LIST):
         chosen = values.get("mailing_list")
         if not chosen:
-            raise InvalidInput("choose the list")
+            raise InvalidInput(gettext("choose the list"))
         fields["mailing_list"] = (
             chosen if isinstance(chosen, MailingList) else audience.get_list(str(chosen))
         )
@@ -227,7 +253,10 @@ def _step_fields(automation: Automation, kind: str, values: dict[str, Any]) -> d
         try:
             fields["goto"] = int(goto) if goto not in (None, "") else 0
         except (TypeError, ValueError):
-            raise InvalidInput(f"the step to go to is a number (0: leave), not {goto!r}") from None
+            raise InvalidInput(
+                gettext("the step to go to is a number (0: leave), not %(goto)s")
+                % {"goto": repr(goto)}
+            ) from None
     return fields
 
 
@@ -239,12 +268,17 @@ def _condition(automation: Automation, raw: dict[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError):
             position = 0
         if not automation.steps.filter(position=position, kind=Step.Kind.SEND).exists():
-            raise InvalidInput(f"'{test}' needs the number of an earlier send step")
+            raise InvalidInput(
+                gettext("'%(test)s' needs the number of an earlier send step") % {"test": test}
+            )
         return {"if": test, "step": position}
     if test == "attribute":
         name = str(raw.get("name") or "").strip()
         if not ATTRIBUTE.match(name):
-            raise InvalidInput(f"an attribute name is letters, digits and _, not {name!r}")
+            raise InvalidInput(
+                gettext("an attribute name is letters, digits and _, not %(name)s")
+                % {"name": repr(name)}
+            )
         return {"if": test, "name": name, "value": str(raw.get("value") or "")}
     if test == "segment":
         chosen = raw.get("segment")
@@ -254,9 +288,12 @@ def _condition(automation: Automation, raw: dict[str, Any]) -> dict[str, Any]:
             else Segment.objects.filter(name=chosen).first()
         )
         if segment is None:
-            raise InvalidInput(f"no segment {chosen!r}")
+            raise InvalidInput(gettext("no segment %(chosen)s") % {"chosen": repr(chosen)})
         return {"if": test, "segment": segment.pk}
-    raise InvalidInput(f"a branch tests one of {', '.join(BRANCH_CONDITIONS)}")
+    raise InvalidInput(
+        gettext("a branch tests one of %(conditions)s")
+        % {"conditions": ", ".join(BRANCH_CONDITIONS)}
+    )
 
 
 def add_step(automation: Automation, kind: str = Step.Kind.SEND, **values: Any) -> Step:
@@ -295,7 +332,10 @@ def get_step(automation: Automation, position: int | str) -> Step:
     try:
         return automation.steps.get(position=int(position))
     except (ValueError, Step.DoesNotExist):
-        raise NotFound(f"automation {automation.pk} has no step {position}") from None
+        raise NotFound(
+            gettext("automation %(automation)s has no step %(position)s")
+            % {"automation": automation.pk, "position": position}
+        ) from None
 
 
 def _campaigns(automation: Automation) -> QuerySet[Campaign]:
@@ -309,11 +349,16 @@ def activate(automation: Automation, now: datetime | None = None) -> Automation:
     people joined, confirmed or reached their date), unless it enrols existing members."""
     now = now or timezone.now()
     if not automation.steps.exists():
-        raise InvalidInput(f"automation {automation.pk} has no steps yet")
+        raise InvalidInput(
+            gettext("automation %(automation)s has no steps yet") % {"automation": automation.pk}
+        )
     with transaction.atomic():
         current = Automation.objects.select_for_update().get(pk=automation.pk)
         if current.status == Automation.Status.ACTIVE:
-            raise InvalidInput(f"automation {automation.pk} is already active")
+            raise InvalidInput(
+                gettext("automation %(automation)s is already active")
+                % {"automation": automation.pk}
+            )
         first = current.activated_at is None
         Automation.objects.filter(pk=current.pk).update(
             status=Automation.Status.ACTIVE, activated_at=current.activated_at or now
@@ -357,7 +402,10 @@ def pause(automation: Automation) -> Automation:
             status=Automation.Status.PAUSED
         )
         if not moved:
-            raise InvalidInput(f"automation {automation.pk} is {automation.status}; not paused")
+            raise InvalidInput(
+                gettext("automation %(automation)s is %(status)s; not paused")
+                % {"automation": automation.pk, "status": automation.status}
+            )
         for campaign in _campaigns(automation).filter(status=Campaign.Status.RUNNING):
             lifecycle.move(campaign.pk, "pause", status_reason=T.SEQUENCE_PAUSED)
     scheduler.notify()
@@ -369,12 +417,19 @@ def enrol(automation: Automation, subscriber: Subscriber, now: datetime | None =
     """Put one person at the start of a sequence (the API trigger)."""
     now = now or timezone.now()
     if automation.status == Automation.Status.DRAFT:
-        raise InvalidInput(f"automation {automation.pk} is a draft; activate it first")
+        raise InvalidInput(
+            gettext("automation %(automation)s is a draft; activate it first")
+            % {"automation": automation.pk}
+        )
     if not allowed(automation).filter(pk=subscriber.pk).exists():
-        raise InvalidInput(f"{subscriber.email} may not be mailed by this sequence")
+        raise InvalidInput(
+            gettext("%(email)s may not be mailed by this sequence") % {"email": subscriber.email}
+        )
     first = automation.steps.order_by("position").first()
     if first is None:
-        raise InvalidInput(f"automation {automation.pk} has no steps")
+        raise InvalidInput(
+            gettext("automation %(automation)s has no steps") % {"automation": automation.pk}
+        )
     zone = waits.zone_of(subscriber.attributes)
     try:
         with transaction.atomic():
@@ -389,7 +444,9 @@ def enrol(automation: Automation, subscriber: Subscriber, now: datetime | None =
                 updated_at=now,
             )
     except IntegrityError:
-        raise Conflict(f"{subscriber.email} is already in this sequence") from None
+        raise Conflict(
+            gettext("%(email)s is already in this sequence") % {"email": subscriber.email}
+        ) from None
     scheduler.notify()
     return enrolment
 

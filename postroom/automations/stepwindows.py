@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from postroom.automations.models import Step, StepCampaign
 from postroom.campaigns import windows
@@ -36,8 +37,10 @@ def fields(values: dict[str, Any]) -> dict[str, Any]:
     `windows.fields_from_text` returns, or the step form's); none given: no window."""
     if values.get("local_time") or values.get("local_date"):
         raise InvalidInput(
-            "a send step's window is daily hours (09:00-17:00); to send at one local time,"
-            " let the step wait until it (--until 09:00)"
+            gettext(
+                "a send step's window is daily hours (09:00-17:00); to send at one local time, "
+                "let the step wait until it (--until 09:00)"
+            )
         )
     start: time | None = values.get("window_start")
     end: time | None = values.get("window_end")
@@ -46,7 +49,9 @@ def fields(values: dict[str, Any]) -> dict[str, Any]:
     if start is None and end is None and days == windows.EVERY_DAY and not zone:
         return dict(NO_WINDOW)
     if start is None and end is None:
-        raise InvalidInput("window days and a zone go with window hours (e.g. 09:00-17:00)")
+        raise InvalidInput(
+            gettext("window days and a zone go with window hours (e.g. 09:00-17:00)")
+        )
     windows.check(start, end, days, None, None, zone)
     return {"window_start": start, "window_end": end, "window_days": days, "window_timezone": zone}
 

@@ -8,6 +8,8 @@ import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.utils.translation import gettext
+
 from postroom.errors import InvalidInput
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -27,11 +29,12 @@ def parse_duration(raw: str) -> int:
         parts = _PART.findall(text)
         if not parts or "".join(n + u for n, u in parts) != text:
             raise InvalidInput(
-                f"a wait looks like 3d, 12h, 1d12h, 90m or 45s (w, d, h, m, s), not {raw!r}"
+                gettext("a wait looks like 3d, 12h, 1d12h, 90m or 45s (w, d, h, m, s), not %(raw)s")
+                % {"raw": repr(raw)}
             )
         seconds = sum(int(n) * UNITS[u] for n, u in parts)
     if seconds > MAX_WAIT:
-        raise InvalidInput(f"a wait is at most 366 days, not {raw!r}")
+        raise InvalidInput(gettext("a wait is at most 366 days, not %(raw)s") % {"raw": repr(raw)})
     return seconds
 
 
@@ -58,7 +61,10 @@ def parse_weekdays(raw: str) -> str:
         elif item.isdigit() and int(item) < 7:
             days.append(int(item))
         else:
-            raise InvalidInput(f"weekdays are mon…sun or 0…6 (Monday is 0), not {item!r}")
+            raise InvalidInput(
+                gettext("weekdays are mon…sun or 0…6 (Monday is 0), not %(item)s")
+                % {"item": repr(item)}
+            )
     return ",".join(str(d) for d in sorted(set(days)))
 
 

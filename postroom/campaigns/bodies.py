@@ -3,6 +3,8 @@ switch turns it into (Markdown → visual goes through the rendered HTML)."""
 
 from typing import Any
 
+from django.utils.translation import gettext
+
 from postroom.campaigns.models import Campaign
 from postroom.errors import InvalidInput
 from postroom.mail.content import body_to_html, html_to_text
@@ -31,7 +33,10 @@ def convert_body(body: str, source_format: str, target_format: str) -> str:
     text stays as it is. TemplateError if a Jinja tag cannot survive the conversion."""
     for name in (source_format, target_format):
         if name not in FORMATS:
-            raise InvalidInput(f"unknown body format {name!r}: use markdown, html or plain")
+            raise InvalidInput(
+                gettext("unknown body format %(name)s: use markdown, html or plain")
+                % {"name": repr(name)}
+            )
     if source_format == target_format:
         return stored_body(target_format, body)
     if target_format == Campaign.Format.HTML:

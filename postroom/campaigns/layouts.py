@@ -1,6 +1,7 @@
 """Layouts: the HTML frame around a campaign's content, checked like any template."""
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from postroom.campaigns import gallery
 from postroom.campaigns.models import Campaign, Layout
@@ -53,7 +54,7 @@ def default_layout() -> Layout:
 def get_layout(layout_id: int | str) -> Layout:
     layout = Layout.objects.filter(pk=as_id(layout_id) or 0).first()
     if layout is None:
-        raise NotFound(f"layout {layout_id} does not exist")
+        raise NotFound(gettext("layout %(layout)s does not exist") % {"layout": layout_id})
     return layout
 
 
@@ -63,7 +64,7 @@ def layout_by_name(name: str | None) -> Layout:
     try:
         return Layout.objects.get(name=name)
     except Layout.DoesNotExist:
-        raise NotFound(f"layout {name!r} does not exist") from None
+        raise NotFound(gettext("layout %(name)s does not exist") % {"name": repr(name)}) from None
 
 
 def _sample_spec(html: str) -> CampaignSpec:
@@ -94,9 +95,9 @@ def preview_layout(html: str) -> str:
 def _clean(name: str, html: str) -> tuple[str, str]:
     name = name.strip()
     if not name:
-        raise InvalidInput("a layout needs a name")
+        raise InvalidInput(gettext("a layout needs a name"))
     if len(name) > 200:
-        raise InvalidInput("a layout name is at most 200 characters")
+        raise InvalidInput(gettext("a layout name is at most 200 characters"))
     # Compiling with sample content runs every check a campaign would: the
     # {{ content }} slot, syntax, unknown variables, CSS inlining, the template budget.
     compile_campaign(_sample_spec(html), default_signer()).sample_check(SAMPLE_RECIPIENT)
@@ -108,7 +109,9 @@ def _unique_save(layout: Layout) -> Layout:
         with transaction.atomic():
             layout.save()
     except IntegrityError:
-        raise InvalidInput(f"a layout named {layout.name!r} already exists") from None
+        raise InvalidInput(
+            gettext("a layout named %(name)s already exists") % {"name": repr(layout.name)}
+        ) from None
     return layout
 
 
@@ -128,8 +131,11 @@ def update_layout(layout: Layout, name: str, html: str) -> Layout:
     running = _campaigns_using(layout, (Campaign.Status.RUNNING, Campaign.Status.PAUSED))
     if running:
         raise InvalidInput(
-            f"layout {layout.name!r} is used by a campaign under way ({running}); "
-            "duplicate it and edit the copy"
+            gettext(
+                "layout %(name)s is used by a campaign under way (%(running)s); duplicate it "
+                "and edit the copy"
+            )
+            % {"name": repr(layout.name), "running": running}
         )
     layout.name, layout.html = _clean(name, html)
     return _unique_save(layout)
@@ -150,5 +156,8 @@ def delete_layout(layout: Layout) -> None:
     )
     names = _campaigns_using(layout, unfinished)
     if names:
-        raise InvalidInput(f"layout {layout.name!r} is used by campaign(s): {names}")
+        raise InvalidInput(
+            gettext("layout %(name)s is used by campaign(s): %(names)s")
+            % {"name": repr(layout.name), "names": names}
+        )
     layout.delete()

@@ -10,6 +10,7 @@ besides (build the ledger, skip rows, alert) stays with its caller.
 from dataclasses import dataclass
 
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from postroom.campaigns.models import Campaign
 from postroom.errors import InvalidInput
@@ -21,31 +22,61 @@ Status = Campaign.Status
 class Transition:
     sources: tuple[str, ...]
     target: str
-    done: str  # the past participle a refusal uses: "campaign 4 is draft; it cannot be paused"
+    refused: str  # the whole refusal (gettext_noop), translated where it is raised
     never_for: tuple[str, ...] = ()  # campaign kinds the action does not apply to
 
 
 TRANSITIONS: dict[str, Transition] = {
-    "schedule": Transition((Status.DRAFT, Status.SCHEDULED), Status.SCHEDULED, "scheduled"),
-    "unschedule": Transition((Status.SCHEDULED,), Status.DRAFT, "unscheduled"),
-    "start": Transition((Status.DRAFT, Status.SCHEDULED), Status.RUNNING, "started"),
+    "schedule": Transition(
+        (Status.DRAFT, Status.SCHEDULED),
+        Status.SCHEDULED,
+        gettext_noop("campaign %(campaign)s is %(status)s; it cannot be scheduled"),
+    ),
+    "unschedule": Transition(
+        (Status.SCHEDULED,),
+        Status.DRAFT,
+        gettext_noop("campaign %(campaign)s is %(status)s; it cannot be unscheduled"),
+    ),
+    "start": Transition(
+        (Status.DRAFT, Status.SCHEDULED),
+        Status.RUNNING,
+        gettext_noop("campaign %(campaign)s is %(status)s; it cannot be started"),
+    ),
     # A scheduled start the worker could not make (a template broken since) goes back to draft.
-    "start_failed": Transition((Status.SCHEDULED,), Status.DRAFT, "returned to draft"),
-    "pause": Transition((Status.RUNNING,), Status.PAUSED, "paused"),
-    "resume": Transition((Status.PAUSED,), Status.RUNNING, "resumed"),
+    "start_failed": Transition(
+        (Status.SCHEDULED,),
+        Status.DRAFT,
+        gettext_noop("campaign %(campaign)s is %(status)s; it cannot be returned to draft"),
+    ),
+    "pause": Transition(
+        (Status.RUNNING,),
+        Status.PAUSED,
+        gettext_noop("campaign %(campaign)s is %(status)s; it cannot be paused"),
+    ),
+    "resume": Transition(
+        (Status.PAUSED,),
+        Status.RUNNING,
+        gettext_noop("campaign %(campaign)s is %(status)s; it cannot be resumed"),
+    ),
     "cancel": Transition(
-        (Status.RUNNING, Status.PAUSED, Status.SCHEDULED), Status.CANCELLED, "cancelled"
+        (Status.RUNNING, Status.PAUSED, Status.SCHEDULED),
+        Status.CANCELLED,
+        gettext_noop("campaign %(campaign)s is %(status)s; it cannot be cancelled"),
     ),
     # A transactional stream, or a sequence's step, stands open for the next message:
     # it never finishes.
     "finish": Transition(
         (Status.RUNNING,),
         Status.FINISHED,
-        "finished",
+        gettext_noop("campaign %(campaign)s is %(status)s; it cannot be finished"),
         never_for=(Campaign.Kind.TRANSACTIONAL, Campaign.Kind.AUTOMATION),
     ),
     # Recipients queued again (retry failed, a resend of those in doubt) reopen a finished one.
-    "reopen": Transition((Status.FINISHED,), Status.RUNNING, "reopened"),
+    "reopen": Transition(
+        (Status.FINISHED,),
+        Status.RUNNING,
+        gettext_noop("campaign %(campaign)s is %(status)s; it cannot be reopened"),
+    ),
 }
 
 
@@ -74,5 +105,5 @@ def require(campaign: Campaign, action: str, **fields: object) -> None:
     moved = move(campaign.pk, action, **fields)
     campaign.refresh_from_db()
     if not moved:
-        done = TRANSITIONS[action].done
-        raise InvalidInput(f"campaign {campaign.pk} is {campaign.status}; it cannot be {done}")
+        refused = gettext(TRANSITIONS[action].refused)
+        raise InvalidInput(refused % {"campaign": campaign.pk, "status": campaign.status})

@@ -10,6 +10,8 @@ and moves a share to the others while its sender cannot (docs/rate-limits.md).
 
 from collections.abc import Iterable, Sequence
 
+from django.utils.translation import gettext
+
 from postroom.campaigns.models import Campaign, CampaignSender
 from postroom.delivery.models import Sender
 from postroom.errors import InvalidInput, NotFound
@@ -42,9 +44,14 @@ def _weight(value: object, name: str) -> int:
     try:
         weight = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
-        raise InvalidInput(f"sender {name!r}: the weight must be a whole number") from None
+        raise InvalidInput(
+            gettext("sender %(name)s: the weight must be a whole number") % {"name": repr(name)}
+        ) from None
     if not 1 <= weight <= MAX_WEIGHT:
-        raise InvalidInput(f"sender {name!r}: the weight must be from 1 to {MAX_WEIGHT}")
+        raise InvalidInput(
+            gettext("sender %(name)s: the weight must be from 1 to %(limit)s")
+            % {"name": repr(name), "limit": MAX_WEIGHT}
+        )
     return weight
 
 
@@ -54,7 +61,7 @@ def resolve(named: Sequence[tuple[str, int]]) -> list[Member]:
     members = []
     for name, weight in named:
         if name not in found:
-            raise NotFound(f"sender {name!r} does not exist")
+            raise NotFound(gettext("sender %(name)s does not exist") % {"name": repr(name)})
         members.append((found[name], _weight(weight, name)))
     return check(members)
 
@@ -64,11 +71,15 @@ def check(members: Sequence[Member]) -> list[Member]:
     seen: set[int] = set()
     for sender, weight in members:
         if sender.pk in seen:
-            raise InvalidInput(f"sender {sender.name!r} is in the pool twice")
+            raise InvalidInput(
+                gettext("sender %(name)s is in the pool twice") % {"name": repr(sender.name)}
+            )
         seen.add(sender.pk)
         _weight(weight, sender.name)
     if len(members) > MAX_SENDERS:
-        raise InvalidInput(f"a campaign sends through at most {MAX_SENDERS} senders")
+        raise InvalidInput(
+            gettext("a campaign sends through at most %(limit)s senders") % {"limit": MAX_SENDERS}
+        )
     return list(members)
 
 

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 from email_validator import EmailNotValidError, validate_email
 
 from postroom.audience.eligibility import mailable_subscribers
@@ -63,7 +64,7 @@ def get_campaign(campaign_id: int | str) -> Campaign:
     )
     campaign = found.first()
     if campaign is None:
-        raise NotFound(f"campaign {campaign_id} does not exist")
+        raise NotFound(gettext("campaign %(campaign)s does not exist") % {"campaign": campaign_id})
     return campaign
 
 
@@ -76,7 +77,7 @@ def default_from_email(sender: Any = None) -> str:
         return sender.envelope_from
     if sender is None:
         return PLACEHOLDER_FROM
-    raise InvalidInput("no From address: give one (--from) or set POSTROOM_FROM_EMAIL")
+    raise InvalidInput(gettext("no From address: give one (--from) or set POSTROOM_FROM_EMAIL"))
 
 
 def check(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> CompiledCampaign:
@@ -87,7 +88,10 @@ def check(campaign: Campaign, lists: Sequence[MailingList] | None = None) -> Com
 def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:
     unknown = set(fields) - EDITABLE_FIELDS - {"lists", "segment"}
     if unknown:
-        raise InvalidInput(f"unknown campaign field(s): {', '.join(sorted(unknown))}")
+        raise InvalidInput(
+            gettext("unknown campaign field(s): %(fields)s")
+            % {"fields": ", ".join(sorted(unknown))}
+        )
     for name, value in fields.items():
         if name not in ("lists", "segment"):
             setattr(campaign, name, value)
@@ -95,14 +99,17 @@ def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:
     if "segment" in fields:
         campaign.segment = fields["segment"]
     if not (campaign.name or "").strip():
-        raise InvalidInput("a campaign needs a name")
+        raise InvalidInput(gettext("a campaign needs a name"))
     if not (campaign.subject or "").strip():
-        raise InvalidInput("a campaign needs a subject")
+        raise InvalidInput(gettext("a campaign needs a subject"))
     if campaign.body_format not in Campaign.Format.values:
-        raise InvalidInput(f"unknown body format {campaign.body_format!r}")
+        raise InvalidInput(
+            gettext("unknown body format %(body_format)s")
+            % {"body_format": repr(campaign.body_format)}
+        )
     campaign.body = stored_body(campaign.body_format, campaign.body)
     if not isinstance(campaign.headers, dict):
-        raise InvalidInput("custom headers must be a mapping of name to value")
+        raise InvalidInput(gettext("custom headers must be a mapping of name to value"))
     check_error_threshold(campaign.error_threshold_percent, campaign.error_window)
     windows.check(
         campaign.window_start,
@@ -118,10 +125,14 @@ def check_error_threshold(percent: Any, window: Any) -> None:
     """The auto-pause threshold: a percentage, over a bounded number of recent recipients."""
     low, high = ERROR_WINDOW_RANGE
     if not isinstance(percent, int) or not 1 <= percent <= 100:
-        raise InvalidInput(f"the error threshold is a percentage from 1 to 100, not {percent!r}")
+        raise InvalidInput(
+            gettext("the error threshold is a percentage from 1 to 100, not %(percent)s")
+            % {"percent": repr(percent)}
+        )
     if not isinstance(window, int) or not low <= window <= high:
         raise InvalidInput(
-            f"the error window counts {low:,} to {high:,} recent recipients, not {window!r}"
+            gettext("the error window counts %(low)s to %(high)s recent recipients, not %(window)s")
+            % {"low": format(low, ","), "high": format(high, ","), "window": repr(window)}
         )
 
 
@@ -141,7 +152,10 @@ def set_in_archive(campaign: Campaign, in_archive: bool) -> Campaign:
     campaign is the usual one to archive. Only the flag is written, so a running
     campaign's message is not rebuilt."""
     if not isinstance(in_archive, bool):
-        raise InvalidInput(f"in_archive is true or false, not {in_archive!r}")
+        raise InvalidInput(
+            gettext("in_archive is true or false, not %(in_archive)s")
+            % {"in_archive": repr(in_archive)}
+        )
     Campaign.objects.filter(pk=campaign.pk).update(in_archive=in_archive)
     campaign.in_archive = in_archive
     return campaign
@@ -197,8 +211,11 @@ def create_campaign(
 def ensure_editable(campaign: Campaign) -> None:
     if not campaign.is_editable:
         raise InvalidInput(
-            f"campaign {campaign.pk} is {campaign.status}: "
-            "only a draft or scheduled campaign can be edited"
+            gettext(
+                "campaign %(campaign)s is %(status)s: only a draft or scheduled campaign can "
+                "be edited"
+            )
+            % {"campaign": campaign.pk, "status": campaign.status}
         )
 
 
@@ -272,7 +289,7 @@ def lists_by_name(names: Iterable[str]) -> list[MailingList]:
         try:
             result.append(MailingList.objects.get(name=name))
         except MailingList.DoesNotExist:
-            raise NotFound(f"list {name!r} does not exist") from None
+            raise NotFound(gettext("list %(name)s does not exist") % {"name": repr(name)}) from None
     return result
 
 
@@ -282,7 +299,7 @@ def segment_by_name(name: str | None) -> Segment | None:
     try:
         return Segment.objects.get(name=name)
     except Segment.DoesNotExist:
-        raise NotFound(f"segment {name!r} does not exist") from None
+        raise NotFound(gettext("segment %(name)s does not exist") % {"name": repr(name)}) from None
 
 
 # -- schedule ---------------------------------------------------------------
@@ -297,11 +314,16 @@ def parse_send_at(value: str, tz_name: str = "") -> tuple[datetime, str]:
     try:
         when = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidInput(f"{value!r} is not an ISO 8601 date and time") from None
+        raise InvalidInput(
+            gettext("%(value)s is not an ISO 8601 date and time") % {"value": repr(value)}
+        ) from None
     try:
         zone = zoneinfo.ZoneInfo(tz_name) if tz_name else timezone.get_default_timezone()
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"{tz_name!r} is not a known time zone (e.g. Europe/Berlin)") from None
+        raise InvalidInput(
+            gettext("%(zone)s is not a known time zone (e.g. Europe/Berlin)")
+            % {"zone": repr(tz_name)}
+        ) from None
     if timezone.is_naive(when):
         when = when.replace(tzinfo=zone)
     return when, tz_name or str(zone)
@@ -310,12 +332,12 @@ def parse_send_at(value: str, tz_name: str = "") -> tuple[datetime, str]:
 def schedule(campaign: Campaign, send_at: datetime, tz_name: str = "") -> Campaign:
     """Mark a draft to start at `send_at`; the worker starts it when due (`due_campaigns`)."""
     if timezone.is_naive(send_at):
-        raise InvalidInput("the send time needs a time zone")
+        raise InvalidInput(gettext("the send time needs a time zone"))
     if send_at <= timezone.now():
-        raise InvalidInput("the send time is in the past; start the campaign instead")
+        raise InvalidInput(gettext("the send time is in the past; start the campaign instead"))
     check(campaign)
     if not campaign.lists.exists() and campaign.segment_id is None:
-        raise InvalidInput("choose at least one list or a segment before scheduling")
+        raise InvalidInput(gettext("choose at least one list or a segment before scheduling"))
     # No worker needs waking: the send time is in the future, and workers look
     # for due campaigns every couple of seconds.
     lifecycle.require(campaign, "schedule", send_at=send_at, send_at_timezone=tz_name)
@@ -345,7 +367,7 @@ def recipient_by_email(email: str) -> Recipient:
         normalized = email.strip().lower()
     subscriber = Subscriber.objects.filter(email=normalized).first()
     if subscriber is None:
-        raise NotFound(f"no subscriber with the address {email!r}")
+        raise NotFound(gettext("no subscriber with the address %(email)s") % {"email": repr(email)})
     return recipient_for(subscriber)
 
 
@@ -370,7 +392,10 @@ def _test_address(address: str) -> str:
     try:
         return validate_email(address.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise InvalidInput(f"{address!r} is not a valid address: {exc}") from None
+        raise InvalidInput(
+            gettext("%(address)s is not a valid address: %(error)s")
+            % {"address": repr(address), "error": exc}
+        ) from None
 
 
 def build_test_messages(
@@ -384,9 +409,11 @@ def build_test_messages(
     """
     addresses = [_test_address(a) for a in addresses if a.strip()]
     if not addresses:
-        raise InvalidInput("give at least one address to send the test to")
+        raise InvalidInput(gettext("give at least one address to send the test to"))
     if len(addresses) > MAX_TEST_RECIPIENTS:
-        raise InvalidInput(f"a test goes to at most {MAX_TEST_RECIPIENTS} addresses")
+        raise InvalidInput(
+            gettext("a test goes to at most %(limit)s addresses") % {"limit": MAX_TEST_RECIPIENTS}
+        )
     compiled = compile_campaign(sending_spec(campaign), default_signer())
     messages = []
     for address in addresses:
@@ -399,5 +426,8 @@ def build_test_messages(
         try:
             messages.append(compiled.build(recipient, test_prefix=subject_prefix))
         except RenderError as exc:
-            raise InvalidInput(f"the test to {address} could not be built: {exc}") from None
+            raise InvalidInput(
+                gettext("the test to %(address)s could not be built: %(error)s")
+                % {"address": address, "error": exc}
+            ) from None
     return messages

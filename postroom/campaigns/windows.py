@@ -23,6 +23,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.utils.translation import gettext
+
 from postroom.errors import InvalidInput
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -214,11 +216,15 @@ class WindowState:
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
-def parse_time(text: str, what: str = "a time") -> time:
-    """`09:00` (24-hour HH:MM)."""
+def parse_time(text: str, invalid: str = "") -> time:
+    """`09:00` (24-hour HH:MM). `invalid`: the whole refusal naming the time, in the
+    reader's language, with `%(text)s` for what was typed."""
     found = _TIME.match((text or "").strip())
     if not found:
-        raise InvalidInput(f"{what} is HH:MM on a 24-hour clock (e.g. 09:00), not {text!r}")
+        invalid = invalid or gettext(
+            "a time is HH:MM on a 24-hour clock (e.g. 09:00), not %(text)s"
+        )
+        raise InvalidInput(invalid % {"text": repr(text)})
     return time(int(found[1]), int(found[2]))
 
 
@@ -226,8 +232,16 @@ def parse_hours(text: str) -> tuple[time, time]:
     """`09:00-17:00`: the window's daily hours, ending after they begin."""
     first, sep, second = (text or "").replace("\u2013", "-").partition("-")
     if not sep:
-        raise InvalidInput(f"the window is START-END, e.g. 09:00-17:00, not {text!r}")
-    start, end = parse_time(first, "the window's start"), parse_time(second, "the window's end")
+        raise InvalidInput(
+            gettext("the window is START-END, e.g. 09:00-17:00, not %(text)s")
+            % {"text": repr(text)}
+        )
+    start = parse_time(
+        first, gettext("the window's start is HH:MM on a 24-hour clock (e.g. 09:00), not %(text)s")
+    )
+    end = parse_time(
+        second, gettext("the window's end is HH:MM on a 24-hour clock (e.g. 09:00), not %(text)s")
+    )
     check_hours(start, end)
     return start, end
 
@@ -235,7 +249,8 @@ def parse_hours(text: str) -> tuple[time, time]:
 def check_hours(start: time, end: time) -> None:
     if end <= start:
         raise InvalidInput(
-            f"the window must end after it starts on the same day ({start:%H:%M}-{end:%H:%M})"
+            gettext("the window must end after it starts on the same day (%(start)s-%(end)s)")
+            % {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
         )
 
 
@@ -246,12 +261,18 @@ def parse_days(text: str) -> int:
         first, sep, last = part.partition("-")
         if first not in DAYS or (sep and last not in DAYS):
             raise InvalidInput(
-                f"window days are names from mon to sun, as ranges or lists (mon-fri,"
-                f" sat,sun), not {text!r}"
+                gettext(
+                    "window days are names from mon to sun, as ranges or lists (mon-fri, sat,sun), "
+                    "not %(text)s"
+                )
+                % {"text": repr(text)}
             )
         a, b = DAYS.index(first), DAYS.index(last if sep else first)
         if b < a:
-            raise InvalidInput(f"the day range {part!r} runs backwards: write it from mon to sun")
+            raise InvalidInput(
+                gettext("the day range %(part)s runs backwards: write it from mon to sun")
+                % {"part": repr(part)}
+            )
         for day in range(a, b + 1):
             mask |= 1 << day
     return mask
@@ -286,19 +307,22 @@ def check(
 ) -> None:
     """A window as stored on a campaign: one kind at most, complete, in a real zone."""
     if (start is None) != (end is None):
-        raise InvalidInput("a send window needs both its start and its end")
+        raise InvalidInput(gettext("a send window needs both its start and its end"))
     if start is not None and end is not None:
         check_hours(start, end)
     if not isinstance(days, int) or not 0 < days <= EVERY_DAY:
-        raise InvalidInput("a send window needs at least one weekday")
+        raise InvalidInput(gettext("a send window needs at least one weekday"))
     if start is not None and local_time is not None:
-        raise InvalidInput("choose window hours or a fixed local time, not both")
+        raise InvalidInput(gettext("choose window hours or a fixed local time, not both"))
     if local_date is not None and local_time is None:
-        raise InvalidInput("a local date needs the local time to send at")
+        raise InvalidInput(gettext("a local date needs the local time to send at"))
     if days != EVERY_DAY and start is None:
-        raise InvalidInput("window days go with window hours (e.g. 09:00-17:00 mon-fri)")
+        raise InvalidInput(gettext("window days go with window hours (e.g. 09:00-17:00 mon-fri)"))
     if zone_name and known_zone(zone_name) is None:
-        raise InvalidInput(f"{zone_name!r} is not a known time zone (e.g. Europe/Berlin)")
+        raise InvalidInput(
+            gettext("%(zone)s is not a known time zone (e.g. Europe/Berlin)")
+            % {"zone": repr(zone_name)}
+        )
 
 
 def fields_from_text(
@@ -315,12 +339,18 @@ def fields_from_text(
     if hours:
         start, end = parse_hours(hours)
     if local_time:
-        at = parse_time(local_time, "the local time")
+        at = parse_time(
+            local_time,
+            gettext("the local time is HH:MM on a 24-hour clock (e.g. 09:00), not %(text)s"),
+        )
     if local_date:
         try:
             on = date.fromisoformat(local_date.strip())
         except ValueError:
-            raise InvalidInput(f"the local date is YYYY-MM-DD, not {local_date!r}") from None
+            raise InvalidInput(
+                gettext("the local date is YYYY-MM-DD, not %(local_date)s")
+                % {"local_date": repr(local_date)}
+            ) from None
     mask = parse_days(days) if days else EVERY_DAY
     zone_name = (zone or "").strip()
     check(start, end, mask, at, on, zone_name)

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from postroom.alerts.services import Kind as AlertKind
 from postroom.alerts.services import clear as clear_alert
@@ -39,7 +40,7 @@ def start(campaign: Campaign) -> int:
 
     compiled_for(campaign)  # a broken template is refused before anything changes
     if not campaign.lists.exists() and campaign.segment_id is None:
-        raise InvalidInput("choose at least one list or a segment before starting")
+        raise InvalidInput(gettext("choose at least one list or a segment before starting"))
     now = timezone.now()
     with transaction.atomic():
         lifecycle.require(campaign, "start", status_reason="", started_at=now, finished_at=None)
@@ -110,7 +111,7 @@ def retry_failed(campaign: Campaign, reason: str = "", in_doubt: bool = False) -
         campaign = lock(
             campaign,
             (Status.FINISHED, Status.PAUSED),
-            "only a finished or paused campaign can retry its failed recipients",
+            gettext("only a finished or paused campaign can retry its failed recipients"),
         )
         rows = Delivery.objects.filter(campaign_id=campaign.pk)
         if reason:
@@ -120,7 +121,10 @@ def retry_failed(campaign: Campaign, reason: str = "", in_doubt: bool = False) -
         doubtful = requeue(rows.filter(state=State.IN_DOUBT)) if in_doubt else 0
         if count + doubtful == 0:
             raise InvalidInput(
-                "no failed recipients" + (f" matching {reason!r}" if reason else "") + " to retry"
+                gettext("no failed recipients matching %(reason)s to retry")
+                % {"reason": repr(reason)}
+                if reason
+                else gettext("no failed recipients to retry")
             )
         reopen(campaign)
         events.record(
@@ -149,7 +153,10 @@ def lock(campaign: Campaign, allowed: tuple[str, ...], refusal: str) -> Campaign
     """
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status not in allowed:
-        raise InvalidInput(f"campaign {campaign.pk} is {campaign.status}; {refusal}")
+        raise InvalidInput(
+            gettext("campaign %(id)s is %(status)s; %(refusal)s")
+            % {"id": campaign.pk, "status": campaign.status, "refusal": refusal}
+        )
     return campaign
 
 

@@ -21,6 +21,7 @@ import dns.name
 import dns.resolver
 import dns.reversename
 from django.conf import settings
+from django.utils.translation import gettext
 
 from postroom.campaigns.models import Campaign
 from postroom.delivery.models import Sender
@@ -95,7 +96,10 @@ class Dns:
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers):
             return []
         except (dns.exception.Timeout, dns.name.LabelTooLong, dns.name.EmptyLabel) as exc:
-            raise InvalidInput(f"DNS lookup of {name} {kind} failed: {exc}") from None
+            raise InvalidInput(
+                gettext("DNS lookup of %(name)s %(kind)s failed: %(error)s")
+                % {"name": name, "kind": kind, "error": exc}
+            ) from None
         if kind == "TXT":
             return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
         return [r.to_text() for r in answer]
@@ -330,8 +334,11 @@ def check(sender: Sender, from_email: str = "") -> Report:
     envelope = sender.envelope_from or from_email
     if "@" not in envelope:
         raise InvalidInput(
-            f"sender {sender.name!r} has no envelope sender and no From address to check:"
-            " give --from ADDRESS or set its envelope sender"
+            gettext(
+                "sender %(name)s has no envelope sender and no From address to check:"
+                " give --from ADDRESS or set its envelope sender"
+            )
+            % {"name": repr(sender.name)}
         )
     envelope_domain, from_domain = _domain_of(envelope), _domain_of(from_email or envelope)
     lookup = Dns()

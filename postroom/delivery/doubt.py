@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from postroom.audience.emails import InvalidEmail, normalize_email
 from postroom.campaigns.models import Campaign
@@ -39,12 +40,12 @@ MAX_SELECTION = 1000
 NAMED_IN_EVENT = 5
 # A state as the refusal says it: "x@y is not in doubt in campaign 12 (it is sent)".
 STATE_WORDS = {
-    State.PENDING: "pending",
-    State.SENDING: "being sent",
-    State.RETRY: "waiting for a retry",
-    State.SENT: "sent",
-    State.FAILED: "failed",
-    State.SKIPPED: "skipped",
+    State.PENDING: gettext_lazy("pending"),
+    State.SENDING: gettext_lazy("being sent"),
+    State.RETRY: gettext_lazy("waiting for a retry"),
+    State.SENT: gettext_lazy("sent"),
+    State.FAILED: gettext_lazy("failed"),
+    State.SKIPPED: gettext_lazy("skipped"),
 }
 
 
@@ -95,7 +96,9 @@ def resolve(
         campaign = control.lock(
             campaign,
             tuple(allowed),
-            "it sends nothing more, so its recipients in doubt can only be marked delivered",
+            gettext(
+                "it sends nothing more, so its recipients in doubt can only be marked delivered"
+            ),
         )
         rows, chosen = _chosen(campaign, emails, ids)
         now = timezone.now()
@@ -119,9 +122,13 @@ def resolve(
             )
             count += control.requeue(rows.exclude(email=""), note=note)
         if count == 0:
-            raise InvalidInput(f"nothing is in doubt in campaign {campaign.pk}")
+            raise InvalidInput(
+                gettext("nothing is in doubt in campaign %(id)s") % {"id": campaign.pk}
+            )
         if chosen is not None and count != len(chosen):  # a row moved meanwhile
-            raise InvalidInput("some of those recipients changed meanwhile; nothing changed")
+            raise InvalidInput(
+                gettext("some of those recipients changed meanwhile; nothing changed")
+            )
         if not delivered:
             control.reopen(campaign)
         events.record(
@@ -163,12 +170,15 @@ def _chosen(
         try:
             wanted_ids.add(int(value))
         except (TypeError, ValueError):
-            raise InvalidInput(f"{value!r} is not a delivery id") from None
+            raise InvalidInput(
+                gettext("%(value)s is not a delivery id") % {"value": repr(value)}
+            ) from None
     if not addresses and not wanted_ids:
-        raise InvalidInput("choose the recipients to settle, or all of them")
+        raise InvalidInput(gettext("choose the recipients to settle, or all of them"))
     if len(addresses) + len(wanted_ids) > MAX_SELECTION:
         raise InvalidInput(
-            f"at most {MAX_SELECTION} recipients at a time; settle them all at once instead"
+            gettext("at most %(count)s recipients at a time; settle them all at once instead")
+            % {"count": MAX_SELECTION}
         )
     ledger = Delivery.objects.filter(campaign_id=campaign.pk)
     by_email = {
@@ -185,17 +195,22 @@ def _chosen(
     for address, typed in addresses.items():
         if address not in by_email:
             raise InvalidInput(
-                f"{typed} is not in doubt in campaign {campaign.pk}"
-                " (it is not one of its recipients)"
+                gettext(
+                    "%(who)s is not in doubt in campaign %(id)s (it is not one of its recipients)"
+                )
+                % {"who": typed, "id": campaign.pk}
             )
         pk, state = by_email[address]
         _check(campaign, typed, state)
         chosen[pk] = address
     for pk in sorted(wanted_ids):
         if pk not in by_id:
-            raise InvalidInput(f"delivery {pk} is not a recipient of campaign {campaign.pk}")
+            raise InvalidInput(
+                gettext("delivery %(pk)s is not a recipient of campaign %(id)s")
+                % {"pk": pk, "id": campaign.pk}
+            )
         email, state = by_id[pk]
-        _check(campaign, email or f"recipient #{pk} (erased)", state)
+        _check(campaign, email or gettext("recipient #%(pk)s (erased)") % {"pk": pk}, state)
         chosen[pk] = email or f"#{pk}"
     return rows_in_doubt(campaign).filter(pk__in=chosen), sorted(chosen.values())
 
@@ -203,7 +218,10 @@ def _chosen(
 def _check(campaign: Campaign, who: str, state: str) -> None:
     if state != State.IN_DOUBT:
         words = STATE_WORDS.get(State(state), state.replace("_", " "))
-        raise InvalidInput(f"{who} is not in doubt in campaign {campaign.pk} (it is {words})")
+        raise InvalidInput(
+            gettext("%(who)s is not in doubt in campaign %(id)s (it is %(state)s)")
+            % {"who": who, "id": campaign.pk, "state": words}
+        )
 
 
 def _canonical(address: str) -> str:

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from postroom.delivery import wakeup
 from postroom.delivery.models import RateLimit, SchedulerState, SendSlot
@@ -106,11 +107,17 @@ def set_limits(sender, rates: Iterable[str | Window]) -> list[Window]:
     for rate in rates:
         count, seconds = parse_rate(rate) if isinstance(rate, str) else rate
         if count < 1 or seconds < 1:
-            raise InvalidInput(f"{count}/{seconds}s is not a rate")
+            raise InvalidInput(
+                gettext("%(count)s/%(seconds)ss is not a rate")
+                % {"count": count, "seconds": seconds}
+            )
         if seconds in windows and windows[seconds] != count:
             raise InvalidInput(
-                f"two limits for the same window: {format_rate(windows[seconds], seconds)} "
-                f"and {format_rate(count, seconds)}"
+                gettext("two limits for the same window: %(one)s and %(other)s")
+                % {
+                    "one": format_rate(windows[seconds], seconds),
+                    "other": format_rate(count, seconds),
+                }
             )
         windows[seconds] = count
     with locked(sender_key(sender.pk)):
@@ -221,8 +228,11 @@ def acquire_now(sender_id: int | None, n: int = 1, timeout: float = 30.0) -> lis
         times = plan_slots(windows, anchors, last, n, now)
         if times[-1] > now + timeout:
             raise RateLimited(
-                f"the sender's rate limit has no room for {n} message(s) within {timeout:g} s "
-                f"(the last of them could leave in {times[-1] - now:.0f} s); try again later"
+                gettext(
+                    "the sender's rate limit has no room for %(count)s message(s) within"
+                    " %(timeout)s s (the last of them could leave in %(wait)s s); try again later"
+                )
+                % {"count": n, "timeout": f"{timeout:g}", "wait": f"{times[-1] - now:.0f}"}
             )
         _record(sender_id, times, f"now:{uuid.uuid4().hex}", None, windows, now)
     wait_until(times[0])

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from postroom.errors import InvalidInput, PostroomError
 from postroom.integers import RANGES
@@ -57,26 +58,43 @@ def parse_rate(text: str) -> Window:
     match = _RATE.match(text or "")
     if not match:
         raise InvalidInput(
-            f"{text!r} is not a rate: write it as N/second, N/minute, N/hour or N/day "
-            "(for example 35/hour)"
+            gettext(
+                "%(text)s is not a rate: write it as N/second, N/minute, N/hour or N/day"
+                " (for example 35/hour)"
+            )
+            % {"text": repr(text)}
         )
     raw_count, raw_multiple, raw_unit = match.groups()
     unit = raw_unit.lower()
     unit = _ALIASES.get(unit, unit)
     if unit not in UNITS:
-        raise InvalidInput(f"{text!r}: unknown unit {raw_unit!r}; use second, minute, hour or day")
+        raise InvalidInput(
+            gettext("%(text)s: unknown unit %(unit)s; use second, minute, hour or day")
+            % {"text": repr(text), "unit": repr(raw_unit)}
+        )
     digits = raw_count.replace(",", "").replace("_", "")
     count = int(digits) if digits.isdigit() else 0
     multiple = int(raw_multiple) if raw_multiple else 1
     if count < 1:
-        raise InvalidInput(f"{text!r}: the number of messages must be at least 1")
+        raise InvalidInput(
+            gettext("%(text)s: the number of messages must be at least 1") % {"text": repr(text)}
+        )
     if count > MAX_COUNT:
-        raise InvalidInput(f"{text!r}: at most {MAX_COUNT:,} messages a window")
+        raise InvalidInput(
+            gettext("%(text)s: at most %(count)s messages a window")
+            % {"text": repr(text), "count": f"{MAX_COUNT:,}"}
+        )
     if multiple < 1:
-        raise InvalidInput(f"{text!r}: the window must be at least 1 {unit}")
+        raise InvalidInput(
+            gettext("%(text)s: the window must be at least 1 %(unit)s")
+            % {"text": repr(text), "unit": unit}
+        )
     seconds = multiple * UNITS[unit]
     if seconds > 31 * 86400:
-        raise InvalidInput(f"{text!r}: windows longer than 31 days are not supported")
+        raise InvalidInput(
+            gettext("%(text)s: windows longer than 31 days are not supported")
+            % {"text": repr(text)}
+        )
     return count, seconds
 
 

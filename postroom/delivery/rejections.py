@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from postroom.delivery import events
 from postroom.delivery import texts as T
@@ -66,8 +67,11 @@ def code_rules() -> list[tuple[str, str]]:
         prefix, action = prefix.strip().rstrip("."), action.strip().lower()
         if action not in ACTIONS or not re.fullmatch(r"[245](\.\d{1,3}){0,2}", prefix):
             raise ConfigurationError(
-                f"POSTROOM_REJECTION_RULES: {rule!r} is not PREFIX=ACTION"
-                f" (e.g. 5.1=hard; actions: {', '.join(ACTIONS)})"
+                gettext(
+                    "POSTROOM_REJECTION_RULES: %(rule)s is not PREFIX=ACTION"
+                    " (e.g. 5.1=hard; actions: %(actions)s)"
+                )
+                % {"rule": repr(rule), "actions": ", ".join(ACTIONS)}
             )
         parsed.append((prefix, action))
     return sorted(parsed, key=lambda pair: -len(pair[0]))

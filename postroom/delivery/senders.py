@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 from email_validator import EmailNotValidError, validate_email
 
 from postroom import credentials
@@ -41,7 +42,9 @@ def get_sender(name_or_id: str | int) -> Sender:
                 return found
         return Sender.objects.get(name=str(name_or_id))
     except Sender.DoesNotExist:
-        raise NotFound(f"sender {name_or_id!r} does not exist") from None
+        raise NotFound(
+            gettext("sender %(name)s does not exist") % {"name": repr(name_or_id)}
+        ) from None
 
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
@@ -65,7 +68,10 @@ def _checked_host(raw: str) -> str:
         ascii_name = ""
     labels = ascii_name.rstrip(".").split(".")
     if not ascii_name or len(ascii_name) > 253 or not all(_LABEL.match(x) for x in labels):
-        raise InvalidInput(f"the host must be a host name or an IP address, not {raw!r}")
+        raise InvalidInput(
+            gettext("the host must be a host name or an IP address, not %(host)s")
+            % {"host": repr(raw)}
+        )
     return host
 
 
@@ -73,7 +79,7 @@ def _clean(values: dict) -> dict:
     cleaned = {k: v for k, v in values.items() if k in FIELDS and v is not None}
     password = values.get("password") or ""
     if password and cleaned.get("password_env"):
-        raise InvalidInput("give the password or the name of its variable, not both")
+        raise InvalidInput(gettext("give the password or the name of its variable, not both"))
     if password:
         cleaned["password_sealed"] = credentials.seal(password)
         cleaned["password_env"] = ""
@@ -82,29 +88,40 @@ def _clean(values: dict) -> dict:
     if "name" in cleaned:
         cleaned["name"] = cleaned["name"].strip()
         if not cleaned["name"]:
-            raise InvalidInput("a sender needs a name")
+            raise InvalidInput(gettext("a sender needs a name"))
     if "host" in cleaned:
         cleaned["host"] = _checked_host(cleaned["host"])
     if "port" in cleaned and not 1 <= int(cleaned["port"]) <= 65535:
-        raise InvalidInput(f"the port must be between 1 and 65535, not {cleaned['port']}")
+        raise InvalidInput(
+            gettext("the port must be between 1 and 65535, not %(port)s")
+            % {"port": cleaned["port"]}
+        )
     if "tls" in cleaned and cleaned["tls"] not in Sender.Tls.values:
-        raise InvalidInput(f"tls must be one of none, starttls, tls, not {cleaned['tls']!r}")
+        raise InvalidInput(
+            gettext("tls must be one of none, starttls, tls, not %(tls)s")
+            % {"tls": repr(cleaned["tls"])}
+        )
     if "max_connections" in cleaned and not 1 <= int(cleaned["max_connections"]) <= 100:
-        raise InvalidInput("max connections must be between 1 and 100")
+        raise InvalidInput(gettext("max connections must be between 1 and 100"))
     if cleaned.get("password_env") and not _ENV_NAME.match(cleaned["password_env"]):
         raise InvalidInput(
-            f"{cleaned['password_env']!r} is not an environment variable name"
-            " (give the variable's name, never the password itself)"
+            gettext(
+                "%(name)s is not an environment variable name"
+                " (give the variable's name, never the password itself)"
+            )
+            % {"name": repr(cleaned["password_env"])}
         )
     if cleaned.get("password_env"):
         credentials.check_password_env(cleaned["password_env"])
     if (cleaned.get("password_env") or password) and not cleaned.get("username"):
-        raise InvalidInput("a password needs a user name (--user)")
+        raise InvalidInput(gettext("a password needs a user name (--user)"))
     if cleaned.get("envelope_from"):
         try:
             validate_email(cleaned["envelope_from"], check_deliverability=False)
         except EmailNotValidError as exc:
-            raise InvalidInput(f"the envelope sender is not a valid address: {exc}") from None
+            raise InvalidInput(
+                gettext("the envelope sender is not a valid address: %(error)s") % {"error": exc}
+            ) from None
     return cleaned
 
 
@@ -119,7 +136,7 @@ def create_sender(rates: Iterable[str] = (), **values) -> Sender:
             sender.save()
             ratelimit.set_limits(sender, list(rates))
     except IntegrityError:
-        raise InvalidInput(f"a sender named {cleaned.get('name')!r} already exists") from None
+        raise _name_taken(cleaned) from None
     return sender
 
 
@@ -136,8 +153,14 @@ def update_sender(sender: Sender, rates: Iterable[str] | None = None, **values) 
             if rates is not None:
                 ratelimit.set_limits(sender, list(rates))
     except IntegrityError:
-        raise InvalidInput(f"a sender named {cleaned.get('name')!r} already exists") from None
+        raise _name_taken(cleaned) from None
     return sender
+
+
+def _name_taken(cleaned: dict) -> InvalidInput:
+    return InvalidInput(
+        gettext("a sender named %(name)s already exists") % {"name": repr(cleaned.get("name"))}
+    )
 
 
 def delete_sender(sender: Sender) -> None:
@@ -147,7 +170,8 @@ def delete_sender(sender: Sender) -> None:
         sender.delete()
     except ProtectedError:
         raise InvalidInput(
-            f"sender {sender.name!r} is used by campaigns; point them at another sender first"
+            gettext("sender %(name)s is used by campaigns; point them at another sender first")
+            % {"name": repr(sender.name)}
         ) from None
 
 

@@ -16,6 +16,7 @@ import feedparser
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
@@ -42,11 +43,12 @@ DEFAULT_TEMPLATE = (
 _jinja = SandboxedEnvironment(autoescape=True)
 
 
-def _compile(source: str, what: str) -> Any:
+def _compile(source: str, invalid: str) -> Any:
+    """`invalid`: the whole refusal in the reader's language, with `%(error)s` for jinja's."""
     try:
         return _jinja.from_string(source)
     except TemplateError as error:
-        raise InvalidInput(f"the {what} is not a valid template: {error}") from None
+        raise InvalidInput(invalid % {"error": error}) from None
 
 
 # Fields a caller may set on a feed (lists and segment are passed apart).
@@ -56,26 +58,51 @@ EDITABLE_FIELDS = {
 }  # fmt: skip
 
 
+# Each field's refusal whole, so a translation need not put an English field name in it.
+TOO_LONG = {
+    "name": gettext_noop("the name is longer than %(limit)s characters"),
+    "url": gettext_noop("the url is longer than %(limit)s characters"),
+    "subject": gettext_noop("the subject is longer than %(limit)s characters"),
+    "from_email": gettext_noop("the from email is longer than %(limit)s characters"),
+    "from_name": gettext_noop("the from name is longer than %(limit)s characters"),
+}
+
+
 def _checked(feed: Feed, lists: list[MailingList], segment: Segment | None) -> None:
     """Everything a feed needs before it is saved; InvalidInput names the first problem."""
     if not (feed.name or "").strip():
-        raise InvalidInput("a feed needs a name")
+        raise InvalidInput(gettext("a feed needs a name"))
     if not (feed.url or "").startswith(("http://", "https://")):
-        raise InvalidInput(f"the feed address must start with http:// or https://: {feed.url!r}")
+        raise InvalidInput(
+            gettext("the feed address must start with http:// or https://: %(url)s")
+            % {"url": repr(feed.url)}
+        )
     if not lists and segment is None:
-        raise InvalidInput("choose at least one list or a segment for the feed")
+        raise InvalidInput(gettext("choose at least one list or a segment for the feed"))
     if Feed.objects.filter(name=feed.name).exclude(pk=feed.pk).exists():
-        raise InvalidInput(f"a feed named {feed.name!r} already exists")
-    _compile(feed.template, "digest template")
-    _compile(feed.subject, "subject")
+        raise InvalidInput(
+            gettext("a feed named %(name)s already exists") % {"name": repr(feed.name)}
+        )
+    _compile(feed.template, gettext("the digest template is not a valid template: %(error)s"))
+    _compile(feed.subject, gettext("the subject is not a valid template: %(error)s"))
     for what in ("minimum_items", "interval_minutes"):
         value = getattr(feed, what)
         if not isinstance(value, int) or not 1 <= value <= 1_000_000:
-            raise InvalidInput("the minimum number of items and the interval must be at least 1")
-    for field in ("name", "url", "subject", "from_email", "from_name"):
+            raise InvalidInput(
+                gettext("the minimum number of items and the interval must be at least 1")
+            )
+    for field in TOO_LONG:
         limit = getattr(Feed._meta.get_field(field), "max_length", 0) or 0
         if len(getattr(feed, field) or "") > limit:
-            raise InvalidInput(f"the {field.replace('_', ' ')} is longer than {limit} characters")
+            raise InvalidInput(gettext(TOO_LONG[field]) % {"limit": limit})
+
+
+def _refuse_unknown(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise InvalidInput(
+            gettext("unknown feed field(s): %(fields)s") % {"fields": ", ".join(sorted(unknown))}
+        )
 
 
 def create_feed(
@@ -88,9 +115,7 @@ def create_feed(
     **fields: Any,
 ) -> Feed:
     """A new feed; the address and templates are checked before anything is saved."""
-    unknown = set(fields) - EDITABLE_FIELDS
-    if unknown:
-        raise InvalidInput(f"unknown feed field(s): {', '.join(sorted(unknown))}")
+    _refuse_unknown(fields)
     lists = list(lists)
     feed = Feed(name=name, url=url, segment=segment, template=template, **fields)
     _checked(feed, lists, segment)
@@ -111,9 +136,7 @@ def update_feed(
     **fields: Any,
 ) -> Feed:
     """Change a feed; items already seen stay seen (a new address starts no resend)."""
-    unknown = set(fields) - EDITABLE_FIELDS
-    if unknown:
-        raise InvalidInput(f"unknown feed field(s): {', '.join(sorted(unknown))}")
+    _refuse_unknown(fields)
     changed = Feed.objects.get(pk=feed.pk)
     for name, value in fields.items():
         setattr(changed, name, value)
@@ -143,7 +166,7 @@ def get_feed(key: int | str) -> Feed:
     pk = as_id(key) if str(key).isdigit() else None
     found = Feed.objects.filter(Q(pk=pk) if pk else Q(name=str(key))).first()
     if found is None:
-        raise NotFound(f"feed {key!r} does not exist")
+        raise NotFound(gettext("feed %(key)s does not exist") % {"key": repr(key)})
     return found
 
 
@@ -193,10 +216,15 @@ def fetch(url: str) -> list[dict[str, str]]:
     with outbound.opener().open(request, timeout=FETCH_TIMEOUT) as response:
         data = response.read(MAX_FEED_BYTES + 1)
     if len(data) > MAX_FEED_BYTES:
-        raise InvalidInput(f"the feed is larger than {MAX_FEED_BYTES} bytes")
+        raise InvalidInput(
+            gettext("the feed is larger than %(limit)s bytes") % {"limit": MAX_FEED_BYTES}
+        )
     parsed = feedparser.parse(data)
     if parsed.bozo and not parsed.entries:
-        raise InvalidInput(f"not a readable RSS or Atom feed: {parsed.get('bozo_exception')}")
+        raise InvalidInput(
+            gettext("not a readable RSS or Atom feed: %(error)s")
+            % {"error": parsed.get("bozo_exception")}
+        )
     items = []
     for entry in parsed.entries:
         guid = entry.get("id") or entry.get("link") or entry.get("title")
@@ -278,14 +306,18 @@ def check(feed: Feed) -> Campaign | None:
         Feed.objects.filter(pk=feed.pk).update(
             last_checked=timezone.now(), last_error=str(error)[:2000]
         )
-        raise InvalidInput(f"feed {feed.name}: {error}") from None
+        raise InvalidInput(
+            gettext("feed %(name)s: %(error)s") % {"name": feed.name, "error": error}
+        ) from None
     record(feed, items)
     Feed.objects.filter(pk=feed.pk).update(last_checked=timezone.now(), last_error="")
     try:
         return send_digest(feed)
     except InvalidInput as error:  # the items stay waiting for the next check
         Feed.objects.filter(pk=feed.pk).update(last_error=str(error)[:2000])
-        raise InvalidInput(f"feed {feed.name}: {error}") from None
+        raise InvalidInput(
+            gettext("feed %(name)s: %(error)s") % {"name": feed.name, "error": error}
+        ) from None
 
 
 def due_feeds(now: Any = None) -> list[Feed]:

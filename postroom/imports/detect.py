@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import charset_normalizer
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from postroom.audience.emails import InvalidEmail, normalize_email
 from postroom.errors import InvalidInput
@@ -113,11 +113,11 @@ _ALIAS_TO_FIELD = {alias: name for name, aliases in ALIASES.items() for alias in
 _ALIAS_TO_FIELD.update(COLUMN_FIELDS)
 
 _SIGNATURES = [
-    (b"PK\x03\x04", "a spreadsheet (.xlsx/.ods) or a ZIP archive"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) spreadsheet"),
-    (b"%PDF", "a PDF document"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"{\\rtf", "an RTF document"),
+    (b"PK\x03\x04", gettext_lazy("a spreadsheet (.xlsx/.ods) or a ZIP archive")),
+    (b"\xd0\xcf\x11\xe0", gettext_lazy("an old Excel (.xls) spreadsheet")),
+    (b"%PDF", gettext_lazy("a PDF document")),
+    (b"\x1f\x8b", gettext_lazy("a gzip archive")),
+    (b"{\\rtf", gettext_lazy("an RTF document")),
 ]
 _BOMS = [
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -197,7 +197,10 @@ def parse_delimiter(value: str | None) -> str | None:
     aliases = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
     value = aliases.get(value.lower(), value)
     if value not in DELIMITERS:
-        raise InvalidInput(f"unknown delimiter {value!r}: use auto, ',', ';', tab or '|'")
+        raise InvalidInput(
+            gettext("unknown delimiter %(value)s: use auto, ',', ';', tab or '|'")
+            % {"value": repr(value)}
+        )
     return value
 
 
@@ -207,7 +210,10 @@ def parse_mapping(items: list[str] | None) -> dict[str, str]:
     for item in items or []:
         column, sep, target = item.partition("=")
         if not sep or not column.strip() or not target.strip():
-            raise InvalidInput(f"--map {item!r} must look like COLUMN=FIELD, e.g. 'E-Post=email'")
+            raise InvalidInput(
+                gettext("--map %(item)s must look like COLUMN=FIELD, e.g. 'E-Post=email'")
+                % {"item": repr(item)}
+            )
         result[column.strip()] = target_field(target.strip())
     return result
 
@@ -245,7 +251,7 @@ def detect(
     """
     size = path.stat().st_size
     if size == 0:
-        raise UnreadableFile("the file is empty")
+        raise UnreadableFile(gettext("the file is empty"))
     with path.open("rb") as f:
         head = f.read(SAMPLE_BYTES)
     _refuse_known_binaries(head)
@@ -259,14 +265,19 @@ def detect(
             detected_encoding = chosen_encoding = _guess(head[:65536] + f.read(SAMPLE_BYTES))
         bad_byte = _first_undecodable_byte(path, chosen_encoding)
     if bad_byte is not None:
-        hint = "" if encoding else "; pass --encoding to choose another"
-        raise UnreadableFile(
-            f"the file is not valid {chosen_encoding} text (byte {bad_byte}){hint}"
+        refusal = (
+            gettext("the file is not valid %(encoding)s text (byte %(byte)s)")
+            if encoding
+            else gettext(
+                "the file is not valid %(encoding)s text (byte %(byte)s);"
+                " pass --encoding to choose another"
+            )
         )
+        raise UnreadableFile(refusal % {"encoding": chosen_encoding, "byte": bad_byte})
     text = _decode_sample(head, chosen_encoding, complete=size <= SAMPLE_BYTES)
     _refuse_binary_text(text)
     if not text.strip():
-        raise UnreadableFile("the file holds no rows, only blank space")
+        raise UnreadableFile(gettext("the file holds no rows, only blank space"))
     records_by_delimiter = {d: _sample_records(text, d) for d in DELIMITERS}
     detected_delimiter = _pick_delimiter(records_by_delimiter)
     chosen_delimiter = delimiter or detected_delimiter
@@ -282,15 +293,21 @@ def detect(
     if "email" not in mapping_list:
         shown = ", ".join(repr(c) for c in columns[:8])
         raise UnreadableFile(
-            f"no email column: none of the columns ({shown}) is an email header or holds "
-            "addresses; choose one with --map COLUMN=email"
+            gettext(
+                "no email column: none of the columns (%(columns)s) is an email header or holds"
+                " addresses; choose one with --map COLUMN=email"
+            )
+            % {"columns": shown}
         )
     if mapping_list.count("email") > 1:
-        raise InvalidInput("only one column can be mapped to email")
+        raise InvalidInput(gettext("only one column can be mapped to email"))
     name = file_name or path.name
     recognised = tools.recognise(columns, name)
     if status is not None and status not in ("", *tools.STATES):
-        raise InvalidInput(f"unknown status {status!r}: use {', '.join(tools.STATES)}")
+        raise InvalidInput(
+            gettext("unknown status %(status)s: use %(states)s")
+            % {"status": repr(status), "states": ", ".join(tools.STATES)}
+        )
     return Layout(
         encoding=chosen_encoding,
         delimiter=chosen_delimiter,
@@ -323,10 +340,13 @@ def safeguard(layout: Layout, mode: str) -> None:
         hint = tools.looks_like_leavers(part.columns, part.member or part.file_name)
         if hint:
             raise LooksLikeLeavers(
-                f"{hint} suggests people who unsubscribed, bounced or were blocklisted, "
-                "and no column says who: choose the status to give everyone in it "
-                "(unsubscribed, bounced, blocklisted, or subscribed if nobody in it left) "
-                "with --status, or under 'Status of everyone whose row gives none'"
+                gettext(
+                    "%(hint)s suggests people who unsubscribed, bounced or were blocklisted,"
+                    " and no column says who: choose the status to give everyone in it"
+                    " (unsubscribed, bounced, blocklisted, or subscribed if nobody in it left)"
+                    " with --status, or under 'Status of everyone whose row gives none'"
+                )
+                % {"hint": hint}
             )
 
 
@@ -334,7 +354,10 @@ def _refuse_known_binaries(head: bytes) -> None:
     for signature, what in _SIGNATURES:
         if head.startswith(signature):
             raise UnreadableFile(
-                f"this is {what}, not a CSV file: open it and save it as CSV (UTF-8) first"
+                gettext(
+                    "this is %(what)s, not a CSV file: open it and save it as CSV (UTF-8) first"
+                )
+                % {"what": what}
             )
 
 
@@ -349,7 +372,7 @@ def _detect_encoding(path: Path, head: bytes) -> str:
             return "utf-16-le"
         if even.count(0) > len(even) * 0.3 and odd.count(0) < len(odd) * 0.05:
             return "utf-16-be"
-        raise UnreadableFile("this is a binary file, not a CSV file")
+        raise UnreadableFile(gettext("this is a binary file, not a CSV file"))
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
@@ -367,7 +390,7 @@ def _guess(sample: bytes) -> str:
     best = results.best()
     if best is None:
         raise UnreadableFile(
-            "cannot tell the file's text encoding; it may be binary, or pass --encoding"
+            gettext("cannot tell the file's text encoding; it may be binary, or pass --encoding")
         )
     # Code pages the detector scores the same, or that read the sample identically.
     text = sample.decode(best.encoding, errors="replace")
@@ -392,7 +415,7 @@ def _check_encoding(name: str) -> str:
     try:
         return codecs.lookup(name).name
     except LookupError:
-        raise InvalidInput(f"unknown encoding {name!r}") from None
+        raise InvalidInput(gettext("unknown encoding %(name)s") % {"name": repr(name)}) from None
 
 
 def _first_undecodable_byte(path: Path, encoding: str) -> int | None:
@@ -427,7 +450,7 @@ def _refuse_binary_text(text: str) -> None:
     )
     # A few stray control characters happen in real exports; binary data is full of them.
     if controls > max(32, len(text[:20000]) // 10):
-        raise UnreadableFile("this is a binary file, not a CSV file")
+        raise UnreadableFile(gettext("this is a binary file, not a CSV file"))
 
 
 def _sample_records(text: str, delimiter: str) -> list[list[str]]:
@@ -547,7 +570,10 @@ def _apply_overrides(
             index = lowered.index(column.lower())
         else:
             shown = ", ".join(repr(c) for c in columns)
-            raise InvalidInput(f"--map: no column {column!r}; the columns are {shown}")
+            raise InvalidInput(
+                gettext("--map: no column %(column)s; the columns are %(columns)s")
+                % {"column": repr(column), "columns": shown}
+            )
         if target in FIELDS and target != "ignore":
             # A field can come from one column only: the override takes it from the other.
             mapping = [

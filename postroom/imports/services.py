@@ -85,12 +85,15 @@ def prepare(
     who had unsubscribed; `actor` names who asked when there is no `user` (the CLI).
     """
     if mode not in MODES:
-        raise InvalidInput(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        raise InvalidInput(
+            gettext("mode must be one of %(modes)s, not %(mode)s")
+            % {"modes": ", ".join(MODES), "mode": repr(mode)}
+        )
     resolved = resolve_lists(lists)
     if mode == "subscribe" and not resolved:
-        raise InvalidInput("choose at least one list to subscribe the contacts to")
+        raise InvalidInput(gettext("choose at least one list to subscribe the contacts to"))
     if not path.is_file():
-        raise NotFound(f"no file {str(path)!r}")
+        raise NotFound(gettext("no file %(path)s") % {"path": repr(str(path))})
     layout = layout or sources.inspect(
         path,
         upload_dir(),
@@ -125,7 +128,7 @@ def prepare(
 def allow_resubscribe(imp: Import, who: str) -> None:
     """The user's explicit override for this import, kept with it and logged: who, when."""
     if imp.status != Import.Status.DRAFT:
-        raise InvalidInput("this import has already started; the override cannot change")
+        raise InvalidInput(gettext("this import has already started; the override cannot change"))
     imp.resubscribe, imp.resubscribe_by, imp.resubscribe_at = True, who[:150], timezone.now()
     imp.save(update_fields=["resubscribe", "resubscribe_by", "resubscribe_at"])
     log.warning(
@@ -210,7 +213,7 @@ def preview(imp: Import, progress: Progress | None = None) -> dict:
 def relayout(imp: Import, layout: Layout) -> None:
     """Keep a draft's new mapping (from the preview form)."""
     if imp.status != Import.Status.DRAFT:
-        raise InvalidInput("this import has already started; its mapping cannot change")
+        raise InvalidInput(gettext("this import has already started; its mapping cannot change"))
     imp.layout = layout.as_dict()
     imp.save(update_fields=["layout"])
 
@@ -229,7 +232,9 @@ def remap(
     """
     layout = Layout.from_dict(imp.layout)
     if layout.members:
-        raise InvalidInput("the files of an archive are read as detected; import one alone")
+        raise InvalidInput(
+            gettext("the files of an archive are read as detected; import one alone")
+        )
     overrides = {
         column: target_field(target) if target in FIELDS else target
         for column, target in (mapping or {}).items()
@@ -255,7 +260,10 @@ def start(imp: Import) -> None:
         pk=imp.pk, status__in=[Import.Status.DRAFT, Import.Status.FAILED]
     ).update(status=Import.Status.QUEUED, error="")
     if not updated:
-        raise InvalidInput(f"import {imp.pk} is {imp.status}; only a draft or a failed one starts")
+        raise InvalidInput(
+            gettext("import %(id)s is %(status)s; only a draft or a failed one starts")
+            % {"id": imp.pk, "status": imp.status}
+        )
     imp.refresh_from_db()
 
 
@@ -332,7 +340,7 @@ def discard(imp: Import) -> None:
 def discard_draft(imp: Import) -> None:
     """Discard an import that has not started, with its upload; nothing was written."""
     if imp.status != Import.Status.DRAFT:
-        raise InvalidInput("only an import that has not started can be discarded")
+        raise InvalidInput(gettext("only an import that has not started can be discarded"))
     Path(imp.file_path).unlink(missing_ok=True)
     discard(imp)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from defusedxml.ElementTree import iterparse
+from django.utils.translation import gettext
 
 from postroom.imports.detect import Layout, UnreadableFile, detect
 
@@ -101,7 +102,7 @@ def inspect(
                 return _sheet(stem, name, options, _ods_rows(archive))
             if "mimetype" in names or "[Content_Types].xml" in names:
                 raise UnreadableFile(
-                    "this is a document, not a spreadsheet: save it as .xlsx, .ods or CSV"
+                    gettext("this is a document, not a spreadsheet: save it as .xlsx, .ods or CSV")
                 )
             return _archive(stem, archive, name, options)
     except BaseException:
@@ -122,27 +123,47 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise UnreadableFile(
-            f"this file starts like a ZIP archive or a spreadsheet but cannot be opened ({exc})"
+            gettext(
+                "this file starts like a ZIP archive or a spreadsheet but cannot be opened"
+                " (%(error)s)"
+            )
+            % {"error": exc}
         ) from None
     members = [i for i in archive.infolist() if not i.is_dir()]
     if len(members) > MAX_MEMBERS * 50:
-        raise UnreadableFile(f"the archive holds {len(members)} files; at most {MAX_MEMBERS * 50}")
+        raise UnreadableFile(
+            gettext("the archive holds %(count)s files; at most %(most)s")
+            % {"count": len(members), "most": MAX_MEMBERS * 50}
+        )
     total = 0
     for info in members:
         if info.flag_bits & 0x1:
-            raise UnreadableFile(f"{info.filename!r} in the archive is encrypted")
+            raise UnreadableFile(
+                gettext("%(name)s in the archive is encrypted") % {"name": repr(info.filename)}
+            )
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > 1 << 20 and ratio > MAX_RATIO:
             raise UnreadableFile(
-                f"{info.filename!r} would unpack to {info.file_size:,} bytes from "
-                f"{info.compress_size:,} ({ratio:,.0f} times): refused as a zip bomb "
-                f"(at most {MAX_RATIO} times)"
+                gettext(
+                    "%(name)s would unpack to %(size)s bytes from %(packed)s (%(ratio)s times):"
+                    " refused as a zip bomb (at most %(most)s times)"
+                )
+                % {
+                    "name": repr(info.filename),
+                    "size": f"{info.file_size:,}",
+                    "packed": f"{info.compress_size:,}",
+                    "ratio": f"{ratio:,.0f}",
+                    "most": MAX_RATIO,
+                }
             )
     if total > MAX_UNPACKED:
         raise UnreadableFile(
-            f"the archive would unpack to {total:,} bytes; at most {MAX_UNPACKED:,} "
-            "can be imported at once: split it"
+            gettext(
+                "the archive would unpack to %(size)s bytes; at most %(most)s"
+                " can be imported at once: split it"
+            )
+            % {"size": f"{total:,}", "most": f"{MAX_UNPACKED:,}"}
         )
     return archive
 
@@ -158,10 +179,15 @@ def _archive(stem: Path, archive: zipfile.ZipFile, name: str, options: dict) -> 
         and not info.filename.rsplit("/", 1)[-1].startswith(".")
     ]
     if not members:
-        shown = ", ".join(repr(i.filename) for i in archive.infolist()[:5]) or "nothing"
-        raise UnreadableFile(f"the ZIP archive holds no CSV file (it has {shown})")
+        shown = ", ".join(repr(i.filename) for i in archive.infolist()[:5]) or gettext("nothing")
+        raise UnreadableFile(
+            gettext("the ZIP archive holds no CSV file (it has %(files)s)") % {"files": shown}
+        )
     if len(members) > MAX_MEMBERS:
-        raise UnreadableFile(f"the archive holds {len(members)} CSV files; at most {MAX_MEMBERS}")
+        raise UnreadableFile(
+            gettext("the archive holds %(count)s CSV files; at most %(most)s")
+            % {"count": len(members), "most": MAX_MEMBERS}
+        )
     parts: list[Layout] = []
     for index, info in enumerate(members):
         target = _derived(stem, index)
@@ -172,7 +198,9 @@ def _archive(stem: Path, archive: zipfile.ZipFile, name: str, options: dict) -> 
         try:
             part = detect(target, file_name=member, **options)
         except UnreadableFile as exc:
-            raise UnreadableFile(f"{member} in the archive: {exc}") from None
+            raise UnreadableFile(
+                gettext("%(name)s in the archive: %(error)s") % {"name": member, "error": exc}
+            ) from None
         part.path, part.member = str(target), member
         parts.append(part)
     first = parts[0]
@@ -220,12 +248,20 @@ def _write_csv(rows: Rows, target: Path) -> str:
             number += count
             if number > MAX_ROWS:
                 raise UnreadableFile(
-                    f"the sheet {sheet!r} has more than {MAX_ROWS:,} rows: split it"
+                    gettext("the sheet %(sheet)s has more than %(most)s rows: split it")
+                    % {"sheet": repr(sheet), "most": f"{MAX_ROWS:,}"}
                 )
             if len(cells) > MAX_COLUMNS:
                 raise UnreadableFile(
-                    f"row {number} of the sheet {sheet!r} has {len(cells):,} columns; "
-                    f"at most {MAX_COLUMNS}"
+                    gettext(
+                        "row %(row)s of the sheet %(sheet)s has %(count)s columns; at most %(most)s"
+                    )
+                    % {
+                        "row": number,
+                        "sheet": repr(sheet),
+                        "count": f"{len(cells):,}",
+                        "most": MAX_COLUMNS,
+                    }
                 )
             if blank:
                 out.write("\n" * blank)
@@ -234,7 +270,11 @@ def _write_csv(rows: Rows, target: Path) -> str:
             for _ in range(count):
                 writer.writerow(line)
     if target.stat().st_size == 0:
-        raise UnreadableFile(f"the first sheet{f' {sheet!r}' if sheet else ''} is empty")
+        raise UnreadableFile(
+            gettext("the first sheet %(sheet)s is empty") % {"sheet": repr(sheet)}
+            if sheet
+            else gettext("the first sheet is empty")
+        )
     return sheet
 
 
@@ -261,10 +301,12 @@ def _xlsx_rows(path: Path) -> Rows:
         book = load_workbook(stream, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken file
         stream.close()
-        raise UnreadableFile(f"this .xlsx file cannot be read ({exc})") from None
+        raise UnreadableFile(
+            gettext("this .xlsx file cannot be read (%(error)s)") % {"error": exc}
+        ) from None
     try:
         if not book.worksheets:
-            raise UnreadableFile("the workbook has no sheet")
+            raise UnreadableFile(gettext("the workbook has no sheet"))
         sheet = book.worksheets[0]
         # The stored dimensions are often wrong (many writers put "A1"): read every row.
         sheet.reset_dimensions()
@@ -280,7 +322,7 @@ def _xlsx_rows(path: Path) -> Rows:
 def _ods_rows(archive: zipfile.ZipFile) -> Rows:
     """Rows of the first table of content.xml, streamed: each row is dropped once read."""
     if "content.xml" not in archive.namelist():
-        raise UnreadableFile("this .ods file has no content.xml")
+        raise UnreadableFile(gettext("this .ods file has no content.xml"))
     name = ""
     depth = 0  # tables inside tables (rare) are skipped
     with archive.open("content.xml") as xml:
@@ -302,7 +344,8 @@ def _ods_rows(archive: zipfile.ZipFile) -> Rows:
                 repeat = int(element.get(ROWS_REPEATED, "1") or 1)
                 if any(cells) and repeat > MAX_REPEAT:
                     raise UnreadableFile(
-                        f"a row of the sheet {name!r} is repeated {repeat:,} times"
+                        gettext("a row of the sheet %(sheet)s is repeated %(count)s times")
+                        % {"sheet": repr(name), "count": f"{repeat:,}"}
                     )
                 yield name, cells, repeat
                 table.clear()  # what was read is dropped: memory stays flat
@@ -320,7 +363,9 @@ def _ods_cells(row) -> list[str]:
             blanks += repeat  # trailing empty cells are repeated thousands of times
             continue
         if repeat > MAX_REPEAT or len(cells) + blanks + repeat > MAX_COLUMNS:
-            raise UnreadableFile(f"a row of the sheet has more than {MAX_COLUMNS} columns")
+            raise UnreadableFile(
+                gettext("a row of the sheet has more than %(most)s columns") % {"most": MAX_COLUMNS}
+            )
         cells.extend([""] * blanks)
         blanks = 0
         cells.extend([value] * repeat)

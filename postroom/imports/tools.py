@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 # The states an imported row can carry. Everything but SUBSCRIBED and PENDING means
 # the person left, and no import ever makes them mailable.
@@ -269,8 +269,8 @@ def looks_like_leavers(columns: list[str], file_name: str) -> str:
     """What makes a file look like a list of people who left ("" when nothing does)."""
     stem = normal_header(file_name.rsplit("/", 1)[-1])
     if LEFT_HINTS.search(stem):
-        return f"its name {file_name!r}"
+        return gettext("its name %(name)s") % {"name": repr(file_name)}
     for column in columns:
         if LEFT_HINTS.search(normal_header(column)):
-            return f"its column {column!r}"
+            return gettext("its column %(column)s") % {"column": repr(column)}
     return ""

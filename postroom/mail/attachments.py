@@ -11,6 +11,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from postroom.mail.errors import HeaderError
+from postroom.mail.language import gettext
 from postroom.mail.mime import CRLF, check_campaign_value
 
 # At most this much attached to one message, all files together: providers refuse
@@ -39,12 +40,15 @@ def check_files(names_and_sizes: list[tuple[str, int]]) -> None:
     total = 0
     for name, size in names_and_sizes:
         if not name or "/" in name or "\\" in name:
-            raise HeaderError(f"attachment name {name!r}: give a plain file name")
-        check_campaign_value(name, "an attachment name")
+            raise HeaderError(
+                gettext("attachment name %(name)s: give a plain file name") % {"name": repr(name)}
+            )
+        check_campaign_value(name, gettext("an attachment name"))
         total += size
     if total > MAX_ATTACHMENT_BYTES:
         raise HeaderError(
-            f"attachments of {total:,} bytes: at most {MAX_ATTACHMENT_BYTES:,} in one message"
+            gettext("attachments of %(size)s bytes: at most %(most)s in one message")
+            % {"size": f"{total:,}", "most": f"{MAX_ATTACHMENT_BYTES:,}"}
         )
 
 

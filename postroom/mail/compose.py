@@ -21,6 +21,7 @@ from postroom.mail.attachments import Part
 from postroom.mail.budget import DEFAULT_BUDGET, Budget
 from postroom.mail.engagement import Tracking
 from postroom.mail.errors import HeaderError, RenderError, TemplateBudgetError, TemplateError
+from postroom.mail.language import gettext
 from postroom.mail.links import LinkSigner
 from postroom.mail.slots import CompiledPart, NotLinear, SlotRender
 from postroom.mail.templating import (
@@ -89,7 +90,10 @@ def _checked_address(address: str, what: str) -> str:
     try:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise HeaderError(f"the {what} address {address!r} is not valid: {exc}") from None
+        raise HeaderError(
+            gettext("the %(what)s address %(address)s is not valid: %(error)s")
+            % {"what": what, "address": repr(address), "error": exc}
+        ) from None
     return address
 
 
@@ -134,7 +138,10 @@ class CompiledCampaign:
         layout = content.DEFAULT_LAYOUT if spec.layout_html is None else spec.layout_html
         self.layout = layout
 
-        for value, what in ((spec.subject, "the subject"), (spec.from_name, "the from name")):
+        for value, what in (
+            (spec.subject, gettext("the subject")),
+            (spec.from_name, gettext("the from name")),
+        ):
             mime.check_campaign_value(value, what)
         problems = _template_problems(spec, layout)
         if problems:
@@ -167,14 +174,16 @@ class CompiledCampaign:
         self.uses_view = any(uses_variable(s, "view_url") for s in sources)
         self.uses_preferences = any(uses_variable(s, "preferences_url") for s in sources)
 
-        from_box = mime.mailbox(_checked_address(spec.from_email, "from"), spec.from_name)
+        from_box = mime.mailbox(_checked_address(spec.from_email, gettext("from")), spec.from_name)
         reply_box = (
-            mime.mailbox(_checked_address(spec.reply_to, "reply-to")) if spec.reply_to else None
+            mime.mailbox(_checked_address(spec.reply_to, gettext("reply-to")))
+            if spec.reply_to
+            else None
         )
         self.domain = spec.from_email.rpartition("@")[2]
         self.from_address = from_box.envelope
         self.mail_from = (
-            mime.mailbox(_checked_address(spec.envelope_from, "envelope from")).envelope
+            mime.mailbox(_checked_address(spec.envelope_from, gettext("envelope from"))).envelope
             if spec.envelope_from
             else from_box.envelope
         )

@@ -17,6 +17,7 @@ import css_inline
 from markdown_it import MarkdownIt
 
 from postroom.mail.errors import TemplateError
+from postroom.mail.language import gettext
 from postroom.mail.templating import TemplateProblem
 
 TEMPLATE_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
@@ -88,7 +89,9 @@ class _Protected:
         result = pattern.sub(put_back, text)
         lost = [self.tags[i] for i in range(len(self.tags)) if i not in found]
         if lost:
-            message = f"template tag {lost[0]!r} was lost while converting the HTML"
+            message = gettext("template tag %(tag)s was lost while converting the HTML") % {
+                "tag": repr(lost[0])
+            }
             raise TemplateError([TemplateProblem(1, message)])
         return result
 
@@ -134,7 +137,9 @@ def escape_template_text(source: str) -> str:
 def wrap_in_layout(content_html: str, layout_html: str, preheader: str = "") -> str:
     """The layout with its `{{ content }}` (and `{{ preheader }}`) filled in: one template."""
     if not _CONTENT_SLOT.search(layout_html):
-        problem = TemplateProblem(1, "the layout has no {{ content }} placeholder", "layout")
+        problem = TemplateProblem(
+            1, gettext("the layout has no {{ content }} placeholder"), "layout"
+        )
         raise TemplateError([problem])
     # Substitute with functions: a replacement string would interpret backslashes.
     result = _CONTENT_SLOT.sub(lambda m: content_html, layout_html, count=1)
@@ -153,7 +158,9 @@ def inline_css(template_html: str) -> str:
     try:
         inlined = _inliner.inline(protected.text)
     except (css_inline.InlineError, ValueError) as exc:
-        problem = TemplateProblem(1, f"the CSS could not be inlined: {exc}", "layout")
+        problem = TemplateProblem(
+            1, gettext("the CSS could not be inlined: %(error)s") % {"error": exc}, "layout"
+        )
         raise TemplateError([problem]) from None
     return protected.restore(inlined)
 
@@ -300,7 +307,8 @@ def body_to_html(body: str, body_format: str) -> str:
         "plain": plain_to_html,
     }
     if body_format not in converters:
-        raise TemplateError([TemplateProblem(1, f"unknown body format {body_format!r}", "body")])
+        problem = gettext("unknown body format %(format)s") % {"format": repr(body_format)}
+        raise TemplateError([TemplateProblem(1, problem, "body")])
     return converters[body_format](body)
 
 

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from postroom.errors import InvalidInput
 from postroom.mail.errors import HeaderError
+from postroom.mail.language import gettext
 from postroom.mail.mime import ascii_domain
 
 # Signed when present, in this order. RFC 8058 requires both List-Unsubscribe
@@ -114,21 +115,35 @@ def _load(path: str, mtime_ns: int, size: int) -> rsa.RSAPrivateKey:
         with open(path, "rb") as f:
             pem = f.read()
     except OSError as exc:
-        raise InvalidInput(f"the DKIM key file {path} cannot be read: {exc.strerror}") from None
+        raise _unreadable(path, exc) from None
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         raise InvalidInput(
-            f"the DKIM key file {path} does not hold an unencrypted PEM private key"
+            gettext("the DKIM key file %(path)s does not hold an unencrypted PEM private key")
+            % {"path": path}
         ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise InvalidInput(f"the DKIM key in {path} is not an RSA key (rsa-sha256 needs one)")
+        raise InvalidInput(
+            gettext("the DKIM key in %(path)s is not an RSA key (rsa-sha256 needs one)")
+            % {"path": path}
+        )
     if key.key_size < MIN_KEY_BITS:
         raise InvalidInput(
-            f"the DKIM key in {path} has {key.key_size} bits; receivers ignore keys"
-            f" under {MIN_KEY_BITS} (use {DEFAULT_KEY_BITS})"
+            gettext(
+                "the DKIM key in %(path)s has %(bits)s bits; receivers ignore keys"
+                " under %(least)s (use %(usual)s)"
+            )
+            % {"path": path, "bits": key.key_size, "least": MIN_KEY_BITS, "usual": DEFAULT_KEY_BITS}
         )
     return key
+
+
+def _unreadable(path: str, exc: OSError) -> InvalidInput:
+    return InvalidInput(
+        gettext("the DKIM key file %(path)s cannot be read: %(error)s")
+        % {"path": path, "error": exc.strerror}
+    )
 
 
 def load_private_key(path: str) -> rsa.RSAPrivateKey:
@@ -136,14 +151,17 @@ def load_private_key(path: str) -> rsa.RSAPrivateKey:
     try:
         stat = os.stat(path)
     except OSError as exc:
-        raise InvalidInput(f"the DKIM key file {path} cannot be read: {exc.strerror}") from None
+        raise _unreadable(path, exc) from None
     return _load(path, stat.st_mtime_ns, stat.st_size)
 
 
 def generate_key_file(path: str, bits: int = DEFAULT_KEY_BITS) -> rsa.RSAPrivateKey:
     """Write a new RSA private key to `path` (readable by its owner only; never overwrites)."""
     if bits < MIN_KEY_BITS or bits > 8192:
-        raise InvalidInput(f"a DKIM key has {MIN_KEY_BITS} to 8192 bits, not {bits}")
+        raise InvalidInput(
+            gettext("a DKIM key has %(least)s to 8192 bits, not %(bits)s")
+            % {"least": MIN_KEY_BITS, "bits": bits}
+        )
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     # PKCS#1 ("RSA PRIVATE KEY"), the form OpenDKIM, rspamd and dkimpy all read.
     pem = key.private_bytes(
@@ -154,9 +172,13 @@ def generate_key_file(path: str, bits: int = DEFAULT_KEY_BITS) -> rsa.RSAPrivate
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise InvalidInput(f"{path} already exists; a key file is never overwritten") from None
+        raise InvalidInput(
+            gettext("%(path)s already exists; a key file is never overwritten") % {"path": path}
+        ) from None
     except OSError as exc:
-        raise InvalidInput(f"cannot create {path}: {exc.strerror}") from None
+        raise InvalidInput(
+            gettext("cannot create %(path)s: %(error)s") % {"path": path, "error": exc.strerror}
+        ) from None
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
     return key
@@ -181,7 +203,9 @@ def check_domain(domain: str) -> str:
     except HeaderError:
         ascii_name = ""
     if not _DOMAIN.match(ascii_name):
-        raise InvalidInput(f"{domain!r} is not a domain name for DKIM (d=)")
+        raise InvalidInput(
+            gettext("%(domain)s is not a domain name for DKIM (d=)") % {"domain": repr(domain)}
+        )
     return ascii_name
 
 
@@ -189,7 +213,8 @@ def check_selector(selector: str) -> str:
     selector = selector.strip()
     if not _SELECTOR.match(selector):
         raise InvalidInput(
-            f"{selector!r} is not a DKIM selector (letters, digits, dashes, dot-separated)"
+            gettext("%(selector)s is not a DKIM selector (letters, digits, dashes, dot-separated)")
+            % {"selector": repr(selector)}
         )
     return selector
 
@@ -295,8 +320,10 @@ def check_sender(sender: DkimSetup) -> None:
         return
     if not all(values):
         raise InvalidInput(
-            "DKIM needs a domain, a selector and a key file"
-            " (--dkim-domain, --dkim-selector, --dkim-key-file)"
+            gettext(
+                "DKIM needs a domain, a selector and a key file"
+                " (--dkim-domain, --dkim-selector, --dkim-key-file)"
+            )
         )
     sender.dkim_domain = check_domain(sender.dkim_domain)
     sender.dkim_selector = check_selector(sender.dkim_selector)

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from postroom.errors import InvalidInput, PostroomError
+from postroom.mail.language import gettext
 
 
 @dataclass(frozen=True)
@@ -15,8 +16,13 @@ class TemplateProblem:
     field: str = ""
 
     def __str__(self) -> str:
-        where = f"{self.field}, line {self.line}" if self.field else f"line {self.line}"
-        return f"{where}: {self.message}"
+        if self.field:
+            return gettext("%(field)s, line %(line)s: %(problem)s") % {
+                "field": self.field,
+                "line": self.line,
+                "problem": self.message,
+            }
+        return gettext("line %(line)s: %(problem)s") % {"line": self.line, "problem": self.message}
 
 
 class TemplateError(InvalidInput):
@@ -24,7 +30,7 @@ class TemplateError(InvalidInput):
 
     def __init__(self, problems: Sequence[TemplateProblem]) -> None:
         self.problems = list(problems)
-        super().__init__("; ".join(str(p) for p in self.problems) or "invalid template")
+        super().__init__("; ".join(str(p) for p in self.problems) or gettext("invalid template"))
 
     @classmethod
     def from_render_error(cls, exc: "RenderError") -> "TemplateError":
@@ -47,7 +53,8 @@ class RenderError(PostroomError):
         self, detail: str, *, line: int | None = None, part: str = "", quote: str = ""
     ) -> None:
         self.detail, self.line, self.part, self.quote = detail, line, part, quote
-        where = ", ".join(w for w in (part, f"line {line}" if line else "") if w)
+        at_line = gettext("line %(line)s") % {"line": line} if line else ""
+        where = ", ".join(w for w in (part, at_line) if w)
         if where and quote:
             where += f": {quote}"
         super().__init__(f"{detail} ({where})" if where else detail)

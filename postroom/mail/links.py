@@ -16,6 +16,7 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from postroom.errors import InvalidInput
+from postroom.mail.language import gettext
 
 # kind code in the token -> (name, how many ids it carries)
 # A confirmation token names a subscriber, a list and when it was issued (epoch
@@ -91,11 +92,11 @@ class LinkSigner:
         payload, _, signature = token.rpartition(".")
         kind, *raw_ids = payload.split(".")
         if kind not in KINDS or len(raw_ids) != KINDS[kind][1]:
-            raise BadToken("this link is not valid")
+            raise BadToken(gettext("this link is not valid"))
         if not all(raw.isdigit() and raw.isascii() and len(raw) < 20 for raw in raw_ids):
-            raise BadToken("this link is not valid")
+            raise BadToken(gettext("this link is not valid"))
         if not hmac.compare_digest(signature, self.signature(payload)):
-            raise BadToken("this link is not valid or was altered")
+            raise BadToken(gettext("this link is not valid or was altered"))
         return KINDS[kind][0], tuple(int(raw) for raw in raw_ids)
 
     def verp_tag(self, campaign_id: int, subscriber_id: int) -> str:

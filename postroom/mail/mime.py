@@ -30,6 +30,7 @@ from functools import lru_cache
 import idna
 
 from postroom.mail.errors import HeaderError
+from postroom.mail.language import gettext
 
 CRLF = "\r\n"
 MAX_LINE = 78  # RFC 5322 "SHOULD"; 998 is the hard limit
@@ -55,7 +56,10 @@ _RESERVED_PREFIXES = ("content-", "list-", "resent-", "dkim-", "arc-", "authenti
 def check_campaign_value(value: str, field: str) -> str:
     """A campaign field for a header: CR/LF (or another control) is an error, never fixed."""
     if _CONTROL.search(value):
-        raise HeaderError(f"{field} must be one line without control characters (no CR/LF)")
+        raise HeaderError(
+            gettext("%(field)s must be one line without control characters (no CR/LF)")
+            % {"field": field}
+        )
     return value
 
 
@@ -126,7 +130,10 @@ def ascii_domain(domain: str) -> str:
     try:
         return idna.encode(domain, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
-        raise HeaderError(f"{domain!r} is not a valid domain: {exc}") from None
+        raise HeaderError(
+            gettext("%(domain)s is not a valid domain: %(error)s")
+            % {"domain": repr(domain), "error": exc}
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,9 @@ def mailbox(address: str, name: str = "") -> Mailbox:
     """Split, punycode and quote one address; a non-ASCII local part needs SMTPUTF8."""
     local, at, domain = address.strip().rpartition("@")
     if not at or not local or not domain or _CONTROL_OR_TAB.search(address) or " " in address:
-        raise HeaderError(f"{address!r} is not a usable email address")
+        raise HeaderError(
+            gettext("%(address)s is not a usable email address") % {"address": repr(address)}
+        )
     envelope = f"{local}@{ascii_domain(domain)}"
     words = (*phrase(name), f"<{envelope}>")
     return Mailbox(" ".join(words), words, envelope, not local.isascii())
@@ -156,19 +165,26 @@ def address_header(name: str, box: Mailbox) -> str:
 def custom_header(name: str, value: str) -> str:
     """A validated campaign header: a legal name, not one Postroom sets, a one-line value."""
     if not _HEADER_NAME.fullmatch(name):
-        raise HeaderError(f"{name!r} is not a valid header name")
+        raise HeaderError(gettext("%(name)s is not a valid header name") % {"name": repr(name)})
     lowered = name.lower()
     if lowered in RESERVED_HEADERS or lowered.startswith(_RESERVED_PREFIXES):
-        raise HeaderError(f"the {name} header is set by Postroom and cannot be changed")
-    return unstructured(name, check_campaign_value(value, f"the {name} header"))
+        raise HeaderError(
+            gettext("the %(name)s header is set by Postroom and cannot be changed") % {"name": name}
+        )
+    return unstructured(
+        name, check_campaign_value(value, gettext("the %(name)s header") % {"name": name})
+    )
 
 
 def list_id(label: str, description: str = "") -> str:
     """RFC 2919 List-Id: an optional phrase and <label.domain>."""
     label = ascii_domain(label.strip())
     if not _LIST_LABEL.fullmatch(label):
-        raise HeaderError(f"{label!r} is not a valid list id (letters, digits, dashes, dots)")
-    description = check_campaign_value(description, "the list name")
+        raise HeaderError(
+            gettext("%(label)s is not a valid list id (letters, digits, dashes, dots)")
+            % {"label": repr(label)}
+        )
+    description = check_campaign_value(description, gettext("the list name"))
     return _fold("List-Id: ", [*phrase(description), f"<{label}>"])
 
 
@@ -176,7 +192,7 @@ def list_unsubscribe(https_url: str, mailto_url: str | None) -> str:
     """RFC 2369 List-Unsubscribe with the https URL first (RFC 8058 one-click uses it)."""
     urls = [f"<{https_url}>"] + ([f"<{mailto_url}>"] if mailto_url else [])
     if any(_CONTROL_OR_TAB.search(url) or " " in url or not url.isascii() for url in urls):
-        raise HeaderError("unsubscribe URLs must be ASCII without spaces")
+        raise HeaderError(gettext("unsubscribe URLs must be ASCII without spaces"))
     return _fold("List-Unsubscribe: ", urls, separator=", ")
 
 

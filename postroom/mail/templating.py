@@ -23,6 +23,7 @@ from markupsafe import Markup
 from postroom.mail import budget
 from postroom.mail.budget import DEFAULT_BUDGET, Budget, OverBudget
 from postroom.mail.errors import RenderError, TemplateBudgetError, TemplateProblem
+from postroom.mail.language import gettext
 
 # The variables a campaign template may use. For a namespace, the set lists its
 # allowed attributes; None means "anything below is allowed" (free-form data).
@@ -84,7 +85,7 @@ def _default(value: Any, fallback: Any = "", boolean: bool = True) -> Any:
 def _range(*args: int) -> range:
     result = range(*args)
     if len(result) > MAX_RANGE:
-        raise SecurityError(f"range() is limited to {MAX_RANGE} items")
+        raise SecurityError(gettext("range() is limited to %(most)s items") % {"most": MAX_RANGE})
     return result
 
 
@@ -172,7 +173,8 @@ class CampaignEnvironment(ImmutableSandboxedEnvironment):
         # The stock sandbox returns an Undefined, which our lenient Undefined
         # would print as "" — an escape attempt must fail loudly instead.
         raise SecurityError(
-            f"access to attribute {attribute!r} of {type(obj).__name__!r} is not allowed"
+            gettext("access to attribute %(attribute)s of %(kind)s is not allowed")
+            % {"attribute": repr(attribute), "kind": repr(type(obj).__name__)}
         )
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -276,16 +278,19 @@ def check_template(
     try:
         ast = env.parse(source)
     except TemplateSyntaxError as exc:
-        return [TemplateProblem(exc.lineno or 1, exc.message or "syntax error", field)]
+        return [TemplateProblem(exc.lineno or 1, exc.message or gettext("syntax error"), field)]
 
     problems: list[TemplateProblem] = []
     for unsafe, at in _unsafe_attributes(ast):
-        problems.append(TemplateProblem(at, f"access to {unsafe!r} is not allowed", field))
+        problem = gettext("access to %(name)s is not allowed") % {"name": repr(unsafe)}
+        problems.append(TemplateProblem(at, problem, field))
 
     try:
         undeclared = meta.find_undeclared_variables(ast)
     except TemplateSyntaxError as exc:  # e.g. an unknown filter, found by the code generator
-        problems.append(TemplateProblem(exc.lineno or 1, exc.message or "invalid template", field))
+        problems.append(
+            TemplateProblem(exc.lineno or 1, exc.message or gettext("invalid template"), field)
+        )
         # Fall back to a rougher answer so unknown variables are still reported.
         stored = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
         undeclared = {n.name for n in ast.find_all(nodes.Name) if n.name not in stored}
@@ -306,7 +311,8 @@ def check_template(
             label = f"{name}.{attr}"
         if label not in reported:
             reported.add(label)
-            problems.append(TemplateProblem(line, f"unknown variable {label!r}", field))
+            problem = gettext("unknown variable %(name)s") % {"name": repr(label)}
+            problems.append(TemplateProblem(line, problem, field))
 
     return sorted(problems, key=lambda p: p.line)
 
@@ -344,10 +350,16 @@ def _quoted(template: Any, line: int | None) -> str:
 
 def _over_budget(exc: OverBudget, limits: Budget) -> str:
     if exc.kind == "time":
-        return f"the template took longer than {limits.time_text} to render"
+        return gettext("the template took longer than %(limit)s to render") % {
+            "limit": limits.time_text
+        }
     if exc.kind == "number":
-        return "the template computes a number too large (an exponent above 100 or 4096 bits)"
-    return f"the template's output is too large: larger than {limits.size_text}"
+        return gettext(
+            "the template computes a number too large (an exponent above 100 or 4096 bits)"
+        )
+    return gettext("the template's output is too large: larger than %(limit)s") % {
+        "limit": limits.size_text
+    }
 
 
 def render(
@@ -384,14 +396,23 @@ def render_pieces(
         ) from None
     except SecurityError as exc:
         line = _line_of(template, exc.__traceback__)
-        raise RenderError(f"refused by the template sandbox: {exc}", line=line, part=part) from None
+        raise RenderError(
+            gettext("refused by the template sandbox: %(error)s") % {"error": exc},
+            line=line,
+            part=part,
+        ) from None
     except RecursionError:
         line = _line_of(template, sys.exc_info()[2])
-        raise RenderError("the template calls itself too deeply", line=line, part=part) from None
+        raise RenderError(
+            gettext("the template calls itself too deeply"), line=line, part=part
+        ) from None
     except Exception as exc:  # a user template may fail in any way; report it, don't crash
         line = _line_of(template, exc.__traceback__)
         raise RenderError(
-            f"template failed: {type(exc).__name__}: {exc}", line=line, part=part
+            gettext("template failed: %(kind)s: %(error)s")
+            % {"kind": type(exc).__name__, "error": exc},
+            line=line,
+            part=part,
         ) from None
     finally:
         budget.stop()

@@ -6,7 +6,8 @@ file that would expand into gigabytes (a decompression bomb) is never loaded.
 What is kept is re-encoded: EXIF and other metadata (camera, GPS position) are
 dropped, the orientation it recorded is applied first, and an image wider than
 the limit is scaled down, since mail clients show at most ~600 px and every
-reader downloads the full file.
+reader downloads the full file. Its refusals are translated through the mail core's
+Django-free hook (postroom.mail.language).
 """
 
 import io
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from postroom.errors import InvalidInput
+from postroom.mail.language import gettext
 
 # Formats every common mail client shows (SVG is left out: it can carry scripts).
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
@@ -40,23 +42,33 @@ class Processed:
 def process(data: bytes, limits: Limits) -> Processed:
     """The image to store; InvalidInput with the reason for anything else."""
     if len(data) > limits.max_bytes:
-        raise InvalidInput(f"the image is {len(data):,} bytes: at most {limits.max_bytes:,}")
+        raise InvalidInput(
+            gettext("the image is %(size)s bytes: at most %(most)s")
+            % {"size": f"{len(data):,}", "most": f"{limits.max_bytes:,}"}
+        )
     try:
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
-        raise InvalidInput("the image has far too many pixels to be opened") from None
+        raise InvalidInput(gettext("the image has far too many pixels to be opened")) from None
     except (UnidentifiedImageError, OSError, ValueError):
-        raise InvalidInput("the file is not an image Postroom can read") from None
+        raise InvalidInput(gettext("the file is not an image Postroom can read")) from None
     with image:
         kind = image.format or ""
         if kind not in FORMATS:
             allowed = ", ".join(FORMATS)
-            raise InvalidInput(f"{kind or 'this'} images are not accepted: use {allowed}")
+            refusal = (
+                gettext("%(kind)s images are not accepted: use %(allowed)s")
+                if kind
+                else gettext("this images are not accepted: use %(allowed)s")
+            )
+            raise InvalidInput(refusal % {"kind": kind, "allowed": allowed})
         width, height = image.size
         if width * height > limits.max_pixels:
             raise InvalidInput(
-                f"the image is {width:,} by {height:,} pixels: at most "
-                f"{limits.max_pixels:,} pixels in all"
+                gettext(
+                    "the image is %(width)s by %(height)s pixels: at most %(most)s pixels in all"
+                )
+                % {"width": f"{width:,}", "height": f"{height:,}", "most": f"{limits.max_pixels:,}"}
             )
         if getattr(image, "n_frames", 1) > 1:
             return _animated(data, image, kind, limits)
@@ -69,7 +81,9 @@ def process(data: bytes, limits: Limits) -> Processed:
             image.load()
             upright = ImageOps.exif_transpose(image)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-            raise InvalidInput("the image is damaged: Pillow could not decode it") from None
+            raise InvalidInput(
+                gettext("the image is damaged: Pillow could not decode it")
+            ) from None
         if upright.width > limits.max_width:
             scaled = round(upright.height * limits.max_width / upright.width) or 1
             upright = upright.resize((limits.max_width, scaled), Image.Resampling.LANCZOS)
@@ -83,11 +97,14 @@ def _animated(data: bytes, image: Image.Image, kind: str, limits: Limits) -> Pro
     and grow them), so one wider than the limit is refused rather than scaled."""
     if image.width > limits.max_width:
         raise InvalidInput(
-            f"the animation is {image.width:,} pixels wide: at most {limits.max_width:,} "
-            "(scale it down before uploading)"
+            gettext(
+                "the animation is %(width)s pixels wide: at most %(most)s"
+                " (scale it down before uploading)"
+            )
+            % {"width": f"{image.width:,}", "most": f"{limits.max_width:,}"}
         )
     if kind != "GIF":  # an animated WebP or PNG may carry EXIF/XMP; GIF has nowhere for it
-        raise InvalidInput("animated images are accepted as GIF only")
+        raise InvalidInput(gettext("animated images are accepted as GIF only"))
     return Processed(data, FORMATS[kind], EXTENSIONS[kind], image.width, image.height)
 
 

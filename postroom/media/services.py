@@ -15,6 +15,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext
 
 from postroom.campaigns.models import Campaign, Layout
 from postroom.errors import InvalidInput, NotFound
@@ -47,9 +48,9 @@ def image_limits() -> images.Limits:
 def _plain_name(name: str) -> str:
     base = name.replace("\\", "/").rpartition("/")[2].strip()
     if not base or base in (".", ".."):
-        raise InvalidInput("give the file a name")
+        raise InvalidInput(gettext("give the file a name"))
     if len(base) > 200:
-        raise InvalidInput("the file name is longer than 200 characters")
+        raise InvalidInput(gettext("the file name is longer than 200 characters"))
     return base
 
 
@@ -62,7 +63,7 @@ def read_upload(uploaded: UploadedFile, *, image: bool) -> bytes:
     """An uploaded file's bytes, refused by its size before it is read into memory."""
     limit = max_bytes(image=image)
     if (uploaded.size or 0) > limit:
-        raise InvalidInput(f"the file is {uploaded.size:,} bytes: at most {limit:,}")
+        raise files.too_big(uploaded.size or 0, limit)
     return uploaded.read()
 
 
@@ -84,7 +85,9 @@ def upload(name: str, data: bytes, *, image: bool, user=None) -> MediaFile:
     try:
         attachments.check_files([(name, 0)])  # a name a MIME header can carry
     except InvalidInput:
-        raise InvalidInput(f"{name!r}: use a file name without control characters") from None
+        raise InvalidInput(
+            gettext("%(name)s: use a file name without control characters") % {"name": repr(name)}
+        ) from None
     row = MediaFile(
         kind=MediaFile.Kind.IMAGE if image else MediaFile.Kind.FILE,
         name=name,
@@ -110,7 +113,7 @@ def get(media_id: int, kind: str | None = None) -> MediaFile:
         found = found.filter(kind=kind)
     media = found.first()
     if media is None:
-        raise NotFound(f"no media file with id {media_id}")
+        raise NotFound(gettext("no media file with id %(id)s") % {"id": media_id})
     return media
 
 
@@ -153,7 +156,10 @@ def delete(media: MediaFile) -> None:
     busy = Campaign.objects.filter(attachments__media=media, status__in=UNDER_WAY)
     if busy.exists():
         names = ", ".join(f"“{c.name}”" for c in busy[:3])
-        raise InvalidInput(f"{media.name} is attached to {names}, which is being sent")
+        raise InvalidInput(
+            gettext("%(name)s is attached to %(campaigns)s, which is being sent")
+            % {"name": media.name, "campaigns": names}
+        )
     stored_as = media.stored_as
     with transaction.atomic():
         CampaignAttachment.objects.filter(media=media).delete()
@@ -168,13 +174,15 @@ def set_campaign_attachments(campaign: Campaign, media_ids: list[int]) -> None:
     found = {m.pk: m for m in MediaFile.objects.filter(pk__in=chosen)}
     missing = [str(i) for i in chosen if i not in found]
     if missing:
-        raise InvalidInput(f"no media file with id {', '.join(missing)}")
+        raise InvalidInput(gettext("no media file with id %(id)s") % {"id": ", ".join(missing)})
     ordered = [found[i] for i in chosen]
     current = list(campaign.attachments.values_list("media_id", flat=True))
     if current == chosen:
         return
     if campaign.status not in Campaign.EDITABLE:
-        raise InvalidInput("the attachments of a campaign can change only before it is sent")
+        raise InvalidInput(
+            gettext("the attachments of a campaign can change only before it is sent")
+        )
     check_total(ordered)
     with transaction.atomic():
         CampaignAttachment.objects.filter(campaign=campaign).delete()
@@ -190,8 +198,8 @@ def check_total(chosen: list[MediaFile]) -> None:
     total = sum(m.size for m in chosen)
     if total > attachments.MAX_ATTACHMENT_BYTES:
         raise InvalidInput(
-            f"the attachments come to {_mb(total)}: at most "
-            f"{_mb(attachments.MAX_ATTACHMENT_BYTES)} in one message"
+            gettext("the attachments come to %(size)s: at most %(most)s in one message")
+            % {"size": _mb(total), "most": _mb(attachments.MAX_ATTACHMENT_BYTES)}
         )
 
 

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.paginator import InvalidPage, Page, Paginator
 from django.db.models import Max, QuerySet
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from postroom.audience.models import MailingList
 from postroom.campaigns.models import Campaign, Layout
@@ -59,11 +60,11 @@ def public_list(list_uuid: uuid.UUID | str) -> MailingList:
     try:
         wanted = uuid.UUID(str(list_uuid))
     except ValueError:
-        raise NotFound("no such archive") from None
+        raise NotFound(gettext("no such archive")) from None
     found = MailingList.objects.filter(uuid=wanted, visibility=MailingList.Visibility.PUBLIC)
     mailing_list = found.first()
     if mailing_list is None:
-        raise NotFound("no such archive")
+        raise NotFound(gettext("no such archive"))
     return mailing_list
 
 
@@ -85,13 +86,13 @@ def page(mailing_list: MailingList, number: int) -> Page:
     try:
         return paginator.page(number)
     except InvalidPage:
-        raise NotFound("no such page") from None
+        raise NotFound(gettext("no such page")) from None
 
 
 def entry(mailing_list: MailingList, campaign_id: int) -> Campaign:
     found = entries(mailing_list).select_related("layout").filter(pk=campaign_id).first()
     if found is None:
-        raise NotFound("no such campaign in this archive")
+        raise NotFound(gettext("no such campaign in this archive"))
     return found
 
 
@@ -123,7 +124,7 @@ class _NeutralLinks(LinkSigner):
     def url(self, kind: str, *ids: int) -> str:
         # Fails closed: should the message builder ask for any other signed link one day,
         # an archived copy shows an error rather than a link about someone.
-        raise NotFound(f"an archived copy has no {kind} link")
+        raise NotFound(gettext("an archived copy has no %(kind)s link") % {"kind": kind})
 
 
 def render(mailing_list: MailingList, campaign: Campaign, **changes: Any) -> tuple[str, str, str]:
@@ -138,7 +139,10 @@ def render(mailing_list: MailingList, campaign: Campaign, **changes: Any) -> tup
     try:
         return compile_campaign(spec, links).render_preview(ANONYMOUS)
     except PostroomError as exc:
-        raise NotFound(f"campaign {campaign.pk} cannot be shown: {exc}") from None
+        raise NotFound(
+            gettext("campaign %(campaign)s cannot be shown: %(error)s")
+            % {"campaign": campaign.pk, "error": exc}
+        ) from None
 
 
 def title(mailing_list: MailingList, campaign: Campaign) -> str:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from postroom.audience.models import MailingList
 from postroom.errors import InvalidInput
@@ -42,7 +43,8 @@ def clean_colour(value: Any) -> str:
         raw = "#" + "".join(c * 2 for c in raw[1:])
     if not _COLOUR.fullmatch(raw):
         raise InvalidInput(
-            f"{str(value)[:20]!r} is not a colour: write it as #rrggbb, e.g. #1f6feb"
+            gettext("%(value)s is not a colour: write it as #rrggbb, e.g. #1f6feb")
+            % {"value": repr(str(value)[:20])}
         )
     return raw
 
@@ -53,31 +55,39 @@ def clean_logo_url(value: Any) -> str:
     if not raw:
         return ""
     if len(raw) > MAX_URL:
-        raise InvalidInput(f"the logo URL has at most {MAX_URL} characters")
+        raise InvalidInput(
+            gettext("the logo URL has at most %(limit)s characters") % {"limit": MAX_URL}
+        )
     if any(c.isspace() or ord(c) < 32 for c in raw) or not raw.isascii():
-        raise InvalidInput("the logo URL may not contain spaces or non-ASCII characters")
+        raise InvalidInput(gettext("the logo URL may not contain spaces or non-ASCII characters"))
     parts = urlsplit(raw)
     if parts.scheme != "https" or not parts.hostname:
         raise InvalidInput(
-            f"{raw[:60]!r} is not an https URL: the logo must be an https:// address"
+            gettext("%(url)s is not an https URL: the logo must be an https:// address")
+            % {"url": repr(raw[:60])}
         )
     if parts.username or parts.password:
-        raise InvalidInput("the logo URL may not carry a user name or password")
+        raise InvalidInput(gettext("the logo URL may not carry a user name or password"))
     # The host goes into the public pages' Content-Security-Policy: letters, digits,
     # dots and dashes only, so it can never add a directive of its own.
     if not _HOST.fullmatch(parts.hostname):
-        raise InvalidInput(f"{parts.hostname[:60]!r} is not a host name the logo can come from")
+        raise InvalidInput(
+            gettext("%(host)s is not a host name the logo can come from")
+            % {"host": repr(parts.hostname[:60])}
+        )
     try:
         parts.port  # noqa: B018 - reading it checks it
     except ValueError:
-        raise InvalidInput("the logo URL has an invalid port") from None
+        raise InvalidInput(gettext("the logo URL has an invalid port")) from None
     return raw
 
 
 def clean_name(value: Any) -> str:
     name = " ".join(str(value or "").split())
     if len(name) > MAX_NAME:
-        raise InvalidInput(f"the name has at most {MAX_NAME} characters")
+        raise InvalidInput(
+            gettext("the name has at most %(limit)s characters") % {"limit": MAX_NAME}
+        )
     return name
 
 
@@ -87,9 +97,13 @@ def clean_postal_address(value: Any) -> str:
     lines = [line for line in lines if line]
     text = "\n".join(lines)
     if len(text) > MAX_ADDRESS:
-        raise InvalidInput(f"the postal address has at most {MAX_ADDRESS} characters")
+        raise InvalidInput(
+            gettext("the postal address has at most %(limit)s characters") % {"limit": MAX_ADDRESS}
+        )
     if len(lines) > MAX_ADDRESS_LINES:
-        raise InvalidInput(f"the postal address has at most {MAX_ADDRESS_LINES} lines")
+        raise InvalidInput(
+            gettext("the postal address has at most %(limit)s lines") % {"limit": MAX_ADDRESS_LINES}
+        )
     return text
 
 
@@ -104,7 +118,10 @@ CLEANERS = {
 def clean(values: dict[str, Any]) -> dict[str, str]:
     unknown = set(values) - set(FIELDS)
     if unknown:
-        raise InvalidInput(f"unknown branding field(s): {', '.join(sorted(unknown))}")
+        raise InvalidInput(
+            gettext("unknown branding field(s): %(fields)s")
+            % {"fields": ", ".join(sorted(unknown))}
+        )
     return {name: CLEANERS[name](value) for name, value in values.items()}
 
 

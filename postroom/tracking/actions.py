@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from postroom.audience import services as audience
 from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression
@@ -36,12 +37,12 @@ def resolve(token: str, kind: str) -> LinkTarget:
     """Who and which campaign a genuine `kind` token is about; BadToken or NotFound otherwise."""
     name, ids = verify(token)
     if name != kind:
-        raise BadToken("this link is not valid here")
+        raise BadToken(gettext("this link is not valid here"))
     subscriber_id = ids[-1]
     campaign_id = ids[0] if len(ids) == 2 else None
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None:
-        raise NotFound("this subscriber no longer exists")
+        raise NotFound(gettext("this subscriber no longer exists"))
     campaign = Campaign.objects.filter(pk=campaign_id).first() if campaign_id else None
     return LinkTarget(subscriber, campaign)
 
@@ -146,14 +147,17 @@ def resubscribe(
     """
     if not can_resubscribe(target, now):
         raise NotAllowed(
-            f"this link can bring you back for {RESUBSCRIBE_HOURS} hours after unsubscribing"
-            " with it; to subscribe again now, use the list's sign-up form"
+            gettext(
+                "this link can bring you back for %(hours)s hours after unsubscribing with it; to "
+                "subscribe again now, use the list's sign-up form"
+            )
+            % {"hours": RESUBSCRIBE_HOURS}
         )
     subscriber = target.subscriber
     suppression = audience.suppression_for(subscriber.email)
     liftable = {Suppression.Reason.UNSUBSCRIBED, Suppression.Reason.MANUAL}
     if subscriber.is_blocklisted or (suppression and suppression.reason not in liftable):
-        raise NotAllowed("this address cannot be subscribed again from here")
+        raise NotAllowed(gettext("this address cannot be subscribed again from here"))
     lists = lists_left(target)
     single = [ml for ml in lists if ml.optin == MailingList.Optin.SINGLE]
     double = [ml for ml in lists if ml.optin == MailingList.Optin.DOUBLE]
@@ -177,7 +181,7 @@ def view_in_browser(target: LinkTarget) -> tuple[str, str]:
     """(subject, html) of the campaign exactly as this subscriber was sent it."""
 
     if target.campaign is None:
-        raise NotFound("this campaign no longer exists")
+        raise NotFound(gettext("this campaign no longer exists"))
     subject, html, _ = compiled_for(target.campaign).render_preview(
         recipient_for(target.subscriber)
     )

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from postroom.audience import segments
 from postroom.audience.models import Subscriber
@@ -32,7 +33,7 @@ Kind = EngagementEvent.Kind
 def _ids(token: str, kind: str) -> tuple[int, ...]:
     name, ids = verify(token)
     if name != kind:
-        raise BadToken("this link is not valid here")
+        raise BadToken(gettext("this link is not valid here"))
     return ids
 
 
@@ -88,7 +89,7 @@ def record_open(token: str, ip: str | None = None, user_agent: str = "") -> None
     """Count an open for a genuine open token; BadToken or NotFound otherwise."""
     campaign_id, subscriber_id = _ids(token, "open")
     if not Campaign.objects.filter(pk=campaign_id).exists():
-        raise NotFound("this campaign no longer exists")
+        raise NotFound(gettext("this campaign no longer exists"))
     _record(campaign_id, subscriber_id, Kind.OPEN, None, ip, user_agent)
 
 
@@ -97,7 +98,7 @@ def follow_click(token: str, ip: str | None = None, user_agent: str = "") -> str
     campaign_id, subscriber_id, number = _ids(token, "click")
     link = TrackedLink.objects.filter(campaign_id=campaign_id, number=number).first()
     if link is None:
-        raise NotFound("this link is not part of the campaign")
+        raise NotFound(gettext("this link is not part of the campaign"))
     _record(campaign_id, subscriber_id, Kind.CLICK, link.pk, ip, user_agent)
     return link.url
 

@@ -34,6 +34,7 @@ from typing import BinaryIO, Protocol
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from flufl.bounce import all_failures
 
 from postroom.audience import services
@@ -505,8 +506,11 @@ def _one_message(raw: bytes, where: str) -> bytes:
     """A file or stdin given alone must be a message; a binary file is refused as a whole."""
     if not is_message(raw):
         raise InvalidInput(
-            f"{where} is not an email message (give an mbox, a Maildir, a folder of "
-            ".eml files, or one .eml file)"
+            gettext(
+                "%(where)s is not an email message (give an mbox, a Maildir, a folder of .eml "
+                "files, or one .eml file)"
+            )
+            % {"where": where}
         )
     return raw
 
@@ -538,7 +542,7 @@ def messages_at(location: str, stdin: BinaryIO | None = None) -> Iterator[bytes]
                 yield file.read_bytes()
         return
     if not path.is_file():
-        raise NotFound(f"{location}: no such file or folder")
+        raise NotFound(gettext("%(location)s: no such file or folder") % {"location": location})
     with path.open("rb") as handle:
         mbox = handle.read(5) == b"From "
     if mbox:

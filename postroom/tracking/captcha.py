@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from altcha import ChallengeOptionsV1, create_challenge_v1, verify_solution_v1
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from postroom.errors import InvalidInput
 from postroom.tracking.models import UsedChallenge
@@ -54,14 +55,14 @@ def challenge(now: float | None = None) -> dict:
 def verify(payload: str | None) -> None:
     """Accept a solution once; CaptchaFailed otherwise."""
     if not payload:
-        raise CaptchaFailed("solve the captcha first (it runs by itself in the browser)")
+        raise CaptchaFailed(gettext("solve the captcha first (it runs by itself in the browser)"))
     try:
         ok, _ = verify_solution_v1(payload, _key(), check_expires=True)
         solved = json.loads(base64.b64decode(payload)) if ok else None
     except (TypeError, ValueError, KeyError, AttributeError):  # a payload of the wrong shape
         ok = False
     if not ok or not isinstance(solved, dict):
-        raise CaptchaFailed("the captcha solution is wrong or has expired: try again")
+        raise CaptchaFailed(gettext("the captcha solution is wrong or has expired: try again"))
     try:
         with transaction.atomic():
             UsedChallenge.objects.create(
@@ -69,7 +70,7 @@ def verify(payload: str | None) -> None:
                 expires_at=time.time() + EXPIRES_SECONDS,
             )
     except IntegrityError:
-        raise CaptchaFailed("this captcha solution was used already: try again") from None
+        raise CaptchaFailed(gettext("this captcha solution was used already: try again")) from None
 
 
 def forget_expired(now: float | None = None) -> int:

@@ -34,7 +34,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
 
 from postroom.audience import languages
 from postroom.audience import services as audience
@@ -90,7 +90,7 @@ def request_subscription(
     page's, for the email when neither the subscriber nor the list has one.
     """
     if public_only and not mailing_list.is_public:
-        raise NotFound("no such list")
+        raise NotFound(gettext("no such list"))
     address = normalize_email(email)
     suppression = audience.suppression_for(address)
     if suppression is not None and suppression.reason not in _LIFTABLE:
@@ -190,7 +190,7 @@ def build_confirmation(
                 "brand": brand_for(mailing_list),
             },
         )
-        subject = _("Confirm your subscription to %(list)s") % {"list": mailing_list.name}
+        subject = gettext("Confirm your subscription to %(list)s") % {"list": mailing_list.name}
     from_box = mime.mailbox(from_email, mime.clean_subscriber_value(mailing_list.name))
     template = mime.MessageTemplate(
         from_box=from_box,
@@ -257,15 +257,18 @@ def pending(token: str, now: float | None = None) -> Pending:
     """
     kind, ids = links.verify(token)
     if kind != "confirm":
-        raise BadToken("this link is not valid here")
+        raise BadToken(gettext("this link is not valid here"))
     subscriber_id, list_id, issued_ms = ids
     now = time.time() if now is None else now
     if now - issued_ms / 1000 > CONFIRM_DAYS * 86400:
-        raise Expired(f"this confirmation link has expired (links last {CONFIRM_DAYS} days)")
+        raise Expired(
+            gettext("this confirmation link has expired (links last %(days)s days)")
+            % {"days": CONFIRM_DAYS}
+        )
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     mailing_list = MailingList.objects.filter(pk=list_id).first()
     if subscriber is None or mailing_list is None:
-        raise NotFound("this subscription no longer exists")
+        raise NotFound(gettext("this subscription no longer exists"))
     return Pending(subscriber, mailing_list, issued_ms)
 
 

@@ -13,6 +13,7 @@ lifting makes the address mailable again, it does not subscribe anyone.
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from postroom.audience.emails import email_hash
 from postroom.audience.models import Suppression
@@ -27,17 +28,24 @@ def lift(bounce: Bounce, user: AbstractBaseUser | None, reason: str) -> int:
     """Lift the suppression of `bounce`'s address; returns how many bounces were marked."""
     reason = " ".join(reason.split())
     if len(reason) < 3:
-        raise InvalidInput("say why the address may be mailed again (a few words at least)")
+        raise InvalidInput(
+            gettext("say why the address may be mailed again (a few words at least)")
+        )
     if len(reason) > 500:
-        raise InvalidInput("the reason is longer than 500 characters")
+        raise InvalidInput(gettext("the reason is longer than 500 characters"))
     suppression = Suppression.objects.filter(email_hash=email_hash(bounce.email)).first()
     if suppression is not None and suppression.reason not in LIFTABLE:
         raise InvalidInput(
-            f"{bounce.email} is suppressed because it was {suppression.reason}, not by a bounce "
-            "or complaint: that is not lifted here"
+            gettext(
+                "%(email)s is suppressed because it was %(reason)s, not by a bounce or complaint: "
+                "that is not lifted here"
+            )
+            % {"email": bounce.email, "reason": suppression.reason}
         )
     if suppression is None and bounce.lifted_at is not None:
-        raise InvalidInput(f"{bounce.email} is not suppressed: it was lifted already")
+        raise InvalidInput(
+            gettext("%(email)s is not suppressed: it was lifted already") % {"email": bounce.email}
+        )
     if suppression is not None:
         suppression.delete()
     return Bounce.objects.filter(email=bounce.email, lifted_at__isnull=True).update(

@@ -26,6 +26,7 @@ from typing import Protocol
 from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from postroom import credentials
 from postroom.errors import InvalidInput, PostroomError
@@ -72,18 +73,24 @@ def check(box: BounceMailbox) -> None:
     if box.protocol == BounceMailbox.Protocol.POP3 and (
         box.processed != BounceMailbox.Processed.DELETE
     ):
-        raise InvalidInput("POP3 has no folders: a POP3 mailbox must delete what it processed")
+        raise InvalidInput(
+            gettext("POP3 has no folders: a POP3 mailbox must delete what it processed")
+        )
     if box.processed == BounceMailbox.Processed.MOVE and not box.move_to.strip():
-        raise InvalidInput("name the folder processed messages are moved to")
+        raise InvalidInput(gettext("name the folder processed messages are moved to"))
     if box.processed == BounceMailbox.Processed.MOVE and box.move_to == box.folder:
-        raise InvalidInput("the folder for processed messages must differ from the one read")
+        raise InvalidInput(
+            gettext("the folder for processed messages must differ from the one read")
+        )
     if not 10 <= box.interval_seconds <= 86400:
-        raise InvalidInput("poll every 10 seconds to 86,400 seconds (a day)")
+        raise InvalidInput(gettext("poll every 10 seconds to 86,400 seconds (a day)"))
     try:
         box.full_clean()
     except ValidationError as exc:
         field, messages = next(iter(exc.message_dict.items()))
-        raise InvalidInput(f"{field}: {' '.join(messages)}") from None
+        raise InvalidInput(
+            gettext("%(field)s: %(messages)s") % {"field": field, "messages": " ".join(messages)}
+        ) from None
 
 
 def create_mailbox(**fields: object) -> BounceMailbox:
@@ -93,7 +100,10 @@ def create_mailbox(**fields: object) -> BounceMailbox:
             (str(fields.get("protocol", "imap")), str(fields.get("tls", "tls")))
         ]
     if BounceMailbox.objects.filter(name=fields.get("name")).exists():
-        raise InvalidInput(f"a bounce mailbox named {fields.get('name')!r} exists already")
+        raise InvalidInput(
+            gettext("a bounce mailbox named %(name)s exists already")
+            % {"name": repr(fields.get("name"))}
+        )
     box = BounceMailbox(**fields)
     check(box)
     box.password = credentials.seal(box.password)
@@ -106,7 +116,10 @@ def update_mailbox(box: BounceMailbox, **fields: object) -> BounceMailbox:
     if not fields.get("password"):
         fields.pop("password", None)
     if BounceMailbox.objects.filter(name=fields.get("name", box.name)).exclude(pk=box.pk).exists():
-        raise InvalidInput(f"a bounce mailbox named {fields.get('name')!r} exists already")
+        raise InvalidInput(
+            gettext("a bounce mailbox named %(name)s exists already")
+            % {"name": repr(fields.get("name"))}
+        )
     changed = BounceMailbox.objects.get(pk=box.pk)
     for name, value in fields.items():
         setattr(changed, name, value)
@@ -184,7 +197,10 @@ class ImapClient:
         self.imap.login(box.username, credentials.unseal(box.password))
         status, data = self.imap.select(_quoted(box.folder))
         if status != "OK":
-            raise MailboxError(f"folder {box.folder!r}: {_text(data)}")
+            raise MailboxError(
+                gettext("folder %(folder)s: %(data)s")
+                % {"folder": repr(box.folder), "data": _text(data)}
+            )
         self.capabilities = set(self.imap.capabilities)
         if box.processed == BounceMailbox.Processed.MOVE:
             self.imap.create(_quoted(box.move_to))  # NO when it exists: that is fine
@@ -192,7 +208,7 @@ class ImapClient:
     def messages(self) -> Iterator[tuple[bytes, bytes]]:
         status, data = self.imap.uid("SEARCH", None, "ALL")  # type: ignore[arg-type]
         if status != "OK":
-            raise MailboxError(f"search failed: {_text(data)}")
+            raise MailboxError(gettext("search failed: %(data)s") % {"data": _text(data)})
         uids = (data[0] or b"").split()[:BATCH]
         for uid in uids:
             status, parts = self.imap.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
@@ -208,11 +224,17 @@ class ImapClient:
             if "MOVE" in self.capabilities:
                 status, data = self.imap.uid("MOVE", uids, _quoted(self.box.move_to))
                 if status != "OK":
-                    raise MailboxError(f"could not move to {self.box.move_to!r}: {_text(data)}")
+                    raise MailboxError(
+                        gettext("could not move to %(move_to)s: %(data)s")
+                        % {"move_to": repr(self.box.move_to), "data": _text(data)}
+                    )
                 return
             status, data = self.imap.uid("COPY", uids, _quoted(self.box.move_to))
             if status != "OK":
-                raise MailboxError(f"could not copy to {self.box.move_to!r}: {_text(data)}")
+                raise MailboxError(
+                    gettext("could not copy to %(move_to)s: %(data)s")
+                    % {"move_to": repr(self.box.move_to), "data": _text(data)}
+                )
         self.imap.uid("STORE", uids, "+FLAGS.SILENT", r"(\Deleted)")
         self.imap.expunge()
 
@@ -224,7 +246,9 @@ class ImapClient:
 class Pop3Client:
     def __init__(self, box: BounceMailbox) -> None:
         if box.processed != BounceMailbox.Processed.DELETE:
-            raise InvalidInput("POP3 has no folders: a POP3 mailbox deletes what it processed")
+            raise InvalidInput(
+                gettext("POP3 has no folders: a POP3 mailbox deletes what it processed")
+            )
         context = tls_context(box.verify_certificate)
         if box.tls == BounceMailbox.Tls.TLS:
             self.pop: poplib.POP3 = poplib.POP3_SSL(
@@ -262,13 +286,13 @@ CLIENTS: dict[str, type[ImapClient] | type[Pop3Client]] = {
 
 def _error_text(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS certificate not trusted: {exc.verify_message}"
+        return gettext("TLS certificate not trusted: %(reason)s") % {"reason": exc.verify_message}
     if isinstance(exc, socket.timeout | TimeoutError):
-        return f"no answer within {TIMEOUT_SECONDS} s"
+        return gettext("no answer within %(seconds)s s") % {"seconds": TIMEOUT_SECONDS}
     if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
+        return gettext("connection refused")
     if isinstance(exc, imaplib.IMAP4.error | poplib.error_proto):
-        return re.sub(r"^b'(.*)'$", r"\1", str(exc)) or "refused"
+        return re.sub(r"^b'(.*)'$", r"\1", str(exc)) or gettext("refused")
     return str(exc) or type(exc).__name__
 
 

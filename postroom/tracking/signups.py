@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from postroom.audience.emails import normalize_email
 from postroom.audience.languages import supported
@@ -56,15 +57,17 @@ def own_origin() -> str:
 def public_lists_by_uuid(values: list[str]) -> list[MailingList]:
     """The public lists named, in order; NotFound for a name that is not one."""
     if not values:
-        raise InvalidInput("name at least one list (its uuid, from the list's page)")
+        raise InvalidInput(gettext("name at least one list (its uuid, from the list's page)"))
     if len(values) > MAX_LISTS:
-        raise InvalidInput(f"at most {MAX_LISTS} lists at once")
+        raise InvalidInput(gettext("at most %(most)s lists at once") % {"most": MAX_LISTS})
     wanted: list[uuid.UUID] = []
     for value in values:
         try:
             wanted.append(uuid.UUID(str(value).strip()))
         except ValueError:
-            raise InvalidInput(f"{str(value)[:60]!r} is not a list uuid") from None
+            raise InvalidInput(
+                gettext("%(value)s is not a list uuid") % {"value": repr(str(value)[:60])}
+            ) from None
     found = {
         ml.uuid: ml
         for ml in MailingList.objects.filter(
@@ -73,7 +76,7 @@ def public_lists_by_uuid(values: list[str]) -> list[MailingList]:
     }
     missing = [str(u) for u in wanted if u not in found]
     if missing:
-        raise NotFound(f"no public list {missing[0]}")
+        raise NotFound(gettext("no public list %(uuid)s") % {"uuid": missing[0]})
     return list(dict.fromkeys(found[u] for u in wanted))
 
 
@@ -100,10 +103,13 @@ def accept(signup: Signup, ip: str | None, origin: str | None) -> list[MailingLi
     anything is stored. A filled-in honeypot is accepted and stores nothing.
     """
     if over_limit(ip):
-        raise TooMany("too many sign-ups from your network: try again in an hour")
+        raise TooMany(gettext("too many sign-ups from your network: try again in an hour"))
     lists = public_lists_by_uuid(signup.lists)
     if origin and not origin_allowed(origin, lists):
-        raise NotAllowed(f"the website {origin} may not sign people up to {lists[0].name!r}")
+        raise NotAllowed(
+            gettext("the website %(origin)s may not sign people up to %(name)s")
+            % {"origin": origin, "name": repr(lists[0].name)}
+        )
     if signup.bot:
         return lists
     if any(ml.captcha for ml in lists):

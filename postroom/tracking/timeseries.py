@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from django.db.models import BigIntegerField, Count, F, Func, Q, QuerySet
 from django.db.models.functions import TruncDate
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from postroom.campaigns.models import Campaign
@@ -186,13 +187,19 @@ def _day_keys(start: datetime, end: datetime, zone: tzinfo) -> list[date]:
 def check_window(start: datetime, end: datetime, bucket: str) -> None:
     """InvalidInput for a window the charts cannot show: reversed, or too many buckets."""
     if bucket not in BUCKETS:
-        raise InvalidInput(f"bucket must be {' or '.join(BUCKETS)}, not {bucket!r}")
+        raise InvalidInput(
+            gettext("bucket must be %(hour)s or %(day)s, not %(bucket)s")
+            % {"hour": HOUR, "day": DAY, "bucket": repr(bucket)}
+        )
     if end <= start:
-        raise InvalidInput("the end of the period must come after its start")
+        raise InvalidInput(gettext("the end of the period must come after its start"))
     if bucket == HOUR and end - start > timedelta(hours=MAX_HOURS):
-        raise InvalidInput(f"per hour covers at most {MAX_HOURS // 24} days; choose per day")
+        raise InvalidInput(
+            gettext("per hour covers at most %(days)s days; choose per day")
+            % {"days": MAX_HOURS // 24}
+        )
     if bucket == DAY and end - start > timedelta(days=MAX_DAYS):
-        raise InvalidInput(f"a period covers at most {MAX_DAYS} days")
+        raise InvalidInput(gettext("a period covers at most %(days)s days") % {"days": MAX_DAYS})
 
 
 def auto_bucket(start: datetime, end: datetime) -> str:
@@ -256,7 +263,9 @@ def choose_bucket(wanted: str | None, start: datetime, end: datetime) -> str:
     if wanted in (None, "", "auto"):
         return auto_bucket(start, end)
     if wanted not in BUCKETS:
-        raise InvalidInput(f"bucket must be hour, day or auto, not {wanted!r}")
+        raise InvalidInput(
+            gettext("bucket must be hour, day or auto, not %(wanted)s") % {"wanted": repr(wanted)}
+        )
     return wanted
 
 

@@ -2,6 +2,8 @@
 
 from collections.abc import Callable
 
+from django.utils.translation import gettext
+
 from postroom.delivery.batches import CampaignContext
 from postroom.delivery.ledger import Claimed
 from postroom.mail.compose import BuiltMessage
@@ -45,11 +47,13 @@ def build_rows(context: CampaignContext, rows: list[Claimed]) -> Callable[[Claim
     def build(row: Claimed) -> BuiltMessage:
         tx = stored.get(row.id)
         if tx is None:
-            raise RenderError("the transactional message was deleted before it was sent")
+            raise RenderError(gettext("the transactional message was deleted before it was sent"))
         try:
             data = message.build(content_of(tx))
         except HeaderError as exc:  # refused on acceptance; a stored value that became invalid
-            raise RenderError(f"the message cannot be built: {exc}") from None
+            raise RenderError(
+                gettext("the message cannot be built: %(exc)s") % {"exc": exc}
+            ) from None
         return BuiltMessage(
             data,
             tx.message_id,

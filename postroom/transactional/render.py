@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from django.utils.translation import gettext
+
 from postroom.campaigns.spec import template_budget
 from postroom.errors import InvalidInput
 from postroom.mail import content
@@ -54,7 +56,10 @@ class Rendered:
 def compiled(subject: str, body: str, body_format: str, layout_html: str | None) -> Compiled:
     """Check and compile once per source; TemplateError lists every problem with its line."""
     if body_format not in FORMATS:
-        raise InvalidInput(f"unknown format {body_format!r}: use markdown, html or plain")
+        raise InvalidInput(
+            gettext("unknown format %(body_format)s: use markdown, html or plain")
+            % {"body_format": repr(body_format)}
+        )
     problems = check_template(subject, VARIABLES, html=False, field="subject")
     problems += check_template(body, VARIABLES, html=body_format != "plain", field="body")
     if layout_html:
@@ -111,5 +116,5 @@ def render_for(template: Compiled, values: dict[str, Any]) -> Rendered:
     except RenderError as exc:
         raise TemplateError.from_render_error(exc) from None
     if not subject:
-        raise InvalidInput("the subject is empty once rendered")
+        raise InvalidInput(gettext("the subject is empty once rendered"))
     return Rendered(subject, html, text)

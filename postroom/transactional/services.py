@@ -17,6 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from postroom.audience.emails import InvalidEmail, email_hash, normalize_email
 from postroom.audience.models import Subscriber, Suppression
@@ -93,7 +94,9 @@ def get_template(name_or_id: str | int) -> TxTemplate:
     else:
         found = TxTemplate.objects.filter(name=name_or_id).first()
     if found is None:
-        raise NotFound(f"no transactional template {name_or_id!r}")
+        raise NotFound(
+            gettext("no transactional template %(name_or_id)s") % {"name_or_id": repr(name_or_id)}
+        )
     return found
 
 
@@ -104,7 +107,9 @@ def get_message(message_id: int) -> TxMessage:
         .first()
     )
     if found is None:
-        raise NotFound(f"no transactional message with id {message_id}")
+        raise NotFound(
+            gettext("no transactional message with id %(message_id)s") % {"message_id": message_id}
+        )
     return found
 
 
@@ -153,7 +158,9 @@ def _sender(request: TxRequest) -> Sender | None:
             Sender.objects.filter(name=request.sender).only("id", "name", "envelope_from").first()
         )
         if found is None:
-            raise InvalidInput(f"no sender named {request.sender!r}")
+            raise InvalidInput(
+                gettext("no sender named %(sender)s") % {"sender": repr(request.sender)}
+            )
         return found
     if request.template is not None and request.template.sender_id is not None:
         return request.template.sender
@@ -161,27 +168,49 @@ def _sender(request: TxRequest) -> Sender | None:
     # (the default From); the engine reads the rest when it sends.
     senders = list(Sender.objects.only("id", "name", "envelope_from")[:2])
     if len(senders) > 1:
-        raise InvalidInput("there are several senders: name one with `sender`")
+        raise InvalidInput(gettext("there are several senders: name one with `sender`"))
     return senders[0] if senders else None  # none: the local outbox
 
 
 # -- checking the request -------------------------------------------------------------
 
 
-def mailbox(raw: str, what: str) -> tuple[str, str]:
-    """(normalised address, display name) of "Name <a@b>" or "a@b"."""
+def _labels(role: str) -> tuple[str, str]:
+    """How the refusals name the address and the name of each role, in whole phrases:
+    "the from address" does not read as a word inserted into a sentence elsewhere."""
+    return {
+        "from": (gettext("the from address"), gettext("the from name")),
+        "template's from": (
+            gettext("the template's from address"),
+            gettext("the template's from name"),
+        ),
+        "default from": (gettext("the default from address"), gettext("the default from name")),
+        "to": (gettext("the to address"), gettext("the to name")),
+    }[role]
+
+
+def mailbox(raw: str, role: str) -> tuple[str, str]:
+    """(normalised address, display name) of "Name <a@b>" or "a@b"; the role
+    (from, template's from, default from, to) names them in a refusal."""
+    address_label, name_label = _labels(role)
     raw = (raw or "").strip()
     # Only "Name <address>" is taken apart: parseaddr would quietly drop what follows
     # a bare address ("a@b.c;Ada" → a@b.c), a mistake the sender must hear about.
     name, address = parseaddr(raw) if raw.endswith(">") and "<" in raw else ("", raw)
     if not address or "\n" in raw or "\r" in raw:
-        raise InvalidInput(f"the {what} address {raw!r} is not valid")
+        raise InvalidInput(
+            gettext("%(what)s %(address)s is not valid")
+            % {"what": address_label, "address": repr(raw)}
+        )
     try:
         email = normalize_email(address)
     except InvalidEmail as exc:
-        raise InvalidInput(f"the {what} address {address!r} is not valid: {exc}") from None
+        raise InvalidInput(
+            gettext("%(what)s %(address)s is not valid: %(reason)s")
+            % {"what": address_label, "address": repr(address), "reason": exc}
+        ) from None
     try:
-        mime.check_campaign_value(name, f"the {what} name")
+        mime.check_campaign_value(name, name_label)
     except HeaderError as exc:
         raise InvalidInput(str(exc)) from None
     return email, name.strip()
@@ -211,8 +240,10 @@ def _from(request: TxRequest, sender: Sender | None) -> tuple[str, str]:
         fallback = default_from_email(sender)
     except InvalidInput:
         raise InvalidInput(
-            "no From address: give `from` (--from), use a template with one,"
-            " or set POSTROOM_FROM_EMAIL"
+            gettext(
+                "no From address: give `from` (--from), use a template with one, or set "
+                "POSTROOM_FROM_EMAIL"
+            )
         ) from None
     return mailbox(fallback, "default from")
 
@@ -226,12 +257,14 @@ def _compiled(request: TxRequest) -> render.Compiled:
             request.subject or template.subject, template.body, template.body_format, layout
         )
     if not request.subject or not request.body:
-        raise InvalidInput("give `subject` and `body`, or a stored template")
+        raise InvalidInput(gettext("give `subject` and `body`, or a stored template"))
     layout_html = None
     if request.layout:
         found = Layout.objects.filter(name=request.layout).first()
         if found is None:
-            raise InvalidInput(f"no layout named {request.layout!r}")
+            raise InvalidInput(
+                gettext("no layout named %(layout)s") % {"layout": repr(request.layout)}
+            )
         layout_html = found.html
     return render.compiled(request.subject, request.body, request.body_format, layout_html)
 
@@ -286,7 +319,8 @@ def _replay(key: str, digest: str) -> Accepted | None:
         return None
     if earlier[0].fingerprint != digest:
         raise IdempotencyConflict(
-            f"the idempotency key {key!r} was used for another request (message {earlier[0].pk})"
+            gettext("the idempotency key %(key)s was used for another request (message %(pk)s)")
+            % {"key": repr(key), "pk": earlier[0].pk}
         )
     return Accepted(earlier, duplicate=True)
 
@@ -300,12 +334,15 @@ def accept(request: TxRequest) -> Accepted:
     constraint, and the loser answers as a replay.
     """
     if not request.to:
-        raise InvalidInput("give a recipient (`to`)")
+        raise InvalidInput(gettext("give a recipient (`to`)"))
     if len(request.to) > MAX_RECIPIENTS:
-        raise InvalidInput(f"{len(request.to)} recipients: at most {MAX_RECIPIENTS} in one request")
+        raise InvalidInput(
+            gettext("%(count)s recipients: at most %(most)s in one request")
+            % {"count": len(request.to), "most": MAX_RECIPIENTS}
+        )
     key = (request.idempotency_key or "").strip() or None
     if key is not None and len(key) > 200:
-        raise InvalidInput("the idempotency key is longer than 200 characters")
+        raise InvalidInput(gettext("the idempotency key is longer than 200 characters"))
     digest = fingerprint(request)
     # A replay is found by the unique key when it is inserted below: no look-up first,
     # so a new request (the usual case) costs no query for it.
@@ -445,7 +482,8 @@ def log(status_name: str | None = None, query: str = "", before: int = 0):
         states = [s for s, name in STATUS.items() if name == status_name]
         if not states:
             raise InvalidInput(
-                f"unknown status {status_name!r}: use queued, sent, failed, in_doubt"
+                gettext("unknown status %(status_name)s: use queued, sent, failed, in_doubt")
+                % {"status_name": repr(status_name)}
             )
         rows = rows.filter(delivery__state__in=states)
     if query:

@@ -4,6 +4,8 @@ Each is checked as it is saved (syntax, variables, From address, layout,
 sender), so a shop never learns of a broken template from a failed receipt.
 """
 
+from django.utils.translation import gettext
+
 from postroom.campaigns.models import Layout
 from postroom.delivery.models import Sender
 from postroom.errors import InvalidInput, NotFound
@@ -25,23 +27,25 @@ def _checked(
 ) -> TxTemplate:
     name = name.strip()
     if not name:
-        raise InvalidInput("give the template a name")
+        raise InvalidInput(gettext("give the template a name"))
     if name.isdigit():
-        raise InvalidInput("a template's name cannot be a number (numbers are ids)")
+        raise InvalidInput(gettext("a template's name cannot be a number (numbers are ids)"))
     if TxTemplate.objects.filter(name=name).exclude(pk=template.pk).exists():
-        raise InvalidInput(f"a transactional template named {name!r} already exists")
+        raise InvalidInput(
+            gettext("a transactional template named %(name)s already exists") % {"name": repr(name)}
+        )
     if not subject.strip() or not body.strip():
-        raise InvalidInput("give the template a subject and a body")
+        raise InvalidInput(gettext("give the template a subject and a body"))
     found_layout = None
     if layout:
         found_layout = Layout.objects.filter(name=layout).first()
         if found_layout is None:
-            raise InvalidInput(f"no layout named {layout!r}")
+            raise InvalidInput(gettext("no layout named %(layout)s") % {"layout": repr(layout)})
     found_sender = None
     if sender:
         found_sender = Sender.objects.filter(name=sender).first()
         if found_sender is None:
-            raise InvalidInput(f"no sender named {sender!r}")
+            raise InvalidInput(gettext("no sender named %(sender)s") % {"sender": repr(sender)})
     from_email, from_name = mailbox(from_address, "from") if from_address.strip() else ("", "")
     render.compiled(subject, body, body_format, found_layout.html if found_layout else None)
     template.name, template.subject, template.body = name, subject, body
@@ -68,5 +72,8 @@ def delete(template: TxTemplate) -> None:
 def get(template_id: int) -> TxTemplate:
     found = TxTemplate.objects.select_related("layout", "sender").filter(pk=template_id).first()
     if found is None:
-        raise NotFound(f"no transactional template with id {template_id}")
+        raise NotFound(
+            gettext("no transactional template with id %(template_id)s")
+            % {"template_id": template_id}
+        )
     return found

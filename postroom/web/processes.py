@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext
+
 from postroom.errors import ConfigurationError
 
 log = logging.getLogger("postroom.run")
@@ -40,7 +42,10 @@ def ensure_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             raise ConfigurationError(
-                f"cannot listen on {host}:{port} ({exc.strerror}); choose another with --port"
+                gettext(
+                    "cannot listen on %(host)s:%(port)s (%(strerror)s); choose another with --port"
+                )
+                % {"host": host, "port": port, "strerror": exc.strerror}
             ) from None
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, QuerySet
+from django.utils.translation import gettext
 
 from postroom.errors import InvalidInput, NotFound
 from postroom.webhooks import sender, signing
@@ -20,28 +21,38 @@ def clean_url(url: str) -> str:
     url = (url or "").strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f"{url!r} is not an http(s) URL: write it as https://example.org/hook")
+        raise InvalidInput(
+            gettext("%(url)s is not an http(s) URL: write it as https://example.org/hook")
+            % {"url": repr(url)}
+        )
     if parts.username or parts.password:
-        raise InvalidInput("put no user or password in the URL: the signature authenticates")
+        raise InvalidInput(
+            gettext("put no user or password in the URL: the signature authenticates")
+        )
     if len(url) > 2000:
-        raise InvalidInput("the URL is longer than 2,000 characters")
+        raise InvalidInput(gettext("the URL is longer than 2,000 characters"))
     return url
 
 
 def clean_events(events: Iterable[str]) -> list[str]:
     chosen = list(dict.fromkeys(e.strip() for e in events if e and e.strip()))
     if not chosen:
-        raise InvalidInput(f"choose at least one event: {', '.join(EVENTS)}")
+        raise InvalidInput(
+            gettext("choose at least one event: %(events)s") % {"events": ", ".join(EVENTS)}
+        )
     unknown = [e for e in chosen if e not in EVENTS]
     if unknown:
-        raise InvalidInput(f"unknown event {unknown[0]!r}: use one of {', '.join(EVENTS)}")
+        raise InvalidInput(
+            gettext("unknown event %(event)s: use one of %(events)s")
+            % {"event": repr(unknown[0]), "events": ", ".join(EVENTS)}
+        )
     return [e for e in EVENTS if e in chosen]  # the catalogue's order
 
 
 def clean_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not name or len(name) > 100:
-        raise InvalidInput("an endpoint needs a name of 1 to 100 characters")
+        raise InvalidInput(gettext("an endpoint needs a name of 1 to 100 characters"))
     return name
 
 
@@ -52,7 +63,7 @@ def get_endpoint(key: str | int) -> Endpoint:
         found = Endpoint.objects.filter(pk=int(key)).first()
     found = found or Endpoint.objects.filter(name=str(key)).first()
     if found is None:
-        raise NotFound(f"no webhook endpoint {key!r}")
+        raise NotFound(gettext("no webhook endpoint %(key)s") % {"key": repr(key)})
     return found
 
 
@@ -64,7 +75,9 @@ def create_endpoint(name: str, url: str, events: Iterable[str]) -> tuple[Endpoin
         with transaction.atomic():
             endpoint.save()
     except IntegrityError:
-        raise InvalidInput(f"an endpoint named {endpoint.name!r} already exists") from None
+        raise InvalidInput(
+            gettext("an endpoint named %(name)s already exists") % {"name": repr(endpoint.name)}
+        ) from None
     return endpoint, endpoint.secret
 
 
@@ -72,7 +85,10 @@ def update_endpoint(endpoint: Endpoint, **changes: Any) -> Endpoint:
     """Keys: name, url, events, active. Everything is checked before anything is saved."""
     unknown = set(changes) - {"name", "url", "events", "active"}
     if unknown:
-        raise InvalidInput(f"an endpoint has no setting {sorted(unknown)[0]!r}")
+        raise InvalidInput(
+            gettext("an endpoint has no setting %(setting)s")
+            % {"setting": repr(sorted(unknown)[0])}
+        )
     cleaned: dict[str, Any] = {}
     if "name" in changes:
         cleaned["name"] = clean_name(changes["name"])
@@ -88,7 +104,9 @@ def update_endpoint(endpoint: Endpoint, **changes: Any) -> Endpoint:
         with transaction.atomic():
             endpoint.save()
     except IntegrityError:
-        raise InvalidInput(f"an endpoint named {endpoint.name!r} already exists") from None
+        raise InvalidInput(
+            gettext("an endpoint named %(name)s already exists") % {"name": repr(endpoint.name)}
+        ) from None
     return endpoint
 
 
@@ -105,8 +123,11 @@ def delete_endpoint(endpoint: Endpoint) -> None:
             endpoint.delete()  # its deliveries and their log go with it
     except ProtectedError:  # a sequence's webhook step calls it
         raise InvalidInput(
-            f"the endpoint {endpoint.name!r} is called by a sequence's webhook step:"
-            " delete or change that step first"
+            gettext(
+                "the endpoint %(name)s is called by a sequence's webhook step: delete or change "
+                "that step first"
+            )
+            % {"name": repr(endpoint.name)}
         ) from None
 
 

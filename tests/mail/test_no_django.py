@@ -23,3 +23,23 @@ def test_it_imports_every_mail_module_without_loading_django_or_an_app():
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
     )
     assert run.stdout.strip() == ""
+
+
+def test_without_django_the_mail_cores_refusals_are_english():
+    """Its translation hook (postroom.mail.language) answers in English until a host
+    installs a translator, and needs nothing of Django to do so."""
+    script = (
+        "import sys\n"
+        "from postroom.mail import content, language\n"
+        "try:\n"
+        "    content.body_to_html('Hi', 'rtf')\n"
+        "except content.TemplateError as exc:\n"
+        "    print(exc)\n"
+        "print(language.ngettext('one file', 'files', 2))\n"
+        "print('django' in sys.modules)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin"}
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert run.stdout.splitlines() == ["body, line 1: unknown body format 'rtf'", "files", "False"]

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, StreamingHttpResponse
+from django.utils.translation import gettext
 from ninja import Field, Router, Schema, Status
 
 from postroom.api import scope
@@ -146,7 +147,9 @@ class EnrolOut(Schema):
 
 def _automation(request: HttpRequest, automation_id: int) -> Automation:
     if scope.narrowed(request):
-        raise NotAllowed("sequences can reach any subscriber: not for a caller limited to lists")
+        raise NotAllowed(
+            gettext("sequences can reach any subscriber: not for a caller limited to lists")
+        )
     return services.get(automation_id)
 
 
@@ -179,7 +182,9 @@ def _window(window: WindowIn | None) -> dict[str, Any]:
 @router.get("", response={200: list[AutomationOut], **errors(403)})
 def all_automations(request: HttpRequest):
     if scope.narrowed(request):
-        raise NotAllowed("sequences can reach any subscriber: not for a caller limited to lists")
+        raise NotAllowed(
+            gettext("sequences can reach any subscriber: not for a caller limited to lists")
+        )
     return [
         services.json_of(a) for a in Automation.objects.select_related("sender", "mailing_list")
     ]
@@ -188,7 +193,9 @@ def all_automations(request: HttpRequest):
 @router.post("", response={201: AutomationOut, **errors(400, 403, 404, 409)})
 def create(request: HttpRequest, data: AutomationIn):
     if scope.narrowed(request):
-        raise NotAllowed("sequences can reach any subscriber: not for a caller limited to lists")
+        raise NotAllowed(
+            gettext("sequences can reach any subscriber: not for a caller limited to lists")
+        )
     automation = services.create(
         name=data.name,
         trigger=data.trigger,
@@ -266,13 +273,16 @@ def enrol(request: HttpRequest, automation_id: Id, data: EnrolIn):
     """The API trigger: put one subscriber (by email or id) at the start of the sequence."""
     automation = _automation(request, automation_id)
     if (data.email is None) == (data.subscriber_id is None):
-        raise InvalidInput("give the subscriber's email or subscriber_id, one of them")
+        raise InvalidInput(gettext("give the subscriber's email or subscriber_id, one of them"))
     if data.email is not None:
         person = audience.get_subscriber(data.email)
     else:
         found = Subscriber.objects.filter(pk=data.subscriber_id or 0).first()
         if found is None:
-            raise NotFound(f"no subscriber with id {data.subscriber_id}")
+            raise NotFound(
+                gettext("no subscriber with id %(subscriber_id)s")
+                % {"subscriber_id": data.subscriber_id}
+            )
         person = found
     enrolment = services.enrol(automation, person)
     return Status(

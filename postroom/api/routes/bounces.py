@@ -3,6 +3,7 @@
 from typing import Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from ninja import Field, Query, Router, Schema
 
 from postroom.api import scope
@@ -61,7 +62,7 @@ def _visible(request: HttpRequest, rows):
 def _bounce(request: HttpRequest, bounce_id: int) -> Bounce:
     found = _visible(request, Bounce.objects.all()).filter(pk=bounce_id).first()
     if found is None:
-        raise NotFound(f"no bounce with id {bounce_id}")
+        raise NotFound(gettext("no bounce with id %(bounce_id)s") % {"bounce_id": bounce_id})
     return found
 
 
@@ -85,7 +86,7 @@ def lift(request: HttpRequest, bounce_id: Id, data: LiftIn) -> dict:
     bounce = _bounce(request, bounce_id)
     user = request.user
     if not user.is_authenticated:  # the API's auth lets no anonymous caller in
-        raise NotAllowed("lifting a bounce needs a signed-in user")
+        raise NotAllowed(gettext("lifting a bounce needs a signed-in user"))
     lifts.lift(bounce, user, data.reason)
     bounce.refresh_from_db()
     return _json(bounce)

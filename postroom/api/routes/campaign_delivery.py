@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest, StreamingHttpResponse
+from django.utils.translation import gettext
 from ninja import Field, Query, Router, Schema
 
 from postroom.api.errors import errors
@@ -154,7 +155,7 @@ def resolve(request: HttpRequest, campaign_id: Id, data: ResolveIn):
     found = campaign(request, campaign_id)
     picked = data.emails is not None or data.ids is not None
     if picked == data.all:
-        raise InvalidInput("give `emails` or `ids`, or `all: true` (not both)")
+        raise InvalidInput(gettext("give `emails` or `ids`, or `all: true` (not both)"))
     emails, ids = (data.emails or [], data.ids or []) if picked else (None, None)
     by = f"{request.user.get_username()} (API)"
     count = doubt.resolve(found, data.outcome == "delivered", emails=emails, ids=ids, by=by)

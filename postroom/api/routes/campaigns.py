@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from ninja import Field, Query, Router, Schema, Status
 
 from postroom.api import scope
@@ -133,7 +134,9 @@ def campaign(request: HttpRequest, campaign_id: int) -> Campaign:
         scope.narrowed(request)
         and not scope.campaigns(request, Campaign.objects.all()).filter(pk=found.pk).exists()
     ):
-        raise NotFound(f"campaign {campaign_id} does not exist")
+        raise NotFound(
+            gettext("campaign %(campaign_id)s does not exist") % {"campaign_id": campaign_id}
+        )
     return found
 
 
@@ -196,7 +199,7 @@ def create(request: HttpRequest, data: CampaignIn):
     lists = _lists(request, data.lists) or []
     scope.check_audience(request, lists, fields.get("segment"))
     if not lists and not fields.get("segment"):
-        raise InvalidInput("give at least one list or a segment")
+        raise InvalidInput(gettext("give at least one list or a segment"))
     made = services.create_campaign(lists=lists, created_by=request.user, **fields)
     return Status(201, detail(made))
 
@@ -267,7 +270,7 @@ def preview(request: HttpRequest, campaign_id: Id, email: str = "") -> dict:
     if recipient and not scope.subscribers(request, Subscriber.objects.all()).filter(
         pk=recipient.subscriber_id
     ):
-        raise NotFound(f"no subscriber with the address {email!r}")
+        raise NotFound(gettext("no subscriber with the address %(email)s") % {"email": repr(email)})
     subject, html, text = services.preview(found, recipient)
     return {"subject": subject, "html": html, "text": text}
 

@@ -7,6 +7,7 @@ lists may not use these routes (as the UI's feed pages refuse a restricted perso
 from typing import Annotated, Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from ninja import Field, Router, Status
 
 from postroom.api import scope
@@ -47,8 +48,12 @@ class FeedIn(FeedFields):
 
 def _whole_audience(request: HttpRequest) -> None:
     if scope.narrowed(request):
-        raise NotAllowed("feeds mail lists on their own schedule: not for a token or user "
-                         "limited to some lists")  # fmt: skip
+        raise NotAllowed(
+            gettext(
+                "feeds mail lists on their own schedule: not for a token or user limited to some "
+                "lists"
+            )
+        )
 
 
 def _fields(data: FeedFields) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
+from django.utils.translation import gettext
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -92,7 +93,7 @@ def _json(imp: Import) -> dict:
 def _import(import_id: int) -> Import:
     found = Import.objects.filter(pk=import_id).first()
     if found is None:
-        raise NotFound(f"no import with id {import_id}")
+        raise NotFound(gettext("no import with id %(import_id)s") % {"import_id": import_id})
     return found
 
 

@@ -3,6 +3,7 @@
 from typing import Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from ninja import Field, Router, Status
 from pydantic import ConfigDict
 
@@ -65,7 +66,7 @@ class ListChange(Body):
 def _list(request: HttpRequest, list_id: int) -> MailingList:
     found = scope.lists(request, MailingList.objects.all()).filter(pk=list_id).first()
     if found is None:
-        raise NotFound(f"no list with id {list_id}")
+        raise NotFound(gettext("no list with id %(list_id)s") % {"list_id": list_id})
     return found
 
 
@@ -82,7 +83,7 @@ def all_lists(request: HttpRequest) -> list[dict]:
 def create_list(request: HttpRequest, data: ListIn):
     """A token narrowed to some lists cannot make more."""
     if scope.narrowed(request):
-        raise NotAllowed("a token for some lists cannot create lists")
+        raise NotAllowed(gettext("a token for some lists cannot create lists"))
     ml = services.create_list(
         data.name,
         data.optin,

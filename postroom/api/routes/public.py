@@ -12,13 +12,13 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import translation
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
 from ninja import Field, Router, Schema
 
 from postroom.api.errors import errors, status_for
 from postroom.audience.models import MailingList
 from postroom.errors import InvalidInput, PostroomError
-from postroom.http import NUL_REFUSAL, client_ip, holds_nul
+from postroom.http import client_ip, holds_nul, nul_refusal
 from postroom.tracking import captcha, confirmations, signups
 from postroom.tracking.forms import HONEYPOTS
 from postroom.web.branded import render_public
@@ -74,22 +74,22 @@ def _signup(request: HttpRequest) -> signups.Signup:
         try:
             raw = json.loads(request.body)
         except (ValueError, UnicodeDecodeError):
-            raise InvalidInput("the body is not valid JSON") from None
+            raise InvalidInput(gettext("the body is not valid JSON")) from None
         if not isinstance(raw, dict):
-            raise InvalidInput("send a JSON object")
+            raise InvalidInput(gettext("send a JSON object"))
         bot = any(str(raw.get(name) or "").strip() for name in HONEYPOTS)
     else:
-        raise InvalidInput("send JSON (application/json) or a form post")
+        raise InvalidInput(gettext("send JSON (application/json) or a form post"))
     if holds_nul(raw):  # parsed here, not by ninja's parser: the same refusal
-        raise InvalidInput(NUL_REFUSAL)
+        raise InvalidInput(nul_refusal())
     lists = raw.get("lists") or raw.get("list_uuids") or []
     attributes = raw.get("attributes")
     attributes = {} if attributes is None else attributes
     if not isinstance(lists, list) or not isinstance(attributes, dict):
-        raise InvalidInput("`lists` must be a list of uuids and `attributes` an object")
+        raise InvalidInput(gettext("`lists` must be a list of uuids and `attributes` an object"))
     for key in ("email", "name", "altcha"):
         if raw.get(key) is not None and not isinstance(raw[key], str):
-            raise InvalidInput(f"`{key}` must be a string")
+            raise InvalidInput(gettext("`%(key)s` must be a string") % {"key": key})
     return signups.Signup(
         email=raw.get("email") or "",
         name=raw.get("name") or "",
@@ -112,11 +112,11 @@ def _wants_page(request: HttpRequest) -> bool:
 def message(lists: list[MailingList]) -> str:
     """What the sign-up snippet shows the visitor, in their browser's language."""
     if any(ml.optin == MailingList.Optin.DOUBLE for ml in lists):
-        return _(
+        return gettext(
             "Thank you! Check your inbox: we have sent a link to confirm your subscription "
             "(it works for %(days)s days)."
         ) % {"days": confirmations.CONFIRM_DAYS}
-    return _("Thank you for subscribing!")
+    return gettext("Thank you for subscribing!")
 
 
 @router.post(

@@ -7,6 +7,7 @@ it is compiled to a query, never SQL from the caller.
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from ninja import Field, Router, Schema, Status
 
 from postroom.api import scope
@@ -75,7 +76,7 @@ def _json(request: HttpRequest, segment: Segment) -> dict:
 def _segment(segment_id: int) -> Segment:
     found = Segment.objects.filter(pk=segment_id).first()
     if found is None:
-        raise NotFound(f"no segment with id {segment_id}")
+        raise NotFound(gettext("no segment with id %(segment_id)s") % {"segment_id": segment_id})
     return found
 
 

@@ -11,6 +11,7 @@ from typing import Literal
 
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
 from ninja import Field, Query, Router, Schema
 
 from postroom.api import scope
@@ -68,7 +69,10 @@ def _zone(name: str) -> tzinfo:
         return timezone.get_default_timezone()
     found = zone(name)
     if found is None:
-        raise InvalidInput(f"{name!r} is not a time zone (use an IANA name: Europe/Berlin)")
+        raise InvalidInput(
+            gettext("%(name)s is not a time zone (use an IANA name: Europe/Berlin)")
+            % {"name": repr(name)}
+        )
     return found
 
 
@@ -86,7 +90,7 @@ def _out(found: Series) -> dict:
 def _aware(value: datetime, where: tzinfo) -> datetime:
     # Far from any send, a window only risks overflowing the calendar (year 1, 9999).
     if not 1970 <= value.year <= 9000:
-        raise InvalidInput("start and end must lie between the years 1970 and 9000")
+        raise InvalidInput(gettext("start and end must lie between the years 1970 and 9000"))
     return value if timezone.is_aware(value) else timezone.make_aware(value, where)
 
 
@@ -108,5 +112,8 @@ def of_campaign(request: HttpRequest, campaign_id: Id, query: Query[SeriesQuery]
     found = campaign(request, campaign_id)
     result, _ = timeseries.campaign_series(found, timezone.now(), query.bucket, _zone(query.tz))
     if result is None:
-        raise InvalidInput(f"campaign {campaign_id} has not started: nothing to count yet")
+        raise InvalidInput(
+            gettext("campaign %(campaign_id)s has not started: nothing to count yet")
+            % {"campaign_id": campaign_id}
+        )
     return _out(result)

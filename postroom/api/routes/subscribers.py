@@ -7,6 +7,7 @@ audience's services, the same functions the UI and the CLI call.
 from typing import Any, Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from ninja import Field, Query, Router, Schema, Status
 
 from postroom.api import scope
@@ -82,24 +83,26 @@ class Changed(Schema):
     changed: int = Field(description="how many subscribers or subscriptions changed")
 
 
-def _named(model: type[MailingList] | type[Segment], key: str, what: str) -> int:
+def _named(model: type[MailingList] | type[Segment], key: str) -> int:
     """The id of a list or segment given by name or id."""
     found = (
         model.objects.filter(pk=as_id(key) or 0).first() or model.objects.filter(name=key).first()
     )
     if found is None:
-        raise NotFound(f"no {what} named {key!r}")
+        if model is MailingList:
+            raise NotFound(gettext("no list named %(key)s") % {"key": repr(key)})
+        raise NotFound(gettext("no segment named %(key)s") % {"key": repr(key)})
     return found.pk
 
 
 def _filtered(request: HttpRequest, filters: SubscriberFilters):
     chosen = browse.Filters(
         q=filters.q.strip(),
-        list_id=_named(MailingList, filters.list, "list") if filters.list else None,
+        list_id=_named(MailingList, filters.list) if filters.list else None,
         list_status=filters.list_status or "",
         status=filters.status or "",
         tag=filters.tag.strip(),
-        segment_id=_named(Segment, filters.segment, "segment") if filters.segment else None,
+        segment_id=_named(Segment, filters.segment) if filters.segment else None,
     )
     return scope.subscribers(request, browse.filtered(chosen))
 
@@ -112,7 +115,7 @@ def _find(request: HttpRequest, key: str) -> Subscriber:
     if found is None and not key.strip().isdigit():
         found = qs.filter(pk=getattr(_by_address(key), "pk", 0)).first()
     if found is None:
-        raise NotFound(f"no subscriber {key.strip()!r}")
+        raise NotFound(gettext("no subscriber %(key)s") % {"key": repr(key.strip())})
     return found
 
 
@@ -143,7 +146,7 @@ def page(
 def add(request: HttpRequest, data: SubscriberIn):
     """Add a subscriber (or update the one with this address) and subscribe them."""
     if scope.narrowed(request) and not data.lists:
-        raise NotAllowed("a token for some lists must name the lists to subscribe to")
+        raise NotAllowed(gettext("a token for some lists must name the lists to subscribe to"))
     lists = scope.lists_to_mail(request, data.lists)
     # Someone else's subscriber is added to these lists, but keeps their own name and fields.
     theirs = scope.access(request).someone_elses(data.email)
@@ -163,7 +166,7 @@ def add(request: HttpRequest, data: SubscriberIn):
 def bulk_action(request: HttpRequest, data: BulkIn) -> dict:
     """One action over a set of subscribers, as one set-based statement."""
     if (data.ids is None) == (data.filter is None):
-        raise InvalidInput("give `ids` or `filter` (not both)")
+        raise InvalidInput(gettext("give `ids` or `filter` (not both)"))
     if data.ids is not None:
         targets = scope.subscribers(request, services.subscribers_in(data.ids))
     else:
@@ -171,10 +174,10 @@ def bulk_action(request: HttpRequest, data: BulkIn) -> dict:
     mailing_list = None
     if data.action == "add_to_list":
         if not data.list:
-            raise InvalidInput("add_to_list needs `list`")
+            raise InvalidInput(gettext("add_to_list needs `list`"))
         mailing_list = scope.lists_to_mail(request, [data.list])[0]
     if data.action in ("tag", "untag") and not (data.tag or "").strip():
-        raise InvalidInput(f"{data.action} needs `tag`")
+        raise InvalidInput(gettext("%(action)s needs `tag`") % {"action": data.action})
     changed = bulk.run(data.action, targets, mailing_list, (data.tag or "").strip(), "api")
     return {"changed": changed}
 
@@ -220,7 +223,9 @@ def unsubscribe(request: HttpRequest, subscriber: Key, data: UnsubscribeIn) -> d
     found = _find(request, subscriber)
     lists = None if data.lists is None else services.resolve_lists(data.lists)
     if lists is None and scope.narrowed(request):
-        raise InvalidInput("a token for some lists can unsubscribe only from those: name them")
+        raise InvalidInput(
+            gettext("a token for some lists can unsubscribe only from those: name them")
+        )
     if lists is not None:
         lists = scope.lists_to_mail(request, lists)
     return {"changed": services.unsubscribe(found, lists, source="api")}

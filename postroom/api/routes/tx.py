@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -30,7 +31,7 @@ from postroom.api.fields import RowId
 from postroom.audience.models import Subscriber
 from postroom.delivery.models import Delivery
 from postroom.errors import InvalidInput, NotFound
-from postroom.http import NUL_REFUSAL, holds_nul
+from postroom.http import holds_nul, nul_refusal
 from postroom.media import services as media
 from postroom.transactional import services
 from postroom.transactional.models import TxMessage, TxTemplate
@@ -167,15 +168,15 @@ def _payload(request: HttpRequest) -> tuple[TxIn, list[services.Attachment]]:
     elif content_type == "application/json":
         raw = request.body
     else:
-        raise InvalidInput("send JSON (application/json) or multipart/form-data")
+        raise InvalidInput(gettext("send JSON (application/json) or multipart/form-data"))
     try:
         decoded = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("the body is not valid JSON") from None
+        raise InvalidInput(gettext("the body is not valid JSON")) from None
     if not isinstance(decoded, dict):
-        raise InvalidInput("send a JSON object")
+        raise InvalidInput(gettext("send a JSON object"))
     if holds_nul([decoded, *([f.filename, f.content_type] for f in files)]):
-        raise InvalidInput(NUL_REFUSAL)
+        raise InvalidInput(nul_refusal())
     try:
         data = TxIn.model_validate(decoded, strict=True)
     except PydanticValidationError as exc:
@@ -189,14 +190,17 @@ def _payload(request: HttpRequest) -> tuple[TxIn, list[services.Attachment]]:
 
 def _attachment(part: AttachmentIn) -> services.Attachment:
     if (part.media_id is None) == (part.content is None):
-        raise InvalidInput("an attachment gives either `content` (base64) or `media_id`")
+        raise InvalidInput(gettext("an attachment gives either `content` (base64) or `media_id`"))
     if part.media_id is not None:
         found = media.tx_part(part.media_id)
         return services.Attachment(part.filename or found.filename, found.data, found.content_type)
     try:
         content = base64.b64decode(part.content or "", validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidInput(f"attachment {part.filename!r}: content is not base64") from None
+        raise InvalidInput(
+            gettext("attachment %(filename)s: content is not base64")
+            % {"filename": repr(part.filename)}
+        ) from None
     return services.Attachment(part.filename, content, part.content_type)
 
 
@@ -216,7 +220,7 @@ def _recipients(request: HttpRequest, data: TxIn) -> list[str]:
         found = dict(people.values_list("pk", "email"))
         missing = [i for i in ids if i not in found]
         if missing:
-            raise NotFound(f"no subscriber with id {missing[0]}")
+            raise NotFound(gettext("no subscriber with id %(id)s") % {"id": missing[0]})
         to += [found[i] for i in ids]
     return to
 
@@ -244,9 +248,12 @@ def request_from(
         )
     )  # fmt: skip
     if data.messenger not in (None, "email"):
-        raise InvalidInput(f"messenger {data.messenger!r}: only email is available")
+        raise InvalidInput(
+            gettext("messenger %(messenger)s: only email is available")
+            % {"messenger": repr(data.messenger)}
+        )
     if data.template is not None and data.template_id is not None:
-        raise InvalidInput("give `template` or `template_id`, not both")
+        raise InvalidInput(gettext("give `template` or `template_id`, not both"))
     template = None
     if data.template is not None:
         template = services.get_template(data.template)

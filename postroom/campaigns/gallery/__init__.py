@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from postroom.campaigns.models import Layout
 from postroom.campaigns.naming import copy_name
@@ -63,7 +64,7 @@ def stock(key: str) -> StockLayout:
     for entry in GALLERY:
         if entry.key == key:
             return entry
-    raise NotFound(f"the gallery has no layout {key!r}")
+    raise NotFound(gettext("the gallery has no layout %(key)s") % {"key": repr(key)})
 
 
 def added(entry: StockLayout) -> Layout | None:

@@ -5,6 +5,8 @@ capture outbox. Adding a provider (SES, Postmark, ...) is one module here and
 one line in TRANSPORTS.
 """
 
+from django.utils.translation import gettext
+
 from postroom.delivery.models import Sender
 from postroom.delivery.transports.base import Transport
 from postroom.delivery.transports.outbox import OutboxTransport
@@ -29,7 +31,10 @@ def transport_for(sender: Sender | None, journal: Journal | None = None) -> Tran
     try:
         cls = TRANSPORTS[sender.kind]
     except KeyError:
-        raise InvalidInput(f"sender {sender.name!r} has an unknown kind {sender.kind!r}") from None
+        raise InvalidInput(
+            gettext("sender %(name)s has an unknown kind %(kind)s")
+            % {"name": repr(sender.name), "kind": repr(sender.kind)}
+        ) from None
     if sender.dkim_domain:  # every message through it is signed here, once
         return SigningTransport(cls(sender, journal=journal), sender)
     return cls(sender, journal=journal)

@@ -2,6 +2,8 @@
 
 import concurrent.futures
 
+from django.utils.translation import gettext
+
 from postroom import credentials
 from postroom.delivery.models import Sender
 from postroom.errors import InvalidInput
@@ -21,8 +23,11 @@ class SmtpTransport:
             password = credentials.from_environment(sender.password_env)
             if password is None:
                 raise InvalidInput(
-                    f"sender {sender.name!r}: the environment variable"
-                    f" {sender.password_env} holding its password is not set"
+                    gettext(
+                        "sender %(name)s: the environment variable %(variable)s"
+                        " holding its password is not set"
+                    )
+                    % {"name": repr(sender.name), "variable": sender.password_env}
                 )
         self.pool = SmtpPool(
             sender.host,

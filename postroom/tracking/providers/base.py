@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
+
 from postroom.errors import InvalidInput, PostroomError
 from postroom.tracking.bounces import Report
 
@@ -43,7 +45,7 @@ def json_body(body: bytes) -> Any:
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"the body is not JSON: {exc}") from None
+        raise InvalidInput(gettext("the body is not JSON: %(exc)s") % {"exc": exc}) from None
 
 
 def pretty(data: Any) -> str:
@@ -55,9 +57,12 @@ def fresh(timestamp: str | int | float, max_age: int, now: float | None = None) 
     try:
         when = float(timestamp)
     except (TypeError, ValueError):
-        raise Forged("the signature's timestamp is not a number") from None
+        raise Forged(gettext("the signature's timestamp is not a number")) from None
     if abs((now if now is not None else time.time()) - when) > max_age:
-        raise Forged(f"the signature's timestamp is more than {max_age} s away from now")
+        raise Forged(
+            gettext("the signature's timestamp is more than %(max_age)s s away from now")
+            % {"max_age": max_age}
+        )
 
 
 def basic_or_bearer(headers: Headers, secret: str) -> None:
@@ -72,7 +77,7 @@ def basic_or_bearer(headers: Headers, secret: str) -> None:
         try:
             decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
-            raise Forged("the Basic credentials are not base64") from None
+            raise Forged(gettext("the Basic credentials are not base64")) from None
         given = decoded.partition(":")[2]
     if not given or not hmac.compare_digest(given.encode(), secret.encode()):
-        raise Forged("the webhook secret is missing or wrong")
+        raise Forged(gettext("the webhook secret is missing or wrong"))

@@ -11,6 +11,7 @@ import hmac
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from postroom.errors import InvalidInput
 from postroom.tracking.bounces import COMPLAINT, HARD, SOFT, Report
@@ -29,19 +30,19 @@ def sign(key: str, timestamp: str, token: str) -> str:
 
 def verify(signature: Any) -> None:
     if not isinstance(signature, dict):
-        raise Forged("the request carries no Mailgun signature")
+        raise Forged(gettext("the request carries no Mailgun signature"))
     timestamp, token = str(signature.get("timestamp", "")), str(signature.get("token", ""))
     given = str(signature.get("signature", ""))
     fresh(timestamp, settings.POSTROOM_WEBHOOK_MAX_AGE_SECONDS)
     expected = sign(settings.POSTROOM_MAILGUN_SIGNING_KEY, timestamp, token)
     if not token or not hmac.compare_digest(expected, given):
-        raise Forged("the Mailgun signature does not match")
+        raise Forged(gettext("the Mailgun signature does not match"))
 
 
 def receive(headers: Headers, body: bytes) -> list[Event]:
     data = json_body(body)
     if not isinstance(data, dict):
-        raise InvalidInput("a Mailgun webhook body is a JSON object")
+        raise InvalidInput(gettext("a Mailgun webhook body is a JSON object"))
     verify(data.get("signature"))
     event = data.get("event-data")
     return _event(event) if isinstance(event, dict) else []

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from postroom.errors import InvalidInput
 from postroom.tracking.bounces import COMPLAINT, HARD, SOFT, Report
@@ -33,7 +34,7 @@ def receive(headers: Headers, body: bytes) -> list[Event]:
     basic_or_bearer(headers, settings.POSTROOM_POSTMARK_WEBHOOK_TOKEN)
     record = json_body(body)
     if not isinstance(record, dict):
-        raise InvalidInput("a Postmark webhook body is a JSON object")
+        raise InvalidInput(gettext("a Postmark webhook body is a JSON object"))
     return _event(record)
 
 

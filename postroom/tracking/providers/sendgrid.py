@@ -16,6 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
+from django.utils.translation import gettext
 
 from postroom.errors import ConfigurationError, InvalidInput
 from postroom.tracking.bounces import COMPLAINT, HARD, SOFT, Report
@@ -39,17 +40,17 @@ def public_key() -> ec.EllipticCurvePublicKey:
             key = serialization.load_der_public_key(base64.b64decode(text))
     except (ValueError, binascii.Error) as exc:
         raise ConfigurationError(
-            f"POSTROOM_SENDGRID_PUBLIC_KEY is not a public key: {exc}"
+            gettext("POSTROOM_SENDGRID_PUBLIC_KEY is not a public key: %(exc)s") % {"exc": exc}
         ) from None
     if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise ConfigurationError("POSTROOM_SENDGRID_PUBLIC_KEY is not an ECDSA key")
+        raise ConfigurationError(gettext("POSTROOM_SENDGRID_PUBLIC_KEY is not an ECDSA key"))
     return key
 
 
 def verify(headers: Headers, body: bytes) -> None:
     signature, timestamp = headers.get(SIGNATURE, ""), headers.get(TIMESTAMP, "")
     if not signature or not timestamp:
-        raise Forged("the request carries no SendGrid signature")
+        raise Forged(gettext("the request carries no SendGrid signature"))
     fresh(timestamp, settings.POSTROOM_WEBHOOK_MAX_AGE_SECONDS)
     try:
         public_key().verify(
@@ -58,14 +59,14 @@ def verify(headers: Headers, body: bytes) -> None:
             ec.ECDSA(hashes.SHA256()),
         )
     except (InvalidSignature, binascii.Error):
-        raise Forged("the SendGrid signature does not match the body") from None
+        raise Forged(gettext("the SendGrid signature does not match the body")) from None
 
 
 def receive(headers: Headers, body: bytes) -> list[Event]:
     verify(headers, body)
     events = json_body(body)
     if not isinstance(events, list):
-        raise InvalidInput("a SendGrid event webhook body is a JSON array")
+        raise InvalidInput(gettext("a SendGrid event webhook body is a JSON array"))
     return [e for event in events if isinstance(event, dict) for e in _event(event)]
 
 

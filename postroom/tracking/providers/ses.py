@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.conf import settings
+from django.utils.translation import gettext
 
 from postroom.errors import InvalidInput
 from postroom.tracking.bounces import COMPLAINT, HARD, SOFT, Report
@@ -53,7 +54,9 @@ def enabled() -> bool:
 def string_to_sign(message: dict[str, Any]) -> bytes:
     fields = SIGNED_FIELDS.get(str(message.get("Type")))
     if fields is None:
-        raise InvalidInput(f"not an SNS message type: {message.get('Type')!r}")
+        raise InvalidInput(
+            gettext("not an SNS message type: %(type)s") % {"type": repr(message.get("Type"))}
+        )
     text = "".join(f"{name}\n{message[name]}\n" for name in fields if message.get(name) is not None)
     return text.encode("utf-8")
 
@@ -64,7 +67,10 @@ def _trusted_url(url: str, what: str) -> str:
     if parts.scheme != "https" or not any(
         fnmatch.fnmatchcase(host, pattern) for pattern in settings.POSTROOM_SNS_CERT_HOSTS
     ):
-        raise Forged(f"the {what} is not an https URL of an allowed SNS host: {url[:200]}")
+        raise Forged(
+            gettext("%(what)s is not an https URL of an allowed SNS host: %(url)s")
+            % {"what": what, "url": url[:200]}
+        )
     return url
 
 
@@ -77,48 +83,60 @@ def certificate(url: str) -> x509.Certificate:
     found = _certificates.get(url)
     if found is None:
         if not url.endswith(".pem"):
-            raise Forged("the signing certificate URL does not name a .pem file")
+            raise Forged(gettext("the signing certificate URL does not name a .pem file"))
         try:
-            found = x509.load_pem_x509_certificate(_fetch(_trusted_url(url, "signing certificate")))
+            found = x509.load_pem_x509_certificate(
+                _fetch(_trusted_url(url, gettext("the signing certificate")))
+            )
         except (OSError, ValueError) as exc:
-            raise Forged(f"the signing certificate could not be read: {exc}") from None
+            raise Forged(
+                gettext("the signing certificate could not be read: %(exc)s") % {"exc": exc}
+            ) from None
         _certificates[url] = found
     now = datetime.datetime.now(datetime.UTC)
     if not found.not_valid_before_utc <= now <= found.not_valid_after_utc:
         _certificates.pop(url, None)
-        raise Forged("the signing certificate has expired or is not valid yet")
+        raise Forged(gettext("the signing certificate has expired or is not valid yet"))
     return found
 
 
 def verify(message: dict[str, Any]) -> None:
     algorithm = HASHES.get(str(message.get("SignatureVersion")))
     if algorithm is None:
-        raise Forged(f"unknown SNS signature version {message.get('SignatureVersion')!r}")
+        raise Forged(
+            gettext("unknown SNS signature version %(version)s")
+            % {"version": repr(message.get("SignatureVersion"))}
+        )
     arns = settings.POSTROOM_SES_TOPIC_ARNS
     if arns and message.get("TopicArn") not in arns:
-        raise Forged(f"the topic {message.get('TopicArn')!r} is not one of POSTROOM_SES_TOPIC_ARNS")
+        raise Forged(
+            gettext("the topic %(topic)s is not one of POSTROOM_SES_TOPIC_ARNS")
+            % {"topic": repr(message.get("TopicArn"))}
+        )
     try:
         signature = base64.b64decode(str(message.get("Signature", "")), validate=True)
     except binascii.Error:
-        raise Forged("the signature is not base64") from None
-    key = certificate(_trusted_url(str(message.get("SigningCertURL", "")), "signing certificate"))
+        raise Forged(gettext("the signature is not base64")) from None
+    key = certificate(
+        _trusted_url(str(message.get("SigningCertURL", "")), gettext("the signing certificate"))
+    )
     public = key.public_key()
     if not isinstance(public, rsa.RSAPublicKey):
-        raise Forged("the signing certificate does not hold an RSA key")
+        raise Forged(gettext("the signing certificate does not hold an RSA key"))
     try:
         public.verify(signature, string_to_sign(message), padding.PKCS1v15(), algorithm())
     except InvalidSignature:
-        raise Forged("the SNS signature does not match the message") from None
+        raise Forged(gettext("the SNS signature does not match the message")) from None
 
 
 def receive(headers: Headers, body: bytes) -> list[Event]:
     message = json_body(body)
     if not isinstance(message, dict):
-        raise InvalidInput("an SNS message is a JSON object")
+        raise InvalidInput(gettext("an SNS message is a JSON object"))
     verify(message)
     kind = message["Type"]
     if kind == "SubscriptionConfirmation":
-        _fetch(_trusted_url(str(message.get("SubscribeURL", "")), "subscription URL"))
+        _fetch(_trusted_url(str(message.get("SubscribeURL", "")), gettext("the subscription URL")))
         log.info("confirmed the SNS subscription to %s", message.get("TopicArn"))
         return []
     if kind != "Notification":

@@ -11,6 +11,7 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from postroom.errors import InvalidInput
 from postroom.tracking.bounces import COMPLAINT, HARD, SOFT, Report, status_in
@@ -28,7 +29,7 @@ def receive(headers: Headers, body: bytes) -> list[Event]:
     basic_or_bearer(headers, settings.POSTROOM_SPARKPOST_WEBHOOK_TOKEN)
     batch = json_body(body)
     if not isinstance(batch, list):
-        raise InvalidInput("a SparkPost webhook body is a JSON array")
+        raise InvalidInput(gettext("a SparkPost webhook body is a JSON array"))
     events: list[Event] = []
     for item in batch:
         msys = item.get("msys") if isinstance(item, dict) else None

@@ -29,7 +29,7 @@ def notification_sender(request: OperatorRequest) -> HttpResponse:
     raw = request.POST.get("sender", "").strip()
     try:
         if raw and not raw.isdigit():
-            raise PostroomError("choose a sender from the list, or the local outbox")
+            raise PostroomError(_("choose a sender from the list, or the local outbox"))
         row = services.set_notification_sender(int(raw) if raw else None, request.user)
     except PostroomError as exc:
         messages.error(request, str(exc))

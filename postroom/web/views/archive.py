@@ -12,6 +12,7 @@ from functools import wraps
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext
 from django.views.decorators.http import condition, require_safe
 
 from postroom.audience.models import MailingList
@@ -107,7 +108,7 @@ def _page_number(raw: str | None) -> int:
     if raw is None:
         return 1
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
-        raise NotFound("no such page")
+        raise NotFound(gettext("no such page"))
     return int(raw)
 
 

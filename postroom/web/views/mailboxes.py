@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -76,7 +77,7 @@ def _edit(request: OperatorRequest, box: BounceMailbox | None) -> HttpResponse:
         try:
             if box is None:
                 if not values["password"]:
-                    raise PostroomError("give the mailbox's password")
+                    raise PostroomError(gettext("give the mailbox's password"))
                 box = mailboxes.create_mailbox(**values)
                 messages.success(
                     request,

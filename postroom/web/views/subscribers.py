@@ -163,13 +163,13 @@ def subscriptions(request: OperatorRequest, subscriber_id: int) -> HttpResponse:
         if action == "subscribe":
             mailing_list = lists.filter(pk=as_id(request.POST.get("list") or "") or 0).first()
             if mailing_list is None:
-                raise InvalidInput("choose a list")
+                raise InvalidInput(_("choose a list"))
             services.join_lists(subscriber, [mailing_list], source="admin")
             messages.success(request, _("Subscribed to %(list)s.") % {"list": mailing_list.name})
         elif action == "unsubscribe":
             mailing_list = lists.filter(pk=as_id(request.POST.get("list") or "") or 0).first()
             if mailing_list is None:
-                raise InvalidInput("choose a list")
+                raise InvalidInput(_("choose a list"))
             services.unsubscribe(subscriber, [mailing_list], source="admin")
             messages.success(
                 request, _("Unsubscribed from %(list)s.") % {"list": mailing_list.name}
@@ -179,7 +179,7 @@ def subscriptions(request: OperatorRequest, subscriber_id: int) -> HttpResponse:
             services.unsubscribe(subscriber, None, source="admin")
             messages.success(request, _("Unsubscribed from everything; the address is suppressed."))
         else:
-            raise InvalidInput("unknown action")
+            raise InvalidInput(_("unknown action"))
     except PostroomError as exc:
         messages.error(request, str(exc))
     return redirect("subscriber_detail", subscriber.pk)
