@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from postroom.alerts import texts
 from postroom.alerts.models import Alert
 from postroom.alerts.services import Kind, clear, notify
 from postroom.delivery.models import Sender
@@ -44,9 +45,9 @@ def check_waiting_senders() -> None:
         notify(
             Kind.SENDER_WAITING,
             sender_key(sender.pk),
-            f"sender “{sender.name}” has been unreachable for {minutes} minutes",
-            f"Campaigns on it are waiting since {since:%Y-%m-%d %H:%M}"
-            f" and carry on by themselves when it is back. Last error: {sender.last_error}",
+            texts.SENDER_WAITING % {"name": sender.name, "minutes": minutes},
+            texts.SENDER_WAITING_TEXT
+            % {"since": f"{since:%Y-%m-%d %H:%M}", "error": sender.last_error},
             sender_id=sender.pk,
         )
     for key in open_keys:

@@ -34,6 +34,7 @@ from postroom.audience.models import (
 )
 from postroom.audience.segments import compile_q
 from postroom.automations import hooks, stepwindows, waits
+from postroom.automations import texts as T
 from postroom.automations.models import Automation, Enrolment, Step, StepCampaign
 from postroom.automations.services import allowed
 from postroom.campaigns import lifecycle
@@ -332,15 +333,14 @@ def _why() -> Case:
     """Why a person (the Subscriber row at hand) may no longer be mailed by a sequence, in
     SQL: one expression tells a batch's reasons and stops many waiting people in one UPDATE."""
     suppression = Suppression.objects.filter(email_hash=OuterRef("email_hash"))
+    before, _, after = T.SUPPRESSED.partition("%(reason)s")
     return Case(
-        When(status=Subscriber.Status.BLOCKLISTED, then=Value("blocklisted")),
+        When(status=Subscriber.Status.BLOCKLISTED, then=Value(T.BLOCKLISTED)),
         When(
             Exists(suppression),
-            then=Concat(
-                Value("suppressed ("), Subquery(suppression.values("reason")[:1]), Value(")")
-            ),
+            then=Concat(Value(before), Subquery(suppression.values("reason")[:1]), Value(after)),
         ),
-        default=Value("unsubscribed"),
+        default=Value(T.UNSUBSCRIBED),
         output_field=CharField(),
     )
 
@@ -448,7 +448,7 @@ class _Pass:
                 self._finish(enrolment, Enrolment.State.COMPLETED, "")
                 return
             if enrolment.subscriber_id not in mailable:
-                reason = reasons.get(enrolment.subscriber_id, "no longer subscribed")
+                reason = reasons.get(enrolment.subscriber_id, T.NO_LONGER_SUBSCRIBED)
                 self._finish(enrolment, Enrolment.State.STOPPED, reason)
                 return
             goto = self._run(step, automation, enrolment, email, attributes)

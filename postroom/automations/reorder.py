@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from postroom.automations import texts as T
 from postroom.automations import waits
 from postroom.automations.models import Automation, Enrolment, Step, StepCampaign
 from postroom.campaigns.models import Campaign
@@ -164,7 +165,7 @@ def _move_on(automation: Automation, gone: int, following: Step | None, now: dat
     if following is None:
         waiting.update(
             state=Enrolment.State.COMPLETED,
-            reason="its last step was deleted",
+            reason=T.LAST_STEP_DELETED,
             next_at=None,
             updated_at=now,
         )

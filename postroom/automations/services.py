@@ -22,6 +22,7 @@ from postroom.audience import services as audience
 from postroom.audience.eligibility import mailable_anyone, mailable_subscribers
 from postroom.audience.models import MailingList, Segment, Subscriber
 from postroom.automations import stepwindows, waits
+from postroom.automations import texts as T
 from postroom.automations.models import Automation, Enrolment, Step, StepCampaign
 from postroom.campaigns import lifecycle
 from postroom.campaigns.models import Campaign
@@ -379,7 +380,7 @@ def _exclude_members(automation: Automation, now: datetime) -> None:
             automation=automation,
             subscriber_id=pk,
             state=Enrolment.State.EXCLUDED,
-            reason="a member when the sequence was activated",
+            reason=T.MEMBER_WHEN_ACTIVATED,
             entered_at=now,
             updated_at=now,
         )
@@ -406,7 +407,7 @@ def pause(automation: Automation) -> Automation:
                 % {"automation": automation.pk, "status": automation.status}
             )
         for campaign in _campaigns(automation).filter(status=Campaign.Status.RUNNING):
-            lifecycle.move(campaign.pk, "pause", status_reason="the sequence is paused")
+            lifecycle.move(campaign.pk, "pause", status_reason=T.SEQUENCE_PAUSED)
     scheduler.notify()
     automation.refresh_from_db()
     return automation

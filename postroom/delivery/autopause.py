@@ -20,6 +20,7 @@ earlier part's failures from its own check.
 from django.db.models import QuerySet
 
 from postroom.campaigns.models import Campaign
+from postroom.delivery import texts as T
 from postroom.delivery.models import Delivery
 
 State = Delivery.State
@@ -33,10 +34,7 @@ def min_outcomes(window: int) -> int:
 
 def thresholds_text(percent: int, window: int) -> str:
     """ "more than 20% of the last 200 recipients (once 20 have an outcome)"."""
-    return (
-        f"more than {percent}% of the last {window} recipients"
-        f" (once {min_outcomes(window)} have an outcome)"
-    )
+    return T.THRESHOLDS % {"percent": percent, "window": window, "outcomes": min_outcomes(window)}
 
 
 def recent_failures(campaign_id: int, window: int, upto: int | None = None) -> tuple[int, int]:
@@ -71,8 +69,8 @@ def verdict(campaign_id: int, upto: int | None = None) -> str:
     failed, outcomes = recent_failures(campaign_id, window, upto)
     if outcomes < min_outcomes(window) or failed * 100 <= percent * outcomes:
         return ""
-    return (
-        f"{failed} of the last {outcomes} recipients failed permanently;"
-        f" it pauses itself when {thresholds_text(percent, window)} fail:"
-        " check the list and the message, then resume"
-    )
+    return T.FAILING % {
+        "failed": failed,
+        "outcomes": outcomes,
+        "thresholds": thresholds_text(percent, window),
+    }

@@ -14,6 +14,7 @@ from postroom.audience.eligibility import mailable_subscribers
 from postroom.audience.models import Subscriber, Subscription, Suppression
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control, ledger, results
+from postroom.delivery import texts as T
 from postroom.delivery.journal import WorkerJournal
 from postroom.delivery.ledger import Claimed
 from postroom.delivery.scheduler import Grant
@@ -205,14 +206,14 @@ def render(batch: Batch, worker_id: str, journal: WorkerJournal | None = None) -
             skipped[row.id] = str(exc)
             continue
         except TemplateBudgetError as exc:
-            broken[row.id] = f"could not build the message: {exc}"
+            broken[row.id] = T.ROW_UNBUILT % {"error": exc}
             pause_reason = _count_over_budget(context, exc)
             if pause_reason:  # stop here: each more render could cost the budget again
                 ledger.release([r.id for r in rows[built_count:]], worker_id)
                 break
             continue
         except RenderError as exc:
-            broken[row.id] = f"could not build the message: {exc}"
+            broken[row.id] = T.ROW_UNBUILT % {"error": exc}
             continue
         except Exception as exc:  # a bug or a bad value: this row's fault, not the batch's
             log.exception("campaign %s: building the message for row %s", grant.campaign_id, row.id)
@@ -245,7 +246,4 @@ def _count_over_budget(context: CampaignContext, exc: TemplateBudgetError) -> st
     context.over_budget += 1
     if context.over_budget < settings.POSTROOM_TEMPLATE_PAUSE_AFTER:
         return ""
-    return (
-        f"{context.over_budget} messages went over the template budget, the last: {exc};"
-        " fix the template and resume"
-    )
+    return T.OVER_BUDGET % {"count": context.over_budget, "error": exc}

@@ -26,6 +26,7 @@ from postroom.campaigns.models import Campaign
 from postroom.campaigns.services import TEST_SUBJECT_PREFIX, build_test_messages
 from postroom.campaigns.spec import compiled_for
 from postroom.delivery import autopause, events, ledger, scheduler
+from postroom.delivery import texts as T
 from postroom.delivery.models import CampaignEvent, CampaignRun, Delivery
 from postroom.delivery.outgoing import Outcome, send_soon
 from postroom.errors import InvalidInput
@@ -49,9 +50,9 @@ def start(campaign: Campaign) -> int:
             campaign=campaign,
             defaults={"rate_since": now.timestamp(), "last_progress": 0.0, "zones": zones},
         )
-        events.record(campaign.pk, events.Kind.STARTED, f"{count} recipients")
+        events.record(campaign.pk, events.Kind.STARTED, T.STARTED % {"count": count})
         if count == 0:
-            _finish(campaign.pk, "nobody to send to: no subscriber is eligible")
+            _finish(campaign.pk, T.NOBODY_ELIGIBLE)
     campaign.refresh_from_db()
     scheduler.notify()
     return count
@@ -60,7 +61,7 @@ def start(campaign: Campaign) -> int:
 def pause(campaign: Campaign, reason: str = "") -> None:
     with transaction.atomic():
         lifecycle.require(campaign, "pause", status_reason=reason)
-        events.record(campaign.pk, events.Kind.PAUSED, reason or "paused by an operator")
+        events.record(campaign.pk, events.Kind.PAUSED, reason or T.PAUSED_BY_OPERATOR)
     campaign.refresh_from_db()
     scheduler.notify()
 
@@ -68,7 +69,7 @@ def pause(campaign: Campaign, reason: str = "") -> None:
 def resume(campaign: Campaign) -> None:
     with transaction.atomic():
         lifecycle.require(campaign, "resume", status_reason="")
-        events.record(campaign.pk, events.Kind.RESUMED, "resumed")
+        events.record(campaign.pk, events.Kind.RESUMED, T.RESUMED)
         clear_alert(f"campaign_paused:{campaign.pk}")  # a later pause is news again
     campaign.refresh_from_db()
     scheduler.notify()
@@ -82,7 +83,7 @@ def cancel(campaign: Campaign, reason: str = "") -> int:
         events.record(
             campaign.pk,
             events.Kind.CANCELLED,
-            f"{reason or 'cancelled by an operator'}; {skipped} recipients skipped",
+            T.CANCELLED % {"reason": reason or T.CANCELLED_BY_OPERATOR, "count": skipped},
         )
     campaign.refresh_from_db()
     scheduler.notify()
@@ -93,7 +94,9 @@ def skip_unsent(campaign_id: int) -> int:
     """Pending and retry rows of a cancelled campaign become skipped (rows in flight finish)."""
     return Delivery.objects.filter(
         campaign_id=campaign_id, state__in=(State.PENDING, State.RETRY)
-    ).update(state=State.SKIPPED, error="cancelled", updated_at=timezone.now(), lease_until=None)
+    ).update(
+        state=State.SKIPPED, error=T.ROW_CANCELLED, updated_at=timezone.now(), lease_until=None
+    )
 
 
 def retry_failed(campaign: Campaign, reason: str = "", in_doubt: bool = False) -> int:
@@ -127,12 +130,19 @@ def retry_failed(campaign: Campaign, reason: str = "", in_doubt: bool = False) -
         events.record(
             campaign.pk,
             events.Kind.RETRIED,
-            f"{count + doubtful} recipients queued again"
-            + (f" ({doubtful} of them in doubt)" if doubtful else "")
-            + (f" (matching {reason!r})" if reason else ""),
+            _retried(count + doubtful, doubtful, reason),
         )
     scheduler.notify()
     return count + doubtful
+
+
+def _retried(count: int, doubtful: int, match: str) -> str:
+    """The retry's event: how many, how many of them were in doubt, which error it matched."""
+    if doubtful and match:
+        text = T.RETRIED_IN_DOUBT_MATCHING
+    else:
+        text = T.RETRIED_IN_DOUBT if doubtful else T.RETRIED_MATCHING if match else T.RETRIED
+    return text % {"count": count, "doubtful": doubtful, "match": repr(match)}
 
 
 def lock(campaign: Campaign, allowed: tuple[str, ...], refusal: str) -> Campaign:
@@ -183,16 +193,16 @@ def auto_pause(campaign_id: int, reason: str) -> bool:
         changed = lifecycle.move(campaign_id, "pause", status_reason=reason[:500])
         if changed:
             events.record(campaign_id, events.Kind.AUTO_PAUSED, reason)
-            _alert(campaign_id, AlertKind.CAMPAIGN_PAUSED, "paused itself", reason)
+            _alert(campaign_id, AlertKind.CAMPAIGN_PAUSED, T.ALERT_PAUSED, reason)
     if changed:
         scheduler.notify()
     return bool(changed)
 
 
-def _alert(campaign_id: int, kind: str, what: str, message: str) -> None:
+def _alert(campaign_id: int, kind: str, title: str, message: str) -> None:
     name = Campaign.objects.filter(pk=campaign_id).values_list("name", flat=True).first()
     key = f"{kind}:{campaign_id}"
-    notify(kind, key, f"campaign “{name}” {what}", message, campaign_id=campaign_id)
+    notify(kind, key, title % {"name": name}, message, campaign_id=campaign_id)
 
 
 def _finish(campaign_id: int, reason: str = "") -> bool:
@@ -206,8 +216,8 @@ def _finish(campaign_id: int, reason: str = "") -> bool:
             .annotate(n=Count("id"))
         )
         summary = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in sorted(counts.items()))
-        events.record(campaign_id, events.Kind.FINISHED, reason or summary or "finished")
-        _alert(campaign_id, AlertKind.CAMPAIGN_FINISHED, "finished", reason or summary)
+        events.record(campaign_id, events.Kind.FINISHED, reason or summary or T.FINISHED)
+        _alert(campaign_id, AlertKind.CAMPAIGN_FINISHED, T.ALERT_FINISHED, reason or summary)
     return bool(changed)
 
 

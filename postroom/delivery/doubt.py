@@ -27,6 +27,7 @@ from django.utils.translation import gettext, gettext_lazy
 from postroom.audience.emails import InvalidEmail, normalize_email
 from postroom.campaigns.models import Campaign
 from postroom.delivery import control, events, scheduler
+from postroom.delivery import texts as T
 from postroom.delivery.models import Delivery
 from postroom.errors import InvalidInput
 
@@ -88,7 +89,7 @@ def resolve(
     """
     who = _who(by)
     when = timezone.localtime().strftime("%Y-%m-%d %H:%M %Z")
-    verb = "marked delivered" if delivered else "resent"
+    verb = T.MARKED_DELIVERED if delivered else T.RESENT
     with transaction.atomic():
         # A cancelled campaign sends nothing more; marking delivered only records a fact.
         allowed = [s for s in Status.values if delivered or s != Status.CANCELLED]
@@ -103,7 +104,12 @@ def resolve(
         now = timezone.now()
         # The old text (why it was in doubt) stays after the note, cut to the column's size.
         note = Substr(
-            Concat(Value(f"{verb} by {who} on {when}; was in doubt: "), F("error")), 1, 1000
+            Concat(
+                Value(T.RESOLVED_NOTE % {"verb": verb, "who": who, "when": when, "error": ""}),
+                F("error"),
+            ),
+            1,
+            1000,
         )
         if delivered:
             count = rows.update(
@@ -112,7 +118,7 @@ def resolve(
         else:
             # An erased subscriber's row has no address left to send to (see erasure.py).
             count = rows.filter(email="").update(
-                state=State.SKIPPED, error="erased", updated_at=now
+                state=State.SKIPPED, error=T.ROW_ERASED, updated_at=now
             )
             count += control.requeue(rows.exclude(email=""), note=note)
         if count == 0:
@@ -128,20 +134,25 @@ def resolve(
         events.record(
             campaign.pk,
             events.Kind.RESOLVED,
-            ("all " if chosen is None and count > 1 else "")
-            + f"{count} recipient{'s' if count != 1 else ''} in doubt {verb} by {who}"
-            + _named(chosen),
+            _resolved(count, verb, who, chosen),
         )
     if not delivered:
         scheduler.notify()
     return count
 
 
-def _named(chosen: list[str] | None) -> str:
+def _resolved(count: int, verb: str, who: str, chosen: list[str] | None) -> str:
+    """The event: how many were settled how and by whom, and which when picked by hand."""
+    values = {"count": count, "verb": verb, "who": who}
     if not chosen:
-        return ""
+        if count == 1:
+            return T.RESOLVED_ONE % values
+        return (T.RESOLVED_ALL if chosen is None else T.RESOLVED_MANY) % values
     more = len(chosen) - NAMED_IN_EVENT
-    return ": " + ", ".join(chosen[:NAMED_IN_EVENT]) + (f" and {more} more" if more > 0 else "")
+    values.update(emails=", ".join(chosen[:NAMED_IN_EVENT]), more=more)
+    if more > 0:
+        return T.RESOLVED_MANY_NAMED_MORE % values
+    return (T.RESOLVED_ONE_NAMED if count == 1 else T.RESOLVED_MANY_NAMED) % values
 
 
 def _chosen(

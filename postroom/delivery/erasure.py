@@ -8,6 +8,7 @@ copy of the message in the local outbox.
 from django.db.models import Q
 
 from postroom.audience.models import Subscriber
+from postroom.delivery import texts as T
 from postroom.delivery.models import Delivery, OutboxMessage
 
 NOT_YET_SENT = (Delivery.State.PENDING, Delivery.State.RETRY)
@@ -18,6 +19,6 @@ def forget_erased(sender, subscriber_ids: list[int], **kwargs) -> None:
 
     emails = list(Subscriber.objects.filter(pk__in=subscriber_ids).values_list("email", flat=True))
     rows = Delivery.objects.filter(subscriber_id__in=subscriber_ids)
-    rows.filter(state__in=NOT_YET_SENT).update(state=Delivery.State.SKIPPED, error="erased")
+    rows.filter(state__in=NOT_YET_SENT).update(state=Delivery.State.SKIPPED, error=T.ROW_ERASED)
     rows.update(email="", reply="")
     OutboxMessage.objects.filter(Q(rcpt_to__in=emails)).delete()

@@ -33,15 +33,13 @@ from django.utils import timezone
 
 from postroom.campaigns.models import Campaign
 from postroom.delivery import results
+from postroom.delivery import texts as T
 from postroom.delivery.journal import BUSY, DeadJournal, open_dead
 from postroom.delivery.ledger import Claimed, dead_workers
 from postroom.delivery.models import Delivery, OutboxMessage, Worker
 from postroom.mail.smtp import ACCEPTED, SendResult
 
 PENDING, SENDING, IN_DOUBT = Delivery.State.PENDING, Delivery.State.SENDING, Delivery.State.IN_DOUBT
-DOUBT_NOTE = (
-    "the worker stopped while this message was with the SMTP server; it may have been delivered"
-)
 OUTBOX_REPLY = "250 stored in the outbox"
 
 
@@ -53,14 +51,16 @@ class Recovered:
     suspected: int = 0  # being built when its worker died for the second time or more
 
     def message(self) -> str:
-        text = f"{self.requeued} recipients back in the queue"
-        if self.in_doubt:
-            text += f", {self.in_doubt} in doubt (the server may have accepted them)"
-        if self.settled:
-            text += f", {self.settled} settled from the worker's journal"
-        if self.suspected:
-            text += f", {self.suspected} spent an attempt (the worker died building it again)"
-        return text + " after a worker stopped"
+        """The event: each count that is not zero, as a chain of templates (delivery.texts)."""
+        more = ""
+        for count, piece in (
+            (self.suspected, T.RECOVERED_SPENT),
+            (self.settled, T.RECOVERED_SETTLED),
+            (self.in_doubt, T.RECOVERED_IN_DOUBT),
+        ):
+            if count:
+                more = piece % {"count": count, "more": more}
+        return T.RECOVERED % {"count": self.requeued, "more": more}
 
 
 def journal_dir() -> Path:
@@ -205,9 +205,9 @@ def _doubt(rows, resend: bool, now) -> int:
             lease_until=None,
             handed_at=None,
             updated_at=now,
-            error=DOUBT_NOTE,
+            error=T.ROW_DOUBT,
         )
-    return rows.update(state=IN_DOUBT, lease_until=None, updated_at=now, error=DOUBT_NOTE)
+    return rows.update(state=IN_DOUBT, lease_until=None, updated_at=now, error=T.ROW_DOUBT)
 
 
 def _in_outbox(

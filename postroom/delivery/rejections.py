@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from postroom.delivery import events
+from postroom.delivery import texts as T
 from postroom.delivery.ledger import Claimed
 from postroom.delivery.models import Sender
 from postroom.errors import ConfigurationError
@@ -132,8 +133,7 @@ def _count_against_sender(campaign_id: int, sender_id: int | None, replies: list
         events.record(
             campaign_id,
             events.Kind.SENDER_ERROR,
-            f"{len(replies)} recipient(s) refused for policy or reputation through sender "
-            f"{name!r}, not for their address (it stays mailable): {replies[-1]}",
+            T.POLICY_REFUSALS % {"count": len(replies), "name": repr(name), "reply": replies[-1]},
         )
     except Exception:
         log.exception("counting policy rejections against sender %s", sender_id)

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from postroom.campaigns.models import Campaign
 from postroom.delivery import rejections
+from postroom.delivery import texts as T
 from postroom.delivery.ledger import TABLE, Claimed, mark_handed
 from postroom.delivery.models import CampaignRun, Delivery
 from postroom.mail.smtp import ACCEPTED, ERROR, PERMANENT, SendResult
@@ -31,7 +32,6 @@ from postroom.webhooks.events import emit_many
 State = Delivery.State
 
 RATE_WINDOW = 10.0  # seconds over which CampaignRun.rate is measured
-IN_DOUBT_NOTE = "the server may have accepted this message (no reply after the body was sent)"
 
 
 def max_attempts() -> int:
@@ -179,7 +179,7 @@ def record(
                 " handed_at = NULL, lease_until = NULL, attempts = attempts + 1, updated_at = %s",
                 [sender_id, now],
                 ("error",),
-                [(i, f"{IN_DOUBT_NOTE}: {e}"[:1000]) for e, i in doubt],
+                [(i, (T.ROW_IN_DOUBT % {"reply": e})[:1000]) for e, i in doubt],
             )
         if hand_over:
             # The next part goes on the wire in the same commit (one commit per part).

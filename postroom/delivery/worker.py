@@ -49,6 +49,7 @@ from postroom.delivery import (
     scheduler,
     waiting,
 )
+from postroom.delivery import texts as T
 from postroom.delivery.batches import Batch, CampaignContext
 from postroom.delivery.handover import HandOver
 from postroom.delivery.journal import WorkerJournal
@@ -56,6 +57,7 @@ from postroom.delivery.models import Delivery, Sender
 from postroom.delivery.transports import Transport, transport_for
 from postroom.errors import PostroomError
 from postroom.imports.services import run_pending
+from postroom.storedtext import in_english
 from postroom.tracking import mailboxes
 
 log = logging.getLogger("postroom.delivery")
@@ -89,6 +91,7 @@ class DeliveryWorker:
 
     # -- the loop -------------------------------------------------------------
 
+    @in_english  # what it stores (some from exceptions' messages) is English
     def run(self, until_idle: bool = False) -> None:
         """Send until SIGTERM/SIGINT (or, with until_idle, until no campaign has work)."""
         previous = {
@@ -192,8 +195,9 @@ class DeliveryWorker:
             notify(
                 AlertKind.WORKER_DIED,
                 "worker_died",
-                "a worker stopped without finishing its work",
-                f"Campaign #{campaign_id}: {recovered.message()}; another worker carries on.",
+                T.ALERT_WORKER_DIED,
+                T.ALERT_WORKER_DIED_TEXT
+                % {"campaign": campaign_id, "recovered": recovered.message()},
                 campaign_id=campaign_id,
             )
         for campaign_id in running:
@@ -215,7 +219,7 @@ class DeliveryWorker:
             try:
                 control.start(campaign)
             except PostroomError as exc:
-                reason = f"could not start at the scheduled time: {exc}"
+                reason = T.START_FAILED % {"error": exc}
                 lifecycle.move(campaign.pk, "start_failed", status_reason=reason[:500])
                 events.record(campaign.pk, events.Kind.PAUSED, reason)
 
@@ -282,7 +286,7 @@ class DeliveryWorker:
         try:
             compiled = compiled_for(campaign)
         except PostroomError as exc:
-            control.auto_pause(campaign_id, f"the campaign's message cannot be built: {exc}")
+            control.auto_pause(campaign_id, T.CANNOT_BUILD % {"error": exc})
             return None
         context = CampaignContext(campaign, compiled, list(campaign.lists.all()), stamp)
         self._contexts[(campaign_id, sender_id)] = context
@@ -412,8 +416,7 @@ class DeliveryWorker:
                     events.record(
                         campaign.pk,
                         events.Kind.SENDER_ERROR,
-                        f"sender {name!r} cannot be reached:"
-                        f" {outcome.sender_error}; waiting for it, trying again by itself",
+                        T.SENDER_DOWN % {"name": repr(name), "error": outcome.sender_error},
                     )
             elif outcome.sent and waiting.succeeded(sender_id, probe=batch.grant.probe):
                 scheduler.notify()  # the outage is over: every worker carries on at once
@@ -421,8 +424,7 @@ class DeliveryWorker:
             events.record(
                 campaign.pk,
                 events.Kind.IN_DOUBT,
-                f"{outcome.in_doubt} recipients in doubt: the server stopped answering"
-                " after the message was sent",
+                T.IN_DOUBT % {"count": outcome.in_doubt},
             )
         if outcome.failed:  # only a part with permanent failures looks at the ledger
             control.pause_if_failing(

@@ -14,6 +14,9 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
+from django.apps import apps
+from django.conf import settings
+
 from postroom.imports.detect import Layout
 from postroom.imports.reader import Reader
 from postroom.imports.rows import Contact, Rejection, RowParser
@@ -84,6 +87,9 @@ def parse_span(
 ) -> list[tuple | Rejection] | None:
     """A worker's job: the rows of one range parsed (contacts as plain tuples, cheap to
     send back), or None when the range did not end between records."""
+    if not apps.ready:  # a pool process, without Django's apps and so its catalogues: a
+        # refusal gettext'd where raised (InvalidEmail) is the English the reason stores
+        settings.USE_I18N = False
     layout = Layout.from_dict(layout_data)
     parse = RowParser(layout, part).parse
     out: list[tuple | Rejection] = []

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from postroom.imports import texts as T
 from postroom.imports.detect import Layout
 
 MAX_LINE = 64 * 1024
@@ -112,7 +113,7 @@ class Reader:
                 continue
             if len(lines.overlong) > seen_overlong:
                 where = lines.overlong[seen_overlong]
-                yield Record(start, [], f"line {where} is longer than {MAX_LINE} characters")
+                yield Record(start, [], T.LINE_TOO_LONG % {"line": where, "limit": MAX_LINE})
                 continue
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue  # a blank line is not a row
@@ -126,8 +127,5 @@ class Reader:
 def _csv_problem(exc: csv.Error, line: int) -> str:
     message = str(exc)
     if "field larger than field limit" in message:
-        return (
-            f"a field is longer than {MAX_FIELD} characters "
-            "(an unclosed quote joins every following line into it)"
-        )
-    return f"the row cannot be read as CSV: {message}"
+        return T.FIELD_TOO_LONG % {"limit": MAX_FIELD}
+    return T.NOT_CSV % {"error": message}

@@ -14,6 +14,7 @@ from json.encoder import encode_basestring_ascii as _json_string  # C, what dump
 from typing import NamedTuple
 
 from postroom.audience.emails import InvalidEmail, email_hash, normalize_email
+from postroom.imports import texts as T
 from postroom.imports import tools
 from postroom.imports.detect import DELIMITERS, Layout
 from postroom.imports.reader import Record
@@ -174,8 +175,8 @@ class RowParser:
             return self._reject(
                 record,
                 _raw(self.layout.delimiter.join(cells)),
-                f"the row has {count} fields but the header has {width}: "
-                f"a value may contain an unquoted {_shown(self.layout.delimiter)}",
+                T.TOO_MANY_FIELDS
+                % {"count": count, "width": width, "delimiter": _shown(self.layout.delimiter)},
             )
         raw_email = cells[self.email_index]
         try:
@@ -196,7 +197,7 @@ class RowParser:
                 return self._reject(
                     record,
                     _raw(value),
-                    f"the {column!r} column must hold a JSON object of attributes",
+                    T.NOT_JSON_OBJECT % {"column": repr(column)},
                 )
             attributes = merged
         fields = (
@@ -229,11 +230,10 @@ class RowParser:
             if target in ("status", "list_status"):
                 found = tools.status_of(value)
                 if found is None:
-                    return (
-                        f"unknown status {value[:40]!r} in column {self.columns[i]!r}: "
-                        "it should say subscribed, pending, unsubscribed, bounced, "
-                        "blocklisted or complained (or a word a newsletter tool uses for them)"
-                    )
+                    return T.UNKNOWN_STATUS % {
+                        "value": repr(value[:40]),
+                        "column": repr(self.columns[i]),
+                    }
             elif target in ("unsubscribed_at", "bounced_at"):
                 if value:
                     found = tools.UNSUBSCRIBED if target == "unsubscribed_at" else tools.BOUNCED
@@ -241,7 +241,10 @@ class RowParser:
             else:
                 flag = tools.flag_of(value)
                 if flag is None:
-                    return f"column {self.columns[i]!r} should say yes or no, not {value[:40]!r}"
+                    return T.NOT_YES_NO % {
+                        "column": repr(self.columns[i]),
+                        "value": repr(value[:40]),
+                    }
                 if flag:
                     unsubscribed = target == "unsubscribed_flag"
                     found = tools.UNSUBSCRIBED if unsubscribed else tools.BLOCKLISTED
@@ -312,43 +315,36 @@ class RowParser:
         match = _DISPLAY_FORM.match(value)
         if match:
             display = (match.group(1) if match.group(1) is not None else match.group(2)).strip()
-            candidate, note = match.group(3), "took the address out of the display-name form"
+            candidate, note = match.group(3), T.FROM_DISPLAY_NAME
         else:
             match = _MAILTO.match(value)
             if not match:
                 return None
-            display, candidate, note = "", match.group(1), "removed the mailto: prefix"
+            display, candidate, note = "", match.group(1), T.MAILTO_REMOVED
         try:
             email = normalize_email(candidate)
         except InvalidEmail:
             return None
-        return email, display[:MAX_NAME], f"{note}: {email}"
+        return email, display[:MAX_NAME], note % {"email": email}
 
     def _reason(self, raw: str, exc: InvalidEmail) -> str:
         if not raw.strip():
-            return "no email address"
+            return T.NO_EMAIL
         for d in DELIMITERS:
             head, _, rest = raw.partition(d)
             if d in raw and "@" in head and _valid(head):
                 shown, own = _shown(d), _shown(self.layout.delimiter)
                 if d == self.layout.delimiter:
-                    return (
-                        f"this field contains {shown} — the file seems to be separated by "
-                        f"{shown}: a whole row was quoted into one field"
-                    )
+                    return T.WHOLE_ROW_QUOTED % {"shown": shown}
                 if d == self.misread:
-                    return (
-                        f"this field contains {shown} — the file seems to be separated by "
-                        f"{shown}, not {own}: import it with that delimiter"
-                    )
+                    return T.OTHER_DELIMITER % {"shown": shown, "own": own}
                 # One row among good ones: its cell holds more than an address, and
                 # changing the file's delimiter would break every other row.
-                return (
-                    f"the email field holds {head.strip()!r} followed by "
-                    f"{_cut(d + rest, 60)!r}: several values were typed into one cell; "
-                    "keep only the address in it"
-                )
-        return f"not a valid email address: {exc.detail}"
+                return T.SEVERAL_VALUES % {
+                    "head": repr(head.strip()),
+                    "rest": repr(_cut(d + rest, 60)),
+                }
+        return T.INVALID_EMAIL % {"detail": exc.detail}
 
 
 def _tags_json(value: str) -> str:
@@ -392,7 +388,7 @@ def _index(mapping: list[str], field: str) -> int | None:
 
 
 def _shown(delimiter: str) -> str:
-    return "tab" if delimiter == "\t" else f"'{delimiter}'"
+    return T.TAB if delimiter == "\t" else f"'{delimiter}'"
 
 
 def _raw(value: str) -> str:

@@ -19,12 +19,12 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from postroom.audience.models import MailingList
 from postroom.audience.services import resolve_lists
 from postroom.errors import InvalidInput, NotFound
-from postroom.imports import sources, tools
+from postroom.imports import sources, texts, tools
 from postroom.imports.detect import (
     FIELDS,
     REPORT_COLUMNS,
@@ -141,34 +141,55 @@ def allow_resubscribe(imp: Import, who: str) -> None:
 
 def recognised(imp: Import, states: dict | None = None, future: bool = True) -> list[str]:
     """What was recognised, in sentences: "Mailchimp unsubscribed export: 20 people
-    will be imported as unsubscribed"."""
+    will be imported as unsubscribed". Made when asked, never stored: in the active
+    language (English for the CLI; the API asks for English)."""
     layout = Layout.from_dict(imp.layout)
     parts = layout.parts()
     recognised_parts = [p.source for p in parts if p.source]
     head = ""
     if len(parts) > 1:
-        head = layout.source or f"{len(parts)} files in the archive"
+        head = layout.source or gettext("%(count)s files in the archive") % {"count": len(parts)}
     elif recognised_parts:
         head = recognised_parts[0]
     elif layout.status:
-        head = f"Status chosen for the rows that give none: {layout.status}"
+        head = gettext("Status chosen for the rows that give none: %(status)s") % {
+            "status": layout.status
+        }
     lines = [head] if head and states is None else []
     counts = states if states is not None else {}
     said = [
-        f"{n} {'person' if n == 1 else 'people'} {_verb(n, future)} as "
-        f"{tools.STATE_LABELS.get(state, state)}"
+        _imported_as(n, state, future)
         for state, n in sorted(counts.items(), key=lambda kv: tools.SEVERITY.get(kv[0], 9))
         if n
     ]
     if said:
-        lines.append(f"{head or 'This file'}: " + "; ".join(said))
+        lines.append(
+            gettext("%(what)s: %(counts)s")
+            % {"what": head or gettext("This file"), "counts": "; ".join(said)}
+        )
     return lines
 
 
-def _verb(n: int, future: bool) -> str:
+def _imported_as(n: int, state: str, future: bool) -> str:
+    label = tools.STATE_LABELS.get(state)
+    values = {"count": n, "state": gettext(label) if label else state}
     if future:
-        return "will be imported"
-    return "was imported" if n == 1 else "were imported"
+        return (
+            ngettext(
+                "%(count)s person will be imported as %(state)s",
+                "%(count)s people will be imported as %(state)s",
+                n,
+            )
+            % values
+        )
+    return (
+        ngettext(
+            "%(count)s person was imported as %(state)s",
+            "%(count)s people were imported as %(state)s",
+            n,
+        )
+        % values
+    )
 
 
 def sample_rows(imp: Import, limit: int = 10) -> list[Contact | Rejection]:
@@ -286,11 +307,9 @@ def execute(imp: Import, progress: Progress | None = None) -> Import:
 
 
 def _stopped_message(imp: Import, exc: Exception | None) -> str:
-    cause = f": {exc}" if exc else " (interrupted)"
-    return (
-        f"stopped after row {imp.rows_done}{cause}. The first {imp.rows_done} rows are "
-        "imported; start it again to resume from there"
-    )
+    if exc is None:
+        return texts.INTERRUPTED % {"row": imp.rows_done}
+    return texts.STOPPED % {"row": imp.rows_done, "error": exc}
 
 
 def _finish(imp: Import, status: str, error: str) -> None:
@@ -390,11 +409,11 @@ def duplicate_reason(
     parts: list[Layout], part: int, first_part: int, first_line: int, applied: bool
 ) -> str:
     """Why a duplicate row was not imported on its own, naming the row it repeats."""
-    where = f"line {first_line}"
     if first_part != part and first_part < len(parts) and parts[first_part].member:
-        where = f"{parts[first_part].member}, {where}"
-    said = "; its status (the person left) was applied too" if applied else ""
-    return f"duplicate: the same address as {where}, imported once{said}"
+        text = texts.DUPLICATE_IN_MEMBER_APPLIED if applied else texts.DUPLICATE_IN_MEMBER
+        return text % {"member": parts[first_part].member, "line": first_line}
+    text = texts.DUPLICATE_APPLIED if applied else texts.DUPLICATE
+    return text % {"line": first_line}
 
 
 def neutralise(value: str) -> str:

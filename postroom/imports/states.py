@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression, Tag
-from postroom.imports import tools
+from postroom.imports import texts, tools
 from postroom.imports.rows import Contact, Rejection
 from postroom.imports.sql import (
     any_of,
@@ -30,11 +30,7 @@ from postroom.imports.sql import (
     table,
 )
 
-PENDING_REASON = (
-    "pending: this person never confirmed the subscription, and none of the lists asks "
-    "for a confirmation (double opt-in), so they would be mailed; import them into a "
-    "double opt-in list"
-)
+PENDING_REASON = texts.PENDING_UNCONFIRMED
 _SUPPRESSION_REASONS = {
     tools.BOUNCED: Suppression.Reason.BOUNCED,
     tools.BLOCKLISTED: Suppression.Reason.BLOCKLISTED,

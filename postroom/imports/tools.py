@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 # The states an imported row can carry. Everything but SUBSCRIBED and PENDING means
 # the person left, and no import ever makes them mailable.
@@ -36,13 +36,14 @@ SEVERITY = {
     COMPLAINED: 6,
 }
 
+# English, marked for the pages that say them (imports.services.recognised).
 STATE_LABELS = {
-    SUBSCRIBED: "subscribed",
-    PENDING: "pending (waiting for the double opt-in confirmation)",
-    UNSUBSCRIBED: "unsubscribed",
-    BOUNCED: "bounced (suppressed)",
-    BLOCKLISTED: "blocklisted",
-    COMPLAINED: "complained (blocklisted)",
+    SUBSCRIBED: gettext_noop("subscribed"),
+    PENDING: gettext_noop("pending (waiting for the double opt-in confirmation)"),
+    UNSUBSCRIBED: gettext_noop("unsubscribed"),
+    BOUNCED: gettext_noop("bounced (suppressed)"),
+    BLOCKLISTED: gettext_noop("blocklisted"),
+    COMPLAINED: gettext_noop("complained (blocklisted)"),
 }
 
 # Status words written by Mailchimp, listmonk, Keila, Sendy, Brevo, MailerLite,

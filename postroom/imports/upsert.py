@@ -21,7 +21,7 @@ from django.utils import timezone
 from postroom.audience.bulk import blocklist
 from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression
 from postroom.audience.services import initial_status
-from postroom.imports import states, tools
+from postroom.imports import states, texts, tools
 from postroom.imports.rows import Contact
 from postroom.imports.sql import (
     SUBSCRIPTION_COLUMNS,
@@ -38,8 +38,8 @@ from postroom.imports.sql import (
 )
 from postroom.imports.states import Outcome
 
-SUPPRESSED_REASON = "the address is on the suppression list (it unsubscribed, bounced or was blocklisted); an import never subscribes it again"  # noqa: E501
-BLOCKLISTED_REASON = "the subscriber is blocklisted; an import never subscribes it again"
+SUPPRESSED_REASON = texts.SUPPRESSED
+BLOCKLISTED_REASON = texts.BLOCKLISTED
 
 __all__ = ["BLOCKLISTED_REASON", "SUPPRESSED_REASON", "Outcome", "Upserter"]
 

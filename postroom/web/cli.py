@@ -138,13 +138,14 @@ def _alert_restart(name: str, how: str, delay: float) -> None:
     """Tell the admins (dashboard and email) that a child of `postroom run` died."""
     from django.db import connections
 
+    from postroom.alerts import texts
     from postroom.alerts.services import Kind, notify
 
     notify(
         Kind.PROCESS_RESTARTED,
         f"process_restarted:{name}",
-        f"the {name} of postroom run stopped unexpectedly and was restarted",
-        f"It exited ({how}); postroom run starts it again after {delay:g} s.",
+        texts.RESTARTED % {"name": name},
+        texts.RESTARTED_TEXT % {"how": how, "delay": f"{delay:g}"},
     )
     connections.close_all()  # the supervisor holds no connection between restarts
 

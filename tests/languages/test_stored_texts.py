@@ -19,7 +19,7 @@ def registry():
     yield
     storedtext._shapes.clear()
     storedtext._shapes.update(kept)
-    storedtext._match.cache_clear()
+    storedtext.forget()
 
 
 def test_a_text_made_from_a_template_is_translated_with_its_values_kept():
@@ -70,3 +70,21 @@ def test_the_filter_escapes_what_it_shows():
         Context({"text": AGO % {"amount": "<b>5 s</b>"}})
     )
     assert "&lt;b&gt;5 s&lt;/b&gt;" in html
+
+
+def test_a_percent_sign_in_a_template_reads_as_one_when_filled():
+    storedtext.template("more than %(percent)s%% failed")
+    text = "more than 20% failed"
+    assert storedtext._match(text) is not None
+    with translation.override("de"):
+        assert storedtext.translated(text) == gettext("more than %(percent)s%% failed") % {
+            "percent": "20"
+        }
+
+
+def test_what_runs_in_english_makes_english_whatever_language_is_active():
+    made = storedtext.in_english(lambda: gettext(WAITING))
+    with translation.override("de"):
+        assert gettext(WAITING) != WAITING  # the catalogue does translate it
+        assert made() == WAITING
+        assert translation.get_language() == "de"  # and the caller's language is back

@@ -8,6 +8,7 @@ status) is refused at the upload and nothing is kept.
 from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 from django.utils.translation import gettext
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -162,7 +163,9 @@ def dry_run(request: HttpRequest, import_id: Id) -> dict:
     """What the import would do over the whole file, writing nothing."""
     imp = _import(import_id)
     counts = services.preview(imp)
-    return {**counts, "said": services.recognised(imp, counts["states"])}
+    with translation.override("en"):  # the API speaks the stored English
+        said = services.recognised(imp, counts["states"])
+    return {**counts, "said": said}
 
 
 @router.post("/{import_id}/start", response={200: dict, **errors(400, 404)})

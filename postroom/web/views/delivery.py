@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from postroom.campaigns import services
 from postroom.campaigns.models import Campaign
 from postroom.delivery import autopause, control, doubt, export, progress
+from postroom.delivery import texts as delivery_texts
 from postroom.delivery.models import CampaignEvent, Delivery
 from postroom.delivery.precheck import precheck
 from postroom.errors import PostroomError
@@ -56,10 +57,7 @@ def panel_context(campaign: Campaign) -> dict:
 
 def _threshold_text(campaign: Campaign) -> str:
     """autopause.thresholds_text in the admin's language (that one is the CLI's English)."""
-    return gettext(
-        "more than %(percent)s%% of the last %(window)s recipients"
-        " (once %(outcomes)s have an outcome)"
-    ) % {
+    return gettext(delivery_texts.THRESHOLDS) % {
         "percent": campaign.error_threshold_percent,
         "window": campaign.error_window,
         "outcomes": autopause.min_outcomes(campaign.error_window),
