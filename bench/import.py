@@ -42,8 +42,10 @@ def make_file(rows: int, directory: Path) -> Path:
     return path
 
 
+# detect.py marks its names for translation (gettext_noop), which reads Django's settings.
 FLOOR = (
-    "import sys; from pathlib import Path;"
+    "import os, sys; from pathlib import Path;"
+    "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'postroom.settings');"
     "from postroom.imports.detect import detect; from postroom.imports.reader import Reader;"
     "path = Path(sys.argv[1]); layout = detect(path);"
     "reader = Reader(path, layout); print(sum(1 for _ in reader)); reader.close()"

@@ -118,7 +118,13 @@ class Upserter:
         to_subscribe: list[str] = []
         written: list[Contact] = []  # new or updated: their tags and consent are recorded
         lifted: list[str] = []
-        for contact in contacts:
+        undecided = contacts
+        if not found and not reasons:
+            # Nobody here yet, nobody suppressed (most batches of a first import): every
+            # row is new, nothing to decide row by row.
+            new, written, undecided = list(contacts), list(contacts), []
+            outcome.created = len(contacts)
+        for contact in undecided:
             row = found.get(contact.email)
             reason = reasons.get(hashes[contact.email])
             if reason is not None:

@@ -2,13 +2,16 @@
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postroom.imports.detect import Layout
+from postroom.imports import chunks, pipeline
+from postroom.imports.detect import Layout, detect
 from postroom.imports.pipeline import SeenAddresses
 from postroom.imports.reader import Record
 from postroom.imports.rows import Contact, RowParser
+from tests.data import DATA
 
 CELL = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 
@@ -65,3 +68,34 @@ def test_seen_addresses_name_the_row_that_had_each_address_first_in_file_order(b
             assert seen.first_seen(contacts) == expected
     finally:
         seen.close()
+
+
+def _items(read: list) -> set[tuple]:
+    """What the writer is given for each record: new, rejected (with why) or duplicate."""
+    found: set[tuple] = set()
+    for batch in read:
+        found |= {("new", c.line) for c in batch.contacts}
+        found |= {("rejected", r.line, r.reason) for r in batch.rejections}
+        found |= {("duplicate", d.line, d.first_line) for d in batch.duplicate_rows}
+    return found
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_read_resumed_at_any_record_gives_the_rest_of_a_whole_read(monkeypatch, parallel):
+    path = DATA / "contacts-2100-semicolon.csv"
+    layout, size = detect(path).as_dict(), path.stat().st_size
+    if parallel:  # a pool reads ranges of ~40 rows, taken back a range at a time
+        monkeypatch.setattr(pipeline, "PARALLEL_FROM_BYTES", 0)
+        monkeypatch.setattr(chunks, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(pipeline, "BATCH", 1)
+    one_by_one = list(pipeline.batches(path, layout, 0, size))
+    assert len(one_by_one) == 2100
+    monkeypatch.setattr(pipeline, "BATCH", 500)
+    for skip in (0, 1, 499, 500, 1234, 2099):
+        resumed = list(pipeline.batches(path, layout, skip, size))
+        rest = 2100 - skip
+        assert [b.records for b in resumed] == [500] * (rest // 500) + [rest % 500] * (
+            rest % 500 > 0
+        )
+        assert _items(resumed) == _items(one_by_one[skip:])
+        assert resumed[-1].position == size
