@@ -226,7 +226,7 @@ class Upserter:
         if not self.statuses:
             return
         stamp = connection.ops.adapt_datetimefield_value(now)
-        new_condition, new_params = inserted
+        new_rows, new_params = inserted
         subscribers = f"FROM {table(Subscriber)} WHERE status = %s AND {any_of('email')}"
 
         def insert(source: str) -> str:
@@ -235,7 +235,6 @@ class Upserter:
                 f"SELECT id, {holes(SUBSCRIPTION_COLUMNS[1:])} {source} ON CONFLICT DO NOTHING"
             )
 
-        new_rows = f"FROM {table(Subscriber)} WHERE {new_condition}"
         targets: list[Any] = [Subscriber.Status.ACTIVE, array(emails)]
         with connection.cursor() as cursor:
             for list_id, status in self.statuses.items():
@@ -250,7 +249,7 @@ class Upserter:
                     stamp,
                     stamp,
                 ]
-                if new_params:
+                if new_rows:
                     cursor.execute(insert(new_rows), [*values, *new_params])
                 if not emails:
                     continue
