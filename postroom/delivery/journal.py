@@ -171,11 +171,12 @@ class WorkerJournal:
             self._append(f"D\t{key}\n")
 
     def reply(self, result: SendResult) -> None:
-        flags = ("s" if result.sender_error else "") + ("m" if result.maybe_delivered else "")
-        line = (
-            f"R\t{result.key}\t{result.outcome}\t{'' if result.code is None else result.code}"
-            f"\t{result.stage}\t{flags}\t{_escape(result.reply)}\t{_escape(result.message)}\n"
-        )
+        line = _reply_line(result)
+        with self._mutex:
+            self._append(line)
+
+    def reply_and_dot(self, result: SendResult, key: object) -> None:
+        line = f"{_reply_line(result)}D\t{key}\n"
         with self._mutex:
             self._append(line)
 
@@ -224,6 +225,14 @@ class WorkerJournal:
         for number, _ in self._open_parts:
             _unlink(self.directory / f"{self.worker_id}.{number}")
         _unlink(lock_path(self.directory, self.worker_id))
+
+
+def _reply_line(result: SendResult) -> str:
+    flags = ("s" if result.sender_error else "") + ("m" if result.maybe_delivered else "")
+    return (
+        f"R\t{result.key}\t{result.outcome}\t{'' if result.code is None else result.code}"
+        f"\t{result.stage}\t{flags}\t{_escape(result.reply)}\t{_escape(result.message)}\n"
+    )
 
 
 def _unlink(path: Path) -> None:

@@ -303,3 +303,45 @@ def test_it_refuses_addresses_that_would_inject_commands(server):
 
 def test_settings_never_show_the_password():
     assert "hunter2" not in repr(ServerSettings("h", 25, username="u", password="hunter2"))
+
+
+def test_a_slow_reply_after_another_slow_one_is_waited_for_its_own_full_timeout():
+    # One timer per connection: the second wait starts before the first wait's
+    # deadline, which must then move, not end the second wait early.
+    with CaptureServer(delay={"DATA": 0.3}) as server:
+        results = send(server, [message(key=1), message(key=2)], timeout=0.5)
+        assert [r.ok for r in results] == [True, True]
+
+
+class RecordingJournal:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+
+    def dot(self, key):
+        self.events.append(("dot", key))
+
+    def reply(self, result):
+        self.events.append(("reply", result.key))
+
+    def reply_and_dot(self, result, key):
+        self.events += [("reply", result.key), ("dot", key)]
+
+
+def test_every_reply_is_journaled_after_its_dot_and_before_the_next_one():
+    journal = RecordingJournal()
+
+    async def run() -> list[SendResult]:
+        connection = SmtpConnection(settings(server), journal)
+        await connection.open()
+        try:
+            return await connection.send([message(key=i) for i in range(3)])
+        finally:
+            connection.close()
+
+    with CaptureServer() as server:
+        results = asyncio.run(run())
+    assert all(r.ok for r in results)
+    # The last reply too, although no dot follows it: written when the connection stops.
+    assert journal.events == [
+        ("dot", 0), ("reply", 0), ("dot", 1), ("reply", 1), ("dot", 2), ("reply", 2)
+    ]  # fmt: skip

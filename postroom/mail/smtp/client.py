@@ -53,6 +53,7 @@ TLS_MODES = ("none", "starttls", "tls")
 _UNSAFE_ADDRESS = re.compile(r"[\x00-\x20<>\x7f]")
 # The regex engine finds this two-byte pattern ~3x faster than `in` does.
 _DOT_AFTER_NEWLINE = re.compile(rb"\n\.")
+SEEN_REPLIES = 32  # one-line replies a connection keeps parsed (the "queued as" ones differ)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ def encode_body(data: bytes, crlf: bool = False, dotted: bool = True) -> bytes:
     `dotted=False` that no line starts with a dot.
     """
     if crlf and data:
+        if not dotted and data.endswith(b"\r\n"):
+            return data + b".\r\n"  # the bytes of the general case, copied once, not twice
         body = data[:-2] if data.endswith(b"\r\n") else data
     else:
         # bytes.splitlines() breaks only at \r\n, \r and \n: one C pass that
@@ -124,6 +127,9 @@ class _Wire(asyncio.Protocol):
         self.lost = False
         self._partial = b""
         self._lines: list[bytes] = []
+        # One-line replies by their bytes: three of a message's four (MAIL, RCPT, DATA)
+        # are the same line every time, parsed once (a Reply is immutable).
+        self._seen: dict[bytes, Reply] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -143,10 +149,14 @@ class _Wire(asyncio.Protocol):
                 self._lines.append(line)
                 self.replies.append(_parse_reply(self._lines))
                 self._lines = []
+            elif (reply := self._seen.get(line)) is not None:
+                self.replies.append(reply)
             elif line[:3].isdigit():  # the usual one-line reply, kept cheap
-                self.replies.append(
-                    Reply(int(line[:3]), line[4:].rstrip(b"\r").decode("utf-8", "replace"))
-                )
+                reply = Reply(int(line[:3]), line[4:].rstrip(b"\r").decode("utf-8", "replace"))
+                if len(self._seen) >= SEEN_REPLIES:
+                    self._seen.clear()
+                self._seen[line] = reply
+                self.replies.append(reply)
             else:
                 self.replies.append(_parse_reply([line]))
         self._partial = data[start:]
@@ -196,9 +206,14 @@ class SmtpConnection:
         self._wire = _Wire()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0  # when the reply being waited for is late (loop time)
+        self._armed = 0.0  # the deadline the timer was set for
         self._timed_out = False
         self._buffered = 0
         self._aborted = False
+        # This connection's last reply to a final dot, not yet in the journal: written
+        # with the next dot in one write, or before the connection waits or stops.
+        self._replied: SendResult | None = None
 
     # -- capabilities -------------------------------------------------------
 
@@ -348,15 +363,18 @@ class SmtpConnection:
     async def _reply(self, stage: str, what: str, body_sent: bool = False) -> Reply:
         wire = self._wire
         if not wire.replies and not wire.lost:
+            if self._replied is not None:
+                self._journal_reply()
             loop = self._loop
             waiter = wire.waiter = loop.create_future()  # type: ignore[union-attr]
             self._timed_out = False
             self._buffered = wire.transport.get_write_buffer_size()  # type: ignore[union-attr]
-            self._timer = loop.call_later(self.settings.timeout, self._on_timeout)  # type: ignore[union-attr]
+            self._deadline = loop.time() + self.settings.timeout  # type: ignore[union-attr]
+            if self._timer is None:
+                self._arm()
             try:
                 await waiter
             finally:
-                self._timer.cancel()
                 wire.waiter = None
         if wire.replies:
             reply = wire.replies.popleft()
@@ -376,22 +394,44 @@ class SmtpConnection:
             )
         raise SmtpError(stage, problem, maybe_delivered=body_sent)
 
+    def _arm(self) -> None:
+        """One reply timer per connection, moved lazily: a wait only sets `_deadline`.
+
+        A timer per wait (a TimerHandle made, pushed on the loop's heap and cancelled,
+        one to four times a message) was a tenth of the SMTP thread's CPU.
+        """
+        self._armed = self._deadline
+        self._timer = self._loop.call_at(self._deadline, self._on_timeout)  # type: ignore[union-attr]
+
     def _on_timeout(self) -> None:
+        self._timer = None
+        if self._wire.waiter is None or self._aborted:
+            return  # not waiting now: the next wait arms it again
+        if self._deadline > self._armed:  # a later wait moved the deadline
+            self._arm()
+            return
         transport = self._wire.transport
         pending = transport.get_write_buffer_size() if transport else 0
         if 0 < pending < self._buffered:
             # A large body is still draining to a slow link: that is progress,
             # not a silent server, so the clock restarts.
             self._buffered = pending
-            self._timer = self._loop.call_later(self.settings.timeout, self._on_timeout)  # type: ignore[union-attr]
+            self._deadline = self._loop.time() + self.settings.timeout  # type: ignore[union-attr]
+            self._arm()
             return
         self._timed_out = True
         self._wire._wake()
 
     def _abort(self) -> None:
         self._aborted = True
+        self._disarm()
         if self._wire.transport is not None:
             self._wire.transport.abort()
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def close(self) -> None:
         """Say QUIT without waiting for the answer; buffered bytes are flushed first."""
@@ -399,6 +439,7 @@ class SmtpConnection:
             self._wire.transport.write(b"QUIT\r\n")  # type: ignore[union-attr]
             self._wire.transport.close()  # type: ignore[union-attr]
         self._aborted = True
+        self._disarm()
 
     # -- sending ------------------------------------------------------------
 
@@ -494,6 +535,9 @@ class SmtpConnection:
                 report(prepared.token, error.result(key) if i == 0 else _unanswered(key))
             if not isinstance(e, SmtpError):
                 raise
+        finally:
+            if self._replied is not None:
+                self._journal_reply()
 
     async def _pipelined(
         self,
@@ -511,7 +555,7 @@ class SmtpConnection:
         if failed is None:
             ahead = self._pull(take, report)
             if self.journal is not None:
-                self.journal.dot(key)
+                self._journal_dot(key)
             if ahead is None:
                 self._write(current.body)
             else:
@@ -552,7 +596,7 @@ class SmtpConnection:
         failed = from_envelope(key, mail, rcpts, data)
         if failed is None:
             if self.journal is not None:
-                self.journal.dot(key)
+                self._journal_dot(key)
             self._write(current.body)
             final = await self._reply(DATA, "the end of the message", body_sent=True)
             inflight.popleft()
@@ -570,8 +614,21 @@ class SmtpConnection:
             if len(rcpts) > 1:
                 result.rejected = rejected_recipients(rcpts)
         if self.journal is not None:
-            self.journal.reply(result)
+            self._replied = result
         return result
+
+    def _journal_reply(self) -> None:
+        self.journal.reply(self._replied)  # type: ignore[union-attr,arg-type]
+        self._replied = None
+
+    def _journal_dot(self, key: Any) -> None:
+        """Journal the dot of `key`, with the previous reply of this connection if it is
+        still to be written: one write instead of two (each also gave the GIL away)."""
+        if self._replied is None:
+            self.journal.dot(key)  # type: ignore[union-attr]
+        else:
+            self.journal.reply_and_dot(self._replied, key)  # type: ignore[union-attr]
+            self._replied = None
 
     async def send(self, messages: Iterable[OutgoingMessage]) -> list[SendResult]:
         """Send messages in order over this connection (a convenience for scripts and tests)."""
