@@ -68,6 +68,11 @@ def build(campaign: Campaign) -> int:
     so a start either creates the whole ledger or nothing. A campaign with a send
     window also keeps each reader's `timezone` attribute (the campaign's zone when
     there is none); one without leaves `zone` empty and costs what it always did.
+
+    Rows are numbered in the audience's order (subscriber id): ledger order is the
+    order recipients are claimed and sent in and the order an error threshold reads
+    them in, so it must not follow whatever order the database's plan produced (on
+    PostgreSQL a hash join's, which changes with the tables' statistics).
     """
     window = campaign.send_window()
     qs = recipients_queryset(campaign).order_by()
@@ -82,7 +87,7 @@ def build(campaign: Campaign) -> int:
     insert = (
         f"INSERT INTO {TABLE} (campaign_id, subscriber_id, email, state, attempts, worker,"
         f" reply, message_id, error{columns})"
-        f" SELECT %s, r.id, r.email, %s, 0, '', '', '', ''{values} FROM ({sql}) r"
+        f" SELECT %s, r.id, r.email, %s, 0, '', '', '', ''{values} FROM ({sql}) r ORDER BY r.id"
     )
     with connection.cursor() as cursor:
         cursor.execute(insert, [campaign.pk, PENDING, *extra, *params])

@@ -26,6 +26,25 @@ def test_start_builds_one_pending_row_per_recipient():
     assert CampaignEvent.objects.filter(campaign=campaign, kind="started").exists()
 
 
+def test_the_ledger_is_in_the_audiences_order_whatever_the_plan():
+    """Ledger order is send order and the order an error threshold reads: the
+    subscribers' own, not the order a scan happened to produce. On PostgreSQL a changed
+    row moves to the end of its table, so a plain scan meets the first half last."""
+    from postroom.audience.models import Subscriber
+
+    news = make_audience(400)
+    first_half = Subscriber.objects.order_by("id").values_list("id", flat=True)[:200]
+    Subscriber.objects.filter(id__in=list(first_half)).update(name="changed")
+    campaign = make_campaign(news)
+
+    control.start(campaign)
+
+    ledger = Delivery.objects.filter(campaign=campaign).order_by("id")
+    subscriber_ids = list(ledger.values_list("subscriber_id", flat=True))
+    assert len(subscriber_ids) == 400
+    assert subscriber_ids == sorted(subscriber_ids)
+
+
 def test_start_leaves_out_unsubscribed_blocklisted_and_suppressed():
     news = make_audience(5)
     audience.unsubscribe(audience.get_subscriber("user0@example.net"), None, source="test")
