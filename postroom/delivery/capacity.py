@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 
 from django.db.models import Count
+from django.utils.translation import gettext
 
 from postroom.campaigns import pools
 from postroom.campaigns.models import Campaign
@@ -52,37 +53,58 @@ def explain_settings(windows, max_connections: int) -> tuple[list[str], list[str
     warnings: list[str] = []
     if not windows:
         notes.append(
-            "No rate limit: Postroom sends as fast as the server accepts, "
-            f"over up to {max_connections} connection(s) at once."
+            gettext(
+                "No rate limit: Postroom sends as fast as the server accepts, "
+                "over up to %(connections)s connection(s) at once."
+            )
+            % {"connections": max_connections}
         )
     else:
         gap = ratelimit.pacing_gap(windows)
         per_hour = ratelimit.sustained_rate(windows) * 3600
         notes.append(
-            f"Messages are spread evenly: one every {_duration(gap)} "
-            f"(about {per_hour:,.0f} an hour), never a burst."
+            gettext(
+                "Messages are spread evenly: one every %(gap)s "
+                "(about %(per_hour)s an hour), never a burst."
+            )
+            % {"gap": _duration(gap), "per_hour": format(per_hour, ",.0f")}
         )
         tight = max(windows, key=lambda w: w[1] / w[0])
         for count, seconds in windows:
             if (count, seconds) != tight and seconds / count < tight[1] / tight[0]:
                 warnings.append(
-                    f"The {ratelimit.format_rate(*tight)} limit sets the pace, so the "
-                    f"{ratelimit.format_rate(count, seconds)} limit is never reached."
+                    gettext(
+                        "The %(tight)s limit sets the pace, so the "
+                        "%(other)s limit is never reached."
+                    )
+                    % {
+                        "tight": ratelimit.format_rate(*tight),
+                        "other": ratelimit.format_rate(count, seconds),
+                    }
                 )
         per_second = 1 / gap
         reachable = max_connections * MESSAGES_PER_CONNECTION_SECOND  # per worker
         if per_second > reachable:
             warnings.append(
-                f"{per_second:,.0f} messages a second is more than {max_connections} "
-                f"connection(s) usually carry (about {reachable:,} a second to a remote "
-                "server); raise the maximum connections if the provider allows it."
+                gettext(
+                    "%(per_second)s messages a second is more than %(connections)s "
+                    "connection(s) usually carry (about %(reachable)s a second to a remote "
+                    "server); raise the maximum connections if the provider allows it."
+                )
+                % {
+                    "per_second": format(per_second, ",.0f"),
+                    "connections": max_connections,
+                    "reachable": format(reachable, ","),
+                }
             )
         if per_second < 1 and max_connections > 1:
-            notes.append("At this pace one connection is plenty; the others stay closed.")
+            notes.append(gettext("At this pace one connection is plenty; the others stay closed."))
     notes.append(
-        "Maximum connections: how many SMTP connections each worker keeps open to this "
-        "server (two workers: up to twice that). More is faster only if the provider "
-        "allows that many; the rate limits hold whatever the number."
+        gettext(
+            "Maximum connections: how many SMTP connections each worker keeps open to this "
+            "server (two workers: up to twice that). More is faster only if the provider "
+            "allows that many; the rate limits hold whatever the number."
+        )
     )
     return notes, warnings
 
@@ -142,8 +164,10 @@ def sender_report(sender, now: float | None = None) -> dict:
     if sender.is_waiting and any(c["pool"] for c in campaigns):
         notes.insert(
             0,
-            "This sender cannot be reached: the campaigns that also use other senders send"
-            " its share through them until it answers again.",
+            gettext(
+                "This sender cannot be reached: the campaigns that also use other senders"
+                " send its share through them until it answers again."
+            ),
         )
     return {
         "limits": window_use(sender.pk, windows, now) if windows else [],

@@ -215,10 +215,24 @@ def _finish(campaign_id: int, reason: str = "") -> bool:
             .values_list("state")
             .annotate(n=Count("id"))
         )
-        summary = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in sorted(counts.items()))
+        summary = _final_counts(counts)
         events.record(campaign_id, events.Kind.FINISHED, reason or summary or T.FINISHED)
         _alert(campaign_id, AlertKind.CAMPAIGN_FINISHED, T.ALERT_FINISHED, reason or summary)
     return bool(changed)
+
+
+def _final_counts(counts: dict[str, int]) -> str:
+    """Each final state's count, in the states' order: "30 failed, 90 sent"."""
+    pieces = [
+        T.FINAL_COUNTS[state] % {"count": n}
+        if state in T.FINAL_COUNTS
+        else f"{n} {state.replace('_', ' ')}"
+        for state, n in sorted(counts.items())
+    ]
+    summary = pieces.pop() if pieces else ""
+    while pieces:
+        summary = T.AND_MORE % {"first": pieces.pop(), "rest": summary}
+    return summary
 
 
 def pause_if_failing(campaign_id: int, upto: int | None = None) -> bool:

@@ -14,6 +14,15 @@ CANCELLED_BY_OPERATOR = template(gettext_noop("cancelled by an operator"))
 # The reason is an operator's own words or CANCELLED_BY_OPERATOR.
 CANCELLED = template(gettext_noop("%(reason)s; %(count)d recipients skipped"))
 FINISHED = template(gettext_noop("finished"))
+# A finished campaign's counts, "30 failed, 90 sent": one piece per final state, joined
+# by AND_MORE (each piece is translated in its place; the join keeps the English comma).
+FINAL_COUNTS = {
+    "failed": template(gettext_noop("%(count)d failed")),
+    "in_doubt": template(gettext_noop("%(count)d in doubt")),
+    "sent": template(gettext_noop("%(count)d sent")),
+    "skipped": template(gettext_noop("%(count)d skipped")),
+}
+AND_MORE = template(gettext_noop("%(first)s, %(rest)s"))
 RETRIED = template(gettext_noop("%(count)d recipients queued again"))
 RETRIED_IN_DOUBT = template(
     gettext_noop("%(count)d recipients queued again (%(doubtful)d of them in doubt)")

@@ -208,3 +208,39 @@ def test_settled_recipients_in_doubt_are_named_in_english_and_read_in_german(db)
             == "alle 3 ungewissen Empfänger von ops als zugestellt markiert"
         )
         assert "war ungewiss: der Worker hielt an" in translated(note)
+
+
+def test_a_finished_campaign_s_counts_are_english_stored_and_read_in_each_language(db):
+    campaign = make_campaign(make_audience(6))
+    control.start(campaign)
+    rows = list(Delivery.objects.filter(campaign=campaign).order_by("id"))
+    states = [Delivery.State.FAILED, Delivery.State.IN_DOUBT] + [Delivery.State.SENT] * 3
+    for row, state in zip(rows, [*states, Delivery.State.SKIPPED], strict=True):
+        Delivery.objects.filter(pk=row.pk).update(state=state)
+    campaign.error_threshold_percent = 100
+    campaign.save(update_fields=["error_threshold_percent"])
+
+    assert control.finish_if_done(campaign.pk)
+
+    stored = CampaignEvent.objects.get(campaign=campaign, kind="finished").message
+    assert stored == "1 failed, 1 in doubt, 3 sent, 1 skipped"
+    with translation.override("de"):
+        assert translated(stored) == "1 fehlgeschlagen, 1 ungewiss, 3 versandt, 1 übersprungen"
+    with translation.override("zh-hans"):
+        assert translated(stored) == "1 失败, 1 状态不明, 3 已发送, 1 已跳过"
+
+
+def test_a_sender_s_capacity_notes_follow_the_reader_s_language():
+    from postroom.delivery.capacity import explain_settings
+
+    english_notes, english_warnings = explain_settings([(10, 1), (100, 60)], 1)
+    with translation.override("de"):
+        notes, warnings = explain_settings([(10, 1), (100, 60)], 1)
+    assert english_notes[0].startswith("Messages are spread evenly: one every 600 ms")
+    assert notes[0].startswith("Nachrichten werden gleichmäßig verteilt: eine alle 600 ms")
+    assert english_warnings == [
+        "The 100/minute limit sets the pace, so the 10/second limit is never reached."
+    ]
+    assert warnings == [
+        "Das Limit 100/minute bestimmt das Tempo, daher wird das Limit 10/second nie erreicht."
+    ]
