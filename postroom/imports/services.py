@@ -37,6 +37,7 @@ from postroom.imports.models import Import
 from postroom.imports.pipeline import Parsed
 from postroom.imports.rows import Contact, Rejection
 from postroom.imports.runner import Progress, run_import
+from postroom.storedtext import translated
 from postroom.webhooks.events import emit
 
 log = logging.getLogger(__name__)
@@ -145,10 +146,12 @@ def recognised(imp: Import, states: dict | None = None, future: bool = True) -> 
     language (English for the CLI; the API asks for English)."""
     layout = Layout.from_dict(imp.layout)
     parts = layout.parts()
-    recognised_parts = [p.source for p in parts if p.source]
+    recognised_parts = [translated(p.source) for p in parts if p.source]
     head = ""
     if len(parts) > 1:
-        head = layout.source or gettext("%(count)s files in the archive") % {"count": len(parts)}
+        head = translated(layout.source) or gettext("%(count)s files in the archive") % {
+            "count": len(parts)
+        }
     elif recognised_parts:
         head = recognised_parts[0]
     elif layout.status:

@@ -115,3 +115,15 @@ FROM_DISPLAY_NAME = template(
     gettext_noop("took the address out of the display-name form: %(email)s")
 )
 MAILTO_REMOVED = template(gettext_noop("removed the mailto: prefix: %(email)s"))
+
+
+# What a file was recognised as (kept in the import's layout, shown on its page).
+EXPORT = template(gettext_noop("%(tool)s export"))
+SECTION_EXPORTS = {
+    "subscribed": template(gettext_noop("%(tool)s subscribed export")),
+    "unsubscribed": template(gettext_noop("%(tool)s unsubscribed export")),
+    "cleaned": template(gettext_noop("%(tool)s cleaned export")),
+    "complained": template(gettext_noop("%(tool)s complained export")),
+    "blocklisted": template(gettext_noop("%(tool)s blocklisted export")),
+    "pending": template(gettext_noop("%(tool)s pending export")),
+}

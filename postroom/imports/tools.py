@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 
 from django.utils.translation import gettext, gettext_noop
 
+from postroom.imports import texts
+
 # The states an imported row can carry. Everything but SUBSCRIBED and PENDING means
 # the person left, and no import ever makes them mailable.
 SUBSCRIBED = "subscribed"
@@ -261,7 +263,7 @@ def recognise(columns: list[str], file_name: str = "") -> Recognition:
     part = ""
     if tool:
         section = "cleaned" if status == BOUNCED and tool == "Mailchimp" else status
-        part = f"{tool} {section} export" if section else f"{tool} export"
+        part = texts.SECTION_EXPORTS.get(section, texts.EXPORT) % {"tool": tool}
     return Recognition(tool, status, part)
 
 

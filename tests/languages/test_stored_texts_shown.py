@@ -244,3 +244,16 @@ def test_a_sender_s_capacity_notes_follow_the_reader_s_language():
     assert warnings == [
         "Das Limit 100/minute bestimmt das Tempo, daher wird das Limit 10/second nie erreicht."
     ]
+
+
+def test_what_a_file_was_recognised_as_is_kept_in_english_and_read_in_each_language(db, tmp_path):
+    MailingList.objects.create(name="News")
+    mailchimp = "Email Address,First Name,OPTIN_TIME,LEID,UNSUB_TIME\nann@example.com,Ann,,1,\n"
+    imp = run(write(tmp_path, mailchimp))
+
+    assert imp.layout["source"] == "Mailchimp unsubscribed export"
+    assert imports.recognised(imp)[0] == "Mailchimp unsubscribed export"
+    with translation.override("de"):
+        assert imports.recognised(imp)[0] == "Mailchimp-Export der Abgemeldeten"
+    with translation.override("fr"):
+        assert imports.recognised(imp)[0] == "export Mailchimp des désabonnés"
