@@ -20,6 +20,7 @@ import hashlib
 import ipaddress
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -93,12 +94,12 @@ os.umask(0o077)
 
 
 def _ensure_data_dir() -> None:
+    """Create the data dir and prove it writable; safe when several processes start at once
+    (`postroom run` starts its children together, the test passes run side by side)."""
     try:
-        if not DATA_DIR.exists():
-            DATA_DIR.mkdir(parents=True, mode=0o700)
-        probe = DATA_DIR / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        DATA_DIR.mkdir(parents=True, mode=0o700, exist_ok=True)
+        with tempfile.TemporaryFile(dir=DATA_DIR) as probe:
+            probe.write(b"ok")
     except OSError as exc:
         raise ConfigurationError(
             f"data directory {DATA_DIR} is not writable ({exc.strerror}); "
@@ -114,8 +115,16 @@ def _secret_key() -> str:
     _ensure_data_dir()
     path = DATA_DIR / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        # Written whole under another name, then linked into place: of processes starting
+        # together, one key wins and every one of them reads it (never a half-written file).
+        with tempfile.NamedTemporaryFile("w", dir=DATA_DIR, delete=False) as draft:
+            draft.write(secrets.token_urlsafe(50))
+        try:
+            os.link(draft.name, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft.name)
     return path.read_text().strip()
 
 

@@ -10,7 +10,9 @@ sender's name stay as they were; a value that is itself a stored text is
 translated too).
 
 Templates live in each app's `texts.py`, registered with `template()` and
-marked for extraction with `gettext_noop`:
+marked for extraction with this module's `gettext_noop` (Django's reads the
+settings when called, so a module-level template would load them on import, and
+the CLI could no longer report a bad setting in one line):
 
     SENDER_DOWN = template(gettext_noop("sender %(name)s cannot be reached: %(error)s"))
     events.record(campaign_id, kind, SENDER_DOWN % {"name": name, "error": error})
@@ -50,6 +52,11 @@ class _Shape:
 _shapes: dict[str, _Shape] = {}
 _ordered: list[_Shape] = []  # the most literal first, the order _match tries them in
 _discovered = False
+
+
+def gettext_noop(text: str) -> str:
+    """Mark `text` for the catalogue (makemessages extracts it by this name)."""
+    return text
 
 
 def template(text: str) -> str:

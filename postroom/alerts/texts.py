@@ -1,9 +1,7 @@
 """The alert texts the workers and the supervisor store in English, shown translated on
 the dashboard (postroom.storedtext); the campaign alerts' are in delivery.texts."""
 
-from django.utils.translation import gettext_noop
-
-from postroom.storedtext import template
+from postroom.storedtext import gettext_noop, template
 
 SENDER_WAITING = template(
     gettext_noop("sender “%(name)s” has been unreachable for %(minutes)d minutes")

@@ -6,7 +6,8 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext_noop
+
+from postroom.storedtext import gettext_noop
 
 TOKEN_PREFIX = "pr_"
 

@@ -10,13 +10,14 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import transaction
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext
 
 from postroom.accounts import roles
 from postroom.api.models import SCOPES, ApiToken
 from postroom.audience.models import MailingList
 from postroom.audience.services import resolve_lists
 from postroom.errors import InvalidInput, NotFound
+from postroom.storedtext import gettext_noop
 
 
 def clean_scopes(scopes: Iterable[str]) -> list[str]:

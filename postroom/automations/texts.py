@@ -1,9 +1,7 @@
 """Why a person left a sequence or a sequence's campaign waits, stored in English and shown
 translated on the automation pages (postroom.storedtext)."""
 
-from django.utils.translation import gettext_noop
-
-from postroom.storedtext import template
+from postroom.storedtext import gettext_noop, template
 
 LAST_STEP_DELETED = template(gettext_noop("its last step was deleted"))
 MEMBER_WHEN_ACTIVATED = template(gettext_noop("a member when the sequence was activated"))

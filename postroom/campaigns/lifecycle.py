@@ -10,10 +10,11 @@ besides (build the ledger, skip rows, alert) stays with its caller.
 from dataclasses import dataclass
 
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext
 
 from postroom.campaigns.models import Campaign
 from postroom.errors import InvalidInput
+from postroom.storedtext import gettext_noop
 
 Status = Campaign.Status
 

@@ -1,9 +1,7 @@
 """The texts delivery stores in English (campaign events, pause reasons, alerts, row notes),
 shown translated on the pages (postroom.storedtext)."""
 
-from django.utils.translation import gettext_noop
-
-from postroom.storedtext import template
+from postroom.storedtext import gettext_noop, template
 
 # Campaign events.
 STARTED = template(gettext_noop("%(count)d recipients"))

@@ -16,7 +16,7 @@ import feedparser
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
@@ -29,6 +29,7 @@ from postroom.delivery import control
 from postroom.errors import InvalidInput, NotFound
 from postroom.feeds.models import Feed, FeedItem
 from postroom.integers import as_id
+from postroom.storedtext import gettext_noop
 
 log = logging.getLogger("postroom.feeds")
 

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import charset_normalizer
-from django.utils.translation import gettext, gettext_lazy, gettext_noop
+from django.utils.translation import gettext, gettext_lazy
 
 from postroom.audience.emails import InvalidEmail, normalize_email
 from postroom.errors import InvalidInput
 from postroom.imports import tools
 from postroom.imports.tools import COLUMN_FIELDS, TARGET_LABELS, normal_header
+from postroom.storedtext import gettext_noop
 
 SAMPLE_BYTES = 256 * 1024
 SAMPLE_RECORDS = 200

@@ -2,9 +2,7 @@
 the CLI and the API read them) and shown translated on the import's page
 (postroom.storedtext)."""
 
-from django.utils.translation import gettext_noop
-
-from postroom.storedtext import template
+from postroom.storedtext import gettext_noop, template
 
 # A row of a ZIP archive's file is named by its file (pipeline and chunks prefix the reason).
 IN_MEMBER = template(gettext_noop("%(member)s: %(reason)s"))

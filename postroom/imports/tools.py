@@ -12,9 +12,10 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext
 
 from postroom.imports import texts
+from postroom.storedtext import gettext_noop
 
 # The states an imported row can carry. Everything but SUBSCRIBED and PENDING means
 # the person left, and no import ever makes them mailable.

@@ -14,8 +14,8 @@ from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_noop
 
+from postroom.storedtext import gettext_noop
 from postroom.webhooks.models import Endpoint, WebhookDelivery
 
 log = logging.getLogger("postroom.webhooks")

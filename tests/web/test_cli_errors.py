@@ -74,6 +74,34 @@ def test_a_read_only_data_directory_is_one_line(tmp_path):
     assert_one_line_error(result, str(folder), "not writable", "POSTROOM_DATA_DIR")
 
 
+def test_processes_starting_together_on_a_new_data_directory_share_one_secret_key(tmp_path):
+    """`postroom run` starts its children at once, and each may be the first: none fails
+    on the folder another just made, and all sign with the one key that was kept."""
+    folder = tmp_path / "new" / "var"
+    env = env_with(
+        tmp_path, POSTROOM_DATA_DIR=str(folder), DJANGO_SETTINGS_MODULE="postroom.settings"
+    )
+    env.pop("SECRET_KEY", None)
+    script = "from django.conf import settings; print(settings.SECRET_KEY)"
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(12)
+    ]
+    results = [(start.communicate(timeout=60), start.returncode) for start in starts]
+    assert [code for _, code in results] == [0] * 12, [err for (_, err), _ in results]
+    keys = {out.strip() for (out, _), _ in results}
+    kept = (folder / "secret_key").read_text().strip()
+    assert keys == {kept} and len(kept) > 40
+    assert (folder / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert sorted(path.name for path in folder.iterdir()) == ["secret_key"]
+
+
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
