@@ -42,10 +42,9 @@ def make_file(rows: int, directory: Path) -> Path:
     return path
 
 
-# detect.py marks its names for translation (gettext_noop), which reads Django's settings.
+# The reading side needs no settings: the floor loads none.
 FLOOR = (
-    "import os, sys; from pathlib import Path;"
-    "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'postroom.settings');"
+    "import sys; from pathlib import Path;"
     "from postroom.imports.detect import detect; from postroom.imports.reader import Reader;"
     "path = Path(sys.argv[1]); layout = detect(path);"
     "reader = Reader(path, layout); print(sum(1 for _ in reader)); reader.close()"
