@@ -8,7 +8,8 @@ import multiprocessing
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -31,16 +32,15 @@ WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 class SeenAddresses:
-    """Addresses met so far in this file and the line each was first met on, on disk:
-    a duplicate check in flat memory.
+    """Addresses met so far in this file and the line each was first met on, on disk
+    (in `directory`): a duplicate check in flat memory.
 
     Asked a batch at a time: one INSERT per address cost ~4 µs, a batch through
     a scratch table and two set-based statements well under 1 µs an address.
     """
 
-    def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="postroom-import-")
-        self._db = sqlite3.connect(Path(self._dir.name) / "seen.sqlite3", isolation_level=None)
+    def __init__(self, directory: str) -> None:
+        self._db = sqlite3.connect(Path(directory) / "seen.sqlite3", isolation_level=None)
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8000;"
             "CREATE TABLE seen (email TEXT PRIMARY KEY, line INTEGER, part INTEGER) WITHOUT ROWID;"
@@ -48,18 +48,18 @@ class SeenAddresses:
             " WITHOUT ROWID; BEGIN;"
         )
 
-    def first_seen(self, contacts: list[Contact]) -> list[tuple[int, int] | None]:
-        """For each contact in order: None the first time its address is met (here or in
-        an earlier batch), else (part, line) of the row that had it first."""
-        first: dict[str, Contact] = {}
-        for contact in contacts:
-            if contact.email not in first:
-                first[contact.email] = contact
+    def earlier(
+        self, emails: list[str], lines: list[int], parts: list[int]
+    ) -> dict[int, tuple[int, int]]:
+        """Of a batch of addresses in file order, those met before (in it or in an earlier
+        batch): {index in the batch: (part, line) of the row that had it first}."""
+        last = len(emails) - 1
+        first = dict(zip(reversed(emails), range(last, -1, -1), strict=True))  # first index wins
         db = self._db
         db.execute("DELETE FROM batch")
         db.executemany(
             "INSERT INTO batch VALUES (?, ?, ?)",
-            [(e, first[e].line, first[e].part) for e in sorted(first)],
+            [(e, lines[i], parts[i]) for e, i in sorted(first.items())],
         )
         known = {
             email: (part, line)
@@ -68,20 +68,71 @@ class SeenAddresses:
             )
         }
         db.execute("INSERT OR IGNORE INTO seen SELECT email, line, part FROM batch")
-        if not known and len(first) == len(contacts):
-            return [None] * len(contacts)  # all met for the first time: nearly every batch
-        result: list[tuple[int, int] | None] = []
-        for contact in contacts:
-            earlier = known.get(contact.email)
-            if earlier is None:
-                met = first[contact.email]
-                earlier = None if met is contact else (met.part, met.line)
-            result.append(earlier)
-        return result
+        if not known and len(first) == len(emails):
+            return {}  # all met for the first time: nearly every batch
+        found: dict[int, tuple[int, int]] = {}
+        for index, email in enumerate(emails):
+            if email in known:
+                found[index] = known[email]
+            elif (met := first[email]) != index:
+                found[index] = (parts[met], lines[met])
+        return found
 
     def close(self) -> None:
         self._db.close()
+
+
+Answer = Callable[[], dict[int, tuple[int, int]]]
+
+
+class DuplicateCheck:
+    """The file's SeenAddresses, asked a batch ahead of the writer.
+
+    When a pool parses the file, the check runs in a process of its own: the
+    importing process is then the import's bottleneck (its CPU busy nearly all
+    the wall time) and the check a fifth of its work, while the second core has
+    time to spare. Asked in file order, answered in file order (one process).
+    """
+
+    def __init__(self, context=None) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="postroom-import-")
+        self._pool = None
+        self._here: SeenAddresses | None = None
+        if context is None:
+            self._here = SeenAddresses(self._dir.name)
+        else:
+            self._pool = context.Pool(1, initializer=_open_seen, initargs=(self._dir.name,))
+
+    def ask(self, contacts: list[Contact]) -> Answer:
+        """Start checking `contacts`; call the result for SeenAddresses.earlier's answer."""
+        emails, lines = [c.email for c in contacts], [c.line for c in contacts]
+        batch = (emails, lines, [c.part for c in contacts])
+        if self._pool is not None:
+            return self._pool.apply_async(_earlier, batch).get
+        assert self._here is not None
+        found = self._here.earlier(*batch)
+        return lambda: found
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()  # its database is thrown away with the directory
+            self._pool.join()
+        if self._here is not None:
+            self._here.close()
         self._dir.cleanup()
+
+
+_seen: SeenAddresses | None = None  # the duplicate check's process: its one SeenAddresses
+
+
+def _open_seen(directory: str) -> None:
+    global _seen
+    _seen = SeenAddresses(directory)
+
+
+def _earlier(emails: list[str], lines: list[int], parts: list[int]) -> dict:
+    assert _seen is not None
+    return _seen.earlier(emails, lines, parts)
 
 
 class Duplicate(NamedTuple):
@@ -117,7 +168,7 @@ def batches(path: Path, layout: dict, skip: int, size: int) -> Iterator[Batch]:
         return
     context = multiprocessing.get_context("spawn")  # no inherited database connections
     with context.Pool(WORKERS) as pool:
-        yield from _read(path, layout, skip, pool)
+        yield from _read(path, layout, skip, pool, context)
 
 
 class Parsed:
@@ -188,51 +239,67 @@ class Parsed:
         self.reader = None
 
 
-def _read(path: Path, layout_data: dict, skip: int, pool=None) -> Iterator[Batch]:
-    seen = SeenAddresses()
+def _read(path: Path, layout_data: dict, skip: int, pool=None, context=None) -> Iterator[Batch]:
+    seen = DuplicateCheck(context)
     try:
         yield from _batches(Parsed(path, Layout.from_dict(layout_data), pool), seen, skip)
     finally:
         seen.close()
 
 
-def _batches(parsed: Parsed, seen: SeenAddresses, skip: int):
-    """Batches of parsed rows; the first `skip` records (already committed) only feed `seen`."""
+def _batches(parsed: Parsed, seen: DuplicateCheck, skip: int) -> Iterator[Batch]:
+    """Batches of parsed rows, each checked for duplicates while the one before it is
+    written."""
+    asked: deque = deque()  # (rows, contacts, position, answer) being checked
+    for results, position in _runs(parsed, seen, skip):
+        contacts = _contacts(results)
+        asked.append((results, contacts, position, seen.ask(contacts)))
+        if len(asked) > 1:
+            yield _batch(*asked.popleft())
+    while asked:
+        yield _batch(*asked.popleft())
+
+
+def _runs(parsed: Parsed, seen: DuplicateCheck, skip: int) -> Iterator[tuple[list, int]]:
+    """The parsed rows BATCH at a time, with the position after them; the first `skip`
+    records (already committed) only feed `seen`."""
     results: list[Contact | Rejection] = []
     for rows in parsed.runs():
         results += rows
         while len(results) >= BATCH or (skip and len(results) >= skip):
             if skip:
                 taken = min(skip, BATCH)
-                seen.first_seen(_contacts(results[:taken]))
+                seen.ask(_contacts(results[:taken]))
                 results, skip = results[taken:], skip - taken
                 continue
             # The position is that of the run just taken, as when rows came one by one.
             done, results = results[:BATCH], results[BATCH:]
-            yield _batch(done, seen, parsed.position)
+            yield done, parsed.position
     if skip:
-        seen.first_seen(_contacts(results[:skip]))
+        seen.ask(_contacts(results[:skip]))
         results = results[skip:]
     if results:
-        yield _batch(results, seen, parsed.position)
+        yield results, parsed.position
 
 
 def _contacts(results: list[Contact | Rejection]) -> list[Contact]:
     return [r for r in results if isinstance(r, Contact)]
 
 
-def _batch(results: list[Contact | Rejection], seen: SeenAddresses, position: int) -> Batch:
+def _batch(
+    results: list[Contact | Rejection], contacts: list[Contact], position: int, answer: Answer
+) -> Batch:
     """One batch in file order: contacts met for the first time, rejections, duplicates."""
-    contacts = _contacts(results)
     rejections = [r for r in results if isinstance(r, Rejection)]
-    first = seen.first_seen(contacts)
-    if not any(first):
+    earlier = answer()
+    if not earlier:
         return Batch(contacts, rejections, 0, len(results), position)
     fresh: list[Contact] = []
     late_left: list[Contact] = []
     duplicates: list[Duplicate] = []
-    for contact, earlier in zip(contacts, first, strict=True):
-        if earlier is None:
+    for index, contact in enumerate(contacts):
+        first = earlier.get(index)
+        if first is None:
             fresh.append(contact)
             continue
         # Duplicates whose row says the person left are applied too (see Batch).
@@ -243,8 +310,8 @@ def _batch(results: list[Contact | Rejection], seen: SeenAddresses, position: in
             Duplicate(
                 contact.line,
                 contact.part,
-                earlier[1],
-                earlier[0],
+                first[1],
+                first[0],
                 contact.raw,
                 contact.row,
                 applied,

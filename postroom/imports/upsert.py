@@ -28,10 +28,12 @@ from postroom.imports.sql import (
     NewRows,
     any_of,
     array,
+    exact_new_rows,
     existing,
     holes,
     insert_subscribers,
     json_hole,
+    new_ids,
     select_in,
     suppression_reasons,
     table,
@@ -72,6 +74,7 @@ class Upserter:
         self.dry_run = dry_run
         self.resubscribe = resubscribe
         self.tags = states.TagCache()
+        self.insert_first = True  # see _subscribe
 
     def apply(self, contacts: list[Contact]) -> Outcome:
         if self.mode == "blocklist":
@@ -107,10 +110,24 @@ class Upserter:
         if not contacts:
             return outcome
         self.statuses = statuses
-        emails = [c.email for c in contacts]
-        found = {row[0]: row for row in existing(emails)}
         hashes = {c.email: c.email_hash for c in contacts}
         reasons = suppression_reasons(hashes.values())
+        now = timezone.now()
+        inserted: NewRows | None = None
+        if self.insert_first and not self.dry_run and exact_new_rows():
+            # Most rows of a first import are new: insert them first and look up only the
+            # addresses that were there already (a lookup of every address measured a fifth
+            # of a million-row import on PostgreSQL).
+            candidates = [c for c in contacts if self._may_subscribe(reasons.get(c.email_hash))]
+            inserted = insert_subscribers(candidates, now)
+            there = [] if inserted.count == len(candidates) else candidates
+            fresh = new_ids(inserted) if there else set()
+            rows = existing([c.email for c in there])
+            found = {row[0]: row for row in rows if row[1] not in fresh}
+        else:
+            found = {row[0]: row for row in existing([c.email for c in contacts])}
+        # A file of people mostly here already (a re-import) is looked up first.
+        self.insert_first = len(found) * 2 <= len(contacts)
         current = self._subscriptions([row[1] for row in found.values()])
 
         new: list[Contact] = []
@@ -128,7 +145,7 @@ class Upserter:
             row = found.get(contact.email)
             reason = reasons.get(hashes[contact.email])
             if reason is not None:
-                if not (self.resubscribe and reason == Suppression.Reason.UNSUBSCRIBED):
+                if not self._may_subscribe(reason):
                     outcome.rejections.append(contact.rejected(SUPPRESSED_REASON))
                     continue
                 lifted.append(hashes[contact.email])
@@ -166,13 +183,13 @@ class Upserter:
                 outcome.unchanged += 1
         outcome.states[state] += len(contacts) - len(outcome.rejections)
         if not self.dry_run:
-            now = timezone.now()
             if lifted:
                 # The override: the user said these people asked to come back.
                 Suppression.objects.filter(
                     email_hash__in=lifted, reason=Suppression.Reason.UNSUBSCRIBED
                 ).delete()
-            inserted = insert_subscribers(new, now)
+            if inserted is None:
+                inserted = insert_subscribers(new, now)
             self._update(changed, now)
             self._add_subscriptions(to_subscribe, inserted, now)
             states.record_consent(written, statuses, now, promote=state == tools.SUBSCRIBED)
@@ -181,6 +198,10 @@ class Upserter:
             else:
                 self.tags.add(new)
         return outcome
+
+    def _may_subscribe(self, reason: str | None) -> bool:
+        """Not suppressed, or unsubscribed and brought back by the user's override."""
+        return reason is None or (self.resubscribe and reason == Suppression.Reason.UNSUBSCRIBED)
 
     def _subscriptions(self, subscriber_ids: list[int]) -> dict[int, dict[int, str]]:
         result: dict[int, dict[int, str]] = {}
@@ -226,7 +247,7 @@ class Upserter:
         if not self.statuses:
             return
         stamp = connection.ops.adapt_datetimefield_value(now)
-        new_rows, new_params = inserted
+        new_rows, new_params, _ = inserted
         subscribers = f"FROM {table(Subscriber)} WHERE status = %s AND {any_of('email')}"
 
         def insert(source: str) -> str:

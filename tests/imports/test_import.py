@@ -8,7 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from postroom.audience.emails import email_hash
 from postroom.audience.models import MailingList, Subscriber, Subscription, Suppression
 from postroom.errors import InvalidInput, NotFound
-from postroom.imports import pipeline, services
+from postroom.imports import pipeline, services, upsert
 from postroom.imports.models import Import
 from postroom.imports.reader import MAX_FIELD, MAX_LINE
 from tests.data import DATA
@@ -156,6 +156,29 @@ def test_a_second_import_counts_existing_subscribers_as_unchanged(news):
     run(DATA / "contacts-2100-semicolon.csv")
     again = run(DATA / "contacts-2100-semicolon.csv")
     assert (again.created, again.updated, again.unchanged, again.duplicates) == (0, 0, 2073, 5)
+
+
+def test_new_people_are_inserted_before_any_lookup_and_known_ones_looked_up(
+    news, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(pipeline, "BATCH", 10)
+    asked: list[int] = []  # how many addresses each lookup of existing subscribers was given
+    lookup = upsert.existing
+    monkeypatch.setattr(
+        upsert, "existing", lambda emails: asked.append(len(emails)) or lookup(emails)
+    )
+    known = [f"p{i}@example.com" for i in range(40)]
+    run(write(tmp_path, "email\n" + "\n".join(known) + "\n", name="first.csv"))
+    assert asked == [0, 0, 0, 0]  # every row was new: nothing to look up
+    # A batch half new, then known ones (looked up from the third batch on), then new ones.
+    rows = [f"n{i}@example.com" for i in range(5)] + known[:25]
+    rows += [f"n{i}@example.com" for i in range(5, 15)]
+    asked.clear()
+    again = run(write(tmp_path, "email\n" + "\n".join(rows) + "\n", name="second.csv"))
+    assert asked == [10, 10, 10, 10]
+    assert (again.created, again.updated, again.unchanged) == (15, 0, 25)
+    assert Subscriber.objects.count() == 55
+    assert Subscription.objects.filter(mailing_list=news, status="confirmed").count() == 55
 
 
 def test_addresses_with_array_literal_characters_are_found_again(news, tmp_path):

@@ -1,6 +1,7 @@
 """The reading side's shortcuts give exactly what the plain way gives."""
 
 import json
+import tempfile
 
 import pytest
 from hypothesis import given, settings
@@ -55,19 +56,22 @@ def test_a_contact_survives_the_trip_between_processes_as_a_plain_tuple():
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=30), max_size=6))
 def test_seen_addresses_name_the_row_that_had_each_address_first_in_file_order(batches):
-    seen, first_line = SeenAddresses(), {}
+    directory = tempfile.TemporaryDirectory()
+    seen, first_line = SeenAddresses(directory.name), {}
     line = 1
     try:
         for batch in batches:
-            contacts, expected = [], []
-            for email in batch:
+            lines, expected = [], {}
+            for index, email in enumerate(batch):
                 line += 1
-                contacts.append(Contact(line, email, "", "{}", ""))
-                expected.append((0, first_line[email]) if email in first_line else None)
+                lines.append(line)
+                if email in first_line:
+                    expected[index] = (0, first_line[email])
                 first_line.setdefault(email, line)
-            assert seen.first_seen(contacts) == expected
+            assert seen.earlier(batch, lines, [0] * len(batch)) == expected
     finally:
         seen.close()
+        directory.cleanup()
 
 
 def _items(read: list) -> set[tuple]:
