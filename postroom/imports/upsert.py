@@ -250,11 +250,15 @@ class Upserter:
         new_rows, new_params, _ = inserted
         subscribers = f"FROM {table(Subscriber)} WHERE status = %s AND {any_of('email')}"
 
-        def insert(source: str) -> str:
+        def insert(source: str, kept: str = " ON CONFLICT DO NOTHING") -> str:
             return (
                 f"INSERT INTO {table(Subscription)} ({', '.join(SUBSCRIPTION_COLUMNS)}) "
-                f"SELECT id, {holes(SUBSCRIPTION_COLUMNS[1:])} {source} ON CONFLICT DO NOTHING"
+                f"SELECT id, {holes(SUBSCRIPTION_COLUMNS[1:])} {source}{kept}"
             )
+
+        # Subscribers this transaction inserted have no subscription anywhere yet: no
+        # ON CONFLICT for them (its speculative insertion costs PostgreSQL a fifth more).
+        for_new = insert(new_rows, "" if exact_new_rows() else " ON CONFLICT DO NOTHING")
 
         targets: list[Any] = [Subscriber.Status.ACTIVE, array(emails)]
         with connection.cursor() as cursor:
@@ -271,7 +275,7 @@ class Upserter:
                     stamp,
                 ]
                 if new_rows:
-                    cursor.execute(insert(new_rows), [*values, *new_params])
+                    cursor.execute(for_new, [*values, *new_params])
                 if not emails:
                     continue
                 cursor.execute(insert(subscribers), [*values, *targets])
