@@ -35,8 +35,10 @@ from postroom.imports.sql import (
     json_hole,
     new_ids,
     select_in,
+    stage,
     suppression_reasons,
     table,
+    unstage,
 )
 from postroom.imports.states import Outcome
 
@@ -111,15 +113,23 @@ class Upserter:
             return outcome
         self.statuses = statuses
         hashes = {c.email: c.email_hash for c in contacts}
-        reasons = suppression_reasons(hashes.values())
+        first = self.insert_first and not self.dry_run and exact_new_rows()
+        staged = first and stage(contacts)
+        reasons = suppression_reasons(hashes.values(), staged)
         now = timezone.now()
         inserted: NewRows | None = None
-        if self.insert_first and not self.dry_run and exact_new_rows():
+        if first:
             # Most rows of a first import are new: insert them first and look up only the
             # addresses that were there already (a lookup of every address measured a fifth
             # of a million-row import on PostgreSQL).
-            candidates = [c for c in contacts if self._may_subscribe(reasons.get(c.email_hash))]
-            inserted = insert_subscribers(candidates, now)
+            candidates: list[Contact] = []
+            refused: list[Contact] = []
+            for contact in contacts:
+                may = self._may_subscribe(reasons.get(contact.email_hash))
+                (candidates if may else refused).append(contact)
+            if staged:
+                unstage([c.email for c in refused])
+            inserted = insert_subscribers(candidates, now, staged)
             there = [] if inserted.count == len(candidates) else candidates
             fresh = new_ids(inserted) if there else set()
             rows = existing([c.email for c in there])
