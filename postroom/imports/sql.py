@@ -114,7 +114,7 @@ class NewRows(NamedTuple):
 
     source: str
     params: list
-    count: int
+    added: int
 
 
 NOTHING = NewRows("", [], 0)

@@ -130,7 +130,7 @@ class Upserter:
             if staged:
                 unstage([c.email for c in refused])
             inserted = insert_subscribers(candidates, now, staged)
-            there = [] if inserted.count == len(candidates) else candidates
+            there = [] if inserted.added == len(candidates) else candidates
             fresh = new_ids(inserted) if there else set()
             rows = existing([c.email for c in there])
             found = {row[0]: row for row in rows if row[1] not in fresh}
