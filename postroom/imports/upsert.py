@@ -260,15 +260,16 @@ class Upserter:
         new_rows, new_params, _ = inserted
         subscribers = f"FROM {table(Subscriber)} WHERE status = %s AND {any_of('email')}"
 
-        def insert(source: str, kept: str = " ON CONFLICT DO NOTHING") -> str:
+        def insert(source: str, may_conflict: bool = True) -> str:
             return (
                 f"INSERT INTO {table(Subscription)} ({', '.join(SUBSCRIPTION_COLUMNS)}) "
-                f"SELECT id, {holes(SUBSCRIPTION_COLUMNS[1:])} {source}{kept}"
+                f"SELECT id, {holes(SUBSCRIPTION_COLUMNS[1:])} {source}"
+                + (" ON CONFLICT DO NOTHING" if may_conflict else "")
             )
 
         # Subscribers this transaction inserted have no subscription anywhere yet: no
         # ON CONFLICT for them (its speculative insertion costs PostgreSQL a fifth more).
-        for_new = insert(new_rows, "" if exact_new_rows() else " ON CONFLICT DO NOTHING")
+        for_new = insert(new_rows, may_conflict=not exact_new_rows())
 
         targets: list[Any] = [Subscriber.Status.ACTIVE, array(emails)]
         with connection.cursor() as cursor:
